@@ -1,0 +1,37 @@
+package org.dsparse.core.memory;
+
+import java.util.List;
+
+/**
+ * A predicted peak training memory, split by what holds it.
+ *
+ * @param weightBytes every layer's parameters and buffers (frozen layers still run forward)
+ * @param gradientBytes gradients of the updated parameters
+ * @param optimizerStateBytes optimizer state of the updated parameters
+ * @param activationBytesPerLayer activations kept for backward, per layer in model order (zero for
+ *     the frozen prefix, which runs without recording)
+ * @param transientBytes the largest temporary alive on top of the kept activations
+ * @param overheadBytes the calibrated fixed cost of training
+ */
+public record MemoryEstimate(
+    long weightBytes,
+    long gradientBytes,
+    long optimizerStateBytes,
+    List<Long> activationBytesPerLayer,
+    long transientBytes,
+    long overheadBytes) {
+
+  public MemoryEstimate {
+    activationBytesPerLayer = List.copyOf(activationBytesPerLayer);
+  }
+
+  public long activationBytes() {
+    return activationBytesPerLayer.stream().mapToLong(Long::longValue).sum();
+  }
+
+  /** The predicted peak: everything above alive at once. */
+  public long totalBytes() {
+    return weightBytes + gradientBytes + optimizerStateBytes + activationBytes() + transientBytes
+        + overheadBytes;
+  }
+}
