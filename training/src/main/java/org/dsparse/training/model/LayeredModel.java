@@ -1,0 +1,203 @@
+package org.dsparse.training.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.ParallelBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.training.initializer.XavierInitializer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.dsparse.core.memory.LayerCost;
+
+/**
+ * A network as an ordered list of named layers, initialised on one {@link NDManager}. All calls must
+ * come from the JVM's DJL thread ({@link org.dsparse.training.trainer.DjlThread}).
+ */
+public final class LayeredModel implements AutoCloseable {
+  private final String name;
+  private final Shape sampleShape;
+  private final int classes;
+  private final List<Layer> layers;
+  private final List<LayerCost> costs;
+  private final NDManager manager;
+
+  LayeredModel(String name, Shape sampleShape, int classes, List<Layer> layers, NDManager manager) {
+    this.name = name;
+    this.sampleShape = sampleShape;
+    this.classes = classes;
+    this.layers = Collections.unmodifiableList(new ArrayList<>(layers));
+    this.manager = manager;
+    this.costs = initialise();
+  }
+
+  private List<LayerCost> initialise() {
+    List<LayerCost> result = new ArrayList<>();
+    Shape shape = new Shape(1).addAll(sampleShape);
+    for (Layer layer : layers) {
+      Block block = layer.block();
+      block.setInitializer(new XavierInitializer(), Parameter.Type.WEIGHT);
+      block.initialize(manager, DataType.FLOAT32, shape);
+      layer.indexParameters();
+      ShapeWalk walk = new ShapeWalk();
+      Shape out = walk.through(block, shape);
+      result.add(new LayerCost(layer.name(), layer.trainableParams(), layer.bufferElements(),
+          shape.size() + walk.activations, out.size(), walk.peak, (int) out.get(1)));
+      shape = out;
+    }
+    if (shape.size() != classes) {
+      throw new IllegalStateException(name + ": output " + shape + " is not " + classes + " classes");
+    }
+    return Collections.unmodifiableList(result);
+  }
+
+  /** Counts the tensors one forward creates inside a block, from its leaves' shapes. */
+  private static final class ShapeWalk {
+    long activations;
+    long peak;
+
+    Shape through(Block block, Shape in) {
+      if (block instanceof SequentialBlock) {
+        Shape shape = in;
+        for (var child : block.getChildren()) {
+          shape = through(child.getValue(), shape);
+        }
+        return shape;
+      }
+      if (block instanceof ParallelBlock) {
+        for (var branch : block.getChildren()) {
+          through(branch.getValue(), in);
+        }
+        Shape out = block.getOutputShapes(new Shape[] {in})[0];
+        activations += out.size();
+        return out;
+      }
+      Shape out = block.getOutputShapes(new Shape[] {in})[0];
+      activations += out.size();
+      peak = Math.max(peak, in.size() + out.size());
+      return out;
+    }
+  }
+
+  public String name() {
+    return name;
+  }
+
+  /** One sample's shape, without the batch axis (e.g. 1x28x28). */
+  public Shape sampleShape() {
+    return sampleShape;
+  }
+
+  public int classes() {
+    return classes;
+  }
+
+  public List<Layer> layers() {
+    return layers;
+  }
+
+  public int layerCount() {
+    return layers.size();
+  }
+
+  public Layer layer(int index) {
+    return layers.get(index);
+  }
+
+  /** The index of the layer called {@code layerName}; an error lists the names there are. */
+  public int indexOf(String layerName) {
+    for (int i = 0; i < layers.size(); i++) {
+      if (layers.get(i).name().equals(layerName)) {
+        return i;
+      }
+    }
+    throw new IllegalArgumentException("model " + name + " has no layer '" + layerName
+        + "'; its layers are " + layers);
+  }
+
+  /** Each layer's memory cost, for the memory model and the planner. */
+  public List<LayerCost> layerCosts() {
+    return costs;
+  }
+
+  public long totalParams() {
+    return layers.stream().mapToLong(Layer::trainableParams).sum();
+  }
+
+  public NDManager manager() {
+    return manager;
+  }
+
+  /** Elements of {@link #exportWeights} for these layers. */
+  public int weightLength(int[] layerIndices) {
+    long n = 0;
+    for (int i : layerIndices) {
+      n += layers.get(i).trainableParams() + layers.get(i).bufferElements();
+    }
+    return Math.toIntExact(n);
+  }
+
+  /** The layers' trainable weights then buffers, layer after layer, as one flat buffer. */
+  public float[] exportWeights(int[] layerIndices) {
+    float[] flat = new float[weightLength(layerIndices)];
+    int offset = 0;
+    for (int i : layerIndices) {
+      for (Parameter p : weightOrder(layers.get(i))) {
+        offset = copyOut(p.getArray(), flat, offset);
+      }
+    }
+    return flat;
+  }
+
+  /** Overwrites the layers' weights and buffers in place from a buffer laid out as {@link #exportWeights}. */
+  public void importWeights(int[] layerIndices, float[] flat) {
+    if (flat.length != weightLength(layerIndices)) {
+      throw new IllegalArgumentException("weights for layers " + java.util.Arrays.toString(layerIndices)
+          + " of " + name + " need " + weightLength(layerIndices) + " floats, got " + flat.length);
+    }
+    int offset = 0;
+    for (int i : layerIndices) {
+      for (Parameter p : weightOrder(layers.get(i))) {
+        offset = copyIn(flat, offset, p.getArray());
+      }
+    }
+  }
+
+  private static List<Parameter> weightOrder(Layer layer) {
+    List<Parameter> all = new ArrayList<>(layer.trainable());
+    all.addAll(layer.buffers());
+    return all;
+  }
+
+  /** Copies an array's floats into {@code flat} at {@code offset}; returns the offset after them. */
+  public static int copyOut(NDArray array, float[] flat, int offset) {
+    ByteBuffer bytes = array.toByteBuffer(true).order(ByteOrder.nativeOrder());
+    int n = Math.toIntExact(array.size());
+    bytes.asFloatBuffer().get(flat, offset, n);
+    return offset + n;
+  }
+
+  /**
+   * Copies floats from {@code flat} at {@code offset} into {@code target} in place (the tensor keeps
+   * its own storage, autograd identity and gradient); returns the offset after them.
+   */
+  public static int copyIn(float[] flat, int offset, NDArray target) {
+    int n = Math.toIntExact(target.size());
+    try (NDArray source = target.getManager().create(
+        java.nio.FloatBuffer.wrap(flat, offset, n), target.getShape())) {
+      target.set(new ai.djl.ndarray.index.NDIndex("..."), source);
+    }
+    return offset + n;
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

@@ -1,0 +1,44 @@
+package org.dsparse.training.trainer;
+
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
+import org.dsparse.core.memory.OptimizerKind;
+
+/**
+ * An optimizer by its settings, so that every device can build an identical one.
+ *
+ * @param kind SGD, SGD with momentum, or Adam
+ * @param learningRate fixed step size
+ * @param momentum momentum for {@link OptimizerKind#SGD_MOMENTUM}, ignored otherwise
+ * @param weightDecay L2 penalty folded into the update
+ */
+public record OptimizerSpec(OptimizerKind kind, float learningRate, float momentum, float weightDecay) {
+
+  public OptimizerSpec {
+    if (!(learningRate > 0)) {
+      throw new IllegalArgumentException("learning rate must be positive, got " + learningRate);
+    }
+    if (momentum < 0 || momentum >= 1) {
+      throw new IllegalArgumentException("momentum must be in [0, 1), got " + momentum);
+    }
+    if (weightDecay < 0) {
+      throw new IllegalArgumentException("weight decay must be non-negative, got " + weightDecay);
+    }
+  }
+
+  /** Plain SGD: w - lr * g. */
+  public static OptimizerSpec sgd(float learningRate) {
+    return new OptimizerSpec(OptimizerKind.SGD, learningRate, 0, 0);
+  }
+
+  public Optimizer build() {
+    return switch (kind) {
+      case SGD -> Optimizer.sgd().setLearningRateTracker(Tracker.fixed(learningRate))
+          .optWeightDecays(weightDecay).build();
+      case SGD_MOMENTUM -> Optimizer.sgd().setLearningRateTracker(Tracker.fixed(learningRate))
+          .optMomentum(momentum).optWeightDecays(weightDecay).build();
+      case ADAM -> Optimizer.adam().optLearningRateTracker(Tracker.fixed(learningRate))
+          .optWeightDecays(weightDecay).build();
+    };
+  }
+}

@@ -1,0 +1,164 @@
+package org.dsparse.training.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.dsparse.core.memory.OptimizerKind;
+import org.dsparse.core.memory.UpdateSet;
+import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.model.Models;
+import org.junit.jupiter.api.Test;
+
+class SparseTrainerTest {
+  private static final Shape SAMPLE = new Shape(1, 12, 12);
+
+  /** A learnable toy task: the class decides which quadrant of the image is bright. */
+  private static NDArray[] batch(NDManager manager, int n, long seed) {
+    SplittableRandom random = new SplittableRandom(seed);
+    float[] pixels = new float[n * 144];
+    float[] labels = new float[n];
+    for (int s = 0; s < n; s++) {
+      int label = random.nextInt(4);
+      labels[s] = label;
+      for (int y = 0; y < 12; y++) {
+        for (int x = 0; x < 12; x++) {
+          int quadrant = (y / 6) * 2 + x / 6;
+          pixels[s * 144 + y * 12 + x] =
+              (quadrant == label ? 1f : 0f) + (float) random.nextGaussian() * 0.3f;
+        }
+      }
+    }
+    return new NDArray[] {manager.create(pixels, new Shape(n, 1, 12, 12)), manager.create(labels)};
+  }
+
+  private static float[] allWeights(LayeredModel model, int... layers) {
+    return model.exportWeights(layers);
+  }
+
+  @Test
+  void frozenLayersStayBitwiseUnchangedAndUpdatedOnesMove() {
+    DjlThread.run(() -> {
+      try (LayeredModel model = Models.create("small-cnn", SAMPLE, 4, 7);
+          NDManager data = model.manager().newSubManager()) {
+        SparseTrainer trainer = new SparseTrainer(model, UpdateSet.of(4, 1, 3),
+            new OptimizerSpec(OptimizerKind.SGD_MOMENTUM, 0.1f, 0.9f, 0f));
+        float[] frozen0 = allWeights(model, 0);
+        float[] frozen2 = allWeights(model, 2);
+        float[] updated1 = allWeights(model, 1);
+        float[] updated3 = allWeights(model, 3);
+        for (int step = 0; step < 5; step++) {
+          NDArray[] b = batch(data, 16, step);
+          trainer.forwardBackward(b[0], b[1]);
+          trainer.step();
+        }
+        // Weights and BatchNorm running statistics of frozen layers, before and behind the first
+        // updated one, must not move by a single bit.
+        assertArrayEquals(frozen0, allWeights(model, 0));
+        assertArrayEquals(frozen2, allWeights(model, 2));
+        assertFalse(Arrays.equals(updated1, allWeights(model, 1)));
+        assertFalse(Arrays.equals(updated3, allWeights(model, 3)));
+      }
+    });
+  }
+
+  @Test
+  void importedGradientStepsExactlyToWeightMinusLearningRateTimesGradient() {
+    DjlThread.run(() -> {
+      try (LayeredModel model = Models.create("small-cnn", SAMPLE, 4, 3);
+          NDManager data = model.manager().newSubManager()) {
+        float lr = 0.125f;
+        SparseTrainer trainer = new SparseTrainer(model, UpdateSet.of(4, 2, 3), OptimizerSpec.sgd(lr));
+        int[] group = {2, 3};
+        NDArray[] b = batch(data, 8, 1);
+        trainer.forwardBackward(b[0], b[1]);
+        float[] before = model.exportWeights(group);
+        int n = trainer.gradientLength(group);
+        float[] known = new float[n];
+        for (int i = 0; i < n; i++) {
+          known[i] = (i % 17 - 8) * 0.25f; // dyadic, so lr * g and w - lr * g round identically
+        }
+        trainer.importGradients(group, known);
+        assertArrayEquals(known, trainer.exportGradients(group));
+        trainer.step();
+        float[] after = model.exportWeights(group);
+        int offset = 0;
+        for (int layer : group) {
+          int trainable = (int) model.layer(layer).trainableParams();
+          int weights = trainable + (int) model.layer(layer).bufferElements();
+          for (int i = 0; i < trainable; i++) {
+            assertEquals(before[offset + i] - lr * known[offset - gradOffsetShift(model, group, layer) + i],
+                after[offset + i], 0f, "layer " + layer + " element " + i);
+          }
+          offset += weights;
+        }
+      }
+    });
+  }
+
+  /** Weights interleave buffers between layers, gradients do not: the shift between the layouts. */
+  private static int gradOffsetShift(LayeredModel model, int[] group, int layer) {
+    int shift = 0;
+    for (int l : group) {
+      if (l == layer) {
+        return shift;
+      }
+      shift += (int) model.layer(l).bufferElements();
+    }
+    throw new IllegalArgumentException();
+  }
+
+  @Test
+  void aLayerOutsideThePlanHasNoGradientToSend() {
+    DjlThread.run(() -> {
+      try (LayeredModel model = Models.create("small-cnn", SAMPLE, 4, 3);
+          NDManager data = model.manager().newSubManager()) {
+        SparseTrainer trainer = new SparseTrainer(model, UpdateSet.of(4, 3), OptimizerSpec.sgd(0.1f));
+        NDArray[] b = batch(data, 8, 1);
+        trainer.forwardBackward(b[0], b[1]);
+        IllegalStateException e =
+            assertThrows(IllegalStateException.class, () -> trainer.exportGradients(new int[] {1}));
+        assertTrue(e.getMessage().contains("conv2"), e.getMessage());
+        assertThrows(IllegalStateException.class, () -> trainer.forwardBackward(b[0], b[1]));
+      }
+    });
+  }
+
+  @Test
+  void lossFallsWhenTrainingOnlyTheLastLayers() {
+    DjlThread.run(() -> {
+      try (LayeredModel model = Models.create("small-cnn", SAMPLE, 4, 11);
+          NDManager data = model.manager().newSubManager()) {
+        SparseTrainer trainer = new SparseTrainer(model, UpdateSet.lastLayers(4, 2),
+            new OptimizerSpec(OptimizerKind.SGD_MOMENTUM, 0.05f, 0.9f, 0f));
+        float first = 0;
+        float last = 0;
+        for (int step = 0; step < 40; step++) {
+          NDArray[] b = batch(data, 32, step);
+          float loss = trainer.forwardBackward(b[0], b[1]);
+          trainer.step();
+          if (step < 5) {
+            first += loss / 5;
+          } else if (step >= 35) {
+            last += loss / 5;
+          }
+        }
+        assertTrue(last < first * 0.7, "loss " + first + " -> " + last);
+        NDArray[] test = batch(data, 200, 999);
+        assertTrue(trainer.correct(test[0], test[1]) > 120, "accuracy on a 4-class task above 60%");
+      }
+    });
+  }
+
+  @Test
+  void djlWorkOffTheDjlThreadIsRefused() {
+    assertThrows(IllegalStateException.class, DjlThread::checkCurrent);
+  }
+}
