@@ -62,6 +62,52 @@ public final class UpdateSet {
     return of(layerCount, set);
   }
 
+  /**
+   * Parses a user's layer selection against a model's layer names: {@code all}, {@code none},
+   * {@code last:K} (the last K layers), {@code from:NAME} (NAME and every layer after it), or a
+   * comma-separated list of layer names.
+   */
+  public static UpdateSet parse(String spec, java.util.List<String> layerNames) {
+    String text = spec.trim();
+    int n = layerNames.size();
+    if (text.equals("all")) {
+      return all(n);
+    }
+    if (text.equals("none")) {
+      return none(n);
+    }
+    if (text.startsWith("last:")) {
+      int k;
+      try {
+        k = Integer.parseInt(text.substring(5).trim());
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("update '" + spec + "': last:K needs a number of layers");
+      }
+      if (k < 0 || k > n) {
+        throw new IllegalArgumentException("update '" + spec + "': K must be in 0.." + n);
+      }
+      return lastLayers(n, k);
+    }
+    if (text.startsWith("from:")) {
+      int first = indexOf(text.substring(5).trim(), layerNames, spec);
+      return lastLayers(n, n - first);
+    }
+    BitSet set = new BitSet();
+    for (String name : text.split(",")) {
+      set.set(indexOf(name.trim(), layerNames, spec));
+    }
+    return of(n, set);
+  }
+
+  private static int indexOf(String name, java.util.List<String> layerNames, String spec) {
+    int index = layerNames.indexOf(name);
+    if (index < 0) {
+      throw new IllegalArgumentException("update '" + spec + "': no layer '" + name
+          + "'; the layers are " + layerNames);
+    }
+    return index;
+  }
+
   /** Per-layer channel fractions, each in [0, 1]. */
   public static UpdateSet ofFractions(double[] fractions) {
     return new UpdateSet(fractions.clone());
