@@ -1,0 +1,8 @@
+package org.dsparse.protocol.collective;
+
+/** Which collective a member started; all members of one sequence number must agree. */
+public enum CollectiveKind {
+  ALL_REDUCE_SUM,
+  ALL_REDUCE_MEAN,
+  BROADCAST
+}
