@@ -1,0 +1,91 @@
+package org.dsparse.training.profile;
+
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.List;
+import org.dsparse.core.memory.OptimizerKind;
+
+/**
+ * One measured configuration.
+ *
+ * @param model a name known to {@link org.dsparse.training.model.Models}
+ * @param sampleShape one sample, CxHxW
+ * @param classes output classes
+ * @param batch samples per step
+ * @param update the layers to update, as {@link org.dsparse.core.memory.UpdateSet#parse} reads them
+ * @param optimizer the optimizer whose state is kept
+ * @param steps training steps to run (the first builds the gradients and optimizer state)
+ */
+public record ProfileRequest(
+    String model, Shape sampleShape, int classes, int batch, String update, OptimizerKind optimizer,
+    int steps) {
+
+  public ProfileRequest {
+    if (batch <= 0 || steps <= 0 || classes <= 1) {
+      throw new IllegalArgumentException("batch and steps must be positive and classes above 1: "
+          + batch + ", " + steps + ", " + classes);
+    }
+  }
+
+  /** The same configuration with another update set. */
+  public ProfileRequest withUpdate(String otherUpdate) {
+    return new ProfileRequest(model, sampleShape, classes, batch, otherUpdate, optimizer, steps);
+  }
+
+  /** The same configuration at another batch size. */
+  public ProfileRequest withBatch(int otherBatch) {
+    return new ProfileRequest(model, sampleShape, classes, otherBatch, update, optimizer, steps);
+  }
+
+  List<String> toArgs() {
+    List<String> args = new ArrayList<>();
+    args.add(model);
+    args.add(formatShape(sampleShape));
+    args.add(Integer.toString(classes));
+    args.add(Integer.toString(batch));
+    args.add(update);
+    args.add(optimizer.name());
+    args.add(Integer.toString(steps));
+    return args;
+  }
+
+  static ProfileRequest fromArgs(String[] args) {
+    if (args.length != 7) {
+      throw new IllegalArgumentException("expected 7 arguments, got " + args.length);
+    }
+    return new ProfileRequest(args[0], parseShape(args[1]), Integer.parseInt(args[2]),
+        Integer.parseInt(args[3]), args[4], OptimizerKind.valueOf(args[5]), Integer.parseInt(args[6]));
+  }
+
+  /** {@code 1x28x28} style. */
+  public static String formatShape(Shape shape) {
+    StringBuilder s = new StringBuilder();
+    for (int i = 0; i < shape.dimension(); i++) {
+      if (i > 0) {
+        s.append('x');
+      }
+      s.append(shape.get(i));
+    }
+    return s.toString();
+  }
+
+  /** Reads {@code CxHxW}; the error says what was given. */
+  public static Shape parseShape(String text) {
+    String[] parts = text.trim().split("x");
+    if (parts.length != 3) {
+      throw new IllegalArgumentException("sample shape '" + text + "' is not CxHxW (e.g. 1x28x28)");
+    }
+    long[] dims = new long[3];
+    for (int i = 0; i < 3; i++) {
+      try {
+        dims[i] = Long.parseLong(parts[i]);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("sample shape '" + text + "' is not CxHxW (e.g. 1x28x28)");
+      }
+      if (dims[i] <= 0) {
+        throw new IllegalArgumentException("sample shape '" + text + "' has a non-positive size");
+      }
+    }
+    return new Shape(dims);
+  }
+}
