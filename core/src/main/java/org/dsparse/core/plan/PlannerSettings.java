@@ -1,0 +1,80 @@
+package org.dsparse.core.plan;
+
+import java.util.Objects;
+import org.dsparse.core.memory.OptimizerKind;
+
+/**
+ * Knobs of the planner.
+ *
+ * @param strategy which planner to run
+ * @param batch samples per step on each device, which scales activation memory
+ * @param optimizer the optimizer, whose state is part of an update's memory
+ * @param refreshInterval steps between weight refreshes of devices that do not update a layer; 0
+ *     never refreshes them
+ * @param communication the network's latency and bandwidth
+ * @param communicationWeight what the communication-aware strategy trades: a plan's score is its
+ *     quality (importance-weighted square root of each layer's data share, 1 for data-parallel; the
+ *     root because a gradient's signal-to-noise ratio grows with the square root of the samples it
+ *     averages) minus this weight times its aggregation time relative to data-parallel. At 0.75,
+ *     cutting aggregation to nothing is worth three quarters of data-parallel's gradient signal;
+ *     0 plans for memory alone.
+ * @param channelSplits whether layers may be split by output channel between process groups
+ * @param minChannelFraction the smallest share of a layer's output channels a slice may hold
+ */
+public record PlannerSettings(
+    PlanStrategy strategy,
+    int batch,
+    OptimizerKind optimizer,
+    int refreshInterval,
+    CommunicationModel communication,
+    double communicationWeight,
+    boolean channelSplits,
+    double minChannelFraction) {
+
+  public static final int DEFAULT_REFRESH_INTERVAL = 10;
+  public static final double DEFAULT_COMMUNICATION_WEIGHT = 0.75;
+  public static final double DEFAULT_MIN_CHANNEL_FRACTION = 0.125;
+
+  public PlannerSettings {
+    Objects.requireNonNull(strategy, "strategy");
+    Objects.requireNonNull(optimizer, "optimizer");
+    Objects.requireNonNull(communication, "communication");
+    if (batch <= 0) {
+      throw new IllegalArgumentException("planner batch size must be positive, got " + batch);
+    }
+    if (refreshInterval < 0) {
+      throw new IllegalArgumentException(
+          "refresh interval must be 0 (never) or a positive number of steps, got " + refreshInterval);
+    }
+    if (!(communicationWeight >= 0) || Double.isInfinite(communicationWeight)) {
+      throw new IllegalArgumentException(
+          "communication weight must be a non-negative number, got " + communicationWeight);
+    }
+    if (!(minChannelFraction > 0 && minChannelFraction <= 1)) {
+      throw new IllegalArgumentException(
+          "minimum channel fraction must be in (0, 1], got " + minChannelFraction);
+    }
+  }
+
+  /** The communication-aware planner with default knobs. */
+  public static PlannerSettings defaults(int batch, OptimizerKind optimizer) {
+    return new PlannerSettings(PlanStrategy.COMMUNICATION_AWARE, batch, optimizer,
+        DEFAULT_REFRESH_INTERVAL, CommunicationModel.EDGE_DEFAULT, DEFAULT_COMMUNICATION_WEIGHT, true,
+        DEFAULT_MIN_CHANNEL_FRACTION);
+  }
+
+  public PlannerSettings withStrategy(PlanStrategy other) {
+    return new PlannerSettings(other, batch, optimizer, refreshInterval, communication,
+        communicationWeight, channelSplits, minChannelFraction);
+  }
+
+  public PlannerSettings withChannelSplits(boolean on) {
+    return new PlannerSettings(strategy, batch, optimizer, refreshInterval, communication,
+        communicationWeight, on, minChannelFraction);
+  }
+
+  public PlannerSettings withCommunicationWeight(double weight) {
+    return new PlannerSettings(strategy, batch, optimizer, refreshInterval, communication, weight,
+        channelSplits, minChannelFraction);
+  }
+}
