@@ -1,16 +1,21 @@
 package org.dsparse.core.memory;
 
 import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * Fits {@link MemoryCoefficients} to measured peaks by non-negative least squares on relative error,
  * so that a small device's prediction counts as much as a large one's.
  *
- * <p>With four unknowns the exact non-negative solution is found by trying every subset of free
- * coefficients (the rest held at zero) and keeping the best feasible one.
+ * <p>The peak is a maximum of two phases, so each run belongs to one regime: the frozen prefix's
+ * forward or the recorded part. Regimes are assigned under the current coefficients, the
+ * coefficients refitted, and the two repeated until the assignment stops changing. Each fit finds the
+ * exact non-negative solution by trying every subset of free coefficients (the rest held at zero).
  */
 public final class Calibration {
-  private static final int UNKNOWNS = 4;
+  /** updated, pass-through, transient, prefix peak, overhead. */
+  private static final int UNKNOWNS = 5;
+  private static final int MAX_ROUNDS = 20;
 
   private Calibration() {}
 
@@ -28,65 +33,80 @@ public final class Calibration {
       throw new IllegalArgumentException(
           "calibration needs at least " + UNKNOWNS + " measured runs, got " + samples.size());
     }
+    MemoryCoefficients current = MemoryCoefficients.NOMINAL;
+    boolean[] regime = regimes(samples, current);
+    for (int round = 0; round < MAX_ROUNDS; round++) {
+      current = fitRegimes(samples, regime);
+      boolean[] next = regimes(samples, current);
+      if (java.util.Arrays.equals(next, regime)) {
+        break;
+      }
+      regime = next;
+    }
+    return current;
+  }
+
+  /** The largest relative error |predicted - measured| / measured of {@code c} over the samples. */
+  public static double worstRelativeError(List<Measured> samples, MemoryCoefficients c) {
+    double worst = 0;
+    for (Measured s : samples) {
+      worst = Math.max(worst, Math.abs(s.row().predict(c) - s.measuredBytes()) / s.measuredBytes());
+    }
+    return worst;
+  }
+
+  private static boolean[] regimes(List<Measured> samples, MemoryCoefficients c) {
+    boolean[] recorded = new boolean[samples.size()];
+    for (int i = 0; i < recorded.length; i++) {
+      recorded[i] = samples.get(i).row().recordedPhaseDominates(c);
+    }
+    return recorded;
+  }
+
+  /** Features of a row in its regime: the other phase's terms are zero. */
+  private static double[] features(CalibrationRow row, boolean recorded) {
+    return recorded
+        ? new double[] {row.updatedActivationBytes(), row.passThroughActivationBytes(),
+            row.transientBytes(), 0, row.training()}
+        : new double[] {0, 0, 0, row.prefixPeakBytes(), row.training()};
+  }
+
+  private static MemoryCoefficients fitRegimes(List<Measured> samples, boolean[] regime) {
     double bestError = Double.POSITIVE_INFINITY;
     double[] best = new double[UNKNOWNS];
     for (int mask = 1; mask < (1 << UNKNOWNS); mask++) {
-      double[] x = solve(samples, mask);
+      double[] x = solve(samples, regime, mask);
       if (x == null) {
         continue;
       }
-      double error = squaredRelativeError(samples, x);
+      double error = 0;
+      for (int i = 0; i < samples.size(); i++) {
+        Measured s = samples.get(i);
+        double[] f = features(s.row(), regime[i]);
+        double p = s.row().exactBytes();
+        for (int j = 0; j < UNKNOWNS; j++) {
+          p += f[j] * x[j];
+        }
+        double r = (p - s.measuredBytes()) / s.measuredBytes();
+        error += r * r;
+      }
       if (error < bestError) {
         bestError = error;
         best = x;
       }
     }
-    return new MemoryCoefficients(best[0], best[1], best[2], Math.round(best[3]));
-  }
-
-  /** The largest relative error |predicted - measured| / measured of {@code c} over the samples. */
-  public static double worstRelativeError(List<Measured> samples, MemoryCoefficients c) {
-    double[] x = {c.updatedActivationFactor(), c.passThroughActivationFactor(), c.transientFactor(),
-        c.fixedOverheadBytes()};
-    double worst = 0;
-    for (Measured s : samples) {
-      worst = Math.max(worst, Math.abs(predict(s.row(), x) - s.measuredBytes()) / s.measuredBytes());
-    }
-    return worst;
-  }
-
-  private static double[] features(CalibrationRow row) {
-    return new double[] {row.updatedActivationBytes(), row.passThroughActivationBytes(),
-        row.transientBytes(), row.training()};
-  }
-
-  private static double predict(CalibrationRow row, double[] x) {
-    double[] f = features(row);
-    double p = row.exactBytes();
-    for (int j = 0; j < UNKNOWNS; j++) {
-      p += f[j] * x[j];
-    }
-    return p;
-  }
-
-  private static double squaredRelativeError(List<Measured> samples, double[] x) {
-    double sum = 0;
-    for (Measured s : samples) {
-      double r = (predict(s.row(), x) - s.measuredBytes()) / s.measuredBytes();
-      sum += r * r;
-    }
-    return sum;
+    return new MemoryCoefficients(best[0], best[1], best[2], best[3], Math.round(best[4]));
   }
 
   /** Weighted least squares over the coefficients in {@code mask}; null if singular or negative. */
-  private static double[] solve(List<Measured> samples, int mask) {
-    int[] free = java.util.stream.IntStream.range(0, UNKNOWNS).filter(j -> (mask & (1 << j)) != 0)
-        .toArray();
+  private static double[] solve(List<Measured> samples, boolean[] regime, int mask) {
+    int[] free = IntStream.range(0, UNKNOWNS).filter(j -> (mask & (1 << j)) != 0).toArray();
     int k = free.length;
     double[][] a = new double[k][k + 1];
-    for (Measured s : samples) {
+    for (int i = 0; i < samples.size(); i++) {
+      Measured s = samples.get(i);
       double w = 1.0 / s.measuredBytes();
-      double[] f = features(s.row());
+      double[] f = features(s.row(), regime[i]);
       double target = (s.measuredBytes() - s.row().exactBytes()) * w;
       for (int r = 0; r < k; r++) {
         double fr = f[free[r]] * w;

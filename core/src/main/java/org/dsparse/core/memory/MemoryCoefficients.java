@@ -8,8 +8,10 @@ package org.dsparse.core.memory;
  * @param updatedActivationFactor bytes kept per modelled activation byte of an updated layer
  * @param passThroughActivationFactor the same for a frozen layer that gradients pass through (it needs
  *     no weight gradient, so autograd keeps less of it)
- * @param transientFactor multiple of the largest single activation that is alive as a temporary
- *     (the gradient of an activation, a frozen layer's forward) on top of what is kept
+ * @param transientFactor multiple of the largest recorded activation that is alive as a temporary
+ *     on top of what is kept (the gradient of an activation during backward)
+ * @param prefixPeakFactor bytes alive per modelled byte of the frozen prefix's largest forward working
+ *     set; the prefix runs before anything is recorded, so the peak is the larger of the two phases
  * @param fixedOverheadBytes allocator and runtime cost of training at all (thread-local arenas,
  *     autograd graph), independent of the layer set
  */
@@ -17,14 +19,15 @@ public record MemoryCoefficients(
     double updatedActivationFactor,
     double passThroughActivationFactor,
     double transientFactor,
+    double prefixPeakFactor,
     long fixedOverheadBytes) {
 
   /** Uncalibrated: every modelled byte counts once, no overhead. */
-  public static final MemoryCoefficients NOMINAL = new MemoryCoefficients(1.0, 1.0, 2.0, 0);
+  public static final MemoryCoefficients NOMINAL = new MemoryCoefficients(1.0, 1.0, 1.0, 1.0, 0);
 
   public MemoryCoefficients {
     if (updatedActivationFactor < 0 || passThroughActivationFactor < 0 || transientFactor < 0
-        || fixedOverheadBytes < 0) {
+        || prefixPeakFactor < 0 || fixedOverheadBytes < 0) {
       throw new IllegalArgumentException("memory coefficients must be non-negative: " + this);
     }
   }

@@ -8,9 +8,11 @@ import java.util.List;
  * @param weightBytes every layer's parameters and buffers (frozen layers still run forward)
  * @param gradientBytes gradients of the updated parameters
  * @param optimizerStateBytes optimizer state of the updated parameters
- * @param activationBytesPerLayer activations kept for backward, per layer in model order (zero for
- *     the frozen prefix, which runs without recording)
- * @param transientBytes the largest temporary alive on top of the kept activations
+ * @param activationBytesPerLayer at the peak: activations kept for backward, per layer in model
+ *     order (zero for the frozen prefix, which runs without recording); all zero when the frozen
+ *     prefix's forward sets the peak
+ * @param transientBytes at the peak: the temporary alive on top of the kept activations, or the
+ *     frozen prefix's forward working set when that is larger
  * @param overheadBytes the calibrated fixed cost of training
  */
 public record MemoryEstimate(

@@ -1,6 +1,7 @@
 package org.dsparse.core.memory;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 
@@ -9,8 +10,10 @@ import java.util.Objects;
  *
  * <p>Exact parts: weights (all layers, frozen or not), gradients of updated layers (PyTorch
  * allocates a layer's whole gradient even when only some of its channels are updated), optimizer
- * state of the updated channels. Calibrated parts: activations kept from the first updated layer on
- * (the frozen prefix runs unrecorded and keeps nothing), one transient, and a fixed overhead.
+ * state of the updated channels. Calibrated parts: the peak of two phases, whichever is larger,
+ * plus a fixed overhead. Phase one is the frozen prefix running forward unrecorded: only its largest
+ * working set is alive. Phase two is the recorded part: activations kept from the first updated layer
+ * on (updated layers and frozen layers that gradients pass through), plus the largest temporary.
  */
 public final class MemoryModel {
   static final long FLOAT_BYTES = Float.BYTES;
@@ -42,18 +45,20 @@ public final class MemoryModel {
   /** Predicts the peak for training {@code update} at {@code batch} samples per step. */
   public MemoryEstimate predict(UpdateSet update, int batch, OptimizerKind optimizer) {
     Terms t = terms(update, batch, optimizer);
+    MemoryCoefficients c = coefficients;
+    long overhead = update.isEmpty() ? 0 : c.fixedOverheadBytes();
+    if (!t.row().recordedPhaseDominates(c)) {
+      return new MemoryEstimate(t.weights, t.gradients, t.optimizerState,
+          Collections.nCopies(layers.size(), 0L), Math.round(t.prefixPeak * c.prefixPeakFactor()),
+          overhead);
+    }
     List<Long> activations = new ArrayList<>(layers.size());
     for (int i = 0; i < layers.size(); i++) {
-      activations.add(Math.round(t.updatedActivation[i] * coefficients.updatedActivationFactor()
-          + t.passThroughActivation[i] * coefficients.passThroughActivationFactor()));
+      activations.add(Math.round(t.updatedActivation[i] * c.updatedActivationFactor()
+          + t.passThroughActivation[i] * c.passThroughActivationFactor()));
     }
-    return new MemoryEstimate(
-        t.weights,
-        t.gradients,
-        t.optimizerState,
-        activations,
-        Math.round(t.transient_ * coefficients.transientFactor()),
-        update.isEmpty() ? 0 : coefficients.fixedOverheadBytes());
+    return new MemoryEstimate(t.weights, t.gradients, t.optimizerState, activations,
+        Math.round(t.transientBytes * c.transientFactor()), overhead);
   }
 
   /** The peak of the full update, every layer whole. */
@@ -61,20 +66,9 @@ public final class MemoryModel {
     return predict(UpdateSet.all(layers.size()), batch, optimizer).totalBytes();
   }
 
-  /**
-   * The model's terms before calibration, as a row of a least-squares fit: exact bytes first, then
-   * the bytes each coefficient multiplies, in the order of {@link MemoryCoefficients}'s components.
-   */
+  /** The model's terms before calibration, for fitting the coefficients to measured peaks. */
   public CalibrationRow calibrationRow(UpdateSet update, int batch, OptimizerKind optimizer) {
-    Terms t = terms(update, batch, optimizer);
-    double updated = 0;
-    double passThrough = 0;
-    for (int i = 0; i < layers.size(); i++) {
-      updated += t.updatedActivation[i];
-      passThrough += t.passThroughActivation[i];
-    }
-    return new CalibrationRow(t.weights + t.gradients + t.optimizerState, updated, passThrough,
-        t.transient_, update.isEmpty() ? 0 : 1);
+    return terms(update, batch, optimizer).row();
   }
 
   private Terms terms(UpdateSet update, int batch, OptimizerKind optimizer) {
@@ -85,32 +79,31 @@ public final class MemoryModel {
     if (batch <= 0) {
       throw new IllegalArgumentException("batch size must be positive, got " + batch);
     }
-    Terms t = new Terms(layers.size());
+    Terms t = new Terms(layers.size(), update.isEmpty() ? 0 : 1);
     int first = update.firstUpdated();
-    long largestRecorded = 0;
-    long largestUnrecorded = 0;
+    long largestRecordedOutput = 0;
+    long largestPrefixWorkingSet = 0;
     for (int i = 0; i < layers.size(); i++) {
       LayerCost layer = layers.get(i);
       t.weights += FLOAT_BYTES * (layer.trainableParams() + layer.bufferElements());
       double fraction = update.fraction(i);
+      double activation = (double) FLOAT_BYTES * batch * layer.activationElementsPerSample();
       if (fraction > 0) {
         t.gradients += FLOAT_BYTES * layer.trainableParams();
         t.optimizerState += Math.round(FLOAT_BYTES * optimizer.stateTensorsPerParam()
             * layer.trainableParams() * fraction);
-        t.updatedActivation[i] = (double) FLOAT_BYTES * batch * layer.activationElementsPerSample();
+        t.updatedActivation[i] = activation;
       } else if (first >= 0 && i > first) {
-        t.passThroughActivation[i] = (double) FLOAT_BYTES * batch * layer.activationElementsPerSample();
+        t.passThroughActivation[i] = activation;
       }
       if (first >= 0 && i >= first) {
-        largestRecorded = Math.max(largestRecorded, layer.outputElementsPerSample());
-      } else {
-        largestUnrecorded = Math.max(largestUnrecorded, layer.peakForwardElementsPerSample());
+        largestRecordedOutput = Math.max(largestRecordedOutput, layer.outputElementsPerSample());
+      } else if (first > 0) {
+        largestPrefixWorkingSet = Math.max(largestPrefixWorkingSet, layer.peakForwardElementsPerSample());
       }
     }
-    // Recorded part: the gradient of the largest activation is alive while backward runs through it.
-    // Frozen prefix: its largest forward working set is freed before recording starts, so it only
-    // matters when it exceeds the recorded part's temporaries.
-    t.transient_ = (double) FLOAT_BYTES * batch * Math.max(largestRecorded, largestUnrecorded / 2.0);
+    t.transientBytes = (double) FLOAT_BYTES * batch * largestRecordedOutput;
+    t.prefixPeak = (double) FLOAT_BYTES * batch * largestPrefixWorkingSet;
     return t;
   }
 
@@ -120,11 +113,25 @@ public final class MemoryModel {
     long optimizerState;
     final double[] updatedActivation;
     final double[] passThroughActivation;
-    double transient_;
+    double transientBytes;
+    double prefixPeak;
+    final double training;
 
-    Terms(int n) {
+    Terms(int n, double training) {
       updatedActivation = new double[n];
       passThroughActivation = new double[n];
+      this.training = training;
+    }
+
+    CalibrationRow row() {
+      double updated = 0;
+      double passThrough = 0;
+      for (int i = 0; i < updatedActivation.length; i++) {
+        updated += updatedActivation[i];
+        passThrough += passThroughActivation[i];
+      }
+      return new CalibrationRow(weights + gradients + optimizerState, updated, passThrough,
+          transientBytes, prefixPeak, training);
     }
   }
 }

@@ -47,8 +47,10 @@ public final class LayeredModel implements AutoCloseable {
       layer.indexParameters();
       ShapeWalk walk = new ShapeWalk();
       Shape out = walk.through(block, shape);
+      // Unrecorded, a layer holds its input (a residual adds it back at the end) and the operands
+      // of its largest step.
       result.add(new LayerCost(layer.name(), layer.trainableParams(), layer.bufferElements(),
-          shape.size() + walk.activations, out.size(), walk.peak, (int) out.get(1)));
+          shape.size() + walk.activations, out.size(), shape.size() + walk.peak, (int) out.get(1)));
       shape = out;
     }
     if (shape.size() != classes) {

@@ -21,6 +21,7 @@ public final class MemoryModels {
           c.getDouble("updated-activation-factor"),
           c.getDouble("pass-through-activation-factor"),
           c.getDouble("transient-factor"),
+          c.getDouble("prefix-peak-factor"),
           c.getBytes("fixed-overhead"));
     } catch (ConfigException e) {
       throw new IllegalArgumentException("memory model configuration: " + e.getMessage(), e);

@@ -27,7 +27,7 @@ public final class ProfileCommand {
       usage: profile [--model mobilenetv2|small-cnn] [--sample 1x28x28] [--classes 10]
                      [--batch 64] [--update all|last:K|from:LAYER|LAYER,LAYER...]
                      [--optimizer sgd|sgd-momentum|adam] [--steps 3]
-             profile --calibrate [--batches 16,48] [--updates all,last:1,...] (same model flags)
+             profile --calibrate [--batches 16,48] [--updates all,last:1,ir8+classifier,...] (same model flags)
       Runs each configuration in its own JVM and prints predicted beside measured memory.""";
 
   private ProfileCommand() {}
@@ -44,6 +44,13 @@ public final class ProfileCommand {
   /** One measured configuration with the model's prediction for it. */
   public record Row(ProfileRequest request, UpdateSet update, MemoryEstimate predicted,
       MemoryModel model, ProfileResult measured) {
+    /** The same measurement predicted under other coefficients. */
+    Row recalibrated(MemoryCoefficients coefficients) {
+      MemoryModel other = model.withCoefficients(coefficients);
+      return new Row(request, update, other.predict(update, request.batch(), request.optimizer()),
+          other, measured);
+    }
+
     double relativeError() {
       return (predicted.totalBytes() - measured.measuredBytes()) / (double) measured.measuredBytes();
     }
@@ -74,9 +81,10 @@ public final class ProfileCommand {
     }
     List<ProfileRequest> grid = new ArrayList<>();
     for (int batch : flags.getInts("batches", List.of(16, 48))) {
-      for (String update : flags.get("updates", "all,last:1,last:2,last:4,last:6,last:10,from:ir2")
+      for (String update : flags.get("updates", "all,last:1,last:2,last:4,last:6,last:10,from:ir2,ir8+classifier,ir3+ir17,stem+conv_last")
           .split(",")) {
-        grid.add(base.withBatch(batch).withUpdate(update.trim()));
+        // '+' joins layer names inside one list entry, since ',' separates the entries
+        grid.add(base.withBatch(batch).withUpdate(update.trim().replace('+', ',')));
       }
     }
     List<Row> rows = new ArrayList<>();
@@ -86,6 +94,7 @@ public final class ProfileCommand {
           request.batch(), Table.mib(rows.get(rows.size() - 1).measured().measuredBytes()));
     }
     MemoryCoefficients fitted = Calibration.fit(samples(rows));
+    System.out.print(table(rows.stream().map(r -> r.recalibrated(fitted)).toList()));
     System.out.printf(Locale.ROOT, "# fitted on %d runs of %s %s; worst error %.1f%% (was %.1f%%)%n",
         rows.size(), base.model(), ProfileRequest.formatShape(base.sampleShape()),
         100 * Calibration.worstRelativeError(samples(rows), fitted),
@@ -95,10 +104,11 @@ public final class ProfileCommand {
           updated-activation-factor = %.4f
           pass-through-activation-factor = %.4f
           transient-factor = %.4f
+          prefix-peak-factor = %.4f
           fixed-overhead = %d
         }
         """, fitted.updatedActivationFactor(), fitted.passThroughActivationFactor(),
-        fitted.transientFactor(), fitted.fixedOverheadBytes());
+        fitted.transientFactor(), fitted.prefixPeakFactor(), fitted.fixedOverheadBytes());
   }
 
   /** Measures one configuration in a child JVM and predicts it with {@code coefficients}. */
