@@ -1,0 +1,619 @@
+package org.dsparse.actors.collective;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Subscribe;
+import org.dsparse.core.collective.ChainBroadcastSchedule;
+import org.dsparse.core.collective.ChunkRejection;
+import org.dsparse.core.collective.CollectiveSchedule;
+import org.dsparse.core.collective.ReduceOp;
+import org.dsparse.core.collective.RingAllReduceSchedule;
+import org.dsparse.protocol.collective.Chunk;
+import org.dsparse.protocol.collective.ChunksConsumed;
+import org.dsparse.protocol.collective.CollectiveAborted;
+import org.dsparse.protocol.collective.CollectiveKind;
+import org.dsparse.protocol.collective.CollectiveStarted;
+import org.dsparse.protocol.collective.PeerMessage;
+
+/**
+ * One member's end of a process group: runs the group's collectives (chunked ring AllReduce,
+ * pipelined chain Broadcast) one after the other, in sequence-number order, with the group actors
+ * of the other members. See the package documentation for the API and the failure model.
+ */
+public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
+
+  /** Everything a process group actor handles. */
+  public sealed interface Command
+      permits AllReduce, Broadcast, GetStats, PeerMessageReceived, PeersListed, MemberChanged, DeadlinePassed {}
+
+  /**
+   * Sum or mean of {@code buffer} across all members, computed in place: the reply carries the same
+   * array, and the caller must not touch it until the reply arrives. Sequence numbers must increase
+   * strictly per group and all members must use the same one, op and length.
+   */
+  public record AllReduce(long sequence, float[] buffer, ReduceOp op, ActorRef<CollectiveOutcome> replyTo)
+      implements Command {
+    public AllReduce {
+      Objects.requireNonNull(buffer, "buffer");
+      Objects.requireNonNull(op, "op");
+      Objects.requireNonNull(replyTo, "replyTo");
+    }
+  }
+
+  /**
+   * Copies the owner's {@code buffer} into every other member's {@code buffer}, which must have the
+   * same length. The reply carries {@code buffer}.
+   */
+  public record Broadcast(long sequence, int ownerRank, float[] buffer, ActorRef<CollectiveOutcome> replyTo)
+      implements Command {
+    public Broadcast {
+      Objects.requireNonNull(buffer, "buffer");
+      Objects.requireNonNull(replyTo, "replyTo");
+    }
+
+    /** A non-owner's request: the data lands in a fresh array of {@code length} floats. */
+    public static Broadcast receive(long sequence, int ownerRank, int length, ActorRef<CollectiveOutcome> replyTo) {
+      return new Broadcast(sequence, ownerRank, new float[length], replyTo);
+    }
+  }
+
+  /** Asks for the counters of this member's group actor. */
+  public record GetStats(ActorRef<GroupStats> replyTo) implements Command {}
+
+  /** Chunks refused by reason, and collectives finished, as seen by one member. */
+  public record GroupStats(String groupId, Map<ChunkRejection, Long> rejectedChunks, long completed, long failed) {
+    public long rejected(ChunkRejection reason) {
+      return rejectedChunks.getOrDefault(reason, 0L);
+    }
+  }
+
+  /** Reply to {@link AllReduce} and {@link Broadcast}. */
+  public sealed interface CollectiveOutcome permits Completed, Failed {
+    String groupId();
+
+    long sequence();
+  }
+
+  /** The collective finished on this member; {@code result} is the request's buffer, now final. */
+  public record Completed(String groupId, long sequence, float[] result) implements CollectiveOutcome {}
+
+  /**
+   * The collective did not finish; the buffer's content is undefined. {@code missingMember} is the
+   * cluster address of the member blamed (absent when the request itself was invalid).
+   */
+  public record Failed(String groupId, long sequence, Optional<String> missingMember, String reason)
+      implements CollectiveOutcome {}
+
+  private record PeerMessageReceived(PeerMessage message) implements Command {}
+
+  private record PeersListed(Receptionist.Listing listing) implements Command {}
+
+  private record MemberChanged(ClusterEvent.MemberEvent event) implements Command {}
+
+  private record DeadlinePassed(long sequence) implements Command {}
+
+  /** A request waiting its turn; the buffer is the caller's. */
+  private record Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer,
+      ActorRef<CollectiveOutcome> replyTo) {}
+
+  private static final Object DEADLINE = "deadline";
+
+  /** Receptionist key under which the members of group {@code groupId} find each other. */
+  public static ServiceKey<PeerMessage> serviceKey(String groupId) {
+    return ServiceKey.create(PeerMessage.class, "dsparse-collective-" + groupId);
+  }
+
+  /** Conventional child name for the group actor of {@code groupId}. */
+  public static String actorName(String groupId) {
+    return "process-group-" + groupId;
+  }
+
+  /** A group actor configured from {@code dsparse.collective} of the actor system. */
+  public static Behavior<Command> create(GroupSpec spec) {
+    return Behaviors.setup(context ->
+        create(spec, CollectiveSettings.fromConfig(context.getSystem().settings().config())));
+  }
+
+  public static Behavior<Command> create(GroupSpec spec, CollectiveSettings settings) {
+    // Peers address this actor as ActorRef<PeerMessage>: the funnel lets the same actor (so it can be
+    // watched and registered directly) accept the wire protocol as well as its commands.
+    Behavior<Object> funnel = Behaviors.transformMessages(Object.class,
+        Behaviors.<Command>setup(context -> Behaviors.withTimers(timers ->
+            new ProcessGroup(context, timers, spec, settings))),
+        pf -> pf.match(Command.class, command -> command)
+            .match(PeerMessage.class, PeerMessageReceived::new));
+    return funnel.narrow();
+  }
+
+  private final TimerScheduler<Command> timers;
+  private final GroupSpec spec;
+  private final CollectiveSettings settings;
+  private final Cluster cluster;
+  private final int selfRank;
+  private final ActorRef<PeerMessage> self;
+  private final List<ActorRef<PeerMessage>> peers;
+  private final Map<Integer, String> departed = new TreeMap<>();
+  private final ArrayDeque<Request> queue = new ArrayDeque<>();
+  private final TreeMap<Long, List<Chunk>> earlyChunks = new TreeMap<>();
+  private int earlyChunkCount;
+  private final TreeMap<Long, Map<Integer, CollectiveStarted>> announcements = new TreeMap<>();
+  private final TreeMap<Long, CollectiveAborted> abortsAhead = new TreeMap<>();
+  private final EnumMap<ChunkRejection, Long> rejected = new EnumMap<>(ChunkRejection.class);
+  private long completed;
+  private long failed;
+  private long lastRequested = Long.MIN_VALUE;
+  private long lastFinished = Long.MIN_VALUE;
+  private Request current;
+  private RunningCollective running;
+
+  private ProcessGroup(ActorContext<Command> context, TimerScheduler<Command> timers, GroupSpec spec,
+      CollectiveSettings settings) {
+    super(context);
+    this.timers = timers;
+    this.spec = spec;
+    this.settings = settings;
+    this.cluster = Cluster.get(context.getSystem());
+    Address selfAddress = cluster.selfMember().address();
+    this.selfRank = spec.rankOf(selfAddress);
+    if (selfRank < 0) {
+      throw new IllegalArgumentException("node " + selfAddress + " is not a member of process group "
+          + spec.groupId() + " " + spec.members());
+    }
+    this.self = context.getSelf().unsafeUpcast();
+    this.peers = new ArrayList<>();
+    for (int r = 0; r < spec.size(); r++) {
+      peers.add(r == selfRank ? self : null);
+    }
+    ServiceKey<PeerMessage> key = serviceKey(spec.groupId());
+    context.getSystem().receptionist().tell(Receptionist.register(key, self));
+    context.getSystem().receptionist().tell(Receptionist.subscribe(key,
+        context.messageAdapter(Receptionist.Listing.class, PeersListed::new)));
+    cluster.subscriptions().tell(Subscribe.create(
+        context.messageAdapter(ClusterEvent.MemberEvent.class, MemberChanged::new), ClusterEvent.MemberEvent.class));
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(AllReduce.class, this::onAllReduce)
+        .onMessage(Broadcast.class, this::onBroadcast)
+        .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(PeerMessageReceived.class, this::onPeerMessage)
+        .onMessage(PeersListed.class, this::onPeersListed)
+        .onMessage(MemberChanged.class, this::onMemberChanged)
+        .onMessage(DeadlinePassed.class, this::onDeadlinePassed)
+        .onSignal(Terminated.class, this::onPeerTerminated)
+        .build();
+  }
+
+  // ---- requests ------------------------------------------------------------------------------
+
+  private Behavior<Command> onAllReduce(AllReduce request) {
+    CollectiveKind kind = request.op() == ReduceOp.SUM ? CollectiveKind.ALL_REDUCE_SUM : CollectiveKind.ALL_REDUCE_MEAN;
+    return enqueue(new Request(request.sequence(), kind, -1, request.buffer(), request.replyTo()));
+  }
+
+  private Behavior<Command> onBroadcast(Broadcast request) {
+    if (request.ownerRank() < 0 || request.ownerRank() >= spec.size()) {
+      request.replyTo().tell(new Failed(spec.groupId(), request.sequence(), Optional.empty(),
+          "owner rank " + request.ownerRank() + " is outside group " + spec.groupId() + " of " + spec.size()));
+      return this;
+    }
+    return enqueue(new Request(request.sequence(), CollectiveKind.BROADCAST, request.ownerRank(), request.buffer(),
+        request.replyTo()));
+  }
+
+  private Behavior<Command> enqueue(Request request) {
+    if (request.sequence() <= lastRequested) {
+      request.replyTo().tell(new Failed(spec.groupId(), request.sequence(), Optional.empty(),
+          "sequence " + request.sequence() + " of group " + spec.groupId()
+              + " is not greater than the previous request's " + lastRequested));
+      return this;
+    }
+    lastRequested = request.sequence();
+    queue.add(request);
+    startNext();
+    return this;
+  }
+
+  private void startNext() {
+    while (current == null && !queue.isEmpty()) {
+      Request request = queue.poll();
+      if (!departed.isEmpty()) {
+        int gone = departed.keySet().iterator().next();
+        reply(request, failure(request.sequence(), gone, "member " + spec.member(gone) + " " + departed.get(gone)));
+        continue;
+      }
+      CollectiveAborted abort = abortsAhead.remove(request.sequence());
+      if (abort != null) {
+        reply(request, abortedBy(abort));
+        lastFinished = request.sequence();
+        continue;
+      }
+      current = request;
+      timers.startSingleTimer(DEADLINE, new DeadlinePassed(request.sequence()), settings.deadline());
+      beginIfPeersKnown();
+    }
+  }
+
+  private void beginIfPeersKnown() {
+    if (current == null || running != null || peers.contains(null)) {
+      return;
+    }
+    Request request = current;
+    running = new RunningCollective(spec.groupId(), request.sequence(), request.kind(), spec.size(),
+        scheduleFor(request), request.buffer(), settings.chunksInFlight());
+    CollectiveStarted started = new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(),
+        request.buffer().length, request.ownerRank());
+    tellPeers(started);
+    for (CollectiveStarted other : announcements.getOrDefault(request.sequence(), Map.of()).values()) {
+      if (!checkAgreement(other)) {
+        return;
+      }
+    }
+    List<Chunk> early = earlyChunks.remove(request.sequence());
+    if (early != null) {
+      earlyChunkCount -= early.size();
+      for (Chunk chunk : early) {
+        if (current != request) {
+          return;
+        }
+        onChunk(chunk);
+      }
+    }
+    if (current == request) {
+      pump();
+    }
+  }
+
+  private CollectiveSchedule scheduleFor(Request request) {
+    int length = request.buffer().length;
+    return request.kind() == CollectiveKind.BROADCAST
+        ? new ChainBroadcastSchedule(spec.size(), selfRank, request.ownerRank(), length, settings.chunkFloats())
+        : new RingAllReduceSchedule(spec.size(), selfRank, length, settings.chunkFloats());
+  }
+
+  // ---- wire protocol -------------------------------------------------------------------------
+
+  private Behavior<Command> onPeerMessage(PeerMessageReceived received) {
+    PeerMessage message = received.message();
+    if (!spec.groupId().equals(message.groupId())) {
+      if (message instanceof Chunk) {
+        reject(message, ChunkRejection.FOREIGN_GROUP);
+      } else {
+        getContext().getLog().warn("group {} ignored {} addressed to group {} from {}", spec.groupId(),
+            message.getClass().getSimpleName(), message.groupId(), message.from());
+      }
+      return this;
+    }
+    if (message instanceof Chunk chunk) {
+      onChunk(chunk);
+    } else if (message instanceof ChunksConsumed consumed) {
+      onChunksConsumed(consumed);
+    } else if (message instanceof CollectiveStarted started) {
+      onCollectiveStarted(started);
+    } else if (message instanceof CollectiveAborted aborted) {
+      onCollectiveAborted(aborted);
+    }
+    return this;
+  }
+
+  private void onChunk(Chunk chunk) {
+    if (memberRankOf(chunk.from()) < 0) {
+      reject(chunk, ChunkRejection.NON_MEMBER);
+      return;
+    }
+    long sequence = chunk.sequence();
+    if (sequence <= lastFinished || (current != null && sequence < current.sequence())) {
+      reject(chunk, ChunkRejection.STALE_SEQUENCE);
+      return;
+    }
+    if (running == null || sequence > current.sequence()) {
+      holdEarly(chunk);
+      return;
+    }
+    Optional<Integer> predecessor = running.schedule().predecessor();
+    if (predecessor.isEmpty() || !chunk.from().equals(peers.get(predecessor.get()))) {
+      reject(chunk, ChunkRejection.OUT_OF_SCHEDULE);
+      return;
+    }
+    Optional<ChunkRejection> refused = running.apply(chunk);
+    if (refused.isPresent()) {
+      reject(chunk, refused.get());
+      return;
+    }
+    chunk.from().tell(new ChunksConsumed(spec.groupId(), sequence, self, 1));
+    madeProgress();
+    pump();
+  }
+
+  private void holdEarly(Chunk chunk) {
+    if (earlyChunkCount >= settings.chunksInFlight() * spec.size()) {
+      reject(chunk, ChunkRejection.TOO_EARLY);
+      return;
+    }
+    earlyChunks.computeIfAbsent(chunk.sequence(), s -> new ArrayList<>()).add(chunk);
+    earlyChunkCount++;
+  }
+
+  private void onChunksConsumed(ChunksConsumed consumed) {
+    if (running == null || consumed.sequence() != current.sequence()) {
+      return;
+    }
+    Optional<Integer> successor = running.schedule().successor();
+    if (successor.isEmpty() || !consumed.from().equals(peers.get(successor.get()))
+        || !running.creditsGranted(consumed.count())) {
+      getContext().getLog().warn("group {} ignored credits {} for collective {} from {}", spec.groupId(),
+          consumed.count(), consumed.sequence(), consumed.from());
+      return;
+    }
+    madeProgress();
+    pump();
+  }
+
+  private void onCollectiveStarted(CollectiveStarted started) {
+    int rank = memberRankOf(started.from());
+    if (rank < 0 || started.sequence() <= lastFinished) {
+      return;
+    }
+    announcements.computeIfAbsent(started.sequence(), s -> new HashMap<>()).put(rank, started);
+    if (running != null && started.sequence() == current.sequence() && checkAgreement(started)) {
+      madeProgress();
+    }
+  }
+
+  /** Fails the current collective if {@code other} started a different one under the same number. */
+  private boolean checkAgreement(CollectiveStarted other) {
+    Request request = current;
+    if (other.kind() == request.kind() && other.length() == request.buffer().length
+        && other.ownerRank() == request.ownerRank()) {
+      return true;
+    }
+    int rank = memberRankOf(other.from());
+    failCurrent(rank, "member " + spec.member(rank) + " started " + describe(other.kind(), other.length(),
+        other.ownerRank()) + " as collective " + request.sequence() + " but this member started "
+        + describe(request.kind(), request.buffer().length, request.ownerRank()), true);
+    return false;
+  }
+
+  private void onCollectiveAborted(CollectiveAborted aborted) {
+    if (memberRankOf(aborted.from()) < 0 || aborted.sequence() <= lastFinished) {
+      return;
+    }
+    if (current != null && aborted.sequence() == current.sequence()) {
+      reply(current, abortedBy(aborted));
+      finishCurrent(false);
+    } else if (current == null || aborted.sequence() > current.sequence()) {
+      abortsAhead.put(aborted.sequence(), aborted);
+    }
+  }
+
+  /** Sends what the flow-control window allows and completes the collective when all is done. */
+  private void pump() {
+    Optional<Integer> successor = running.schedule().successor();
+    if (successor.isPresent()) {
+      ActorRef<PeerMessage> next = peers.get(successor.get());
+      for (Chunk chunk : running.takeSendable(self)) {
+        next.tell(chunk);
+      }
+    }
+    if (running.complete()) {
+      reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer()));
+      finishCurrent(true);
+    }
+  }
+
+  private void madeProgress() {
+    timers.startSingleTimer(DEADLINE, new DeadlinePassed(current.sequence()), settings.deadline());
+  }
+
+  // ---- membership ----------------------------------------------------------------------------
+
+  private Behavior<Command> onPeersListed(PeersListed listed) {
+    for (ActorRef<PeerMessage> ref : listed.listing().getServiceInstances(serviceKey(spec.groupId()))) {
+      int rank = spec.rankOf(addressOf(ref));
+      if (rank < 0 || rank == selfRank || ref.equals(peers.get(rank))) {
+        continue;
+      }
+      if (peers.get(rank) != null) {
+        getContext().getLog().warn("group {}: member {} re-registered as {}; keeping {}", spec.groupId(),
+            spec.member(rank), ref, peers.get(rank));
+        continue;
+      }
+      peers.set(rank, ref);
+      getContext().watch(ref);
+    }
+    beginIfPeersKnown();
+    return this;
+  }
+
+  private Behavior<Command> onMemberChanged(MemberChanged changed) {
+    ClusterEvent.MemberEvent event = changed.event();
+    String how;
+    if (event instanceof ClusterEvent.MemberLeft) {
+      how = "left the cluster";
+    } else if (event instanceof ClusterEvent.MemberExited) {
+      how = "exited the cluster";
+    } else if (event instanceof ClusterEvent.MemberDowned) {
+      how = "was downed";
+    } else if (event instanceof ClusterEvent.MemberRemoved) {
+      how = "was removed from the cluster";
+    } else {
+      return this;
+    }
+    memberDeparted(event.member().address(), how);
+    return this;
+  }
+
+  private Behavior<Command> onPeerTerminated(Terminated terminated) {
+    memberDeparted(addressOf(terminated.getRef()), "stopped its group actor");
+    return this;
+  }
+
+  private void memberDeparted(Address address, String how) {
+    int rank = spec.rankOf(address);
+    if (rank < 0 || rank == selfRank || departed.containsKey(rank)) {
+      return;
+    }
+    departed.put(rank, how);
+    getContext().getLog().warn("group {}: member {} {}", spec.groupId(), address, how);
+    if (current != null) {
+      failCurrent(rank, "member " + address + " " + how, true);
+    }
+  }
+
+  // ---- deadline ------------------------------------------------------------------------------
+
+  private Behavior<Command> onDeadlinePassed(DeadlinePassed passed) {
+    if (current == null || current.sequence() != passed.sequence()) {
+      return this;
+    }
+    Duration deadline = settings.deadline();
+    long sequence = current.sequence();
+    for (int r = 0; r < spec.size(); r++) {
+      if (peers.get(r) == null) {
+        failCurrent(r, "member " + spec.member(r) + " did not register process group " + spec.groupId()
+            + " within " + deadline, true);
+        return this;
+      }
+    }
+    Map<Integer, CollectiveStarted> started = announcements.getOrDefault(sequence, Map.of());
+    for (int r = 0; r < spec.size(); r++) {
+      if (r != selfRank && !started.containsKey(r)) {
+        failCurrent(r, "member " + spec.member(r) + " did not start collective " + sequence + " within "
+            + deadline, true);
+        return this;
+      }
+    }
+    TreeSet<Integer> unreachable = new TreeSet<>();
+    for (Member member : cluster.state().getUnreachable()) {
+      int rank = spec.rankOf(member.address());
+      if (rank >= 0) {
+        unreachable.add(rank);
+      }
+    }
+    if (!unreachable.isEmpty()) {
+      int r = unreachable.first();
+      failCurrent(r, "member " + spec.member(r) + " is unreachable", true);
+      return this;
+    }
+    CollectiveSchedule schedule = running.schedule();
+    int suspect = !running.receivedEverything() ? schedule.predecessor().orElseThrow()
+        : schedule.successor().orElseThrow();
+    failCurrent(suspect, "no progress from member " + spec.member(suspect) + " for " + deadline + " ("
+        + running.progress() + ")", true);
+    return this;
+  }
+
+  // ---- endings -------------------------------------------------------------------------------
+
+  private void failCurrent(int blamedRank, String reason, boolean tellPeers) {
+    Request request = current;
+    String blamed = spec.member(blamedRank).toString();
+    getContext().getLog().warn("group {} collective {} failed: {}", spec.groupId(), request.sequence(), reason);
+    if (tellPeers) {
+      tellPeers(new CollectiveAborted(spec.groupId(), request.sequence(), self, blamed, reason));
+    }
+    reply(request, failure(request.sequence(), blamedRank, reason));
+    finishCurrent(false);
+  }
+
+  private void finishCurrent(boolean succeeded) {
+    if (succeeded) {
+      completed++;
+    } else {
+      failed++;
+    }
+    lastFinished = current.sequence();
+    current = null;
+    running = null;
+    timers.cancel(DEADLINE);
+    earlyChunkCount -= earlyChunks.headMap(lastFinished, true).values().stream().mapToInt(List::size).sum();
+    earlyChunks.headMap(lastFinished, true).clear();
+    announcements.headMap(lastFinished, true).clear();
+    abortsAhead.headMap(lastFinished, true).clear();
+    startNext();
+  }
+
+  private Failed failure(long sequence, int blamedRank, String reason) {
+    return new Failed(spec.groupId(), sequence, Optional.of(spec.member(blamedRank).toString()), reason);
+  }
+
+  private Failed abortedBy(CollectiveAborted aborted) {
+    return new Failed(spec.groupId(), aborted.sequence(), Optional.of(aborted.missingMember()),
+        "aborted by member " + addressOf(aborted.from()) + ": " + aborted.reason());
+  }
+
+  private void reply(Request request, CollectiveOutcome outcome) {
+    request.replyTo().tell(outcome);
+  }
+
+  private Behavior<Command> onGetStats(GetStats request) {
+    request.replyTo().tell(new GroupStats(spec.groupId(), Map.copyOf(rejected), completed, failed));
+    return this;
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private void reject(PeerMessage message, ChunkRejection reason) {
+    rejected.merge(reason, 1L, Long::sum);
+    Chunk chunk = (Chunk) message;
+    getContext().getLog().warn("group {} rejected chunk ({}, seq {}, step {}, index {}) from {}: {}",
+        spec.groupId(), chunk.groupId(), chunk.sequence(), chunk.step(), chunk.index(), chunk.from(), reason);
+  }
+
+  private void tellPeers(PeerMessage message) {
+    for (int r = 0; r < spec.size(); r++) {
+      ActorRef<PeerMessage> peer = peers.get(r);
+      if (r != selfRank && peer != null && !departed.containsKey(r)) {
+        peer.tell(message);
+      }
+    }
+  }
+
+  /**
+   * Rank of the member whose group actor {@code ref} is; -1 for anything else. Before the listing
+   * names a member's actor, any actor at that member's address is taken as it, since Artery
+   * delivers peers' first messages before the receptionist's gossip.
+   */
+  private int memberRankOf(ActorRef<PeerMessage> ref) {
+    int rank = spec.rankOf(addressOf(ref));
+    if (rank < 0) {
+      return -1;
+    }
+    ActorRef<PeerMessage> known = peers.get(rank);
+    return known == null || known.equals(ref) ? rank : -1;
+  }
+
+  private Address addressOf(ActorRef<?> ref) {
+    Address address = ref.path().address();
+    return address.hasGlobalScope() ? address : cluster.selfMember().address();
+  }
+
+  private static String describe(CollectiveKind kind, int length, int ownerRank) {
+    return kind + " of " + length + " floats" + (kind == CollectiveKind.BROADCAST ? " from rank " + ownerRank : "");
+  }
+}

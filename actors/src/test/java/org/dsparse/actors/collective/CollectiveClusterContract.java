@@ -1,0 +1,93 @@
+package org.dsparse.actors.collective;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.dsparse.core.collective.ReduceOp;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * AllReduce and Broadcast on a real cluster of {@link #members()} ActorSystems; one subclass per
+ * cluster size. Lengths cover 1, 7, lengths not divisible by the member count, and 3.5 million.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class CollectiveClusterContract {
+  static final int MOBILENET_GRADIENT_FLOATS = 3_500_000;
+
+  TestCluster cluster;
+  GroupSpec spec;
+  List<ActorRef<ProcessGroup.Command>> groups;
+  final AtomicLong sequence = new AtomicLong();
+
+  abstract int members();
+
+  @BeforeAll
+  void startCluster() {
+    cluster = new TestCluster("collectives" + members(), members());
+    spec = cluster.groupOfAll("all");
+    groups = cluster.spawn(spec);
+  }
+
+  @AfterAll
+  void stopCluster() {
+    cluster.close();
+  }
+
+  @ParameterizedTest(name = "{0} floats")
+  @ValueSource(ints = {1, 7, 100, 1_000_003})
+  void allReduceMeanIsExactOnIntegerValuedFloats(int length) {
+    float[][] inputs = GroupRun.integerInputs(members(), length, length);
+    float[] mean = GroupRun.expected(inputs, ReduceOp.MEAN);
+    float[] sum = GroupRun.expected(inputs, ReduceOp.SUM);
+    float[][] again = new float[members()][];
+    for (int r = 0; r < members(); r++) {
+      again[r] = inputs[r].clone();
+    }
+    for (float[] result : GroupRun.allReduce(cluster, spec, groups, sequence.incrementAndGet(), inputs, ReduceOp.MEAN)) {
+      assertArrayEquals(mean, result);
+    }
+    for (float[] result : GroupRun.allReduce(cluster, spec, groups, sequence.incrementAndGet(), again, ReduceOp.SUM)) {
+      assertArrayEquals(sum, result);
+    }
+  }
+
+  @Test
+  void allReduceOfMobileNetSizedRandomGradientsMatchesTheLocalMean() {
+    float[][] inputs = GroupRun.gaussianInputs(members(), MOBILENET_GRADIENT_FLOATS, 7);
+    float[] mean = GroupRun.expected(inputs, ReduceOp.MEAN);
+    List<float[]> results = GroupRun.allReduce(cluster, spec, groups, sequence.incrementAndGet(), inputs, ReduceOp.MEAN);
+    for (float[] result : results) {
+      assertArrayEquals(mean, result, 1e-5f);
+    }
+    for (int r = 1; r < members(); r++) {
+      assertArrayEquals(GroupRun.bits(results.get(0)), GroupRun.bits(results.get(r)), "all members agree bit for bit");
+    }
+  }
+
+  @ParameterizedTest(name = "{0} floats")
+  @ValueSource(ints = {1, 7, MOBILENET_GRADIENT_FLOATS})
+  void broadcastDeliversTheOwnersBufferBitForBit(int length) {
+    int owner = members() - 1;
+    float[] data = new float[length];
+    Random random = new Random(length);
+    for (int i = 0; i < length; i++) {
+      data[i] = Float.intBitsToFloat(random.nextInt());
+    }
+    int[] expected = GroupRun.bits(data);
+    long seq = sequence.incrementAndGet();
+    List<float[]> results = GroupRun.results(GroupRun.start(cluster, spec, groups, (rank, replyTo) -> rank == owner
+        ? new ProcessGroup.Broadcast(seq, owner, data, replyTo)
+        : ProcessGroup.Broadcast.receive(seq, owner, length, replyTo)));
+    for (float[] result : results) {
+      assertArrayEquals(expected, GroupRun.bits(result));
+    }
+  }
+}

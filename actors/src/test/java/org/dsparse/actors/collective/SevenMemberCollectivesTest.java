@@ -1,0 +1,8 @@
+package org.dsparse.actors.collective;
+
+class SevenMemberCollectivesTest extends CollectiveClusterContract {
+  @Override
+  int members() {
+    return 7;
+  }
+}
