@@ -1,0 +1,155 @@
+package org.dsparse.protocol.control;
+
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.Registration;
+import com.esotericsoftware.kryo.Serializer;
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import com.esotericsoftware.kryo.util.DefaultClassResolver;
+import com.esotericsoftware.kryo.util.Pool;
+import java.util.List;
+import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.serialization.SerializerWithStringManifest;
+
+/**
+ * Pekko serializer for {@link ControlMessage}s: the manifest is the message's class name, the body
+ * is Kryo's encoding of the record. Kryo may only instantiate dsparse classes and plain JDK value
+ * types, so a forged message cannot make a node load arbitrary classes; anything else, or bytes that
+ * do not decode, is an {@link IllegalArgumentException} naming the manifest, which Artery logs with
+ * the sender and drops.
+ */
+public final class ControlSerializer extends SerializerWithStringManifest {
+  /** Registered id of this serializer; Pekko reserves 0 to 40. */
+  public static final int IDENTIFIER = 7_310_002;
+
+  private static final List<String> ALLOWED_PREFIXES = List.of("org.dsparse.", "java.lang.",
+      "java.util.", "java.time.", "[");
+
+  private final ExtendedActorSystem system;
+  private volatile ActorRefResolver resolver;
+  private final Pool<Kryo> kryos = new Pool<>(true, false, 16) {
+    @Override
+    protected Kryo create() {
+      return newKryo();
+    }
+  };
+
+  public ControlSerializer(ExtendedActorSystem system) {
+    this.system = system;
+  }
+
+  @Override
+  public int identifier() {
+    return IDENTIFIER;
+  }
+
+  @Override
+  public String manifest(Object message) {
+    if (!(message instanceof ControlMessage)) {
+      throw new IllegalArgumentException("ControlSerializer cannot serialize " + message.getClass().getName());
+    }
+    return message.getClass().getName();
+  }
+
+  @Override
+  public byte[] toBinary(Object message) {
+    manifest(message);
+    Kryo kryo = kryos.obtain();
+    try (Output output = new Output(256, -1)) {
+      kryo.writeObject(output, message);
+      return output.toBytes();
+    } catch (KryoException e) {
+      throw new IllegalArgumentException("cannot serialize " + message.getClass().getName() + ": "
+          + e.getMessage(), e);
+    } finally {
+      kryos.free(kryo);
+    }
+  }
+
+  @Override
+  public Object fromBinary(byte[] bytes, String manifest) {
+    Class<?> type;
+    try {
+      type = Class.forName(manifest, false, getClass().getClassLoader());
+    } catch (ClassNotFoundException e) {
+      throw new IllegalArgumentException("control message of unknown type " + manifest);
+    }
+    if (!ControlMessage.class.isAssignableFrom(type)) {
+      throw new IllegalArgumentException("manifest " + manifest + " is not a control message");
+    }
+    Kryo kryo = kryos.obtain();
+    try (Input input = new Input(bytes)) {
+      return kryo.readObject(input, type);
+    } catch (KryoException | IllegalArgumentException | IndexOutOfBoundsException e) {
+      throw new IllegalArgumentException("malformed " + manifest + " (" + bytes.length + " bytes): "
+          + e.getMessage());
+    } finally {
+      kryos.free(kryo);
+    }
+  }
+
+  private ActorRefResolver resolver() {
+    ActorRefResolver r = resolver;
+    if (r == null) {
+      r = ActorRefResolver.get(Adapter.toTyped(system));
+      resolver = r;
+    }
+    return r;
+  }
+
+  private Kryo newKryo() {
+    Kryo kryo = new Kryo(new AllowListClassResolver(), null);
+    kryo.setRegistrationRequired(false);
+    kryo.setReferences(false);
+    kryo.addDefaultSerializer(ActorRef.class, new ActorRefSerializer());
+    return kryo;
+  }
+
+  /** Typed actor references travel as their serialization format and are resolved on arrival. */
+  private final class ActorRefSerializer extends Serializer<ActorRef<?>> {
+    @Override
+    public void write(Kryo kryo, Output output, ActorRef<?> ref) {
+      output.writeString(resolver().toSerializationFormat(ref));
+    }
+
+    @Override
+    public ActorRef<?> read(Kryo kryo, Input input, Class<? extends ActorRef<?>> type) {
+      return resolver().resolveActorRef(input.readString());
+    }
+  }
+
+  /** Refuses to name, and so to instantiate, any class outside the allow-list. */
+  private static final class AllowListClassResolver extends DefaultClassResolver {
+    @Override
+    public Registration readClass(Input input) {
+      Registration registration = super.readClass(input);
+      if (registration != null) {
+        check(registration.getType());
+      }
+      return registration;
+    }
+
+    @Override
+    public Registration getRegistration(Class type) {
+      check(type);
+      return super.getRegistration(type);
+    }
+
+    private static void check(Class<?> type) {
+      if (type.isPrimitive() || ActorRef.class.isAssignableFrom(type)) {
+        return;
+      }
+      String name = type.getName();
+      for (String prefix : ALLOWED_PREFIXES) {
+        if (name.startsWith(prefix)) {
+          return;
+        }
+      }
+      throw new IllegalArgumentException("class " + name + " is not allowed in a control message");
+    }
+  }
+}
