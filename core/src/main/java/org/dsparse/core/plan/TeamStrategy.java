@@ -31,8 +31,8 @@ import java.util.stream.IntStream;
  * accuracy target (that of data-parallel) is met only by data-parallel itself.
  */
 final class TeamStrategy {
-  static final int MAX_PARTITIONS = 4096;
-  private static final int REFINED = 12;
+  static final int MAX_PARTITIONS = 512;
+  private static final int REFINED = 6;
   private static final double EPSILON = 1e-12;
 
   private TeamStrategy() {}
@@ -217,7 +217,9 @@ final class TeamStrategy {
    *   <li>a device joins a group (spare memory buys data share);</li>
    *   <li>a group's slices go to another group's updaters (one collective fewer);</li>
    *   <li>a slice moves, whole or by the share that makes both AllReduces finish together, to a
-   *       team or group with no device in common (channel-level balancing).</li>
+   *       team or group with no device in common (channel-level balancing);</li>
+   *   <li>one slice gains a device, or moves whole to an overlapping group (a device with spare
+   *       memory takes part in a single layer).</li>
    * </ul>
    */
   static Assignment refine(PlanningProblem p, Assignment start, long[] teams) {
@@ -266,6 +268,17 @@ final class TeamStrategy {
               best.offer(p, moved(p, a, l, from, to, held, held), to);
             }
           }
+          for (long to : targets) {
+            if ((to & from) != 0 && to != from) {
+              best.offer(p, rekeyed(a, l, from, to, held), to & ~from);
+            }
+          }
+          for (int d = 0; d < p.deviceCount(); d++) {
+            long bit = 1L << d;
+            if ((from & bit) == 0) {
+              best.offer(p, rekeyed(a, l, from, from | bit, held), bit);
+            }
+          }
         }
       }
       if (best.assignment == null) {
@@ -274,6 +287,12 @@ final class TeamStrategy {
       a = best.assignment;
     }
     return a;
+  }
+
+  private static Assignment rekeyed(Assignment a, int layer, long from, long to, int held) {
+    Assignment c = a.copy();
+    c.move(layer, from, to, held);
+    return c;
   }
 
   /** The highest-scoring feasible move offered so far, if it beats the current plan. */

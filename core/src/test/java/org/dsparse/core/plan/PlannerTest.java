@@ -40,10 +40,18 @@ class PlannerTest {
     return Planner.plan(MOBILENET, budgets, POSITIONAL, DEFAULTS.withStrategy(strategy));
   }
 
+  private static final java.util.Map<PlanStrategy, Plan> GRADED_PLANS =
+      new java.util.EnumMap<>(PlanStrategy.class);
+
+  /** The graded plans are asserted on from several angles; planning them once keeps tests quick. */
+  private static synchronized Plan gradedPlan(PlanStrategy strategy) {
+    return GRADED_PLANS.computeIfAbsent(strategy, s -> plan(graded(), s));
+  }
+
   @ParameterizedTest
   @EnumSource(PlanStrategy.class)
   void everyDeviceFitsItsBudgetByTheMemoryModel(PlanStrategy strategy) {
-    Plan plan = plan(graded(), strategy);
+    Plan plan = gradedPlan(strategy);
     for (DeviceAssignment d : plan.devices()) {
       long predicted = MOBILENET.predict(d.update(), BATCH, OPTIMIZER).totalBytes();
       assertEquals(predicted, d.predictedPeakBytes(), d.device());
@@ -54,7 +62,7 @@ class PlannerTest {
   @ParameterizedTest
   @EnumSource(PlanStrategy.class)
   void everyLayerIsCoveredByDisjointSlicesSpanningItsChannels(PlanStrategy strategy) {
-    Plan plan = plan(graded(), strategy);
+    Plan plan = gradedPlan(strategy);
     assertTrue(plan.frozen().isEmpty(), plan.describe());
     assertCoveredExactly(plan, MOBILENET);
   }
@@ -79,7 +87,7 @@ class PlannerTest {
   @ParameterizedTest
   @EnumSource(PlanStrategy.class)
   void groupsAreKeyedByTheDevicesThatUpdateTheirSlices(PlanStrategy strategy) {
-    Plan plan = plan(graded(), strategy);
+    Plan plan = gradedPlan(strategy);
     List<UpdaterSet> keys = plan.groups().stream().map(ProcessGroupSpec::updaters).toList();
     assertEquals(keys.size(), keys.stream().distinct().count(), "one group per updater set");
     for (ProcessGroupSpec g : plan.groups()) {
@@ -104,7 +112,7 @@ class PlannerTest {
   void theSameInputInAnyOrderGivesTheSamePlan(PlanStrategy strategy) {
     List<DeviceBudget> shuffled = graded();
     Collections.shuffle(shuffled, new java.util.Random(7));
-    assertEquals(plan(graded(), strategy), plan(shuffled, strategy));
+    assertEquals(gradedPlan(strategy), plan(shuffled, strategy));
   }
 
   @ParameterizedTest
@@ -129,8 +137,8 @@ class PlannerTest {
 
   @Test
   void communicationAwarePlanAggregatesFasterThanTheSuffixPlan() {
-    Plan suffix = plan(graded(), PlanStrategy.SUFFIX);
-    Plan aware = plan(graded(), PlanStrategy.COMMUNICATION_AWARE);
+    Plan suffix = gradedPlan(PlanStrategy.SUFFIX);
+    Plan aware = gradedPlan(PlanStrategy.COMMUNICATION_AWARE);
     assertTrue(aware.aggregation().totalSeconds() < suffix.aggregation().totalSeconds(),
         suffix.describe() + aware.describe());
     assertTrue(aware.groups().size() < suffix.groups().size(), aware.describe());
@@ -243,7 +251,7 @@ class PlannerTest {
 
   @Test
   void describeListsDevicesGroupsAndTheComparisonWithDataParallel() {
-    Plan plan = plan(graded(), PlanStrategy.COMMUNICATION_AWARE);
+    Plan plan = gradedPlan(PlanStrategy.COMMUNICATION_AWARE);
     String text = plan.describe();
     for (DeviceBudget b : graded()) {
       assertTrue(text.contains(b.device()), text);
