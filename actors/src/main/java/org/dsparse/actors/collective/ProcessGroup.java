@@ -24,6 +24,7 @@ import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
 import org.dsparse.core.collective.ChainBroadcastSchedule;
@@ -475,7 +476,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private void memberDeparted(Address address, String how) {
     int rank = spec.rankOf(address);
-    if (rank < 0 || rank == selfRank || departed.containsKey(rank)) {
+    if (rank < 0 || rank == selfRank || departed.containsKey(rank) || selfIsLeaving()) {
       return;
     }
     departed.put(rank, how);
@@ -606,6 +607,12 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
     ActorRef<PeerMessage> known = peers.get(rank);
     return known == null || known.equals(ref) ? rank : -1;
+  }
+
+  /** While this node shuts down it sees everyone else go; that says nothing about them. */
+  private boolean selfIsLeaving() {
+    MemberStatus status = cluster.selfMember().status();
+    return status != MemberStatus.up() && status != MemberStatus.weaklyUp() && status != MemberStatus.joining();
   }
 
   private Address addressOf(ActorRef<?> ref) {
