@@ -36,11 +36,11 @@ final class Evaluation {
     int missing = 0;
     double q = 0;
     for (int l = 0; l < p.layerCount(); l++) {
-      if (a.assignedUnits(l) < p.units[l]) {
+      if (p.trainable[l] && a.assignedUnits(l) < p.units[l]) {
         missing++;
       }
       for (Map.Entry<Long, Integer> e : a.slices(l).entrySet()) {
-        q += p.importance.weight(l) * e.getValue() / p.units[l]
+        q += p.importance.weight(l) / p.trainableImportance * e.getValue() / p.units[l]
             * Math.sqrt((double) Long.bitCount(e.getKey()) / n);
       }
     }

@@ -72,6 +72,9 @@ public record Plan(
     Map<Long, List<LayerSlice>> slicesByMask = new TreeMap<>(PlanningProblem::compareMasks);
     List<FrozenLayer> frozen = new ArrayList<>();
     for (int l = 0; l < p.layerCount(); l++) {
+      if (!p.trainable[l]) {
+        continue;
+      }
       if (a.assignedUnits(l) < p.units[l]) {
         frozen.add(new FrozenLayer(l, p.layerName(l), frozenReason(p, a, l)));
         continue;

@@ -51,6 +51,9 @@ public final class Planner {
     int cheapest = 0;
     long cheapestBytes = Long.MAX_VALUE;
     for (int l = 0; l < p.layerCount(); l++) {
+      if (!p.trainable[l]) {
+        continue;
+      }
       long bytes = p.cheapestBytes(l);
       if (bytes < cheapestBytes) {
         cheapestBytes = bytes;

@@ -25,6 +25,10 @@ final class PlanningProblem {
   final int[] minUnits;
   /** Parameters and buffers per layer, in bytes. */
   final long[] layerBytes;
+  /** Layers with weights to update; the rest (pooling, reshaping) run forward only and are not planned. */
+  final boolean[] trainable;
+  /** Importance of the trainable layers, which normalises quality to 1 for data-parallel. */
+  final double trainableImportance;
   final long allDevices;
   final AggregationCost dataParallel;
 
@@ -38,14 +42,23 @@ final class PlanningProblem {
     units = new int[n];
     minUnits = new int[n];
     layerBytes = new long[n];
+    trainable = new boolean[n];
+    double importanceSum = 0;
     for (int l = 0; l < n; l++) {
       LayerCost layer = model.layers().get(l);
+      trainable[l] = layer.trainableParams() > 0;
+      importanceSum += trainable[l] ? importance.weight(l) : 0;
       layerBytes[l] = (long) Float.BYTES * (layer.trainableParams() + layer.bufferElements());
       int smallest = (int) Math.ceil(settings.minChannelFraction() * layer.outputChannels() - 1e-9);
       boolean splittable = settings.channelSplits() && layer.outputChannels() >= 2 * Math.max(1, smallest);
       units[l] = splittable ? layer.outputChannels() : 1;
       minUnits[l] = splittable ? Math.max(1, smallest) : 1;
     }
+    if (importanceSum == 0) {
+      throw new IllegalArgumentException(java.util.stream.IntStream.range(0, n).anyMatch(l -> trainable[l])
+          ? "every trainable layer has importance zero" : "the model has no trainable layer");
+    }
+    trainableImportance = importanceSum;
     allDevices = this.devices.size() == MAX_DEVICES ? -1L : (1L << this.devices.size()) - 1;
     long total = java.util.Arrays.stream(layerBytes).sum();
     dataParallel = new AggregationCost(

@@ -1,5 +1,6 @@
 package org.dsparse.core.plan;
 
+import java.util.BitSet;
 import java.util.Comparator;
 import java.util.stream.IntStream;
 import org.dsparse.core.memory.UpdateSet;
@@ -16,16 +17,19 @@ final class SuffixStrategy {
     int layers = p.layerCount();
     long[] updaters = new long[layers];
     for (int d = 0; d < p.deviceCount(); d++) {
-      int k = 0;
-      while (k < layers && fits(p, UpdateSet.lastLayers(layers, k + 1), d)) {
-        k++;
-      }
-      for (int l = layers - k; l < layers; l++) {
-        updaters[l] |= 1L << d;
+      BitSet suffix = new BitSet();
+      for (int l = layers - 1; l >= 0; l--) {
+        if (p.trainable[l]) {
+          suffix.set(l);
+          if (!fits(p, UpdateSet.of(layers, suffix), d)) {
+            break;
+          }
+          updaters[l] |= 1L << d;
+        }
       }
     }
     for (int l : p.importance.order()) {
-      if (updaters[l] != 0) {
+      if (!p.trainable[l] || updaters[l] != 0) {
         continue;
       }
       long[] current = updaters;

@@ -77,7 +77,9 @@ final class TeamStrategy {
   private static Assignment dataParallel(PlanningProblem p) {
     Assignment a = new Assignment(p.layerCount());
     for (int l = 0; l < p.layerCount(); l++) {
-      a.add(l, p.allDevices, p.units[l]);
+      if (p.trainable[l]) {
+        a.add(l, p.allDevices, p.units[l]);
+      }
     }
     return a;
   }
@@ -136,6 +138,9 @@ final class TeamStrategy {
   private static Assignment place(PlanningProblem p, long[] teams) {
     Assignment a = new Assignment(p.layerCount());
     for (int l : p.importance.order()) {
+      if (!p.trainable[l]) {
+        continue;
+      }
       Assignment best = null;
       double bestScore = Double.NEGATIVE_INFINITY;
       for (long team : teams) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Set;
 import java.util.TreeMap;
 import org.dsparse.core.memory.LayerCost;
 import org.dsparse.core.memory.MemoryCoefficients;
@@ -220,6 +221,27 @@ class PlannerTest {
     assertEquals("huge", frozen.name());
     assertTrue(frozen.reason().contains("largest budget"), frozen.reason());
     assertTrue(plan.devices().stream().allMatch(d -> d.update().equals(UpdateSet.of(2, 0))));
+  }
+
+  @ParameterizedTest
+  @EnumSource(PlanStrategy.class)
+  void layersWithoutWeightsAreNeitherPlannedNorFrozen(PlanStrategy strategy) {
+    List<LayerCost> layers = List.of(new LayerCost("conv", 10_000, 0, 100, 50, 150, 16),
+        new LayerCost("pool", 0, 0, 50, 10, 60, 16), new LayerCost("fc", 2_000, 0, 10, 10, 20, 10));
+    MemoryModel model = new MemoryModel(layers, MemoryCoefficients.NOMINAL);
+    long budget = model.predict(UpdateSet.of(3, 0, 2), BATCH, OPTIMIZER).totalBytes();
+    Plan plan = Planner.plan(model, List.of(new DeviceBudget("a", budget), new DeviceBudget("b", budget / 2)),
+        Importance.positional(layers), DEFAULTS.withStrategy(strategy));
+    assertTrue(plan.frozen().isEmpty(), plan.describe());
+    assertTrue(plan.groups().stream().flatMap(g -> g.slices().stream()).noneMatch(s -> s.layer() == 1));
+    plan.devices().forEach(d -> assertFalse(d.update().isUpdated(1), plan.describe()));
+    assertEquals(Set.of(0, 2), plan.groups().stream().flatMap(g -> g.slices().stream())
+        .map(LayerSlice::layer).collect(java.util.stream.Collectors.toSet()));
+
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Planner.plan(
+        new MemoryModel(List.of(layers.get(1)), MemoryCoefficients.NOMINAL),
+        List.of(new DeviceBudget("a", budget)), Importance.of(1), DEFAULTS))
+        .getMessage().contains("no trainable layer"));
   }
 
   @Test
