@@ -1,0 +1,141 @@
+package org.dsparse.simulator.bench;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.StringJoiner;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.StreamSupport;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.dsparse.actors.collective.Collectives;
+import org.dsparse.actors.collective.GroupSpec;
+import org.dsparse.actors.collective.ProcessGroup;
+import org.dsparse.core.collective.ReduceOp;
+
+/**
+ * One member process of {@link CollectiveBenchmark}: joins the loopback cluster, times AllReduce
+ * and Broadcast of the same buffer, checks every result and prints one {@code RESULT} line.
+ *
+ * <p>Arguments: rank, comma-separated ports (rank order), floats, warm-ups, runs, chunk size in bytes.
+ */
+public final class BenchMember {
+  static final String RESULT_PREFIX = "RESULT ";
+  private static final Duration TIMEOUT = Duration.ofSeconds(60);
+
+  private BenchMember() {}
+
+  public static void main(String[] args) throws Exception {
+    if (args.length != 6) {
+      throw new IllegalArgumentException("usage: BenchMember <rank> <port,port,...> <floats> <warm-ups> <runs> <chunk-bytes>");
+    }
+    int rank = Integer.parseInt(args[0]);
+    String[] ports = args[1].split(",");
+    int floats = Integer.parseInt(args[2]);
+    int warmUps = Integer.parseInt(args[3]);
+    int runs = Integer.parseInt(args[4]);
+    long chunkBytes = Long.parseLong(args[5]);
+    int members = ports.length;
+
+    List<Address> addresses = new ArrayList<>();
+    for (String port : ports) {
+      addresses.add(new Address("pekko", "bench", "127.0.0.1", Integer.parseInt(port)));
+    }
+    Config config = ConfigFactory.parseString(String.join("\n",
+        "pekko.loglevel = WARNING",
+        "pekko.actor.provider = cluster",
+        "pekko.remote.artery.canonical.hostname = 127.0.0.1",
+        "pekko.remote.artery.canonical.port = " + ports[rank],
+        "pekko.remote.artery.advanced.maximum-frame-size = " + Math.max(256 * 1024, chunkBytes + 4096),
+        "pekko.remote.artery.advanced.buffer-pool-size = 128",
+        "pekko.cluster.seed-nodes = [\"" + addresses.get(0) + "\"]",
+        "pekko.cluster.downing-provider-class = \"\"",
+        "pekko.cluster.jmx.enabled = off",
+        "dsparse.collective.chunk-size = " + chunkBytes,
+        "dsparse.collective.deadline = 20 s"))
+        .withFallback(ConfigFactory.load());
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "bench", config);
+    try {
+      awaitMembersUp(system, members);
+      GroupSpec spec = new GroupSpec("bench", addresses);
+      ActorRef<ProcessGroup.Command> group = system.systemActorOf(ProcessGroup.create(spec),
+          ProcessGroup.actorName(spec.groupId()), org.apache.pekko.actor.typed.Props.empty());
+      long[] sequence = {0};
+      List<Double> allReduceMillis = new ArrayList<>();
+      List<Double> broadcastMillis = new ArrayList<>();
+      boolean correct = true;
+      float[] buffer = new float[floats];
+      float expectedOffset = (members - 1) / 2f;
+      for (int i = 0; i < warmUps + runs; i++) {
+        for (int j = 0; j < floats; j++) {
+          buffer[j] = (j % 1000) + rank;
+        }
+        barrier(system, group, sequence);
+        long start = System.nanoTime();
+        Collectives.allReduce(system, group, ++sequence[0], buffer, ReduceOp.MEAN, TIMEOUT);
+        long elapsed = System.nanoTime() - start;
+        for (int j = 0; j < floats; j++) {
+          correct &= buffer[j] == (j % 1000) + expectedOffset;
+        }
+        if (i >= warmUps) {
+          allReduceMillis.add(elapsed / 1e6);
+        }
+      }
+      for (int i = 0; i < warmUps + runs; i++) {
+        for (int j = 0; j < floats; j++) {
+          buffer[j] = rank == 0 ? Float.intBitsToFloat(pattern(j)) : 0f;
+        }
+        barrier(system, group, sequence);
+        long start = System.nanoTime();
+        Collectives.broadcast(system, group, ++sequence[0], 0, buffer, TIMEOUT);
+        long elapsed = System.nanoTime() - start;
+        for (int j = 0; j < floats; j++) {
+          correct &= Float.floatToRawIntBits(buffer[j]) == pattern(j);
+        }
+        if (i >= warmUps) {
+          broadcastMillis.add(elapsed / 1e6);
+        }
+      }
+      barrier(system, group, sequence);
+      System.out.println(RESULT_PREFIX + rank + " " + correct + " " + join(allReduceMillis) + " " + join(broadcastMillis));
+      System.out.flush();
+    } finally {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /** A one-float AllReduce: every member leaves it only after all arrived, so timed runs start together. */
+  private static void barrier(ActorSystem<?> system, ActorRef<ProcessGroup.Command> group, long[] sequence)
+      throws Exception {
+    Collectives.allReduce(system, group, ++sequence[0], new float[1], ReduceOp.SUM, TIMEOUT);
+  }
+
+  private static void awaitMembersUp(ActorSystem<?> system, int members) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (StreamSupport.stream(Cluster.get(system).state().getMembers().spliterator(), false)
+        .filter(m -> m.status() == MemberStatus.up()).count() < members) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("cluster of " + members + " did not form within 60 s");
+      }
+      Thread.sleep(50);
+    }
+  }
+
+  /** Arbitrary float bit patterns (NaNs, denormals, infinities included) that must arrive unchanged. */
+  private static int pattern(int index) {
+    return index * 0x9E3779B1;
+  }
+
+  private static String join(List<Double> values) {
+    StringJoiner joiner = new StringJoiner(",");
+    values.forEach(v -> joiner.add(String.format(java.util.Locale.ROOT, "%.3f", v)));
+    return joiner.toString();
+  }
+}

@@ -1,0 +1,223 @@
+package org.dsparse.simulator.bench;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * AllReduce and Broadcast of one buffer (default 3.5M floats, about MobileNetV2's gradients) at
+ * several group sizes, every member in its own JVM on loopback, beside the raw loopback TCP
+ * throughput B measured in the same run and the bandwidth bounds derived from it:
+ * {@code 2(N-1)/N * bytes / B} for a ring AllReduce and {@code bytes / B} for a Broadcast.
+ *
+ * <p>A run's time is the slowest member's; a row's time is the median over runs after warm-up.
+ * Writes {@code results/allreduce.json} and prints a table.
+ */
+public final class CollectiveBenchmark {
+  private CollectiveBenchmark() {}
+
+  record Row(int members, int floats, double medianMillis, double boundMillis, boolean correct) {}
+
+  public static void main(String[] args) throws Exception {
+    Options options = Options.parse(args);
+    int bytes = options.floats * 4;
+    double rawTcp = LoopbackThroughput.measure(bytes, 3, Math.max(5, options.runs));
+    List<Row> allReduce = new ArrayList<>();
+    List<Row> broadcast = new ArrayList<>();
+    for (int members : options.members) {
+      MemberResults results = runMembers(members, options);
+      double ringBound = 2.0 * (members - 1) / members * bytes / rawTcp * 1e3;
+      allReduce.add(new Row(members, options.floats, results.allReduceMedian(), ringBound, results.correct));
+      broadcast.add(new Row(members, options.floats, results.broadcastMedian(), bytes / rawTcp * 1e3,
+          results.correct));
+    }
+    String json = toJson(rawTcp, options, allReduce, broadcast);
+    Path out = Path.of(options.output);
+    Files.createDirectories(out.toAbsolutePath().getParent());
+    Files.writeString(out, json);
+    printTable(rawTcp, options, allReduce, broadcast);
+    System.out.println("wrote " + out);
+  }
+
+  /** Per-run slowest-member times of both collectives, and whether every member checked its results. */
+  record MemberResults(double[][] allReduceRuns, double[][] broadcastRuns, boolean correct) {
+    double allReduceMedian() {
+      return medianOfSlowest(allReduceRuns);
+    }
+
+    double broadcastMedian() {
+      return medianOfSlowest(broadcastRuns);
+    }
+
+    private static double medianOfSlowest(double[][] perMember) {
+      double[] slowest = new double[perMember[0].length];
+      for (double[] member : perMember) {
+        for (int i = 0; i < slowest.length; i++) {
+          slowest[i] = Math.max(slowest[i], member[i]);
+        }
+      }
+      Arrays.sort(slowest);
+      int n = slowest.length;
+      return n % 2 == 1 ? slowest[n / 2] : (slowest[n / 2 - 1] + slowest[n / 2]) / 2;
+    }
+  }
+
+  private static MemberResults runMembers(int members, Options options) throws Exception {
+    List<Integer> ports = freePorts(members);
+    String portList = String.join(",", ports.stream().map(String::valueOf).toList());
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<Process> processes = new ArrayList<>();
+    try {
+      for (int rank = 0; rank < members; rank++) {
+        List<String> command = new ArrayList<>(List.of(java, "-Xms512m", "-Xmx1g", "-XX:+UseParallelGC",
+            "-cp", System.getProperty("java.class.path")));
+        String logback = System.getProperty("logback.configurationFile");
+        if (logback != null) {
+          command.add(1, "-Dlogback.configurationFile=" + logback);
+        }
+        command.addAll(List.of(BenchMember.class.getName(), String.valueOf(rank), portList,
+            String.valueOf(options.floats), String.valueOf(options.warmUps), String.valueOf(options.runs),
+            String.valueOf(options.chunkBytes)));
+        processes.add(new ProcessBuilder(command).redirectErrorStream(true).start());
+      }
+      double[][] allReduce = new double[members][];
+      double[][] broadcast = new double[members][];
+      boolean correct = true;
+      for (int rank = 0; rank < members; rank++) {
+        String line = awaitResult(processes.get(rank), rank, members);
+        String[] fields = line.substring(BenchMember.RESULT_PREFIX.length()).split(" ");
+        correct &= Boolean.parseBoolean(fields[1]);
+        allReduce[rank] = Arrays.stream(fields[2].split(",")).mapToDouble(Double::parseDouble).toArray();
+        broadcast[rank] = Arrays.stream(fields[3].split(",")).mapToDouble(Double::parseDouble).toArray();
+      }
+      for (Process process : processes) {
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+          throw new IllegalStateException("a member of the " + members + "-member run did not exit");
+        }
+      }
+      return new MemberResults(allReduce, broadcast, correct);
+    } finally {
+      processes.forEach(Process::destroyForcibly);
+    }
+  }
+
+  /** Reads the member's output until its RESULT line; anything else it prints is passed through. */
+  private static String awaitResult(Process process, int rank, int members) throws IOException {
+    BufferedReader reader = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+    String line;
+    while ((line = reader.readLine()) != null) {
+      if (line.startsWith(BenchMember.RESULT_PREFIX)) {
+        Thread drain = new Thread(() -> reader.lines().forEach(l -> System.err.println("[rank " + rank + "] " + l)));
+        drain.setDaemon(true);
+        drain.start();
+        return line;
+      }
+      System.err.println("[rank " + rank + "] " + line);
+    }
+    throw new IllegalStateException("rank " + rank + " of the " + members + "-member run exited without a result");
+  }
+
+  private static List<Integer> freePorts(int count) throws IOException {
+    List<ServerSocket> sockets = new ArrayList<>();
+    try {
+      for (int i = 0; i < count; i++) {
+        ServerSocket socket = new ServerSocket();
+        socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        sockets.add(socket);
+      }
+      return sockets.stream().map(ServerSocket::getLocalPort).toList();
+    } finally {
+      for (ServerSocket socket : sockets) {
+        socket.close();
+      }
+    }
+  }
+
+  private static String toJson(double rawTcp, Options options, List<Row> allReduce, List<Row> broadcast) {
+    return "{\n  \"rawTcpBytesPerSec\": " + fmt(rawTcp)
+        + ",\n  \"chunkBytes\": " + options.chunkBytes
+        + ",\n  \"warmUps\": " + options.warmUps
+        + ",\n  \"runs\": " + options.runs
+        + ",\n  \"rows\": " + rowsJson(allReduce)
+        + ",\n  \"broadcastRows\": " + rowsJson(broadcast) + "\n}\n";
+  }
+
+  private static String rowsJson(List<Row> rows) {
+    List<String> out = new ArrayList<>();
+    for (Row row : rows) {
+      out.add(String.format(Locale.ROOT,
+          "    {\"members\": %d, \"floats\": %d, \"medianMillis\": %.3f, \"boundMillis\": %.3f, \"correct\": %b}",
+          row.members(), row.floats(), row.medianMillis(), row.boundMillis(), row.correct()));
+    }
+    return "[\n" + String.join(",\n", out) + "\n  ]";
+  }
+
+  private static String fmt(double value) {
+    return String.format(Locale.ROOT, "%.0f", value);
+  }
+
+  private static void printTable(double rawTcp, Options options, List<Row> allReduce, List<Row> broadcast) {
+    System.out.printf(Locale.ROOT, "raw loopback TCP B = %.2f GB/s; %d floats (%.1f MB); chunk %d KiB; median of %d runs%n",
+        rawTcp / 1e9, options.floats, options.floats * 4 / 1e6, options.chunkBytes / 1024, options.runs);
+    System.out.printf(Locale.ROOT, "%-10s %7s %12s %12s %8s %8s%n", "collective", "members", "median ms", "bound ms",
+        "ratio", "correct");
+    for (List<Row> rows : List.of(allReduce, broadcast)) {
+      String name = rows == allReduce ? "AllReduce" : "Broadcast";
+      for (Row row : rows) {
+        System.out.printf(Locale.ROOT, "%-10s %7d %12.1f %12.1f %8.2f %8b%n", name, row.members(), row.medianMillis(),
+            row.boundMillis(), row.medianMillis() / row.boundMillis(), row.correct());
+      }
+    }
+  }
+
+  /** Command line: --members 2,3,7 --floats 3500000 --warm-ups 3 --runs 7 --chunk-bytes 131072 --out path. */
+  private static final class Options {
+    int[] members = {2, 3, 7};
+    int floats = 3_500_000;
+    int warmUps = 3;
+    int runs = 7;
+    long chunkBytes = 128 * 1024;
+    String output = "results/allreduce.json";
+
+    static Options parse(String[] args) {
+      Options options = new Options();
+      for (int i = 0; i < args.length; i++) {
+        String flag = args[i];
+        if (i + 1 >= args.length) {
+          throw new IllegalArgumentException("flag " + flag + " needs a value");
+        }
+        String value = args[++i];
+        try {
+          switch (flag) {
+            case "--members" -> options.members = Arrays.stream(value.split(",")).mapToInt(Integer::parseInt).toArray();
+            case "--floats" -> options.floats = Integer.parseInt(value);
+            case "--warm-ups" -> options.warmUps = Integer.parseInt(value);
+            case "--runs" -> options.runs = Integer.parseInt(value);
+            case "--chunk-bytes" -> options.chunkBytes = Long.parseLong(value);
+            case "--out" -> options.output = value;
+            default -> throw new IllegalArgumentException("unknown flag " + flag
+                + " (known: --members --floats --warm-ups --runs --chunk-bytes --out)");
+          }
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("flag " + flag + ": not a number: " + value);
+        }
+      }
+      if (options.runs < 5 || options.floats < 1 || options.warmUps < 0
+          || Arrays.stream(options.members).anyMatch(m -> m < 2)) {
+        throw new IllegalArgumentException("need --runs >= 5, --floats >= 1, --warm-ups >= 0 and every member count >= 2");
+      }
+      return options;
+    }
+  }
+}
