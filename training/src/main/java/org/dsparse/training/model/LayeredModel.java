@@ -171,6 +171,35 @@ public final class LayeredModel implements AutoCloseable {
     }
   }
 
+  /** Elements of the layers' buffers (BatchNorm running statistics). */
+  public int bufferLength(int[] layerIndices) {
+    long n = 0;
+    for (int i : layerIndices) {
+      n += layers.get(i).bufferElements();
+    }
+    return Math.toIntExact(n);
+  }
+
+  /** Copies the layers' buffers into {@code flat} from {@code offset}; returns the offset after them. */
+  public int exportBuffers(int[] layerIndices, float[] flat, int offset) {
+    for (int i : layerIndices) {
+      for (Parameter p : layers.get(i).buffers()) {
+        offset = copyOut(p.getArray(), flat, offset);
+      }
+    }
+    return offset;
+  }
+
+  /** Overwrites the layers' buffers from {@code flat} at {@code offset}; returns the offset after them. */
+  public int importBuffers(int[] layerIndices, float[] flat, int offset) {
+    for (int i : layerIndices) {
+      for (Parameter p : layers.get(i).buffers()) {
+        offset = copyIn(flat, offset, p.getArray());
+      }
+    }
+    return offset;
+  }
+
   private static List<Parameter> weightOrder(Layer layer) {
     List<Parameter> all = new ArrayList<>(layer.trainable());
     all.addAll(layer.buffers());

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import org.dsparse.core.cli.Flags;
+import org.dsparse.training.model.Shapes;
 import org.dsparse.core.cli.UsageException;
 import org.dsparse.core.memory.MemoryCoefficients;
 import org.dsparse.core.memory.OptimizerKind;
@@ -43,7 +44,7 @@ public final class MemoryBench {
     JsonObject full = new JsonObject();
     int totalLayers = 0;
     for (int batch : batches) {
-      ProfileRequest base = new ProfileRequest("mobilenetv2", ProfileRequest.parseShape("1x28x28"), 10,
+      ProfileRequest base = new ProfileRequest("mobilenetv2", Shapes.parse("1x28x28"), 10,
           batch, "all", OptimizerKind.SGD_MOMENTUM, flags.getInt("steps", 3));
       List<String> updates = new ArrayList<>();
       updates.add("all");

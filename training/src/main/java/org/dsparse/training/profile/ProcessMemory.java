@@ -5,22 +5,22 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** This process's resident memory, from Linux's /proc. */
-final class ProcessMemory {
+public final class ProcessMemory {
   private static final Path STATUS = Path.of("/proc/self/status");
   private static final Path CLEAR_REFS = Path.of("/proc/self/clear_refs");
 
   private ProcessMemory() {}
 
-  static long residentBytes() {
+  public static long residentBytes() {
     return statusKilobytes("VmRSS:") * 1024;
   }
 
-  static long peakResidentBytes() {
+  public static long peakResidentBytes() {
     return statusKilobytes("VmHWM:") * 1024;
   }
 
   /** Starts a new peak from the current resident size (Linux 4.0 and later). */
-  static void resetPeak() {
+  public static void resetPeak() {
     try {
       Files.writeString(CLEAR_REFS, "5");
     } catch (IOException e) {

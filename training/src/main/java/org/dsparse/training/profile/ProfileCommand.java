@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import org.dsparse.core.cli.Flags;
+import org.dsparse.training.model.Shapes;
 import org.dsparse.core.cli.Table;
 import org.dsparse.core.cli.UsageException;
 import org.dsparse.core.memory.Calibration;
@@ -67,7 +68,7 @@ public final class ProfileCommand {
     }
     ProfileRequest base = new ProfileRequest(
         flags.get("model", "mobilenetv2"),
-        ProfileRequest.parseShape(flags.get("sample", "1x28x28")),
+        Shapes.parse(flags.get("sample", "1x28x28")),
         flags.getInt("classes", 10),
         flags.getInt("batch", 64),
         flags.get("update", "all"),
@@ -96,7 +97,7 @@ public final class ProfileCommand {
     MemoryCoefficients fitted = Calibration.fit(samples(rows));
     System.out.print(table(rows.stream().map(r -> r.recalibrated(fitted)).toList()));
     System.out.printf(Locale.ROOT, "# fitted on %d runs of %s %s; worst error %.1f%% (was %.1f%%)%n",
-        rows.size(), base.model(), ProfileRequest.formatShape(base.sampleShape()),
+        rows.size(), base.model(), Shapes.format(base.sampleShape()),
         100 * Calibration.worstRelativeError(samples(rows), fitted),
         100 * Calibration.worstRelativeError(samples(rows), configured));
     System.out.printf(Locale.ROOT, """

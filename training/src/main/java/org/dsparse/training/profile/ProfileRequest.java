@@ -4,6 +4,7 @@ import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.List;
 import org.dsparse.core.memory.OptimizerKind;
+import org.dsparse.training.model.Shapes;
 
 /**
  * One measured configuration.
@@ -40,7 +41,7 @@ public record ProfileRequest(
   List<String> toArgs() {
     List<String> args = new ArrayList<>();
     args.add(model);
-    args.add(formatShape(sampleShape));
+    args.add(Shapes.format(sampleShape));
     args.add(Integer.toString(classes));
     args.add(Integer.toString(batch));
     args.add(update);
@@ -53,39 +54,7 @@ public record ProfileRequest(
     if (args.length != 7) {
       throw new IllegalArgumentException("expected 7 arguments, got " + args.length);
     }
-    return new ProfileRequest(args[0], parseShape(args[1]), Integer.parseInt(args[2]),
+    return new ProfileRequest(args[0], Shapes.parse(args[1]), Integer.parseInt(args[2]),
         Integer.parseInt(args[3]), args[4], OptimizerKind.valueOf(args[5]), Integer.parseInt(args[6]));
-  }
-
-  /** {@code 1x28x28} style. */
-  public static String formatShape(Shape shape) {
-    StringBuilder s = new StringBuilder();
-    for (int i = 0; i < shape.dimension(); i++) {
-      if (i > 0) {
-        s.append('x');
-      }
-      s.append(shape.get(i));
-    }
-    return s.toString();
-  }
-
-  /** Reads {@code CxHxW}; the error says what was given. */
-  public static Shape parseShape(String text) {
-    String[] parts = text.trim().split("x");
-    if (parts.length != 3) {
-      throw new IllegalArgumentException("sample shape '" + text + "' is not CxHxW (e.g. 1x28x28)");
-    }
-    long[] dims = new long[3];
-    for (int i = 0; i < 3; i++) {
-      try {
-        dims[i] = Long.parseLong(parts[i]);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("sample shape '" + text + "' is not CxHxW (e.g. 1x28x28)");
-      }
-      if (dims[i] <= 0) {
-        throw new IllegalArgumentException("sample shape '" + text + "' has a non-positive size");
-      }
-    }
-    return new Shape(dims);
   }
 }

@@ -69,6 +69,19 @@ public final class DjlThread {
     }
   }
 
+  /** Queues {@code work} on the DJL thread; the future completes with its result or exception. */
+  public static <T> java.util.concurrent.CompletableFuture<T> submit(Callable<T> work) {
+    java.util.concurrent.CompletableFuture<T> result = new java.util.concurrent.CompletableFuture<>();
+    EXECUTOR.execute(() -> {
+      try {
+        result.complete(work.call());
+      } catch (Throwable t) {
+        result.completeExceptionally(t);
+      }
+    });
+    return result;
+  }
+
   /** Runs {@code work} on the DJL thread and waits for it. */
   public static void run(Work work) {
     call(() -> {

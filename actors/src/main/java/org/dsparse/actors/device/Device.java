@@ -1,0 +1,518 @@
+package org.dsparse.actors.device;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.AddressFromURIString;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.dsparse.actors.collective.CollectiveSettings;
+import org.dsparse.actors.collective.GroupSpec;
+import org.dsparse.actors.collective.ProcessGroup;
+import org.dsparse.core.collective.ReduceOp;
+import org.dsparse.protocol.job.DeviceCommand;
+import org.dsparse.protocol.job.DeviceEvent;
+import org.dsparse.protocol.job.DeviceInfo;
+import org.dsparse.protocol.job.GroupPlan;
+import org.dsparse.protocol.job.StepMetrics;
+import org.dsparse.training.profile.ProcessMemory;
+import org.dsparse.training.trainer.DjlThread;
+
+/**
+ * One device of the cluster. It announces itself under {@link #SERVICE_KEY}, and for a job holds a
+ * full model replica and its data shard ({@link DeviceRuntime}) and runs each synchronous step:
+ * forward and backward through its updated layers, one fused AllReduce per group it updates (all
+ * groups at once), the optimizer step, and on refresh steps the Broadcast of each group's weights
+ * from its owner to the devices that do not update it. DJL work goes to the JVM's DJL thread and
+ * comes back as messages, so the actor never blocks.
+ */
+public final class Device extends AbstractBehavior<Device.Command> {
+  /** Where coordinators find devices. */
+  public static final ServiceKey<DeviceCommand> SERVICE_KEY =
+      ServiceKey.create(DeviceCommand.class, "dsparse-device");
+
+  /** The actor's messages: remote commands plus its own continuations. */
+  public sealed interface Command {}
+
+  private record Remote(DeviceCommand command) implements Command {}
+
+  private record RuntimeReady(DeviceCommand.Prepare prepare, DeviceRuntime runtime, Throwable error)
+      implements Command {}
+
+  private record GradientsComputed(long step, float loss, Map<String, float[]> payloads, long nanos,
+      Throwable error) implements Command {}
+
+  private record CollectiveFinished(ProcessGroup.CollectiveOutcome outcome) implements Command {}
+
+  private record Stepped(long step, Map<String, float[]> ownedWeights, long nanos, Throwable error)
+      implements Command {}
+
+  private record RefreshApplied(long step, long nanos, Throwable error) implements Command {}
+
+  private record Answered(DeviceEvent event, ActorRef<DeviceEvent> replyTo) implements Command {}
+
+  private final ActorContext<Command> context;
+  private final DeviceSettings settings;
+  private final CollectiveSettings collectiveSettings;
+  private final String address;
+  private final ActorRef<ProcessGroup.CollectiveOutcome> collectiveReplies;
+  private Job job;
+  private StepRun step;
+
+  public static Behavior<Command> create(DeviceSettings settings, CollectiveSettings collectiveSettings) {
+    return Behaviors.setup(ctx -> new Device(ctx, settings, collectiveSettings));
+  }
+
+  private Device(ActorContext<Command> context, DeviceSettings settings,
+      CollectiveSettings collectiveSettings) {
+    super(context);
+    this.context = context;
+    this.settings = settings;
+    this.collectiveSettings = collectiveSettings;
+    this.address = Cluster.get(context.getSystem()).selfMember().address().toString();
+    this.collectiveReplies = context.messageAdapter(ProcessGroup.CollectiveOutcome.class,
+        CollectiveFinished::new);
+    ActorRef<DeviceCommand> remote = context.messageAdapter(DeviceCommand.class, Remote::new);
+    context.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, remote));
+    context.getLog().info("device {} at {} with a budget of {} MiB", settings.name(), address,
+        settings.budgetBytes() >> 20);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Remote.class, this::onRemote)
+        .onMessage(RuntimeReady.class, this::onRuntimeReady)
+        .onMessage(GradientsComputed.class, this::onGradientsComputed)
+        .onMessage(CollectiveFinished.class, this::onCollectiveFinished)
+        .onMessage(Stepped.class, this::onStepped)
+        .onMessage(RefreshApplied.class, this::onRefreshApplied)
+        .onMessage(Answered.class, this::onAnswered)
+        .build();
+  }
+
+  private Behavior<Command> onRemote(Remote remote) {
+    DeviceCommand command = remote.command();
+    if (command instanceof DeviceCommand.Describe describe) {
+      describe.replyTo().tell(new DeviceEvent.Described(settings.name(), address, settings.budgetBytes()));
+    } else if (command instanceof DeviceCommand.Prepare prepare) {
+      onPrepare(prepare);
+    } else if (command instanceof DeviceCommand.RunStep run) {
+      onRunStep(run);
+    } else if (command instanceof DeviceCommand.Evaluate evaluate) {
+      onEvaluate(evaluate);
+    } else if (command instanceof DeviceCommand.SaveCheckpoint save) {
+      onSaveCheckpoint(save);
+    } else if (command instanceof DeviceCommand.EndJob end) {
+      onEndJob(end);
+    }
+    return this;
+  }
+
+  // ---- job set-up -------------------------------------------------------------------------------
+
+  private void onPrepare(DeviceCommand.Prepare prepare) {
+    if (job != null) {
+      endJob();
+    }
+    int rank = rankOf(prepare.devices());
+    if (rank < 0) {
+      prepare.replyTo().tell(failed(prepare.spec().jobId(), "this device is not in the job's device list"));
+      return;
+    }
+    context.getLog().info("job {}: preparing as device {} of {}, updating {} layers",
+        prepare.spec().jobId(), rank, prepare.devices().size(), prepare.assignment().updatedLayers().size());
+    context.pipeToSelf(
+        DjlThread.submit(() -> DeviceRuntime.prepare(prepare.spec(), rank, prepare.devices().size(),
+            prepare.assignment(), settings.measureMemory())),
+        (runtime, error) -> new RuntimeReady(prepare, runtime, error));
+  }
+
+  private int rankOf(List<DeviceInfo> devices) {
+    for (int i = 0; i < devices.size(); i++) {
+      if (devices.get(i).name().equals(settings.name())) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private Behavior<Command> onRuntimeReady(RuntimeReady ready) {
+    DeviceCommand.Prepare prepare = ready.prepare();
+    if (ready.error() != null) {
+      prepare.replyTo().tell(failed(prepare.spec().jobId(), "set-up failed: " + describe(ready.error())));
+      return this;
+    }
+    try {
+      job = new Job(prepare, ready.runtime());
+    } catch (RuntimeException e) {
+      DjlThread.submit(() -> {
+        ready.runtime().close();
+        return null;
+      });
+      prepare.replyTo().tell(failed(prepare.spec().jobId(), "cannot form its process groups: " + describe(e)));
+      return this;
+    }
+    prepare.replyTo().tell(new DeviceEvent.Prepared(settings.name(), ready.runtime().baselineRss(),
+        ready.runtime().model().layerCount()));
+    return this;
+  }
+
+  /** This device's part of a running job: its runtime and the process groups it belongs to. */
+  private final class Job {
+    final String jobId;
+    final DeviceRuntime runtime;
+    /** Groups this device updates with others: one AllReduce each per step. */
+    final List<GroupPlan> allReduceGroups = new ArrayList<>();
+    /** Groups whose weights this device sends (as owner) or receives at refreshes. */
+    final List<GroupPlan> refreshGroups = new ArrayList<>();
+    final Map<String, ActorRef<ProcessGroup.Command>> groupActors = new HashMap<>();
+    final Map<String, Integer> weightLengths = new HashMap<>();
+
+    Job(DeviceCommand.Prepare prepare, DeviceRuntime runtime) {
+      this.jobId = prepare.spec().jobId();
+      this.runtime = runtime;
+      Map<String, String> addresses = new LinkedHashMap<>();
+      prepare.devices().forEach(d -> addresses.put(d.name(), d.address()));
+      String me = settings.name();
+      for (GroupPlan group : prepare.groups()) {
+        if (group.isAllReduce() && group.updaters().contains(me)) {
+          allReduceGroups.add(group);
+          spawnGroup(allReduceId(group), group.updaters(), addresses);
+        }
+        List<String> receivers = new ArrayList<>(addresses.keySet());
+        receivers.removeAll(group.updaters());
+        if (!receivers.isEmpty() && (group.owner().equals(me) || receivers.contains(me))) {
+          refreshGroups.add(group);
+          List<String> members = new ArrayList<>();
+          members.add(group.owner());
+          members.addAll(receivers);
+          spawnGroup(refreshId(group), members, addresses);
+          weightLengths.put(group.groupId(), runtime.weightLength(group));
+        }
+      }
+    }
+
+    String allReduceId(GroupPlan group) {
+      return jobId + "." + group.groupId() + ".ar";
+    }
+
+    String refreshId(GroupPlan group) {
+      return jobId + "." + group.groupId() + ".rf";
+    }
+
+    private void spawnGroup(String groupId, List<String> members, Map<String, String> addresses) {
+      List<org.apache.pekko.actor.Address> memberAddresses = new ArrayList<>();
+      for (String member : members) {
+        String memberAddress = addresses.get(member);
+        if (memberAddress == null) {
+          throw new IllegalArgumentException("group " + groupId + " names device " + member
+              + ", which is not in the job");
+        }
+        memberAddresses.add(AddressFromURIString.parse(memberAddress));
+      }
+      GroupSpec spec = new GroupSpec(groupId, memberAddresses);
+      groupActors.put(groupId, context.spawn(ProcessGroup.create(spec, collectiveSettings),
+          ProcessGroup.actorName(groupId)));
+    }
+
+    boolean owns(GroupPlan group) {
+      return group.owner().equals(settings.name());
+    }
+
+    void stop() {
+      groupActors.values().forEach(context::stop);
+      DjlThread.submit(() -> {
+        runtime.close();
+        return null;
+      });
+    }
+  }
+
+  // ---- one step ---------------------------------------------------------------------------------
+
+  /** Progress of the step in flight. */
+  private static final class StepRun {
+    /** Which collectives the pending set holds. */
+    enum Phase { ALL_REDUCE, BROADCAST }
+
+    final DeviceCommand.RunStep command;
+    Phase phase = Phase.ALL_REDUCE;
+    final long started = System.nanoTime();
+    float loss;
+    long computeNanos;
+    long phaseStarted;
+    long allReduceNanos;
+    long broadcastNanos;
+    long allReduceBytes;
+    long broadcastBytes;
+    final Set<String> pending = new HashSet<>();
+    final Map<String, float[]> results = new HashMap<>();
+
+    StepRun(DeviceCommand.RunStep command) {
+      this.command = command;
+    }
+  }
+
+  private void onRunStep(DeviceCommand.RunStep run) {
+    if (job == null || !job.jobId.equals(run.jobId())) {
+      run.replyTo().tell(failed(run.jobId(), "no such job is prepared on this device"));
+      return;
+    }
+    if (step != null) {
+      run.replyTo().tell(failed(run.jobId(), "step " + run.step() + " asked while step "
+          + step.command.step() + " is still running"));
+      return;
+    }
+    step = new StepRun(run);
+    Job current = job;
+    context.pipeToSelf(DjlThread.submit(() -> {
+      long start = System.nanoTime();
+      Map<String, float[]> payloads = new LinkedHashMap<>();
+      float loss = current.runtime.computeGradients(run.epoch(), current.allReduceGroups, payloads);
+      return new GradientsComputed(run.step(), loss, payloads, System.nanoTime() - start, null);
+    }), (computed, error) -> computed != null ? computed
+        : new GradientsComputed(run.step(), Float.NaN, Map.of(), 0, error));
+  }
+
+  private Behavior<Command> onGradientsComputed(GradientsComputed computed) {
+    if (!isCurrent(computed.step())) {
+      return this;
+    }
+    if (computed.error() != null) {
+      return failStep("forward/backward failed: " + describe(computed.error()));
+    }
+    step.loss = computed.loss();
+    step.computeNanos += computed.nanos();
+    step.phaseStarted = System.nanoTime();
+    for (GroupPlan group : job.allReduceGroups) {
+      String id = job.allReduceId(group);
+      float[] payload = computed.payloads().get(group.groupId());
+      step.pending.add(id);
+      step.allReduceBytes += 4L * payload.length;
+      job.groupActors.get(id).tell(new ProcessGroup.AllReduce(step.command.step(), payload, ReduceOp.MEAN,
+          collectiveReplies));
+    }
+    if (step.pending.isEmpty()) {
+      applyAndStep();
+    }
+    return this;
+  }
+
+  private Behavior<Command> onCollectiveFinished(CollectiveFinished finished) {
+    ProcessGroup.CollectiveOutcome outcome = finished.outcome();
+    String groupId;
+    long sequence;
+    if (outcome instanceof ProcessGroup.Failed failure) {
+      groupId = failure.groupId();
+      sequence = failure.sequence();
+    } else {
+      ProcessGroup.Completed completed = (ProcessGroup.Completed) outcome;
+      groupId = completed.groupId();
+      sequence = completed.sequence();
+    }
+    if (step == null || sequence != step.command.step() || !step.pending.remove(groupId)) {
+      return this;
+    }
+    if (outcome instanceof ProcessGroup.Failed failure) {
+      return failStep("collective of group " + groupId + " failed"
+          + failure.missingMember().map(m -> " (missing member " + m + ")").orElse("") + ": "
+          + failure.reason());
+    }
+    step.results.put(groupId, ((ProcessGroup.Completed) outcome).result());
+    if (!step.pending.isEmpty()) {
+      return this;
+    }
+    long elapsed = System.nanoTime() - step.phaseStarted;
+    if (step.phase == StepRun.Phase.BROADCAST) {
+      step.broadcastNanos = elapsed;
+      applyRefresh();
+    } else {
+      step.allReduceNanos = elapsed;
+      applyAndStep();
+    }
+    return this;
+  }
+
+  /** Puts the averaged gradients back and steps; on refresh steps also exports the owned groups' weights. */
+  private void applyAndStep() {
+    StepRun run = step;
+    Job current = job;
+    Map<String, float[]> averaged = new HashMap<>();
+    for (GroupPlan group : current.allReduceGroups) {
+      averaged.put(group.groupId(), run.results.get(current.allReduceId(group)));
+    }
+    run.results.clear();
+    context.pipeToSelf(DjlThread.submit(() -> {
+      long start = System.nanoTime();
+      current.runtime.applyAveragedAndStep(current.allReduceGroups, averaged);
+      Map<String, float[]> owned = new HashMap<>();
+      if (run.command.refresh()) {
+        for (GroupPlan group : current.refreshGroups) {
+          if (current.owns(group)) {
+            owned.put(group.groupId(), current.runtime.exportWeights(group));
+          }
+        }
+      }
+      return new Stepped(run.command.step(), owned, System.nanoTime() - start, null);
+    }), (stepped, error) -> stepped != null ? stepped
+        : new Stepped(run.command.step(), Map.of(), 0, error));
+  }
+
+  private Behavior<Command> onStepped(Stepped stepped) {
+    if (!isCurrent(stepped.step())) {
+      return this;
+    }
+    if (stepped.error() != null) {
+      return failStep("optimizer step failed: " + describe(stepped.error()));
+    }
+    step.computeNanos += stepped.nanos();
+    if (!step.command.refresh() || job.refreshGroups.isEmpty()) {
+      return completeStep();
+    }
+    step.phaseStarted = System.nanoTime();
+    step.phase = StepRun.Phase.BROADCAST;
+    for (GroupPlan group : job.refreshGroups) {
+      String id = job.refreshId(group);
+      step.pending.add(id);
+      ProcessGroup.Broadcast broadcast = job.owns(group)
+          ? new ProcessGroup.Broadcast(step.command.step(), 0, stepped.ownedWeights().get(group.groupId()),
+              collectiveReplies)
+          : ProcessGroup.Broadcast.receive(step.command.step(), 0, job.weightLengths.get(group.groupId()),
+              collectiveReplies);
+      step.broadcastBytes += 4L * job.weightLengths.get(group.groupId());
+      job.groupActors.get(id).tell(broadcast);
+    }
+    return this;
+  }
+
+  /** Takes in the weights of the groups this device does not update. */
+  private void applyRefresh() {
+    StepRun run = step;
+    Job current = job;
+    Map<GroupPlan, float[]> received = new LinkedHashMap<>();
+    for (GroupPlan group : current.refreshGroups) {
+      if (!current.owns(group)) {
+        received.put(group, run.results.get(current.refreshId(group)));
+      }
+    }
+    run.results.clear();
+    context.pipeToSelf(DjlThread.submit(() -> {
+      long start = System.nanoTime();
+      received.forEach(current.runtime::importWeights);
+      return new RefreshApplied(run.command.step(), System.nanoTime() - start, null);
+    }), (applied, error) -> applied != null ? applied : new RefreshApplied(run.command.step(), 0, error));
+  }
+
+  private Behavior<Command> onRefreshApplied(RefreshApplied applied) {
+    if (!isCurrent(applied.step())) {
+      return this;
+    }
+    if (applied.error() != null) {
+      return failStep("applying refreshed weights failed: " + describe(applied.error()));
+    }
+    step.computeNanos += applied.nanos();
+    return completeStep();
+  }
+
+  private Behavior<Command> completeStep() {
+    StepRun run = step;
+    step = null;
+    long baseline = job.runtime.baselineRss();
+    StepMetrics metrics = new StepMetrics(run.loss, run.computeNanos / 1e6, run.allReduceNanos / 1e6,
+        run.broadcastNanos / 1e6, run.allReduceBytes, run.broadcastBytes,
+        ProcessMemory.residentBytes() - baseline, ProcessMemory.peakResidentBytes() - baseline);
+    run.command.replyTo().tell(new DeviceEvent.StepCompleted(settings.name(), run.command.step(), metrics));
+    return this;
+  }
+
+  private Behavior<Command> failStep(String reason) {
+    StepRun run = step;
+    step = null;
+    context.getLog().warn("job {} step {}: {}", run.command.jobId(), run.command.step(), reason);
+    run.command.replyTo().tell(failed(run.command.jobId(), "step " + run.command.step() + ": " + reason));
+    return this;
+  }
+
+  private boolean isCurrent(long stepNumber) {
+    return step != null && step.command.step() == stepNumber;
+  }
+
+  // ---- evaluation, checkpoints, end -------------------------------------------------------------
+
+  private void onEvaluate(DeviceCommand.Evaluate evaluate) {
+    if (job == null || !job.jobId.equals(evaluate.jobId())) {
+      evaluate.replyTo().tell(failed(evaluate.jobId(), "no such job is prepared on this device"));
+      return;
+    }
+    DeviceRuntime runtime = job.runtime;
+    answerLater(evaluate.replyTo(), evaluate.jobId(), () -> {
+      long[] result = runtime.evaluate(evaluate.shard(), evaluate.shards());
+      return new DeviceEvent.Evaluated(settings.name(), result[0], result[1], 0);
+    });
+  }
+
+  private void onSaveCheckpoint(DeviceCommand.SaveCheckpoint save) {
+    if (job == null || !job.jobId.equals(save.jobId())) {
+      save.replyTo().tell(failed(save.jobId(), "no such job is prepared on this device"));
+      return;
+    }
+    DeviceRuntime runtime = job.runtime;
+    answerLater(save.replyTo(), save.jobId(), () -> {
+      runtime.saveCheckpoint(Path.of(save.path()));
+      return new DeviceEvent.CheckpointSaved(settings.name(), save.path());
+    });
+  }
+
+  private void answerLater(ActorRef<DeviceEvent> replyTo, String jobId,
+      java.util.concurrent.Callable<DeviceEvent> work) {
+    CompletionStage<DeviceEvent> answer = DjlThread.submit(work);
+    context.pipeToSelf(answer, (event, error) ->
+        new Answered(event != null ? event : failed(jobId, describe(error)), replyTo));
+  }
+
+  private Behavior<Command> onAnswered(Answered answered) {
+    answered.replyTo().tell(answered.event());
+    return this;
+  }
+
+  private void onEndJob(DeviceCommand.EndJob end) {
+    if (job != null && job.jobId.equals(end.jobId())) {
+      endJob();
+    }
+  }
+
+  private void endJob() {
+    context.getLog().info("job {}: ended on device {}", job.jobId, settings.name());
+    job.stop();
+    job = null;
+    step = null;
+  }
+
+  private DeviceEvent.Failed failed(String jobId, String reason) {
+    return new DeviceEvent.Failed(settings.name(), jobId, reason);
+  }
+
+  private static String describe(Throwable error) {
+    Throwable cause = error;
+    while ((cause instanceof java.util.concurrent.CompletionException
+        || cause instanceof java.util.concurrent.ExecutionException) && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    String message = cause.getMessage();
+    return message == null ? cause.getClass().getSimpleName() : message;
+  }
+}

@@ -1,0 +1,225 @@
+package org.dsparse.actors.device;
+
+import ai.djl.ndarray.NDManager;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.dsparse.core.data.ImageSet;
+import org.dsparse.core.data.Partitioner;
+import org.dsparse.core.data.Split;
+import org.dsparse.core.memory.OptimizerKind;
+import org.dsparse.core.memory.UpdateSet;
+import org.dsparse.protocol.job.Assignment;
+import org.dsparse.protocol.job.GroupPlan;
+import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.training.data.DataSource;
+import org.dsparse.training.data.ImageBatch;
+import org.dsparse.training.data.ImageSetDataset;
+import org.dsparse.training.model.Checkpoint;
+import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.model.Models;
+import org.dsparse.training.profile.ProcessMemory;
+import org.dsparse.training.trainer.DjlThread;
+import org.dsparse.training.trainer.OptimizerSpec;
+import org.dsparse.training.trainer.SparseTrainer;
+
+/**
+ * The DJL side of one device in one job: its model replica, its data shard and its trainer. Every
+ * method runs on the {@link DjlThread}; the Device actor calls it through futures.
+ *
+ * <p>An AllReduce payload is a group's gradients followed by its layers' BatchNorm running
+ * statistics, so that averaging also keeps the updaters' statistics identical. A refresh payload is
+ * the group's weights and buffers, as {@link LayeredModel#exportWeights} lays them out.
+ */
+final class DeviceRuntime implements AutoCloseable {
+  private final JobSpec spec;
+  private final LayeredModel model;
+  private final SparseTrainer trainer;
+  private final ImageSetDataset train;
+  private final ImageSetDataset test;
+  private final long baselineRss;
+  private Iterator<ImageBatch> epochBatches;
+  private int epoch = -1;
+
+  private DeviceRuntime(JobSpec spec, LayeredModel model, SparseTrainer trainer, ImageSetDataset train,
+      ImageSetDataset test, long baselineRss) {
+    this.spec = spec;
+    this.model = model;
+    this.trainer = trainer;
+    this.train = train;
+    this.test = test;
+    this.baselineRss = baselineRss;
+  }
+
+  /**
+   * Loads this device's shard of the data, then builds the model (from the initial checkpoint when
+   * the job names one) and a trainer for its update set.
+   *
+   * @param measureMemory reset the process's peak resident size after the data is loaded, so that
+   *     the peak measures training alone (only meaningful with one device per JVM)
+   */
+  static DeviceRuntime prepare(JobSpec spec, int rank, int devices, Assignment assignment,
+      boolean measureMemory) throws IOException {
+    DjlThread.checkCurrent();
+    DataSource source = DataSource.parse(spec.data(), "job " + spec.jobId() + " data");
+    ImageSet trainSet = source.load(Split.TRAIN);
+    ImageSet testSet = source.load(Split.TEST);
+    int[] shard = partition(spec, trainSet, devices)[rank];
+    ImageSetDataset train = dataset(source, trainSet.subset(shard), spec.batch(), spec.seed() + rank);
+    ImageSetDataset test = dataset(source, testSet, spec.batch(), spec.seed());
+    System.gc();
+    long baseline = ProcessMemory.residentBytes();
+    if (measureMemory) {
+      ProcessMemory.resetPeak();
+    }
+    LayeredModel model = Models.create(spec.model(), train.imageShape(), trainSet.classes(), spec.seed());
+    try {
+      if (!spec.initialCheckpoint().isEmpty()) {
+        Checkpoint.load(model, Path.of(spec.initialCheckpoint()));
+      }
+      UpdateSet update = UpdateSet.of(model.layerCount(),
+          assignment.updatedLayers().stream().mapToInt(Integer::intValue).toArray());
+      OptimizerKind kind = OptimizerKind.parse(spec.optimizer());
+      SparseTrainer trainer = new SparseTrainer(model, update,
+          new OptimizerSpec(kind, spec.learningRate(), kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0));
+      return new DeviceRuntime(spec, model, trainer, train, test, baseline);
+    } catch (IOException | RuntimeException e) {
+      model.close();
+      throw e;
+    }
+  }
+
+  static int[][] partition(JobSpec spec, ImageSet trainSet, int devices) {
+    String p = spec.partition().trim();
+    if (p.equals("iid")) {
+      return Partitioner.iid(trainSet.size(), devices, spec.seed());
+    }
+    if (p.startsWith("dirichlet:")) {
+      double alpha;
+      try {
+        alpha = Double.parseDouble(p.substring("dirichlet:".length()));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("job " + spec.jobId() + ": partition '" + p
+            + "' needs a number after dirichlet:");
+      }
+      return Partitioner.dirichlet(trainSet.labels(), trainSet.classes(), devices, alpha, spec.seed());
+    }
+    throw new IllegalArgumentException("job " + spec.jobId() + ": partition '" + p
+        + "' is neither iid nor dirichlet:ALPHA");
+  }
+
+  private static ImageSetDataset dataset(DataSource source, ImageSet images, int batch, long seed) {
+    return ImageSetDataset.builder().setImageSet(images).optNormalization(source.normalization())
+        .setSeededSampling(batch, seed).build();
+  }
+
+  LayeredModel model() {
+    return model;
+  }
+
+  long baselineRss() {
+    return baselineRss;
+  }
+
+  /** Whole batches per epoch in this device's shard. */
+  int stepsPerEpoch() {
+    return train.imageSet().size() / spec.batch();
+  }
+
+  /** The payload of one AllReduce group: gradients then buffers of its layers. */
+  record GroupPayload(GroupPlan group, float[] payload) {}
+
+  /**
+   * Forward and backward on the next batch of {@code epochIndex}; returns the loss and, for each of
+   * the given AllReduce groups, its payload.
+   */
+  float computeGradients(int epochIndex, List<GroupPlan> allReduceGroups, Map<String, float[]> payloads) {
+    DjlThread.checkCurrent();
+    if (epochIndex != epoch || epochBatches == null || !epochBatches.hasNext()) {
+      epoch = epochIndex;
+      epochBatches = train.batches(model.manager(), spec.batch(), spec.seed(), epochIndex).iterator();
+    }
+    try (ImageBatch batch = epochBatches.next()) {
+      float loss = trainer.forwardBackward(batch.images(), batch.labels());
+      for (GroupPlan group : allReduceGroups) {
+        int[] layers = layers(group);
+        float[] gradients = trainer.exportGradients(layers);
+        float[] payload = new float[gradients.length + model.bufferLength(layers)];
+        System.arraycopy(gradients, 0, payload, 0, gradients.length);
+        model.exportBuffers(layers, payload, gradients.length);
+        payloads.put(group.groupId(), payload);
+      }
+      return loss;
+    }
+  }
+
+  /** Takes the averaged payloads back, then runs the optimizer step. */
+  void applyAveragedAndStep(List<GroupPlan> allReduceGroups, Map<String, float[]> averaged) {
+    DjlThread.checkCurrent();
+    for (GroupPlan group : allReduceGroups) {
+      int[] layers = layers(group);
+      float[] payload = averaged.get(group.groupId());
+      int gradientLength = trainer.gradientLength(layers);
+      float[] gradients = java.util.Arrays.copyOf(payload, gradientLength);
+      trainer.importGradients(layers, gradients);
+      model.importBuffers(layers, payload, gradientLength);
+    }
+    trainer.step();
+  }
+
+  float[] exportWeights(GroupPlan group) {
+    DjlThread.checkCurrent();
+    return model.exportWeights(layers(group));
+  }
+
+  int weightLength(GroupPlan group) {
+    return model.weightLength(layers(group));
+  }
+
+  void importWeights(GroupPlan group, float[] weights) {
+    DjlThread.checkCurrent();
+    model.importWeights(layers(group), weights);
+  }
+
+  /** Correct predictions, samples and summed loss on shard {@code shard} of {@code shards} of the test set. */
+  long[] evaluate(int shard, int shards) {
+    DjlThread.checkCurrent();
+    int size = test.imageSet().size();
+    int from = (int) ((long) size * shard / shards);
+    int to = (int) ((long) size * (shard + 1) / shards);
+    long correct = 0;
+    for (int start = from; start < to; start += spec.batch()) {
+      int[] indices = java.util.stream.IntStream.range(start, Math.min(to, start + spec.batch())).toArray();
+      try (NDManager scratch = model.manager().newSubManager();
+          ImageBatch batch = test.batchOf(scratch, indices)) {
+        correct += trainer.correct(batch.images(), batch.labels());
+      }
+    }
+    return new long[] {correct, to - from};
+  }
+
+  void saveCheckpoint(Path path) throws IOException {
+    DjlThread.checkCurrent();
+    Checkpoint.save(model, path);
+  }
+
+  static int[] layers(GroupPlan group) {
+    return group.layers().stream().mapToInt(Integer::intValue).toArray();
+  }
+
+  /** Every group's layers by group id, in plan order. */
+  static Map<String, int[]> layersByGroup(List<GroupPlan> groups) {
+    Map<String, int[]> result = new LinkedHashMap<>();
+    groups.forEach(g -> result.put(g.groupId(), layers(g)));
+    return result;
+  }
+
+  @Override
+  public void close() {
+    DjlThread.checkCurrent();
+    model.close();
+  }
+}

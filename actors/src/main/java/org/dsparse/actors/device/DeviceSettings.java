@@ -1,0 +1,68 @@
+package org.dsparse.actors.device;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.dsparse.core.cli.Flags;
+import org.dsparse.core.cli.UsageException;
+
+/**
+ * A device's identity and memory budget, from {@code dsparse.device}.
+ *
+ * @param name unique name in the cluster
+ * @param budgetBytes memory this device may spend on training
+ * @param measureMemory whether steps report the process's resident growth as this device's training
+ *     memory (true only when the device has its JVM to itself)
+ */
+public record DeviceSettings(String name, long budgetBytes, boolean measureMemory) {
+  private static final Path MEMINFO = Path.of("/proc/meminfo");
+
+  public DeviceSettings {
+    if (name == null || !name.matches("[A-Za-z0-9_.-]+")) {
+      throw new UsageException("device name '" + name + "' may use only letters, digits, '_', '.', '-'");
+    }
+    if (budgetBytes <= 0) {
+      throw new UsageException("device " + name + ": memory budget must be positive, got " + budgetBytes);
+    }
+  }
+
+  /**
+   * Reads {@code dsparse.device}: {@code memory-budget} is a size or {@code auto}, which takes the
+   * machine's available memory less {@code memory-reserve}. Errors name the key.
+   */
+  public static DeviceSettings fromConfig(Config config) {
+    Config c = config.getConfig("dsparse.device");
+    try {
+      String name = c.getString("name");
+      String budget = c.getString("memory-budget").trim();
+      long budgetBytes = budget.equalsIgnoreCase("auto")
+          ? availableBytes() - c.getBytes("memory-reserve")
+          : Flags.parseBytes("dsparse.device.memory-budget", budget);
+      if (budgetBytes <= 0) {
+        throw new UsageException("dsparse.device.memory-budget = auto leaves no memory after the "
+            + "reserve of " + c.getString("memory-reserve"));
+      }
+      return new DeviceSettings(name, budgetBytes, c.getBoolean("measure-memory"));
+    } catch (ConfigException e) {
+      throw new UsageException("device configuration: " + e.getMessage());
+    }
+  }
+
+  /** MemAvailable from /proc/meminfo: what the machine can give without swapping. */
+  static long availableBytes() {
+    try {
+      for (String line : Files.readAllLines(MEMINFO)) {
+        if (line.startsWith("MemAvailable:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      throw new UsageException("dsparse.device.memory-budget = auto cannot read " + MEMINFO + " ("
+          + e.getMessage() + "); set the budget explicitly, e.g. 512MiB");
+    }
+    throw new UsageException("dsparse.device.memory-budget = auto: " + MEMINFO
+        + " has no MemAvailable; set the budget explicitly");
+  }
+}

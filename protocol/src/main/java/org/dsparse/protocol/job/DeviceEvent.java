@@ -1,0 +1,25 @@
+package org.dsparse.protocol.job;
+
+import org.dsparse.protocol.control.ControlMessage;
+
+/** What Device actors report back to the coordinator. */
+public sealed interface DeviceEvent extends ControlMessage {
+  String device();
+
+  record Described(String device, String address, long budgetBytes) implements DeviceEvent {}
+
+  /**
+   * @param baselineRssBytes the process's resident size before the model was built
+   * @param layerCount layers of the model
+   */
+  record Prepared(String device, long baselineRssBytes, int layerCount) implements DeviceEvent {}
+
+  record StepCompleted(String device, long step, StepMetrics metrics) implements DeviceEvent {}
+
+  record Evaluated(String device, long correct, long total, double lossSum) implements DeviceEvent {}
+
+  record CheckpointSaved(String device, String path) implements DeviceEvent {}
+
+  /** The device could not do what was asked; {@code reason} names the cause (and any peer blamed). */
+  record Failed(String device, String jobId, String reason) implements DeviceEvent {}
+}

@@ -1,0 +1,83 @@
+package org.dsparse.protocol.job;
+
+import java.util.Objects;
+import org.dsparse.protocol.control.ControlMessage;
+
+/**
+ * Everything that defines a training job; every device receives the same one.
+ *
+ * @param jobId unique name, used in group ids and checkpoint folders
+ * @param mode {@code FULL} (every device updates every layer: data-parallel) or {@code DSPARSE}
+ * @param model a model name (mobilenetv2, small-cnn)
+ * @param data a data source ({@code embedded}, {@code fashion-mnist[:folder]}, {@code cifar10:folder})
+ * @param partition {@code iid} or {@code dirichlet:ALPHA}
+ * @param batch samples per step on each device
+ * @param optimizer sgd, sgd-momentum or adam
+ * @param learningRate fixed step size
+ * @param momentum for sgd-momentum
+ * @param epochs passes over each device's shard
+ * @param maxStepsPerEpoch 0 for a whole pass, else at most this many steps per epoch
+ * @param refreshInterval steps between weight refreshes of devices that do not update a layer
+ *     (1: every step, exact synchronous semantics); every epoch ends with one
+ * @param seed model initialisation, data partition and order
+ * @param initialCheckpoint a checkpoint file every device starts from, or empty for a fresh model
+ * @param checkpointDir where the coordinator's node saves a checkpoint at each epoch end, or empty
+ * @param planner planner knobs
+ */
+public record JobSpec(
+    String jobId,
+    Mode mode,
+    String model,
+    String data,
+    String partition,
+    int batch,
+    String optimizer,
+    float learningRate,
+    float momentum,
+    int epochs,
+    int maxStepsPerEpoch,
+    int refreshInterval,
+    long seed,
+    String initialCheckpoint,
+    String checkpointDir,
+    PlannerKnobs planner) implements ControlMessage {
+
+  /** Data-parallel baseline or DSparse's sparse update. */
+  public enum Mode { FULL, DSPARSE }
+
+  /**
+   * @param strategy communication-aware or suffix
+   * @param communicationWeight see {@code PlannerSettings}
+   * @param importance {@code positional} or {@code gradient-norm}
+   * @param linkBytesPerSecond the network the planner assumes
+   * @param hopLatencySeconds the same
+   */
+  public record PlannerKnobs(String strategy, double communicationWeight, String importance,
+      double linkBytesPerSecond, double hopLatencySeconds) implements ControlMessage {}
+
+  public JobSpec {
+    Objects.requireNonNull(jobId, "jobId");
+    Objects.requireNonNull(mode, "mode");
+    Objects.requireNonNull(planner, "planner");
+    if (!jobId.matches("[A-Za-z0-9_.-]+")) {
+      throw new IllegalArgumentException("job id '" + jobId + "' may use only letters, digits, '_', '.', '-'");
+    }
+    if (batch <= 0 || epochs <= 0 || maxStepsPerEpoch < 0 || refreshInterval <= 0) {
+      throw new IllegalArgumentException("job " + jobId + ": batch, epochs and refresh interval must be"
+          + " positive and max steps per epoch non-negative");
+    }
+  }
+
+  /** The same job in another mode, under another id. */
+  public JobSpec withMode(Mode other, String otherJobId) {
+    return new JobSpec(otherJobId, other, model, data, partition, batch, optimizer, learningRate,
+        momentum, epochs, maxStepsPerEpoch, refreshInterval, seed, initialCheckpoint, checkpointDir,
+        planner);
+  }
+
+  /** The same job starting from another checkpoint. */
+  public JobSpec withInitialCheckpoint(String path) {
+    return new JobSpec(jobId, mode, model, data, partition, batch, optimizer, learningRate, momentum,
+        epochs, maxStepsPerEpoch, refreshInterval, seed, path, checkpointDir, planner);
+  }
+}
