@@ -69,6 +69,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
   private final CollectiveSettings collectiveSettings;
   private final String address;
   private final ActorRef<ProcessGroup.CollectiveOutcome> collectiveReplies;
+  /** This device's address for commands from other nodes. */
+  private final ActorRef<DeviceCommand> commands;
   private Job job;
   private StepRun step;
 
@@ -85,8 +87,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
     this.address = Cluster.get(context.getSystem()).selfMember().address().toString();
     this.collectiveReplies = context.messageAdapter(ProcessGroup.CollectiveOutcome.class,
         CollectiveFinished::new);
-    ActorRef<DeviceCommand> remote = context.messageAdapter(DeviceCommand.class, Remote::new);
-    context.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, remote));
+    this.commands = context.messageAdapter(DeviceCommand.class, Remote::new);
+    context.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, commands));
     context.getLog().info("device {} at {} with a budget of {} MiB", settings.name(), address,
         settings.budgetBytes() >> 20);
   }
@@ -107,7 +109,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
   private Behavior<Command> onRemote(Remote remote) {
     DeviceCommand command = remote.command();
     if (command instanceof DeviceCommand.Describe describe) {
-      describe.replyTo().tell(new DeviceEvent.Described(settings.name(), address, settings.budgetBytes()));
+      describe.replyTo().tell(
+          new DeviceEvent.Described(settings.name(), address, settings.budgetBytes(), commands));
     } else if (command instanceof DeviceCommand.Prepare prepare) {
       onPrepare(prepare);
     } else if (command instanceof DeviceCommand.RunStep run) {
@@ -167,7 +170,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       return this;
     }
     prepare.replyTo().tell(new DeviceEvent.Prepared(settings.name(), ready.runtime().baselineRss(),
-        ready.runtime().model().layerCount()));
+        ready.runtime().model().layerCount(), ready.runtime().stepsPerEpoch()));
     return this;
   }
 

@@ -6,13 +6,17 @@ import org.dsparse.protocol.control.ControlMessage;
 public sealed interface DeviceEvent extends ControlMessage {
   String device();
 
-  record Described(String device, String address, long budgetBytes) implements DeviceEvent {}
+  /** A device introduces itself; {@code self} is where it takes commands. */
+  record Described(String device, String address, long budgetBytes,
+      org.apache.pekko.actor.typed.ActorRef<DeviceCommand> self) implements DeviceEvent {}
 
   /**
    * @param baselineRssBytes the process's resident size before the model was built
    * @param layerCount layers of the model
+   * @param stepsPerEpoch whole batches in this device's data shard
    */
-  record Prepared(String device, long baselineRssBytes, int layerCount) implements DeviceEvent {}
+  record Prepared(String device, long baselineRssBytes, int layerCount, int stepsPerEpoch)
+      implements DeviceEvent {}
 
   record StepCompleted(String device, long step, StepMetrics metrics) implements DeviceEvent {}
 

@@ -173,6 +173,22 @@ public final class SparseTrainer {
     gradientsPending = false;
   }
 
+  /** Drops the pending gradients without stepping (measuring them was the point). */
+  public void discardGradients() {
+    DjlThread.checkCurrent();
+    requirePending();
+    for (int i = 0; i < model.layerCount(); i++) {
+      if (update.isUpdated(i)) {
+        for (Parameter p : model.layer(i).trainable()) {
+          try (NDArray grad = p.getArray().getGradient()) {
+            grad.subi(grad);
+          }
+        }
+      }
+    }
+    gradientsPending = false;
+  }
+
   /** Predicted classes for a batch, in inference mode. */
   public int correct(NDArray inputs, NDArray labels) {
     DjlThread.checkCurrent();

@@ -1,0 +1,417 @@
+package org.dsparse.actors.job;
+
+import com.typesafe.config.Config;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.dsparse.actors.device.Device;
+import org.dsparse.protocol.job.DeviceCommand;
+import org.dsparse.protocol.job.DeviceEvent;
+import org.dsparse.protocol.job.DeviceInfo;
+import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.StepMetrics;
+import org.dsparse.training.trainer.DjlThread;
+
+/**
+ * Drives one job: waits for its devices, plans, prepares every device, then runs synchronous steps
+ * (each device reports each step), refreshes every weight and evaluates at each epoch end, saves a
+ * checkpoint, and reports to its client. Every wait has a deadline; a miss fails the job naming the
+ * devices that did not answer. Checkpoints already written stay.
+ */
+public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Command> {
+
+  /** Deadlines of the coordinator's waits. */
+  public record Timeouts(Duration discovery, Duration prepare, Duration step, Duration evaluate) {}
+
+  public sealed interface Command {}
+
+  private record DevicesListed(Receptionist.Listing listing) implements Command {}
+
+  private record FromDevice(DeviceEvent event) implements Command {}
+
+  private record Planned(PlannedJob plan, Throwable error) implements Command {}
+
+  private record DeadlinePassed(Phase phase, long token) implements Command {}
+
+  private enum Phase { DISCOVER, DESCRIBE, PLAN, PREPARE, STEP, EVALUATE, CHECKPOINT, DONE }
+
+  private final ActorContext<Command> context;
+  private final TimerScheduler<Command> timers;
+  private final JobSpec spec;
+  private final int expectedDevices;
+  private final Timeouts timeouts;
+  private final Config config;
+  private final ActorRef<JobEvent> client;
+  private final ActorRef<DeviceEvent> replies;
+
+  private Phase phase = Phase.DISCOVER;
+  private long deadlineToken;
+  private final Set<String> awaiting = new LinkedHashSet<>();
+  private final Map<String, ActorRef<DeviceCommand>> discovered = new TreeMap<>();
+  private final Map<String, DeviceInfo> devices = new LinkedHashMap<>();
+  private PlannedJob plan;
+  private int stepsPerEpoch = Integer.MAX_VALUE;
+  private final Map<String, Long> baselines = new HashMap<>();
+
+  private int epoch;
+  private int stepInEpoch;
+  private long step;
+  private long phaseStarted;
+  private long jobStarted;
+  private final List<Float> stepLosses = new ArrayList<>();
+  private final Map<String, DeviceTotals> totals = new LinkedHashMap<>();
+  private double stepMillisSum;
+  private double epochLossSum;
+  private int epochLossCount;
+  private final List<Double> epochAccuracies = new ArrayList<>();
+  private final List<Double> epochLosses = new ArrayList<>();
+  private final List<String> checkpoints = new ArrayList<>();
+  private long correct;
+  private long evaluated;
+
+  public static Behavior<Command> create(JobSpec spec, int expectedDevices, Timeouts timeouts,
+      Config config, ActorRef<JobEvent> client) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new JobCoordinator(ctx, timers, spec, expectedDevices, timeouts, config, client)));
+  }
+
+  private JobCoordinator(ActorContext<Command> context, TimerScheduler<Command> timers, JobSpec spec,
+      int expectedDevices, Timeouts timeouts, Config config, ActorRef<JobEvent> client) {
+    super(context);
+    this.context = context;
+    this.timers = timers;
+    this.spec = spec;
+    this.expectedDevices = expectedDevices;
+    this.timeouts = timeouts;
+    this.config = config;
+    this.client = client;
+    this.replies = context.messageAdapter(DeviceEvent.class, FromDevice::new);
+    context.getSystem().receptionist().tell(Receptionist.subscribe(Device.SERVICE_KEY,
+        context.messageAdapter(Receptionist.Listing.class, DevicesListed::new)));
+    startPhase(Phase.DISCOVER, timeouts.discovery(), Set.of());
+    context.getLog().info("job {} ({}): waiting for {} devices", spec.jobId(), spec.mode(), expectedDevices);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(DevicesListed.class, this::onDevicesListed)
+        .onMessage(FromDevice.class, this::onFromDevice)
+        .onMessage(Planned.class, this::onPlanned)
+        .onMessage(DeadlinePassed.class, this::onDeadlinePassed)
+        .build();
+  }
+
+  private void startPhase(Phase next, Duration deadline, Set<String> devicesToHear) {
+    phase = next;
+    awaiting.clear();
+    awaiting.addAll(devicesToHear);
+    deadlineToken++;
+    phaseStarted = System.nanoTime();
+    timers.startSingleTimer("deadline", new DeadlinePassed(next, deadlineToken), deadline);
+  }
+
+  private Behavior<Command> onDevicesListed(DevicesListed listed) {
+    if (phase != Phase.DISCOVER) {
+      return this;
+    }
+    for (ActorRef<DeviceCommand> ref : listed.listing().getServiceInstances(Device.SERVICE_KEY)) {
+      discovered.put(ref.path().toString(), ref);
+    }
+    if (discovered.size() >= expectedDevices) {
+      Set<String> paths = new LinkedHashSet<>(new ArrayList<>(discovered.keySet()).subList(0, expectedDevices));
+      startPhase(Phase.DESCRIBE, timeouts.discovery(), paths);
+      paths.forEach(p -> discovered.get(p).tell(new DeviceCommand.Describe(replies)));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onFromDevice(FromDevice from) {
+    DeviceEvent event = from.event();
+    if (event instanceof DeviceEvent.Failed failure) {
+      if (!failure.jobId().equals(spec.jobId()) && phase != Phase.DESCRIBE) {
+        return this;
+      }
+      return fail("device " + failure.device() + ": " + failure.reason());
+    }
+    switch (phase) {
+      case DESCRIBE -> onDescribed(event);
+      case PREPARE -> onPrepared(event);
+      case STEP -> onStepCompleted(event);
+      case EVALUATE -> onEvaluated(event);
+      case CHECKPOINT -> onCheckpointSaved(event);
+      default -> { }
+    }
+    return this;
+  }
+
+  private void onDescribed(DeviceEvent event) {
+    if (!(event instanceof DeviceEvent.Described described)) {
+      return;
+    }
+    if (devices.containsKey(described.device())) {
+      fail("two devices are named " + described.device() + "; device names must be unique");
+      return;
+    }
+    String path = described.self().path().toString();
+    if (!awaiting.contains(path)) {
+      return;
+    }
+    ActorRef<DeviceCommand> ref = described.self();
+    awaiting.remove(path);
+    devices.put(described.device(), new DeviceInfo(described.device(), described.address(),
+        described.budgetBytes(), ref));
+    if (awaiting.isEmpty()) {
+      List<DeviceInfo> ordered = new ArrayList<>(devices.values());
+      ordered.sort(Comparator.comparing(DeviceInfo::name));
+      devices.clear();
+      ordered.forEach(d -> devices.put(d.name(), d));
+      startPhase(Phase.PLAN, timeouts.prepare(), Set.of());
+      context.pipeToSelf(DjlThread.submit(() -> JobPlanning.plan(spec, ordered, config)),
+          (planned, error) -> new Planned(planned, error));
+    }
+  }
+
+  private Behavior<Command> onPlanned(Planned planned) {
+    if (phase != Phase.PLAN) {
+      return this;
+    }
+    if (planned.error() != null) {
+      Throwable cause = planned.error();
+      while (cause.getCause() != null && cause.getMessage() == null) {
+        cause = cause.getCause();
+      }
+      return fail("planning failed: " + cause.getMessage());
+    }
+    plan = planned.plan();
+    client.tell(new JobEvent.Planned(spec.jobId(), plan.description()));
+    startPhase(Phase.PREPARE, timeouts.prepare(), devices.keySet());
+    List<DeviceInfo> ordered = List.copyOf(devices.values());
+    for (DeviceInfo device : ordered) {
+      device.device().tell(new DeviceCommand.Prepare(spec, ordered, plan.assignments().get(device.name()),
+          plan.groups(), replies));
+      totals.put(device.name(), new DeviceTotals());
+    }
+    return this;
+  }
+
+  private void onPrepared(DeviceEvent event) {
+    if (!(event instanceof DeviceEvent.Prepared prepared) || !awaiting.remove(prepared.device())) {
+      return;
+    }
+    baselines.put(prepared.device(), prepared.baselineRssBytes());
+    stepsPerEpoch = Math.min(stepsPerEpoch, prepared.stepsPerEpoch());
+    if (awaiting.isEmpty()) {
+      if (spec.maxStepsPerEpoch() > 0) {
+        stepsPerEpoch = Math.min(stepsPerEpoch, spec.maxStepsPerEpoch());
+      }
+      if (stepsPerEpoch <= 0) {
+        fail("a device's data shard holds less than one batch of " + spec.batch());
+        return;
+      }
+      context.getLog().info("job {}: {} devices ready, {} epochs of {} steps", spec.jobId(),
+          devices.size(), spec.epochs(), stepsPerEpoch);
+      jobStarted = System.nanoTime();
+      runStep();
+    }
+  }
+
+  private long totalSteps() {
+    return (long) stepsPerEpoch * spec.epochs();
+  }
+
+  private void runStep() {
+    boolean lastOfEpoch = stepInEpoch == stepsPerEpoch - 1;
+    boolean refresh = lastOfEpoch || (step + 1) % spec.refreshInterval() == 0;
+    startPhase(Phase.STEP, timeouts.step(), devices.keySet());
+    stepLosses.clear();
+    for (DeviceInfo device : devices.values()) {
+      device.device().tell(new DeviceCommand.RunStep(spec.jobId(), epoch, step, refresh, replies));
+    }
+  }
+
+  private void onStepCompleted(DeviceEvent event) {
+    if (!(event instanceof DeviceEvent.StepCompleted completed) || completed.step() != step
+        || !awaiting.remove(completed.device())) {
+      return;
+    }
+    totals.get(completed.device()).add(completed.metrics());
+    stepLosses.add(completed.metrics().loss());
+    if (!awaiting.isEmpty()) {
+      return;
+    }
+    double stepMillis = (System.nanoTime() - phaseStarted) / 1e6;
+    stepMillisSum += stepMillis;
+    double loss = stepLosses.stream().mapToDouble(Float::doubleValue).average().orElse(Double.NaN);
+    epochLossSum += loss;
+    epochLossCount++;
+    step++;
+    stepInEpoch++;
+    double elapsed = (System.nanoTime() - jobStarted) / 1e9;
+    double eta = elapsed / step * (totalSteps() - step);
+    client.tell(new JobEvent.StepReported(spec.jobId(), epoch, step, totalSteps(), loss, stepMillis, eta));
+    if (stepInEpoch < stepsPerEpoch) {
+      runStep();
+      return;
+    }
+    correct = 0;
+    evaluated = 0;
+    startPhase(Phase.EVALUATE, timeouts.evaluate(), devices.keySet());
+    int shard = 0;
+    for (DeviceInfo device : devices.values()) {
+      device.device().tell(new DeviceCommand.Evaluate(spec.jobId(), shard++, devices.size(), replies));
+    }
+  }
+
+  private void onEvaluated(DeviceEvent event) {
+    if (!(event instanceof DeviceEvent.Evaluated result) || !awaiting.remove(result.device())) {
+      return;
+    }
+    correct += result.correct();
+    evaluated += result.total();
+    if (!awaiting.isEmpty()) {
+      return;
+    }
+    double accuracy = evaluated == 0 ? 0 : (double) correct / evaluated;
+    epochAccuracies.add(accuracy);
+    epochLosses.add(epochLossSum / Math.max(1, epochLossCount));
+    epochLossSum = 0;
+    epochLossCount = 0;
+    if (spec.checkpointDir().isEmpty()) {
+      finishEpoch(null);
+      return;
+    }
+    DeviceInfo saver = localDevice();
+    String path = Path.of(spec.checkpointDir(), spec.jobId(), "epoch-" + (epoch + 1) + ".ckpt").toString();
+    startPhase(Phase.CHECKPOINT, timeouts.evaluate(), Set.of(saver.name()));
+    saver.device().tell(new DeviceCommand.SaveCheckpoint(spec.jobId(), path, replies));
+  }
+
+  /** The device on this node if there is one (its checkpoint lands where the job was submitted). */
+  private DeviceInfo localDevice() {
+    String self = Cluster.get(context.getSystem()).selfMember().address().toString();
+    return devices.values().stream().filter(d -> d.address().equals(self)).findFirst()
+        .orElse(devices.values().iterator().next());
+  }
+
+  private void onCheckpointSaved(DeviceEvent event) {
+    if (event instanceof DeviceEvent.CheckpointSaved saved && awaiting.remove(saved.device())) {
+      checkpoints.add(saved.path());
+      finishEpoch(saved.path());
+    }
+  }
+
+  private void finishEpoch(String checkpoint) {
+    double accuracy = epochAccuracies.get(epochAccuracies.size() - 1);
+    client.tell(new JobEvent.EpochEvaluated(spec.jobId(), epoch, accuracy,
+        epochLosses.get(epochLosses.size() - 1), checkpoint));
+    epoch++;
+    stepInEpoch = 0;
+    if (epoch < spec.epochs()) {
+      runStep();
+    } else {
+      succeed();
+    }
+  }
+
+  private void succeed() {
+    phase = Phase.DONE;
+    timers.cancelAll();
+    List<JobReport.DeviceReport> reports = new ArrayList<>();
+    double aggregation = 0;
+    for (DeviceInfo device : devices.values()) {
+      DeviceTotals t = totals.get(device.name());
+      reports.add(t.report(device, plan.assignments().get(device.name())));
+      aggregation += t.aggregationMillis / Math.max(1, t.steps);
+    }
+    JobReport report = new JobReport(spec, plan.description(), plan.fullUpdatePeakBytes(), reports, step,
+        aggregation / devices.size(), stepMillisSum / Math.max(1, step),
+        epochAccuracies.get(epochAccuracies.size() - 1), List.copyOf(epochAccuracies),
+        List.copyOf(epochLosses), List.copyOf(checkpoints));
+    endOnDevices();
+    client.tell(new JobEvent.Succeeded(report));
+  }
+
+  private Behavior<Command> onDeadlinePassed(DeadlinePassed passed) {
+    if (passed.token() != deadlineToken || phase == Phase.DONE) {
+      return this;
+    }
+    return switch (passed.phase()) {
+      case DISCOVER -> fail("only " + discovered.size() + " of " + expectedDevices
+          + " devices joined within " + timeouts.discovery() + ": " + discovered.keySet());
+      case PLAN -> fail("planning took longer than " + timeouts.prepare());
+      default -> fail(passed.phase().name().toLowerCase() + (passed.phase() == Phase.STEP ? " " + step : "")
+          + ": no answer within the deadline from " + awaitingNames());
+    };
+  }
+
+  private List<String> awaitingNames() {
+    List<String> names = new ArrayList<>();
+    for (String key : awaiting) {
+      DeviceInfo info = devices.get(key);
+      names.add(info != null ? info.name() + " (" + info.address() + ")" : key);
+    }
+    return names;
+  }
+
+  private Behavior<Command> fail(String reason) {
+    if (phase == Phase.DONE) {
+      return this;
+    }
+    phase = Phase.DONE;
+    timers.cancelAll();
+    context.getLog().error("job {} failed: {}", spec.jobId(), reason);
+    endOnDevices();
+    client.tell(new JobEvent.Failed(spec.jobId(), reason, List.copyOf(checkpoints)));
+    return this;
+  }
+
+  private void endOnDevices() {
+    devices.values().forEach(d -> d.device().tell(new DeviceCommand.EndJob(spec.jobId())));
+  }
+
+  /** Sums of one device's step metrics. */
+  private final class DeviceTotals {
+    long steps;
+    double computeMillis;
+    double allReduceMillis;
+    double broadcastMillis;
+    double aggregationMillis;
+    long bytes;
+    long peakTrainingBytes;
+
+    void add(StepMetrics m) {
+      steps++;
+      computeMillis += m.computeMillis();
+      allReduceMillis += m.allReduceMillis();
+      broadcastMillis += m.broadcastMillis();
+      aggregationMillis += m.aggregationMillis();
+      bytes += m.allReduceBytes() + m.broadcastBytes();
+      peakTrainingBytes = Math.max(peakTrainingBytes, m.peakTrainingBytes());
+    }
+
+    JobReport.DeviceReport report(DeviceInfo device, org.dsparse.protocol.job.Assignment assignment) {
+      double n = Math.max(1, steps);
+      return new JobReport.DeviceReport(device.name(), device.budgetBytes(),
+          assignment.updatedLayers().size(), assignment.predictedPeakBytes(), peakTrainingBytes,
+          aggregationMillis / n, allReduceMillis / n, broadcastMillis / n, computeMillis / n, bytes / n);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+package org.dsparse.actors.job;
+
+import com.typesafe.config.Config;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.IntStream;
+import org.dsparse.core.cli.Table;
+import org.dsparse.core.data.ImageSet;
+import org.dsparse.core.data.Split;
+import org.dsparse.core.memory.LayerCost;
+import org.dsparse.core.memory.MemoryModel;
+import org.dsparse.core.memory.OptimizerKind;
+import org.dsparse.core.memory.UpdateSet;
+import org.dsparse.core.plan.CommunicationModel;
+import org.dsparse.core.plan.DeviceAssignment;
+import org.dsparse.core.plan.DeviceBudget;
+import org.dsparse.core.plan.Importance;
+import org.dsparse.core.plan.LayerSlice;
+import org.dsparse.core.plan.Plan;
+import org.dsparse.core.plan.PlanStrategy;
+import org.dsparse.core.plan.Planner;
+import org.dsparse.core.plan.PlannerSettings;
+import org.dsparse.core.plan.ProcessGroupSpec;
+import org.dsparse.protocol.job.Assignment;
+import org.dsparse.protocol.job.DeviceInfo;
+import org.dsparse.protocol.job.GroupPlan;
+import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.training.data.DataSource;
+import org.dsparse.training.data.ImageBatch;
+import org.dsparse.training.data.ImageSetDataset;
+import org.dsparse.training.model.Checkpoint;
+import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.model.Models;
+import org.dsparse.training.profile.MemoryModels;
+import org.dsparse.training.trainer.DjlThread;
+import org.dsparse.training.trainer.OptimizerSpec;
+import org.dsparse.training.trainer.SparseTrainer;
+
+/**
+ * Turns a job and its devices into a {@link PlannedJob}. Runs on the DJL thread: the layer costs
+ * come from the real network's shapes, and gradient-norm importance from a few real backward passes.
+ */
+public final class JobPlanning {
+  /** Batches whose gradients are averaged when importance is measured. */
+  private static final int IMPORTANCE_BATCHES = 4;
+
+  private JobPlanning() {}
+
+  public static PlannedJob plan(JobSpec spec, List<DeviceInfo> devices, Config config) throws IOException {
+    DjlThread.checkCurrent();
+    DataSource source = DataSource.parse(spec.data(), "job " + spec.jobId() + " data");
+    ImageSet sample = source.load(Split.TEST);
+    ImageSetDataset data = ImageSetDataset.builder().setImageSet(sample)
+        .optNormalization(source.normalization()).setSeededSampling(spec.batch(), spec.seed()).build();
+    try (LayeredModel model = Models.create(spec.model(), data.imageShape(), sample.classes(), spec.seed())) {
+      if (!spec.initialCheckpoint().isEmpty()) {
+        Checkpoint.load(model, Path.of(spec.initialCheckpoint()));
+      }
+      List<LayerCost> costs = model.layerCosts();
+      MemoryModel memory = new MemoryModel(costs, MemoryModels.coefficients(config));
+      OptimizerKind optimizer = OptimizerKind.parse(spec.optimizer());
+      List<String> names = model.layers().stream().map(l -> l.name()).toList();
+      if (spec.mode() == JobSpec.Mode.FULL) {
+        return fullUpdate(devices, memory, spec.batch(), optimizer, names);
+      }
+      JobSpec.PlannerKnobs knobs = spec.planner();
+      Importance importance = switch (knobs.importance()) {
+        case "positional" -> Importance.positional(costs);
+        case "gradient-norm" -> Importance.fromGradientNorms(gradientNorms(model, data, spec), costs);
+        default -> throw new IllegalArgumentException("job " + spec.jobId() + ": importance '"
+            + knobs.importance() + "' is neither positional nor gradient-norm");
+      };
+      PlannerSettings settings = new PlannerSettings(PlanStrategy.parse(knobs.strategy()), spec.batch(),
+          optimizer, spec.refreshInterval(),
+          new CommunicationModel(knobs.hopLatencySeconds(), knobs.linkBytesPerSecond()),
+          knobs.communicationWeight(), false, PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION);
+      List<DeviceBudget> budgets = devices.stream()
+          .map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList();
+      Plan plan = Planner.plan(memory, budgets, importance, settings);
+      return fromPlan(plan, names);
+    }
+  }
+
+  /** Data-parallel: every device updates every layer, one AllReduce group of everyone. */
+  static PlannedJob fullUpdate(List<DeviceInfo> devices, MemoryModel memory, int batch,
+      OptimizerKind optimizer, List<String> names) {
+    List<Integer> all = IntStream.range(0, names.size()).boxed().toList();
+    long peak = memory.fullUpdateBytes(batch, optimizer);
+    Map<String, Assignment> assignments = new LinkedHashMap<>();
+    Table table = new Table("device", "budget MiB", "updated layers", "predicted MiB");
+    for (DeviceInfo d : devices) {
+      assignments.put(d.name(), new Assignment(d.name(), all, peak));
+      table.row(d.name(), Table.mib(d.budgetBytes()), names.size(), Table.mib(peak));
+    }
+    List<String> updaters = devices.stream().map(DeviceInfo::name).toList();
+    GroupPlan everything = new GroupPlan("all", all, updaters, updaters.get(0));
+    return new PlannedJob(assignments, List.of(everything), names, peak,
+        "full update (data-parallel): one AllReduce of all " + names.size() + " layers among "
+            + devices.size() + " devices\n" + table);
+  }
+
+  static PlannedJob fromPlan(Plan plan, List<String> names) {
+    if (!plan.frozen().isEmpty()) {
+      throw new IllegalArgumentException("the cluster cannot update every layer: " + plan.frozen());
+    }
+    Map<String, Assignment> assignments = new LinkedHashMap<>();
+    for (DeviceAssignment d : plan.devices()) {
+      UpdateSet update = d.update();
+      List<Integer> layers = update.layers().stream().boxed().toList();
+      assignments.put(d.device(), new Assignment(d.device(), layers, d.predictedPeakBytes()));
+    }
+    List<GroupPlan> groups = new ArrayList<>();
+    int index = 0;
+    for (ProcessGroupSpec group : plan.groups()) {
+      List<Integer> layers = new ArrayList<>();
+      for (LayerSlice slice : group.slices()) {
+        if (!slice.whole()) {
+          throw new IllegalArgumentException("plan splits layer " + slice.name()
+              + " by channel; the trainer aggregates whole layers");
+        }
+        layers.add(slice.layer());
+      }
+      groups.add(new GroupPlan("g" + index++, layers, group.updaters().devices(), group.owner()));
+    }
+    return new PlannedJob(assignments, groups, names, plan.fullUpdatePeakBytes(), plan.describe());
+  }
+
+  /** Mean gradient norm of each layer over a few batches of a full update. */
+  static double[] gradientNorms(LayeredModel model, ImageSetDataset data, JobSpec spec) {
+    int n = model.layerCount();
+    double[] norms = new double[n];
+    SparseTrainer trainer = new SparseTrainer(model, UpdateSet.all(n),
+        new OptimizerSpec(OptimizerKind.SGD, spec.learningRate(), 0, 0));
+    int batches = 0;
+    for (ImageBatch batch : data.batches(model.manager(), spec.batch(), spec.seed(), 0)) {
+      try (batch) {
+        trainer.forwardBackward(batch.images(), batch.labels());
+        for (int i = 0; i < n; i++) {
+          double sum = 0;
+          for (float g : trainer.exportGradients(new int[] {i})) {
+            sum += (double) g * g;
+          }
+          norms[i] += Math.sqrt(sum) / IMPORTANCE_BATCHES;
+        }
+        trainer.discardGradients();
+      }
+      if (++batches == IMPORTANCE_BATCHES) {
+        break;
+      }
+    }
+    return norms;
+  }
+
+  static String percent(double fraction) {
+    return String.format(Locale.ROOT, "%.1f%%", 100 * fraction);
+  }
+}
