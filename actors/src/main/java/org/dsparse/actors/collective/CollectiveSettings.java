@@ -5,15 +5,29 @@ import com.typesafe.config.ConfigException;
 import java.time.Duration;
 
 /**
- * The {@code dsparse.collective} configuration block, validated: chunk size, flow-control window
- * and the progress deadline (see {@code reference.conf} of this module for what each one means).
+ * The {@code dsparse.collective} configuration block, validated: transport, chunk size,
+ * flow-control window, progress deadline and data port (see {@code reference.conf} of this module for what each one means).
  */
-public record CollectiveSettings(int chunkBytes, int chunksInFlight, Duration deadline) {
+public record CollectiveSettings(Transport transport, int chunkBytes, int chunksInFlight, Duration deadline,
+    int dataPort) {
+
+  /** How chunks travel between neighbours; control messages always use the cluster (Artery). */
+  public enum Transport {
+    /** A TCP connection per neighbour pair, set up and supervised by the group actors. */
+    TCP,
+    /** Chunk messages over Artery, paced by credits. */
+    ARTERY
+  }
+
   private static final int MIN_CHUNK_BYTES = 4 * 1024;
   /** Room left in an Artery frame for the chunk header (group id, sender path, indices). */
   static final int CHUNK_HEADER_ALLOWANCE = 2 * 1024;
 
   public CollectiveSettings {
+    java.util.Objects.requireNonNull(transport, "transport");
+    if (dataPort < 0 || dataPort > 65535) {
+      throw new IllegalArgumentException("dsparse.collective.tcp.port must be in [0, 65535], was " + dataPort);
+    }
     if (chunkBytes < MIN_CHUNK_BYTES || chunkBytes % 4 != 0) {
       throw new IllegalArgumentException("dsparse.collective.chunk-size must be a multiple of 4 bytes and >= "
           + MIN_CHUNK_BYTES + ", was " + chunkBytes);
@@ -27,8 +41,8 @@ public record CollectiveSettings(int chunkBytes, int chunksInFlight, Duration de
   }
 
   /**
-   * Reads {@code dsparse.collective} from the actor system's configuration and checks that a chunk
-   * fits into one Artery frame, since Artery drops oversized messages.
+   * Reads {@code dsparse.collective} from the actor system's configuration and, for the Artery
+   * transport, checks that a chunk fits into one Artery frame, since Artery drops oversized messages.
    */
   public static CollectiveSettings fromConfig(Config root) {
     try {
@@ -37,10 +51,17 @@ public record CollectiveSettings(int chunkBytes, int chunksInFlight, Duration de
       if (chunkBytes > Integer.MAX_VALUE) {
         throw new IllegalArgumentException("dsparse.collective.chunk-size is absurdly large: " + chunkBytes);
       }
-      CollectiveSettings settings = new CollectiveSettings((int) chunkBytes, config.getInt("chunks-in-flight"),
-          config.getDuration("deadline"));
+      String transportName = config.getString("transport");
+      Transport transport;
+      try {
+        transport = Transport.valueOf(transportName.toUpperCase(java.util.Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("dsparse.collective.transport must be tcp or artery, was " + transportName);
+      }
+      CollectiveSettings settings = new CollectiveSettings(transport, (int) chunkBytes,
+          config.getInt("chunks-in-flight"), config.getDuration("deadline"), config.getInt("tcp.port"));
       String framePath = "pekko.remote.artery.advanced.maximum-frame-size";
-      if (root.hasPath(framePath)) {
+      if (transport == Transport.ARTERY && root.hasPath(framePath)) {
         long frame = root.getBytes(framePath);
         if (chunkBytes + CHUNK_HEADER_ALLOWANCE > frame) {
           throw new IllegalArgumentException("dsparse.collective.chunk-size (" + chunkBytes + " bytes) plus "

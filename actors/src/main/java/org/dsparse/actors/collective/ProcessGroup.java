@@ -1,9 +1,13 @@
 package org.dsparse.actors.collective;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,6 +18,7 @@ import java.util.TreeSet;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -37,6 +42,7 @@ import org.dsparse.protocol.collective.ChunksConsumed;
 import org.dsparse.protocol.collective.CollectiveAborted;
 import org.dsparse.protocol.collective.CollectiveKind;
 import org.dsparse.protocol.collective.CollectiveStarted;
+import org.dsparse.protocol.collective.DataLinkOffered;
 import org.dsparse.protocol.collective.PeerMessage;
 
 /**
@@ -48,7 +54,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   /** Everything a process group actor handles. */
   public sealed interface Command
-      permits AllReduce, Broadcast, GetStats, PeerMessageReceived, PeersListed, MemberChanged, DeadlinePassed {}
+      permits AllReduce, Broadcast, GetStats, PeerMessageReceived, PeersListed, MemberChanged, DeadlinePassed,
+      IncomingLinkUp, OutgoingLinkUp, OutgoingLinkFailed, IntruderRefused, DataSideFinished, LinkFailureSettled {}
 
   /**
    * Sum or mean of {@code buffer} across all members, computed in place: the reply carries the same
@@ -84,8 +91,12 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   /** Asks for the counters of this member's group actor. */
   public record GetStats(ActorRef<GroupStats> replyTo) implements Command {}
 
-  /** Chunks refused by reason, and collectives finished, as seen by one member. */
-  public record GroupStats(String groupId, Map<ChunkRejection, Long> rejectedChunks, long completed, long failed) {
+  /**
+   * Chunks (and data-link connections) refused by reason, collectives finished, and where this
+   * member listens for its predecessor's data link ({@code host:port}, TCP transport only).
+   */
+  public record GroupStats(String groupId, Map<ChunkRejection, Long> rejectedChunks, long completed, long failed,
+      Optional<String> dataEndpoint) {
     public long rejected(ChunkRejection reason) {
       return rejectedChunks.getOrDefault(reason, 0L);
     }
@@ -116,11 +127,30 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private record DeadlinePassed(long sequence) implements Command {}
 
+  private record IncomingLinkUp(long generation, SocketChannel channel) implements Command {}
+
+  private record OutgoingLinkUp(long generation, SocketChannel channel) implements Command {}
+
+  private record OutgoingLinkFailed(long generation, String reason) implements Command {}
+
+  private record IntruderRefused(String remote, String reason) implements Command {}
+
+  private record DataSideFinished(long sequence, TcpCollectiveRun.Side side, String error) implements Command {}
+
+  private record LinkFailureSettled(long sequence, int blamedRank, String reason) implements Command {}
+
   /** A request waiting its turn; the buffer is the caller's. */
   private record Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer,
       ActorRef<CollectiveOutcome> replyTo) {}
 
   private static final Object DEADLINE = "deadline";
+  private static final Object LINK_FAILURE = "link-failure";
+  /**
+   * How long a broken data link waits for the reason to arrive over the cluster before blaming the
+   * neighbour at the other end: a member that gives up a collective sends CollectiveAborted and then
+   * closes its links, and the closed socket usually overtakes the message.
+   */
+  private static final Duration LINK_FAILURE_GRACE = Duration.ofMillis(500);
 
   /** Receptionist key under which the members of group {@code groupId} find each other. */
   public static ServiceKey<PeerMessage> serviceKey(String groupId) {
@@ -169,6 +199,14 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private long lastFinished = Long.MIN_VALUE;
   private Request current;
   private RunningCollective running;
+  /** TCP transport only (null otherwise, and for a group of one): this member's data sockets. */
+  private final TcpDataLinks links;
+  private SocketChannel incoming;
+  private SocketChannel outgoing;
+  private long incomingGeneration;
+  private long outgoingGeneration;
+  private TcpCollectiveRun tcpRun;
+  private final EnumSet<TcpCollectiveRun.Side> tcpSidesDone = EnumSet.noneOf(TcpCollectiveRun.Side.class);
 
   private ProcessGroup(ActorContext<Command> context, TimerScheduler<Command> timers, GroupSpec spec,
       CollectiveSettings settings) {
@@ -194,6 +232,37 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
         context.messageAdapter(Receptionist.Listing.class, PeersListed::new)));
     cluster.subscriptions().tell(Subscribe.create(
         context.messageAdapter(ClusterEvent.MemberEvent.class, MemberChanged::new), ClusterEvent.MemberEvent.class));
+    this.links = settings.transport() == CollectiveSettings.Transport.TCP && spec.size() > 1
+        ? openLinks(context.getSelf(), spec, selfRank, selfAddress.getHost().orElseThrow(), settings.dataPort())
+        : null;
+  }
+
+  private static TcpDataLinks openLinks(ActorRef<Command> self, GroupSpec spec, int selfRank, String host, int port) {
+    try {
+      return TcpDataLinks.open(spec.groupId(), selfRank, host, port, new TcpDataLinks.Events() {
+        @Override
+        public void incomingEstablished(long generation, SocketChannel channel) {
+          self.tell(new IncomingLinkUp(generation, channel));
+        }
+
+        @Override
+        public void intruderRefused(String remote, String reason) {
+          self.tell(new IntruderRefused(remote, reason));
+        }
+
+        @Override
+        public void outgoingEstablished(long generation, SocketChannel channel) {
+          self.tell(new OutgoingLinkUp(generation, channel));
+        }
+
+        @Override
+        public void outgoingFailed(long generation, String reason) {
+          self.tell(new OutgoingLinkFailed(generation, reason));
+        }
+      });
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   @Override
@@ -206,7 +275,14 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
         .onMessage(PeersListed.class, this::onPeersListed)
         .onMessage(MemberChanged.class, this::onMemberChanged)
         .onMessage(DeadlinePassed.class, this::onDeadlinePassed)
+        .onMessage(IncomingLinkUp.class, this::onIncomingLinkUp)
+        .onMessage(OutgoingLinkUp.class, this::onOutgoingLinkUp)
+        .onMessage(OutgoingLinkFailed.class, this::onOutgoingLinkFailed)
+        .onMessage(IntruderRefused.class, this::onIntruderRefused)
+        .onMessage(DataSideFinished.class, this::onDataSideFinished)
+        .onMessage(LinkFailureSettled.class, this::onLinkFailureSettled)
         .onSignal(Terminated.class, this::onPeerTerminated)
+        .onSignal(PostStop.class, this::onPostStop)
         .build();
   }
 
@@ -261,10 +337,15 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   }
 
   private void beginIfPeersKnown() {
-    if (current == null || running != null || peers.contains(null)) {
+    if (current == null || running != null || tcpRun != null || peers.contains(null)
+        || (links != null && (incoming == null || outgoing == null))) {
       return;
     }
     Request request = current;
+    if (links != null) {
+      beginOverTcp(request);
+      return;
+    }
     running = new RunningCollective(spec.groupId(), request.sequence(), request.kind(), spec.size(),
         scheduleFor(request), request.buffer(), settings.chunksInFlight());
     CollectiveStarted started = new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(),
@@ -290,6 +371,22 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
   }
 
+  private void beginOverTcp(Request request) {
+    tcpRun = new TcpCollectiveRun(request.sequence(), request.kind(), spec.size(), scheduleFor(request),
+        request.buffer(), incoming, outgoing, settings.chunkFloats());
+    tcpSidesDone.clear();
+    tellPeers(new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(), request.buffer().length,
+        request.ownerRank()));
+    for (CollectiveStarted other : announcements.getOrDefault(request.sequence(), Map.of()).values()) {
+      if (!checkAgreement(other)) {
+        return;
+      }
+    }
+    ActorRef<Command> actor = getContext().getSelf();
+    long sequence = request.sequence();
+    tcpRun.start(links.executor(), (side, error) -> actor.tell(new DataSideFinished(sequence, side, error)));
+  }
+
   private CollectiveSchedule scheduleFor(Request request) {
     int length = request.buffer().length;
     return request.kind() == CollectiveKind.BROADCAST
@@ -302,8 +399,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private Behavior<Command> onPeerMessage(PeerMessageReceived received) {
     PeerMessage message = received.message();
     if (!spec.groupId().equals(message.groupId())) {
-      if (message instanceof Chunk) {
-        reject(message, ChunkRejection.FOREIGN_GROUP);
+      if (message instanceof Chunk chunk) {
+        reject(chunk, ChunkRejection.FOREIGN_GROUP);
       } else {
         getContext().getLog().warn("group {} ignored {} addressed to group {} from {}", spec.groupId(),
             message.getClass().getSimpleName(), message.groupId(), message.from());
@@ -318,6 +415,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       onCollectiveStarted(started);
     } else if (message instanceof CollectiveAborted aborted) {
       onCollectiveAborted(aborted);
+    } else if (message instanceof DataLinkOffered offered) {
+      onDataLinkOffered(offered);
     }
     return this;
   }
@@ -330,6 +429,10 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     long sequence = chunk.sequence();
     if (sequence <= lastFinished || (current != null && sequence < current.sequence())) {
       reject(chunk, ChunkRejection.STALE_SEQUENCE);
+      return;
+    }
+    if (links != null) {
+      reject(chunk, ChunkRejection.OUT_OF_SCHEDULE);
       return;
     }
     if (running == null || sequence > current.sequence()) {
@@ -381,7 +484,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       return;
     }
     announcements.computeIfAbsent(started.sequence(), s -> new HashMap<>()).put(rank, started);
-    if (running != null && started.sequence() == current.sequence() && checkAgreement(started)) {
+    if ((running != null || tcpRun != null) && started.sequence() == current.sequence() && checkAgreement(started)) {
       madeProgress();
     }
   }
@@ -431,6 +534,127 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     timers.startSingleTimer(DEADLINE, new DeadlinePassed(current.sequence()), settings.deadline());
   }
 
+  // ---- bulk data links (TCP transport) -------------------------------------------------------
+
+  /** Asks the predecessor to (re)connect to this member's listener, with a fresh token. */
+  private void offerIncomingLink() {
+    if (links == null || peers.get(predecessorRank()) == null || departed.containsKey(predecessorRank())) {
+      return;
+    }
+    TcpDataLinks.Offer offer = links.newOffer(predecessorRank());
+    incomingGeneration = offer.generation();
+    peers.get(predecessorRank()).tell(new DataLinkOffered(spec.groupId(), offer.generation(), self, links.host(),
+        links.port(), offer.token()));
+  }
+
+  private void onDataLinkOffered(DataLinkOffered offered) {
+    if (links == null || memberRankOf(offered.from()) != successorRank()) {
+      getContext().getLog().warn("group {} ignored a data link offer from {}, which is not its successor",
+          spec.groupId(), offered.from());
+      return;
+    }
+    if (offered.generation() <= outgoingGeneration) {
+      return;
+    }
+    outgoingGeneration = offered.generation();
+    TcpDataLinks.closeQuietly(outgoing);
+    outgoing = null;
+    links.connect(offered.generation(), offered.host(), offered.port(), offered.token());
+  }
+
+  private Behavior<Command> onIncomingLinkUp(IncomingLinkUp up) {
+    if (up.generation() != incomingGeneration) {
+      TcpDataLinks.closeQuietly(up.channel());
+      return this;
+    }
+    TcpDataLinks.closeQuietly(incoming);
+    incoming = up.channel();
+    beginIfPeersKnown();
+    return this;
+  }
+
+  private Behavior<Command> onOutgoingLinkUp(OutgoingLinkUp up) {
+    if (up.generation() != outgoingGeneration) {
+      TcpDataLinks.closeQuietly(up.channel());
+      return this;
+    }
+    outgoing = up.channel();
+    beginIfPeersKnown();
+    return this;
+  }
+
+  private Behavior<Command> onOutgoingLinkFailed(OutgoingLinkFailed failedLink) {
+    getContext().getLog().warn("group {}: data link {} to member {} failed: {}", spec.groupId(),
+        failedLink.generation(), spec.member(successorRank()), failedLink.reason());
+    return this;
+  }
+
+  private Behavior<Command> onIntruderRefused(IntruderRefused refused) {
+    rejected.merge(ChunkRejection.NON_MEMBER, 1L, Long::sum);
+    getContext().getLog().warn("group {} refused a data connection from {}: {}", spec.groupId(), refused.remote(),
+        refused.reason());
+    return this;
+  }
+
+  private Behavior<Command> onDataSideFinished(DataSideFinished finished) {
+    if (tcpRun == null || current == null || finished.sequence() != current.sequence()) {
+      return this;
+    }
+    if (finished.error() != null) {
+      int blamed = finished.side() == TcpCollectiveRun.Side.RECEIVE ? predecessorRank() : successorRank();
+      String reason = "data link " + (finished.side() == TcpCollectiveRun.Side.RECEIVE ? "from" : "to")
+          + " member " + spec.member(blamed) + " failed: " + finished.error();
+      if (!timers.isTimerActive(LINK_FAILURE)) {
+        Duration grace = settings.deadline().dividedBy(2).compareTo(LINK_FAILURE_GRACE) < 0
+            ? settings.deadline().dividedBy(2) : LINK_FAILURE_GRACE;
+        timers.startSingleTimer(LINK_FAILURE, new LinkFailureSettled(current.sequence(), blamed, reason), grace);
+      }
+      return this;
+    }
+    tcpSidesDone.add(finished.side());
+    if (tcpSidesDone.size() == 2) {
+      reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer()));
+      finishCurrent(true);
+    }
+    return this;
+  }
+
+  private Behavior<Command> onLinkFailureSettled(LinkFailureSettled settled) {
+    if (current != null && current.sequence() == settled.sequence()) {
+      failCurrent(settled.blamedRank(), settled.reason(), true);
+    }
+    return this;
+  }
+
+  /** After a failed collective the streams' positions are unknown: drop both links and re-offer. */
+  private void resetLinks() {
+    TcpDataLinks.closeQuietly(incoming);
+    TcpDataLinks.closeQuietly(outgoing);
+    incoming = null;
+    outgoing = null;
+    offerIncomingLink();
+  }
+
+  private int predecessorRank() {
+    return (selfRank + spec.size() - 1) % spec.size();
+  }
+
+  private int successorRank() {
+    return (selfRank + 1) % spec.size();
+  }
+
+  private Behavior<Command> onPostStop(PostStop stop) {
+    if (tcpRun != null) {
+      tcpRun.cancel();
+    }
+    if (links != null) {
+      TcpDataLinks.closeQuietly(incoming);
+      TcpDataLinks.closeQuietly(outgoing);
+      links.close();
+    }
+    return this;
+  }
+
   // ---- membership ----------------------------------------------------------------------------
 
   private Behavior<Command> onPeersListed(PeersListed listed) {
@@ -446,6 +670,9 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       }
       peers.set(rank, ref);
       getContext().watch(ref);
+      if (links != null && rank == predecessorRank()) {
+        offerIncomingLink();
+      }
     }
     beginIfPeersKnown();
     return this;
@@ -493,6 +720,13 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       return this;
     }
     Duration deadline = settings.deadline();
+    if (tcpRun != null) {
+      long idle = System.nanoTime() - tcpRun.lastProgressNanos();
+      if (idle < deadline.toNanos()) {
+        timers.startSingleTimer(DEADLINE, passed, deadline.minusNanos(idle));
+        return this;
+      }
+    }
     long sequence = current.sequence();
     for (int r = 0; r < spec.size(); r++) {
       if (peers.get(r) == null) {
@@ -521,11 +755,15 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       failCurrent(r, "member " + spec.member(r) + " is unreachable", true);
       return this;
     }
-    CollectiveSchedule schedule = running.schedule();
-    int suspect = !running.receivedEverything() ? schedule.predecessor().orElseThrow()
-        : schedule.successor().orElseThrow();
-    failCurrent(suspect, "no progress from member " + spec.member(suspect) + " for " + deadline + " ("
-        + running.progress() + ")", true);
+    if (peers.size() > 1 && links != null && (incoming == null || outgoing == null)) {
+      int r = incoming == null ? predecessorRank() : successorRank();
+      failCurrent(r, "no data link with member " + spec.member(r) + " within " + deadline, true);
+      return this;
+    }
+    boolean receivedEverything = tcpRun != null ? tcpRun.receivedEverything() : running.receivedEverything();
+    int suspect = !receivedEverything ? predecessorRank() : successorRank();
+    failCurrent(suspect, "no progress from member " + spec.member(suspect) + " for " + deadline
+        + (running != null ? " (" + running.progress() + ")" : ""), true);
     return this;
   }
 
@@ -551,7 +789,15 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     lastFinished = current.sequence();
     current = null;
     running = null;
+    if (tcpRun != null) {
+      tcpRun.cancel();
+      tcpRun = null;
+      if (!succeeded) {
+        resetLinks();
+      }
+    }
     timers.cancel(DEADLINE);
+    timers.cancel(LINK_FAILURE);
     earlyChunkCount -= earlyChunks.headMap(lastFinished, true).values().stream().mapToInt(List::size).sum();
     earlyChunks.headMap(lastFinished, true).clear();
     announcements.headMap(lastFinished, true).clear();
@@ -573,15 +819,15 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   }
 
   private Behavior<Command> onGetStats(GetStats request) {
-    request.replyTo().tell(new GroupStats(spec.groupId(), Map.copyOf(rejected), completed, failed));
+    request.replyTo().tell(new GroupStats(spec.groupId(), Map.copyOf(rejected), completed, failed,
+        links == null ? Optional.empty() : Optional.of(links.host() + ":" + links.port())));
     return this;
   }
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  private void reject(PeerMessage message, ChunkRejection reason) {
+  private void reject(Chunk chunk, ChunkRejection reason) {
     rejected.merge(reason, 1L, Long::sum);
-    Chunk chunk = (Chunk) message;
     getContext().getLog().warn("group {} rejected chunk ({}, seq {}, step {}, index {}) from {}: {}",
         spec.groupId(), chunk.groupId(), chunk.sequence(), chunk.step(), chunk.index(), chunk.from(), reason);
   }

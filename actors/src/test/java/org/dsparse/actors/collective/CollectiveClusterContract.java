@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * AllReduce and Broadcast on a real cluster of {@link #members()} ActorSystems; one subclass per
- * cluster size. Lengths cover 1, 7, lengths not divisible by the member count, and 3.5 million.
+ * cluster size and transport (TCP data links unless the subclass overrides the configuration). Lengths cover 1, 7, lengths not divisible by the member count, and 3.5 million.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class CollectiveClusterContract {
@@ -29,9 +29,14 @@ abstract class CollectiveClusterContract {
 
   abstract int members();
 
+  /** HOCON on top of the test configuration, e.g. to select the transport. */
+  String configOverrides() {
+    return "";
+  }
+
   @BeforeAll
   void startCluster() {
-    cluster = new TestCluster("collectives" + members(), members());
+    cluster = new TestCluster("collectives" + members(), members(), configOverrides());
     spec = cluster.groupOfAll("all");
     groups = cluster.spawn(spec);
   }

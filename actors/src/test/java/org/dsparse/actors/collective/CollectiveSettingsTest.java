@@ -27,7 +27,8 @@ class CollectiveSettingsTest {
   @Test
   void aChunkThatDoesNotFitAnArteryFrameIsRefusedNamingBothSettings() {
     var error = assertThrows(IllegalArgumentException.class, () -> CollectiveSettings.fromConfig(withDefaults(
-        "dsparse.collective.chunk-size = 1 MiB\npekko.remote.artery.advanced.maximum-frame-size = 256 KiB")));
+        "dsparse.collective { transport = artery, chunk-size = 1 MiB }\n"
+            + "pekko.remote.artery.advanced.maximum-frame-size = 256 KiB")));
     assertTrue(error.getMessage().contains("dsparse.collective.chunk-size"), error.getMessage());
     assertTrue(error.getMessage().contains("maximum-frame-size"), error.getMessage());
   }
@@ -36,7 +37,8 @@ class CollectiveSettingsTest {
   void nonsenseValuesAreRefusedNamingTheSetting() {
     for (String bad : List.of("dsparse.collective.chunk-size = 1000001", "dsparse.collective.chunk-size = 100",
         "dsparse.collective.chunks-in-flight = 0", "dsparse.collective.deadline = 0 s",
-        "dsparse.collective.deadline = soon")) {
+        "dsparse.collective.deadline = soon", "dsparse.collective.transport = pigeon",
+        "dsparse.collective.tcp.port = 70000")) {
       var error = assertThrows(IllegalArgumentException.class, () -> CollectiveSettings.fromConfig(withDefaults(bad)));
       assertTrue(error.getMessage().contains("dsparse.collective"), bad + " -> " + error.getMessage());
     }

@@ -6,6 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -73,7 +78,7 @@ class ProcessGroupMembershipTest {
 
   @Test
   @Order(2)
-  void chunksFromNonMembersOrForeignOrStaleCollectivesAreCountedAndNeverSummed() {
+  void chunksFromNonMembersOrForeignOrStaleCollectivesAreCountedAndNeverSummed() throws IOException {
     GroupSpec spec = cluster.group("guarded", 0, 1);
     List<ActorRef<ProcessGroup.Command>> groups = cluster.spawn(spec);
     float[][] warmUp = GroupRun.integerInputs(2, 10, 1);
@@ -94,10 +99,20 @@ class ProcessGroupMembershipTest {
     rank0FromNode1.tell(new Chunk("other-group", 2, 0, 0, rank1AsNode1SeesIt, FloatSlice.of(poison)));
 
     TestProbe<ProcessGroup.GroupStats> stats = cluster.node(0).createTestProbe();
+    groups.get(0).tell(new ProcessGroup.GetStats(stats.ref()));
+    String[] endpoint = stats.receiveMessage().dataEndpoint().orElseThrow().split(":");
+    // A connection to the bulk data port that cannot present the token sent over the cluster.
+    try (SocketChannel intruder = SocketChannel.open(new InetSocketAddress(endpoint[0], Integer.parseInt(endpoint[1])))) {
+      ByteBuffer hello = ByteBuffer.allocate(64);
+      hello.putInt(0x44535031).putInt(7).put("guarded".getBytes(StandardCharsets.UTF_8)).putInt(1).putLong(1)
+          .putLong(42).flip();
+      intruder.write(hello);
+      assertEquals(-1, intruder.read(ByteBuffer.allocate(1)), "the listener hangs up on an intruder");
+    }
     stats.awaitAssert(Duration.ofSeconds(10), () -> {
       groups.get(0).tell(new ProcessGroup.GetStats(stats.ref()));
       ProcessGroup.GroupStats seen = stats.receiveMessage();
-      assertEquals(2, seen.rejected(ChunkRejection.NON_MEMBER), seen.toString());
+      assertEquals(3, seen.rejected(ChunkRejection.NON_MEMBER), seen.toString());
       assertEquals(1, seen.rejected(ChunkRejection.STALE_SEQUENCE), seen.toString());
       assertEquals(1, seen.rejected(ChunkRejection.FOREIGN_GROUP), seen.toString());
       return null;

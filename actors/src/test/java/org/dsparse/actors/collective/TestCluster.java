@@ -21,7 +21,14 @@ final class TestCluster implements AutoCloseable {
   private final List<ActorTestKit> nodes = new ArrayList<>();
 
   TestCluster(String name, int size) {
-    Config config = ConfigFactory.parseResources("collective-test.conf").withFallback(ConfigFactory.load());
+    this(name, size, "");
+  }
+
+  /** {@code overrides}: HOCON applied on top of {@code collective-test.conf} on every node. */
+  TestCluster(String name, int size, String overrides) {
+    Config config = ConfigFactory.parseString(overrides)
+        .withFallback(ConfigFactory.parseResources("collective-test.conf"))
+        .withFallback(ConfigFactory.load());
     for (int i = 0; i < size; i++) {
       nodes.add(ActorTestKit.create(name, config));
     }

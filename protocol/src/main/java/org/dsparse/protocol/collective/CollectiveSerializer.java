@@ -34,6 +34,7 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
   static final String CONSUMED = "K";
   static final String STARTED = "S";
   static final String ABORTED = "A";
+  static final String LINK_OFFERED = "L";
 
   private static final int MAX_STRING_BYTES = 16 * 1024;
 
@@ -65,6 +66,8 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
       return STARTED;
     } else if (message instanceof CollectiveAborted) {
       return ABORTED;
+    } else if (message instanceof DataLinkOffered) {
+      return LINK_OFFERED;
     }
     throw new IllegalArgumentException("CollectiveSerializer cannot serialize " + message.getClass().getName());
   }
@@ -118,6 +121,7 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
       case CONSUMED -> ChunksConsumed.class;
       case STARTED -> CollectiveStarted.class;
       case ABORTED -> CollectiveAborted.class;
+      case LINK_OFFERED -> DataLinkOffered.class;
       default -> throw new IllegalArgumentException("unknown collective message manifest [" + manifest + "]");
     };
     if (type == Chunk.class) {
@@ -282,6 +286,23 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
         return new CollectiveAborted(in.readString(), in.readLong(), readRef(in), in.readString(), in.readString());
       }
     }, 22);
+    kryo.register(DataLinkOffered.class, new ControlSerializer<DataLinkOffered>() {
+      @Override
+      public void write(Kryo k, Output out, DataLinkOffered m) {
+        out.writeString(m.groupId());
+        out.writeLong(m.generation());
+        writeRef(out, m.from());
+        out.writeString(m.host());
+        out.writeInt(m.port());
+        out.writeLong(m.token());
+      }
+
+      @Override
+      public DataLinkOffered read(Kryo k, Input in, Class<? extends DataLinkOffered> type) {
+        return new DataLinkOffered(in.readString(), in.readLong(), readRef(in), in.readString(), in.readInt(),
+            in.readLong());
+      }
+    }, 23);
     return kryo;
   }
 

@@ -126,7 +126,8 @@ class CollectiveSerializerTest {
         new ChunksConsumed("layer-3", 7L, peer, 4),
         new CollectiveStarted("layer-3", 7L, peer, CollectiveKind.ALL_REDUCE_MEAN, 3_500_000, -1),
         new CollectiveStarted("", 0L, peer, CollectiveKind.BROADCAST, 0, 2),
-        new CollectiveAborted("layer-3", 7L, peer, "pekko://dsparse@127.0.0.1:25520", "left the cluster"));
+        new CollectiveAborted("layer-3", 7L, peer, "pekko://dsparse@127.0.0.1:25520", "left the cluster"),
+        new DataLinkOffered("layer-3", 2L, peer, "127.0.0.1", 40123, -8_123_456_789L));
   }
 
   private static int[] floatBits(float[] values, int offset, int length) {

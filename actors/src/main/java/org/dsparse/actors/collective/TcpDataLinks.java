@@ -1,0 +1,215 @@
+package org.dsparse.actors.collective;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The sockets of one member's bulk data path in one group: a listening socket for the link from
+ * the predecessor and the link to the successor. Connections are authenticated by a token that the
+ * listening member sent to its predecessor over the cluster ({@code DataLinkOffered}); anything
+ * that cannot present the current token, group id and rank within {@link #HANDSHAKE_TIMEOUT_MILLIS}
+ * is refused. All outcomes are reported through {@link Events}, from I/O threads.
+ */
+final class TcpDataLinks implements AutoCloseable {
+  static final int HANDSHAKE_TIMEOUT_MILLIS = 5_000;
+  private static final int MAGIC = 0x44535031; // "DSP1"
+  private static final byte ACCEPTED = 1;
+
+  /** Callbacks from the I/O threads; implementations only enqueue messages to the group actor. */
+  interface Events {
+    void incomingEstablished(long generation, SocketChannel channel);
+
+    void intruderRefused(String remote, String reason);
+
+    void outgoingEstablished(long generation, SocketChannel channel);
+
+    void outgoingFailed(long generation, String reason);
+  }
+
+  /** What the predecessor needs to connect: the offer's generation and token. */
+  record Offer(long generation, long token) {}
+
+  private final String groupId;
+  private final int selfRank;
+  private final Events events;
+  private final ServerSocketChannel server;
+  private final ExecutorService io;
+  private final SecureRandom random = new SecureRandom();
+  private volatile Offer expected;
+  private volatile int expectedRank = -1;
+  private long generations;
+
+  private TcpDataLinks(String groupId, int selfRank, Events events, ServerSocketChannel server) {
+    this.groupId = groupId;
+    this.selfRank = selfRank;
+    this.events = events;
+    this.server = server;
+    AtomicInteger threads = new AtomicInteger();
+    this.io = Executors.newCachedThreadPool(runnable -> {
+      Thread thread = new Thread(runnable, "dsparse-group-" + groupId + "-io-" + threads.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    });
+  }
+
+  /** Listens on {@code host} (an ephemeral port unless {@code port} is set) and starts accepting. */
+  static TcpDataLinks open(String groupId, int selfRank, String host, int port, Events events) throws IOException {
+    ServerSocketChannel server = ServerSocketChannel.open();
+    try {
+      server.bind(new InetSocketAddress(host, port));
+    } catch (IOException e) {
+      server.close();
+      throw new IOException("group " + groupId + " cannot listen for its data link on " + host + ":" + port
+          + ": " + e.getMessage(), e);
+    }
+    TcpDataLinks links = new TcpDataLinks(groupId, selfRank, events, server);
+    links.io.execute(links::acceptLoop);
+    return links;
+  }
+
+  ExecutorService executor() {
+    return io;
+  }
+
+  String host() {
+    return ((InetSocketAddress) localAddress()).getHostString();
+  }
+
+  int port() {
+    return ((InetSocketAddress) localAddress()).getPort();
+  }
+
+  private java.net.SocketAddress localAddress() {
+    try {
+      return server.getLocalAddress();
+    } catch (IOException e) {
+      throw new IllegalStateException("data link listener of group " + groupId + " is closed", e);
+    }
+  }
+
+  /** A fresh token for {@code predecessorRank}; connections presenting an older one are refused. */
+  synchronized Offer newOffer(int predecessorRank) {
+    Offer offer = new Offer(++generations, random.nextLong());
+    expectedRank = predecessorRank;
+    expected = offer;
+    return offer;
+  }
+
+  /** Connects to the successor's listener in the background and presents the offer's token. */
+  void connect(long generation, String host, int port, long token) {
+    io.execute(() -> {
+      SocketChannel channel = null;
+      try {
+        channel = SocketChannel.open();
+        channel.socket().connect(new InetSocketAddress(host, port), HANDSHAKE_TIMEOUT_MILLIS);
+        channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        byte[] group = groupId.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer hello = ByteBuffer.allocate(4 + 4 + group.length + 4 + 8 + 8);
+        hello.putInt(MAGIC).putInt(group.length).put(group).putInt(selfRank).putLong(generation).putLong(token).flip();
+        while (hello.hasRemaining()) {
+          channel.write(hello);
+        }
+        channel.socket().setSoTimeout(HANDSHAKE_TIMEOUT_MILLIS);
+        int answer = channel.socket().getInputStream().read();
+        channel.socket().setSoTimeout(0);
+        if (answer != ACCEPTED) {
+          throw new IOException("the successor refused the data link (answer " + answer + ")");
+        }
+        events.outgoingEstablished(generation, channel);
+      } catch (IOException e) {
+        closeQuietly(channel);
+        events.outgoingFailed(generation, "cannot open data link to " + host + ":" + port + ": " + e.getMessage());
+      }
+    });
+  }
+
+  private void acceptLoop() {
+    while (server.isOpen()) {
+      try {
+        SocketChannel channel = server.accept();
+        io.execute(() -> handshake(channel));
+      } catch (ClosedChannelException e) {
+        return;
+      } catch (IOException e) {
+        if (!server.isOpen()) {
+          return;
+        }
+      }
+    }
+  }
+
+  private void handshake(SocketChannel channel) {
+    String remote = remoteOf(channel);
+    try {
+      channel.socket().setSoTimeout(HANDSHAKE_TIMEOUT_MILLIS);
+      DataInputStream in = new DataInputStream(channel.socket().getInputStream());
+      if (in.readInt() != MAGIC) {
+        refuse(channel, remote, "not a dsparse data link handshake");
+        return;
+      }
+      int groupLength = in.readInt();
+      if (groupLength < 0 || groupLength > 1024) {
+        refuse(channel, remote, "group id length " + groupLength);
+        return;
+      }
+      byte[] group = new byte[groupLength];
+      in.readFully(group);
+      int rank = in.readInt();
+      long generation = in.readLong();
+      long token = in.readLong();
+      Offer offer = expected;
+      if (!groupId.equals(new String(group, StandardCharsets.UTF_8)) || offer == null || rank != expectedRank
+          || generation != offer.generation() || token != offer.token()) {
+        refuse(channel, remote, "wrong group, rank, generation or token (claims rank " + rank + ")");
+        return;
+      }
+      channel.socket().setSoTimeout(0);
+      channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+      channel.write(ByteBuffer.wrap(new byte[] {ACCEPTED}));
+      events.incomingEstablished(generation, channel);
+    } catch (IOException e) {
+      refuse(channel, remote, "handshake failed: " + e.getMessage());
+    }
+  }
+
+  private void refuse(SocketChannel channel, String remote, String reason) {
+    closeQuietly(channel);
+    events.intruderRefused(remote, reason);
+  }
+
+  private static String remoteOf(SocketChannel channel) {
+    try {
+      return String.valueOf(channel.getRemoteAddress());
+    } catch (IOException e) {
+      return "unknown peer";
+    }
+  }
+
+  static void closeQuietly(java.io.Closeable closeable) {
+    if (closeable == null) {
+      return;
+    }
+    try {
+      closeable.close();
+    } catch (IOException ignored) {
+      // closing is best effort: the link is being abandoned either way
+    }
+  }
+
+  @Override
+  public void close() {
+    closeQuietly(server);
+    io.shutdownNow();
+  }
+}
