@@ -435,9 +435,11 @@ public final class Device extends AbstractBehavior<Device.Command> {
     StepRun run = step;
     step = null;
     long baseline = job.runtime.baselineRss();
+    // Resident growth is this device's only when it has the process to itself.
+    long current = settings.measureMemory() ? ProcessMemory.residentBytes() - baseline : 0;
+    long peak = settings.measureMemory() ? ProcessMemory.peakResidentBytes() - baseline : 0;
     StepMetrics metrics = new StepMetrics(run.loss, run.computeNanos / 1e6, run.allReduceNanos / 1e6,
-        run.broadcastNanos / 1e6, run.allReduceBytes, run.broadcastBytes,
-        ProcessMemory.residentBytes() - baseline, ProcessMemory.peakResidentBytes() - baseline);
+        run.broadcastNanos / 1e6, run.allReduceBytes, run.broadcastBytes, current, peak);
     run.command.replyTo().tell(new DeviceEvent.StepCompleted(settings.name(), run.command.step(), metrics));
     return this;
   }

@@ -1,0 +1,129 @@
+package org.dsparse.actors.job;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import java.time.Duration;
+import java.util.Locale;
+import org.dsparse.core.cli.UsageException;
+import org.dsparse.core.memory.OptimizerKind;
+import org.dsparse.core.plan.PlanStrategy;
+import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.training.data.DataSource;
+import org.dsparse.training.model.Models;
+
+/**
+ * A job as configured under {@code dsparse.job}, validated before anything starts: every error
+ * names the key and what is wrong with its value.
+ *
+ * @param spec what every device receives
+ * @param devices how many devices the job waits for
+ * @param timeouts the coordinator's deadlines
+ */
+public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeouts) {
+  private static final String PATH = "dsparse.job";
+
+  public static JobConfig read(Config root) {
+    Config c = root.getConfig(PATH);
+    try {
+      String mode = c.getString("mode").trim().toUpperCase(Locale.ROOT);
+      JobSpec.Mode jobMode;
+      try {
+        jobMode = JobSpec.Mode.valueOf(mode);
+      } catch (IllegalArgumentException e) {
+        throw bad("mode", c.getString("mode"), "full or dsparse");
+      }
+      String model = c.getString("model");
+      if (!Models.NAMES.contains(model.toLowerCase(Locale.ROOT))) {
+        throw bad("model", model, String.join(" or ", Models.NAMES));
+      }
+      String data = c.getString("data");
+      try {
+        DataSource.parse(data, PATH + ".data");
+      } catch (IllegalArgumentException e) {
+        throw new UsageException(e.getMessage());
+      }
+      String partition = c.getString("partition").trim();
+      if (!partition.equals("iid") && !partition.matches("dirichlet:[0-9.]+(e-?[0-9]+)?")) {
+        throw bad("partition", partition, "iid or dirichlet:<alpha>");
+      }
+      String optimizer = c.getString("optimizer");
+      try {
+        OptimizerKind.parse(optimizer);
+      } catch (IllegalArgumentException e) {
+        throw bad("optimizer", optimizer, "sgd, sgd-momentum or adam");
+      }
+      Config p = c.getConfig("planner");
+      String strategy = p.getString("strategy");
+      try {
+        PlanStrategy.parse(strategy);
+      } catch (IllegalArgumentException e) {
+        throw bad("planner.strategy", strategy, "communication-aware or suffix");
+      }
+      String importance = p.getString("importance");
+      if (!importance.equals("positional") && !importance.equals("gradient-norm")) {
+        throw bad("planner.importance", importance, "positional or gradient-norm");
+      }
+      JobSpec.PlannerKnobs knobs = new JobSpec.PlannerKnobs(strategy,
+          nonNegative(p, "communication-weight"), importance, p.getBytes("link-bandwidth"),
+          p.getDuration("hop-latency").toNanos() / 1e9);
+      JobSpec spec = new JobSpec(
+          c.getString("id"), jobMode, model, data, partition,
+          positive(c, "batch"), optimizer, (float) positiveDouble(c, "learning-rate"),
+          (float) c.getDouble("momentum"), positive(c, "epochs"), nonNegativeInt(c, "max-steps-per-epoch"),
+          positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
+          c.getString("checkpoint-dir"), knobs);
+      Config t = c.getConfig("timeouts");
+      JobCoordinator.Timeouts timeouts = new JobCoordinator.Timeouts(duration(t, "discovery"),
+          duration(t, "prepare"), duration(t, "step"), duration(t, "evaluate"));
+      return new JobConfig(spec, positive(c, "devices"), timeouts);
+    } catch (ConfigException e) {
+      throw new UsageException("job configuration: " + e.getMessage());
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("job configuration " + PATH + ": " + e.getMessage());
+    }
+  }
+
+  private static UsageException bad(String key, String value, String expected) {
+    return new UsageException(PATH + "." + key + " = '" + value + "': expected " + expected);
+  }
+
+  private static int positive(Config c, String key) {
+    int value = c.getInt(key);
+    if (value <= 0) {
+      throw bad(key, Integer.toString(value), "a positive whole number");
+    }
+    return value;
+  }
+
+  private static int nonNegativeInt(Config c, String key) {
+    int value = c.getInt(key);
+    if (value < 0) {
+      throw bad(key, Integer.toString(value), "0 or a positive whole number");
+    }
+    return value;
+  }
+
+  private static double positiveDouble(Config c, String key) {
+    double value = c.getDouble(key);
+    if (!(value > 0)) {
+      throw bad(key, Double.toString(value), "a positive number");
+    }
+    return value;
+  }
+
+  private static double nonNegative(Config c, String key) {
+    double value = c.getDouble(key);
+    if (!(value >= 0)) {
+      throw bad("planner." + key, Double.toString(value), "a non-negative number");
+    }
+    return value;
+  }
+
+  private static Duration duration(Config c, String key) {
+    Duration value = c.getDuration(key);
+    if (value.isNegative() || value.isZero()) {
+      throw bad("timeouts." + key, value.toString(), "a positive duration");
+    }
+    return value;
+  }
+}

@@ -1,0 +1,124 @@
+package org.dsparse.actors.node;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.dsparse.actors.collective.CollectiveSettings;
+import org.dsparse.actors.device.Device;
+import org.dsparse.actors.device.DeviceSettings;
+import org.dsparse.actors.job.JobConfig;
+import org.dsparse.actors.job.JobCoordinator;
+import org.dsparse.actors.job.JobEvent;
+
+/**
+ * A running node: its ActorSystem, with a Device and a guardian that coordinates jobs submitted here.
+ * Settings are validated before the system starts, so a bad config fails fast with its key named.
+ */
+public final class DsparseNode implements AutoCloseable {
+
+  /** The guardian's protocol: jobs submitted on this node. */
+  public sealed interface Command {}
+
+  /** Coordinates {@code job} from this node; its events go to {@code client}. */
+  public record SubmitJob(JobConfig job, ActorRef<JobEvent> client) implements Command {}
+
+  private final ActorSystem<Command> system;
+  private final DeviceSettings device;
+
+  private DsparseNode(ActorSystem<Command> system, DeviceSettings device) {
+    this.system = system;
+    this.device = device;
+  }
+
+  /** Validates {@code config} and starts the node. */
+  public static DsparseNode start(Config config) {
+    DeviceSettings device = DeviceSettings.fromConfig(config);
+    CollectiveSettings collectives = CollectiveSettings.fromConfig(config);
+    ActorSystem<Command> system = ActorSystem.create(guardian(device, collectives, config),
+        NodeConfig.SYSTEM_NAME, config);
+    return new DsparseNode(system, device);
+  }
+
+  private static Behavior<Command> guardian(DeviceSettings device, CollectiveSettings collectives,
+      Config config) {
+    return Behaviors.setup(ctx -> {
+      ctx.spawn(Device.create(device, collectives), "device");
+      return Behaviors.receive(Command.class)
+          .onMessage(SubmitJob.class, submit -> {
+            ctx.spawn(JobCoordinator.create(submit.job().spec(), submit.job().devices(),
+                submit.job().timeouts(), config, submit.client()), "job-" + submit.job().spec().jobId());
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+
+  public ActorSystem<Command> system() {
+    return system;
+  }
+
+  public DeviceSettings device() {
+    return device;
+  }
+
+  /** This node's cluster address, {@code pekko://dsparse@host:port}. */
+  public String address() {
+    return Cluster.get(system).selfMember().address().toString();
+  }
+
+  /** Joins the cluster that {@code seedAddress} belongs to (or starts one when it is this node). */
+  public void join(String seedAddress) {
+    Cluster.get(system).manager().tell(org.apache.pekko.cluster.typed.Join.create(
+        org.apache.pekko.actor.AddressFromURIString.parse(seedAddress)));
+  }
+
+  /** Waits until this node is an Up member of the cluster. */
+  public void awaitUp(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    Cluster cluster = Cluster.get(system);
+    while (cluster.selfMember().status() != org.apache.pekko.cluster.MemberStatus.up()) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("node " + device.name() + " at " + address()
+            + " did not join the cluster within " + timeout + " (are the seed nodes reachable?)");
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while joining", e);
+      }
+    }
+  }
+
+  /** Submits a job coordinated by this node and returns its events' future end. */
+  public CompletableFuture<JobEvent> submit(JobConfig job, java.util.function.Consumer<JobEvent> progress) {
+    CompletableFuture<JobEvent> outcome = new CompletableFuture<>();
+    ActorRef<JobEvent> client = system.systemActorOf(Behaviors.receive(JobEvent.class)
+        .onAnyMessage(event -> {
+          progress.accept(event);
+          if (event instanceof JobEvent.Succeeded || event instanceof JobEvent.Failed) {
+            outcome.complete(event);
+            return Behaviors.stopped();
+          }
+          return Behaviors.same();
+        }).build(), "client-" + job.spec().jobId(), org.apache.pekko.actor.typed.Props.empty());
+    system.tell(new SubmitJob(job, client));
+    return outcome;
+  }
+
+  @Override
+  public void close() {
+    system.terminate();
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      // Shutting down anyway; a stuck system must not keep the caller.
+    }
+  }
+}

@@ -1,0 +1,56 @@
+package org.dsparse.actors.node;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Several nodes in this JVM, joined over Artery on loopback: the simulator's in-JVM mode and the
+ * tests' cluster. Devices in one JVM share its DJL thread, so their compute takes turns.
+ */
+public final class LocalCluster implements AutoCloseable {
+  private final List<DsparseNode> nodes;
+
+  private LocalCluster(List<DsparseNode> nodes) {
+    this.nodes = nodes;
+  }
+
+  /** A device to start: its name and budget ({@code 512MiB} or a byte count). */
+  public record Member(String name, String budget) {}
+
+  /** Starts one node per member on 127.0.0.1 and waits until all are Up. */
+  public static LocalCluster start(Config base, List<Member> members, Duration joinTimeout) {
+    List<DsparseNode> started = new ArrayList<>();
+    try {
+      for (Member member : members) {
+        DsparseNode node = DsparseNode.start(NodeConfig.node(base, member.name(), "127.0.0.1", 0, List.of(),
+            member.budget(), false));
+        started.add(node);
+        node.join(started.get(0).address());
+      }
+      for (DsparseNode node : started) {
+        node.awaitUp(joinTimeout);
+      }
+      return new LocalCluster(started);
+    } catch (RuntimeException e) {
+      started.forEach(DsparseNode::close);
+      throw e;
+    }
+  }
+
+  public List<DsparseNode> nodes() {
+    return nodes;
+  }
+
+  public DsparseNode node(int index) {
+    return nodes.get(index);
+  }
+
+  @Override
+  public void close() {
+    for (int i = nodes.size() - 1; i >= 0; i--) {
+      nodes.get(i).close();
+    }
+  }
+}

@@ -1,0 +1,206 @@
+package org.dsparse.actors.shard;
+
+import java.time.Duration;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
+import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
+import org.apache.pekko.cluster.sharding.typed.ShardingMessageExtractor;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.dsparse.core.placement.ShardDemand;
+import org.dsparse.protocol.control.ControlMessage;
+
+/**
+ * The shard of one fused layer group: it lives on the group's home device, chosen by
+ * {@link BudgetAwareAllocationStrategy}, and keeps the group's latest weights and their version.
+ * One entity per shard, entity id = shard id = group id; entities are never passivated.
+ *
+ * <p>When a rebalance or a graceful leave hands the shard off, the entity sends its weights to its
+ * own group id on the way out, so the new home starts with them. A home that crashes loses them; the
+ * shard restarts empty on a survivor when next messaged and is filled by the next
+ * {@link StoreWeights}.
+ */
+public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
+  public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "LayerShard");
+
+  /** The version of a shard that holds no weights yet. */
+  public static final long NO_VERSION = -1;
+
+  public sealed interface Command {}
+
+  /** Asks the shard for its home, recording nothing: the demand is what placed it. */
+  public record Assign(ShardDemand demand, ActorRef<Assigned> replyTo) implements Command, ControlMessage {}
+
+  /**
+   * Where a group's shard lives.
+   *
+   * @param homeDevice the device announced at the home node, or empty if that node announced none
+   */
+  public record Assigned(String groupId, String homeDevice, String homeAddress) implements ControlMessage {}
+
+  /** The group's weights after a refresh, sent by its home device; older or equal versions are ignored. */
+  public record StoreWeights(long version, float[] weights) implements Command, ControlMessage {}
+
+  public record GetWeights(ActorRef<WeightsSnapshot> replyTo) implements Command, ControlMessage {}
+
+  /**
+   * The shard's latest weights, {@link #NO_VERSION} and none if it holds none. The array is the
+   * shard's own: readers must not modify it.
+   */
+  public record WeightsSnapshot(String groupId, long version, float[] weights) implements ControlMessage {
+    public boolean hasWeights() {
+      return version != NO_VERSION;
+    }
+  }
+
+  public record GetHome(ActorRef<Assigned> replyTo) implements Command, ControlMessage {}
+
+  private record HomeLookedUp(DirectorySnapshot directory, ActorRef<Assigned> replyTo) implements Command {}
+
+  /** Sharding's stop message on hand-off: the entity passes its weights on, then stops. */
+  private enum HandOff implements Command { INSTANCE }
+
+  private final String groupId;
+  private final String homeAddress;
+  private long version = NO_VERSION;
+  private float[] weights = new float[0];
+
+  private LayerShard(ActorContext<Command> context, String groupId) {
+    super(context);
+    this.groupId = groupId;
+    this.homeAddress = Cluster.get(context.getSystem()).selfMember().address().toString();
+  }
+
+  static Behavior<Command> create(String groupId) {
+    ShardDemand.checkGroupId(groupId);
+    return Behaviors.setup(context -> new LayerShard(context, groupId));
+  }
+
+  /** Registers the entity type on this node; every node that may host shards calls it at start-up. */
+  public static ActorRef<ShardingEnvelope<Command>> init(ActorSystem<?> system) {
+    ShardSettings settings = DeviceDirectory.get(system).settings();
+    ClusterShardingSettings sharding = ClusterShardingSettings.create(system).withNoPassivationStrategy();
+    sharding = sharding.withTuningParameters(
+        sharding.tuningParameters().withRebalanceInterval(settings.rebalanceInterval()));
+    return ClusterSharding.get(system).init(Entity.of(TYPE_KEY, context -> create(context.getEntityId()))
+        .withSettings(sharding)
+        .withStopMessage(HandOff.INSTANCE)
+        .withAllocationStrategy(new BudgetAwareAllocationStrategy(system))
+        .withMessageExtractor(new GroupIdExtractor()));
+  }
+
+  /** The shard of {@code groupId}, wherever it lives. */
+  public static EntityRef<Command> shardOf(ActorSystem<?> system, String groupId) {
+    ShardDemand.checkGroupId(groupId);
+    return ClusterSharding.get(system).entityRefFor(TYPE_KEY, groupId);
+  }
+
+  /** {@code command} for the shard of {@code groupId}, for the region returned by {@link #init}. */
+  public static ShardingEnvelope<Command> envelope(String groupId, Command command) {
+    ShardDemand.checkGroupId(groupId);
+    return new ShardingEnvelope<>(groupId, command);
+  }
+
+  /**
+   * Publishes the group's demand in the {@link DeviceDirectory}, then starts its shard where the
+   * demand fits and answers where that is.
+   */
+  public static CompletionStage<Assigned> assign(ActorSystem<?> system, ShardDemand demand, Duration timeout) {
+    return DeviceDirectory.get(system).demand(demand).thenCompose(written ->
+        shardOf(system, demand.groupId()).ask(replyTo -> new Assign(demand, replyTo), timeout));
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Assign.class, this::onAssign)
+        .onMessage(GetHome.class, this::onGetHome)
+        .onMessage(HomeLookedUp.class, this::onHomeLookedUp)
+        .onMessage(StoreWeights.class, this::onStoreWeights)
+        .onMessage(GetWeights.class, this::onGetWeights)
+        .onMessageEquals(HandOff.INSTANCE, this::onHandOff)
+        .build();
+  }
+
+  private Behavior<Command> onAssign(Assign assign) {
+    if (!assign.demand().groupId().equals(groupId)) {
+      getContext().getLog().error("shard {} was sent the assignment of group {}; ignored",
+          groupId, assign.demand().groupId());
+      return this;
+    }
+    return lookUpHome(assign.replyTo());
+  }
+
+  private Behavior<Command> onGetHome(GetHome get) {
+    return lookUpHome(get.replyTo());
+  }
+
+  private Behavior<Command> lookUpHome(ActorRef<Assigned> replyTo) {
+    getContext().pipeToSelf(DeviceDirectory.get(getContext().getSystem()).read(), (directory, failure) ->
+        new HomeLookedUp(failure == null ? directory : DirectorySnapshot.EMPTY, replyTo));
+    return this;
+  }
+
+  private Behavior<Command> onHomeLookedUp(HomeLookedUp found) {
+    String device = found.directory().deviceAt(homeAddress).map(DeviceEntry::device).orElse("");
+    if (device.isEmpty()) {
+      getContext().getLog().warn("shard {} lives on {}, where no device has announced itself", groupId, homeAddress);
+    }
+    found.replyTo().tell(new Assigned(groupId, device, homeAddress));
+    return this;
+  }
+
+  private Behavior<Command> onStoreWeights(StoreWeights store) {
+    if (store.weights() == null || store.version() < 0) {
+      getContext().getLog().error("shard {}: StoreWeights needs weights and a version >= 0, got version {}",
+          groupId, store.version());
+    } else if (store.version() <= version) {
+      getContext().getLog().debug("shard {}: version {} ignored, holding {}", groupId, store.version(), version);
+    } else {
+      version = store.version();
+      weights = store.weights();
+    }
+    return this;
+  }
+
+  private Behavior<Command> onGetWeights(GetWeights get) {
+    get.replyTo().tell(new WeightsSnapshot(groupId, version, weights));
+    return this;
+  }
+
+  private Behavior<Command> onHandOff() {
+    if (version != NO_VERSION) {
+      // The region buffers this until the coordinator has allocated the shard's new home.
+      shardOf(getContext().getSystem(), groupId).tell(new StoreWeights(version, weights));
+    }
+    return Behaviors.stopped();
+  }
+
+  /** Shard id = entity id = group id: one entity per shard, so that each group is placed on its own. */
+  private static final class GroupIdExtractor extends ShardingMessageExtractor<ShardingEnvelope<Command>, Command> {
+    @Override
+    public String entityId(ShardingEnvelope<Command> envelope) {
+      return envelope.entityId();
+    }
+
+    @Override
+    public String shardId(String entityId) {
+      return entityId;
+    }
+
+    @Override
+    public Command unwrapMessage(ShardingEnvelope<Command> envelope) {
+      return envelope.message();
+    }
+  }
+}

@@ -1,0 +1,184 @@
+package org.dsparse.actors.shard;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.StreamSupport;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.dsparse.actors.shard.LayerShard.Assigned;
+import org.dsparse.actors.shard.LayerShard.GetHome;
+import org.dsparse.actors.shard.LayerShard.GetWeights;
+import org.dsparse.actors.shard.LayerShard.StoreWeights;
+import org.dsparse.actors.shard.LayerShard.WeightsSnapshot;
+import org.dsparse.core.placement.ShardDemand;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Layer shards on a real in-JVM cluster over Artery, one scenario in order: placement on three
+ * devices, weights across nodes, a device leaving, a preferred device joining.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class LayerShardClusterTest {
+  private static final long MB = 1 << 20;
+  private static final Duration ASK = Duration.ofSeconds(10);
+  private static final Duration EVENTUALLY = Duration.ofSeconds(30);
+  private static final Config CONFIG = ConfigFactory.parseString("""
+      pekko {
+        loglevel = WARNING
+        actor.provider = cluster
+        remote.artery.canonical { hostname = 127.0.0.1, port = 0 }
+        cluster {
+          jmx.multi-mbeans-in-same-jvm = on
+          # Nodes here leave gracefully; nobody is downed.
+          downing-provider-class = ""
+        }
+        coordinated-shutdown.exit-jvm = off
+      }
+      dsparse.shard.rebalance-interval = 500 ms
+      """).withFallback(ConfigFactory.load());
+
+  // free = budget - reserved: a 10 MB, b 80 MB, c 30 MB; d (joins later) 40 MB.
+  private static final ShardDemand G1 = new ShardDemand("g1", 20 * MB, List.of("a", "c", "d"));
+  private static final ShardDemand G2 = new ShardDemand("g2", 5 * MB, List.of("a"));
+  private static final ShardDemand G3 = new ShardDemand("g3", 40 * MB, List.of("a", "c"));
+
+  private final List<ActorTestKit> nodes = new ArrayList<>();
+
+  @BeforeAll
+  void startCluster() throws Exception {
+    startDevice("a", 100 * MB, 90 * MB);
+    startDevice("b", 100 * MB, 20 * MB);
+    startDevice("c", 100 * MB, 70 * MB);
+  }
+
+  @AfterAll
+  void stopCluster() {
+    nodes.forEach(ActorTestKit::shutdownTestKit);
+  }
+
+  @Test
+  @Order(1)
+  void shardsLandOnlyWhereTheirWeightsFitPreferringUpdaters() throws Exception {
+    ActorSystem<?> coordinator = node(0);
+    assertEquals("c", assign(coordinator, G1).homeDevice(), "a updates g1 but has 10 MB free; c has 30");
+    assertEquals("a", assign(coordinator, G2).homeDevice(), "a has room for g2");
+    assertEquals("b", assign(coordinator, G3).homeDevice(), "no updater of g3 has 40 MB left; b has 80");
+
+    Assigned g1 = home(node(1), "g1");
+    assertEquals(new Assigned("g1", "c", addressOf(node(2))), g1);
+  }
+
+  @Test
+  @Order(2)
+  void weightsRoundTripAcrossNodes() throws Exception {
+    LayerShard.shardOf(node(0), "g1").tell(new StoreWeights(3, new float[] {1, 2, 3}));
+    LayerShard.shardOf(node(0), "g1").tell(new StoreWeights(2, new float[] {9}));
+    WeightsSnapshot snapshot = weights(1, "g1");
+    assertEquals("g1", snapshot.groupId());
+    assertEquals(3, snapshot.version(), "an older version must not replace a newer one");
+    assertArrayEquals(new float[] {1, 2, 3}, snapshot.weights());
+
+    WeightsSnapshot empty = weights(0, "g3");
+    assertFalse(empty.hasWeights());
+    assertEquals(0, empty.weights().length);
+  }
+
+  @Test
+  @Order(3)
+  void aLeavingDevicesShardsComeBackOnSurvivorsAndTakeWeights() throws Exception {
+    ActorTestKit leaving = nodes.get(2);
+    Address leavingAddress = Cluster.get(leaving.system()).selfMember().address();
+    leaving.shutdownTestKit();
+    TestProbe<Object> probe = nodes.get(0).createTestProbe();
+    probe.awaitAssert(EVENTUALLY, Duration.ofMillis(200), () -> {
+      boolean present = StreamSupport.stream(Cluster.get(node(0)).state().getMembers().spliterator(), false)
+          .anyMatch(m -> m.address().equals(leavingAddress));
+      assertFalse(present, "c is still a member");
+      return null;
+    });
+
+    Assigned g1 = home(node(0), "g1");
+    assertEquals("b", g1.homeDevice(), "c is gone, updater a has no room, b has 40 MB left");
+    LayerShard.shardOf(node(1), "g1").tell(new StoreWeights(5, new float[] {5, 5}));
+    probe.awaitAssert(EVENTUALLY, Duration.ofMillis(200), () -> {
+      assertEquals(5, weights(0, "g1").version());
+      return null;
+    });
+    assertEquals("a", home(node(1), "g2").homeDevice());
+    assertEquals("b", home(node(1), "g3").homeDevice());
+  }
+
+  @Test
+  @Order(4)
+  void aJoiningUpdaterWithRoomTakesItsShardWithItsWeights() throws Exception {
+    ActorSystem<?> joined = startDevice("d", 100 * MB, 60 * MB);
+    TestProbe<Object> probe = nodes.get(0).createTestProbe();
+    probe.awaitAssert(EVENTUALLY, Duration.ofMillis(250), () -> {
+      assertEquals(new Assigned("g1", "d", addressOf(joined)), home(node(0), "g1"));
+      return null;
+    });
+    WeightsSnapshot handedOver = weights(1, "g1");
+    assertEquals(5, handedOver.version(), "the old home hands its weights to the new one");
+    assertArrayEquals(new float[] {5, 5}, handedOver.weights());
+    assertEquals("a", home(joined, "g2").homeDevice(), "shards already on an updater stay");
+    assertEquals("b", home(joined, "g3").homeDevice(), "d does not update g3, so g3 stays");
+  }
+
+  private ActorSystem<?> startDevice(String device, long budget, long reserved) throws Exception {
+    ActorTestKit node = ActorTestKit.create("shards", CONFIG);
+    nodes.add(node);
+    Cluster.get(node.system()).manager().tell(Join.create(Cluster.get(node(0)).selfMember().address()));
+    TestProbe<Object> probe = node.createTestProbe();
+    probe.awaitAssert(EVENTUALLY, Duration.ofMillis(100), () -> {
+      assertEquals(MemberStatus.up(), Cluster.get(node.system()).selfMember().status());
+      return null;
+    });
+    LayerShard.init(node.system());
+    DeviceDirectory.get(node.system()).announce(new DeviceEntry(device, addressOf(node.system()), budget, reserved))
+        .toCompletableFuture().get(20, TimeUnit.SECONDS);
+    return node.system();
+  }
+
+  private ActorSystem<?> node(int i) {
+    return nodes.get(i).system();
+  }
+
+  private static String addressOf(ActorSystem<?> system) {
+    return Cluster.get(system).selfMember().address().toString();
+  }
+
+  private static Assigned assign(ActorSystem<?> system, ShardDemand demand) throws Exception {
+    return LayerShard.assign(system, demand, ASK).toCompletableFuture().get(20, TimeUnit.SECONDS);
+  }
+
+  /** Asked from {@code system} with a reply-to on it, so request and reply cross Artery when the home is elsewhere. */
+  private static Assigned home(ActorSystem<?> system, String groupId) throws Exception {
+    return LayerShard.shardOf(system, groupId).<Assigned>ask(GetHome::new, ASK)
+        .toCompletableFuture().get(20, TimeUnit.SECONDS);
+  }
+
+  private WeightsSnapshot weights(int from, String groupId) throws Exception {
+    return LayerShard.shardOf(node(from), groupId).<WeightsSnapshot>ask(GetWeights::new, ASK)
+        .toCompletableFuture().get(20, TimeUnit.SECONDS);
+  }
+}
