@@ -55,6 +55,12 @@ public final class Device extends AbstractBehavior<Device.Command> {
   private record GradientsComputed(long step, float loss, Map<String, float[]> payloads, long nanos,
       Throwable error) implements Command {}
 
+  /** The emulated extra time of a slower device or link has passed. */
+  private record EmulatedDelayPassed(long step, Command next) implements Command {}
+
+  /** Every collective of the step's current phase has completed. */
+  private record PhaseCompleted(long step) implements Command {}
+
   private record CollectiveFinished(ProcessGroup.CollectiveOutcome outcome) implements Command {}
 
   private record Stepped(long step, Map<String, float[]> ownedWeights, long nanos, Throwable error)
@@ -99,6 +105,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
         .onMessage(Remote.class, this::onRemote)
         .onMessage(RuntimeReady.class, this::onRuntimeReady)
         .onMessage(GradientsComputed.class, this::onGradientsComputed)
+        .onMessage(EmulatedDelayPassed.class, this::onEmulatedDelayPassed)
+        .onMessage(PhaseCompleted.class, this::onPhaseCompleted)
         .onMessage(CollectiveFinished.class, this::onCollectiveFinished)
         .onMessage(Stepped.class, this::onStepped)
         .onMessage(RefreshApplied.class, this::onRefreshApplied)
@@ -254,6 +262,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
 
     final DeviceCommand.RunStep command;
     Phase phase = Phase.ALL_REDUCE;
+    boolean slowdownApplied;
     final long started = System.nanoTime();
     float loss;
     long computeNanos;
@@ -298,6 +307,12 @@ public final class Device extends AbstractBehavior<Device.Command> {
     if (computed.error() != null) {
       return failStep("forward/backward failed: " + describe(computed.error()));
     }
+    long slower = (long) ((settings.computeSlowdown() - 1) * computed.nanos());
+    if (slower > 0 && !step.slowdownApplied) {
+      step.slowdownApplied = true;
+      step.computeNanos += slower;
+      return emulateDelay(slower, computed);
+    }
     step.loss = computed.loss();
     step.computeNanos += computed.nanos();
     step.phaseStarted = System.nanoTime();
@@ -337,6 +352,30 @@ public final class Device extends AbstractBehavior<Device.Command> {
     }
     step.results.put(groupId, ((ProcessGroup.Completed) outcome).result());
     if (!step.pending.isEmpty()) {
+      return this;
+    }
+    long bytes = step.phase == StepRun.Phase.BROADCAST ? step.broadcastBytes : step.allReduceBytes;
+    long linkDelay = settings.linkDelayNanos(bytes);
+    return linkDelay > 0 ? emulateDelay(linkDelay, new PhaseCompleted(step.command.step()))
+        : onPhaseCompleted(new PhaseCompleted(step.command.step()));
+  }
+
+  private Behavior<Command> emulateDelay(long nanos, Command next) {
+    context.scheduleOnce(java.time.Duration.ofNanos(nanos), context.getSelf(),
+        new EmulatedDelayPassed(step.command.step(), next));
+    return this;
+  }
+
+  private Behavior<Command> onEmulatedDelayPassed(EmulatedDelayPassed passed) {
+    if (!isCurrent(passed.step())) {
+      return this;
+    }
+    context.getSelf().tell(passed.next());
+    return this;
+  }
+
+  private Behavior<Command> onPhaseCompleted(PhaseCompleted completed) {
+    if (!isCurrent(completed.step())) {
       return this;
     }
     long elapsed = System.nanoTime() - step.phaseStarted;

@@ -67,8 +67,9 @@ final class DeviceRuntime implements AutoCloseable {
     DataSource source = DataSource.parse(spec.data(), "job " + spec.jobId() + " data");
     ImageSet trainSet = source.load(Split.TRAIN);
     ImageSet testSet = source.load(Split.TEST);
-    int[] shard = partition(spec, trainSet, devices)[rank];
-    ImageSetDataset train = dataset(source, trainSet.subset(shard), spec.batch(), spec.seed() + rank);
+    ImageSet jobSet = trainSet.subset(Partitioner.holdOut(trainSet.size(), spec.heldOutFraction(), spec.seed())[1]);
+    int[] shard = partition(spec, jobSet, devices)[rank];
+    ImageSetDataset train = dataset(source, jobSet.subset(shard), spec.batch(), spec.seed() + rank);
     ImageSetDataset test = dataset(source, testSet, spec.batch(), spec.seed());
     System.gc();
     long baseline = ProcessMemory.residentBytes();

@@ -15,8 +15,14 @@ import org.dsparse.core.cli.UsageException;
  * @param budgetBytes memory this device may spend on training
  * @param measureMemory whether steps report the process's resident growth as this device's training
  *     memory (true only when the device has its JVM to itself)
+ * @param computeSlowdown emulates a slower device: each step's compute takes this many times as
+ *     long (1 = as fast as this machine)
+ * @param linkBytesPerSecond emulates a slower link: each collective phase takes at least its bytes
+ *     over this rate longer (0 = off)
+ * @param linkLatency emulated latency added to each collective phase
  */
-public record DeviceSettings(String name, long budgetBytes, boolean measureMemory) {
+public record DeviceSettings(String name, long budgetBytes, boolean measureMemory, double computeSlowdown,
+    long linkBytesPerSecond, java.time.Duration linkLatency) {
   private static final Path MEMINFO = Path.of("/proc/meminfo");
 
   public DeviceSettings {
@@ -26,6 +32,23 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
     if (budgetBytes <= 0) {
       throw new UsageException("device " + name + ": memory budget must be positive, got " + budgetBytes);
     }
+    if (!(computeSlowdown >= 1)) {
+      throw new UsageException("device " + name + ": compute-slowdown must be at least 1, got " + computeSlowdown);
+    }
+    if (linkBytesPerSecond < 0 || linkLatency.isNegative()) {
+      throw new UsageException("device " + name + ": link emulation needs a non-negative bandwidth and latency");
+    }
+  }
+
+  /** A device on this machine's real speed and network. */
+  public static DeviceSettings of(String name, long budgetBytes, boolean measureMemory) {
+    return new DeviceSettings(name, budgetBytes, measureMemory, 1, 0, java.time.Duration.ZERO);
+  }
+
+  /** Extra time a collective phase moving {@code bytes} takes on the emulated link. */
+  public long linkDelayNanos(long bytes) {
+    long transfer = linkBytesPerSecond == 0 ? 0 : (long) (bytes * 1e9 / linkBytesPerSecond);
+    return linkLatency.toNanos() + transfer;
   }
 
   /**
@@ -44,7 +67,9 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
         throw new UsageException("dsparse.device.memory-budget = auto leaves no memory after the "
             + "reserve of " + c.getString("memory-reserve"));
       }
-      return new DeviceSettings(name, budgetBytes, c.getBoolean("measure-memory"));
+      return new DeviceSettings(name, budgetBytes, c.getBoolean("measure-memory"),
+          c.getDouble("compute-slowdown"), c.getBytes("link-emulation.bandwidth"),
+          c.getDuration("link-emulation.latency"));
     } catch (ConfigException e) {
       throw new UsageException("device configuration: " + e.getMessage());
     }

@@ -67,7 +67,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           nonNegative(p, "communication-weight"), importance, p.getBytes("link-bandwidth"),
           p.getDuration("hop-latency").toNanos() / 1e9);
       JobSpec spec = new JobSpec(
-          c.getString("id"), jobMode, model, data, partition,
+          c.getString("id"), jobMode, model, data, partition, fraction(c, "held-out-fraction"),
           positive(c, "batch"), optimizer, (float) positiveDouble(c, "learning-rate"),
           (float) c.getDouble("momentum"), positive(c, "epochs"), nonNegativeInt(c, "max-steps-per-epoch"),
           positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
@@ -115,6 +115,14 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     double value = c.getDouble(key);
     if (!(value >= 0)) {
       throw bad("planner." + key, Double.toString(value), "a non-negative number");
+    }
+    return value;
+  }
+
+  private static double fraction(Config c, String key) {
+    double value = c.getDouble(key);
+    if (!(value >= 0 && value < 1)) {
+      throw bad(key, Double.toString(value), "a fraction in [0, 1)");
     }
     return value;
   }

@@ -13,6 +13,23 @@ import java.util.SplittableRandom;
 public final class Partitioner {
   private Partitioner() {}
 
+  /**
+   * Sets aside a seeded {@code fraction} of the samples (e.g. for pre-training a checkpoint) and
+   * returns {@code [heldOut, rest]}, each ascending. The same seed gives the same split everywhere.
+   */
+  public static int[][] holdOut(int sampleCount, double fraction, long seed) {
+    if (!(fraction >= 0 && fraction < 1)) {
+      throw new IllegalArgumentException("held-out fraction must be in [0, 1), got " + fraction);
+    }
+    int[] order = EpochOrder.permutation(sampleCount, EpochOrder.mix(seed, -1), 0);
+    int held = (int) Math.round(sampleCount * fraction);
+    int[] heldOut = Arrays.copyOfRange(order, 0, held);
+    int[] rest = Arrays.copyOfRange(order, held, sampleCount);
+    Arrays.sort(heldOut);
+    Arrays.sort(rest);
+    return new int[][] {heldOut, rest};
+  }
+
   /** IID: a seeded shuffle cut into {@code devices} parts whose sizes differ by at most one. */
   public static int[][] iid(int sampleCount, int devices, long seed) {
     requirePositive(devices);

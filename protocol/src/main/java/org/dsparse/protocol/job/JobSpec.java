@@ -11,6 +11,8 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param model a model name (mobilenetv2, small-cnn)
  * @param data a data source ({@code embedded}, {@code fashion-mnist[:folder]}, {@code cifar10:folder})
  * @param partition {@code iid} or {@code dirichlet:ALPHA}
+ * @param heldOutFraction share of the training set the job leaves out (it pre-trained the initial
+ *     checkpoint); the devices partition the rest
  * @param batch samples per step on each device
  * @param optimizer sgd, sgd-momentum or adam
  * @param learningRate fixed step size
@@ -30,6 +32,7 @@ public record JobSpec(
     String model,
     String data,
     String partition,
+    double heldOutFraction,
     int batch,
     String optimizer,
     float learningRate,
@@ -62,6 +65,10 @@ public record JobSpec(
     if (!jobId.matches("[A-Za-z0-9_.-]+")) {
       throw new IllegalArgumentException("job id '" + jobId + "' may use only letters, digits, '_', '.', '-'");
     }
+    if (!(heldOutFraction >= 0 && heldOutFraction < 1)) {
+      throw new IllegalArgumentException("job " + jobId + ": held-out fraction must be in [0, 1), got "
+          + heldOutFraction);
+    }
     if (batch <= 0 || epochs <= 0 || maxStepsPerEpoch < 0 || refreshInterval <= 0) {
       throw new IllegalArgumentException("job " + jobId + ": batch, epochs and refresh interval must be"
           + " positive and max steps per epoch non-negative");
@@ -70,14 +77,15 @@ public record JobSpec(
 
   /** The same job in another mode, under another id. */
   public JobSpec withMode(Mode other, String otherJobId) {
-    return new JobSpec(otherJobId, other, model, data, partition, batch, optimizer, learningRate,
+    return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, optimizer, learningRate,
         momentum, epochs, maxStepsPerEpoch, refreshInterval, seed, initialCheckpoint, checkpointDir,
         planner);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
-    return new JobSpec(jobId, mode, model, data, partition, batch, optimizer, learningRate, momentum,
-        epochs, maxStepsPerEpoch, refreshInterval, seed, path, checkpointDir, planner);
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, optimizer,
+        learningRate, momentum, epochs, maxStepsPerEpoch, refreshInterval, seed, path, checkpointDir,
+        planner);
   }
 }
