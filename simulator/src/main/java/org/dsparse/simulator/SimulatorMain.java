@@ -1,18 +1,92 @@
 package org.dsparse.simulator;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Set;
+import org.dsparse.core.cli.Flags;
+import org.dsparse.core.cli.UsageException;
 import org.dsparse.training.profile.ProfileCommand;
 
-/** Entry of the simulator jar. */
+/**
+ * Entry of the simulator jar: {@code run} an experiment (the default), or {@code profile} memory.
+ */
 public final class SimulatorMain {
+  static final String USAGE = """
+      usage: java -jar simulator/target/simulator.jar [run] [--config FILE] [--processes] [--out DIR]
+             java -jar simulator/target/simulator.jar profile [--help]
+        run      runs the experiment of FILE (default: the embedded 3-device example) in the full-update
+                 and DSparse modes and prints the comparison; writes DIR/<name>.json (DIR: results)
+        --processes  one JVM per device (measures each device's memory)""";
+
   private SimulatorMain() {}
 
   public static void main(String[] args) {
-    if (args.length > 0 && args[0].equals("profile")) {
-      ProfileCommand.main(Arrays.copyOfRange(args, 1, args.length));
+    String command = args.length > 0 && !args[0].startsWith("--") ? args[0] : "run";
+    String[] rest = args.length > 0 && !args[0].startsWith("--") ? Arrays.copyOfRange(args, 1, args.length) : args;
+    try {
+      switch (command) {
+        case "run" -> run(rest);
+        case "profile" -> ProfileCommand.run(rest);
+        default -> throw new UsageException("unknown command '" + command + "'\n" + USAGE);
+      }
+      System.exit(0);
+    } catch (UsageException | IllegalArgumentException e) {
+      System.err.println("simulator: " + e.getMessage());
+      System.exit(2);
+    } catch (Simulation.SimulationFailedException e) {
+      System.err.println("simulator: " + e.getMessage());
+      System.exit(1);
+    } catch (Exception e) {
+      System.err.println("simulator: unexpected failure: " + e);
+      e.printStackTrace();
+      System.exit(1);
+    }
+  }
+
+  static void run(String[] args) throws Exception {
+    Flags flags = Flags.parse("run", args, Set.of("config", "out"), Set.of("processes", "help"));
+    if (flags.has("help")) {
+      System.out.println(USAGE);
       return;
     }
-    System.err.println("usage: simulator profile ...");
-    System.exit(2);
+    Config config = load(flags);
+    SimulationConfig simulation = SimulationConfig.read(config);
+    if (flags.has("processes")) {
+      simulation = new SimulationConfig(simulation.name(), true, simulation.devices(), simulation.modes(),
+          simulation.pretrainEpochs(), simulation.pretrainLearningRate(), simulation.scratch(), simulation.job());
+    }
+    Path out = Path.of(flags.get("out", "results"));
+    Files.createDirectories(out);
+    long start = System.nanoTime();
+    Simulation.Outcome outcome = new Simulation(simulation, config, out, System.out::println).run();
+    SimulationReport report = new SimulationReport(simulation, outcome);
+    Path file = out.resolve(simulation.name() + ".json");
+    report.write(file);
+    System.out.println();
+    System.out.print(report.table());
+    System.out.printf("wrote %s in %.0f s%n", file, (System.nanoTime() - start) / 1e9);
+  }
+
+  /** The user's file over the defaults; a missing or malformed file is named. */
+  private static Config load(Flags flags) {
+    ConfigFactory.invalidateCaches();
+    try {
+      if (flags.get("config").isEmpty()) {
+        return ConfigFactory.load();
+      }
+      Path file = Path.of(flags.get("config").get());
+      if (!Files.isRegularFile(file)) {
+        throw new UsageException("config file " + file + " does not exist");
+      }
+      System.setProperty("config.file", file.toAbsolutePath().toString());
+      ConfigFactory.invalidateCaches();
+      return ConfigFactory.load();
+    } catch (ConfigException e) {
+      throw new UsageException("config: " + e.getMessage());
+    }
   }
 }

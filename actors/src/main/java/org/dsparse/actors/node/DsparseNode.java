@@ -29,6 +29,7 @@ public final class DsparseNode implements AutoCloseable {
   public record SubmitJob(JobConfig job, ActorRef<JobEvent> client) implements Command {}
 
   private final ActorSystem<Command> system;
+  /** Null on a node that only coordinates. */
   private final DeviceSettings device;
 
   private DsparseNode(ActorSystem<Command> system, DeviceSettings device) {
@@ -36,7 +37,7 @@ public final class DsparseNode implements AutoCloseable {
     this.device = device;
   }
 
-  /** Validates {@code config} and starts the node. */
+  /** Validates {@code config} and starts a node with a device. */
   public static DsparseNode start(Config config) {
     DeviceSettings device = DeviceSettings.fromConfig(config);
     CollectiveSettings collectives = CollectiveSettings.fromConfig(config);
@@ -45,10 +46,19 @@ public final class DsparseNode implements AutoCloseable {
     return new DsparseNode(system, device);
   }
 
+  /** Starts a node that coordinates jobs but trains nothing (the simulator's driver in process mode). */
+  public static DsparseNode startCoordinator(Config config) {
+    ActorSystem<Command> system = ActorSystem.create(guardian(null, null, config), NodeConfig.SYSTEM_NAME,
+        config);
+    return new DsparseNode(system, null);
+  }
+
   private static Behavior<Command> guardian(DeviceSettings device, CollectiveSettings collectives,
       Config config) {
     return Behaviors.setup(ctx -> {
-      ctx.spawn(Device.create(device, collectives), "device");
+      if (device != null) {
+        ctx.spawn(Device.create(device, collectives), "device");
+      }
       return Behaviors.receive(Command.class)
           .onMessage(SubmitJob.class, submit -> {
             ctx.spawn(JobCoordinator.create(submit.job().spec(), submit.job().devices(),
@@ -63,8 +73,9 @@ public final class DsparseNode implements AutoCloseable {
     return system;
   }
 
-  public DeviceSettings device() {
-    return device;
+  /** The device's settings, or empty on a coordinator-only node. */
+  public java.util.Optional<DeviceSettings> device() {
+    return java.util.Optional.ofNullable(device);
   }
 
   /** This node's cluster address, {@code pekko://dsparse@host:port}. */
@@ -84,7 +95,7 @@ public final class DsparseNode implements AutoCloseable {
     Cluster cluster = Cluster.get(system);
     while (cluster.selfMember().status() != org.apache.pekko.cluster.MemberStatus.up()) {
       if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("node " + device.name() + " at " + address()
+        throw new IllegalStateException("node " + (device == null ? "coordinator" : device.name()) + " at " + address()
             + " did not join the cluster within " + timeout + " (are the seed nodes reachable?)");
       }
       try {

@@ -16,16 +16,25 @@ public final class LocalCluster implements AutoCloseable {
     this.nodes = nodes;
   }
 
-  /** A device to start: its name and budget ({@code 512MiB} or a byte count). */
-  public record Member(String name, String budget) {}
+  /**
+   * A device to start.
+   *
+   * @param budget {@code 512MiB} or a byte count
+   * @param settings more {@code dsparse.device} settings for this device only (emulation), or empty
+   */
+  public record Member(String name, String budget, Config settings) {
+    public Member(String name, String budget) {
+      this(name, budget, com.typesafe.config.ConfigFactory.empty());
+    }
+  }
 
   /** Starts one node per member on 127.0.0.1 and waits until all are Up. */
   public static LocalCluster start(Config base, List<Member> members, Duration joinTimeout) {
     List<DsparseNode> started = new ArrayList<>();
     try {
       for (Member member : members) {
-        DsparseNode node = DsparseNode.start(NodeConfig.node(base, member.name(), "127.0.0.1", 0, List.of(),
-            member.budget(), false));
+        DsparseNode node = DsparseNode.start(NodeConfig.node(member.settings().withFallback(base),
+            member.name(), "127.0.0.1", 0, List.of(), member.budget(), false));
         started.add(node);
         node.join(started.get(0).address());
       }

@@ -1,0 +1,39 @@
+package org.dsparse.simulator;
+
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import org.dsparse.actors.node.DsparseNode;
+import org.dsparse.actors.node.NodeConfig;
+import org.dsparse.core.cli.Flags;
+
+/** A simulated device in its own JVM: joins the cluster, then lives until its parent closes stdin. */
+public final class DeviceProcess {
+  private DeviceProcess() {}
+
+  public static void main(String[] args) throws IOException {
+    Flags flags = Flags.parse("device-process", args, Set.of("name", "budget", "seed", "compute-slowdown",
+        "link-bandwidth", "link-latency-ms"), Set.of());
+    var settings = ConfigFactory.empty()
+        .withValue("dsparse.device.compute-slowdown",
+            ConfigValueFactory.fromAnyRef(flags.getDouble("compute-slowdown", 1)))
+        .withValue("dsparse.device.link-emulation.bandwidth",
+            ConfigValueFactory.fromAnyRef(flags.get("link-bandwidth", "0")))
+        .withValue("dsparse.device.link-emulation.latency",
+            ConfigValueFactory.fromAnyRef(flags.getInt("link-latency-ms", 0) + " ms"));
+    DsparseNode node = DsparseNode.start(NodeConfig.node(settings.withFallback(ConfigFactory.load()),
+        flags.get("name").orElseThrow(), "127.0.0.1", 0, List.of(), flags.get("budget").orElseThrow(), true));
+    node.join(flags.get("seed").orElseThrow());
+    node.awaitUp(Duration.ofSeconds(60));
+    System.out.println(ProcessCluster.READY + node.address());
+    System.out.flush();
+    while (System.in.read() >= 0) {
+      // Parent alive; nothing to read.
+    }
+    node.close();
+    System.exit(0);
+  }
+}

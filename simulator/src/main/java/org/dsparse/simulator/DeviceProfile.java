@@ -1,0 +1,34 @@
+package org.dsparse.simulator;
+
+import java.time.Duration;
+
+/**
+ * One simulated device.
+ *
+ * @param name unique name
+ * @param budget a size ({@code 64MiB}) or a percentage of the full update's predicted peak ({@code 40%})
+ * @param computeSlowdown compute takes this many times as long (1 = this machine's speed)
+ * @param linkBytesPerSecond emulated link bandwidth, 0 for loopback as it is
+ * @param linkLatency emulated latency per collective phase
+ */
+public record DeviceProfile(String name, String budget, double computeSlowdown, long linkBytesPerSecond,
+    Duration linkLatency) {
+
+  /** The budget in bytes, resolving a percentage against {@code fullUpdateBytes}. */
+  public long budgetBytes(long fullUpdateBytes, String where) {
+    String text = budget.trim();
+    if (text.endsWith("%")) {
+      double percent;
+      try {
+        percent = Double.parseDouble(text.substring(0, text.length() - 1).trim());
+      } catch (NumberFormatException e) {
+        throw new org.dsparse.core.cli.UsageException(where + ": budget '" + budget + "' is not a percentage");
+      }
+      if (!(percent > 0)) {
+        throw new org.dsparse.core.cli.UsageException(where + ": budget '" + budget + "' must be positive");
+      }
+      return Math.round(fullUpdateBytes * percent / 100);
+    }
+    return org.dsparse.core.cli.Flags.parseBytes(where, text);
+  }
+}

@@ -1,0 +1,148 @@
+package org.dsparse.simulator;
+
+import com.typesafe.config.Config;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.dsparse.actors.node.DsparseNode;
+import org.dsparse.actors.node.NodeConfig;
+
+/**
+ * One JVM per device on loopback, plus a coordinator node in this JVM: the deployment shape on one
+ * machine. Each child's memory is its own, so its resident growth measures its training memory. A
+ * child exits when this JVM closes its standard input (on close, or if this JVM dies).
+ */
+final class ProcessCluster implements AutoCloseable {
+  static final String READY = "DSPARSE-DEVICE-READY ";
+  /** Fixed and pre-touched, so Java heap never moves a child's resident size. */
+  private static final String CHILD_HEAP = "512m";
+  private static final List<String> INHERITED_PROPERTIES = List.of("ai.djl.offline", "DJL_CACHE_DIR",
+      "ai.djl.pytorch.num_threads", "ai.djl.pytorch.num_interop_threads", "config.file",
+      "logback.configurationFile");
+
+  private final DsparseNode coordinator;
+  private final List<Process> children;
+
+  private ProcessCluster(DsparseNode coordinator, List<Process> children) {
+    this.coordinator = coordinator;
+    this.children = children;
+  }
+
+  /** Starts the coordinator node, then one child JVM per device, and waits until all are Up. */
+  static ProcessCluster start(Config base, List<DeviceProfile> devices, List<Long> budgets, Duration timeout) {
+    DsparseNode coordinator = DsparseNode.startCoordinator(
+        NodeConfig.node(base, "coordinator", "127.0.0.1", 0, List.of(), "1GiB", false));
+    List<Process> children = new ArrayList<>();
+    try {
+      coordinator.join(coordinator.address());
+      coordinator.awaitUp(timeout);
+      List<CompletableFuture<String>> ready = new ArrayList<>();
+      for (int i = 0; i < devices.size(); i++) {
+        Process child = launch(devices.get(i), budgets.get(i), coordinator.address());
+        children.add(child);
+        ready.add(readyLine(child, devices.get(i).name()));
+      }
+      for (int i = 0; i < ready.size(); i++) {
+        try {
+          ready.get(i).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+          throw new IllegalStateException("device process " + devices.get(i).name()
+              + " did not join within " + timeout + ": " + e.getMessage(), e);
+        }
+      }
+      return new ProcessCluster(coordinator, children);
+    } catch (RuntimeException e) {
+      children.forEach(Process::destroyForcibly);
+      coordinator.close();
+      throw e;
+    }
+  }
+
+  private static Process launch(DeviceProfile device, long budget, String seed) {
+    List<String> command = new ArrayList<>();
+    command.add(ProcessHandle.current().info().command().orElse("java"));
+    command.add("-Xms" + CHILD_HEAP);
+    command.add("-Xmx" + CHILD_HEAP);
+    command.add("-XX:+AlwaysPreTouch");
+    for (String key : INHERITED_PROPERTIES) {
+      String value = System.getProperty(key);
+      if (value != null) {
+        command.add("-D" + key + "=" + value);
+      }
+    }
+    command.add("-cp");
+    command.add(System.getProperty("java.class.path"));
+    command.add(DeviceProcess.class.getName());
+    command.addAll(List.of("--name", device.name(), "--budget", Long.toString(budget), "--seed", seed,
+        "--compute-slowdown", Double.toString(device.computeSlowdown()),
+        "--link-bandwidth", Long.toString(device.linkBytesPerSecond()),
+        "--link-latency-ms", Long.toString(device.linkLatency().toMillis())));
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    // glibc returns freed tensors to the OS at once, so resident size follows live memory.
+    builder.environment().put("MALLOC_MMAP_THRESHOLD_", "65536");
+    builder.environment().put("MALLOC_TRIM_THRESHOLD_", "0");
+    builder.environment().put("MALLOC_ARENA_MAX", "1");
+    try {
+      return builder.start();
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot start the JVM of device " + device.name() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Completes with the child's address once it is Up; forwards the rest of its output, prefixed. */
+  private static CompletableFuture<String> readyLine(Process child, String name) {
+    CompletableFuture<String> ready = new CompletableFuture<>();
+    Thread reader = new Thread(() -> {
+      try (BufferedReader in = new BufferedReader(
+          new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = in.readLine()) != null) {
+          if (line.startsWith(READY)) {
+            ready.complete(line.substring(READY.length()));
+          } else {
+            System.err.println("[" + name + "] " + line);
+          }
+        }
+      } catch (IOException e) {
+        // The child is gone; its exit is reported below.
+      }
+      ready.completeExceptionally(new IllegalStateException("device " + name + " exited with code "
+          + child.exitValue() + " before joining"));
+    }, "output-" + name);
+    reader.setDaemon(true);
+    reader.start();
+    return ready;
+  }
+
+  DsparseNode coordinator() {
+    return coordinator;
+  }
+
+  @Override
+  public void close() {
+    for (Process child : children) {
+      try {
+        child.getOutputStream().close();
+      } catch (IOException e) {
+        child.destroy();
+      }
+    }
+    for (Process child : children) {
+      try {
+        if (!child.waitFor(20, TimeUnit.SECONDS)) {
+          child.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        child.destroyForcibly();
+      }
+    }
+    coordinator.close();
+  }
+}

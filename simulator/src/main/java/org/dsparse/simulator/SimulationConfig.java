@@ -1,0 +1,85 @@
+package org.dsparse.simulator;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import org.dsparse.actors.job.JobConfig;
+import org.dsparse.core.cli.UsageException;
+import org.dsparse.protocol.job.JobSpec;
+
+/**
+ * An experiment as configured under {@code dsparse.simulation}, with its job under {@code dsparse.job};
+ * validated before anything starts.
+ *
+ * @param name names the results file
+ * @param processes one JVM per device (measured memory) instead of all devices in this JVM
+ * @param devices the simulated devices
+ * @param modes which modes to run, in order
+ * @param pretrainEpochs epochs of pre-training on the held-out share; 0 for none
+ * @param pretrainLearningRate its learning rate
+ * @param scratch also run every mode from a fresh model when pre-training is on
+ * @param job the job both modes run
+ */
+public record SimulationConfig(String name, boolean processes, List<DeviceProfile> devices,
+    List<JobSpec.Mode> modes, int pretrainEpochs, double pretrainLearningRate, boolean scratch,
+    JobConfig job) {
+
+  private static final String PATH = "dsparse.simulation";
+
+  public static SimulationConfig read(Config root) {
+    JobConfig job = JobConfig.read(root);
+    Config c = root.getConfig(PATH);
+    try {
+      String name = c.getString("name");
+      if (!name.matches("[A-Za-z0-9_.-]+")) {
+        throw new UsageException(PATH + ".name = '" + name + "': use letters, digits, '_', '.', '-'");
+      }
+      List<DeviceProfile> devices = new ArrayList<>();
+      Set<String> names = new HashSet<>();
+      int index = 0;
+      for (Config d : c.getConfigList("devices")) {
+        String where = PATH + ".devices[" + index++ + "]";
+        Config withDefaults = d.withFallback(c.getConfig("device-defaults"));
+        String deviceName = withDefaults.getString("name");
+        if (!names.add(deviceName)) {
+          throw new UsageException(where + ": device name '" + deviceName + "' is used twice");
+        }
+        double slowdown = withDefaults.getDouble("compute-slowdown");
+        if (!(slowdown >= 1)) {
+          throw new UsageException(where + ".compute-slowdown = " + slowdown + ": must be at least 1");
+        }
+        devices.add(new DeviceProfile(deviceName, withDefaults.getString("budget"), slowdown,
+            withDefaults.getBytes("link-emulation.bandwidth"),
+            withDefaults.getDuration("link-emulation.latency")));
+      }
+      if (devices.isEmpty()) {
+        throw new UsageException(PATH + ".devices is empty: an experiment needs at least one device");
+      }
+      List<JobSpec.Mode> modes = new ArrayList<>();
+      for (String mode : c.getStringList("modes")) {
+        try {
+          modes.add(JobSpec.Mode.valueOf(mode.trim().toUpperCase(Locale.ROOT)));
+        } catch (IllegalArgumentException e) {
+          throw new UsageException(PATH + ".modes: '" + mode + "' is neither full nor dsparse");
+        }
+      }
+      int pretrainEpochs = c.getInt("pretrain.epochs");
+      if (pretrainEpochs < 0) {
+        throw new UsageException(PATH + ".pretrain.epochs must not be negative");
+      }
+      if (pretrainEpochs > 0 && job.spec().heldOutFraction() <= 0) {
+        throw new UsageException(PATH + ".pretrain.epochs = " + pretrainEpochs
+            + " needs dsparse.job.held-out-fraction above 0: pre-training uses that share of the data");
+      }
+      return new SimulationConfig(name, c.getBoolean("processes"), List.copyOf(devices), List.copyOf(modes),
+          pretrainEpochs, c.getDouble("pretrain.learning-rate"), c.getBoolean("scratch"),
+          new JobConfig(job.spec(), devices.size(), job.timeouts()));
+    } catch (ConfigException e) {
+      throw new UsageException("simulation configuration: " + e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,181 @@
+package org.dsparse.simulator;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import org.dsparse.actors.job.JobReport;
+import org.dsparse.core.cli.Table;
+import org.dsparse.protocol.job.JobSpec;
+
+/**
+ * An experiment's results as {@code results/<name>.json} and a plain-text comparison. Memory is the
+ * measured resident growth of each device's process when devices ran one per JVM, else the memory
+ * model's prediction ({@code memorySource} says which).
+ */
+public final class SimulationReport {
+  private final SimulationConfig simulation;
+  private final Simulation.Outcome outcome;
+
+  public SimulationReport(SimulationConfig simulation, Simulation.Outcome outcome) {
+    this.simulation = simulation;
+    this.outcome = outcome;
+  }
+
+  /** The setting the top-level comparison reports: pre-trained when there was pre-training. */
+  private Simulation.SettingResult primary() {
+    return outcome.settings().get(0);
+  }
+
+  private boolean measured() {
+    return simulation.processes();
+  }
+
+  private static long memory(JobReport.DeviceReport d, boolean measured) {
+    return measured ? d.measuredBytes() : d.predictedBytes();
+  }
+
+  public JsonObject json() {
+    JsonObject root = new JsonObject();
+    root.addProperty("experiment", simulation.name());
+    root.addProperty("processes", simulation.processes());
+    root.addProperty("memorySource", measured() ? "measured" : "predicted");
+    root.addProperty("setting", primary().setting());
+    root.addProperty("fullUpdatePredictedBytes", outcome.fullUpdatePredictedBytes());
+    Map<JobSpec.Mode, JobReport> reports = primary().reports();
+    JobReport full = reports.get(JobSpec.Mode.FULL);
+    JobReport sparse = reports.get(JobSpec.Mode.DSPARSE);
+    JsonArray devices = new JsonArray();
+    for (int i = 0; i < simulation.devices().size(); i++) {
+      JsonObject d = new JsonObject();
+      d.addProperty("name", simulation.devices().get(i).name());
+      d.addProperty("budgetBytes", outcome.budgets().get(i));
+      if (full != null) {
+        d.addProperty("fullMeasuredBytes", full.devices().get(i).measuredBytes());
+        d.addProperty("fullPredictedBytes", full.devices().get(i).predictedBytes());
+      }
+      if (sparse != null) {
+        d.addProperty("dsparseMeasuredBytes", sparse.devices().get(i).measuredBytes());
+        d.addProperty("dsparsePredictedBytes", sparse.devices().get(i).predictedBytes());
+        d.addProperty("updatedLayers", sparse.devices().get(i).updatedLayers());
+        d.addProperty("dsparseAggMillisPerStep", sparse.devices().get(i).aggMillisPerStep());
+      }
+      devices.add(d);
+    }
+    root.add("devices", devices);
+    reports.forEach((mode, report) -> root.add(key(mode), modeJson(report)));
+    for (Simulation.SettingResult other : outcome.settings().subList(1, outcome.settings().size())) {
+      JsonObject setting = new JsonObject();
+      other.reports().forEach((mode, report) -> setting.add(key(mode), modeJson(report)));
+      root.add(other.setting(), setting);
+    }
+    if (outcome.pretrain() != null) {
+      JsonObject p = new JsonObject();
+      p.addProperty("heldOutFraction", simulation.job().spec().heldOutFraction());
+      p.addProperty("epochs", simulation.pretrainEpochs());
+      p.addProperty("samples", outcome.pretrain().samples());
+      p.addProperty("testAccuracy", outcome.pretrain().testAccuracy());
+      p.addProperty("how", "one process trains every layer (same model, seed, optimizer and batch as the job) "
+          + "on the seeded held-out share of the training set that the job's devices never see");
+      root.add("pretrain", p);
+    }
+    if (full != null && sparse != null) {
+      JsonObject s = new JsonObject();
+      s.addProperty("memoryReduction", memoryReduction(full, sparse));
+      s.addProperty("aggregationReduction", 1 - sparse.aggMillisPerStep() / full.aggMillisPerStep());
+      s.addProperty("accuracyDeltaPoints", 100 * (sparse.testAccuracy() - full.testAccuracy()));
+      root.add("summary", s);
+      root.addProperty("plan", sparse.plan());
+    }
+    return root;
+  }
+
+  private double memoryReduction(JobReport full, JobReport sparse) {
+    double sum = 0;
+    for (int i = 0; i < full.devices().size(); i++) {
+      sum += 1 - (double) memory(sparse.devices().get(i), measured()) / memory(full.devices().get(i), measured());
+    }
+    return sum / full.devices().size();
+  }
+
+  private static String key(JobSpec.Mode mode) {
+    return mode.name().toLowerCase(Locale.ROOT);
+  }
+
+  private static JsonObject modeJson(JobReport report) {
+    JsonObject m = new JsonObject();
+    m.addProperty("aggMillisPerStep", report.aggMillisPerStep());
+    m.addProperty("testAccuracy", report.testAccuracy());
+    m.addProperty("stepMillis", report.stepMillis());
+    m.addProperty("steps", report.steps());
+    m.addProperty("computeMillisPerStep",
+        report.devices().stream().mapToDouble(JobReport.DeviceReport::computeMillisPerStep).average().orElse(0));
+    m.addProperty("bytesPerStepPerDevice",
+        report.devices().stream().mapToDouble(JobReport.DeviceReport::bytesPerStep).average().orElse(0));
+    JsonArray accuracies = new JsonArray();
+    report.epochAccuracies().forEach(accuracies::add);
+    m.add("epochAccuracies", accuracies);
+    JsonArray losses = new JsonArray();
+    report.epochLosses().forEach(losses::add);
+    m.add("epochLosses", losses);
+    return m;
+  }
+
+  public void write(Path file) throws IOException {
+    Files.createDirectories(file.toAbsolutePath().getParent());
+    Files.writeString(file, new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
+        .create().toJson(json()));
+  }
+
+  /** The comparison table. */
+  public String table() {
+    StringBuilder out = new StringBuilder();
+    for (Simulation.SettingResult setting : outcome.settings()) {
+      JobReport full = setting.reports().get(JobSpec.Mode.FULL);
+      JobReport sparse = setting.reports().get(JobSpec.Mode.DSPARSE);
+      out.append("== ").append(simulation.name()).append(", ").append(setting.setting())
+          .append(setting.setting().equals("pretrained") ? " (from the pre-trained checkpoint)" : " (from a fresh model)")
+          .append(" ==\n");
+      if (full == null || sparse == null) {
+        setting.reports().forEach((mode, r) -> out.append(String.format(Locale.ROOT,
+            "%s: test accuracy %.2f%%, aggregation %.1f ms/step, step %.0f ms%n", key(mode), 100 * r.testAccuracy(),
+            r.aggMillisPerStep(), r.stepMillis())));
+        continue;
+      }
+      String source = measured() ? "measured" : "predicted";
+      Table devices = new Table("device", "budget MiB", "full MiB", "dsparse MiB", "saved", "layers",
+          "dsparse agg ms");
+      for (int i = 0; i < full.devices().size(); i++) {
+        JobReport.DeviceReport f = full.devices().get(i);
+        JobReport.DeviceReport s = sparse.devices().get(i);
+        devices.row(f.name(), Table.mib(outcome.budgets().get(i)), Table.mib(memory(f, measured())),
+            Table.mib(memory(s, measured())),
+            percent(1 - (double) memory(s, measured()) / memory(f, measured())), s.updatedLayers(),
+            String.format(Locale.ROOT, "%.1f", s.aggMillisPerStep()));
+      }
+      out.append("training memory per device (").append(source).append("):\n").append(devices).append('\n');
+      Table modes = new Table("", "full", "dsparse", "change");
+      modes.row("aggregation ms/step", fmt(full.aggMillisPerStep()), fmt(sparse.aggMillisPerStep()),
+          percent(sparse.aggMillisPerStep() / full.aggMillisPerStep() - 1));
+      modes.row("step ms", fmt(full.stepMillis()), fmt(sparse.stepMillis()),
+          percent(sparse.stepMillis() / full.stepMillis() - 1));
+      modes.row("test accuracy %", fmt(100 * full.testAccuracy()), fmt(100 * sparse.testAccuracy()),
+          String.format(Locale.ROOT, "%+.2f pt", 100 * (sparse.testAccuracy() - full.testAccuracy())));
+      modes.row("mean memory saving", "", "", percent(memoryReduction(full, sparse)));
+      out.append(modes).append('\n');
+    }
+    return out.toString();
+  }
+
+  private static String fmt(double value) {
+    return String.format(Locale.ROOT, "%.1f", value);
+  }
+
+  private static String percent(double fraction) {
+    return String.format(Locale.ROOT, "%+.1f%%", 100 * fraction);
+  }
+}
