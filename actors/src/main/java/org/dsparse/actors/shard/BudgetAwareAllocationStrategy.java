@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.ActorRef;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -40,6 +41,12 @@ public final class BudgetAwareAllocationStrategy extends ShardCoordinator.Abstra
   private final ActorSystem<?> system;
   private final DeviceDirectory directory;
   private final int maxSimultaneousMoves;
+  // The coordinator offers rebalance every registered region but allocation only those not shutting
+  // down, and a region shuts down before its node leaves the cluster, so membership does not show it
+  // yet. A region offered before but left out of a later allocation is departing: moving a shard
+  // there would only bounce it back. Updated on the coordinator's thread.
+  private final Set<ActorRef> knownRegions = ConcurrentHashMap.newKeySet();
+  private final Set<ActorRef> departingRegions = ConcurrentHashMap.newKeySet();
 
   public BudgetAwareAllocationStrategy(ActorSystem<?> system) {
     this.system = system;
@@ -51,6 +58,8 @@ public final class BudgetAwareAllocationStrategy extends ShardCoordinator.Abstra
   public Future<ActorRef> allocateShard(ActorRef requester, String shardId,
       Map<ActorRef, IndexedSeq<String>> currentShardAllocations) {
     Map<ActorRef, List<String>> current = toJava(currentShardAllocations);
+    knownRegions.stream().filter(r -> !current.containsKey(r)).forEach(departingRegions::add);
+    knownRegions.addAll(current.keySet());
     CompletionStage<ActorRef> region = directory.read()
         .exceptionally(failure -> {
           log.warn("shard {}: device directory unreadable ({}); placing by shard count", shardId, failure.toString());
@@ -63,11 +72,15 @@ public final class BudgetAwareAllocationStrategy extends ShardCoordinator.Abstra
   @Override
   public Future<Set<String>> rebalance(Map<ActorRef, IndexedSeq<String>> currentShardAllocations,
       Set<String> rebalanceInProgress) {
+    Map<ActorRef, List<String>> current = toJava(currentShardAllocations);
+    departingRegions.retainAll(current.keySet());
+    knownRegions.retainAll(current.keySet());
+    knownRegions.addAll(current.keySet());
+    departingRegions.forEach(current::remove);
     int budget = maxSimultaneousMoves - rebalanceInProgress.size();
     if (budget <= 0) {
       return Future.successful(Set.of());
     }
-    Map<ActorRef, List<String>> current = toJava(currentShardAllocations);
     CompletionStage<Set<String>> moves = directory.read()
         .thenApply(snapshot -> shardsToMove(current, rebalanceInProgress, snapshot, budget))
         .exceptionally(failure -> {
@@ -88,7 +101,6 @@ public final class BudgetAwareAllocationStrategy extends ShardCoordinator.Abstra
     }
     ShardDemand demand = snapshot.demandOf(shardId);
     Home home = Placement.chooseHome(demand, devices.loads);
-    log.info("TEMP allocate {} demand {} loads {} regions {} -> {}", shardId, demand, devices.loads, current, home);
     if (home.overBudget()) {
       long free = devices.loads.stream().filter(l -> l.device().equals(home.device())).findFirst()
           .orElseThrow().freeBytes();
@@ -102,7 +114,6 @@ public final class BudgetAwareAllocationStrategy extends ShardCoordinator.Abstra
       DirectorySnapshot snapshot, int budget) {
     Devices devices = devicesOf(current, snapshot, inProgress);
     Set<String> shards = new HashSet<>();
-    log.info("TEMP rebalance loads {} alloc {} current {}", devices.loads, devices.allocation, current);
     for (Move move : Placement.rebalance(devices.allocation, devices.loads, snapshot.demands(), budget)) {
       log.info("moving group {} from device {} to {}: {}", move.groupId(), move.from(), move.to(), move.reason());
       shards.add(move.groupId());

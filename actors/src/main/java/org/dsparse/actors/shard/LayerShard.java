@@ -2,6 +2,7 @@ package org.dsparse.actors.shard;
 
 import java.time.Duration;
 import java.util.concurrent.CompletionStage;
+import java.util.stream.StreamSupport;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -9,6 +10,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
 import org.apache.pekko.cluster.sharding.typed.ShardingMessageExtractor;
@@ -179,11 +181,18 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   }
 
   private Behavior<Command> onHandOff() {
-    if (version != NO_VERSION) {
-      // The region buffers this until the coordinator has allocated the shard's new home.
+    if (version != NO_VERSION && anotherMemberIsUp()) {
+      // The region buffers this until the coordinator has allocated the shard's new home. With no
+      // other member there is no new home, and the buffered message would hold up the shutdown.
       shardOf(getContext().getSystem(), groupId).tell(new StoreWeights(version, weights));
     }
     return Behaviors.stopped();
+  }
+
+  private boolean anotherMemberIsUp() {
+    Cluster cluster = Cluster.get(getContext().getSystem());
+    return StreamSupport.stream(cluster.state().getMembers().spliterator(), false)
+        .anyMatch(m -> m.status() == MemberStatus.up() && !m.address().equals(cluster.selfMember().address()));
   }
 
   /** Shard id = entity id = group id: one entity per shard, so that each group is placed on its own. */

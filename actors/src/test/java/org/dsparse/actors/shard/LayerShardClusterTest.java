@@ -16,6 +16,9 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.sharding.ShardRegion;
+import org.apache.pekko.cluster.sharding.typed.GetClusterShardingStats;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.dsparse.actors.shard.LayerShard.Assigned;
@@ -69,11 +72,15 @@ class LayerShardClusterTest {
     startDevice("a", 100 * MB, 90 * MB);
     startDevice("b", 100 * MB, 20 * MB);
     startDevice("c", 100 * MB, 70 * MB);
+    awaitRegisteredRegions(3);
   }
 
   @AfterAll
   void stopCluster() {
-    nodes.forEach(ActorTestKit::shutdownTestKit);
+    // Newest first, so that the shard coordinator (on the oldest node) outlives every hand-off.
+    for (int i = nodes.size() - 1; i >= 0; i--) {
+      nodes.get(i).shutdownTestKit();
+    }
   }
 
   @Test
@@ -90,13 +97,36 @@ class LayerShardClusterTest {
 
   @Test
   @Order(2)
+  void everyNodesDirectorySnapshotFollowsTheReplicatedEntries() {
+    TestProbe<Object> probe = nodes.get(2).createTestProbe();
+    probe.awaitAssert(EVENTUALLY, Duration.ofMillis(100), () -> {
+      DirectorySnapshot snapshot = DeviceDirectory.get(node(2)).snapshot();
+      assertEquals(new DeviceEntry("a", addressOf(node(0)), 100 * MB, 90 * MB), snapshot.devices().get("a"));
+      assertEquals(3, snapshot.devices().size());
+      assertEquals(G3, snapshot.demands().get("g3"));
+      assertEquals(3, snapshot.demands().size());
+      return null;
+    });
+  }
+
+  @Test
+  @Order(3)
   void weightsRoundTripAcrossNodes() throws Exception {
     LayerShard.shardOf(node(0), "g1").tell(new StoreWeights(3, new float[] {1, 2, 3}));
+    TestProbe<Object> probe = nodes.get(1).createTestProbe();
+    WeightsSnapshot stored = probe.awaitAssert(EVENTUALLY, Duration.ofMillis(100), () -> {
+      WeightsSnapshot snapshot = weights(1, "g1");
+      assertEquals(3, snapshot.version());
+      return snapshot;
+    });
+    assertEquals("g1", stored.groupId());
+    assertArrayEquals(new float[] {1, 2, 3}, stored.weights());
+
+    // From one sender the two messages arrive in order, so the answer reflects the older store.
     LayerShard.shardOf(node(0), "g1").tell(new StoreWeights(2, new float[] {9}));
-    WeightsSnapshot snapshot = weights(1, "g1");
-    assertEquals("g1", snapshot.groupId());
-    assertEquals(3, snapshot.version(), "an older version must not replace a newer one");
-    assertArrayEquals(new float[] {1, 2, 3}, snapshot.weights());
+    WeightsSnapshot after = weights(0, "g1");
+    assertEquals(3, after.version(), "an older version must not replace a newer one");
+    assertArrayEquals(new float[] {1, 2, 3}, after.weights());
 
     WeightsSnapshot empty = weights(0, "g3");
     assertFalse(empty.hasWeights());
@@ -104,7 +134,7 @@ class LayerShardClusterTest {
   }
 
   @Test
-  @Order(3)
+  @Order(4)
   void aLeavingDevicesShardsComeBackOnSurvivorsAndTakeWeights() throws Exception {
     ActorTestKit leaving = nodes.get(2);
     Address leavingAddress = Cluster.get(leaving.system()).selfMember().address();
@@ -119,6 +149,7 @@ class LayerShardClusterTest {
 
     Assigned g1 = home(node(0), "g1");
     assertEquals("b", g1.homeDevice(), "c is gone, updater a has no room, b has 40 MB left");
+    assertEquals(3, weights(1, "g1").version(), "a device leaving gracefully hands its shards' weights over");
     LayerShard.shardOf(node(1), "g1").tell(new StoreWeights(5, new float[] {5, 5}));
     probe.awaitAssert(EVENTUALLY, Duration.ofMillis(200), () -> {
       assertEquals(5, weights(0, "g1").version());
@@ -129,9 +160,10 @@ class LayerShardClusterTest {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void aJoiningUpdaterWithRoomTakesItsShardWithItsWeights() throws Exception {
     ActorSystem<?> joined = startDevice("d", 100 * MB, 60 * MB);
+    awaitRegisteredRegions(3);
     TestProbe<Object> probe = nodes.get(0).createTestProbe();
     probe.awaitAssert(EVENTUALLY, Duration.ofMillis(250), () -> {
       assertEquals(new Assigned("g1", "d", addressOf(joined)), home(node(0), "g1"));
@@ -157,6 +189,17 @@ class LayerShardClusterTest {
     DeviceDirectory.get(node.system()).announce(new DeviceEntry(device, addressOf(node.system()), budget, reserved))
         .toCompletableFuture().get(20, TimeUnit.SECONDS);
     return node.system();
+  }
+
+  /** Waits until the shard coordinator knows {@code count} regions, so that all are candidates. */
+  private void awaitRegisteredRegions(int count) {
+    TestProbe<ShardRegion.ClusterShardingStats> stats = nodes.get(0).createTestProbe();
+    stats.awaitAssert(EVENTUALLY, Duration.ofMillis(200), () -> {
+      ClusterSharding.get(node(0)).shardState()
+          .tell(new GetClusterShardingStats(LayerShard.TYPE_KEY, Duration.ofSeconds(3), stats.getRef()));
+      assertEquals(count, stats.receiveMessage(Duration.ofSeconds(5)).getRegions().size());
+      return null;
+    });
   }
 
   private ActorSystem<?> node(int i) {
