@@ -206,6 +206,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private long incomingGeneration;
   private long outgoingGeneration;
   private TcpCollectiveRun tcpRun;
+  private long linksResetFor = Long.MIN_VALUE;
   private final EnumSet<TcpCollectiveRun.Side> tcpSidesDone = EnumSet.noneOf(TcpCollectiveRun.Side.class);
 
   private ProcessGroup(ActorContext<Command> context, TimerScheduler<Command> timers, GroupSpec spec,
@@ -327,7 +328,9 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       CollectiveAborted abort = abortsAhead.remove(request.sequence());
       if (abort != null) {
         reply(request, abortedBy(abort));
+        failed++;
         lastFinished = request.sequence();
+        resetLinksFor(request.sequence());
         continue;
       }
       current = request;
@@ -512,6 +515,9 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       finishCurrent(false);
     } else if (current == null || aborted.sequence() > current.sequence()) {
       abortsAhead.put(aborted.sequence(), aborted);
+      if (current == null) {
+        resetLinksFor(aborted.sequence());
+      }
     }
   }
 
@@ -626,8 +632,16 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     return this;
   }
 
-  /** After a failed collective the streams' positions are unknown: drop both links and re-offer. */
-  private void resetLinks() {
+  /**
+   * After a failed collective the streams' positions are unknown: drop both links and re-offer. Peers
+   * that gave up collective {@code sequence} do the same, so a member that had not even started it
+   * follows suit when it learns of the abort. Once per sequence, so the fresh links survive.
+   */
+  private void resetLinksFor(long sequence) {
+    if (links == null || sequence <= linksResetFor) {
+      return;
+    }
+    linksResetFor = sequence;
     TcpDataLinks.closeQuietly(incoming);
     TcpDataLinks.closeQuietly(outgoing);
     incoming = null;
@@ -792,9 +806,9 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     if (tcpRun != null) {
       tcpRun.cancel();
       tcpRun = null;
-      if (!succeeded) {
-        resetLinks();
-      }
+    }
+    if (!succeeded) {
+      resetLinksFor(lastFinished);
     }
     timers.cancel(DEADLINE);
     timers.cancel(LINK_FAILURE);

@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the predecessor and the link to the successor. Connections are authenticated by a token that the
  * listening member sent to its predecessor over the cluster ({@code DataLinkOffered}); anything
  * that cannot present the current token, group id and rank within {@link #HANDSHAKE_TIMEOUT_MILLIS}
- * is refused. All outcomes are reported through {@link Events}, from I/O threads.
+ * is refused. All outcomes are reported through {@link Events}, from I/O threads. Established links
+ * are handed over in non-blocking mode, for {@link TcpCollectiveRun}'s selector.
  */
 final class TcpDataLinks implements AutoCloseable {
   static final int HANDSHAKE_TIMEOUT_MILLIS = 5_000;
@@ -126,6 +127,7 @@ final class TcpDataLinks implements AutoCloseable {
         if (answer != ACCEPTED) {
           throw new IOException("the successor refused the data link (answer " + answer + ")");
         }
+        channel.configureBlocking(false);
         events.outgoingEstablished(generation, channel);
       } catch (IOException e) {
         closeQuietly(channel);
@@ -177,6 +179,7 @@ final class TcpDataLinks implements AutoCloseable {
       channel.socket().setSoTimeout(0);
       channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
       channel.write(ByteBuffer.wrap(new byte[] {ACCEPTED}));
+      channel.configureBlocking(false);
       events.incomingEstablished(generation, channel);
     } catch (IOException e) {
       refuse(channel, remote, "handshake failed: " + e.getMessage());
