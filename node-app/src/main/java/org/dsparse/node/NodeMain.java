@@ -1,18 +1,185 @@
 package org.dsparse.node;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import org.dsparse.actors.job.JobConfig;
+import org.dsparse.actors.job.JobEvent;
+import org.dsparse.actors.job.JobReport;
+import org.dsparse.actors.node.DsparseNode;
+import org.dsparse.actors.node.NodeConfig;
+import org.dsparse.core.cli.Flags;
+import org.dsparse.core.cli.Table;
+import org.dsparse.core.cli.UsageException;
+import org.dsparse.actors.job.ProgressPrinter;
 import org.dsparse.training.profile.ProfileCommand;
 
-/** Entry of the node-app jar. */
+/**
+ * {@code java -jar node-app/target/node-app.jar}: {@code start} one device (the default),
+ * {@code submit} a job to a running cluster, or {@code profile} this machine's training memory.
+ */
 public final class NodeMain {
+  static final String USAGE = """
+      usage: java -jar node-app/target/node-app.jar [start] [options]     run a device
+             java -jar node-app/target/node-app.jar submit --job FILE [options]   run a job, show progress
+             java -jar node-app/target/node-app.jar profile [--help]     measure this machine's memory
+      options:
+        --config FILE        HOCON with dsparse.device / dsparse.job / pekko settings (see conf/)
+        --seed-nodes LIST    host:port,host:port of nodes to join (a node listing itself starts a cluster)
+        --bind HOST          address to bind and advertise (default 127.0.0.1)
+        --port PORT          cluster port (default 25520; 0 picks a free one)
+        --name NAME          device name (default: dsparse.device.name)
+        --budget SIZE        memory budget, e.g. 512MiB or auto (default: dsparse.device.memory-budget)
+        --data DIR           folder with this device's dataset files
+        --job FILE           with start: also submit this job once the cluster has its devices""";
+
   private NodeMain() {}
 
   public static void main(String[] args) {
-    if (args.length > 0 && args[0].equals("profile")) {
-      ProfileCommand.main(Arrays.copyOfRange(args, 1, args.length));
+    String command = args.length > 0 && !args[0].startsWith("--") ? args[0] : "start";
+    String[] rest = args.length > 0 && !args[0].startsWith("--") ? Arrays.copyOfRange(args, 1, args.length) : args;
+    try {
+      switch (command) {
+        case "start" -> start(rest, false);
+        case "submit" -> start(rest, true);
+        case "profile" -> ProfileCommand.run(rest);
+        case "help", "--help" -> System.out.println(USAGE);
+        default -> throw new UsageException("unknown command '" + command + "'\n" + USAGE);
+      }
+    } catch (UsageException | IllegalArgumentException e) {
+      System.err.println("node-app: " + e.getMessage());
+      System.exit(2);
+    }
+  }
+
+  /**
+   * Starts a node: a device, or with {@code coordinatorOnly} a node that only submits the job and
+   * exits when it ends.
+   */
+  static void start(String[] args, boolean coordinatorOnly) {
+    Flags flags = Flags.parse(coordinatorOnly ? "submit" : "start", args,
+        Set.of("config", "seed-nodes", "bind", "port", "name", "budget", "data", "job"), Set.of("help"));
+    if (flags.has("help")) {
+      System.out.println(USAGE);
       return;
     }
-    System.err.println("usage: node-app profile ...");
-    System.exit(2);
+    Config base = load(flags.get("config").orElse(null), "--config");
+    if (flags.has("job")) {
+      base = load(flags.get("job").get(), "--job").withFallback(base);
+    }
+    if (flags.has("data")) {
+      base = base.withValue("dsparse.device.data-dir", ConfigValueFactory.fromAnyRef(flags.get("data").get()));
+    }
+    String host = flags.get("bind", "127.0.0.1");
+    int port = flags.getInt("port", 25520);
+    List<String> seeds = seedNodes(flags.get("seed-nodes", host + ":" + port));
+    String name = flags.get("name", base.getString("dsparse.device.name"));
+    String budget = flags.get("budget", base.getString("dsparse.device.memory-budget"));
+    Config config = NodeConfig.node(base, name, host, port, seeds, budget, true);
+    JobConfig job = coordinatorOnly || flags.has("job") ? JobConfig.read(config) : null;
+    if (coordinatorOnly && job == null) {
+      throw new UsageException("submit needs --job FILE");
+    }
+    DsparseNode node = coordinatorOnly ? DsparseNode.startCoordinator(config) : DsparseNode.start(config);
+    Runtime.getRuntime().addShutdownHook(new Thread(node::close, "node-shutdown"));
+    try {
+      node.awaitUp(Duration.ofSeconds(120));
+    } catch (IllegalStateException e) {
+      node.close();
+      throw new UsageException(e.getMessage());
+    }
+    System.err.println("node " + node.address() + " is up"
+        + node.device().map(d -> ", device " + d.name() + " with " + (d.budgetBytes() >> 20) + " MiB").orElse(""));
+    if (job != null) {
+      System.exit(runJob(node, job) ? 0 : 1);
+    }
+    awaitTermination(node);
+  }
+
+  private static boolean runJob(DsparseNode node, JobConfig job) {
+    System.err.println("submitting job " + job.spec().jobId() + " (" + job.spec().mode() + ", " + job.spec().model()
+        + ") for " + job.devices() + " devices");
+    try {
+      JobEvent end = node.submit(job, new ProgressPrinter(System.out::println)).get();
+      if (end instanceof JobEvent.Succeeded succeeded) {
+        System.out.print(summary(succeeded.report()));
+        return true;
+      }
+      return false;
+    } catch (Exception e) {
+      System.err.println("node-app: job interrupted: " + e.getMessage());
+      return false;
+    }
+  }
+
+  static String summary(JobReport report) {
+    Table table = new Table("device", "budget MiB", "layers", "predicted MiB", "measured MiB", "agg ms/step",
+        "compute ms/step");
+    for (JobReport.DeviceReport d : report.devices()) {
+      table.row(d.name(), Table.mib(d.budgetBytes()), d.updatedLayers(), Table.mib(d.predictedBytes()),
+          Table.mib(d.measuredBytes()), String.format(Locale.ROOT, "%.1f", d.aggMillisPerStep()),
+          String.format(Locale.ROOT, "%.1f", d.computeMillisPerStep()));
+    }
+    return String.format(Locale.ROOT, "job %s done: %d steps, test accuracy %.2f%%, %.1f ms/step, aggregation %.1f ms/step%n%s%s",
+        report.spec().jobId(), report.steps(), 100 * report.testAccuracy(), report.stepMillis(),
+        report.aggMillisPerStep(), table, report.checkpoints().isEmpty() ? ""
+            : "checkpoints: " + String.join(", ", report.checkpoints()) + "\n");
+  }
+
+  private static void awaitTermination(DsparseNode node) {
+    CountDownLatch terminated = new CountDownLatch(1);
+    node.system().getWhenTerminated().thenRun(terminated::countDown);
+    try {
+      terminated.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** {@code host:port} (or full {@code pekko://dsparse@host:port}) entries, comma-separated. */
+  static List<String> seedNodes(String text) {
+    List<String> seeds = new ArrayList<>();
+    for (String part : text.split(",")) {
+      String seed = part.trim();
+      if (seed.isEmpty()) {
+        continue;
+      }
+      if (!seed.startsWith("pekko://")) {
+        if (!seed.matches("[^:/@\\s]+:[0-9]{1,5}")) {
+          throw new UsageException("--seed-nodes: '" + seed + "' is not host:port");
+        }
+        seed = "pekko://" + NodeConfig.SYSTEM_NAME + "@" + seed;
+      }
+      seeds.add(seed);
+    }
+    if (seeds.isEmpty()) {
+      throw new UsageException("--seed-nodes lists no node");
+    }
+    return seeds;
+  }
+
+  private static Config load(String file, String flag) {
+    if (file == null) {
+      return ConfigFactory.load();
+    }
+    Path path = Path.of(file);
+    if (!Files.isRegularFile(path)) {
+      throw new UsageException(flag + ": " + path + " does not exist");
+    }
+    try {
+      return ConfigFactory.parseFile(path.toFile()).withFallback(ConfigFactory.load()).resolve();
+    } catch (ConfigException e) {
+      throw new UsageException(flag + " " + path + ": " + e.getMessage());
+    }
   }
 }

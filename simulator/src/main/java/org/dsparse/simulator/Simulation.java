@@ -16,6 +16,7 @@ import java.util.function.Consumer;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobEvent;
 import org.dsparse.actors.job.JobReport;
+import org.dsparse.actors.job.ProgressPrinter;
 import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.LocalCluster;
 import org.dsparse.core.data.ImageSet;

@@ -148,7 +148,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
         prepare.spec().jobId(), rank, prepare.devices().size(), prepare.assignment().updatedLayers().size());
     context.pipeToSelf(
         DjlThread.submit(() -> DeviceRuntime.prepare(prepare.spec(), rank, prepare.devices().size(),
-            prepare.assignment(), settings.measureMemory())),
+            prepare.assignment(), settings)),
         (runtime, error) -> new RuntimeReady(prepare, runtime, error));
   }
 

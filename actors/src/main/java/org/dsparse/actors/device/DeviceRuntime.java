@@ -58,13 +58,14 @@ final class DeviceRuntime implements AutoCloseable {
    * Loads this device's shard of the data, then builds the model (from the initial checkpoint when
    * the job names one) and a trainer for its update set.
    *
-   * @param measureMemory reset the process's peak resident size after the data is loaded, so that
-   *     the peak measures training alone (only meaningful with one device per JVM)
+   * @param device this device; when it measures memory, the process's peak resident size is reset
+   *     after the data is loaded, so that the peak measures training alone
    */
   static DeviceRuntime prepare(JobSpec spec, int rank, int devices, Assignment assignment,
-      boolean measureMemory) throws IOException {
+      DeviceSettings device) throws IOException {
     DjlThread.checkCurrent();
-    DataSource source = DataSource.parse(spec.data(), "job " + spec.jobId() + " data");
+    boolean measureMemory = device.measureMemory();
+    DataSource source = device.dataSource(spec.data(), "job " + spec.jobId() + " data");
     ImageSet trainSet = source.load(Split.TRAIN);
     ImageSet testSet = source.load(Split.TEST);
     ImageSet jobSet = trainSet.subset(Partitioner.holdOut(trainSet.size(), spec.heldOutFraction(), spec.seed())[1]);

@@ -20,9 +20,11 @@ import org.dsparse.core.cli.UsageException;
  * @param linkBytesPerSecond emulates a slower link: each collective phase takes at least its bytes
  *     over this rate longer (0 = off)
  * @param linkLatency emulated latency added to each collective phase
+ * @param dataDir where this device keeps the job's dataset files, overriding the job's folder
+ *     (empty: as the job says)
  */
 public record DeviceSettings(String name, long budgetBytes, boolean measureMemory, double computeSlowdown,
-    long linkBytesPerSecond, java.time.Duration linkLatency) {
+    long linkBytesPerSecond, java.time.Duration linkLatency, String dataDir) {
   private static final Path MEMINFO = Path.of("/proc/meminfo");
 
   public DeviceSettings {
@@ -42,7 +44,16 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
 
   /** A device on this machine's real speed and network. */
   public static DeviceSettings of(String name, long budgetBytes, boolean measureMemory) {
-    return new DeviceSettings(name, budgetBytes, measureMemory, 1, 0, java.time.Duration.ZERO);
+    return new DeviceSettings(name, budgetBytes, measureMemory, 1, 0, java.time.Duration.ZERO, "");
+  }
+
+  /** The job's data source as this device reads it: from its own data folder when it has one. */
+  public org.dsparse.training.data.DataSource dataSource(String jobData, String where) {
+    org.dsparse.training.data.DataSource source = org.dsparse.training.data.DataSource.parse(jobData, where);
+    if (dataDir.isEmpty() || source instanceof org.dsparse.training.data.DataSource.Embedded) {
+      return source;
+    }
+    return new org.dsparse.training.data.DataSource.Folder(source.kind(), java.nio.file.Path.of(dataDir));
   }
 
   /** Extra time a collective phase moving {@code bytes} takes on the emulated link. */
@@ -69,7 +80,7 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
       }
       return new DeviceSettings(name, budgetBytes, c.getBoolean("measure-memory"),
           c.getDouble("compute-slowdown"), c.getBytes("link-emulation.bandwidth"),
-          c.getDuration("link-emulation.latency"));
+          c.getDuration("link-emulation.latency"), c.getString("data-dir"));
     } catch (ConfigException e) {
       throw new UsageException("device configuration: " + e.getMessage());
     }

@@ -1,8 +1,7 @@
-package org.dsparse.simulator;
+package org.dsparse.actors.job;
 
 import java.util.Locale;
 import java.util.function.Consumer;
-import org.dsparse.actors.job.JobEvent;
 
 /** Prints a job's progress: the plan, then a line every few seconds and at each epoch end. */
 public final class ProgressPrinter implements Consumer<JobEvent> {

@@ -1,0 +1,2 @@
+/** node-app: starts one device of a real cluster, submits jobs and shows their progress. */
+package org.dsparse.node;
