@@ -1,10 +1,14 @@
 package org.dsparse.actors.collective;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.dsparse.core.collective.ReduceOp;
 import org.junit.jupiter.api.AfterAll;
@@ -74,6 +78,40 @@ abstract class CollectiveClusterContract {
     }
     for (int r = 1; r < members(); r++) {
       assertArrayEquals(GroupRun.bits(results.get(0)), GroupRun.bits(results.get(r)), "all members agree bit for bit");
+    }
+  }
+
+  @Test
+  void collectivesQueuedBackToBackCompleteInOrderWithTheirOwnResults() {
+    int count = 12;
+    long first = sequence.get() + 1;
+    float[][][] inputs = new float[count][][];
+    List<TestProbe<ProcessGroup.CollectiveOutcome>> probes = new ArrayList<>();
+    for (int rank = 0; rank < members(); rank++) {
+      probes.add(cluster.node(cluster.indexOf(spec.member(rank))).createTestProbe());
+    }
+    for (int i = 0; i < count; i++) {
+      inputs[i] = GroupRun.integerInputs(members(), 1_000 + 7_919 * i, i);
+    }
+    float[][] sums = new float[count][];
+    for (int i = 0; i < count; i++) {
+      sums[i] = GroupRun.expected(inputs[i], ReduceOp.SUM);
+    }
+    // Every member queues all requests at once, so members drift apart by whole collectives.
+    for (int rank = 0; rank < members(); rank++) {
+      for (int i = 0; i < count; i++) {
+        groups.get(rank).tell(new ProcessGroup.AllReduce(first + i, inputs[i][rank], ReduceOp.SUM,
+            probes.get(rank).ref()));
+      }
+    }
+    sequence.addAndGet(count);
+    for (int rank = 0; rank < members(); rank++) {
+      for (int i = 0; i < count; i++) {
+        var outcome = probes.get(rank).receiveMessage(GroupRun.REPLY_TIMEOUT);
+        var completed = assertInstanceOf(ProcessGroup.Completed.class, outcome);
+        assertEquals(first + i, completed.sequence());
+        assertArrayEquals(sums[i], completed.result(), "collective " + completed.sequence() + " on rank " + rank);
+      }
     }
   }
 
