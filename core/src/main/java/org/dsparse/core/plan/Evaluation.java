@@ -70,7 +70,9 @@ final class Evaluation {
     cost = new AggregationCost(schedule(), refreshTotal);
     double baseline = p.dataParallel.totalSeconds();
     double relative = baseline == 0 ? 0 : cost.totalSeconds() / baseline;
-    score = quality - p.settings.communicationWeight() * relative;
+    double meanPeak = java.util.Arrays.stream(peaks).average().orElse(0);
+    score = quality - p.settings.communicationWeight() * relative
+        - p.settings.memoryWeight() * meanPeak / p.fullUpdatePeak;
   }
 
   /**

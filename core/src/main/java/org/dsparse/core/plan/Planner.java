@@ -44,7 +44,52 @@ public final class Planner {
       case SUFFIX -> SuffixStrategy.assign(problem);
       case COMMUNICATION_AWARE -> TeamStrategy.assign(problem);
     };
-    return Plan.from(problem, assignment);
+    return Plan.from(problem, employIdleDevices(problem, assignment));
+  }
+
+  /**
+   * Every device trains something: its data would be wasted otherwise. A device a strategy left
+   * idle joins the existing group (all its layers) that scores best and fits its budget; failing
+   * that, it takes on the single whole layer that scores best and fits.
+   */
+  static Assignment employIdleDevices(PlanningProblem p, Assignment assignment) {
+    Assignment current = assignment;
+    for (int d = 0; d < p.deviceCount(); d++) {
+      long bit = 1L << d;
+      boolean idle = current.masks().stream().noneMatch(m -> (m & bit) != 0);
+      if (!idle) {
+        continue;
+      }
+      Assignment best = null;
+      double bestScore = Double.NEGATIVE_INFINITY;
+      for (long mask : current.masks()) {
+        Assignment joined = current.reassigned(mask, mask | bit);
+        double score = new Evaluation(p, joined).score;
+        if (Evaluation.fits(p, joined, bit) && score > bestScore) {
+          best = joined;
+          bestScore = score;
+        }
+      }
+      if (best == null) {
+        for (int l = 0; l < p.layerCount(); l++) {
+          if (!p.trainable[l] || current.slices(l).size() != 1) {
+            continue;
+          }
+          var slice = current.slices(l).entrySet().iterator().next();
+          Assignment joined = current.copy();
+          joined.move(l, slice.getKey(), slice.getKey() | bit, slice.getValue());
+          double score = new Evaluation(p, joined).score;
+          if (Evaluation.fits(p, joined, bit) && score > bestScore) {
+            best = joined;
+            bestScore = score;
+          }
+        }
+      }
+      if (best != null) {
+        current = best;
+      }
+    }
+    return current;
   }
 
   private static void requireUsefulBudgets(PlanningProblem p) {

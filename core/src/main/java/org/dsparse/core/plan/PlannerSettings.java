@@ -18,6 +18,9 @@ import org.dsparse.core.memory.OptimizerKind;
  *     averages) minus this weight times its aggregation time relative to data-parallel. At 0.75,
  *     cutting aggregation to nothing is worth three quarters of data-parallel's gradient signal;
  *     0 plans for memory alone.
+ * @param memoryWeight what the communication-aware strategy pays for memory: the score also loses
+ *     this weight times the devices' mean predicted peak relative to the full update's, so a device
+ *     leaves budget unused when filling it buys little; 0 fills budgets with whatever scores
  * @param channelSplits whether layers may be split by output channel between process groups
  * @param minChannelFraction the smallest share of a layer's output channels a slice may hold
  */
@@ -28,6 +31,7 @@ public record PlannerSettings(
     int refreshInterval,
     CommunicationModel communication,
     double communicationWeight,
+    double memoryWeight,
     boolean channelSplits,
     double minChannelFraction) {
 
@@ -50,6 +54,9 @@ public record PlannerSettings(
       throw new IllegalArgumentException(
           "communication weight must be a non-negative number, got " + communicationWeight);
     }
+    if (!(memoryWeight >= 0) || Double.isInfinite(memoryWeight)) {
+      throw new IllegalArgumentException("memory weight must be a non-negative number, got " + memoryWeight);
+    }
     if (!(minChannelFraction > 0 && minChannelFraction <= 1)) {
       throw new IllegalArgumentException(
           "minimum channel fraction must be in (0, 1], got " + minChannelFraction);
@@ -59,22 +66,27 @@ public record PlannerSettings(
   /** The communication-aware planner with default knobs. */
   public static PlannerSettings defaults(int batch, OptimizerKind optimizer) {
     return new PlannerSettings(PlanStrategy.COMMUNICATION_AWARE, batch, optimizer,
-        DEFAULT_REFRESH_INTERVAL, CommunicationModel.EDGE_DEFAULT, DEFAULT_COMMUNICATION_WEIGHT, true,
+        DEFAULT_REFRESH_INTERVAL, CommunicationModel.EDGE_DEFAULT, DEFAULT_COMMUNICATION_WEIGHT, 0, true,
         DEFAULT_MIN_CHANNEL_FRACTION);
   }
 
   public PlannerSettings withStrategy(PlanStrategy other) {
     return new PlannerSettings(other, batch, optimizer, refreshInterval, communication,
-        communicationWeight, channelSplits, minChannelFraction);
+        communicationWeight, memoryWeight, channelSplits, minChannelFraction);
   }
 
   public PlannerSettings withChannelSplits(boolean on) {
     return new PlannerSettings(strategy, batch, optimizer, refreshInterval, communication,
-        communicationWeight, on, minChannelFraction);
+        communicationWeight, memoryWeight, on, minChannelFraction);
   }
 
   public PlannerSettings withCommunicationWeight(double weight) {
     return new PlannerSettings(strategy, batch, optimizer, refreshInterval, communication, weight,
-        channelSplits, minChannelFraction);
+        memoryWeight, channelSplits, minChannelFraction);
+  }
+
+  public PlannerSettings withMemoryWeight(double weight) {
+    return new PlannerSettings(strategy, batch, optimizer, refreshInterval, communication,
+        communicationWeight, weight, channelSplits, minChannelFraction);
   }
 }

@@ -31,6 +31,8 @@ final class PlanningProblem {
   final double trainableImportance;
   final long allDevices;
   final AggregationCost dataParallel;
+  /** Predicted peak of the full update, the yardstick of the memory term. */
+  final long fullUpdatePeak;
 
   PlanningProblem(MemoryModel model, List<DeviceBudget> devices, Importance importance,
       PlannerSettings settings) {
@@ -61,6 +63,7 @@ final class PlanningProblem {
     trainableImportance = importanceSum;
     allDevices = this.devices.size() == MAX_DEVICES ? -1L : (1L << this.devices.size()) - 1;
     long total = java.util.Arrays.stream(layerBytes).sum();
+    fullUpdatePeak = model.fullUpdateBytes(settings.batch(), settings.optimizer());
     dataParallel = new AggregationCost(
         settings.communication().allReduceSeconds(this.devices.size(), total), 0);
   }
