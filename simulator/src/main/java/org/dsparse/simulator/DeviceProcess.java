@@ -15,6 +15,7 @@ public final class DeviceProcess {
   private DeviceProcess() {}
 
   public static void main(String[] args) throws IOException {
+    org.dsparse.training.trainer.DjlDefaults.apply();
     Flags flags = Flags.parse("device-process", args, Set.of("name", "budget", "seed", "compute-slowdown",
         "link-bandwidth", "link-latency-ms"), Set.of());
     var settings = ConfigFactory.empty()

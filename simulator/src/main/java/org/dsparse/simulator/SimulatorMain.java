@@ -25,6 +25,7 @@ public final class SimulatorMain {
   private SimulatorMain() {}
 
   public static void main(String[] args) {
+    org.dsparse.training.trainer.DjlDefaults.apply();
     String command = args.length > 0 && !args[0].startsWith("--") ? args[0] : "run";
     String[] rest = args.length > 0 && !args[0].startsWith("--") ? Arrays.copyOfRange(args, 1, args.length) : args;
     try {

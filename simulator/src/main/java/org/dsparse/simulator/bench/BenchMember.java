@@ -23,7 +23,8 @@ import org.dsparse.core.collective.ReduceOp;
  * One member process of {@link CollectiveBenchmark}: joins the loopback cluster, times AllReduce
  * and Broadcast of the same buffer, checks every result and prints one {@code RESULT} line.
  *
- * <p>Arguments: rank, comma-separated ports (rank order), floats, warm-ups, runs, chunk size in bytes.
+ * <p>Arguments: rank, comma-separated ports (rank order), floats, warm-ups, runs, chunk size in bytes,
+ * transport ({@code tcp} or {@code artery}).
  */
 public final class BenchMember {
   static final String RESULT_PREFIX = "RESULT ";
@@ -32,8 +33,9 @@ public final class BenchMember {
   private BenchMember() {}
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 6) {
-      throw new IllegalArgumentException("usage: BenchMember <rank> <port,port,...> <floats> <warm-ups> <runs> <chunk-bytes>");
+    if (args.length != 7) {
+      throw new IllegalArgumentException(
+          "usage: BenchMember <rank> <port,port,...> <floats> <warm-ups> <runs> <chunk-bytes> <tcp|artery>");
     }
     int rank = Integer.parseInt(args[0]);
     String[] ports = args[1].split(",");
@@ -41,6 +43,7 @@ public final class BenchMember {
     int warmUps = Integer.parseInt(args[3]);
     int runs = Integer.parseInt(args[4]);
     long chunkBytes = Long.parseLong(args[5]);
+    String transport = args[6];
     int members = ports.length;
 
     List<Address> addresses = new ArrayList<>();
@@ -58,6 +61,7 @@ public final class BenchMember {
         "pekko.cluster.downing-provider-class = \"\"",
         "pekko.cluster.jmx.enabled = off",
         "dsparse.collective.chunk-size = " + chunkBytes,
+        "dsparse.collective.transport = " + transport,
         "dsparse.collective.deadline = 20 s"))
         .withFallback(ConfigFactory.load());
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "bench", config);

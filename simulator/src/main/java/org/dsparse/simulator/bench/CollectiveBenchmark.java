@@ -14,6 +14,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import com.typesafe.config.ConfigFactory;
+import org.dsparse.actors.collective.CollectiveSettings;
 
 /**
  * AllReduce and Broadcast of one buffer (default 3.5M floats, about MobileNetV2's gradients) at
@@ -22,32 +24,54 @@ import java.util.concurrent.TimeUnit;
  * {@code 2(N-1)/N * bytes / B} for a ring AllReduce and {@code bytes / B} for a Broadcast.
  *
  * <p>A run's time is the slowest member's; a row's time is the median over runs after warm-up.
+ * Rows for both transports (the bulk TCP links and Artery) are measured in the same run, and B
+ * before each row, since other work on the machine moves it; the bound uses the median B.
  * Writes {@code results/allreduce.json} and prints a table.
  */
 public final class CollectiveBenchmark {
   private CollectiveBenchmark() {}
 
-  record Row(int members, int floats, double medianMillis, double boundMillis, boolean correct) {}
+  record Row(String transport, int members, int floats, double medianMillis, double boundMillis, boolean correct) {}
+
+  /** One group size on one transport, with B as measured just before it (the machine may be shared). */
+  record Measured(String transport, int members, double rawTcpBefore, MemberResults results) {}
 
   public static void main(String[] args) throws Exception {
     Options options = Options.parse(args);
     int bytes = options.floats * 4;
-    double rawTcp = LoopbackThroughput.measure(bytes, 3, Math.max(5, options.runs));
+    List<Measured> measured = new ArrayList<>();
+    List<Double> rawTcpSamples = new ArrayList<>();
+    for (String transport : List.of("tcp", "artery")) {
+      for (int members : transport.equals("tcp") ? options.members : options.arteryMembers) {
+        double rawTcp = LoopbackThroughput.measure(bytes, 2, 5);
+        rawTcpSamples.add(rawTcp);
+        measured.add(new Measured(transport, members, rawTcp, runMembers(members, transport, options)));
+      }
+    }
+    rawTcpSamples.add(LoopbackThroughput.measure(bytes, 2, 5));
+    double rawTcp = median(rawTcpSamples.stream().mapToDouble(Double::doubleValue).toArray());
     List<Row> allReduce = new ArrayList<>();
     List<Row> broadcast = new ArrayList<>();
-    for (int members : options.members) {
-      MemberResults results = runMembers(members, options);
-      double ringBound = 2.0 * (members - 1) / members * bytes / rawTcp * 1e3;
-      allReduce.add(new Row(members, options.floats, results.allReduceMedian(), ringBound, results.correct));
-      broadcast.add(new Row(members, options.floats, results.broadcastMedian(), bytes / rawTcp * 1e3,
-          results.correct));
+    for (Measured m : measured) {
+      double ringBound = 2.0 * (m.members() - 1) / m.members() * bytes / rawTcp * 1e3;
+      allReduce.add(new Row(m.transport(), m.members(), options.floats, m.results().allReduceMedian(), ringBound,
+          m.results().correct));
+      broadcast.add(new Row(m.transport(), m.members(), options.floats, m.results().broadcastMedian(),
+          bytes / rawTcp * 1e3, m.results().correct));
     }
-    String json = toJson(rawTcp, options, allReduce, broadcast);
+    String json = toJson(rawTcp, rawTcpSamples, options, allReduce, broadcast);
     Path out = Path.of(options.output);
     Files.createDirectories(out.toAbsolutePath().getParent());
     Files.writeString(out, json);
-    printTable(rawTcp, options, allReduce, broadcast);
+    printTable(rawTcp, rawTcpSamples, options, allReduce, broadcast);
     System.out.println("wrote " + out);
+  }
+
+  static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    int n = sorted.length;
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
 
   /** Per-run slowest-member times of both collectives, and whether every member checked its results. */
@@ -67,13 +91,11 @@ public final class CollectiveBenchmark {
           slowest[i] = Math.max(slowest[i], member[i]);
         }
       }
-      Arrays.sort(slowest);
-      int n = slowest.length;
-      return n % 2 == 1 ? slowest[n / 2] : (slowest[n / 2 - 1] + slowest[n / 2]) / 2;
+      return median(slowest);
     }
   }
 
-  private static MemberResults runMembers(int members, Options options) throws Exception {
+  private static MemberResults runMembers(int members, String transport, Options options) throws Exception {
     List<Integer> ports = freePorts(members);
     String portList = String.join(",", ports.stream().map(String::valueOf).toList());
     String java = ProcessHandle.current().info().command().orElse("java");
@@ -88,7 +110,7 @@ public final class CollectiveBenchmark {
         }
         command.addAll(List.of(BenchMember.class.getName(), String.valueOf(rank), portList,
             String.valueOf(options.floats), String.valueOf(options.warmUps), String.valueOf(options.runs),
-            String.valueOf(options.chunkBytes)));
+            String.valueOf(options.chunkBytes), transport));
         processes.add(new ProcessBuilder(command).redirectErrorStream(true).start());
       }
       double[][] allReduce = new double[members][];
@@ -144,8 +166,11 @@ public final class CollectiveBenchmark {
     }
   }
 
-  private static String toJson(double rawTcp, Options options, List<Row> allReduce, List<Row> broadcast) {
+  private static String toJson(double rawTcp, List<Double> rawTcpSamples, Options options, List<Row> allReduce,
+      List<Row> broadcast) {
     return "{\n  \"rawTcpBytesPerSec\": " + fmt(rawTcp)
+        + ",\n  \"rawTcpSamplesBytesPerSec\": [" + String.join(", ", rawTcpSamples.stream().map(CollectiveBenchmark::fmt)
+            .toList()) + "]"
         + ",\n  \"chunkBytes\": " + options.chunkBytes
         + ",\n  \"warmUps\": " + options.warmUps
         + ",\n  \"runs\": " + options.runs
@@ -157,8 +182,9 @@ public final class CollectiveBenchmark {
     List<String> out = new ArrayList<>();
     for (Row row : rows) {
       out.add(String.format(Locale.ROOT,
-          "    {\"members\": %d, \"floats\": %d, \"medianMillis\": %.3f, \"boundMillis\": %.3f, \"correct\": %b}",
-          row.members(), row.floats(), row.medianMillis(), row.boundMillis(), row.correct()));
+          "    {\"transport\": \"%s\", \"members\": %d, \"floats\": %d, \"medianMillis\": %.3f, "
+              + "\"boundMillis\": %.3f, \"correct\": %b}",
+          row.transport(), row.members(), row.floats(), row.medianMillis(), row.boundMillis(), row.correct()));
     }
     return "[\n" + String.join(",\n", out) + "\n  ]";
   }
@@ -167,27 +193,35 @@ public final class CollectiveBenchmark {
     return String.format(Locale.ROOT, "%.0f", value);
   }
 
-  private static void printTable(double rawTcp, Options options, List<Row> allReduce, List<Row> broadcast) {
-    System.out.printf(Locale.ROOT, "raw loopback TCP B = %.2f GB/s; %d floats (%.1f MB); chunk %d KiB; median of %d runs%n",
-        rawTcp / 1e9, options.floats, options.floats * 4 / 1e6, options.chunkBytes / 1024, options.runs);
-    System.out.printf(Locale.ROOT, "%-10s %7s %12s %12s %8s %8s%n", "collective", "members", "median ms", "bound ms",
-        "ratio", "correct");
+  private static void printTable(double rawTcp, List<Double> rawTcpSamples, Options options, List<Row> allReduce,
+      List<Row> broadcast) {
+    System.out.printf(Locale.ROOT, "raw loopback TCP B = %.2f GB/s (median of %s GB/s); %d floats (%.1f MB); "
+            + "chunk %d KiB; median of %d runs after %d warm-ups%n",
+        rawTcp / 1e9, rawTcpSamples.stream().map(b -> String.format(Locale.ROOT, "%.2f", b / 1e9)).toList(),
+        options.floats, options.floats * 4 / 1e6, options.chunkBytes / 1024, options.runs, options.warmUps);
+    System.out.printf(Locale.ROOT, "%-10s %-9s %7s %12s %12s %8s %8s%n", "collective", "transport", "members",
+        "median ms", "bound ms", "ratio", "correct");
     for (List<Row> rows : List.of(allReduce, broadcast)) {
       String name = rows == allReduce ? "AllReduce" : "Broadcast";
       for (Row row : rows) {
-        System.out.printf(Locale.ROOT, "%-10s %7d %12.1f %12.1f %8.2f %8b%n", name, row.members(), row.medianMillis(),
-            row.boundMillis(), row.medianMillis() / row.boundMillis(), row.correct());
+        System.out.printf(Locale.ROOT, "%-10s %-9s %7d %12.1f %12.1f %8.2f %8b%n", name, row.transport(),
+            row.members(), row.medianMillis(), row.boundMillis(), row.medianMillis() / row.boundMillis(),
+            row.correct());
       }
     }
   }
 
-  /** Command line: --members 2,3,7 --floats 3500000 --warm-ups 3 --runs 7 --chunk-bytes 131072 --out path. */
+  /**
+   * Command line: --members 2,3,7 --artery-members 2,3 (empty: none) --floats 3500000 --warm-ups 3
+   * --runs 7 --chunk-bytes (default: dsparse.collective.chunk-size) --out results/allreduce.json.
+   */
   private static final class Options {
     int[] members = {2, 3, 7};
+    int[] arteryMembers = {2, 3};
     int floats = 3_500_000;
     int warmUps = 3;
     int runs = 7;
-    long chunkBytes = 128 * 1024;
+    long chunkBytes = CollectiveSettings.fromConfig(ConfigFactory.load()).chunkBytes();
     String output = "results/allreduce.json";
 
     static Options parse(String[] args) {
@@ -200,24 +234,30 @@ public final class CollectiveBenchmark {
         String value = args[++i];
         try {
           switch (flag) {
-            case "--members" -> options.members = Arrays.stream(value.split(",")).mapToInt(Integer::parseInt).toArray();
+            case "--members" -> options.members = counts(value);
+            case "--artery-members" -> options.arteryMembers = counts(value);
             case "--floats" -> options.floats = Integer.parseInt(value);
             case "--warm-ups" -> options.warmUps = Integer.parseInt(value);
             case "--runs" -> options.runs = Integer.parseInt(value);
             case "--chunk-bytes" -> options.chunkBytes = Long.parseLong(value);
             case "--out" -> options.output = value;
             default -> throw new IllegalArgumentException("unknown flag " + flag
-                + " (known: --members --floats --warm-ups --runs --chunk-bytes --out)");
+                + " (known: --members --artery-members --floats --warm-ups --runs --chunk-bytes --out)");
           }
         } catch (NumberFormatException e) {
           throw new IllegalArgumentException("flag " + flag + ": not a number: " + value);
         }
       }
       if (options.runs < 5 || options.floats < 1 || options.warmUps < 0
-          || Arrays.stream(options.members).anyMatch(m -> m < 2)) {
+          || Arrays.stream(options.members).anyMatch(m -> m < 2)
+          || Arrays.stream(options.arteryMembers).anyMatch(m -> m < 2)) {
         throw new IllegalArgumentException("need --runs >= 5, --floats >= 1, --warm-ups >= 0 and every member count >= 2");
       }
       return options;
+    }
+
+    private static int[] counts(String value) {
+      return value.isBlank() ? new int[0] : Arrays.stream(value.split(",")).mapToInt(Integer::parseInt).toArray();
     }
   }
 }
