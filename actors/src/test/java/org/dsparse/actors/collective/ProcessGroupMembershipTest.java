@@ -126,6 +126,17 @@ class ProcessGroupMembershipTest {
   }
 
   @Test
+  @Order(2)
+  void aGroupOfOneCompletesAtOnceWithItsOwnBuffer() {
+    GroupSpec spec = cluster.group("solo", 1);
+    List<ActorRef<ProcessGroup.Command>> groups = cluster.spawn(spec);
+    float[][] inputs = {{1f, -2f, 3.5f}};
+    for (float[] result : GroupRun.allReduce(cluster, spec, groups, 1, inputs, ReduceOp.MEAN)) {
+      assertArrayEquals(new float[] {1f, -2f, 3.5f}, result);
+    }
+  }
+
+  @Test
   @Order(3)
   void membersThatDisagreeOnTheCollectiveFailItNamingEachOther() {
     GroupSpec spec = cluster.group("disagree", 0, 1);
