@@ -143,6 +143,10 @@ final class TcpCollectiveRun {
           if (outKey != null) {
             outKey.interestOps(frame.hasRemaining() || !ready.isEmpty() ? SelectionKey.OP_WRITE : 0);
           }
+          if (inKey != null && receivedEverything) {
+            // The predecessor may already be sending the next collective: leave it in the socket.
+            inKey.interestOps(0);
+          }
           selector.select(1_000);
           if (inKey != null && inKey.isValid() && inKey.isReadable()) {
             failing = Side.RECEIVE;
