@@ -377,6 +377,10 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     }
     phase = Phase.DONE;
     timers.cancelAll();
+    // Collectives blame members by address; say which device that is.
+    for (DeviceInfo device : devices.values()) {
+      reason = reason.replace(device.address(), "device " + device.name() + " (" + device.address() + ")");
+    }
     context.getLog().error("job {} failed: {}", spec.jobId(), reason);
     endOnDevices();
     client.tell(new JobEvent.Failed(spec.jobId(), reason, List.copyOf(checkpoints)));

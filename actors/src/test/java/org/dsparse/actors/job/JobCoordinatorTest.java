@@ -1,28 +1,76 @@
 package org.dsparse.actors.job;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.dsparse.actors.node.LocalCluster;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-class JobSmokeTest {
-  @Test
-  void threeDevicesTrainASmallCnn() throws Exception {
-    Config base = ConfigFactory.parseString("""
-        dsparse.job { model = small-cnn, devices = 3, max-steps-per-epoch = 6, epochs = 2, checkpoint-dir = "" }
+/** Whole jobs through the coordinator on a 3-device in-JVM cluster. */
+class JobCoordinatorTest {
+  private static final List<LocalCluster.Member> DEVICES = List.of(new LocalCluster.Member("a", "1GiB"),
+      new LocalCluster.Member("b", "14MiB"), new LocalCluster.Member("c", "9MiB"));
+
+  private static Config config(Path checkpoints, String id) {
+    return ConfigFactory.parseString("""
+        dsparse.job { model = small-cnn, devices = 3, max-steps-per-epoch = 8, epochs = 2 }
+        dsparse.collective.deadline = 3 s
         pekko.loglevel = WARNING
-        """).withFallback(ConfigFactory.load());
-    try (LocalCluster cluster = LocalCluster.start(base, List.of(new LocalCluster.Member("a", "1GiB"),
-        new LocalCluster.Member("b", "14MiB"), new LocalCluster.Member("c", "9MiB")), Duration.ofSeconds(30))) {
-      JobConfig job = JobConfig.read(base);
-      JobEvent end = cluster.node(0).submit(job, e -> System.out.println("EVENT " + e)).get(120, TimeUnit.SECONDS);
-      System.out.println("END " + end);
+        """).withValue("dsparse.job.checkpoint-dir", ConfigValueFactory.fromAnyRef(checkpoints.toString()))
+        .withValue("dsparse.job.id", ConfigValueFactory.fromAnyRef(id))
+        .withFallback(ConfigFactory.load());
+  }
+
+  @Test
+  void aJobRunsItsEpochsEvaluatesAndCheckpoints(@TempDir Path dir) throws Exception {
+    Config config = config(dir, "complete");
+    try (LocalCluster cluster = LocalCluster.start(config, DEVICES, Duration.ofSeconds(30))) {
+      JobEvent end = cluster.node(1).submit(JobConfig.read(config), e -> { }).get(180, TimeUnit.SECONDS);
       assertTrue(end instanceof JobEvent.Succeeded, end.toString());
+      JobReport report = ((JobEvent.Succeeded) end).report();
+      assertEquals(16, report.steps());
+      assertEquals(2, report.epochAccuracies().size());
+      assertTrue(report.testAccuracy() > 0.1, "better than chance on 10 classes: " + report.testAccuracy());
+      assertEquals(3, report.devices().size());
+      // The planner could not give b and c everything: the report shows who updated what.
+      assertEquals(4, report.devices().get(0).updatedLayers());
+      assertTrue(report.devices().get(2).updatedLayers() < 4);
+      assertEquals(2, report.checkpoints().size());
+      for (String checkpoint : report.checkpoints()) {
+        assertTrue(Files.size(Path.of(checkpoint)) > 1000, checkpoint);
+      }
+    }
+  }
+
+  @Test
+  void aDeviceThatStopsMidJobFailsTheJobNamingItAndKeepsCheckpoints(@TempDir Path dir) throws Exception {
+    Config config = config(dir, "broken");
+    try (LocalCluster cluster = LocalCluster.start(config, DEVICES, Duration.ofSeconds(30))) {
+      CountDownLatch secondEpoch = new CountDownLatch(1);
+      CompletableFuture<JobEvent> end = cluster.node(0).submit(JobConfig.read(config), e -> {
+        if (e instanceof JobEvent.StepReported step && step.step() == 10) {
+          secondEpoch.countDown();
+        }
+      });
+      assertTrue(secondEpoch.await(120, TimeUnit.SECONDS));
+      cluster.node(2).system().terminate();
+      JobEvent outcome = end.get(60, TimeUnit.SECONDS);
+      assertTrue(outcome instanceof JobEvent.Failed, outcome.toString());
+      JobEvent.Failed failed = (JobEvent.Failed) outcome;
+      assertTrue(failed.reason().contains("device c"), failed.reason());
+      assertEquals(1, failed.checkpoints().size(), "the first epoch's checkpoint is kept");
+      assertTrue(Files.exists(Path.of(failed.checkpoints().get(0))));
     }
   }
 }
