@@ -64,7 +64,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
         throw bad("planner.importance", importance, "positional or gradient-norm");
       }
       JobSpec.PlannerKnobs knobs = new JobSpec.PlannerKnobs(strategy,
-          nonNegative(p, "communication-weight"), importance, p.getBytes("link-bandwidth"),
+          nonNegative(p, "communication-weight"), nonNegative(p, "memory-weight"), importance, p.getBytes("link-bandwidth"),
           p.getDuration("hop-latency").toNanos() / 1e9);
       JobSpec spec = new JobSpec(
           c.getString("id"), jobMode, model, data, partition, fraction(c, "held-out-fraction"),

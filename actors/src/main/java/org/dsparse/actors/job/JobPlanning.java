@@ -78,7 +78,8 @@ public final class JobPlanning {
       PlannerSettings settings = new PlannerSettings(PlanStrategy.parse(knobs.strategy()), spec.batch(),
           optimizer, spec.refreshInterval(),
           new CommunicationModel(knobs.hopLatencySeconds(), knobs.linkBytesPerSecond()),
-          knobs.communicationWeight(), false, PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION);
+          knobs.communicationWeight(), knobs.memoryWeight(), false,
+          PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION);
       List<DeviceBudget> budgets = devices.stream()
           .map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList();
       Plan plan = Planner.plan(memory, budgets, importance, settings);

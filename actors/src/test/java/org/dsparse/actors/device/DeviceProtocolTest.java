@@ -144,7 +144,7 @@ class DeviceProtocolTest {
             Importance.positional(model.layerCosts()),
             new PlannerSettings(PlanStrategy.COMMUNICATION_AWARE, spec.batch(), OptimizerKind.SGD_MOMENTUM,
                 spec.refreshInterval(), new CommunicationModel(spec.planner().hopLatencySeconds(),
-                    spec.planner().linkBytesPerSecond()), spec.planner().communicationWeight(), false,
+                    spec.planner().linkBytesPerSecond()), spec.planner().communicationWeight(), spec.planner().memoryWeight(), false,
                 PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION));
       }
     });

@@ -51,11 +51,12 @@ public record JobSpec(
   /**
    * @param strategy communication-aware or suffix
    * @param communicationWeight see {@code PlannerSettings}
+   * @param memoryWeight see {@code PlannerSettings}
    * @param importance {@code positional} or {@code gradient-norm}
    * @param linkBytesPerSecond the network the planner assumes
    * @param hopLatencySeconds the same
    */
-  public record PlannerKnobs(String strategy, double communicationWeight, String importance,
+  public record PlannerKnobs(String strategy, double communicationWeight, double memoryWeight, String importance,
       double linkBytesPerSecond, double hopLatencySeconds) implements ControlMessage {}
 
   public JobSpec {
