@@ -1,11 +1,15 @@
 package org.dsparse.actors.shard;
 
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.stream.StreamSupport;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -53,7 +57,23 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   /** The group's weights after a refresh, sent by its home device; older or equal versions are ignored. */
   public record StoreWeights(long version, float[] weights) implements Command, ControlMessage {}
 
+  /**
+   * One part of the group's weights at {@code version}: floats {@code offset} onwards of
+   * {@code totalLength}. The shard takes the version once all parts have arrived; see
+   * {@link #storeWeights}.
+   */
+  public record StoreWeightsPart(long version, int offset, int totalLength, float[] part)
+      implements Command, ControlMessage {}
+
+  /** Asks for the latest weights in one message; for weights of any size use {@link #fetchWeights}. */
   public record GetWeights(ActorRef<WeightsSnapshot> replyTo) implements Command, ControlMessage {}
+
+  /** Asks for the latest weights as {@link WeightsPart}s, in order, at least one. */
+  public record GetWeightsParts(ActorRef<WeightsPart> replyTo) implements Command, ControlMessage {}
+
+  /** Floats {@code offset} onwards of the group's {@code totalLength} weights at {@code version}. */
+  public record WeightsPart(String groupId, long version, int offset, int totalLength, float[] part)
+      implements ControlMessage {}
 
   /**
    * The shard's latest weights, {@link #NO_VERSION} and none if it holds none. The array is the
@@ -74,13 +94,20 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
 
   private final String groupId;
   private final String homeAddress;
+  private final int chunkFloats;
   private long version = NO_VERSION;
   private float[] weights = new float[0];
+  // Parts of a newer version being received, committed once every float has arrived; null once
+  // committed or abandoned.
+  private long partialVersion = NO_VERSION;
+  private float[] partial;
+  private int partialReceived;
 
   private LayerShard(ActorContext<Command> context, String groupId) {
     super(context);
     this.groupId = groupId;
     this.homeAddress = Cluster.get(context.getSystem()).selfMember().address().toString();
+    this.chunkFloats = DeviceDirectory.get(context.getSystem()).settings().weightsChunkFloats();
   }
 
   static Behavior<Command> create(String groupId) {
@@ -122,6 +149,32 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
         shardOf(system, demand.groupId()).ask(replyTo -> new Assign(demand, replyTo), timeout));
   }
 
+  /**
+   * Stores {@code weights} as the group's {@code version}, in as many messages as
+   * {@code dsparse.shard.weights-chunk-size} requires. Parts from one sender arrive in order.
+   */
+  public static void storeWeights(ActorSystem<?> system, String groupId, long version, float[] weights) {
+    EntityRef<Command> shard = shardOf(system, groupId);
+    int chunk = DeviceDirectory.get(system).settings().weightsChunkFloats();
+    if (weights.length <= chunk) {
+      shard.tell(new StoreWeights(version, weights));
+      return;
+    }
+    for (int offset = 0; offset < weights.length; offset += chunk) {
+      float[] part = Arrays.copyOfRange(weights, offset, Math.min(weights.length, offset + chunk));
+      shard.tell(new StoreWeightsPart(version, offset, weights.length, part));
+    }
+  }
+
+  /** The group's latest weights, fetched in parts; fails naming the group if they are not all in within {@code timeout}. */
+  public static CompletionStage<WeightsSnapshot> fetchWeights(ActorSystem<?> system, String groupId, Duration timeout) {
+    ShardDemand.checkGroupId(groupId);
+    CompletableFuture<WeightsSnapshot> result = new CompletableFuture<>();
+    system.systemActorOf(WeightsAssembler.create(groupId, timeout, result),
+        "dsparse-weights-" + UUID.randomUUID(), Props.empty());
+    return result;
+  }
+
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
@@ -129,7 +182,9 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
         .onMessage(GetHome.class, this::onGetHome)
         .onMessage(HomeLookedUp.class, this::onHomeLookedUp)
         .onMessage(StoreWeights.class, this::onStoreWeights)
+        .onMessage(StoreWeightsPart.class, this::onStoreWeightsPart)
         .onMessage(GetWeights.class, this::onGetWeights)
+        .onMessage(GetWeightsParts.class, this::onGetWeightsParts)
         .onMessageEquals(HandOff.INSTANCE, this::onHandOff)
         .build();
   }
@@ -175,6 +230,47 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     return this;
   }
 
+  private Behavior<Command> onStoreWeightsPart(StoreWeightsPart part) {
+    if (part.version() <= version || part.version() < partialVersion) {
+      return this;
+    }
+    if (part.version() > partialVersion) {
+      partialVersion = part.version();
+      partial = new float[Math.max(0, part.totalLength())];
+      partialReceived = 0;
+    }
+    if (partial == null) {
+      return this; // this version was abandoned
+    }
+    if (part.part() == null || part.totalLength() != partial.length || part.offset() < 0
+        || part.offset() > partial.length - part.part().length) {
+      getContext().getLog().error("shard {}: version {} abandoned, a part does not fit: offset {}, {} floats, "
+          + "total {} (expected {})", groupId, part.version(), part.offset(),
+          part.part() == null ? 0 : part.part().length, part.totalLength(), partial.length);
+      partial = null;
+      return this;
+    }
+    System.arraycopy(part.part(), 0, partial, part.offset(), part.part().length);
+    partialReceived += part.part().length;
+    if (partialReceived == partial.length) {
+      version = partialVersion;
+      weights = partial;
+      partial = null;
+    }
+    return this;
+  }
+
+  private Behavior<Command> onGetWeightsParts(GetWeightsParts get) {
+    if (weights.length == 0) {
+      get.replyTo().tell(new WeightsPart(groupId, version, 0, 0, weights));
+    }
+    for (int offset = 0; offset < weights.length; offset += chunkFloats) {
+      float[] part = Arrays.copyOfRange(weights, offset, Math.min(weights.length, offset + chunkFloats));
+      get.replyTo().tell(new WeightsPart(groupId, version, offset, weights.length, part));
+    }
+    return this;
+  }
+
   private Behavior<Command> onGetWeights(GetWeights get) {
     get.replyTo().tell(new WeightsSnapshot(groupId, version, weights));
     return this;
@@ -184,7 +280,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     if (version != NO_VERSION && anotherMemberIsUp()) {
       // The region buffers this until the coordinator has allocated the shard's new home. With no
       // other member there is no new home, and the buffered message would hold up the shutdown.
-      shardOf(getContext().getSystem(), groupId).tell(new StoreWeights(version, weights));
+      storeWeights(getContext().getSystem(), groupId, version, weights);
     }
     return Behaviors.stopped();
   }

@@ -20,9 +20,12 @@
  * DeviceDirectory.get(system).announce(new DeviceEntry(name, selfAddress, budget, reserved));
  * LayerShard.assign(system, new ShardDemand("g3", bytes, updaters), timeout)   // job coordinator
  *     .thenAccept(assigned -> ...assigned.homeDevice()...);
- * LayerShard.shardOf(system, "g3").tell(new LayerShard.StoreWeights(version, weights)); // home, per refresh
+ * LayerShard.storeWeights(system, "g3", version, weights);                // home, per refresh
+ * LayerShard.fetchWeights(system, "g3", timeout).thenAccept(snapshot -> ...); // any node
  * }</pre>
- * Weights travel as one Artery message, so a group's weights must fit
- * {@code pekko.remote.artery.advanced.maximum-frame-size}.
+ * Weights travel in parts of {@code dsparse.shard.weights-chunk-size}, each one Artery message, so
+ * groups of any size fit Artery's frame; {@link org.dsparse.actors.shard.LayerShard.StoreWeights}
+ * and {@link org.dsparse.actors.shard.LayerShard.GetWeights} carry them whole and suit small groups
+ * or a shard on the same node.
  */
 package org.dsparse.actors.shard;

@@ -135,6 +135,25 @@ class LayerShardClusterTest {
 
   @Test
   @Order(4)
+  void weightsLargerThanAnArteryFrameTravelInParts() throws Exception {
+    float[] large = new float[100_000]; // 400 KB: above the 256 KiB frame, over four 128 KiB parts
+    for (int i = 0; i < large.length; i++) {
+      large[i] = i * 0.5f;
+    }
+    LayerShard.storeWeights(node(2), "g3", 7, large);
+    TestProbe<Object> probe = nodes.get(0).createTestProbe();
+    WeightsSnapshot fetched = probe.awaitAssert(EVENTUALLY, Duration.ofMillis(100), () -> {
+      WeightsSnapshot snapshot = LayerShard.fetchWeights(node(0), "g3", ASK).toCompletableFuture()
+          .get(20, TimeUnit.SECONDS);
+      assertEquals(7, snapshot.version());
+      return snapshot;
+    });
+    assertEquals("g3", fetched.groupId());
+    assertArrayEquals(large, fetched.weights());
+  }
+
+  @Test
+  @Order(5)
   void aLeavingDevicesShardsComeBackOnSurvivorsAndTakeWeights() throws Exception {
     ActorTestKit leaving = nodes.get(2);
     Address leavingAddress = Cluster.get(leaving.system()).selfMember().address();
@@ -160,7 +179,7 @@ class LayerShardClusterTest {
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   void aJoiningUpdaterWithRoomTakesItsShardWithItsWeights() throws Exception {
     ActorSystem<?> joined = startDevice("d", 100 * MB, 60 * MB);
     awaitRegisteredRegions(3);

@@ -30,6 +30,17 @@ class ShardSettingsTest {
   }
 
   @Test
+  void aWeightsChunkMustFitAnArteryFrame() {
+    var tooLarge = assertThrows(IllegalArgumentException.class, () -> ShardSettings.fromConfig(ConfigFactory.parseString(
+        "dsparse.shard.weights-chunk-size = 255 KiB").withFallback(ConfigFactory.load())));
+    assertTrue(tooLarge.getMessage().contains("maximum-frame-size"), tooLarge.getMessage());
+    var odd = assertThrows(IllegalArgumentException.class, () -> ShardSettings.fromConfig(ConfigFactory.parseString(
+        "dsparse.shard.weights-chunk-size = 1001 B").withFallback(ConfigFactory.load())));
+    assertTrue(odd.getMessage().contains("dsparse.shard.weights-chunk-size"), odd.getMessage());
+    assertEquals(32 * 1024, ShardSettings.fromConfig(ConfigFactory.load()).weightsChunkFloats());
+  }
+
+  @Test
   void deviceEntriesAreValidated() {
     new DeviceEntry("a", "pekko://sys@127.0.0.1:2552", 10, 5);
     var badAddress = assertThrows(IllegalArgumentException.class,

@@ -1,0 +1,101 @@
+package org.dsparse.actors.shard;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.dsparse.actors.shard.LayerShard.Command;
+import org.dsparse.actors.shard.LayerShard.GetWeights;
+import org.dsparse.actors.shard.LayerShard.GetWeightsParts;
+import org.dsparse.actors.shard.LayerShard.StoreWeights;
+import org.dsparse.actors.shard.LayerShard.StoreWeightsPart;
+import org.dsparse.actors.shard.LayerShard.WeightsPart;
+import org.dsparse.actors.shard.LayerShard.WeightsSnapshot;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/** One LayerShard entity spawned directly: versions and parts, without sharding around it. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class LayerShardEntityTest {
+  private ActorTestKit node;
+
+  @BeforeAll
+  void start() {
+    node = ActorTestKit.create("entity", ConfigFactory.parseString("""
+        pekko.actor.provider = cluster
+        pekko.remote.artery.canonical { hostname = 127.0.0.1, port = 0 }
+        pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
+        pekko.loglevel = WARNING
+        dsparse.shard.weights-chunk-size = 8 B
+        """).withFallback(ConfigFactory.load()));
+  }
+
+  @AfterAll
+  void stop() {
+    node.shutdownTestKit();
+  }
+
+  @Test
+  void partsInAnyOrderMakeAVersionOnceAllArrived() {
+    ActorRef<Command> shard = node.spawn(LayerShard.create("g1"));
+    shard.tell(new StoreWeightsPart(4, 2, 5, new float[] {3, 4}));
+    shard.tell(new StoreWeightsPart(4, 0, 5, new float[] {1, 2}));
+    assertFalse(weights(shard).hasWeights(), "two of three parts are not a version");
+    shard.tell(new StoreWeightsPart(4, 4, 5, new float[] {5}));
+    WeightsSnapshot stored = weights(shard);
+    assertEquals(4, stored.version());
+    assertArrayEquals(new float[] {1, 2, 3, 4, 5}, stored.weights());
+
+    shard.tell(new StoreWeights(3, new float[] {9}));
+    shard.tell(new StoreWeightsPart(4, 0, 5, new float[] {9, 9}));
+    assertEquals(4, weights(shard).version(), "older and equal versions are ignored");
+  }
+
+  @Test
+  void aVersionWithAPartThatDoesNotFitIsAbandoned() {
+    ActorRef<Command> shard = node.spawn(LayerShard.create("g2"));
+    shard.tell(new StoreWeights(1, new float[] {7, 7, 7}));
+    shard.tell(new StoreWeightsPart(2, 0, 3, new float[] {1, 2}));
+    shard.tell(new StoreWeightsPart(2, 2, 4, new float[] {3}));
+    shard.tell(new StoreWeightsPart(2, 2, 3, new float[] {3}));
+    WeightsSnapshot kept = weights(shard);
+    assertEquals(1, kept.version());
+    assertArrayEquals(new float[] {7, 7, 7}, kept.weights());
+
+    shard.tell(new StoreWeightsPart(3, 0, 2, new float[] {8, 8}));
+    assertEquals(3, weights(shard).version(), "a newer version starts afresh");
+  }
+
+  @Test
+  void weightsAreServedInPartsOfTheConfiguredSize() {
+    ActorRef<Command> shard = node.spawn(LayerShard.create("g3"));
+    TestProbe<WeightsPart> parts = node.createTestProbe();
+    shard.tell(new GetWeightsParts(parts.getRef()));
+    WeightsPart none = parts.receiveMessage();
+    assertEquals(LayerShard.NO_VERSION, none.version());
+    assertEquals(0, none.totalLength());
+
+    shard.tell(new StoreWeights(6, new float[] {1, 2, 3, 4, 5}));
+    shard.tell(new GetWeightsParts(parts.getRef()));
+    assertArrayEquals(new float[] {1, 2}, parts.receiveMessage().part());
+    assertArrayEquals(new float[] {3, 4}, parts.receiveMessage().part());
+    WeightsPart last = parts.receiveMessage();
+    assertEquals(4, last.offset());
+    assertEquals(5, last.totalLength());
+    assertArrayEquals(new float[] {5}, last.part());
+    parts.expectNoMessage(Duration.ofMillis(100));
+  }
+
+  private WeightsSnapshot weights(ActorRef<Command> shard) {
+    TestProbe<WeightsSnapshot> probe = node.createTestProbe();
+    shard.tell(new GetWeights(probe.getRef()));
+    return probe.receiveMessage();
+  }
+}
