@@ -112,8 +112,17 @@ final class ProcessCluster implements AutoCloseable {
       } catch (IOException e) {
         // The child is gone; its exit is reported below.
       }
-      ready.completeExceptionally(new IllegalStateException("device " + name + " exited with code "
-          + child.exitValue() + " before joining"));
+      if (!ready.isDone()) {
+        int code;
+        try {
+          code = child.waitFor();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          code = -1;
+        }
+        ready.completeExceptionally(new IllegalStateException("device " + name + " exited with code "
+            + code + " before joining"));
+      }
     }, "output-" + name);
     reader.setDaemon(true);
     reader.start();

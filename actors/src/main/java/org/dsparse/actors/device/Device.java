@@ -22,6 +22,9 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.dsparse.actors.collective.CollectiveSettings;
 import org.dsparse.actors.collective.GroupSpec;
 import org.dsparse.actors.collective.ProcessGroup;
+import org.dsparse.actors.shard.DeviceDirectory;
+import org.dsparse.actors.shard.DeviceEntry;
+import org.dsparse.actors.shard.LayerShard;
 import org.dsparse.core.collective.ReduceOp;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
@@ -95,6 +98,9 @@ public final class Device extends AbstractBehavior<Device.Command> {
         CollectiveFinished::new);
     this.commands = context.messageAdapter(DeviceCommand.class, Remote::new);
     context.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, commands));
+    // Shard placement knows this device's budget from the start; jobs add what training reserves.
+    DeviceDirectory.get(context.getSystem()).announce(
+        new DeviceEntry(settings.name(), address, settings.budgetBytes(), 0));
     context.getLog().info("device {} at {} with a budget of {} MiB", settings.name(), address,
         settings.budgetBytes() >> 20);
   }
@@ -190,6 +196,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
     final List<GroupPlan> allReduceGroups = new ArrayList<>();
     /** Groups whose weights this device sends (as owner) or receives at refreshes. */
     final List<GroupPlan> refreshGroups = new ArrayList<>();
+    /** Groups this device leads: it keeps their LayerShard current at every refresh. */
+    final List<GroupPlan> ownedGroups = new ArrayList<>();
     final Map<String, ActorRef<ProcessGroup.Command>> groupActors = new HashMap<>();
     final Map<String, Integer> weightLengths = new HashMap<>();
 
@@ -200,6 +208,9 @@ public final class Device extends AbstractBehavior<Device.Command> {
       prepare.devices().forEach(d -> addresses.put(d.name(), d.address()));
       String me = settings.name();
       for (GroupPlan group : prepare.groups()) {
+        if (group.owner().equals(me)) {
+          ownedGroups.add(group);
+        }
         if (group.isAllReduce() && group.updaters().contains(me)) {
           allReduceGroups.add(group);
           spawnGroup(allReduceId(group), group.updaters(), addresses);
@@ -403,10 +414,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
       current.runtime.applyAveragedAndStep(current.allReduceGroups, averaged);
       Map<String, float[]> owned = new HashMap<>();
       if (run.command.refresh()) {
-        for (GroupPlan group : current.refreshGroups) {
-          if (current.owns(group)) {
-            owned.put(group.groupId(), current.runtime.exportWeights(group));
-          }
+        for (GroupPlan group : current.ownedGroups) {
+          owned.put(group.groupId(), current.runtime.exportWeights(group));
         }
       }
       return new Stepped(run.command.step(), owned, System.nanoTime() - start, null);
@@ -422,6 +431,12 @@ public final class Device extends AbstractBehavior<Device.Command> {
       return failStep("optimizer step failed: " + describe(stepped.error()));
     }
     step.computeNanos += stepped.nanos();
+    for (GroupPlan group : job.ownedGroups) {
+      float[] weights = stepped.ownedWeights().get(group.groupId());
+      if (weights != null) {
+        LayerShard.storeWeights(context.getSystem(), group.shardId(), stepped.step(), weights);
+      }
+    }
     if (!step.command.refresh() || job.refreshGroups.isEmpty()) {
       return completeStep();
     }

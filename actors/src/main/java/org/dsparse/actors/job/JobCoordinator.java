@@ -9,9 +9,12 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -22,9 +25,14 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.dsparse.actors.device.Device;
+import org.dsparse.actors.shard.DeviceDirectory;
+import org.dsparse.actors.shard.DeviceEntry;
+import org.dsparse.actors.shard.LayerShard;
+import org.dsparse.core.placement.ShardDemand;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
+import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.protocol.job.StepMetrics;
 import org.dsparse.training.trainer.DjlThread;
@@ -48,9 +56,12 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
 
   private record Planned(PlannedJob plan, Throwable error) implements Command {}
 
+  /** Where sharding placed each group's LayerShard: its home device by group id. */
+  private record HomesAssigned(Map<String, String> homes, Throwable error) implements Command {}
+
   private record DeadlinePassed(Phase phase, long token) implements Command {}
 
-  private enum Phase { DISCOVER, DESCRIBE, PLAN, PREPARE, STEP, EVALUATE, CHECKPOINT, DONE }
+  private enum Phase { DISCOVER, DESCRIBE, PLAN, HOME, PREPARE, STEP, EVALUATE, CHECKPOINT, DONE }
 
   private final ActorContext<Command> context;
   private final TimerScheduler<Command> timers;
@@ -115,6 +126,7 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
         .onMessage(DevicesListed.class, this::onDevicesListed)
         .onMessage(FromDevice.class, this::onFromDevice)
         .onMessage(Planned.class, this::onPlanned)
+        .onMessage(HomesAssigned.class, this::onHomesAssigned)
         .onMessage(DeadlinePassed.class, this::onDeadlinePassed)
         .build();
   }
@@ -201,6 +213,60 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
       return fail("planning failed: " + cause.getMessage());
     }
     plan = planned.plan();
+    startPhase(Phase.HOME, timeouts.prepare(), Set.of());
+    context.pipeToSelf(assignHomes(), (homes, error) -> new HomesAssigned(homes, error));
+    return this;
+  }
+
+  /**
+   * Tells the shard directory what each device reserves for training under the plan, then places
+   * each group's LayerShard; answers the home device of each group.
+   */
+  private CompletionStage<Map<String, String>> assignHomes() {
+    var system = context.getSystem();
+    var directory = DeviceDirectory.get(system);
+    List<CompletableFuture<?>> announced = new ArrayList<>();
+    for (DeviceInfo d : devices.values()) {
+      announced.add(directory.announce(new DeviceEntry(d.name(), d.address(),
+          d.budgetBytes(), plan.assignments().get(d.name()).predictedPeakBytes())).toCompletableFuture());
+    }
+    return CompletableFuture.allOf(announced.toArray(new CompletableFuture[0]))
+        .thenCompose(done -> {
+          Map<String, CompletableFuture<LayerShard.Assigned>> assigned =
+              new LinkedHashMap<>();
+          for (GroupPlan group : plan.groups()) {
+            assigned.put(group.groupId(), LayerShard.assign(system,
+                new ShardDemand(group.shardId(), group.weightBytes(), group.updaters()),
+                timeouts.prepare()).toCompletableFuture());
+          }
+          return CompletableFuture.allOf(assigned.values()
+              .toArray(new CompletableFuture[0])).thenApply(all -> {
+                Map<String, String> homes = new LinkedHashMap<>();
+                assigned.forEach((id, home) -> homes.put(id, home.join().homeDevice()));
+                return homes;
+              });
+        });
+  }
+
+  private Behavior<Command> onHomesAssigned(HomesAssigned assigned) {
+    if (phase != Phase.HOME) {
+      return this;
+    }
+    List<GroupPlan> groups = new ArrayList<>();
+    for (GroupPlan group : plan.groups()) {
+      String home = assigned.error() == null ? assigned.homes().get(group.groupId()) : null;
+      if (home != null && group.updaters().contains(home)) {
+        groups.add(group.withOwner(home));
+      } else {
+        // The planner's owner leads the refresh; the shard's copy then arrives over the network.
+        context.getLog().warn("job {}: group {} has its shard on {} ({}), not on an updater",
+            spec.jobId(), group.groupId(), home == null ? "no device" : home,
+            assigned.error() == null ? "no updater had room" : assigned.error().getMessage());
+        groups.add(group);
+      }
+    }
+    plan = new PlannedJob(plan.assignments(), groups, plan.layerNames(), plan.fullUpdatePeakBytes(),
+        plan.description() + homesTable(groups));
     client.tell(new JobEvent.Planned(spec.jobId(), plan.description()));
     startPhase(Phase.PREPARE, timeouts.prepare(), devices.keySet());
     List<DeviceInfo> ordered = List.copyOf(devices.values());
@@ -210,6 +276,15 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
       totals.put(device.name(), new DeviceTotals());
     }
     return this;
+  }
+
+  private static String homesTable(List<GroupPlan> groups) {
+    StringBuilder out = new StringBuilder("layer shards (home leads the refresh):\n");
+    for (GroupPlan g : groups) {
+      out.append(String.format(Locale.ROOT, "  %-6s %-28s home %-10s %8.2f MiB  layers %s%n",
+          g.groupId(), g.shardId(), g.owner(), g.weightBytes() / 1048576.0, g.layers()));
+    }
+    return out.toString();
   }
 
   private void onPrepared(DeviceEvent event) {
@@ -389,6 +464,10 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
 
   private void endOnDevices() {
     devices.values().forEach(d -> d.device().tell(new DeviceCommand.EndJob(spec.jobId())));
+    if (plan != null) {
+      plan.groups().forEach(g -> LayerShard.shardOf(context.getSystem(), g.shardId())
+          .tell(LayerShard.Retire.INSTANCE));
+    }
   }
 
   /** Sums of one device's step metrics. */

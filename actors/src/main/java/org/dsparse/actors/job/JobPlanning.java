@@ -64,9 +64,8 @@ public final class JobPlanning {
       List<LayerCost> costs = model.layerCosts();
       MemoryModel memory = new MemoryModel(costs, MemoryModels.coefficients(config));
       OptimizerKind optimizer = OptimizerKind.parse(spec.optimizer());
-      List<String> names = model.layers().stream().map(l -> l.name()).toList();
       if (spec.mode() == JobSpec.Mode.FULL) {
-        return fullUpdate(devices, memory, spec.batch(), optimizer, names);
+        return fullUpdate(spec, devices, memory, optimizer, model);
       }
       JobSpec.PlannerKnobs knobs = spec.planner();
       Importance importance = switch (knobs.importance()) {
@@ -83,15 +82,16 @@ public final class JobPlanning {
       List<DeviceBudget> budgets = devices.stream()
           .map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList();
       Plan plan = Planner.plan(memory, budgets, importance, settings);
-      return fromPlan(plan, names);
+      return fromPlan(spec, plan, model);
     }
   }
 
   /** Data-parallel: every device updates every layer, one AllReduce group of everyone. */
-  static PlannedJob fullUpdate(List<DeviceInfo> devices, MemoryModel memory, int batch,
-      OptimizerKind optimizer, List<String> names) {
+  static PlannedJob fullUpdate(JobSpec spec, List<DeviceInfo> devices, MemoryModel memory,
+      OptimizerKind optimizer, LayeredModel model) {
+    List<String> names = layerNames(model);
     List<Integer> all = IntStream.range(0, names.size()).boxed().toList();
-    long peak = memory.fullUpdateBytes(batch, optimizer);
+    long peak = memory.fullUpdateBytes(spec.batch(), optimizer);
     Map<String, Assignment> assignments = new LinkedHashMap<>();
     Table table = new Table("device", "budget MiB", "updated layers", "predicted MiB");
     for (DeviceInfo d : devices) {
@@ -99,13 +99,24 @@ public final class JobPlanning {
       table.row(d.name(), Table.mib(d.budgetBytes()), names.size(), Table.mib(peak));
     }
     List<String> updaters = devices.stream().map(DeviceInfo::name).toList();
-    GroupPlan everything = new GroupPlan("all", all, updaters, updaters.get(0));
+    GroupPlan everything = group(spec, "all", all, updaters, model);
     return new PlannedJob(assignments, List.of(everything), names, peak,
         "full update (data-parallel): one AllReduce of all " + names.size() + " layers among "
             + devices.size() + " devices\n" + table);
   }
 
-  static PlannedJob fromPlan(Plan plan, List<String> names) {
+  private static GroupPlan group(JobSpec spec, String id, List<Integer> layers, List<String> updaters,
+      LayeredModel model) {
+    long bytes = 4L * model.weightLength(layers.stream().mapToInt(Integer::intValue).toArray());
+    return new GroupPlan(id, layers, updaters, updaters.get(0), bytes, spec.jobId() + "." + id);
+  }
+
+  private static List<String> layerNames(LayeredModel model) {
+    return model.layers().stream().map(l -> l.name()).toList();
+  }
+
+  static PlannedJob fromPlan(JobSpec spec, Plan plan, LayeredModel model) {
+    List<String> names = layerNames(model);
     if (!plan.frozen().isEmpty()) {
       throw new IllegalArgumentException("the cluster cannot update every layer: " + plan.frozen());
     }
@@ -126,7 +137,8 @@ public final class JobPlanning {
         }
         layers.add(slice.layer());
       }
-      groups.add(new GroupPlan("g" + index++, layers, group.updaters().devices(), group.owner()));
+      GroupPlan planned = group(spec, "g" + index++, layers, group.updaters().devices(), model);
+      groups.add(planned.withOwner(group.owner()));
     }
     return new PlannedJob(assignments, groups, names, plan.fullUpdatePeakBytes(), plan.describe());
   }

@@ -15,6 +15,7 @@ import org.dsparse.actors.device.DeviceSettings;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobCoordinator;
 import org.dsparse.actors.job.JobEvent;
+import org.dsparse.actors.shard.LayerShard;
 
 /**
  * A running node: its ActorSystem, with a Device and a guardian that coordinates jobs submitted here.
@@ -41,8 +42,10 @@ public final class DsparseNode implements AutoCloseable {
   public static DsparseNode start(Config config) {
     DeviceSettings device = DeviceSettings.fromConfig(config);
     CollectiveSettings collectives = CollectiveSettings.fromConfig(config);
-    ActorSystem<Command> system = ActorSystem.create(guardian(device, collectives, config),
-        NodeConfig.SYSTEM_NAME, config);
+    Config withRole = config.withValue("pekko.cluster.roles",
+        com.typesafe.config.ConfigValueFactory.fromIterable(java.util.List.of(LayerShard.HOST_ROLE)));
+    ActorSystem<Command> system = ActorSystem.create(guardian(device, collectives, withRole),
+        NodeConfig.SYSTEM_NAME, withRole);
     return new DsparseNode(system, device);
   }
 
@@ -56,6 +59,7 @@ public final class DsparseNode implements AutoCloseable {
   private static Behavior<Command> guardian(DeviceSettings device, CollectiveSettings collectives,
       Config config) {
     return Behaviors.setup(ctx -> {
+      LayerShard.init(ctx.getSystem());
       if (device != null) {
         ctx.spawn(Device.create(device, collectives), "device");
       }

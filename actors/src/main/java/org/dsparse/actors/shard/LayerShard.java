@@ -87,6 +87,12 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
 
   public record GetHome(ActorRef<Assigned> replyTo) implements Command, ControlMessage {}
 
+  /** The group's job has ended: the entity stops and frees its weights. */
+  public enum Retire implements Command, ControlMessage { INSTANCE }
+
+  /** Cluster role of the nodes that host shards: those with a device. Other nodes get a proxy. */
+  public static final String HOST_ROLE = "device";
+
   private record HomeLookedUp(DirectorySnapshot directory, ActorRef<Assigned> replyTo) implements Command {}
 
   /** Sharding's stop message on hand-off: the entity passes its weights on, then stops. */
@@ -124,6 +130,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     return ClusterSharding.get(system).init(Entity.of(TYPE_KEY, context -> create(context.getEntityId()))
         .withSettings(sharding)
         .withStopMessage(HandOff.INSTANCE)
+        .withRole(HOST_ROLE)
         .withAllocationStrategy(new BudgetAwareAllocationStrategy(system))
         .withMessageExtractor(new GroupIdExtractor()));
   }
@@ -186,6 +193,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
         .onMessage(GetWeights.class, this::onGetWeights)
         .onMessage(GetWeightsParts.class, this::onGetWeightsParts)
         .onMessageEquals(HandOff.INSTANCE, this::onHandOff)
+        .onMessageEquals(Retire.INSTANCE, Behaviors::stopped)
         .build();
   }
 
