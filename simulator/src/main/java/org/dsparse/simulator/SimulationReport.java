@@ -35,6 +35,12 @@ public final class SimulationReport {
     return simulation.processes();
   }
 
+  /** A job's report of one device; reports list devices by name, the experiment in its own order. */
+  private static JobReport.DeviceReport of(JobReport report, String device) {
+    return report.devices().stream().filter(d -> d.name().equals(device)).findFirst()
+        .orElseThrow(() -> new IllegalStateException("job " + report.spec().jobId() + " has no device " + device));
+  }
+
   private static long memory(JobReport.DeviceReport d, boolean measured) {
     return measured ? d.measuredBytes() : d.predictedBytes();
   }
@@ -54,15 +60,16 @@ public final class SimulationReport {
       JsonObject d = new JsonObject();
       d.addProperty("name", simulation.devices().get(i).name());
       d.addProperty("budgetBytes", outcome.budgets().get(i));
+      String name = simulation.devices().get(i).name();
       if (full != null) {
-        d.addProperty("fullMeasuredBytes", full.devices().get(i).measuredBytes());
-        d.addProperty("fullPredictedBytes", full.devices().get(i).predictedBytes());
+        d.addProperty("fullMeasuredBytes", of(full, name).measuredBytes());
+        d.addProperty("fullPredictedBytes", of(full, name).predictedBytes());
       }
       if (sparse != null) {
-        d.addProperty("dsparseMeasuredBytes", sparse.devices().get(i).measuredBytes());
-        d.addProperty("dsparsePredictedBytes", sparse.devices().get(i).predictedBytes());
-        d.addProperty("updatedLayers", sparse.devices().get(i).updatedLayers());
-        d.addProperty("dsparseAggMillisPerStep", sparse.devices().get(i).aggMillisPerStep());
+        d.addProperty("dsparseMeasuredBytes", of(sparse, name).measuredBytes());
+        d.addProperty("dsparsePredictedBytes", of(sparse, name).predictedBytes());
+        d.addProperty("updatedLayers", of(sparse, name).updatedLayers());
+        d.addProperty("dsparseAggMillisPerStep", of(sparse, name).aggMillisPerStep());
       }
       devices.add(d);
     }
@@ -96,8 +103,8 @@ public final class SimulationReport {
 
   private double memoryReduction(JobReport full, JobReport sparse) {
     double sum = 0;
-    for (int i = 0; i < full.devices().size(); i++) {
-      sum += 1 - (double) memory(sparse.devices().get(i), measured()) / memory(full.devices().get(i), measured());
+    for (JobReport.DeviceReport f : full.devices()) {
+      sum += 1 - (double) memory(of(sparse, f.name()), measured()) / memory(f, measured());
     }
     return sum / full.devices().size();
   }
@@ -149,9 +156,9 @@ public final class SimulationReport {
       String source = measured() ? "measured" : "predicted";
       Table devices = new Table("device", "budget MiB", "full MiB", "dsparse MiB", "saved", "layers",
           "dsparse agg ms");
-      for (int i = 0; i < full.devices().size(); i++) {
-        JobReport.DeviceReport f = full.devices().get(i);
-        JobReport.DeviceReport s = sparse.devices().get(i);
+      for (int i = 0; i < simulation.devices().size(); i++) {
+        JobReport.DeviceReport f = of(full, simulation.devices().get(i).name());
+        JobReport.DeviceReport s = of(sparse, f.name());
         devices.row(f.name(), Table.mib(outcome.budgets().get(i)), Table.mib(memory(f, measured())),
             Table.mib(memory(s, measured())),
             percent(1 - (double) memory(s, measured()) / memory(f, measured())), s.updatedLayers(),
