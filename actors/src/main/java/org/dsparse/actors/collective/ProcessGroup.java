@@ -109,8 +109,13 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     long sequence();
   }
 
-  /** The collective finished on this member; {@code result} is the request's buffer, now final. */
-  public record Completed(String groupId, long sequence, float[] result) implements CollectiveOutcome {}
+  /**
+   * The collective finished on this member; {@code result} is the request's buffer, now final.
+   * {@code transferNanos} is the time from the moment every member had started it to its end here:
+   * the collective's own cost, without the wait for members that started late.
+   */
+  public record Completed(String groupId, long sequence, float[] result, long transferNanos)
+      implements CollectiveOutcome {}
 
   /**
    * The collective did not finish; the buffer's content is undefined. {@code missingMember} is the
@@ -339,6 +344,21 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
   }
 
+  /** When the current collective had been started by every member (System.nanoTime), or 0. */
+  private long allStartedAt;
+
+  /** Notes the moment the last member started the current collective. */
+  private void noteIfAllStarted() {
+    if (current != null && allStartedAt == 0 && (running != null || tcpRun != null)
+        && announcements.getOrDefault(current.sequence(), Map.of()).size() >= spec.size() - 1) {
+      allStartedAt = System.nanoTime();
+    }
+  }
+
+  private long transferNanos() {
+    return allStartedAt == 0 ? 0 : System.nanoTime() - allStartedAt;
+  }
+
   private void beginIfPeersKnown() {
     if (current == null || running != null || tcpRun != null || peers.contains(null)
         || (links != null && (incoming == null || outgoing == null))) {
@@ -354,6 +374,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     CollectiveStarted started = new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(),
         request.buffer().length, request.ownerRank());
     tellPeers(started);
+    allStartedAt = 0;
+    noteIfAllStarted();
     for (CollectiveStarted other : announcements.getOrDefault(request.sequence(), Map.of()).values()) {
       if (!checkAgreement(other)) {
         return;
@@ -380,6 +402,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     tcpSidesDone.clear();
     tellPeers(new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(), request.buffer().length,
         request.ownerRank()));
+    allStartedAt = 0;
+    noteIfAllStarted();
     for (CollectiveStarted other : announcements.getOrDefault(request.sequence(), Map.of()).values()) {
       if (!checkAgreement(other)) {
         return;
@@ -487,6 +511,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       return;
     }
     announcements.computeIfAbsent(started.sequence(), s -> new HashMap<>()).put(rank, started);
+    noteIfAllStarted();
     if ((running != null || tcpRun != null) && started.sequence() == current.sequence() && checkAgreement(started)) {
       madeProgress();
     }
@@ -531,7 +556,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       }
     }
     if (running.complete()) {
-      reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer()));
+      reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer(), transferNanos()));
       finishCurrent(true);
     }
   }
@@ -619,7 +644,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
     tcpSidesDone.add(finished.side());
     if (tcpSidesDone.size() == 2) {
-      reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer()));
+      reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer(), transferNanos()));
       finishCurrent(true);
     }
     return this;

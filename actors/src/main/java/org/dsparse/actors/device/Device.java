@@ -278,8 +278,13 @@ public final class Device extends AbstractBehavior<Device.Command> {
     float loss;
     long computeNanos;
     long phaseStarted;
+    /** Collectives' own time, from the last member's start to the end (see ProcessGroup.Completed). */
     long allReduceNanos;
     long broadcastNanos;
+    long phaseTransferNanos;
+    long phaseLinkDelayNanos;
+    /** Wall time in collectives, including the wait for members that started later. */
+    long collectiveWallNanos;
     long allReduceBytes;
     long broadcastBytes;
     final Set<String> pending = new HashSet<>();
@@ -361,12 +366,16 @@ public final class Device extends AbstractBehavior<Device.Command> {
           + failure.missingMember().map(m -> " (missing member " + m + ")").orElse("") + ": "
           + failure.reason());
     }
-    step.results.put(groupId, ((ProcessGroup.Completed) outcome).result());
+    ProcessGroup.Completed completed = (ProcessGroup.Completed) outcome;
+    step.results.put(groupId, completed.result());
+    // Groups of a phase run at once: the phase costs its longest collective.
+    step.phaseTransferNanos = Math.max(step.phaseTransferNanos, completed.transferNanos());
     if (!step.pending.isEmpty()) {
       return this;
     }
     long bytes = step.phase == StepRun.Phase.BROADCAST ? step.broadcastBytes : step.allReduceBytes;
     long linkDelay = settings.linkDelayNanos(bytes);
+    step.phaseLinkDelayNanos = linkDelay;
     return linkDelay > 0 ? emulateDelay(linkDelay, new PhaseCompleted(step.command.step()))
         : onPhaseCompleted(new PhaseCompleted(step.command.step()));
   }
@@ -389,12 +398,15 @@ public final class Device extends AbstractBehavior<Device.Command> {
     if (!isCurrent(completed.step())) {
       return this;
     }
-    long elapsed = System.nanoTime() - step.phaseStarted;
+    step.collectiveWallNanos += System.nanoTime() - step.phaseStarted;
+    // Emulated link time is part of the transfer.
+    long transfer = step.phaseTransferNanos + step.phaseLinkDelayNanos;
+    step.phaseTransferNanos = 0;
     if (step.phase == StepRun.Phase.BROADCAST) {
-      step.broadcastNanos = elapsed;
+      step.broadcastNanos = transfer;
       applyRefresh();
     } else {
-      step.allReduceNanos = elapsed;
+      step.allReduceNanos = transfer;
       applyAndStep();
     }
     return this;
@@ -493,7 +505,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
     long current = settings.measureMemory() ? ProcessMemory.residentBytes() - baseline : 0;
     long peak = settings.measureMemory() ? ProcessMemory.peakResidentBytes() - baseline : 0;
     StepMetrics metrics = new StepMetrics(run.loss, run.computeNanos / 1e6, run.allReduceNanos / 1e6,
-        run.broadcastNanos / 1e6, run.allReduceBytes, run.broadcastBytes, current, peak);
+        run.broadcastNanos / 1e6, run.collectiveWallNanos / 1e6, run.allReduceBytes, run.broadcastBytes,
+        current, peak);
     run.command.replyTo().tell(new DeviceEvent.StepCompleted(settings.name(), run.command.step(), metrics));
     return this;
   }

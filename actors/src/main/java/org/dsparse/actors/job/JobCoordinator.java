@@ -89,6 +89,9 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
   private final List<Float> stepLosses = new ArrayList<>();
   private final Map<String, DeviceTotals> totals = new LinkedHashMap<>();
   private double stepMillisSum;
+  /** Sum over steps of the slowest device's aggregation time: the step's critical path. */
+  private double stepAggregationSum;
+  private double currentStepAggregation;
   private double epochLossSum;
   private int epochLossCount;
   private final List<Double> epochAccuracies = new ArrayList<>();
@@ -329,11 +332,14 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     }
     totals.get(completed.device()).add(completed.metrics());
     stepLosses.add(completed.metrics().loss());
+    currentStepAggregation = Math.max(currentStepAggregation, completed.metrics().aggregationMillis());
     if (!awaiting.isEmpty()) {
       return;
     }
     double stepMillis = (System.nanoTime() - phaseStarted) / 1e6;
     stepMillisSum += stepMillis;
+    stepAggregationSum += currentStepAggregation;
+    currentStepAggregation = 0;
     double loss = stepLosses.stream().mapToDouble(Float::doubleValue).average().orElse(Double.NaN);
     epochLossSum += loss;
     epochLossCount++;
@@ -410,14 +416,11 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     phase = Phase.DONE;
     timers.cancelAll();
     List<JobReport.DeviceReport> reports = new ArrayList<>();
-    double aggregation = 0;
     for (DeviceInfo device : devices.values()) {
-      DeviceTotals t = totals.get(device.name());
-      reports.add(t.report(device, plan.assignments().get(device.name())));
-      aggregation += t.aggregationMillis / Math.max(1, t.steps);
+      reports.add(totals.get(device.name()).report(device, plan.assignments().get(device.name())));
     }
     JobReport report = new JobReport(spec, plan.description(), plan.fullUpdatePeakBytes(), reports, step,
-        aggregation / devices.size(), stepMillisSum / Math.max(1, step),
+        stepAggregationSum / Math.max(1, step), stepMillisSum / Math.max(1, step),
         epochAccuracies.get(epochAccuracies.size() - 1), List.copyOf(epochAccuracies),
         List.copyOf(epochLosses), List.copyOf(checkpoints));
     endOnDevices();
@@ -477,6 +480,7 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     double allReduceMillis;
     double broadcastMillis;
     double aggregationMillis;
+    double collectiveWallMillis;
     long bytes;
     long peakTrainingBytes;
 
@@ -486,6 +490,7 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
       allReduceMillis += m.allReduceMillis();
       broadcastMillis += m.broadcastMillis();
       aggregationMillis += m.aggregationMillis();
+      collectiveWallMillis += m.collectiveWallMillis();
       bytes += m.allReduceBytes() + m.broadcastBytes();
       peakTrainingBytes = Math.max(peakTrainingBytes, m.peakTrainingBytes());
     }
@@ -494,7 +499,8 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
       double n = Math.max(1, steps);
       return new JobReport.DeviceReport(device.name(), device.budgetBytes(),
           assignment.updatedLayers().size(), assignment.predictedPeakBytes(), peakTrainingBytes,
-          aggregationMillis / n, allReduceMillis / n, broadcastMillis / n, computeMillis / n, bytes / n);
+          aggregationMillis / n, allReduceMillis / n, broadcastMillis / n, collectiveWallMillis / n,
+          computeMillis / n, bytes / n);
     }
   }
 }

@@ -6,7 +6,8 @@ import org.dsparse.protocol.job.JobSpec;
 /**
  * A finished job's figures.
  *
- * @param aggMillisPerStep mean over devices and steps of the time spent in AllReduce and Broadcast
+ * @param aggMillisPerStep mean over steps of the slowest device's AllReduce and Broadcast time in
+ *     that step (the step's aggregation critical path; collectives timed from their last member's start)
  * @param stepMillis mean wall time of a step
  * @param testAccuracy after the last epoch
  * @param epochAccuracies after each epoch
@@ -28,11 +29,14 @@ public record JobReport(
   /**
    * @param predictedBytes the memory model's prediction for its update set
    * @param measuredBytes peak resident growth while training (0 when not measured)
-   * @param aggMillisPerStep its mean time in AllReduce and Broadcast per step
+   * @param aggMillisPerStep its mean AllReduce and Broadcast time per step, from the moment every
+   *     member had started each collective (see {@code StepMetrics})
+   * @param collectiveWallMillisPerStep its mean wall time in collectives, waiting for slower devices included
    * @param computeMillisPerStep its mean DJL time per step
    * @param bytesPerStep payload it sent or received in collectives per step
    */
   public record DeviceReport(String name, long budgetBytes, int updatedLayers, long predictedBytes,
       long measuredBytes, double aggMillisPerStep, double allReduceMillisPerStep,
-      double broadcastMillisPerStep, double computeMillisPerStep, double bytesPerStep) {}
+      double broadcastMillisPerStep, double collectiveWallMillisPerStep, double computeMillisPerStep,
+      double bytesPerStep) {}
 }

@@ -7,8 +7,11 @@ import org.dsparse.protocol.control.ControlMessage;
  *
  * @param loss mean training loss of its batch
  * @param computeMillis forward, backward, gradient export/import and optimizer step
- * @param allReduceMillis wall time of its AllReduces (run concurrently)
- * @param broadcastMillis wall time of its refresh Broadcasts
+ * @param allReduceMillis its AllReduces' own time, from the moment their last member started them
+ *     to their end (groups run at once, so the longest counts): what aggregation costs, without the
+ *     wait for devices that computed longer
+ * @param broadcastMillis the same for its refresh Broadcasts
+ * @param collectiveWallMillis wall time this device spent in collectives, waiting included
  * @param allReduceBytes bytes it contributed to AllReduces
  * @param broadcastBytes bytes of Broadcasts it sent or received
  * @param trainingBytes resident growth since before the model was built (current)
@@ -19,6 +22,7 @@ public record StepMetrics(
     double computeMillis,
     double allReduceMillis,
     double broadcastMillis,
+    double collectiveWallMillis,
     long allReduceBytes,
     long broadcastBytes,
     long trainingBytes,
