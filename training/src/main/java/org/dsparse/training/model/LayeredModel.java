@@ -44,9 +44,9 @@ public final class LayeredModel implements AutoCloseable {
       Block block = layer.block();
       block.setInitializer(new XavierInitializer(), Parameter.Type.WEIGHT);
       block.initialize(manager, DataType.FLOAT32, shape);
-      layer.indexParameters();
       ShapeWalk walk = new ShapeWalk();
       Shape out = walk.through(block, shape);
+      layer.indexParameters((int) out.get(1));
       // Unrecorded, a layer holds its input (a residual adds it back at the end) and the operands
       // of its largest step.
       result.add(new LayerCost(layer.name(), layer.trainableParams(), layer.bufferElements(),
@@ -136,22 +136,57 @@ public final class LayeredModel implements AutoCloseable {
     return manager;
   }
 
+  /** Each of these layers whole, as slices. */
+  public List<ChannelSlice> wholeLayers(int[] layerIndices) {
+    List<ChannelSlice> slices = new ArrayList<>(layerIndices.length);
+    for (int i : layerIndices) {
+      slices.add(layer(i).whole(i));
+    }
+    return slices;
+  }
+
+  private Layer layerOf(ChannelSlice slice) {
+    if (slice.layer() >= layers.size()) {
+      throw new IllegalArgumentException("model " + name + " has " + layers.size() + " layers; no " + slice);
+    }
+    return layers.get(slice.layer());
+  }
+
   /** Elements of {@link #exportWeights} for these layers. */
   public int weightLength(int[] layerIndices) {
+    return weightLength(wholeLayers(layerIndices));
+  }
+
+  /** Elements of {@link #exportWeights} for these slices. */
+  public int weightLength(List<ChannelSlice> slices) {
+    return trainableLength(slices) + bufferLength(slices);
+  }
+
+  /** Trainable weights of these slices: the length of their gradients. */
+  public int trainableLength(List<ChannelSlice> slices) {
     long n = 0;
-    for (int i : layerIndices) {
-      n += layers.get(i).trainableParams() + layers.get(i).bufferElements();
+    for (ChannelSlice s : slices) {
+      n += layerOf(s).elements(layerOf(s).trainable(), s.from(), s.to());
     }
     return Math.toIntExact(n);
   }
 
   /** The layers' trainable weights then buffers, layer after layer, as one flat buffer. */
   public float[] exportWeights(int[] layerIndices) {
-    float[] flat = new float[weightLength(layerIndices)];
+    return exportWeights(wholeLayers(layerIndices));
+  }
+
+  /**
+   * The slices' trainable weights then buffers, slice after slice, as one flat buffer: of each
+   * tensor, the rows the slice owns ({@link Layer#rows}).
+   */
+  public float[] exportWeights(List<ChannelSlice> slices) {
+    float[] flat = new float[weightLength(slices)];
     int offset = 0;
-    for (int i : layerIndices) {
-      for (Parameter p : weightOrder(layers.get(i))) {
-        offset = copyOut(p.getArray(), flat, offset);
+    for (ChannelSlice s : slices) {
+      Layer layer = layerOf(s);
+      for (Parameter p : layer.tensors()) {
+        offset = layer.rows(p, s.from(), s.to()).copyOut(p.getArray(), flat, offset);
       }
     }
     return flat;
@@ -159,32 +194,49 @@ public final class LayeredModel implements AutoCloseable {
 
   /** Overwrites the layers' weights and buffers in place from a buffer laid out as {@link #exportWeights}. */
   public void importWeights(int[] layerIndices, float[] flat) {
-    if (flat.length != weightLength(layerIndices)) {
-      throw new IllegalArgumentException("weights for layers " + java.util.Arrays.toString(layerIndices)
-          + " of " + name + " need " + weightLength(layerIndices) + " floats, got " + flat.length);
+    importWeights(wholeLayers(layerIndices), flat);
+  }
+
+  /** Overwrites the slices' weights and buffers in place from a buffer laid out as {@link #exportWeights}. */
+  public void importWeights(List<ChannelSlice> slices, float[] flat) {
+    if (flat.length != weightLength(slices)) {
+      throw new IllegalArgumentException("weights for " + slices + " of " + name + " need "
+          + weightLength(slices) + " floats, got " + flat.length);
     }
     int offset = 0;
-    for (int i : layerIndices) {
-      for (Parameter p : weightOrder(layers.get(i))) {
-        offset = copyIn(flat, offset, p.getArray());
+    for (ChannelSlice s : slices) {
+      Layer layer = layerOf(s);
+      for (Parameter p : layer.tensors()) {
+        offset = layer.rows(p, s.from(), s.to()).copyIn(flat, offset, p.getArray());
       }
     }
   }
 
   /** Elements of the layers' buffers (BatchNorm running statistics). */
   public int bufferLength(int[] layerIndices) {
+    return bufferLength(wholeLayers(layerIndices));
+  }
+
+  /** Elements of the slices' buffers (BatchNorm running statistics). */
+  public int bufferLength(List<ChannelSlice> slices) {
     long n = 0;
-    for (int i : layerIndices) {
-      n += layers.get(i).bufferElements();
+    for (ChannelSlice s : slices) {
+      n += layerOf(s).elements(layerOf(s).buffers(), s.from(), s.to());
     }
     return Math.toIntExact(n);
   }
 
   /** Copies the layers' buffers into {@code flat} from {@code offset}; returns the offset after them. */
   public int exportBuffers(int[] layerIndices, float[] flat, int offset) {
-    for (int i : layerIndices) {
-      for (Parameter p : layers.get(i).buffers()) {
-        offset = copyOut(p.getArray(), flat, offset);
+    return exportBuffers(wholeLayers(layerIndices), flat, offset);
+  }
+
+  /** Copies the slices' buffers into {@code flat} from {@code offset}; returns the offset after them. */
+  public int exportBuffers(List<ChannelSlice> slices, float[] flat, int offset) {
+    for (ChannelSlice s : slices) {
+      Layer layer = layerOf(s);
+      for (Parameter p : layer.buffers()) {
+        offset = layer.rows(p, s.from(), s.to()).copyOut(p.getArray(), flat, offset);
       }
     }
     return offset;
@@ -192,18 +244,18 @@ public final class LayeredModel implements AutoCloseable {
 
   /** Overwrites the layers' buffers from {@code flat} at {@code offset}; returns the offset after them. */
   public int importBuffers(int[] layerIndices, float[] flat, int offset) {
-    for (int i : layerIndices) {
-      for (Parameter p : layers.get(i).buffers()) {
-        offset = copyIn(flat, offset, p.getArray());
+    return importBuffers(wholeLayers(layerIndices), flat, offset);
+  }
+
+  /** Overwrites the slices' buffers from {@code flat} at {@code offset}; returns the offset after them. */
+  public int importBuffers(List<ChannelSlice> slices, float[] flat, int offset) {
+    for (ChannelSlice s : slices) {
+      Layer layer = layerOf(s);
+      for (Parameter p : layer.buffers()) {
+        offset = layer.rows(p, s.from(), s.to()).copyIn(flat, offset, p.getArray());
       }
     }
     return offset;
-  }
-
-  private static List<Parameter> weightOrder(Layer layer) {
-    List<Parameter> all = new ArrayList<>(layer.trainable());
-    all.addAll(layer.buffers());
-    return all;
   }
 
   /** Copies an array's floats into {@code flat} at {@code offset}; returns the offset after them. */

@@ -9,10 +9,14 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
-import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import org.dsparse.core.memory.UpdateSet;
+import org.dsparse.training.model.ChannelSlice;
 import org.dsparse.training.model.Layer;
 import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.model.RowRange;
 
 /**
  * Trains only the layers of an {@link UpdateSet}. One step is {@link #forwardBackward}, then any
@@ -23,23 +27,40 @@ import org.dsparse.training.model.LayeredModel;
  * without recording, one {@link NDScope} per layer, so they keep no activations and their BatchNorm
  * statistics do not move; frozen layers after it run with training=false but recorded, so gradients
  * pass through them to the updated layers below without changing them.
+ *
+ * <p>A layer may be updated only in part, by {@link ChannelSlice}s of its output channels (the plan
+ * split it between process groups). It trains like an updated layer, but the rows its slices do not
+ * own are copied before the forward and put back after the step, so they change only when another
+ * device's weights arrive.
  */
 public final class SparseTrainer {
   private final LayeredModel model;
   private final UpdateSet update;
+  private final List<ChannelSlice> slices;
+  private final List<Outside> outside;
+  /** The outside rows as they were before this step's forward, one copy per range of {@link #outside}. */
+  private final List<NDArray> outsideBefore = new ArrayList<>();
   private final Optimizer optimizer;
   private final Loss loss = Loss.softmaxCrossEntropyLoss();
   private final ParameterStore parameters;
   private boolean gradientsPending;
 
+  /** A trainer that updates the layers of {@code update} whole. */
   public SparseTrainer(LayeredModel model, UpdateSet update, OptimizerSpec optimizer) {
+    this(model, wholeLayers(model, update), optimizer);
+  }
+
+  /**
+   * A trainer that updates these slices. A layer with any slice here is trained (its forward runs
+   * in training mode and its gradient is computed), but {@link #step} changes only the rows of its
+   * tensors that the slices own.
+   */
+  public SparseTrainer(LayeredModel model, List<ChannelSlice> updated, OptimizerSpec optimizer) {
     DjlThread.checkCurrent();
-    if (update.layerCount() != model.layerCount()) {
-      throw new IllegalArgumentException("update set covers " + update.layerCount() + " layers, model "
-          + model.name() + " has " + model.layerCount());
-    }
     this.model = model;
-    this.update = update;
+    this.slices = List.copyOf(updated);
+    this.update = updateSet(model, slices);
+    this.outside = outsideRows(model, slices);
     this.optimizer = optimizer.build();
     this.parameters = new ParameterStore(model.manager(), false);
     for (int i = 0; i < model.layerCount(); i++) {
@@ -49,12 +70,81 @@ public final class SparseTrainer {
     }
   }
 
+  private static List<ChannelSlice> wholeLayers(LayeredModel model, UpdateSet update) {
+    if (update.layerCount() != model.layerCount()) {
+      throw new IllegalArgumentException("update set covers " + update.layerCount() + " layers, model "
+          + model.name() + " has " + model.layerCount());
+    }
+    return model.wholeLayers(update.layers().stream().toArray());
+  }
+
+  /** Each layer's share of updated channels; refuses slices that overlap or leave the model. */
+  private static UpdateSet updateSet(LayeredModel model, List<ChannelSlice> slices) {
+    double[] fractions = new double[model.layerCount()];
+    for (int a = 0; a < slices.size(); a++) {
+      ChannelSlice s = slices.get(a);
+      if (s.layer() >= model.layerCount() || s.to() > model.layer(s.layer()).outputChannels()) {
+        throw new IllegalArgumentException("model " + model.name() + " has no " + s);
+      }
+      for (int b = 0; b < a; b++) {
+        if (s.overlaps(slices.get(b))) {
+          throw new IllegalArgumentException("updated slices " + slices.get(b) + " and " + s + " overlap");
+        }
+      }
+      fractions[s.layer()] += (double) s.size() / model.layer(s.layer()).outputChannels();
+    }
+    return UpdateSet.ofFractions(fractions);
+  }
+
+  /** The rows of a partly updated layer's tensor that this device must leave as they are. */
+  private record Outside(Parameter tensor, boolean trainable, List<RowRange> rows) {}
+
+  private static List<Outside> outsideRows(LayeredModel model, List<ChannelSlice> slices) {
+    List<Outside> result = new ArrayList<>();
+    for (int i = 0; i < model.layerCount(); i++) {
+      int layerIndex = i;
+      List<ChannelSlice> own = slices.stream().filter(s -> s.layer() == layerIndex)
+          .sorted(Comparator.comparingInt(ChannelSlice::from)).toList();
+      Layer layer = model.layer(i);
+      if (own.isEmpty() || own.stream().mapToInt(ChannelSlice::size).sum() == layer.outputChannels()) {
+        continue;
+      }
+      for (Parameter p : layer.tensors()) {
+        List<RowRange> gaps = new ArrayList<>();
+        long next = 0;
+        long rows = 0;
+        long rowElements = 0;
+        for (ChannelSlice s : own) {
+          RowRange r = layer.rows(p, s.from(), s.to());
+          rows = r.rows();
+          rowElements = r.rowElements();
+          if (r.from() > next) {
+            gaps.add(new RowRange(next, r.from(), rows, rowElements));
+          }
+          next = Math.max(next, r.to());
+        }
+        if (next < rows) {
+          gaps.add(new RowRange(next, rows, rows, rowElements));
+        }
+        if (!gaps.isEmpty()) {
+          result.add(new Outside(p, layer.trainable().contains(p), gaps));
+        }
+      }
+    }
+    return result;
+  }
+
   public LayeredModel model() {
     return model;
   }
 
   public UpdateSet update() {
     return update;
+  }
+
+  /** The channel slices this trainer updates. */
+  public List<ChannelSlice> slices() {
+    return slices;
   }
 
   /**
@@ -72,6 +162,8 @@ public final class SparseTrainer {
     if (gradientsPending) {
       throw new IllegalStateException("step() was not called after the previous backward");
     }
+    // The forward moves BatchNorm statistics of every channel of a trained layer.
+    keepOutsideRows();
     int first = update.firstUpdated();
     NDList h = forwardFrozenPrefix(new NDList(inputs), first);
     try (NDScope recorded = new NDScope();
@@ -110,55 +202,79 @@ public final class SparseTrainer {
 
   /** Elements of {@link #exportGradients} for these layers. */
   public int gradientLength(int[] layerIndices) {
-    long n = 0;
-    for (int i : layerIndices) {
-      n += model.layer(i).trainableParams();
-    }
-    return Math.toIntExact(n);
+    return model.trainableLength(model.wholeLayers(layerIndices));
+  }
+
+  /** Elements of {@link #exportGradients} for these slices. */
+  public int gradientLength(List<ChannelSlice> slices) {
+    return model.trainableLength(slices);
+  }
+
+  /** The gradients of these whole layers; see {@link #exportGradients(List)}. */
+  public float[] exportGradients(int[] layerIndices) {
+    return exportGradients(model.wholeLayers(layerIndices));
   }
 
   /**
-   * The gradients of these layers as one flat buffer, layer after layer in the order given, each
-   * layer's trainable parameters in their fixed order. Only updated layers have gradients; asking
-   * for another is a plan violation and fails.
+   * The gradients of these slices as one flat buffer, slice after slice in the order given, of each
+   * trainable tensor of the slice's layer (in its fixed order) the rows the slice owns. Only updated
+   * layers have gradients; asking for another is a plan violation and fails.
    */
-  public float[] exportGradients(int[] layerIndices) {
+  public float[] exportGradients(List<ChannelSlice> slices) {
     DjlThread.checkCurrent();
     requirePending();
-    float[] flat = new float[gradientLength(layerIndices)];
+    float[] flat = new float[gradientLength(slices)];
     int offset = 0;
-    for (int i : layerIndices) {
-      for (Parameter p : updatedLayer(i).trainable()) {
+    for (ChannelSlice s : slices) {
+      Layer layer = updatedLayer(s.layer());
+      for (Parameter p : layer.trainable()) {
         try (NDArray grad = p.getArray().getGradient()) {
-          offset = LayeredModel.copyOut(grad, flat, offset);
+          offset = layer.rows(p, s.from(), s.to()).copyOut(grad, flat, offset);
         }
       }
     }
     return flat;
   }
 
-  /** Replaces these layers' gradients with {@code flat} (laid out as {@link #exportGradients}). */
+  /** Replaces these whole layers' gradients; see {@link #importGradients(List, float[])}. */
   public void importGradients(int[] layerIndices, float[] flat) {
+    importGradients(model.wholeLayers(layerIndices), flat);
+  }
+
+  /** Replaces these slices' gradients with {@code flat} (laid out as {@link #exportGradients}). */
+  public void importGradients(List<ChannelSlice> slices, float[] flat) {
     DjlThread.checkCurrent();
     requirePending();
-    if (flat.length != gradientLength(layerIndices)) {
-      throw new IllegalArgumentException("gradients for layers " + Arrays.toString(layerIndices)
-          + " need " + gradientLength(layerIndices) + " floats, got " + flat.length);
+    if (flat.length != gradientLength(slices)) {
+      throw new IllegalArgumentException("gradients for " + slices + " need " + gradientLength(slices)
+          + " floats, got " + flat.length);
     }
     int offset = 0;
-    for (int i : layerIndices) {
-      for (Parameter p : updatedLayer(i).trainable()) {
+    for (ChannelSlice s : slices) {
+      Layer layer = updatedLayer(s.layer());
+      for (Parameter p : layer.trainable()) {
         try (NDArray grad = p.getArray().getGradient()) {
-          offset = LayeredModel.copyIn(flat, offset, grad);
+          offset = layer.rows(p, s.from(), s.to()).copyIn(flat, offset, grad);
         }
       }
     }
   }
 
-  /** Applies the optimizer to every updated layer with its current gradients, then clears them. */
+  /**
+   * Applies the optimizer to every updated layer with its current gradients, then clears them. Rows
+   * outside this trainer's slices get a zero gradient and, whatever the optimizer does with its
+   * state, end the step as they were before the forward.
+   */
   public void step() {
     DjlThread.checkCurrent();
     requirePending();
+    for (Outside o : outside) {
+      if (o.trainable()) {
+        try (NDArray grad = o.tensor().getArray().getGradient()) {
+          o.rows().forEach(r -> r.zero(grad));
+        }
+      }
+    }
     for (int i = 0; i < model.layerCount(); i++) {
       if (!update.isUpdated(i)) {
         continue;
@@ -170,7 +286,34 @@ public final class SparseTrainer {
         }
       }
     }
+    restoreOutsideRows();
     gradientsPending = false;
+  }
+
+  private void keepOutsideRows() {
+    forgetOutsideRows();
+    for (Outside o : outside) {
+      for (RowRange r : o.rows()) {
+        NDArray copy = r.copyOf(o.tensor().getArray());
+        NDScope.unregister(copy);
+        outsideBefore.add(copy);
+      }
+    }
+  }
+
+  private void restoreOutsideRows() {
+    int k = 0;
+    for (Outside o : outside) {
+      for (RowRange r : o.rows()) {
+        r.restore(o.tensor().getArray(), outsideBefore.get(k++));
+      }
+    }
+    forgetOutsideRows();
+  }
+
+  private void forgetOutsideRows() {
+    outsideBefore.forEach(NDArray::close);
+    outsideBefore.clear();
   }
 
   /** Drops the pending gradients without stepping (measuring them was the point). */
@@ -186,6 +329,7 @@ public final class SparseTrainer {
         }
       }
     }
+    restoreOutsideRows();
     gradientsPending = false;
   }
 

@@ -10,9 +10,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.dsparse.core.memory.OptimizerKind;
 import org.dsparse.core.memory.UpdateSet;
+import org.dsparse.training.model.ChannelSlice;
 import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
 import org.junit.jupiter.api.Test;
@@ -153,6 +155,66 @@ class SparseTrainerTest {
         assertTrue(last < first * 0.7, "loss " + first + " -> " + last);
         NDArray[] test = batch(data, 200, 999);
         assertTrue(trainer.correct(test[0], test[1]) > 120, "accuracy on a 4-class task above 60%");
+      }
+    });
+  }
+
+  @Test
+  void aDeviceUpdatingSomeChannelsLeavesTheOthersBitwiseUnchanged() {
+    DjlThread.run(() -> {
+      try (LayeredModel model = Models.create("small-cnn", SAMPLE, 4, 5);
+          NDManager data = model.manager().newSubManager()) {
+        List<ChannelSlice> updated = List.of(new ChannelSlice(1, 0, 8), model.layer(3).whole(3));
+        // Weight decay moves weights even without a gradient: only putting the rows back keeps them.
+        SparseTrainer trainer = new SparseTrainer(model, updated,
+            new OptimizerSpec(OptimizerKind.SGD_MOMENTUM, 0.1f, 0.9f, 0.05f));
+        assertEquals(0.25, trainer.update().fraction(1), 1e-12);
+        List<ChannelSlice> others = List.of(new ChannelSlice(1, 8, 32));
+        float[] othersBefore = model.exportWeights(others);
+        float[] ownBefore = model.exportWeights(List.of(updated.get(0)));
+        float[] frozen2 = allWeights(model, 2);
+        for (int step = 0; step < 4; step++) {
+          NDArray[] b = batch(data, 16, step);
+          trainer.forwardBackward(b[0], b[1]);
+          float[] gradients = trainer.exportGradients(updated);
+          assertEquals(trainer.gradientLength(updated), gradients.length);
+          trainer.importGradients(updated, gradients);
+          trainer.step();
+        }
+        // Weights and BatchNorm statistics of channels 8..31, moved by the forward, are put back.
+        assertArrayEquals(othersBefore, model.exportWeights(others));
+        assertArrayEquals(frozen2, allWeights(model, 2));
+        assertFalse(Arrays.equals(ownBefore, model.exportWeights(List.of(updated.get(0)))));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new SparseTrainer(
+            model, List.of(new ChannelSlice(1, 0, 8), new ChannelSlice(1, 4, 12)), OptimizerSpec.sgd(0.1f)));
+        assertTrue(e.getMessage().contains("overlap"), e.getMessage());
+      }
+    });
+  }
+
+  @Test
+  void twoDevicesUpdatingHalvesOfALayerTogetherMakeTheWholeUpdate() {
+    DjlThread.run(() -> {
+      try (LayeredModel whole = Models.create("small-cnn", SAMPLE, 4, 9);
+          LayeredModel low = Models.create("small-cnn", SAMPLE, 4, 9);
+          LayeredModel high = Models.create("small-cnn", SAMPLE, 4, 9);
+          NDManager data = whole.manager().newSubManager()) {
+        ChannelSlice lowHalf = new ChannelSlice(2, 0, 23);
+        ChannelSlice highHalf = new ChannelSlice(2, 23, 64);
+        OptimizerSpec sgd = OptimizerSpec.sgd(0.1f);
+        SparseTrainer wholeTrainer = new SparseTrainer(whole, UpdateSet.of(4, 2), sgd);
+        SparseTrainer lowTrainer = new SparseTrainer(low, List.of(lowHalf), sgd);
+        SparseTrainer highTrainer = new SparseTrainer(high, List.of(highHalf), sgd);
+        NDArray[] b = batch(data, 16, 3);
+        for (SparseTrainer t : List.of(wholeTrainer, lowTrainer, highTrainer)) {
+          try (NDManager copy = t.model().manager().newSubManager()) {
+            t.forwardBackward(copy.create(b[0].toFloatArray(), b[0].getShape()), copy.create(b[1].toFloatArray()));
+            t.step();
+          }
+        }
+        assertArrayEquals(whole.exportWeights(List.of(lowHalf)), low.exportWeights(List.of(lowHalf)));
+        assertArrayEquals(whole.exportWeights(List.of(highHalf)), high.exportWeights(List.of(highHalf)));
+        assertFalse(Arrays.equals(whole.exportWeights(List.of(highHalf)), low.exportWeights(List.of(highHalf))));
       }
     });
   }
