@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.EnumMap;
-import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,7 +54,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   /** Everything a process group actor handles. */
   public sealed interface Command
       permits AllReduce, Broadcast, GetStats, PeerMessageReceived, PeersListed, MemberChanged, DeadlinePassed,
-      IncomingLinkUp, OutgoingLinkUp, OutgoingLinkFailed, IntruderRefused, DataSideFinished, LinkFailureSettled {}
+      IncomingLinkUp, OutgoingLinkUp, OutgoingLinkFailed, IntruderRefused, DataRunFinished, LinkFailureSettled {}
 
   /**
    * Sum or mean of {@code buffer} across all members, computed in place: the reply carries the same
@@ -140,7 +139,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private record IntruderRefused(String remote, String reason) implements Command {}
 
-  private record DataSideFinished(long sequence, TcpCollectiveRun.Side side, String error) implements Command {}
+  /** A TCP run ended: {@code side} and {@code error} are null on success. */
+  private record DataRunFinished(long sequence, TcpCollectiveRun.Side side, String error) implements Command {}
 
   private record LinkFailureSettled(long sequence, int blamedRank, String reason) implements Command {}
 
@@ -212,7 +212,6 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private long outgoingGeneration;
   private TcpCollectiveRun tcpRun;
   private long linksResetFor = Long.MIN_VALUE;
-  private final EnumSet<TcpCollectiveRun.Side> tcpSidesDone = EnumSet.noneOf(TcpCollectiveRun.Side.class);
 
   private ProcessGroup(ActorContext<Command> context, TimerScheduler<Command> timers, GroupSpec spec,
       CollectiveSettings settings) {
@@ -285,7 +284,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
         .onMessage(OutgoingLinkUp.class, this::onOutgoingLinkUp)
         .onMessage(OutgoingLinkFailed.class, this::onOutgoingLinkFailed)
         .onMessage(IntruderRefused.class, this::onIntruderRefused)
-        .onMessage(DataSideFinished.class, this::onDataSideFinished)
+        .onMessage(DataRunFinished.class, this::onDataRunFinished)
         .onMessage(LinkFailureSettled.class, this::onLinkFailureSettled)
         .onSignal(Terminated.class, this::onPeerTerminated)
         .onSignal(PostStop.class, this::onPostStop)
@@ -399,7 +398,6 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private void beginOverTcp(Request request) {
     tcpRun = new TcpCollectiveRun(request.sequence(), request.kind(), spec.size(), scheduleFor(request),
         request.buffer(), incoming, outgoing, settings.chunkFloats());
-    tcpSidesDone.clear();
     tellPeers(new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(), request.buffer().length,
         request.ownerRank()));
     allStartedAt = 0;
@@ -411,7 +409,17 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
     ActorRef<Command> actor = getContext().getSelf();
     long sequence = request.sequence();
-    tcpRun.start(links.executor(), (side, error) -> actor.tell(new DataSideFinished(sequence, side, error)));
+    tcpRun.start(links.executor(), new TcpCollectiveRun.Listener() {
+      @Override
+      public void succeeded() {
+        actor.tell(new DataRunFinished(sequence, null, null));
+      }
+
+      @Override
+      public void failed(TcpCollectiveRun.Side side, String error) {
+        actor.tell(new DataRunFinished(sequence, side, error));
+      }
+    });
   }
 
   private CollectiveSchedule scheduleFor(Request request) {
@@ -627,7 +635,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     return this;
   }
 
-  private Behavior<Command> onDataSideFinished(DataSideFinished finished) {
+  private Behavior<Command> onDataRunFinished(DataRunFinished finished) {
     if (tcpRun == null || current == null || finished.sequence() != current.sequence()) {
       return this;
     }
@@ -642,11 +650,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       }
       return this;
     }
-    tcpSidesDone.add(finished.side());
-    if (tcpSidesDone.size() == 2) {
-      reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer(), transferNanos()));
-      finishCurrent(true);
-    }
+    reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer(), transferNanos()));
+    finishCurrent(true);
     return this;
   }
 
