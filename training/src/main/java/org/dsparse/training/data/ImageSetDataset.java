@@ -14,6 +14,7 @@ import java.util.NoSuchElementException;
 import org.dsparse.core.data.EpochOrder;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Normalization;
+import org.dsparse.training.model.NativeFloats;
 
 /**
  * An in-memory {@link ImageSet} as a DJL dataset. Each image becomes float32 {@code [C, H, W]}:
@@ -118,8 +119,9 @@ public final class ImageSetDataset extends RandomAccessDataset {
     for (int b = 0; b < indices.length; b++) {
       labels[b] = images.labels()[indices[b]];
     }
-    NDArray x = manager.create(toFloats(indices), new Shape(indices.length, images.channels(), height, width));
-    NDArray y = manager.create(labels);
+    NDArray x = NativeFloats.tensor(manager, toFloats(indices), 0,
+        new Shape(indices.length, images.channels(), height, width));
+    NDArray y = NativeFloats.tensor(manager, labels, 0, new Shape(indices.length));
     return new ImageBatch(x, y, indices.clone());
   }
 
