@@ -4,9 +4,9 @@ import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Partitioner;
 import org.dsparse.core.data.Split;
@@ -18,6 +18,7 @@ import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.training.data.DataSource;
 import org.dsparse.training.data.ImageBatch;
 import org.dsparse.training.data.ImageSetDataset;
+import org.dsparse.training.model.ChannelSlice;
 import org.dsparse.training.model.Checkpoint;
 import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
@@ -30,9 +31,11 @@ import org.dsparse.training.trainer.SparseTrainer;
  * The DJL side of one device in one job: its model replica, its data shard and its trainer. Every
  * method runs on the {@link DjlThread}; the Device actor calls it through futures.
  *
- * <p>An AllReduce payload is a group's gradients followed by its layers' BatchNorm running
+ * <p>An AllReduce payload is a group's gradients followed by its slices' BatchNorm running
  * statistics, so that averaging also keeps the updaters' statistics identical. A refresh payload is
- * the group's weights and buffers, as {@link LayeredModel#exportWeights} lays them out.
+ * the group's weights and buffers, as {@link LayeredModel#exportWeights(List)} lays them out. A group
+ * may hold only some output channels of a layer; the trainer then changes only those rows here, and
+ * the rest arrive with the other groups' refreshes.
  */
 final class DeviceRuntime implements AutoCloseable {
   private final JobSpec spec;
@@ -85,10 +88,8 @@ final class DeviceRuntime implements AutoCloseable {
       if (!spec.initialCheckpoint().isEmpty()) {
         Checkpoint.load(model, Path.of(spec.initialCheckpoint()));
       }
-      UpdateSet update = UpdateSet.of(model.layerCount(),
-          assignment.updatedLayers().stream().mapToInt(Integer::intValue).toArray());
       OptimizerKind kind = OptimizerKind.parse(spec.optimizer());
-      SparseTrainer trainer = new SparseTrainer(model, update,
+      SparseTrainer trainer = new SparseTrainer(model, JobPlanning.channelSlices(assignment.updatedSlices()),
           new OptimizerSpec(kind, spec.learningRate(), kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0));
       return new DeviceRuntime(spec, model, trainer, train, test, baseline);
     } catch (IOException | RuntimeException e) {
@@ -168,11 +169,11 @@ final class DeviceRuntime implements AutoCloseable {
     try (ImageBatch batch = epochBatches.next()) {
       float loss = trainer.forwardBackward(batch.images(), batch.labels());
       for (GroupPlan group : allReduceGroups) {
-        int[] layers = layers(group);
-        float[] gradients = trainer.exportGradients(layers);
-        float[] payload = new float[gradients.length + model.bufferLength(layers)];
+        List<ChannelSlice> slices = slices(group);
+        float[] gradients = trainer.exportGradients(slices);
+        float[] payload = new float[gradients.length + model.bufferLength(slices)];
         System.arraycopy(gradients, 0, payload, 0, gradients.length);
-        model.exportBuffers(layers, payload, gradients.length);
+        model.exportBuffers(slices, payload, gradients.length);
         payloads.put(group.groupId(), payload);
       }
       return loss;
@@ -183,28 +184,28 @@ final class DeviceRuntime implements AutoCloseable {
   void applyAveragedAndStep(List<GroupPlan> allReduceGroups, Map<String, float[]> averaged) {
     DjlThread.checkCurrent();
     for (GroupPlan group : allReduceGroups) {
-      int[] layers = layers(group);
+      List<ChannelSlice> slices = slices(group);
       float[] payload = averaged.get(group.groupId());
-      int gradientLength = trainer.gradientLength(layers);
+      int gradientLength = trainer.gradientLength(slices);
       float[] gradients = java.util.Arrays.copyOf(payload, gradientLength);
-      trainer.importGradients(layers, gradients);
-      model.importBuffers(layers, payload, gradientLength);
+      trainer.importGradients(slices, gradients);
+      model.importBuffers(slices, payload, gradientLength);
     }
     trainer.step();
   }
 
   float[] exportWeights(GroupPlan group) {
     DjlThread.checkCurrent();
-    return model.exportWeights(layers(group));
+    return model.exportWeights(slices(group));
   }
 
   int weightLength(GroupPlan group) {
-    return model.weightLength(layers(group));
+    return model.weightLength(slices(group));
   }
 
   void importWeights(GroupPlan group, float[] weights) {
     DjlThread.checkCurrent();
-    model.importWeights(layers(group), weights);
+    model.importWeights(slices(group), weights);
   }
 
   /** Correct predictions, samples and summed loss on shard {@code shard} of {@code shards} of the test set. */
@@ -229,15 +230,8 @@ final class DeviceRuntime implements AutoCloseable {
     Checkpoint.save(model, path);
   }
 
-  static int[] layers(GroupPlan group) {
-    return group.layers().stream().mapToInt(Integer::intValue).toArray();
-  }
-
-  /** Every group's layers by group id, in plan order. */
-  static Map<String, int[]> layersByGroup(List<GroupPlan> groups) {
-    Map<String, int[]> result = new LinkedHashMap<>();
-    groups.forEach(g -> result.put(g.groupId(), layers(g)));
-    return result;
+  private static List<ChannelSlice> slices(GroupPlan group) {
+    return JobPlanning.channelSlices(group.slices());
   }
 
   @Override

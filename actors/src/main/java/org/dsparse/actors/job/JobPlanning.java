@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -33,6 +34,7 @@ import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.training.data.DataSource;
 import org.dsparse.training.data.ImageBatch;
 import org.dsparse.training.data.ImageSetDataset;
+import org.dsparse.training.model.ChannelSlice;
 import org.dsparse.training.model.Checkpoint;
 import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
@@ -77,7 +79,7 @@ public final class JobPlanning {
       PlannerSettings settings = new PlannerSettings(PlanStrategy.parse(knobs.strategy()), spec.batch(),
           optimizer, spec.refreshInterval(),
           new CommunicationModel(knobs.hopLatencySeconds(), knobs.linkBytesPerSecond()),
-          knobs.communicationWeight(), knobs.memoryWeight(), false,
+          knobs.communicationWeight(), knobs.memoryWeight(), knobs.channelSplits(),
           PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION);
       List<DeviceBudget> budgets = devices.stream()
           .map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList();
@@ -90,7 +92,8 @@ public final class JobPlanning {
   static PlannedJob fullUpdate(JobSpec spec, List<DeviceInfo> devices, MemoryModel memory,
       OptimizerKind optimizer, LayeredModel model) {
     List<String> names = layerNames(model);
-    List<Integer> all = IntStream.range(0, names.size()).boxed().toList();
+    List<GroupPlan.Slice> all = IntStream.range(0, names.size())
+        .mapToObj(i -> GroupPlan.Slice.whole(i, model.layer(i).outputChannels())).toList();
     long peak = memory.fullUpdateBytes(spec.batch(), optimizer);
     Map<String, Assignment> assignments = new LinkedHashMap<>();
     Table table = new Table("device", "budget MiB", "updated layers", "predicted MiB");
@@ -105,10 +108,15 @@ public final class JobPlanning {
             + devices.size() + " devices\n" + table);
   }
 
-  private static GroupPlan group(JobSpec spec, String id, List<Integer> layers, List<String> updaters,
+  private static GroupPlan group(JobSpec spec, String id, List<GroupPlan.Slice> slices, List<String> updaters,
       LayeredModel model) {
-    long bytes = 4L * model.weightLength(layers.stream().mapToInt(Integer::intValue).toArray());
-    return new GroupPlan(id, layers, updaters, updaters.get(0), bytes, spec.jobId() + "." + id);
+    long bytes = 4L * model.weightLength(channelSlices(slices));
+    return new GroupPlan(id, slices, updaters, updaters.get(0), bytes, spec.jobId() + "." + id);
+  }
+
+  /** A plan's slices as the trainer takes them. */
+  public static List<ChannelSlice> channelSlices(List<GroupPlan.Slice> slices) {
+    return slices.stream().map(s -> new ChannelSlice(s.layer(), s.from(), s.to())).toList();
   }
 
   private static List<String> layerNames(LayeredModel model) {
@@ -120,25 +128,34 @@ public final class JobPlanning {
     if (!plan.frozen().isEmpty()) {
       throw new IllegalArgumentException("the cluster cannot update every layer: " + plan.frozen());
     }
-    Map<String, Assignment> assignments = new LinkedHashMap<>();
-    for (DeviceAssignment d : plan.devices()) {
-      UpdateSet update = d.update();
-      List<Integer> layers = update.layers().stream().boxed().toList();
-      assignments.put(d.device(), new Assignment(d.device(), layers, d.predictedPeakBytes()));
-    }
     List<GroupPlan> groups = new ArrayList<>();
     int index = 0;
     for (ProcessGroupSpec group : plan.groups()) {
-      List<Integer> layers = new ArrayList<>();
-      for (LayerSlice slice : group.slices()) {
-        if (!slice.whole()) {
-          throw new IllegalArgumentException("plan splits layer " + slice.name()
-              + " by channel; the trainer aggregates whole layers");
-        }
-        layers.add(slice.layer());
+      if (group.slices().isEmpty()) {
+        continue;
       }
-      GroupPlan planned = group(spec, "g" + index++, layers, group.updaters().devices(), model);
+      List<GroupPlan.Slice> slices = new ArrayList<>();
+      for (LayerSlice slice : group.slices()) {
+        slices.add(new GroupPlan.Slice(slice.layer(), slice.channels().from(), slice.channels().to()));
+      }
+      GroupPlan planned = group(spec, "g" + index++, slices, group.updaters().devices(), model);
       groups.add(planned.withOwner(group.owner()));
+    }
+    Map<String, Assignment> assignments = new LinkedHashMap<>();
+    for (DeviceAssignment d : plan.devices()) {
+      List<GroupPlan.Slice> slices = groups.stream().filter(g -> g.updaters().contains(d.device()))
+          .flatMap(g -> g.slices().stream())
+          .sorted(Comparator.comparingInt(GroupPlan.Slice::layer).thenComparingInt(GroupPlan.Slice::from))
+          .toList();
+      Assignment assignment = new Assignment(d.device(), slices, d.predictedPeakBytes());
+      // A layer without weights is in no group; it runs in training mode all the same.
+      List<Integer> planned = d.update().layers().stream()
+          .filter(i -> model.layer(i).trainableParams() > 0).boxed().toList();
+      if (!assignment.updatedLayers().equals(planned)) {
+        throw new IllegalStateException("plan inconsistent for device " + d.device() + ": it updates layers "
+            + planned + " but its groups hold slices of " + assignment.updatedLayers());
+      }
+      assignments.put(d.device(), assignment);
     }
     return new PlannedJob(assignments, groups, names, plan.fullUpdatePeakBytes(), plan.describe());
   }

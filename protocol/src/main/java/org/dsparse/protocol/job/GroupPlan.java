@@ -1,21 +1,55 @@
 package org.dsparse.protocol.job;
 
 import java.util.List;
+import java.util.Objects;
 import org.dsparse.protocol.control.ControlMessage;
 
 /**
- * One process group of the plan: the layers a set of devices updates together.
+ * One process group of the plan: the layers, or channel slices of layers, a set of devices updates
+ * together.
  *
  * @param groupId unique within the job
- * @param layers indices of its layers, ascending; aggregated fused in one buffer
- * @param updaters devices that update the layers, in rank order; two or more AllReduce each step
- * @param owner the updater that sends the layers' weights to the other devices at each refresh
+ * @param slices its slices in model order; aggregated fused in one buffer
+ * @param updaters devices that update the slices, in rank order; two or more AllReduce each step
+ * @param owner the updater that sends the slices' weights to the other devices at each refresh
  *     and keeps the group's LayerShard current (the shard's home when sharding placed it there)
- * @param weightBytes the layers' weights and buffers: a refresh's payload and the shard's memory
+ * @param weightBytes the slices' weights and buffers: a refresh's payload and the shard's memory
  * @param shardId the group's LayerShard entity, unique across jobs
  */
-public record GroupPlan(String groupId, List<Integer> layers, List<String> updaters, String owner,
+public record GroupPlan(String groupId, List<Slice> slices, List<String> updaters, String owner,
     long weightBytes, String shardId) implements ControlMessage {
+
+  /**
+   * Output channels {@code [from, to)} of layer {@code layer}; the whole layer when they are all its
+   * channels. Every tensor of the layer contributes the same proportional share of its rows.
+   */
+  public record Slice(int layer, int from, int to) {
+    public Slice {
+      if (layer < 0 || from < 0 || to <= from) {
+        throw new IllegalArgumentException("slice of layer " + layer + ": [" + from + ", " + to
+            + ") is not a non-empty channel range");
+      }
+    }
+
+    /** All {@code channels} output channels of the layer. */
+    public static Slice whole(int layer, int channels) {
+      return new Slice(layer, 0, channels);
+    }
+
+    @Override
+    public String toString() {
+      return layer + "[" + from + ", " + to + ")";
+    }
+  }
+
+  public GroupPlan {
+    Objects.requireNonNull(groupId, "groupId");
+    slices = List.copyOf(slices);
+    updaters = List.copyOf(updaters);
+    if (slices.isEmpty()) {
+      throw new IllegalArgumentException("group " + groupId + " has no slices");
+    }
+  }
 
   /** The same group led by another of its updaters. */
   public GroupPlan withOwner(String device) {
@@ -23,7 +57,12 @@ public record GroupPlan(String groupId, List<Integer> layers, List<String> updat
       throw new IllegalArgumentException("group " + groupId + ": " + device + " is not one of its updaters "
           + updaters);
     }
-    return new GroupPlan(groupId, layers, updaters, device, weightBytes, shardId);
+    return new GroupPlan(groupId, slices, updaters, device, weightBytes, shardId);
+  }
+
+  /** Indices of the layers the group's slices are taken from, ascending. */
+  public List<Integer> layers() {
+    return slices.stream().map(Slice::layer).distinct().sorted().toList();
   }
 
   public boolean isAllReduce() {

@@ -55,9 +55,10 @@ public record JobSpec(
    * @param importance {@code positional} or {@code gradient-norm}
    * @param linkBytesPerSecond the network the planner assumes
    * @param hopLatencySeconds the same
+   * @param channelSplits whether the planner may split a layer's output channels between process groups
    */
   public record PlannerKnobs(String strategy, double communicationWeight, double memoryWeight, String importance,
-      double linkBytesPerSecond, double hopLatencySeconds) implements ControlMessage {}
+      double linkBytesPerSecond, double hopLatencySeconds, boolean channelSplits) implements ControlMessage {}
 
   public JobSpec {
     Objects.requireNonNull(jobId, "jobId");

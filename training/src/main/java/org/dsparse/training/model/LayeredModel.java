@@ -1,6 +1,5 @@
 package org.dsparse.training.model;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -9,8 +8,6 @@ import ai.djl.nn.ParallelBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.training.initializer.XavierInitializer;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -256,27 +253,6 @@ public final class LayeredModel implements AutoCloseable {
       }
     }
     return offset;
-  }
-
-  /** Copies an array's floats into {@code flat} at {@code offset}; returns the offset after them. */
-  public static int copyOut(NDArray array, float[] flat, int offset) {
-    ByteBuffer bytes = array.toByteBuffer(true).order(ByteOrder.nativeOrder());
-    int n = Math.toIntExact(array.size());
-    bytes.asFloatBuffer().get(flat, offset, n);
-    return offset + n;
-  }
-
-  /**
-   * Copies floats from {@code flat} at {@code offset} into {@code target} in place (the tensor keeps
-   * its own storage, autograd identity and gradient); returns the offset after them.
-   */
-  public static int copyIn(float[] flat, int offset, NDArray target) {
-    int n = Math.toIntExact(target.size());
-    try (NDArray source = target.getManager().create(
-        java.nio.FloatBuffer.wrap(flat, offset, n), target.getShape())) {
-      target.set(new ai.djl.ndarray.index.NDIndex("..."), source);
-    }
-    return offset + n;
   }
 
   @Override

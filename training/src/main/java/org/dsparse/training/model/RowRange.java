@@ -3,7 +3,8 @@ package org.dsparse.training.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
-import java.nio.FloatBuffer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * Rows {@code [from, to)} of a tensor's first axis. Rows of a row-major tensor are contiguous, so a
@@ -37,10 +38,10 @@ public record RowRange(long from, long to, long rows, long rowElements) {
       return offset;
     }
     if (wholeTensor()) {
-      return LayeredModel.copyOut(array, flat, offset);
+      return copyWhole(array, flat, offset);
     }
     try (NDArray part = array.get(index())) {
-      return LayeredModel.copyOut(part, flat, offset);
+      return copyWhole(part, flat, offset);
     }
   }
 
@@ -52,26 +53,37 @@ public record RowRange(long from, long to, long rows, long rowElements) {
     Shape shape = wholeTensor() ? target.getShape()
         : new Shape(to - from).addAll(target.getShape().slice(1));
     int n = Math.toIntExact(elements());
-    try (NDArray source = target.getManager().create(FloatBuffer.wrap(flat, offset, n), shape)) {
-      target.set(index(), source);
-    }
+    NativeFloats.withView(target.getManager(), flat, offset, shape, source -> restore(target, source));
+    return offset + n;
+  }
+
+  private static int copyWhole(NDArray array, float[] flat, int offset) {
+    ByteBuffer bytes = array.toByteBuffer(true).order(ByteOrder.nativeOrder());
+    int n = Math.toIntExact(array.size());
+    bytes.asFloatBuffer().get(flat, offset, n);
     return offset + n;
   }
 
   /** A copy of these rows, detached from {@code array}'s storage. */
   public NDArray copyOf(NDArray array) {
-    try (NDArray view = array.get(index())) {
+    try (NDArray storage = array.stopGradient(); NDArray view = storage.get(index())) {
       return view.duplicate();
     }
   }
 
   /** Overwrites these rows of {@code target} with {@code rows} (shaped as {@link #copyOf} returns them). */
   public void restore(NDArray target, NDArray rows) {
-    target.set(index(), rows);
+    // Written through a detached alias of the same storage: autograd refuses in-place writes to a
+    // weight that requires a gradient whenever grad mode happens to be on.
+    try (NDArray storage = target.stopGradient()) {
+      storage.set(index(), rows);
+    }
   }
 
   /** Sets these rows of {@code target} to zero. */
   public void zero(NDArray target) {
-    target.set(index(), 0f);
+    try (NDArray storage = target.stopGradient()) {
+      storage.set(index(), 0f);
+    }
   }
 }

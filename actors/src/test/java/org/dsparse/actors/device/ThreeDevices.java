@@ -1,0 +1,160 @@
+package org.dsparse.actors.device;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.types.Shape;
+import com.typesafe.config.Config;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.dsparse.actors.job.JobConfig;
+import org.dsparse.actors.job.PlannedJob;
+import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.protocol.job.DeviceCommand;
+import org.dsparse.protocol.job.DeviceEvent;
+import org.dsparse.protocol.job.DeviceInfo;
+import org.dsparse.protocol.job.GroupPlan;
+import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.training.model.ChannelSlice;
+import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.model.Models;
+import org.dsparse.training.trainer.DjlThread;
+
+/**
+ * Three devices on a real in-JVM cluster and a probe that drives them through the device protocol
+ * as a coordinator would.
+ */
+final class ThreeDevices implements AutoCloseable {
+  static final Duration ANSWER = Duration.ofSeconds(60);
+  final Config config;
+  final LocalCluster cluster;
+  final JobSpec spec;
+  final List<DeviceInfo> devices;
+  final TestProbe<DeviceEvent> probe;
+  private long nextStep;
+
+  ThreeDevices(Config config, List<LocalCluster.Member> members) {
+    this.config = config;
+    this.cluster = LocalCluster.start(config, members, Duration.ofSeconds(30));
+    this.spec = JobConfig.read(config).spec();
+    this.probe = TestProbe.create(cluster.node(0).system());
+    this.devices = describeDevices(members.size());
+  }
+
+  private List<DeviceInfo> describeDevices(int count) {
+    TestProbe<Receptionist.Listing> listings = TestProbe.create(cluster.node(0).system());
+    Set<ActorRef<DeviceCommand>> refs = Set.of();
+    for (int attempt = 0; attempt < 100 && refs.size() < count; attempt++) {
+      cluster.node(0).system().receptionist().tell(Receptionist.find(Device.SERVICE_KEY, listings.getRef()));
+      refs = listings.receiveMessage().getServiceInstances(Device.SERVICE_KEY);
+      if (refs.size() < count) {
+        sleep(100);
+      }
+    }
+    List<DeviceInfo> result = new ArrayList<>();
+    for (ActorRef<DeviceCommand> ref : refs) {
+      ref.tell(new DeviceCommand.Describe(probe.getRef()));
+      DeviceEvent.Described d = probe.expectMessageClass(DeviceEvent.Described.class, ANSWER);
+      result.add(new DeviceInfo(d.device(), d.address(), d.budgetBytes(), d.self()));
+    }
+    result.sort(Comparator.comparing(DeviceInfo::name));
+    return result;
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Sends every device its part of the plan and waits until all are prepared. */
+  void prepare(PlannedJob plan) {
+    for (DeviceInfo device : devices) {
+      device.device().tell(new DeviceCommand.Prepare(spec, devices, plan.assignments().get(device.name()),
+          plan.groups(), probe.getRef()));
+    }
+    for (int i = 0; i < devices.size(); i++) {
+      DeviceEvent event = probe.receiveMessage(ANSWER);
+      assertTrue(event instanceof DeviceEvent.Prepared prepared && prepared.stepsPerEpoch() > 0, event.toString());
+    }
+  }
+
+  /** Runs one step on every device and returns their reports by device name. */
+  Map<String, DeviceEvent.StepCompleted> step(boolean refresh) {
+    long step = nextStep++;
+    devices.forEach(d -> d.device().tell(new DeviceCommand.RunStep(spec.jobId(), 0, step, refresh, probe.getRef())));
+    Map<String, DeviceEvent.StepCompleted> reports = new TreeMap<>();
+    for (int i = 0; i < devices.size(); i++) {
+      DeviceEvent event = probe.receiveMessage(ANSWER);
+      assertTrue(event instanceof DeviceEvent.StepCompleted, event.toString());
+      DeviceEvent.StepCompleted completed = (DeviceEvent.StepCompleted) event;
+      assertEquals(step, completed.step());
+      reports.put(completed.device(), completed);
+    }
+    return reports;
+  }
+
+  /** Every device's checkpoint file, saved into {@code dir}, in device order. */
+  List<byte[]> checkpoints(Path dir) throws IOException {
+    List<byte[]> result = new ArrayList<>();
+    for (DeviceInfo d : devices) {
+      Path path = dir.resolve(d.name() + ".ckpt");
+      d.device().tell(new DeviceCommand.SaveCheckpoint(spec.jobId(), path.toString(), probe.getRef()));
+      probe.expectMessageClass(DeviceEvent.CheckpointSaved.class, ANSWER);
+      result.add(Files.readAllBytes(path));
+    }
+    return result;
+  }
+
+  /**
+   * Per device, the bytes its plan makes it contribute: {AllReduce per step, Broadcast per refresh
+   * step}. Computed from a fresh model of the job, slice by slice, independently of the devices.
+   */
+  Map<String, long[]> plannedBytes(PlannedJob plan) {
+    Map<String, long[]> result = new TreeMap<>();
+    DjlThread.run(() -> {
+      try (LayeredModel model = Models.create(spec.model(), new Shape(1, 28, 28), 10, spec.seed())) {
+        for (DeviceInfo d : devices) {
+          long allReduce = 0;
+          long broadcast = 0;
+          for (GroupPlan g : plan.groups()) {
+            long bytes = 0;
+            for (GroupPlan.Slice s : g.slices()) {
+              ChannelSlice slice = new ChannelSlice(s.layer(), s.from(), s.to());
+              bytes += 4L * (model.trainableLength(List.of(slice)) + model.bufferLength(List.of(slice)));
+            }
+            if (g.isAllReduce() && g.updaters().contains(d.name())) {
+              allReduce += bytes;
+            }
+            boolean receiver = !g.updaters().contains(d.name());
+            boolean sends = g.owner().equals(d.name()) && g.updaters().size() < devices.size();
+            if (receiver || sends) {
+              broadcast += bytes;
+            }
+          }
+          result.put(d.name(), new long[] {allReduce, broadcast});
+        }
+      }
+    });
+    return result;
+  }
+
+  @Override
+  public void close() {
+    devices.forEach(d -> d.device().tell(new DeviceCommand.EndJob(spec.jobId())));
+    cluster.close();
+  }
+}
