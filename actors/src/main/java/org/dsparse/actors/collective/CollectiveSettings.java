@@ -6,10 +6,10 @@ import java.time.Duration;
 
 /**
  * The {@code dsparse.collective} configuration block, validated: transport, chunk size,
- * flow-control window, progress deadline and data port (see {@code reference.conf} of this module for what each one means).
+ * flow-control window, progress deadline, data port and polling (see {@code reference.conf} of this module for what each one means).
  */
 public record CollectiveSettings(Transport transport, int chunkBytes, int chunksInFlight, Duration deadline,
-    int dataPort) {
+    int dataPort, Duration pollBeforeBlocking) {
 
   /** How chunks travel between neighbours; control messages always use the cluster (Artery). */
   public enum Transport {
@@ -25,6 +25,10 @@ public record CollectiveSettings(Transport transport, int chunkBytes, int chunks
 
   public CollectiveSettings {
     java.util.Objects.requireNonNull(transport, "transport");
+    if (pollBeforeBlocking.isNegative() || pollBeforeBlocking.compareTo(Duration.ofMillis(10)) > 0) {
+      throw new IllegalArgumentException("dsparse.collective.tcp.poll-before-blocking must be in [0, 10 ms], was "
+          + pollBeforeBlocking);
+    }
     if (dataPort < 0 || dataPort > 65535) {
       throw new IllegalArgumentException("dsparse.collective.tcp.port must be in [0, 65535], was " + dataPort);
     }
@@ -59,7 +63,8 @@ public record CollectiveSettings(Transport transport, int chunkBytes, int chunks
         throw new IllegalArgumentException("dsparse.collective.transport must be tcp or artery, was " + transportName);
       }
       CollectiveSettings settings = new CollectiveSettings(transport, (int) chunkBytes,
-          config.getInt("chunks-in-flight"), config.getDuration("deadline"), config.getInt("tcp.port"));
+          config.getInt("chunks-in-flight"), config.getDuration("deadline"), config.getInt("tcp.port"),
+          config.getDuration("tcp.poll-before-blocking"));
       String framePath = "pekko.remote.artery.advanced.maximum-frame-size";
       if (transport == Transport.ARTERY && root.hasPath(framePath)) {
         long frame = root.getBytes(framePath);

@@ -212,6 +212,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private long outgoingGeneration;
   private TcpCollectiveRun tcpRun;
   private long linksResetFor = Long.MIN_VALUE;
+  /** Polling before blocking pays only while every member on this host can have a core of its own. */
+  private final long pollNanos;
 
   private ProcessGroup(ActorContext<Command> context, TimerScheduler<Command> timers, GroupSpec spec,
       CollectiveSettings settings) {
@@ -237,6 +239,9 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
         context.messageAdapter(Receptionist.Listing.class, PeersListed::new)));
     cluster.subscriptions().tell(Subscribe.create(
         context.messageAdapter(ClusterEvent.MemberEvent.class, MemberChanged::new), ClusterEvent.MemberEvent.class));
+    long colocated = spec.members().stream().filter(m -> m.host().equals(selfAddress.host())).count();
+    this.pollNanos = colocated <= Runtime.getRuntime().availableProcessors()
+        ? settings.pollBeforeBlocking().toNanos() : 0;
     this.links = settings.transport() == CollectiveSettings.Transport.TCP && spec.size() > 1
         ? openLinks(context.getSelf(), spec, selfRank, selfAddress.getHost().orElseThrow(), settings.dataPort())
         : null;
@@ -397,7 +402,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private void beginOverTcp(Request request) {
     tcpRun = new TcpCollectiveRun(request.sequence(), request.kind(), spec.size(), scheduleFor(request),
-        request.buffer(), incoming, outgoing, settings.chunkFloats());
+        request.buffer(), incoming, outgoing, settings.chunkFloats(), pollNanos);
     tellPeers(new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(), request.buffer().length,
         request.ownerRank()));
     allStartedAt = 0;

@@ -47,12 +47,6 @@ final class TcpCollectiveRun {
     void failed(Side side, String error);
   }
 
-  /**
-   * How long the run polls for readiness before it blocks in the selector. Waking a blocked thread
-   * costs 1-2 ms on the measured machine (a VM), more than a whole chunk takes on loopback, and
-   * between two chunks the wait is usually far shorter than that.
-   */
-  private static final long SPIN_NANOS = 200_000;
 
   private final long sequence;
   private final CollectiveKind kind;
@@ -62,6 +56,7 @@ final class TcpCollectiveRun {
   private final SocketChannel in;
   private final SocketChannel out;
   private final int chunkFloats;
+  private final long pollNanos;
   private final ArrayDeque<Transfer> ready = new ArrayDeque<>();
   private final AtomicLong lastProgressNanos = new AtomicLong(System.nanoTime());
   private volatile boolean receivedEverything;
@@ -69,8 +64,13 @@ final class TcpCollectiveRun {
   private volatile Selector selector;
   private Future<?> worker;
 
+  /**
+   * @param pollNanos how long to poll for readiness before blocking in the selector (0: block at once).
+   *     Waking a blocked thread cost 1-2 ms on the measured machine (a VM), more than a whole chunk
+   *     takes on loopback, while the gap between two chunks is usually far shorter.
+   */
   TcpCollectiveRun(long sequence, CollectiveKind kind, int members, CollectiveSchedule schedule, float[] buffer,
-      SocketChannel in, SocketChannel out, int chunkFloats) {
+      SocketChannel in, SocketChannel out, int chunkFloats, long pollNanos) {
     this.sequence = sequence;
     this.kind = kind;
     this.members = members;
@@ -79,6 +79,7 @@ final class TcpCollectiveRun {
     this.in = in;
     this.out = out;
     this.chunkFloats = chunkFloats;
+    this.pollNanos = pollNanos;
     ready.addAll(schedule.initialSends());
   }
 
@@ -122,12 +123,36 @@ final class TcpCollectiveRun {
     return receivedEverything;
   }
 
+  /**
+   * The selector thread's direct frame buffers, reused by every run on that thread: only the garbage
+   * collector frees a direct buffer, so fresh ones per collective pile up native memory (and a
+   * device's measured training memory) between collections.
+   */
+  private record FrameBuffers(int chunkFloats, ByteBuffer header, ByteBuffer payload, ByteBuffer frame) {
+    private static final ThreadLocal<FrameBuffers> CURRENT = new ThreadLocal<>();
+
+    static FrameBuffers forThisThread(int chunkFloats) {
+      FrameBuffers buffers = CURRENT.get();
+      if (buffers == null || buffers.chunkFloats != chunkFloats) {
+        buffers = new FrameBuffers(chunkFloats,
+            ByteBuffer.allocateDirect(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN),
+            ByteBuffer.allocateDirect(chunkFloats * 4).order(ByteOrder.LITTLE_ENDIAN),
+            ByteBuffer.allocateDirect(HEADER_BYTES + chunkFloats * 4).order(ByteOrder.LITTLE_ENDIAN));
+        CURRENT.set(buffers);
+      }
+      buffers.header.clear();
+      buffers.payload.clear();
+      buffers.frame.clear();
+      return buffers;
+    }
+  }
+
   /** The selector loop's state: the frame being read and the frame being written. */
   private final class Transfers {
-    private final ByteBuffer header = ByteBuffer.allocateDirect(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-    private final ByteBuffer payload = ByteBuffer.allocateDirect(chunkFloats * 4).order(ByteOrder.LITTLE_ENDIAN);
-    private final ByteBuffer frame =
-        ByteBuffer.allocateDirect(HEADER_BYTES + chunkFloats * 4).order(ByteOrder.LITTLE_ENDIAN);
+    private final FrameBuffers buffers = FrameBuffers.forThisThread(chunkFloats);
+    private final ByteBuffer header = buffers.header();
+    private final ByteBuffer payload = buffers.payload();
+    private final ByteBuffer frame = buffers.frame();
     private final float[] scratch = new float[chunkFloats];
     private final ReceiveLedger ledger = new ReceiveLedger(schedule);
     private Transfer receiving;
@@ -158,7 +183,7 @@ final class TcpCollectiveRun {
             inKey.interestOps(0);
           }
           if (selector.selectNow() == 0) {
-            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            long spinUntil = System.nanoTime() + pollNanos;
             while (selector.selectNow() == 0 && System.nanoTime() < spinUntil && !cancelled) {
               Thread.onSpinWait();
             }

@@ -38,7 +38,7 @@ class CollectiveSettingsTest {
     for (String bad : List.of("dsparse.collective.chunk-size = 1000001", "dsparse.collective.chunk-size = 100",
         "dsparse.collective.chunks-in-flight = 0", "dsparse.collective.deadline = 0 s",
         "dsparse.collective.deadline = soon", "dsparse.collective.transport = pigeon",
-        "dsparse.collective.tcp.port = 70000")) {
+        "dsparse.collective.tcp.port = 70000", "dsparse.collective.tcp.poll-before-blocking = 1 s")) {
       var error = assertThrows(IllegalArgumentException.class, () -> CollectiveSettings.fromConfig(withDefaults(bad)));
       assertTrue(error.getMessage().contains("dsparse.collective"), bad + " -> " + error.getMessage());
     }
