@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.NodeConfig;
+import org.dsparse.training.profile.MeasuredJvm;
 
 /**
  * One JVM per device on loopback, plus a coordinator node in this JVM: the deployment shape on one
@@ -22,9 +23,6 @@ final class ProcessCluster implements AutoCloseable {
   static final String READY = "DSPARSE-DEVICE-READY ";
   /** Fixed and pre-touched, so Java heap never moves a child's resident size. */
   private static final String CHILD_HEAP = "512m";
-  private static final List<String> INHERITED_PROPERTIES = List.of("ai.djl.offline", "DJL_CACHE_DIR",
-      "ai.djl.pytorch.num_threads", "ai.djl.pytorch.num_interop_threads", "config.file",
-      "logback.configurationFile");
 
   private final DsparseNode coordinator;
   private final List<Process> children;
@@ -65,29 +63,11 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   private static Process launch(DeviceProfile device, long budget, String seed) {
-    List<String> command = new ArrayList<>();
-    command.add(ProcessHandle.current().info().command().orElse("java"));
-    command.add("-Xms" + CHILD_HEAP);
-    command.add("-Xmx" + CHILD_HEAP);
-    command.add("-XX:+AlwaysPreTouch");
-    for (String key : INHERITED_PROPERTIES) {
-      String value = System.getProperty(key);
-      if (value != null) {
-        command.add("-D" + key + "=" + value);
-      }
-    }
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(DeviceProcess.class.getName());
-    command.addAll(List.of("--name", device.name(), "--budget", Long.toString(budget), "--seed", seed,
-        "--compute-slowdown", Double.toString(device.computeSlowdown()),
-        "--link-bandwidth", Long.toString(device.linkBytesPerSecond()),
-        "--link-latency-ms", Long.toString(device.linkLatency().toMillis())));
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-    // glibc returns freed tensors to the OS at once, so resident size follows live memory.
-    builder.environment().put("MALLOC_MMAP_THRESHOLD_", "65536");
-    builder.environment().put("MALLOC_TRIM_THRESHOLD_", "0");
-    builder.environment().put("MALLOC_ARENA_MAX", "1");
+    ProcessBuilder builder = MeasuredJvm.builder(CHILD_HEAP, List.of(), DeviceProcess.class,
+        List.of("--name", device.name(), "--budget", Long.toString(budget), "--seed", seed,
+            "--compute-slowdown", Double.toString(device.computeSlowdown()),
+            "--link-bandwidth", Long.toString(device.linkBytesPerSecond()),
+            "--link-latency-ms", Long.toString(device.linkLatency().toMillis())));
     try {
       return builder.start();
     } catch (IOException e) {

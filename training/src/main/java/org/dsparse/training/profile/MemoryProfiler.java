@@ -5,7 +5,6 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -14,35 +13,13 @@ public final class MemoryProfiler {
   /** Java heap of the child: fixed and pre-touched, so its resident size does not move while measuring. */
   private static final String CHILD_HEAP = "256m";
   private static final long TIMEOUT_SECONDS = 600;
-  /** DJL settings the child inherits from this JVM. */
-  private static final List<String> INHERITED_PROPERTIES = List.of("ai.djl.offline", "DJL_CACHE_DIR",
-      "ai.djl.pytorch.num_threads", "ai.djl.pytorch.num_interop_threads", "logback.configurationFile");
 
   private MemoryProfiler() {}
 
   public static ProfileResult measure(ProfileRequest request) {
-    List<String> command = new ArrayList<>();
-    command.add(ProcessHandle.current().info().command().orElse("java"));
-    command.add("-Xms" + CHILD_HEAP);
-    command.add("-Xmx" + CHILD_HEAP);
-    command.add("-XX:+AlwaysPreTouch");
-    command.add("-XX:TieredStopAtLevel=1");
-    for (String key : INHERITED_PROPERTIES) {
-      String value = System.getProperty(key);
-      if (value != null) {
-        command.add("-D" + key + "=" + value);
-      }
-    }
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(ProfileChild.class.getName());
-    command.addAll(request.toArgs());
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-    // glibc: allocations above 64 KiB straight from mmap, freed memory trimmed at once, one arena,
-    // so the resident size follows live memory instead of allocator caches.
-    builder.environment().put("MALLOC_MMAP_THRESHOLD_", "65536");
-    builder.environment().put("MALLOC_TRIM_THRESHOLD_", "0");
-    builder.environment().put("MALLOC_ARENA_MAX", "1");
+    // C1 only: C2's compiler arenas would add transient peaks that are not training memory.
+    ProcessBuilder builder = MeasuredJvm.builder(CHILD_HEAP, List.of("-XX:TieredStopAtLevel=1"),
+        ProfileChild.class, request.toArgs());
     try {
       Process process = builder.start();
       StringBuilder output = new StringBuilder();

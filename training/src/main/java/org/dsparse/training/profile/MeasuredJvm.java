@@ -1,0 +1,46 @@
+package org.dsparse.training.profile;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Starts a child JVM on this JVM's class path whose resident memory measures what it allocates:
+ * a fixed, pre-touched heap (heap use never moves the resident size), glibc serving allocations
+ * above 64 KiB by mmap, trimming freed memory at once and using one arena (the resident size follows
+ * live memory, not allocator caches), and this JVM's DJL settings.
+ */
+public final class MeasuredJvm {
+  private static final List<String> INHERITED_PROPERTIES = List.of("ai.djl.offline", "DJL_CACHE_DIR",
+      "ai.djl.pytorch.num_threads", "ai.djl.pytorch.num_interop_threads", "config.file",
+      "logback.configurationFile");
+
+  private MeasuredJvm() {}
+
+  /**
+   * @param heap the child's fixed heap, e.g. {@code 512m}
+   * @param jvmFlags more JVM flags
+   */
+  public static ProcessBuilder builder(String heap, List<String> jvmFlags, Class<?> mainClass, List<String> args) {
+    List<String> command = new ArrayList<>();
+    command.add(ProcessHandle.current().info().command().orElse("java"));
+    command.add("-Xms" + heap);
+    command.add("-Xmx" + heap);
+    command.add("-XX:+AlwaysPreTouch");
+    command.addAll(jvmFlags);
+    for (String key : INHERITED_PROPERTIES) {
+      String value = System.getProperty(key);
+      if (value != null) {
+        command.add("-D" + key + "=" + value);
+      }
+    }
+    command.add("-cp");
+    command.add(System.getProperty("java.class.path"));
+    command.add(mainClass.getName());
+    command.addAll(args);
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().put("MALLOC_MMAP_THRESHOLD_", "65536");
+    builder.environment().put("MALLOC_TRIM_THRESHOLD_", "0");
+    builder.environment().put("MALLOC_ARENA_MAX", "1");
+    return builder;
+  }
+}
