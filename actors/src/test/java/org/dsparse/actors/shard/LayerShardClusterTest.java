@@ -52,6 +52,8 @@ class LayerShardClusterTest {
         remote.artery.canonical { hostname = 127.0.0.1, port = 0 }
         cluster {
           jmx.multi-mbeans-in-same-jvm = on
+          # Every node here stands for a device, so it hosts shards.
+          roles = [device]
           # Nodes here leave gracefully; nobody is downed.
           downing-provider-class = ""
         }
