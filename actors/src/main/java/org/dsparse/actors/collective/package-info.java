@@ -55,16 +55,25 @@
  *       written straight into Artery's buffer), paced by credits ({@code ChunksConsumed}, window
  *       {@code chunks-in-flight}) because Artery drops messages when its queues are full.
  * </ul>
- * Why TCP is the default, measured by {@code bench/allreduce} on this 2-core machine (3.5M floats,
- * every member its own JVM on loopback, slowest member, median of 7; raw loopback TCP B = 3.8 GB/s):
- * AllReduce took 15.6 ms at 2 members and 30.7 ms at 3 over the TCP links against 178-257 ms and
- * 218-403 ms over Artery (128-256 KiB chunks); Broadcast 7.5 ms against 52-81 ms. Artery serializes
- * every chunk through its stream stages and competes with its own threads for the two cores;
- * chunk messages also share the connection with cluster heartbeats. What limits the TCP path here
- * is CPU: two cores shared by all members, each moving every byte through a copy into a direct
- * buffer, two kernel copies and the reduction, and the run times swing by a factor of two to three
- * when other processes load the machine (the benchmark therefore measures B before every row). At
- * 7 members (7 JVMs on 2 cores) every ring hop waits for a process to be scheduled.
+ * Why TCP is the default, measured by {@code bench/allreduce} on this 2-core VM (3.5M floats,
+ * every member its own JVM on loopback, slowest member, median of 7 after 3 warm-ups, both
+ * transports in the same run): AllReduce took 15.6-38 ms at 2 members and 31-75 ms at 3 over the
+ * TCP links against 88-257 ms and 195-403 ms over Artery; Broadcast 7.5-13 ms against 39-81 ms at
+ * 2 members. The ranges are run-to-run: other processes on the shared machine moved every figure
+ * by 2-3x (raw loopback TCP itself, B, measured 1.7-6.5 GB/s, median about 4.5), so the benchmark
+ * measures B before every row and reports a median. Artery moves every chunk through its stream
+ * stages and its own threads, which compete with the members for two cores.
+ *
+ * <p>What limits the TCP path is CPU. One loopback stream at rate B already keeps both cores busy
+ * (the kernel copies on the writer's and the reader's side), so the textbook ring bound
+ * {@code 2(N-1)/N * bytes / B}, which gives every link its own B, cannot be reached: all links
+ * share the same two cores and the floor is rather {@code 2(N-1) * bytes / B} (the benchmark's
+ * {@code sharedLoopbackBoundMillis}); measured times were 2.6-6x that floor at 2 and 3 members.
+ * On top come one copy into a direct buffer per sent byte, one out of it per received byte and the
+ * reduction itself (each about 1.1 ms per 14 MB here), and thread wake-ups, which cost 1-2 ms each
+ * on this VM (hence {@code tcp.poll-before-blocking}). At 7 members (7 JVMs on 2 cores) every ring
+ * hop also waits for a process to be scheduled. Chunk sizes from 64 KiB to 1 MiB differed by less
+ * than the run-to-run noise; 256 KiB came out best in a side-by-side sweep and is the default.
  *
  * <h2>Failure model</h2>
  * A member leaving the cluster (left, exited, downed, removed) or stopping its group actor fails
