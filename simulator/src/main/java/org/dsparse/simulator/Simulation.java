@@ -52,7 +52,7 @@ public final class Simulation {
 
   /** Everything an experiment produced. */
   public record Outcome(List<Long> budgets, long fullUpdatePredictedBytes, Pretraining.Result pretrain,
-      List<SettingResult> settings) {}
+      List<SettingResult> settings, Map<Integer, JobReport> refreshSweep) {}
 
   public Outcome run() throws Exception {
     JobSpec job = simulation.job().spec();
@@ -76,14 +76,22 @@ public final class Simulation {
           simulation.pretrainEpochs(), checkpoint);
       log.accept(String.format(Locale.ROOT, "pre-trained on %d images: test accuracy %.2f%%, saved %s",
           pretrain.samples(), 100 * pretrain.testAccuracy(), checkpoint));
-      settings.add(runModes("pretrained", job.withInitialCheckpoint(checkpoint.toString()), budgets));
+      job = job.withInitialCheckpoint(checkpoint.toString());
+      settings.add(runModes("pretrained", job, budgets));
       if (simulation.scratch()) {
         settings.add(runModes("scratch", job.withInitialCheckpoint(""), budgets));
       }
     } else {
       settings.add(runModes("scratch", job, budgets));
     }
-    return new Outcome(budgets, fullUpdate, pretrain, settings);
+    Map<Integer, JobReport> sweep = new LinkedHashMap<>();
+    for (int interval : simulation.refreshSweep()) {
+      String jobId = simulation.name() + "-refresh-" + interval;
+      log.accept("refresh sweep: " + jobId + " (dsparse, non-updaters refreshed every " + interval + " steps) ...");
+      sweep.put(interval, runJob(new JobConfig(job.withMode(JobSpec.Mode.DSPARSE, jobId).withRefreshInterval(interval),
+          simulation.devices().size(), simulation.job().timeouts()), budgets));
+    }
+    return new Outcome(budgets, fullUpdate, pretrain, settings, sweep);
   }
 
   private SettingResult runModes(String setting, JobSpec job, List<Long> budgets) throws Exception {

@@ -22,13 +22,31 @@ import org.dsparse.protocol.job.JobSpec;
  * @param pretrainEpochs epochs of pre-training on the held-out share; 0 for none
  * @param pretrainLearningRate its learning rate
  * @param scratch also run every mode from a fresh model when pre-training is on
+ * @param refreshSweep refresh intervals to run DSparse with once more each (first setting), to show
+ *     what a longer interval saves and costs
  * @param job the job both modes run
  */
 public record SimulationConfig(String name, boolean processes, List<DeviceProfile> devices,
     List<JobSpec.Mode> modes, int pretrainEpochs, double pretrainLearningRate, boolean scratch,
-    JobConfig job) {
+    List<Integer> refreshSweep, JobConfig job) {
 
   private static final String PATH = "dsparse.simulation";
+
+  private static List<Integer> refreshSweep(Config c) {
+    List<Integer> sweep = c.getIntList("refresh-sweep");
+    for (int interval : sweep) {
+      if (interval <= 0) {
+        throw new UsageException(PATH + ".refresh-sweep: " + interval + " is not a positive number of steps");
+      }
+    }
+    return List.copyOf(sweep);
+  }
+
+  /** The same experiment with one JVM per device or not. */
+  public SimulationConfig withProcesses(boolean on) {
+    return new SimulationConfig(name, on, devices, modes, pretrainEpochs, pretrainLearningRate, scratch,
+        refreshSweep, job);
+  }
 
   public static SimulationConfig read(Config root) {
     JobConfig job = JobConfig.read(root);
@@ -77,7 +95,7 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
       }
       return new SimulationConfig(name, c.getBoolean("processes"), List.copyOf(devices), List.copyOf(modes),
           pretrainEpochs, c.getDouble("pretrain.learning-rate"), c.getBoolean("scratch"),
-          new JobConfig(job.spec(), devices.size(), job.timeouts()));
+          refreshSweep(c), new JobConfig(job.spec(), devices.size(), job.timeouts()));
     } catch (ConfigException e) {
       throw new UsageException("simulation configuration: " + e.getMessage());
     }

@@ -80,6 +80,15 @@ public final class SimulationReport {
       other.reports().forEach((mode, report) -> setting.add(key(mode), modeJson(report)));
       root.add(other.setting(), setting);
     }
+    if (!outcome.refreshSweep().isEmpty()) {
+      JsonArray sweep = new JsonArray();
+      outcome.refreshSweep().forEach((interval, report) -> {
+        JsonObject row = modeJson(report);
+        row.addProperty("refreshInterval", interval);
+        sweep.add(row);
+      });
+      root.add("refreshSweep", sweep);
+    }
     if (outcome.pretrain() != null) {
       JsonObject p = new JsonObject();
       p.addProperty("heldOutFraction", simulation.job().spec().heldOutFraction());
@@ -174,6 +183,12 @@ public final class SimulationReport {
           String.format(Locale.ROOT, "%+.2f pt", 100 * (sparse.testAccuracy() - full.testAccuracy())));
       modes.row("mean memory saving", "", "", percent(memoryReduction(full, sparse)));
       out.append(modes).append('\n');
+    }
+    if (!outcome.refreshSweep().isEmpty()) {
+      Table sweep = new Table("dsparse refresh interval", "aggregation ms/step", "step ms", "test accuracy %");
+      outcome.refreshSweep().forEach((interval, r) -> sweep.row(interval, fmt(r.aggMillisPerStep()),
+          fmt(r.stepMillis()), fmt(100 * r.testAccuracy())));
+      out.append(sweep).append('\n');
     }
     return out.toString();
   }

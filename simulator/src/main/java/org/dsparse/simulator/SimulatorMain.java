@@ -57,8 +57,7 @@ public final class SimulatorMain {
     Config config = load(flags);
     SimulationConfig simulation = SimulationConfig.read(config);
     if (flags.has("processes")) {
-      simulation = new SimulationConfig(simulation.name(), true, simulation.devices(), simulation.modes(),
-          simulation.pretrainEpochs(), simulation.pretrainLearningRate(), simulation.scratch(), simulation.job());
+      simulation = simulation.withProcesses(true);
     }
     Path out = Path.of(flags.get("out", "results"));
     Files.createDirectories(out);

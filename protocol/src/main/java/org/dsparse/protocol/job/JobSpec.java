@@ -84,6 +84,13 @@ public record JobSpec(
         planner);
   }
 
+  /** The same job with another refresh interval. */
+  public JobSpec withRefreshInterval(int interval) {
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, optimizer,
+        learningRate, momentum, epochs, maxStepsPerEpoch, interval, seed, initialCheckpoint, checkpointDir,
+        planner);
+  }
+
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, optimizer,
