@@ -66,7 +66,16 @@ public final class Device extends AbstractBehavior<Device.Command> {
 
   private record CollectiveFinished(ProcessGroup.CollectiveOutcome outcome) implements Command {}
 
-  private record Stepped(long step, Map<String, float[]> ownedWeights, long nanos, Throwable error)
+  /**
+   * The optimizer stepped. {@code toAverage}: with periodic model averaging, the weights of the
+   * groups to average now; {@code ownedWeights}: on refresh steps (when nothing is averaged first),
+   * the weights of the groups this device leads.
+   */
+  private record Stepped(long step, Map<String, float[]> toAverage, Map<String, float[]> ownedWeights,
+      long nanos, Throwable error) implements Command {}
+
+  /** The groups' averaged weights are in; {@code ownedWeights} as in {@link Stepped}. */
+  private record Averaged(long step, Map<String, float[]> ownedWeights, long nanos, Throwable error)
       implements Command {}
 
   private record RefreshApplied(long step, long nanos, Throwable error) implements Command {}
@@ -115,6 +124,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
         .onMessage(PhaseCompleted.class, this::onPhaseCompleted)
         .onMessage(CollectiveFinished.class, this::onCollectiveFinished)
         .onMessage(Stepped.class, this::onStepped)
+        .onMessage(Averaged.class, this::onAveraged)
         .onMessage(RefreshApplied.class, this::onRefreshApplied)
         .onMessage(Answered.class, this::onAnswered)
         .build();
@@ -192,6 +202,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
   private final class Job {
     final String jobId;
     final DeviceRuntime runtime;
+    /** Groups average weights every few steps rather than gradients every step. */
+    final boolean averagesWeights;
     /** Groups this device updates with others: one AllReduce each per step. */
     final List<GroupPlan> allReduceGroups = new ArrayList<>();
     /** Groups whose weights this device sends (as owner) or receives at refreshes. */
@@ -204,6 +216,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     Job(DeviceCommand.Prepare prepare, DeviceRuntime runtime) {
       this.jobId = prepare.spec().jobId();
       this.runtime = runtime;
+      this.averagesWeights = prepare.spec().averagesWeights();
       Map<String, String> addresses = new LinkedHashMap<>();
       prepare.devices().forEach(d -> addresses.put(d.name(), d.address()));
       String me = settings.name();
@@ -269,7 +282,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
   /** Progress of the step in flight. */
   private static final class StepRun {
     /** Which collectives the pending set holds. */
-    enum Phase { ALL_REDUCE, BROADCAST }
+    enum Phase { ALL_REDUCE, AVERAGE, BROADCAST }
 
     final DeviceCommand.RunStep command;
     Phase phase = Phase.ALL_REDUCE;
@@ -310,7 +323,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
     context.pipeToSelf(DjlThread.submit(() -> {
       long start = System.nanoTime();
       Map<String, float[]> payloads = new LinkedHashMap<>();
-      float loss = current.runtime.computeGradients(run.epoch(), current.allReduceGroups, payloads);
+      float loss = current.runtime.computeGradients(run.epoch(),
+          current.averagesWeights ? List.of() : current.allReduceGroups, payloads);
       return new GradientsComputed(run.step(), loss, payloads, System.nanoTime() - start, null);
     }), (computed, error) -> computed != null ? computed
         : new GradientsComputed(run.step(), Float.NaN, Map.of(), 0, error));
@@ -332,18 +346,26 @@ public final class Device extends AbstractBehavior<Device.Command> {
     step.loss = computed.loss();
     step.computeNanos += computed.nanos();
     step.phaseStarted = System.nanoTime();
+    allReduce(computed.payloads());
+    if (step.pending.isEmpty()) {
+      applyAndStep();
+    }
+    return this;
+  }
+
+  /** Averages each group's payload (gradients, or weights when averaging models) among its updaters. */
+  private void allReduce(Map<String, float[]> payloads) {
     for (GroupPlan group : job.allReduceGroups) {
+      float[] payload = payloads.get(group.groupId());
+      if (payload == null) {
+        continue;
+      }
       String id = job.allReduceId(group);
-      float[] payload = computed.payloads().get(group.groupId());
       step.pending.add(id);
       step.allReduceBytes += 4L * payload.length;
       job.groupActors.get(id).tell(new ProcessGroup.AllReduce(step.command.step(), payload, ReduceOp.MEAN,
           collectiveReplies));
     }
-    if (step.pending.isEmpty()) {
-      applyAndStep();
-    }
-    return this;
   }
 
   private Behavior<Command> onCollectiveFinished(CollectiveFinished finished) {
@@ -402,37 +424,88 @@ public final class Device extends AbstractBehavior<Device.Command> {
     // Emulated link time is part of the transfer.
     long transfer = step.phaseTransferNanos + step.phaseLinkDelayNanos;
     step.phaseTransferNanos = 0;
-    if (step.phase == StepRun.Phase.BROADCAST) {
-      step.broadcastNanos = transfer;
-      applyRefresh();
-    } else {
-      step.allReduceNanos = transfer;
-      applyAndStep();
+    switch (step.phase) {
+      case BROADCAST -> {
+        step.broadcastNanos = transfer;
+        applyRefresh();
+      }
+      case AVERAGE -> {
+        step.allReduceNanos += transfer;
+        applyAveragedWeights();
+      }
+      case ALL_REDUCE -> {
+        step.allReduceNanos = transfer;
+        applyAndStep();
+      }
     }
     return this;
   }
 
-  /** Puts the averaged gradients back and steps; on refresh steps also exports the owned groups' weights. */
+  /**
+   * Puts the averaged gradients back and steps. Then, when groups average weights on this step,
+   * exports them; otherwise, on refresh steps, exports the owned groups' weights.
+   */
   private void applyAndStep() {
     StepRun run = step;
     Job current = job;
+    List<GroupPlan> reduced = current.averagesWeights ? List.of() : current.allReduceGroups;
     Map<String, float[]> averaged = new HashMap<>();
-    for (GroupPlan group : current.allReduceGroups) {
+    for (GroupPlan group : reduced) {
       averaged.put(group.groupId(), run.results.get(current.allReduceId(group)));
+    }
+    run.results.clear();
+    boolean averageNow = current.averagesWeights && run.command.average();
+    context.pipeToSelf(DjlThread.submit(() -> {
+      long start = System.nanoTime();
+      current.runtime.applyAveragedAndStep(reduced, averaged);
+      Map<String, float[]> toAverage = new HashMap<>();
+      if (averageNow) {
+        for (GroupPlan group : current.allReduceGroups) {
+          toAverage.put(group.groupId(), current.runtime.exportWeights(group));
+        }
+      }
+      Map<String, float[]> owned = toAverage.isEmpty() ? ownedWeights(current, run) : Map.of();
+      return new Stepped(run.command.step(), toAverage, owned, System.nanoTime() - start, null);
+    }), (stepped, error) -> stepped != null ? stepped
+        : new Stepped(run.command.step(), Map.of(), Map.of(), 0, error));
+  }
+
+  /** On refresh steps, the weights of the groups this device leads (DJL thread). */
+  private static Map<String, float[]> ownedWeights(Job job, StepRun run) {
+    Map<String, float[]> owned = new HashMap<>();
+    if (run.command.refresh()) {
+      for (GroupPlan group : job.ownedGroups) {
+        owned.put(group.groupId(), job.runtime.exportWeights(group));
+      }
+    }
+    return owned;
+  }
+
+  /** Takes in the groups' averaged weights, then exports what a refresh sends. */
+  private void applyAveragedWeights() {
+    StepRun run = step;
+    Job current = job;
+    Map<GroupPlan, float[]> averaged = new LinkedHashMap<>();
+    for (GroupPlan group : current.allReduceGroups) {
+      averaged.put(group, run.results.get(current.allReduceId(group)));
     }
     run.results.clear();
     context.pipeToSelf(DjlThread.submit(() -> {
       long start = System.nanoTime();
-      current.runtime.applyAveragedAndStep(current.allReduceGroups, averaged);
-      Map<String, float[]> owned = new HashMap<>();
-      if (run.command.refresh()) {
-        for (GroupPlan group : current.ownedGroups) {
-          owned.put(group.groupId(), current.runtime.exportWeights(group));
-        }
-      }
-      return new Stepped(run.command.step(), owned, System.nanoTime() - start, null);
-    }), (stepped, error) -> stepped != null ? stepped
-        : new Stepped(run.command.step(), Map.of(), 0, error));
+      averaged.forEach(current.runtime::importWeights);
+      return new Averaged(run.command.step(), ownedWeights(current, run), System.nanoTime() - start, null);
+    }), (done, error) -> done != null ? done : new Averaged(run.command.step(), Map.of(), 0, error));
+  }
+
+  private Behavior<Command> onAveraged(Averaged averaged) {
+    if (!isCurrent(averaged.step())) {
+      return this;
+    }
+    if (averaged.error() != null) {
+      return failStep("applying averaged weights failed: " + describe(averaged.error()));
+    }
+    step.computeNanos += averaged.nanos();
+    return refreshOrComplete(averaged.ownedWeights());
   }
 
   private Behavior<Command> onStepped(Stepped stepped) {
@@ -443,10 +516,21 @@ public final class Device extends AbstractBehavior<Device.Command> {
       return failStep("optimizer step failed: " + describe(stepped.error()));
     }
     step.computeNanos += stepped.nanos();
+    if (!stepped.toAverage().isEmpty()) {
+      step.phaseStarted = System.nanoTime();
+      step.phase = StepRun.Phase.AVERAGE;
+      allReduce(stepped.toAverage());
+      return this;
+    }
+    return refreshOrComplete(stepped.ownedWeights());
+  }
+
+  /** Keeps the led groups' shards current and, on refresh steps, sends their weights to non-updaters. */
+  private Behavior<Command> refreshOrComplete(Map<String, float[]> ownedWeights) {
     for (GroupPlan group : job.ownedGroups) {
-      float[] weights = stepped.ownedWeights().get(group.groupId());
+      float[] weights = ownedWeights.get(group.groupId());
       if (weights != null) {
-        LayerShard.storeWeights(context.getSystem(), group.shardId(), stepped.step(), weights);
+        LayerShard.storeWeights(context.getSystem(), group.shardId(), step.command.step(), weights);
       }
     }
     if (!step.command.refresh() || job.refreshGroups.isEmpty()) {
@@ -458,7 +542,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       String id = job.refreshId(group);
       step.pending.add(id);
       ProcessGroup.Broadcast broadcast = job.owns(group)
-          ? new ProcessGroup.Broadcast(step.command.step(), 0, stepped.ownedWeights().get(group.groupId()),
+          ? new ProcessGroup.Broadcast(step.command.step(), 0, ownedWeights.get(group.groupId()),
               collectiveReplies)
           : ProcessGroup.Broadcast.receive(step.command.step(), 0, job.weightLengths.get(group.groupId()),
               collectiveReplies);

@@ -70,7 +70,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           c.getString("id"), jobMode, model, data, partition, fraction(c, "held-out-fraction"),
           positive(c, "batch"), optimizer, (float) positiveDouble(c, "learning-rate"),
           (float) c.getDouble("momentum"), positive(c, "epochs"), nonNegativeInt(c, "max-steps-per-epoch"),
-          positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
+          positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
           c.getString("checkpoint-dir"), knobs);
       Config t = c.getConfig("timeouts");
       JobCoordinator.Timeouts timeouts = new JobCoordinator.Timeouts(duration(t, "discovery"),

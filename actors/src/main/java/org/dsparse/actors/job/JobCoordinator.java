@@ -318,10 +318,11 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
   private void runStep() {
     boolean lastOfEpoch = stepInEpoch == stepsPerEpoch - 1;
     boolean refresh = lastOfEpoch || (step + 1) % spec.refreshInterval() == 0;
+    boolean average = lastOfEpoch || (step + 1) % spec.averagingInterval() == 0;
     startPhase(Phase.STEP, timeouts.step(), devices.keySet());
     stepLosses.clear();
     for (DeviceInfo device : devices.values()) {
-      device.device().tell(new DeviceCommand.RunStep(spec.jobId(), epoch, step, refresh, replies));
+      device.device().tell(new DeviceCommand.RunStep(spec.jobId(), epoch, step, average, refresh, replies));
     }
   }
 

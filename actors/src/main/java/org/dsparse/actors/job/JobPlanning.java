@@ -77,7 +77,7 @@ public final class JobPlanning {
             + knobs.importance() + "' is neither positional nor gradient-norm");
       };
       PlannerSettings settings = new PlannerSettings(PlanStrategy.parse(knobs.strategy()), spec.batch(),
-          optimizer, spec.refreshInterval(),
+          optimizer, spec.averagingInterval(), spec.refreshInterval(),
           new CommunicationModel(knobs.hopLatencySeconds(), knobs.linkBytesPerSecond()),
           knobs.communicationWeight(), knobs.memoryWeight(), knobs.channelSplits(),
           PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION);

@@ -72,7 +72,7 @@ class DeviceProtocolTest {
             devices.stream().map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList(),
             Importance.positional(model.layerCosts()),
             new PlannerSettings(PlanStrategy.COMMUNICATION_AWARE, spec.batch(), OptimizerKind.SGD_MOMENTUM,
-                spec.refreshInterval(), new CommunicationModel(spec.planner().hopLatencySeconds(),
+                spec.averagingInterval(), spec.refreshInterval(), new CommunicationModel(spec.planner().hopLatencySeconds(),
                     spec.planner().linkBytesPerSecond()), spec.planner().communicationWeight(),
                 spec.planner().memoryWeight(), spec.planner().channelSplits(),
                 PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION));

@@ -94,8 +94,14 @@ final class ThreeDevices implements AutoCloseable {
 
   /** Runs one step on every device and returns their reports by device name. */
   Map<String, DeviceEvent.StepCompleted> step(boolean refresh) {
+    return step(refresh, refresh);
+  }
+
+  /** One step that, with periodic model averaging, averages the groups' weights when {@code average}. */
+  Map<String, DeviceEvent.StepCompleted> step(boolean average, boolean refresh) {
     long step = nextStep++;
-    devices.forEach(d -> d.device().tell(new DeviceCommand.RunStep(spec.jobId(), 0, step, refresh, probe.getRef())));
+    devices.forEach(d -> d.device().tell(
+        new DeviceCommand.RunStep(spec.jobId(), 0, step, average, refresh, probe.getRef())));
     Map<String, DeviceEvent.StepCompleted> reports = new TreeMap<>();
     for (int i = 0; i < devices.size(); i++) {
       DeviceEvent event = probe.receiveMessage(ANSWER);

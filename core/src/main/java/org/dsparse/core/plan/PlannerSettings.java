@@ -9,6 +9,8 @@ import org.dsparse.core.memory.OptimizerKind;
  * @param strategy which planner to run
  * @param batch samples per step on each device, which scales activation memory
  * @param optimizer the optimizer, whose state is part of an update's memory
+ * @param averagingInterval steps between a group's AllReduces: 1 when gradients are averaged every
+ *     step; N when groups average weights every N steps, which divides their cost by N
  * @param refreshInterval steps between weight refreshes of devices that do not update a layer; 0
  *     never refreshes them
  * @param communication the network's latency and bandwidth
@@ -28,6 +30,7 @@ public record PlannerSettings(
     PlanStrategy strategy,
     int batch,
     OptimizerKind optimizer,
+    int averagingInterval,
     int refreshInterval,
     CommunicationModel communication,
     double communicationWeight,
@@ -45,6 +48,10 @@ public record PlannerSettings(
     Objects.requireNonNull(communication, "communication");
     if (batch <= 0) {
       throw new IllegalArgumentException("planner batch size must be positive, got " + batch);
+    }
+    if (averagingInterval <= 0) {
+      throw new IllegalArgumentException("averaging interval must be a positive number of steps, got "
+          + averagingInterval);
     }
     if (refreshInterval < 0) {
       throw new IllegalArgumentException(
@@ -65,28 +72,28 @@ public record PlannerSettings(
 
   /** The communication-aware planner with default knobs. */
   public static PlannerSettings defaults(int batch, OptimizerKind optimizer) {
-    return new PlannerSettings(PlanStrategy.COMMUNICATION_AWARE, batch, optimizer,
+    return new PlannerSettings(PlanStrategy.COMMUNICATION_AWARE, batch, optimizer, 1,
         DEFAULT_REFRESH_INTERVAL, CommunicationModel.EDGE_DEFAULT, DEFAULT_COMMUNICATION_WEIGHT, 0, true,
         DEFAULT_MIN_CHANNEL_FRACTION);
   }
 
   public PlannerSettings withStrategy(PlanStrategy other) {
-    return new PlannerSettings(other, batch, optimizer, refreshInterval, communication,
+    return new PlannerSettings(other, batch, optimizer, averagingInterval, refreshInterval, communication,
         communicationWeight, memoryWeight, channelSplits, minChannelFraction);
   }
 
   public PlannerSettings withChannelSplits(boolean on) {
-    return new PlannerSettings(strategy, batch, optimizer, refreshInterval, communication,
+    return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
         communicationWeight, memoryWeight, on, minChannelFraction);
   }
 
   public PlannerSettings withCommunicationWeight(double weight) {
-    return new PlannerSettings(strategy, batch, optimizer, refreshInterval, communication, weight,
+    return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication, weight,
         memoryWeight, channelSplits, minChannelFraction);
   }
 
   public PlannerSettings withMemoryWeight(double weight) {
-    return new PlannerSettings(strategy, batch, optimizer, refreshInterval, communication,
+    return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
         communicationWeight, weight, channelSplits, minChannelFraction);
   }
 }

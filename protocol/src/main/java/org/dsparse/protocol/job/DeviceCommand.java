@@ -24,10 +24,11 @@ public sealed interface DeviceCommand extends ControlMessage {
   /**
    * Runs one synchronous step: forward, backward through the updated layers, AllReduce in each of
    * the device's groups, optimizer step, and, when {@code refresh}, the weight Broadcast to devices
-   * outside each group.
+   * outside each group. With periodic model averaging the AllReduce averages weights instead, after
+   * the step, and only when {@code average}.
    */
-  record RunStep(String jobId, int epoch, long step, boolean refresh, ActorRef<DeviceEvent> replyTo)
-      implements DeviceCommand {}
+  record RunStep(String jobId, int epoch, long step, boolean average, boolean refresh,
+      ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
 
   /** Evaluates this device's share of the test set with its current weights. */
   record Evaluate(String jobId, int shard, int shards, ActorRef<DeviceEvent> replyTo)

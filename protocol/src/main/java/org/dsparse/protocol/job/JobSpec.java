@@ -19,6 +19,9 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param momentum for sgd-momentum
  * @param epochs passes over each device's shard
  * @param maxStepsPerEpoch 0 for a whole pass, else at most this many steps per epoch
+ * @param averagingInterval 1: the devices of a group AllReduce their gradients every step (DSparse's
+ *     synchronous update); N > 1: in DSPARSE mode each updater steps on its own gradients and the
+ *     group averages its weights every N steps and at each epoch end (periodic model averaging)
  * @param refreshInterval steps between weight refreshes of devices that do not update a layer
  *     (1: every step, exact synchronous semantics); every epoch ends with one
  * @param seed model initialisation, data partition and order
@@ -39,6 +42,7 @@ public record JobSpec(
     float momentum,
     int epochs,
     int maxStepsPerEpoch,
+    int averagingInterval,
     int refreshInterval,
     long seed,
     String initialCheckpoint,
@@ -71,8 +75,8 @@ public record JobSpec(
       throw new IllegalArgumentException("job " + jobId + ": held-out fraction must be in [0, 1), got "
           + heldOutFraction);
     }
-    if (batch <= 0 || epochs <= 0 || maxStepsPerEpoch < 0 || refreshInterval <= 0) {
-      throw new IllegalArgumentException("job " + jobId + ": batch, epochs and refresh interval must be"
+    if (batch <= 0 || epochs <= 0 || maxStepsPerEpoch < 0 || refreshInterval <= 0 || averagingInterval <= 0) {
+      throw new IllegalArgumentException("job " + jobId + ": batch, epochs, averaging and refresh intervals must be"
           + " positive and max steps per epoch non-negative");
     }
   }
@@ -80,21 +84,26 @@ public record JobSpec(
   /** The same job in another mode, under another id. */
   public JobSpec withMode(Mode other, String otherJobId) {
     return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, optimizer, learningRate,
-        momentum, epochs, maxStepsPerEpoch, refreshInterval, seed, initialCheckpoint, checkpointDir,
+        momentum, epochs, maxStepsPerEpoch, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
         planner);
+  }
+
+  /** Whether groups average weights periodically instead of gradients every step. */
+  public boolean averagesWeights() {
+    return mode == Mode.DSPARSE && averagingInterval > 1;
   }
 
   /** The same job with another refresh interval. */
   public JobSpec withRefreshInterval(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, optimizer,
-        learningRate, momentum, epochs, maxStepsPerEpoch, interval, seed, initialCheckpoint, checkpointDir,
-        planner);
+        learningRate, momentum, epochs, maxStepsPerEpoch, averagingInterval, interval, seed, initialCheckpoint,
+        checkpointDir, planner);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, optimizer,
-        learningRate, momentum, epochs, maxStepsPerEpoch, refreshInterval, seed, path, checkpointDir,
-        planner);
+        learningRate, momentum, epochs, maxStepsPerEpoch, averagingInterval, refreshInterval, seed, path,
+        checkpointDir, planner);
   }
 }
