@@ -71,7 +71,8 @@
  * {@code sharedLoopbackBoundMillis}); measured times were 2.6-6x that floor at 2 and 3 members.
  * On top come one copy into a direct buffer per sent byte, one out of it per received byte and the
  * reduction itself (each about 1.1 ms per 14 MB here), and thread wake-ups, which cost 1-2 ms each
- * on this VM (hence {@code tcp.poll-before-blocking}). At 7 members (7 JVMs on 2 cores) every ring
+ * on this VM ({@code tcp.poll-before-blocking} trades CPU for them; off by default because it
+ * lost whenever the cores were contended). At 7 members (7 JVMs on 2 cores) every ring
  * hop also waits for a process to be scheduled. Chunk sizes from 64 KiB to 1 MiB differed by less
  * than the run-to-run noise; 256 KiB came out best in a side-by-side sweep and is the default.
  *
