@@ -16,9 +16,17 @@ public enum PlanStrategy {
    * refines by local search, and keeps the plan with the best quality minus communication weight
    * times aggregation time relative to data-parallel.
    */
-  COMMUNICATION_AWARE;
+  COMMUNICATION_AWARE,
+  /**
+   * Plans of one shape only, scored like the communication-aware ones: the device with the largest
+   * budget updates every layer, every device that can afford the last k layers updates them too
+   * (one group, cheap in memory because activations sit in the first layers), and the rest update
+   * the classifier. The best k wins. Suits fine-tuning a pre-trained model, whose learning happens
+   * mostly in the parameter-heavy last layers, especially with periodic model averaging.
+   */
+  SHARED_TAIL;
 
-  /** Parses {@code suffix} or {@code communication-aware}, case-insensitively. */
+  /** Parses {@code suffix}, {@code communication-aware} or {@code shared-tail}, case-insensitively. */
   public static PlanStrategy parse(String text) {
     String key = text.trim().toUpperCase(Locale.ROOT).replace('-', '_');
     for (PlanStrategy s : values()) {
@@ -27,6 +35,6 @@ public enum PlanStrategy {
       }
     }
     throw new IllegalArgumentException(
-        "unknown planner strategy '" + text + "': expected suffix or communication-aware");
+        "unknown planner strategy '" + text + "': expected suffix, communication-aware or shared-tail");
   }
 }

@@ -43,8 +43,103 @@ public final class Planner {
     Assignment assignment = switch (settings.strategy()) {
       case SUFFIX -> SuffixStrategy.assign(problem);
       case COMMUNICATION_AWARE -> TeamStrategy.assign(problem);
+      case SHARED_TAIL -> sharedTail(problem);
     };
     return Plan.from(problem, employIdleDevices(problem, assignment));
+  }
+
+  /**
+   * Plans of one simple shape the search may not reach: the device with the largest budget updates
+   * every layer, every device that can afford the last {@code k} layers updates them too, and the
+   * others update the classifier (the last layer) only. Parameters sit in the last layers and
+   * activations in the first, so the shared tail is cheap in memory and carries most of what
+   * fine-tuning learns, while at most three groups form.
+   */
+  static List<Assignment> sharedTailCandidates(PlanningProblem p) {
+    int n = p.layerCount();
+    int devices = p.deviceCount();
+    int big = 0;
+    for (int d = 1; d < devices; d++) {
+      if (p.budget(d) > p.budget(big)) {
+        big = d;
+      }
+    }
+    double[] all = new double[n];
+    java.util.Arrays.fill(all, 1.0);
+    if (p.peakBytes(all) > p.budget(big)) {
+      return List.of();
+    }
+    int last = n - 1;
+    while (last >= 0 && !p.trainable[last]) {
+      last--;
+    }
+    if (last < 0) {
+      return List.of();
+    }
+    List<Assignment> candidates = new java.util.ArrayList<>();
+    for (int k = 1; k <= n; k++) {
+      double[] tail = new double[n];
+      for (int l = n - k; l < n; l++) {
+        tail[l] = 1.0;
+      }
+      double[] classifier = new double[n];
+      classifier[last] = 1.0;
+      long tailMask = 1L << big;
+      long classifierMask = 1L << big;
+      for (int d = 0; d < devices; d++) {
+        if (d == big) {
+          continue;
+        }
+        if (p.peakBytes(tail) <= p.budget(d)) {
+          tailMask |= 1L << d;
+        } else if (p.peakBytes(classifier) <= p.budget(d)) {
+          classifierMask |= 1L << d;
+        }
+      }
+      Assignment a = new Assignment(n);
+      for (int l = 0; l < n; l++) {
+        if (!p.trainable[l]) {
+          continue;
+        }
+        long mask = l < n - k ? 1L << big : tailMask;
+        if (l == last) {
+          mask |= classifierMask;
+        }
+        a.add(l, mask, p.units[l]);
+      }
+      candidates.add(a);
+    }
+    return candidates;
+  }
+
+  /**
+   * The best shared-tail plan. When no device holds the full update, or every device does (then the
+   * plan is data-parallel, as with every strategy), the communication-aware search decides.
+   */
+  private static Assignment sharedTail(PlanningProblem p) {
+    List<Assignment> candidates = sharedTailCandidates(p);
+    double[] all = new double[p.layerCount()];
+    java.util.Arrays.fill(all, 1.0);
+    boolean everyDeviceFitsAll = java.util.stream.IntStream.range(0, p.deviceCount())
+        .allMatch(d -> p.peakBytes(all) <= p.budget(d));
+    if (candidates.isEmpty() || everyDeviceFitsAll) {
+      return TeamStrategy.assign(p);
+    }
+    return bestOf(p, candidates.get(0), candidates.subList(1, candidates.size()));
+  }
+
+  /** The best-scoring plan that fits every budget, {@code current} unless a candidate beats it. */
+  static Assignment bestOf(PlanningProblem p, Assignment current, List<Assignment> candidates) {
+    Assignment best = current;
+    Evaluation bestEvaluation = new Evaluation(p, current);
+    for (Assignment candidate : candidates) {
+      Evaluation e = new Evaluation(p, candidate);
+      if (e.fits && (!bestEvaluation.fits || e.betterThan(bestEvaluation))) {
+        best = candidate;
+        bestEvaluation = e;
+      }
+    }
+    return best;
   }
 
   /**

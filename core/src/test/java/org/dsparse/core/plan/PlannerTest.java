@@ -153,6 +153,33 @@ class PlannerTest {
   }
 
   @Test
+  void sharedTailPlansHaveTheirShape() {
+    Plan plan = gradedPlan(PlanStrategy.SHARED_TAIL);
+    int n = MOBILENET.layers().size();
+    DeviceAssignment biggest = plan.device("dev6");
+    assertEquals(n, biggest.update().count(), "the largest budget updates every layer");
+    for (DeviceAssignment d : plan.devices()) {
+      int first = d.update().firstUpdated();
+      // A suffix: every layer from the first updated one on (the classifier alone is the shortest).
+      assertEquals(n - first, d.update().count(), d.device() + " " + d.update());
+    }
+    assertTrue(plan.groups().size() <= 3, plan.describe());
+  }
+
+  @Test
+  void averagingWeightsEveryFewStepsMakesGroupsCheaper() {
+    PlannerSettings everyStep = DEFAULTS.withStrategy(PlanStrategy.SHARED_TAIL);
+    PlannerSettings everyTen = new PlannerSettings(everyStep.strategy(), BATCH, OPTIMIZER, 10,
+        everyStep.refreshInterval(), everyStep.communication(), everyStep.communicationWeight(),
+        everyStep.memoryWeight(), everyStep.channelSplits(), everyStep.minChannelFraction());
+    Plan synchronous = Planner.plan(MOBILENET, graded(), POSITIONAL, everyStep);
+    Plan averaged = Planner.plan(MOBILENET, graded(), POSITIONAL, everyTen);
+    assertTrue(averaged.quality() >= synchronous.quality(), "cheaper groups buy more updaters");
+    assertTrue(averaged.aggregation().collectiveSeconds() <= synchronous.aggregation().collectiveSeconds()
+        || averaged.quality() > synchronous.quality());
+  }
+
+  @Test
   void aBudgetBelowTheCheapestUpdateIsAnErrorNamingTheDevice() {
     List<DeviceBudget> budgets = new ArrayList<>(graded());
     budgets.add(new DeviceBudget("tiny-phone", 1_000_000));
