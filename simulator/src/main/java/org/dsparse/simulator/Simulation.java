@@ -52,7 +52,7 @@ public final class Simulation {
 
   /** Everything an experiment produced. */
   public record Outcome(List<Long> budgets, long fullUpdatePredictedBytes, Pretraining.Result pretrain,
-      List<SettingResult> settings, Map<Integer, JobReport> refreshSweep) {}
+      List<SettingResult> settings, Map<String, JobReport> variants) {}
 
   public Outcome run() throws Exception {
     JobSpec job = simulation.job().spec();
@@ -84,14 +84,16 @@ public final class Simulation {
     } else {
       settings.add(runModes("scratch", job, budgets));
     }
-    Map<Integer, JobReport> sweep = new LinkedHashMap<>();
-    for (int interval : simulation.refreshSweep()) {
-      String jobId = simulation.name() + "-refresh-" + interval;
-      log.accept("refresh sweep: " + jobId + " (dsparse, non-updaters refreshed every " + interval + " steps) ...");
-      sweep.put(interval, runJob(new JobConfig(job.withMode(JobSpec.Mode.DSPARSE, jobId).withRefreshInterval(interval),
-          simulation.devices().size(), simulation.job().timeouts()), budgets));
+    Map<String, JobReport> variants = new LinkedHashMap<>();
+    for (SimulationConfig.Variant variant : simulation.variants()) {
+      String jobId = simulation.name() + "-" + settings.get(0).setting() + "-" + variant.name();
+      log.accept("variant " + variant.name() + ": " + jobId + " ...");
+      JobSpec spec = variant.spec().withMode(JobSpec.Mode.DSPARSE, jobId)
+          .withInitialCheckpoint(job.initialCheckpoint());
+      variants.put(variant.name(), runJob(new JobConfig(spec, simulation.devices().size(),
+          simulation.job().timeouts()), budgets));
     }
-    return new Outcome(budgets, fullUpdate, pretrain, settings, sweep);
+    return new Outcome(budgets, fullUpdate, pretrain, settings, variants);
   }
 
   private SettingResult runModes(String setting, JobSpec job, List<Long> budgets) throws Exception {

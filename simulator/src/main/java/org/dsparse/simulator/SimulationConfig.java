@@ -22,30 +22,43 @@ import org.dsparse.protocol.job.JobSpec;
  * @param pretrainEpochs epochs of pre-training on the held-out share; 0 for none
  * @param pretrainLearningRate its learning rate
  * @param scratch also run every mode from a fresh model when pre-training is on
- * @param refreshSweep refresh intervals to run DSparse with once more each (first setting), to show
- *     what a longer interval saves and costs
+ * @param variants more DSparse runs in the first setting, each with its own job settings (another
+ *     refresh interval, averaging, planner), compared with the same full-update run
  * @param job the job both modes run
  */
 public record SimulationConfig(String name, boolean processes, List<DeviceProfile> devices,
     List<JobSpec.Mode> modes, int pretrainEpochs, double pretrainLearningRate, boolean scratch,
-    List<Integer> refreshSweep, JobConfig job) {
+    List<Variant> variants, JobConfig job) {
+
+  /** A DSparse run with job settings of its own; {@code spec}'s id is replaced when it runs. */
+  public record Variant(String name, JobSpec spec) {}
 
   private static final String PATH = "dsparse.simulation";
 
-  private static List<Integer> refreshSweep(Config c) {
-    List<Integer> sweep = c.getIntList("refresh-sweep");
-    for (int interval : sweep) {
-      if (interval <= 0) {
-        throw new UsageException(PATH + ".refresh-sweep: " + interval + " is not a positive number of steps");
+  private static List<Variant> variants(Config root, Config c) {
+    List<Variant> variants = new ArrayList<>();
+    Set<String> names = new HashSet<>();
+    int index = 0;
+    for (Config v : c.getConfigList("variants")) {
+      String where = PATH + ".variants[" + index++ + "]";
+      String name = v.hasPath("name") ? v.getString("name") : "";
+      if (!name.matches("[A-Za-z0-9_.-]+") || !names.add(name)) {
+        throw new UsageException(where + ".name = '" + name + "': a unique name of letters, digits, '_', '.', '-'");
+      }
+      Config job = v.hasPath("job") ? v.getConfig("job") : com.typesafe.config.ConfigFactory.empty();
+      try {
+        variants.add(new Variant(name, JobConfig.read(job.atPath("dsparse.job").withFallback(root)).spec()));
+      } catch (UsageException e) {
+        throw new UsageException(where + " (" + name + "): " + e.getMessage());
       }
     }
-    return List.copyOf(sweep);
+    return List.copyOf(variants);
   }
 
   /** The same experiment with one JVM per device or not. */
   public SimulationConfig withProcesses(boolean on) {
     return new SimulationConfig(name, on, devices, modes, pretrainEpochs, pretrainLearningRate, scratch,
-        refreshSweep, job);
+        variants, job);
   }
 
   public static SimulationConfig read(Config root) {
@@ -95,7 +108,7 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
       }
       return new SimulationConfig(name, c.getBoolean("processes"), List.copyOf(devices), List.copyOf(modes),
           pretrainEpochs, c.getDouble("pretrain.learning-rate"), c.getBoolean("scratch"),
-          refreshSweep(c), new JobConfig(job.spec(), devices.size(), job.timeouts()));
+          variants(root, c), new JobConfig(job.spec(), devices.size(), job.timeouts()));
     } catch (ConfigException e) {
       throw new UsageException("simulation configuration: " + e.getMessage());
     }

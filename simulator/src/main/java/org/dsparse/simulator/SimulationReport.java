@@ -80,14 +80,33 @@ public final class SimulationReport {
       other.reports().forEach((mode, report) -> setting.add(key(mode), modeJson(report)));
       root.add(other.setting(), setting);
     }
-    if (!outcome.refreshSweep().isEmpty()) {
-      JsonArray sweep = new JsonArray();
-      outcome.refreshSweep().forEach((interval, report) -> {
+    if (!outcome.variants().isEmpty()) {
+      JsonArray variants = new JsonArray();
+      outcome.variants().forEach((name, report) -> {
         JsonObject row = modeJson(report);
-        row.addProperty("refreshInterval", interval);
-        sweep.add(row);
+        row.addProperty("name", name);
+        row.addProperty("averagingInterval", report.spec().averagingInterval());
+        row.addProperty("refreshInterval", report.spec().refreshInterval());
+        row.addProperty("planner", report.spec().planner().toString());
+        if (full != null) {
+          row.addProperty("memoryReduction", memoryReduction(full, report));
+          row.addProperty("aggregationReduction", 1 - report.aggMillisPerStep() / full.aggMillisPerStep());
+          row.addProperty("accuracyDeltaPoints", 100 * (report.testAccuracy() - full.testAccuracy()));
+        }
+        JsonArray memory = new JsonArray();
+        for (DeviceProfile d : simulation.devices()) {
+          JsonObject m = new JsonObject();
+          m.addProperty("name", d.name());
+          m.addProperty("measuredBytes", of(report, d.name()).measuredBytes());
+          m.addProperty("predictedBytes", of(report, d.name()).predictedBytes());
+          m.addProperty("updatedLayers", of(report, d.name()).updatedLayers());
+          memory.add(m);
+        }
+        row.add("devices", memory);
+        row.addProperty("plan", report.plan());
+        variants.add(row);
       });
-      root.add("refreshSweep", sweep);
+      root.add("variants", variants);
     }
     if (outcome.pretrain() != null) {
       JsonObject p = new JsonObject();
@@ -184,11 +203,15 @@ public final class SimulationReport {
       modes.row("mean memory saving", "", "", percent(memoryReduction(full, sparse)));
       out.append(modes).append('\n');
     }
-    if (!outcome.refreshSweep().isEmpty()) {
-      Table sweep = new Table("dsparse refresh interval", "aggregation ms/step", "step ms", "test accuracy %");
-      outcome.refreshSweep().forEach((interval, r) -> sweep.row(interval, fmt(r.aggMillisPerStep()),
-          fmt(r.stepMillis()), fmt(100 * r.testAccuracy())));
-      out.append(sweep).append('\n');
+    JobReport full = primary().reports().get(JobSpec.Mode.FULL);
+    if (!outcome.variants().isEmpty() && full != null) {
+      Table variants = new Table("dsparse variant (" + primary().setting() + ")", "averaging", "refresh",
+          "memory saving", "aggregation ms/step", "change", "test accuracy %", "vs full");
+      outcome.variants().forEach((name, r) -> variants.row(name, r.spec().averagingInterval(),
+          r.spec().refreshInterval(), percent(memoryReduction(full, r)), fmt(r.aggMillisPerStep()),
+          percent(r.aggMillisPerStep() / full.aggMillisPerStep() - 1), fmt(100 * r.testAccuracy()),
+          String.format(Locale.ROOT, "%+.2f pt", 100 * (r.testAccuracy() - full.testAccuracy()))));
+      out.append(variants).append('\n');
     }
     return out.toString();
   }

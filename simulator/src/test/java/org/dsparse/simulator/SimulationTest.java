@@ -29,6 +29,7 @@ class SimulationTest {
           name = tiny
           pretrain.epochs = 1
           devices = [ { name = big, budget = "100%" }, { name = small, budget = "60%" } ]
+          variants = [ { name = averaging, job { averaging-interval = 2, refresh-interval = 2 } } ]
         }
         dsparse.job { model = small-cnn, held-out-fraction = 0.25, max-steps-per-epoch = 4, checkpoint-dir = "" }
         pekko.loglevel = WARNING
@@ -50,6 +51,10 @@ class SimulationTest {
       assertTrue(accuracy > 0 && accuracy <= 1, mode + " accuracy " + accuracy);
     }
     assertTrue(json.getAsJsonObject("pretrain").get("samples").getAsInt() > 900);
+    JsonObject variant = json.getAsJsonArray("variants").get(0).getAsJsonObject();
+    assertEquals("averaging", variant.get("name").getAsString());
+    assertEquals(2, variant.get("averagingInterval").getAsInt());
+    assertEquals(4, variant.get("steps").getAsInt());
     // The small device cannot hold the full update, so DSparse must save it memory.
     JsonObject small = json.getAsJsonArray("devices").get(1).getAsJsonObject();
     assertTrue(small.get("dsparsePredictedBytes").getAsLong() < small.get("fullPredictedBytes").getAsLong());
