@@ -181,8 +181,15 @@ public final class CollectiveBenchmark {
         + ",\n  \"chunkBytes\": " + options.chunkBytes
         + ",\n  \"warmUps\": " + options.warmUps
         + ",\n  \"runs\": " + options.runs
-        + ",\n  \"rows\": " + rowsJson(allReduce)
-        + ",\n  \"broadcastRows\": " + rowsJson(broadcast) + "\n}\n";
+        + ",\n  \"rows\": " + rowsJson(onTransport(allReduce, "tcp"))
+        + ",\n  \"broadcastRows\": " + rowsJson(onTransport(broadcast, "tcp"))
+        + ",\n  \"arteryRows\": " + rowsJson(onTransport(allReduce, "artery"))
+        + ",\n  \"arteryBroadcastRows\": " + rowsJson(onTransport(broadcast, "artery")) + "\n}\n";
+  }
+
+  /** {@code rows} holds the default transport only, so each member count appears once per array. */
+  private static List<Row> onTransport(List<Row> rows, String transport) {
+    return rows.stream().filter(row -> row.transport().equals(transport)).toList();
   }
 
   private static String rowsJson(List<Row> rows) {
@@ -194,7 +201,7 @@ public final class CollectiveBenchmark {
           row.transport(), row.members(), row.floats(), row.medianMillis(), row.boundMillis(),
           row.sharedLoopbackBoundMillis(), row.correct()));
     }
-    return "[\n" + String.join(",\n", out) + "\n  ]";
+    return out.isEmpty() ? "[]" : "[\n" + String.join(",\n", out) + "\n  ]";
   }
 
   private static String fmt(double value) {
