@@ -1,21 +1,19 @@
 package org.dsparse.protocol.collective;
 
 import com.esotericsoftware.kryo.Kryo;
-import com.esotericsoftware.kryo.KryoException;
 import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
-import com.esotericsoftware.kryo.util.Pool;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.ActorRefResolver;
-import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.serialization.ByteBufferSerializer;
 import org.apache.pekko.serialization.SerializerWithStringManifest;
+import org.dsparse.protocol.wire.KryoPool;
+import org.dsparse.protocol.wire.RefResolver;
 
 /**
  * Pekko serializer for {@link PeerMessage}s.
@@ -38,17 +36,11 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
 
   private static final int MAX_STRING_BYTES = 16 * 1024;
 
-  private final ExtendedActorSystem system;
-  private volatile ActorRefResolver resolver;
-  private final Pool<Kryo> kryos = new Pool<>(true, false, 16) {
-    @Override
-    protected Kryo create() {
-      return newKryo();
-    }
-  };
+  private final RefResolver refs;
+  private final KryoPool kryos = new KryoPool(this::newKryo);
 
   public CollectiveSerializer(ExtendedActorSystem system) {
-    this.system = system;
+    this.refs = new RefResolver(system);
   }
 
   @Override
@@ -95,13 +87,7 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
       return bytes;
     }
     manifest(message);
-    Kryo kryo = kryos.obtain();
-    try (Output output = new Output(256, -1)) {
-      kryo.writeObject(output, message);
-      return output.toBytes();
-    } finally {
-      kryos.free(kryo);
-    }
+    return kryos.write(message);
   }
 
   @Override
@@ -127,20 +113,7 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
     if (type == Chunk.class) {
       return readChunk(ByteBuffer.wrap(bytes));
     }
-    Kryo kryo = kryos.obtain();
-    try (Input input = new Input(bytes)) {
-      PeerMessage message = kryo.readObject(input, type);
-      if (input.position() != bytes.length) {
-        throw new IllegalArgumentException("malformed " + type.getSimpleName() + ": "
-            + (bytes.length - input.position()) + " trailing bytes");
-      }
-      return message;
-    } catch (KryoException e) {
-      throw new IllegalArgumentException("malformed " + type.getSimpleName() + " (manifest " + manifest + "): "
-          + e.getMessage(), e);
-    } finally {
-      kryos.free(kryo);
-    }
+    return kryos.read(bytes, type, manifest);
   }
 
   private void writeChunk(Chunk chunk, ByteBuffer buffer) {
@@ -212,21 +185,11 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
   }
 
   private String refString(ActorRef<?> ref) {
-    return resolver().toSerializationFormat(ref);
+    return refs.toSerializationFormat(ref);
   }
 
   private ActorRef<PeerMessage> resolve(String serialized) {
-    return resolver().resolveActorRef(serialized);
-  }
-
-  /** Looked up lazily: serializers are created while the actor system is still starting. */
-  private ActorRefResolver resolver() {
-    ActorRefResolver current = resolver;
-    if (current == null) {
-      current = ActorRefResolver.get(Adapter.toTyped(system));
-      resolver = current;
-    }
-    return current;
+    return refs.resolve(serialized);
   }
 
   private Kryo newKryo() {

@@ -1,19 +1,19 @@
 package org.dsparse.protocol.control;
 
 import com.esotericsoftware.kryo.Kryo;
-import com.esotericsoftware.kryo.KryoException;
 import com.esotericsoftware.kryo.Registration;
 import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import com.esotericsoftware.kryo.util.DefaultClassResolver;
-import com.esotericsoftware.kryo.util.Pool;
+
 import java.util.List;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.ActorRefResolver;
-import org.apache.pekko.actor.typed.javadsl.Adapter;
+
 import org.apache.pekko.serialization.SerializerWithStringManifest;
+import org.dsparse.protocol.wire.KryoPool;
+import org.dsparse.protocol.wire.RefResolver;
 
 /**
  * Pekko serializer for {@link ControlMessage}s: the manifest is the message's class name, the body
@@ -29,17 +29,11 @@ public final class ControlSerializer extends SerializerWithStringManifest {
   private static final List<String> ALLOWED_PREFIXES = List.of("org.dsparse.", "java.lang.",
       "java.util.", "java.time.", "[");
 
-  private final ExtendedActorSystem system;
-  private volatile ActorRefResolver resolver;
-  private final Pool<Kryo> kryos = new Pool<>(true, false, 16) {
-    @Override
-    protected Kryo create() {
-      return newKryo();
-    }
-  };
+  private final RefResolver refs;
+  private final KryoPool kryos = new KryoPool(this::newKryo);
 
   public ControlSerializer(ExtendedActorSystem system) {
-    this.system = system;
+    this.refs = new RefResolver(system);
   }
 
   @Override
@@ -58,16 +52,7 @@ public final class ControlSerializer extends SerializerWithStringManifest {
   @Override
   public byte[] toBinary(Object message) {
     manifest(message);
-    Kryo kryo = kryos.obtain();
-    try (Output output = new Output(256, -1)) {
-      kryo.writeObject(output, message);
-      return output.toBytes();
-    } catch (KryoException e) {
-      throw new IllegalArgumentException("cannot serialize " + message.getClass().getName() + ": "
-          + e.getMessage(), e);
-    } finally {
-      kryos.free(kryo);
-    }
+    return kryos.write(message);
   }
 
   @Override
@@ -81,24 +66,7 @@ public final class ControlSerializer extends SerializerWithStringManifest {
     if (!ControlMessage.class.isAssignableFrom(type)) {
       throw new IllegalArgumentException("manifest " + manifest + " is not a control message");
     }
-    Kryo kryo = kryos.obtain();
-    try (Input input = new Input(bytes)) {
-      return kryo.readObject(input, type);
-    } catch (KryoException | IllegalArgumentException | IndexOutOfBoundsException e) {
-      throw new IllegalArgumentException("malformed " + manifest + " (" + bytes.length + " bytes): "
-          + e.getMessage());
-    } finally {
-      kryos.free(kryo);
-    }
-  }
-
-  private ActorRefResolver resolver() {
-    ActorRefResolver r = resolver;
-    if (r == null) {
-      r = ActorRefResolver.get(Adapter.toTyped(system));
-      resolver = r;
-    }
-    return r;
+    return kryos.read(bytes, type, manifest);
   }
 
   private Kryo newKryo() {
@@ -113,12 +81,12 @@ public final class ControlSerializer extends SerializerWithStringManifest {
   private final class ActorRefSerializer extends Serializer<ActorRef<?>> {
     @Override
     public void write(Kryo kryo, Output output, ActorRef<?> ref) {
-      output.writeString(resolver().toSerializationFormat(ref));
+      output.writeString(refs.toSerializationFormat(ref));
     }
 
     @Override
     public ActorRef<?> read(Kryo kryo, Input input, Class<? extends ActorRef<?>> type) {
-      return resolver().resolveActorRef(input.readString());
+      return refs.resolve(input.readString());
     }
   }
 
