@@ -153,8 +153,6 @@ final class DeviceRuntime implements AutoCloseable {
     return train.imageSet().size() / spec.batch();
   }
 
-  /** The payload of one AllReduce group: gradients then buffers of its layers. */
-  record GroupPayload(GroupPlan group, float[] payload) {}
 
   /**
    * Forward and backward on the next batch of {@code epochIndex}; returns the loss and, for each of

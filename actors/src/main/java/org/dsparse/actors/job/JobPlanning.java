@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.stream.IntStream;
 import org.dsparse.core.cli.Table;
@@ -186,7 +185,4 @@ public final class JobPlanning {
     return norms;
   }
 
-  static String percent(double fraction) {
-    return String.format(Locale.ROOT, "%.1f%%", 100 * fraction);
-  }
 }

@@ -48,4 +48,13 @@ public sealed interface CollectiveSchedule permits RingAllReduceSchedule, ChainB
    * divides exactly those regions, once, before passing them on.
    */
   boolean completesReduction(Transfer transfer);
+
+  /** Every chunk of step 0: what a rank that starts a ring or a chain sends first. */
+  static List<Transfer> firstStep(ChunkLayout layout) {
+    List<Transfer> sends = new java.util.ArrayList<>(layout.chunksPerPart());
+    for (int c = 0; c < layout.chunksPerPart(); c++) {
+      sends.add(new Transfer(0, c));
+    }
+    return sends;
+  }
 }

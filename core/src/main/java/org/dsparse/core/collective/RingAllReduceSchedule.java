@@ -1,6 +1,5 @@
 package org.dsparse.core.collective;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -42,11 +41,7 @@ public final class RingAllReduceSchedule implements CollectiveSchedule {
     if (members == 1) {
       return List.of();
     }
-    List<Transfer> sends = new ArrayList<>(layout.chunksPerPart());
-    for (int c = 0; c < layout.chunksPerPart(); c++) {
-      sends.add(new Transfer(0, c));
-    }
-    return sends;
+    return CollectiveSchedule.firstStep(layout);
   }
 
   @Override
