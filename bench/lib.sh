@@ -12,8 +12,11 @@ ensure_built() {
 }
 
 # DJL offline with a writable cache; one PyTorch thread each, since processes share 2 cores.
+# DSPARSE_JAVA_OPTS adds JVM options, e.g. -Ddsparse.collective.chunk-size=1MiB (bench/allreduce
+# passes -Ddsparse.* settings on to its member JVMs).
 dsparse_java() {
-  java -Dai.djl.offline=true -DDJL_CACHE_DIR="$ROOT/target/djl-cache" \
+  # shellcheck disable=SC2086
+  java ${DSPARSE_JAVA_OPTS:-} -Dai.djl.offline=true -DDJL_CACHE_DIR="$ROOT/target/djl-cache" \
     -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 \
     -cp "$ROOT/simulator/target/simulator.jar:$ROOT/simulator/target/lib/*" "$@"
 }

@@ -63,7 +63,7 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   private static Process launch(DeviceProfile device, long budget, String seed) {
-    ProcessBuilder builder = MeasuredJvm.builder(CHILD_HEAP, List.of(), DeviceProcess.class,
+    ProcessBuilder builder = MeasuredJvm.builder(CHILD_HEAP, DeviceProcess.class,
         List.of("--name", device.name(), "--budget", Long.toString(budget), "--seed", seed,
             "--compute-slowdown", Double.toString(device.computeSlowdown()),
             "--link-bandwidth", Long.toString(device.linkBytesPerSecond()),

@@ -65,7 +65,8 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       }
       JobSpec.PlannerKnobs knobs = new JobSpec.PlannerKnobs(strategy,
           nonNegative(p, "communication-weight"), nonNegative(p, "memory-weight"), importance, p.getBytes("link-bandwidth"),
-          p.getDuration("hop-latency").toNanos() / 1e9, p.getBoolean("channel-splits"));
+          p.getDuration("hop-latency").toNanos() / 1e9, p.getBoolean("channel-splits"),
+          nonNegativeInt(c, "planner.shared-tail-layers"));
       JobSpec spec = new JobSpec(
           c.getString("id"), jobMode, model, data, partition, fraction(c, "held-out-fraction"),
           positive(c, "batch"), optimizer, (float) positiveDouble(c, "learning-rate"),

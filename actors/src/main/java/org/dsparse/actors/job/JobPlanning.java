@@ -79,7 +79,7 @@ public final class JobPlanning {
           optimizer, spec.averagingInterval(), spec.refreshInterval(),
           new CommunicationModel(knobs.hopLatencySeconds(), knobs.linkBytesPerSecond()),
           knobs.communicationWeight(), knobs.memoryWeight(), knobs.channelSplits(),
-          PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION);
+          PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION, knobs.sharedTailLayers());
       List<DeviceBudget> budgets = devices.stream()
           .map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList();
       Plan plan = Planner.plan(memory, budgets, importance, settings);

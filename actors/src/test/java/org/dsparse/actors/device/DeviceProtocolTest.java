@@ -75,7 +75,7 @@ class DeviceProtocolTest {
                 spec.averagingInterval(), spec.refreshInterval(), new CommunicationModel(spec.planner().hopLatencySeconds(),
                     spec.planner().linkBytesPerSecond()), spec.planner().communicationWeight(),
                 spec.planner().memoryWeight(), spec.planner().channelSplits(),
-                PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION));
+                PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION, spec.planner().sharedTailLayers()));
       }
     });
     for (var assignment : expected.devices()) {

@@ -113,7 +113,7 @@ public final class Planner {
   }
 
   /**
-   * The best shared-tail plan. When no device holds the full update, or every device does (then the
+   * The best shared-tail plan, or the one of the configured tail length. When no device holds the full update, or every device does (then the
    * plan is data-parallel, as with every strategy), the communication-aware search decides.
    */
   private static Assignment sharedTail(PlanningProblem p) {
@@ -124,6 +124,14 @@ public final class Planner {
         .allMatch(d -> p.peakBytes(all) <= p.budget(d));
     if (candidates.isEmpty() || everyDeviceFitsAll) {
       return TeamStrategy.assign(p);
+    }
+    int pinned = p.settings.sharedTailLayers();
+    if (pinned > 0) {
+      if (pinned > candidates.size()) {
+        throw new IllegalArgumentException("shared tail of " + pinned + " layers, the model has "
+            + candidates.size());
+      }
+      return candidates.get(pinned - 1);
     }
     return bestOf(p, candidates.get(0), candidates.subList(1, candidates.size()));
   }

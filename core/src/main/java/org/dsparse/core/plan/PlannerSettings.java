@@ -25,6 +25,7 @@ import org.dsparse.core.memory.OptimizerKind;
  *     leaves budget unused when filling it buys little; 0 fills budgets with whatever scores
  * @param channelSplits whether layers may be split by output channel between process groups
  * @param minChannelFraction the smallest share of a layer's output channels a slice may hold
+ * @param sharedTailLayers the shared-tail strategy's tail length; 0 lets the score choose it
  */
 public record PlannerSettings(
     PlanStrategy strategy,
@@ -36,7 +37,8 @@ public record PlannerSettings(
     double communicationWeight,
     double memoryWeight,
     boolean channelSplits,
-    double minChannelFraction) {
+    double minChannelFraction,
+    int sharedTailLayers) {
 
   public static final int DEFAULT_REFRESH_INTERVAL = 10;
   public static final double DEFAULT_COMMUNICATION_WEIGHT = 0.75;
@@ -64,6 +66,10 @@ public record PlannerSettings(
     if (!(memoryWeight >= 0) || Double.isInfinite(memoryWeight)) {
       throw new IllegalArgumentException("memory weight must be a non-negative number, got " + memoryWeight);
     }
+    if (sharedTailLayers < 0) {
+      throw new IllegalArgumentException("shared tail length must be 0 (chosen by score) or a number of layers, got "
+          + sharedTailLayers);
+    }
     if (!(minChannelFraction > 0 && minChannelFraction <= 1)) {
       throw new IllegalArgumentException(
           "minimum channel fraction must be in (0, 1], got " + minChannelFraction);
@@ -74,26 +80,26 @@ public record PlannerSettings(
   public static PlannerSettings defaults(int batch, OptimizerKind optimizer) {
     return new PlannerSettings(PlanStrategy.COMMUNICATION_AWARE, batch, optimizer, 1,
         DEFAULT_REFRESH_INTERVAL, CommunicationModel.EDGE_DEFAULT, DEFAULT_COMMUNICATION_WEIGHT, 0, true,
-        DEFAULT_MIN_CHANNEL_FRACTION);
+        DEFAULT_MIN_CHANNEL_FRACTION, 0);
   }
 
   public PlannerSettings withStrategy(PlanStrategy other) {
     return new PlannerSettings(other, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, memoryWeight, channelSplits, minChannelFraction);
+        communicationWeight, memoryWeight, channelSplits, minChannelFraction, sharedTailLayers);
   }
 
   public PlannerSettings withChannelSplits(boolean on) {
     return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, memoryWeight, on, minChannelFraction);
+        communicationWeight, memoryWeight, on, minChannelFraction, sharedTailLayers);
   }
 
   public PlannerSettings withCommunicationWeight(double weight) {
     return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication, weight,
-        memoryWeight, channelSplits, minChannelFraction);
+        memoryWeight, channelSplits, minChannelFraction, sharedTailLayers);
   }
 
   public PlannerSettings withMemoryWeight(double weight) {
     return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, weight, channelSplits, minChannelFraction);
+        communicationWeight, weight, channelSplits, minChannelFraction, sharedTailLayers);
   }
 }

@@ -21,17 +21,19 @@ class PlannerSettingsTest {
   void invalidKnobsAreRejectedWithTheirName() {
     PlannerSettings d = PlannerSettings.defaults(8, OptimizerKind.SGD);
     assertTrue(assertThrows(IllegalArgumentException.class, () -> new PlannerSettings(d.strategy(), 0,
-        d.optimizer(), 1, 10, d.communication(), 0.5, 0, true, 0.1)).getMessage().contains("batch"));
+        d.optimizer(), 1, 10, d.communication(), 0.5, 0, true, 0.1, 0)).getMessage().contains("batch"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> new PlannerSettings(d.strategy(), 8,
-        d.optimizer(), 1, -1, d.communication(), 0.5, 0, true, 0.1)).getMessage().contains("refresh"));
+        d.optimizer(), 1, -1, d.communication(), 0.5, 0, true, 0.1, 0)).getMessage().contains("refresh"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> d.withCommunicationWeight(-0.1))
         .getMessage().contains("communication weight"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> d.withMemoryWeight(-1))
         .getMessage().contains("memory weight"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> new PlannerSettings(d.strategy(), 8,
-        d.optimizer(), 0, 10, d.communication(), 0.5, 0, true, 0.1)).getMessage().contains("averaging"));
+        d.optimizer(), 0, 10, d.communication(), 0.5, 0, true, 0.1, 0)).getMessage().contains("averaging"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> new PlannerSettings(d.strategy(), 8,
-        d.optimizer(), 1, 10, d.communication(), 0.5, 0, true, 0)).getMessage().contains("channel fraction"));
+        d.optimizer(), 1, 10, d.communication(), 0.5, 0, true, 0, 0)).getMessage().contains("channel fraction"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> new PlannerSettings(d.strategy(), 8,
+        d.optimizer(), 1, 10, d.communication(), 0.5, 0, true, 0.1, -1)).getMessage().contains("shared tail"));
     assertThrows(IllegalArgumentException.class, () -> new CommunicationModel(-1, 1));
     assertThrows(IllegalArgumentException.class, () -> new CommunicationModel(0, 0));
   }

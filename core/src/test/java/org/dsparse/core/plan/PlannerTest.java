@@ -167,11 +167,31 @@ class PlannerTest {
   }
 
   @Test
+  void aPinnedSharedTailHasThatLengthOnEveryDeviceThatAffordsIt() {
+    PlannerSettings base = DEFAULTS.withStrategy(PlanStrategy.SHARED_TAIL);
+    PlannerSettings three = new PlannerSettings(base.strategy(), BATCH, OPTIMIZER, 1, base.refreshInterval(),
+        base.communication(), base.communicationWeight(), base.memoryWeight(), base.channelSplits(),
+        base.minChannelFraction(), 3);
+    Plan plan = Planner.plan(MOBILENET, graded(), POSITIONAL, three);
+    int n = MOBILENET.layers().size();
+    for (DeviceAssignment d : plan.devices()) {
+      int count = d.update().count();
+      assertTrue(count == n || count == 3 || count == 1, d.device() + " " + d.update());
+    }
+    assertTrue(plan.devices().stream().filter(d -> d.update().count() == 3).count() >= 2, plan.describe());
+    PlannerSettings tooLong = new PlannerSettings(base.strategy(), BATCH, OPTIMIZER, 1, base.refreshInterval(),
+        base.communication(), base.communicationWeight(), base.memoryWeight(), base.channelSplits(),
+        base.minChannelFraction(), n + 1);
+    assertTrue(assertThrows(IllegalArgumentException.class,
+        () -> Planner.plan(MOBILENET, graded(), POSITIONAL, tooLong)).getMessage().contains("shared tail"));
+  }
+
+  @Test
   void averagingWeightsEveryFewStepsMakesGroupsCheaper() {
     PlannerSettings everyStep = DEFAULTS.withStrategy(PlanStrategy.SHARED_TAIL);
     PlannerSettings everyTen = new PlannerSettings(everyStep.strategy(), BATCH, OPTIMIZER, 10,
         everyStep.refreshInterval(), everyStep.communication(), everyStep.communicationWeight(),
-        everyStep.memoryWeight(), everyStep.channelSplits(), everyStep.minChannelFraction());
+        everyStep.memoryWeight(), everyStep.channelSplits(), everyStep.minChannelFraction(), 0);
     Plan synchronous = Planner.plan(MOBILENET, graded(), POSITIONAL, everyStep);
     Plan averaged = Planner.plan(MOBILENET, graded(), POSITIONAL, everyTen);
     assertTrue(averaged.quality() >= synchronous.quality(), "cheaper groups buy more updaters");

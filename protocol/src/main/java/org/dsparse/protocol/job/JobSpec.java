@@ -60,9 +60,10 @@ public record JobSpec(
    * @param linkBytesPerSecond the network the planner assumes
    * @param hopLatencySeconds the same
    * @param channelSplits whether the planner may split a layer's output channels between process groups
+   * @param sharedTailLayers the shared-tail strategy's tail length, 0 to let the planner choose
    */
   public record PlannerKnobs(String strategy, double communicationWeight, double memoryWeight, String importance,
-      double linkBytesPerSecond, double hopLatencySeconds, boolean channelSplits) implements ControlMessage {}
+      double linkBytesPerSecond, double hopLatencySeconds, boolean channelSplits, int sharedTailLayers) implements ControlMessage {}
 
   public JobSpec {
     Objects.requireNonNull(jobId, "jobId");

@@ -25,23 +25,27 @@ import org.dsparse.actors.collective.CollectiveSettings;
  *
  * <p>A run's time is the slowest member's; a row's time is the median over runs after warm-up.
  * Rows for both transports (the bulk TCP links and Artery) are measured in the same run, and B
- * before each row, since other work on the machine moves it; the bound uses the median B.
+ * before each row, since other work on the machine moves it; the bound uses the median B. Beside
+ * each row, plain sockets move the collective's per-link volumes over all its links at once
+ * ({@link LoopbackThroughput#ringMillis}): the floor on this machine, where all links share its cores.
  * Writes {@code results/allreduce.json} and prints a table.
  */
 public final class CollectiveBenchmark {
   private CollectiveBenchmark() {}
 
   /**
-   * {@code boundMillis} is the textbook bound, every link moving B at once. On loopback all links
-   * share the same CPUs, and one stream already takes B with both cores busy (writer and reader), so
-   * {@code sharedLoopbackBoundMillis} divides all bytes the members send by B: 2(N-1) * bytes / B for
-   * the ring AllReduce, (N-1) * bytes / B for the chain Broadcast.
+   * {@code boundMillis} is the textbook bound, every link moving B at once; {@code rawLinksMillis}
+   * is plain sockets moving the same per-link volumes over all links at once on this machine.
    */
   record Row(String transport, int members, int floats, double medianMillis, double boundMillis,
-      double sharedLoopbackBoundMillis, boolean correct) {}
+      double rawLinksMillis, boolean correct) {}
 
-  /** One group size on one transport, with B as measured just before it (the machine may be shared). */
-  record Measured(String transport, int members, double rawTcpBefore, MemberResults results) {}
+  /**
+   * One group size on one transport, with B and the plain-socket ring and chain as measured just
+   * before it (the machine may be shared).
+   */
+  record Measured(String transport, int members, double rawTcpBefore, double rawRingMillis, double rawChainMillis,
+      MemberResults results) {}
 
   public static void main(String[] args) throws Exception {
     Options options = Options.parse(args);
@@ -52,7 +56,11 @@ public final class CollectiveBenchmark {
       for (int members : transport.equals("tcp") ? options.members : options.arteryMembers) {
         double rawTcp = LoopbackThroughput.measure(bytes, 2, 5);
         rawTcpSamples.add(rawTcp);
-        measured.add(new Measured(transport, members, rawTcp, runMembers(members, transport, options)));
+        int chunk = (int) options.chunkBytes;
+        double ring = LoopbackThroughput.ringMillis(members, members, Math.round(2.0 * (members - 1) / members * bytes),
+            chunk, 2, 5);
+        double chain = LoopbackThroughput.ringMillis(members, members - 1, bytes, chunk, 2, 5);
+        measured.add(new Measured(transport, members, rawTcp, ring, chain, runMembers(members, transport, options)));
       }
     }
     rawTcpSamples.add(LoopbackThroughput.measure(bytes, 2, 5));
@@ -62,9 +70,9 @@ public final class CollectiveBenchmark {
     for (Measured m : measured) {
       double ringBound = 2.0 * (m.members() - 1) / m.members() * bytes / rawTcp * 1e3;
       allReduce.add(new Row(m.transport(), m.members(), options.floats, m.results().allReduceMedian(), ringBound,
-          2.0 * (m.members() - 1) * bytes / rawTcp * 1e3, m.results().correct));
+          m.rawRingMillis(), m.results().correct));
       broadcast.add(new Row(m.transport(), m.members(), options.floats, m.results().broadcastMedian(),
-          bytes / rawTcp * 1e3, (m.members() - 1.0) * bytes / rawTcp * 1e3, m.results().correct));
+          bytes / rawTcp * 1e3, m.rawChainMillis(), m.results().correct));
     }
     String json = toJson(rawTcp, rawTcpSamples, options, allReduce, broadcast);
     Path out = Path.of(options.output);
@@ -111,9 +119,11 @@ public final class CollectiveBenchmark {
       for (int rank = 0; rank < members; rank++) {
         List<String> command = new ArrayList<>(List.of(java, "-Xms512m", "-Xmx1g", "-XX:+UseParallelGC",
             "-cp", System.getProperty("java.class.path")));
-        String logback = System.getProperty("logback.configurationFile");
-        if (logback != null) {
-          command.add(1, "-Dlogback.configurationFile=" + logback);
+        // Settings given to the benchmark as -Ddsparse.* or -Dlogback.* reach every member.
+        for (String key : System.getProperties().stringPropertyNames()) {
+          if (key.startsWith("dsparse.") || key.startsWith("logback.")) {
+            command.add(1, "-D" + key + "=" + System.getProperty(key));
+          }
         }
         command.addAll(List.of(BenchMember.class.getName(), String.valueOf(rank), portList,
             String.valueOf(options.floats), String.valueOf(options.warmUps), String.valueOf(options.runs),
@@ -197,9 +207,9 @@ public final class CollectiveBenchmark {
     for (Row row : rows) {
       out.add(String.format(Locale.ROOT,
           "    {\"transport\": \"%s\", \"members\": %d, \"floats\": %d, \"medianMillis\": %.3f, "
-              + "\"boundMillis\": %.3f, \"sharedLoopbackBoundMillis\": %.3f, \"correct\": %b}",
+              + "\"boundMillis\": %.3f, \"rawLinksMillis\": %.3f, \"correct\": %b}",
           row.transport(), row.members(), row.floats(), row.medianMillis(), row.boundMillis(),
-          row.sharedLoopbackBoundMillis(), row.correct()));
+          row.rawLinksMillis(), row.correct()));
     }
     return out.isEmpty() ? "[]" : "[\n" + String.join(",\n", out) + "\n  ]";
   }
@@ -215,14 +225,14 @@ public final class CollectiveBenchmark {
         rawTcp / 1e9, rawTcpSamples.stream().map(b -> String.format(Locale.ROOT, "%.2f", b / 1e9)).toList(),
         options.floats, options.floats * 4 / 1e6, options.chunkBytes / 1024, options.runs, options.warmUps);
     System.out.printf(Locale.ROOT, "%-10s %-9s %7s %10s %9s %6s %16s %6s %8s%n", "collective", "transport",
-        "members", "median ms", "bound ms", "ratio", "shared bound ms", "ratio", "correct");
+        "members", "median ms", "bound ms", "ratio", "raw links ms", "ratio", "correct");
     for (List<Row> rows : List.of(allReduce, broadcast)) {
       String name = rows == allReduce ? "AllReduce" : "Broadcast";
       for (Row row : rows) {
         System.out.printf(Locale.ROOT, "%-10s %-9s %7d %10.1f %9.1f %6.2f %16.1f %6.2f %8b%n", name,
             row.transport(), row.members(), row.medianMillis(), row.boundMillis(),
-            row.medianMillis() / row.boundMillis(), row.sharedLoopbackBoundMillis(),
-            row.medianMillis() / row.sharedLoopbackBoundMillis(), row.correct());
+            row.medianMillis() / row.boundMillis(), row.rawLinksMillis(),
+            row.medianMillis() / row.rawLinksMillis(), row.correct());
       }
     }
   }

@@ -7,14 +7,20 @@ import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Raw loopback TCP throughput B: one plain socket moving {@code bytes} from a writer thread to a
- * reader thread, direct buffers, no framing. The ring bound of a collective is expressed in B.
+ * Plain sockets on loopback, direct buffers, no framing, no arithmetic: what the machine allows.
+ * {@link #measure} is the raw throughput B of one stream, in which the ring bound of a collective
+ * is expressed. {@link #ringMillis} moves a collective's per-link volumes over all its links at
+ * once, as the members would, but with nothing else to do: on loopback every link shares the same
+ * CPUs, so this, not the textbook bound, is the floor the collectives can approach.
  */
 final class LoopbackThroughput {
   private LoopbackThroughput() {}
@@ -51,20 +57,93 @@ final class LoopbackThroughput {
     }
   }
 
-  private static void fill(SocketChannel channel, ByteBuffer buffer, int bytes) throws IOException {
-    int left = bytes;
+  /**
+   * Median milliseconds, over {@code runs} after {@code warmUps}, for {@code members} links in a ring
+   * (member i to member i+1) to each move {@code bytesPerLink} at the same time, one writer and one
+   * reader thread per link, in writes of {@code chunkBytes}.
+   *
+   * @param links how many of the ring's links carry data: {@code members} for a ring AllReduce,
+   *     {@code members - 1} for a chain Broadcast (the last member forwards nothing)
+   */
+  static double ringMillis(int members, int links, long bytesPerLink, int chunkBytes, int warmUps, int runs)
+      throws Exception {
+    ExecutorService threads = Executors.newFixedThreadPool(2 * links);
+    List<SocketChannel> open = new ArrayList<>();
+    try {
+      List<ServerSocketChannel> servers = new ArrayList<>();
+      for (int i = 0; i < members; i++) {
+        ServerSocketChannel server = ServerSocketChannel.open();
+        server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        servers.add(server);
+      }
+      SocketChannel[] out = new SocketChannel[links];
+      SocketChannel[] in = new SocketChannel[links];
+      for (int i = 0; i < links; i++) {
+        ServerSocketChannel successor = servers.get((i + 1) % members);
+        out[i] = SocketChannel.open(successor.getLocalAddress());
+        out[i].setOption(StandardSocketOptions.TCP_NODELAY, true);
+        in[i] = successor.accept();
+        open.add(out[i]);
+        open.add(in[i]);
+      }
+      for (ServerSocketChannel server : servers) {
+        server.close();
+      }
+      ByteBuffer[] writeBuffers = new ByteBuffer[links];
+      ByteBuffer[] readBuffers = new ByteBuffer[links];
+      for (int i = 0; i < links; i++) {
+        writeBuffers[i] = ByteBuffer.allocateDirect(chunkBytes);
+        readBuffers[i] = ByteBuffer.allocateDirect(chunkBytes);
+      }
+      double[] millis = new double[runs];
+      for (int run = 0; run < warmUps + runs; run++) {
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<?>> done = new ArrayList<>();
+        for (int i = 0; i < links; i++) {
+          int link = i;
+          done.add(threads.submit(() -> {
+            go.await();
+            fill(out[link], writeBuffers[link], bytesPerLink);
+            return null;
+          }));
+          done.add(threads.submit(() -> {
+            go.await();
+            drain(in[link], readBuffers[link], bytesPerLink);
+            return null;
+          }));
+        }
+        long start = System.nanoTime();
+        go.countDown();
+        for (Future<?> f : done) {
+          f.get();
+        }
+        if (run >= warmUps) {
+          millis[run - warmUps] = (System.nanoTime() - start) / 1e6;
+        }
+      }
+      return CollectiveBenchmark.median(millis);
+    } finally {
+      threads.shutdownNow();
+      for (SocketChannel channel : open) {
+        channel.close();
+      }
+    }
+  }
+
+  private static void fill(SocketChannel channel, ByteBuffer buffer, long bytes) throws IOException {
+    long left = bytes;
     while (left > 0) {
-      buffer.clear().limit(Math.min(buffer.capacity(), left));
+      buffer.clear().limit((int) Math.min(buffer.capacity(), left));
       while (buffer.hasRemaining()) {
         left -= channel.write(buffer);
       }
     }
   }
 
-  private static void drain(SocketChannel channel, ByteBuffer buffer, int bytes) throws IOException {
-    int left = bytes;
+  private static void drain(SocketChannel channel, ByteBuffer buffer, long bytes) throws IOException {
+    long left = bytes;
     while (left > 0) {
-      buffer.clear().limit(Math.min(buffer.capacity(), left));
+      buffer.clear().limit((int) Math.min(buffer.capacity(), left));
       int read = channel.read(buffer);
       if (read < 0) {
         throw new IOException("loopback peer closed with " + left + " bytes outstanding");

@@ -5,7 +5,6 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** Runs each {@link ProfileRequest} in a fresh child JVM and reads back its {@link ProfileResult}. */
@@ -17,9 +16,7 @@ public final class MemoryProfiler {
   private MemoryProfiler() {}
 
   public static ProfileResult measure(ProfileRequest request) {
-    // C1 only: C2's compiler arenas would add transient peaks that are not training memory.
-    ProcessBuilder builder = MeasuredJvm.builder(CHILD_HEAP, List.of("-XX:TieredStopAtLevel=1"),
-        ProfileChild.class, request.toArgs());
+    ProcessBuilder builder = MeasuredJvm.builder(CHILD_HEAP, ProfileChild.class, request.toArgs());
     try {
       Process process = builder.start();
       StringBuilder output = new StringBuilder();

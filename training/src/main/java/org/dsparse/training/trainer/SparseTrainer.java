@@ -333,18 +333,21 @@ public final class SparseTrainer {
     gradientsPending = false;
   }
 
-  /** Predicted classes for a batch, in inference mode. */
+  /**
+   * Predicted classes for a batch, in inference mode, releasing each layer's output once the next
+   * layer has run: evaluation then holds one layer's activations at a time, below any device's
+   * training peak.
+   */
   public int correct(NDArray inputs, NDArray labels) {
     DjlThread.checkCurrent();
+    NDList logits = forwardFrozenPrefix(new NDList(inputs), model.layerCount());
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
-      NDList x = new NDList(inputs);
-      for (Layer layer : model.layers()) {
-        x = layer.block().forward(parameters, x, false);
-      }
-      NDArray predicted = x.singletonOrThrow().argMax(1);
+      NDArray predicted = logits.singletonOrThrow().argMax(1);
       return Math.toIntExact(
           predicted.eq(labels.toType(predicted.getDataType(), false)).sum().getLong());
+    } finally {
+      logits.close();
     }
   }
 
