@@ -14,6 +14,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -145,8 +146,23 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private record LinkFailureSettled(long sequence, int blamedRank, String reason) implements Command {}
 
   /** A request waiting its turn; the buffer is the caller's. */
+  /**
+   * A collective asked for. Answered once: the TCP run's thread answers a success itself, which
+   * spares the caller a hop through this actor's mailbox; a failure this actor decides at the same
+   * moment then finds the request answered, and the other way round.
+   */
   private record Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer,
-      ActorRef<CollectiveOutcome> replyTo) {}
+      ActorRef<CollectiveOutcome> replyTo, AtomicBoolean answered) {
+    Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, ActorRef<CollectiveOutcome> replyTo) {
+      this(sequence, kind, ownerRank, buffer, replyTo, new AtomicBoolean());
+    }
+
+    void answer(CollectiveOutcome outcome) {
+      if (answered.compareAndSet(false, true)) {
+        replyTo.tell(outcome);
+      }
+    }
+  }
 
   private static final Object DEADLINE = "deadline";
   private static final Object LINK_FAILURE = "link-failure";
@@ -356,6 +372,9 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     if (current != null && allStartedAt == 0 && (running != null || tcpRun != null)
         && announcements.getOrDefault(current.sequence(), Map.of()).size() >= spec.size() - 1) {
       allStartedAt = System.nanoTime();
+      if (tcpRun != null) {
+        tcpRun.allStartedAt(allStartedAt);
+      }
     }
   }
 
@@ -414,10 +433,15 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
     ActorRef<Command> actor = getContext().getSelf();
     long sequence = request.sequence();
+    String groupId = spec.groupId();
+    TcpCollectiveRun run = tcpRun;
     tcpRun.start(links.executor(), new TcpCollectiveRun.Listener() {
       @Override
       public void succeeded() {
+        long transferNanos = run.transferNanos();
+        // This actor first, so that whoever hears of the success finds the group ready for more.
         actor.tell(new DataRunFinished(sequence, null, null));
+        request.answer(new Completed(groupId, sequence, request.buffer(), transferNanos));
       }
 
       @Override
@@ -655,7 +679,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       }
       return this;
     }
-    reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer(), transferNanos()));
+    // The run's thread has answered the caller already.
     finishCurrent(true);
     return this;
   }
@@ -864,7 +888,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   }
 
   private void reply(Request request, CollectiveOutcome outcome) {
-    request.replyTo().tell(outcome);
+    request.answer(outcome);
   }
 
   private Behavior<Command> onGetStats(GetStats request) {

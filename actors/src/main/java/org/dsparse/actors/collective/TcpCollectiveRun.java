@@ -59,6 +59,9 @@ final class TcpCollectiveRun {
   private final long pollNanos;
   private final ArrayDeque<Transfer> ready = new ArrayDeque<>();
   private final AtomicLong lastProgressNanos = new AtomicLong(System.nanoTime());
+  private final long createdNanos = System.nanoTime();
+  private volatile long allStartedNanos;
+  private volatile long firstFrameNanos;
   private volatile boolean receivedEverything;
   private volatile boolean cancelled;
   private volatile Selector selector;
@@ -113,6 +116,22 @@ final class TcpCollectiveRun {
 
   private static String describe(Throwable e) {
     return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+  }
+
+  /** The group actor learnt that every member has started this collective. */
+  void allStartedAt(long nanos) {
+    allStartedNanos = nanos;
+  }
+
+  /**
+   * The collective's own time so far: since every member had started it, or, when the members'
+   * announcements have not arrived yet (the data can overtake them), since this member started or
+   * its predecessor's first frame arrived, whichever was later.
+   */
+  long transferNanos() {
+    long now = System.nanoTime();
+    long allStarted = allStartedNanos;
+    return now - (allStarted != 0 ? allStarted : Math.max(createdNanos, firstFrameNanos));
   }
 
   long lastProgressNanos() {
@@ -247,6 +266,9 @@ final class TcpCollectiveRun {
     private Transfer admit(ByteBuffer header) throws IOException {
       long frameSequence = header.getLong();
       Transfer transfer = new Transfer(header.getInt(), header.getInt());
+      if (firstFrameNanos == 0) {
+        firstFrameNanos = System.nanoTime();
+      }
       int length = header.getInt();
       if (frameSequence != sequence) {
         throw new IOException("frame of collective " + frameSequence + " while running " + sequence);
