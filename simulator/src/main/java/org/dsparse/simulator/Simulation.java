@@ -74,8 +74,9 @@ public final class Simulation {
               (float) simulation.pretrainLearningRate(),
               kind == OptimizerKind.SGD_MOMENTUM ? job.momentum() : 0, 0),
           simulation.pretrainEpochs(), checkpoint);
-      log.accept(String.format(Locale.ROOT, "pre-trained on %d images: test accuracy %.2f%%, saved %s",
-          pretrain.samples(), 100 * pretrain.testAccuracy(), checkpoint));
+      log.accept(String.format(Locale.ROOT, "pre-trained on %d images: test accuracy %.2f%%, %s %s",
+          pretrain.samples(), 100 * pretrain.testAccuracy(), pretrain.reused() ? "reused (same recipe)" : "saved",
+          checkpoint));
       job = job.withInitialCheckpoint(checkpoint.toString());
       settings.add(runModes("pretrained", job, budgets));
       if (simulation.scratch()) {

@@ -1,6 +1,7 @@
 package org.dsparse.training.trainer;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Partitioner;
@@ -16,15 +17,52 @@ import org.dsparse.training.model.Models;
 /**
  * Makes the starting point of incremental learning: one process trains every layer on the held-out
  * share of the training set (the share a job with the same seed and fraction leaves out) and saves
- * a checkpoint.
+ * a checkpoint, with its recipe beside it ({@code <checkpoint>.recipe}). A checkpoint whose recipe
+ * matches is reused: pre-training is deterministic for a recipe, and takes minutes.
  */
 public final class Pretraining {
   private Pretraining() {}
 
-  /** What came of it: the checkpoint, the mean loss of the last epoch and the test accuracy. */
-  public record Result(Path checkpoint, int samples, double lastEpochLoss, double testAccuracy) {}
+  /**
+   * What came of it: the checkpoint, the mean loss of the last epoch and the test accuracy;
+   * {@code reused} when an earlier run with the same recipe made it.
+   */
+  public record Result(Path checkpoint, int samples, double lastEpochLoss, double testAccuracy, boolean reused) {}
 
   public static Result run(String modelName, DataSource source, double heldOutFraction, long seed, int batch,
+      OptimizerSpec optimizer, int epochs, Path checkpoint) throws IOException {
+    String recipe = String.join("\n", "model=" + modelName, "data=" + source, "heldOutFraction=" + heldOutFraction,
+        "seed=" + seed, "batch=" + batch, "optimizer=" + optimizer, "epochs=" + epochs);
+    Path recipeFile = checkpoint.resolveSibling(checkpoint.getFileName() + ".recipe");
+    Result earlier = reusable(checkpoint, recipeFile, recipe);
+    if (earlier != null) {
+      return earlier;
+    }
+    Result made = train(modelName, source, heldOutFraction, seed, batch, optimizer, epochs, checkpoint);
+    Files.writeString(recipeFile, recipe + "\n--\n" + made.samples() + " " + made.lastEpochLoss() + " "
+        + made.testAccuracy() + "\n");
+    return made;
+  }
+
+  /** The earlier result when {@code recipeFile} holds {@code recipe} and the checkpoint is there, else null. */
+  private static Result reusable(Path checkpoint, Path recipeFile, String recipe) throws IOException {
+    if (!Files.isRegularFile(checkpoint) || !Files.isRegularFile(recipeFile)) {
+      return null;
+    }
+    String[] parts = Files.readString(recipeFile).split("\n--\n", 2);
+    if (parts.length != 2 || !parts[0].equals(recipe)) {
+      return null;
+    }
+    String[] outcome = parts[1].trim().split(" ");
+    try {
+      return new Result(checkpoint, Integer.parseInt(outcome[0]), Double.parseDouble(outcome[1]),
+          Double.parseDouble(outcome[2]), true);
+    } catch (NumberFormatException | ArrayIndexOutOfBoundsException e) {
+      return null; // an unreadable record: train again
+    }
+  }
+
+  private static Result train(String modelName, DataSource source, double heldOutFraction, long seed, int batch,
       OptimizerSpec optimizer, int epochs, Path checkpoint) throws IOException {
     return DjlThread.call(() -> {
       ImageSet train = source.load(Split.TRAIN);
@@ -64,7 +102,7 @@ public final class Pretraining {
         }
         Checkpoint.save(model, checkpoint);
         return new Result(checkpoint, heldOut.size(), lossSum / Math.max(1, steps),
-            (double) correct / testSet.size());
+            (double) correct / testSet.size(), false);
       }
     });
   }
