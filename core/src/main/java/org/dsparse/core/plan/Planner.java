@@ -49,13 +49,19 @@ public final class Planner {
   }
 
   /**
-   * Plans of one simple shape the search may not reach: the device with the largest budget updates
-   * every layer, every device that can afford the last {@code k} layers updates them too, and the
-   * others update the classifier (the last layer) only. Parameters sit in the last layers and
-   * activations in the first, so the shared tail is cheap in memory and carries most of what
-   * fine-tuning learns, while at most three groups form.
+   * Plans of one simple shape the search may not reach, for tail length {@code k}: the device with
+   * the largest budget updates every layer before the tail (the body), every device that can afford
+   * the last {@code k} layers updates them, and the others update the classifier (the last layer)
+   * only. Parameters sit in the last layers and activations in the first, so the shared tail is
+   * cheap in memory and carries most of what fine-tuning learns, while at most three groups form.
+   *
+   * @param bodyOwnerInTail whether the body's owner also updates the tail; without it, it saves the
+   *     tail's gradients and optimizer state (the tail holds most parameters) and receives the tail
+   *     by refresh, while the tail learns from the other devices' data
+   * @return the candidate for every k from 1 to the layer count (index k - 1), or nothing when no
+   *     device affords the full update
    */
-  static List<Assignment> sharedTailCandidates(PlanningProblem p) {
+  static List<Assignment> sharedTailCandidates(PlanningProblem p, boolean bodyOwnerInTail) {
     int n = p.layerCount();
     int devices = p.deviceCount();
     int big = 0;
@@ -84,7 +90,7 @@ public final class Planner {
       }
       double[] classifier = new double[n];
       classifier[last] = 1.0;
-      long tailMask = 1L << big;
+      long tailMask = bodyOwnerInTail ? 1L << big : 0;
       long classifierMask = 1L << big;
       for (int d = 0; d < devices; d++) {
         if (d == big) {
@@ -95,6 +101,9 @@ public final class Planner {
         } else if (p.peakBytes(classifier) <= p.budget(d)) {
           classifierMask |= 1L << d;
         }
+      }
+      if (tailMask == 0) {
+        tailMask = 1L << big; // nobody else affords this tail: its owner keeps it
       }
       Assignment a = new Assignment(n);
       for (int l = 0; l < n; l++) {
@@ -113,25 +122,29 @@ public final class Planner {
   }
 
   /**
-   * The best shared-tail plan, or the one of the configured tail length. When no device holds the full update, or every device does (then the
+   * The best shared-tail plan, of the configured tail length if one is set; with and without the
+   * body's owner in the tail. When no device holds the full update, or every device does (then the
    * plan is data-parallel, as with every strategy), the communication-aware search decides.
    */
   private static Assignment sharedTail(PlanningProblem p) {
-    List<Assignment> candidates = sharedTailCandidates(p);
+    List<Assignment> withOwner = sharedTailCandidates(p, true);
+    List<Assignment> withoutOwner = sharedTailCandidates(p, false);
     double[] all = new double[p.layerCount()];
     java.util.Arrays.fill(all, 1.0);
     boolean everyDeviceFitsAll = java.util.stream.IntStream.range(0, p.deviceCount())
         .allMatch(d -> p.peakBytes(all) <= p.budget(d));
-    if (candidates.isEmpty() || everyDeviceFitsAll) {
+    if (withOwner.isEmpty() || everyDeviceFitsAll) {
       return TeamStrategy.assign(p);
     }
     int pinned = p.settings.sharedTailLayers();
-    if (pinned > 0) {
-      if (pinned > candidates.size()) {
-        throw new IllegalArgumentException("shared tail of " + pinned + " layers, the model has "
-            + candidates.size());
+    if (pinned > withOwner.size()) {
+      throw new IllegalArgumentException("shared tail of " + pinned + " layers, the model has " + withOwner.size());
+    }
+    List<Assignment> candidates = new java.util.ArrayList<>();
+    for (List<Assignment> shape : List.of(withOwner, withoutOwner)) {
+      if (!shape.isEmpty()) {
+        candidates.addAll(pinned > 0 ? List.of(shape.get(pinned - 1)) : shape);
       }
-      return candidates.get(pinned - 1);
     }
     return bestOf(p, candidates.get(0), candidates.subList(1, candidates.size()));
   }

@@ -187,6 +187,28 @@ class PlannerTest {
   }
 
   @Test
+  void whenMemoryWeighsTheBodysOwnerLeavesTheSharedTailToTheOthers() {
+    PlannerSettings base = DEFAULTS.withStrategy(PlanStrategy.SHARED_TAIL).withMemoryWeight(3);
+    PlannerSettings five = new PlannerSettings(base.strategy(), BATCH, OPTIMIZER, 10, base.refreshInterval(),
+        base.communication(), base.communicationWeight(), base.memoryWeight(), base.channelSplits(),
+        base.minChannelFraction(), 5);
+    Plan plan = Planner.plan(MOBILENET, graded(), POSITIONAL, five);
+    int n = MOBILENET.layers().size();
+    DeviceAssignment owner = plan.device("dev6");
+    for (int l = 0; l < n; l++) {
+      boolean inTail = l >= n - 5 && l < n - 1;
+      assertEquals(!inTail, owner.update().isUpdated(l), "layer " + l + " of " + owner.update());
+    }
+    assertTrue(owner.predictedPeakBytes() < MOBILENET.fullUpdateBytes(BATCH, OPTIMIZER), plan.describe());
+    for (int l = n - 5; l < n - 1; l++) {
+      int layer = l;
+      assertTrue(plan.devices().stream().filter(d -> d.update().isUpdated(layer)).count() >= 2,
+          "the tail keeps a group of updaters: " + plan.describe());
+    }
+    assertEquals(0, plan.frozen().size(), plan.describe());
+  }
+
+  @Test
   void averagingWeightsEveryFewStepsMakesGroupsCheaper() {
     PlannerSettings everyStep = DEFAULTS.withStrategy(PlanStrategy.SHARED_TAIL);
     PlannerSettings everyTen = new PlannerSettings(everyStep.strategy(), BATCH, OPTIMIZER, 10,
