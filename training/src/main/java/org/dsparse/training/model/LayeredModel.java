@@ -32,6 +32,10 @@ public final class LayeredModel implements AutoCloseable {
     this.layers = Collections.unmodifiableList(new ArrayList<>(layers));
     this.manager = manager;
     this.costs = initialise();
+    // Weights are imported one tensor at a time through the staging buffer: size it once for the
+    // largest, rather than growing it (and leaving the outgrown buffers to the garbage collector).
+    NativeFloats.reserve(layers.stream().flatMap(l -> l.tensors().stream())
+        .mapToLong(p -> p.getArray().getShape().size()).max().orElse(0));
   }
 
   private List<LayerCost> initialise() {

@@ -40,15 +40,28 @@ public final class NativeFloats {
     }
   }
 
+  /**
+   * Makes this thread's staging buffer hold at least {@code floats} floats, e.g. a model's largest
+   * tensor, so that later calls do not grow it.
+   */
+  public static void reserve(long floats) {
+    staging(Math.toIntExact(floats * Float.BYTES));
+  }
+
+  private static ByteBuffer staging(int bytes) {
+    ByteBuffer staging = STAGING.get();
+    if (staging.capacity() < bytes) {
+      staging = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+      STAGING.set(staging);
+    }
+    return staging;
+  }
+
   /** A tensor over the staging buffer: valid until the next call, so it must be closed before that. */
   private static NDArray stagingView(NDManager manager, float[] floats, int offset, Shape shape) {
     int n = Math.toIntExact(shape.size());
     int bytes = n * Float.BYTES;
-    ByteBuffer staging = STAGING.get();
-    if (staging.capacity() < bytes) {
-      staging = ByteBuffer.allocateDirect(Math.max(bytes, 2 * staging.capacity())).order(ByteOrder.nativeOrder());
-      STAGING.set(staging);
-    }
+    ByteBuffer staging = staging(bytes);
     ByteBuffer view = staging.duplicate().order(ByteOrder.nativeOrder());
     view.clear().limit(bytes);
     view.asFloatBuffer().put(floats, offset, n);
