@@ -223,14 +223,21 @@ class ProcessGroupMembershipTest {
     GroupSpec spec = cluster.group("stopped", 0, 1, 2);
     List<ActorRef<ProcessGroup.Command>> groups = cluster.spawn(spec);
     GroupRun.allReduce(cluster, spec, groups, 1, GroupRun.integerInputs(3, 100, 6), ReduceOp.SUM);
-    // Ranks 0 and 1 are under way (rank 1's chunks wait at rank 2) when node 2 goes away.
+    // All three are under way, data flowing round the ring (twice MobileNetV2's gradients take far
+    // longer than stopping a node), when node 2 goes away.
     List<TestProbe<ProcessGroup.CollectiveOutcome>> probes = List.of(
         cluster.node(0).createTestProbe(), cluster.node(1).createTestProbe());
-    for (int rank = 0; rank < 2; rank++) {
-      groups.get(rank).tell(new ProcessGroup.AllReduce(2, new float[CollectiveClusterContract.MOBILENET_GRADIENT_FLOATS],
-          ReduceOp.MEAN, probes.get(rank).ref()));
+    TestProbe<ProcessGroup.CollectiveOutcome> doomed = cluster.node(2).createTestProbe();
+    for (int rank = 0; rank < 3; rank++) {
+      groups.get(rank).tell(new ProcessGroup.AllReduce(2,
+          new float[2 * CollectiveClusterContract.MOBILENET_GRADIENT_FLOATS], ReduceOp.MEAN,
+          rank < 2 ? probes.get(rank).ref() : doomed.ref()));
     }
     String stopped = cluster.address(2).toString();
+    call(() -> {
+      Thread.sleep(5);
+      return null;
+    });
     cluster.stop(2);
     for (var probe : probes) {
       var failed = assertInstanceOf(ProcessGroup.Failed.class, probe.receiveMessage(WITHIN_DEADLINE));
