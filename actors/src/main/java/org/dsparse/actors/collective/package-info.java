@@ -67,14 +67,18 @@
  * <p>What limits the TCP path is CPU. One loopback stream at rate B already keeps both cores busy
  * (the kernel copies on the writer's and the reader's side), so the textbook ring bound
  * {@code 2(N-1)/N * bytes / B}, which gives every link its own B, cannot be reached: all links
- * share the same two cores and the floor is rather {@code 2(N-1) * bytes / B} (the benchmark's
- * {@code sharedLoopbackBoundMillis}); measured times were 2.6-6x that floor at 2 and 3 members.
- * On top come one copy into a direct buffer per sent byte, one out of it per received byte and the
- * reduction itself (each about 1.1 ms per 14 MB here), and thread wake-ups, which cost 1-2 ms each
- * on this VM ({@code tcp.poll-before-blocking} trades CPU for them; off by default because it
- * lost whenever the cores were contended). At 7 members (7 JVMs on 2 cores) every ring
- * hop also waits for a process to be scheduled. Chunk sizes from 64 KiB to 1 MiB differed by less
- * than the run-to-run noise; 256 KiB came out best in a side-by-side sweep and is the default.
+ * share the same two cores. The benchmark therefore also has plain sockets move each row's per-link
+ * volumes over all its links at once ({@code rawLinksMillis}): on a quiet machine (B = 5.1 GB/s)
+ * that took 3.6 ms at 2 members and 7.7 ms at 3 (1.3x and 2.1x the textbook bound), against 17.9
+ * and 34.4 ms for the AllReduce. On top of the kernel's copies come one copy into a direct buffer
+ * per sent byte, one out of it per received byte and the reduction itself (each about 1.2 ms per
+ * 14 MB here), and thread wake-ups: instrumented, a 2-member AllReduce spent about a third of its
+ * time with the I/O thread blocked in the selector waiting for the peer, and 1-2 ms handing the run
+ * to an idle I/O thread. {@code tcp.poll-before-blocking} trades CPU for the wake-ups; it made no
+ * measurable difference at 2 members and lost when the cores were contended, so it is off by
+ * default. At 7 members (7 JVMs on 2 cores) every ring hop also waits for a process to be
+ * scheduled. Chunk sizes from 64 KiB to 1 MiB differed by less than the run-to-run noise; 256 KiB
+ * came out best in a side-by-side sweep and is the default.
  *
  * <h2>Failure model</h2>
  * A member leaving the cluster (left, exited, downed, removed) or stopping its group actor fails
