@@ -141,7 +141,9 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private record IntruderRefused(String remote, String reason) implements Command {}
 
   /** A TCP run ended: {@code side} and {@code error} are null on success. */
-  private record DataRunFinished(long sequence, TcpCollectiveRun.Side side, String error) implements Command {}
+  /** A TCP run ended: {@code completed} on success (its thread answers the caller with it too), else the error. */
+  private record DataRunFinished(long sequence, Completed completed, TcpCollectiveRun.Side side, String error)
+      implements Command {}
 
   private record LinkFailureSettled(long sequence, int blamedRank, String reason) implements Command {}
 
@@ -438,15 +440,16 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     tcpRun.start(links.executor(), new TcpCollectiveRun.Listener() {
       @Override
       public void succeeded() {
-        long transferNanos = run.transferNanos();
-        // This actor first, so that whoever hears of the success finds the group ready for more.
-        actor.tell(new DataRunFinished(sequence, null, null));
-        request.answer(new Completed(groupId, sequence, request.buffer(), transferNanos));
+        Completed completed = new Completed(groupId, sequence, request.buffer(), run.transferNanos());
+        // This actor first, so that whoever hears of the success finds the group done with it; the
+        // actor answers too before it starts the next collective, so answers stay in order.
+        actor.tell(new DataRunFinished(sequence, completed, null, null));
+        request.answer(completed);
       }
 
       @Override
       public void failed(TcpCollectiveRun.Side side, String error) {
-        actor.tell(new DataRunFinished(sequence, side, error));
+        actor.tell(new DataRunFinished(sequence, null, side, error));
       }
     });
   }
@@ -679,7 +682,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       }
       return this;
     }
-    // The run's thread has answered the caller already.
+    reply(current, finished.completed()); // unless the run's thread was first
     finishCurrent(true);
     return this;
   }
