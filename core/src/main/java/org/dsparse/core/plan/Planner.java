@@ -142,9 +142,7 @@ public final class Planner {
     }
     List<Assignment> candidates = new java.util.ArrayList<>();
     for (List<Assignment> shape : List.of(withOwner, withoutOwner)) {
-      if (!shape.isEmpty()) {
-        candidates.addAll(pinned > 0 ? List.of(shape.get(pinned - 1)) : shape);
-      }
+      candidates.addAll(pinned > 0 ? List.of(shape.get(pinned - 1)) : shape);
     }
     return bestOf(p, candidates.get(0), candidates.subList(1, candidates.size()));
   }

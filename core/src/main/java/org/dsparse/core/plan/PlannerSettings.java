@@ -98,6 +98,11 @@ public record PlannerSettings(
         memoryWeight, channelSplits, minChannelFraction, sharedTailLayers);
   }
 
+  public PlannerSettings withSharedTailLayers(int layers) {
+    return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
+        communicationWeight, memoryWeight, channelSplits, minChannelFraction, layers);
+  }
+
   public PlannerSettings withMemoryWeight(double weight) {
     return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
         communicationWeight, weight, channelSplits, minChannelFraction, sharedTailLayers);

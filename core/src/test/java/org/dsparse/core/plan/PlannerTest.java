@@ -169,9 +169,7 @@ class PlannerTest {
   @Test
   void aPinnedSharedTailHasThatLengthOnEveryDeviceThatAffordsIt() {
     PlannerSettings base = DEFAULTS.withStrategy(PlanStrategy.SHARED_TAIL);
-    PlannerSettings three = new PlannerSettings(base.strategy(), BATCH, OPTIMIZER, 1, base.refreshInterval(),
-        base.communication(), base.communicationWeight(), base.memoryWeight(), base.channelSplits(),
-        base.minChannelFraction(), 3);
+    PlannerSettings three = base.withSharedTailLayers(3);
     Plan plan = Planner.plan(MOBILENET, graded(), POSITIONAL, three);
     int n = MOBILENET.layers().size();
     for (DeviceAssignment d : plan.devices()) {
@@ -179,9 +177,7 @@ class PlannerTest {
       assertTrue(count == n || count == 3 || count == 1, d.device() + " " + d.update());
     }
     assertTrue(plan.devices().stream().filter(d -> d.update().count() == 3).count() >= 2, plan.describe());
-    PlannerSettings tooLong = new PlannerSettings(base.strategy(), BATCH, OPTIMIZER, 1, base.refreshInterval(),
-        base.communication(), base.communicationWeight(), base.memoryWeight(), base.channelSplits(),
-        base.minChannelFraction(), n + 1);
+    PlannerSettings tooLong = base.withSharedTailLayers(n + 1);
     assertTrue(assertThrows(IllegalArgumentException.class,
         () -> Planner.plan(MOBILENET, graded(), POSITIONAL, tooLong)).getMessage().contains("shared tail"));
   }
