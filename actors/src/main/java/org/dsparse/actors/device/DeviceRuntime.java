@@ -90,7 +90,8 @@ final class DeviceRuntime implements AutoCloseable {
       }
       OptimizerKind kind = OptimizerKind.parse(spec.optimizer());
       SparseTrainer trainer = new SparseTrainer(model, JobPlanning.channelSlices(assignment.updatedSlices()),
-          new OptimizerSpec(kind, spec.learningRate(), kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0));
+          new OptimizerSpec(kind, spec.learningRate(), kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0),
+          spec.frozenPrefixMicroBatch());
       return new DeviceRuntime(spec, model, trainer, train, test, baseline);
     } catch (IOException | RuntimeException e) {
       model.close();

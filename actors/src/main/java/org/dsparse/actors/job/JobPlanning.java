@@ -63,7 +63,8 @@ public final class JobPlanning {
         Checkpoint.load(model, Path.of(spec.initialCheckpoint()));
       }
       List<LayerCost> costs = model.layerCosts();
-      MemoryModel memory = new MemoryModel(costs, MemoryModels.coefficients(config));
+      MemoryModel memory = new MemoryModel(costs, MemoryModels.coefficients(config))
+          .withFrozenPrefixMicroBatch(spec.frozenPrefixMicroBatch());
       OptimizerKind optimizer = OptimizerKind.parse(spec.optimizer());
       if (spec.mode() == JobSpec.Mode.FULL) {
         return fullUpdate(spec, devices, memory, optimizer, model);

@@ -14,19 +14,34 @@ import java.util.Objects;
  * plus a fixed overhead. Phase one is the frozen prefix running forward unrecorded: only its largest
  * working set is alive. Phase two is the recorded part: activations kept from the first updated layer
  * on (updated layers and frozen layers that gradients pass through), plus the largest temporary.
+ *
+ * <p>The frozen prefix may run in micro-batches ({@link #withFrozenPrefixMicroBatch}): phase one then
+ * holds one micro-batch's working set plus the prefix's outputs for the whole batch, twice (the
+ * micro-batches' outputs and their concatenation).
  */
 public final class MemoryModel {
   static final long FLOAT_BYTES = Float.BYTES;
 
   private final List<LayerCost> layers;
   private final MemoryCoefficients coefficients;
+  private final int frozenPrefixMicroBatch;
 
+  /** A model whose frozen prefix runs the whole batch at once. */
   public MemoryModel(List<LayerCost> layers, MemoryCoefficients coefficients) {
+    this(layers, coefficients, 0);
+  }
+
+  private MemoryModel(List<LayerCost> layers, MemoryCoefficients coefficients, int frozenPrefixMicroBatch) {
     if (layers.isEmpty()) {
       throw new IllegalArgumentException("a model needs at least one layer");
     }
+    if (frozenPrefixMicroBatch < 0) {
+      throw new IllegalArgumentException("frozen-prefix micro-batch must be 0 (whole batch) or positive, got "
+          + frozenPrefixMicroBatch);
+    }
     this.layers = List.copyOf(layers);
     this.coefficients = Objects.requireNonNull(coefficients, "coefficients");
+    this.frozenPrefixMicroBatch = frozenPrefixMicroBatch;
   }
 
   public List<LayerCost> layers() {
@@ -39,7 +54,16 @@ public final class MemoryModel {
 
   /** The same layers under other coefficients. */
   public MemoryModel withCoefficients(MemoryCoefficients other) {
-    return new MemoryModel(layers, other);
+    return new MemoryModel(layers, other, frozenPrefixMicroBatch);
+  }
+
+  /** The same model with the frozen prefix run {@code samples} at a time (0: the whole batch). */
+  public MemoryModel withFrozenPrefixMicroBatch(int samples) {
+    return new MemoryModel(layers, coefficients, samples);
+  }
+
+  public int frozenPrefixMicroBatch() {
+    return frozenPrefixMicroBatch;
   }
 
   /** Predicts the peak for training {@code update} at {@code batch} samples per step. */
@@ -103,7 +127,11 @@ public final class MemoryModel {
       }
     }
     t.transientBytes = (double) FLOAT_BYTES * batch * largestRecordedOutput;
-    t.prefixPeak = (double) FLOAT_BYTES * batch * largestPrefixWorkingSet;
+    boolean microBatched = first > 0 && frozenPrefixMicroBatch > 0 && frozenPrefixMicroBatch < batch;
+    t.prefixPeak = microBatched
+        ? (double) FLOAT_BYTES * (frozenPrefixMicroBatch * largestPrefixWorkingSet
+            + 2L * batch * layers.get(first - 1).outputElementsPerSample())
+        : (double) FLOAT_BYTES * batch * largestPrefixWorkingSet;
     return t;
   }
 

@@ -56,6 +56,28 @@ class MemoryModelTest {
   }
 
   @Test
+  void aMicroBatchedFrozenPrefixHoldsOneMicroBatchsWorkingSetAndTheWholeBatchsOutputs() {
+    MemoryCoefficients c = new MemoryCoefficients(1, 1, 1, 3, 0);
+    MemoryModel micro = nominal.withCoefficients(c).withFrozenPrefixMicroBatch(2);
+    MemoryEstimate e = micro.predict(UpdateSet.of(4, 3), 8, OptimizerKind.SGD);
+    // a's working set for 2 samples, plus c's output for all 8 twice (parts and concatenation)
+    assertEquals(Math.round(3.0 * 4 * (2 * 30_000 + 2 * 8 * 1_000)), e.transientBytes());
+    assertTrue(e.totalBytes() < nominal.withCoefficients(c).predict(UpdateSet.of(4, 3), 8, OptimizerKind.SGD)
+        .totalBytes());
+    assertEquals(2, micro.frozenPrefixMicroBatch());
+    assertEquals(2, micro.withCoefficients(MemoryCoefficients.NOMINAL).frozenPrefixMicroBatch());
+  }
+
+  @Test
+  void microBatchesChangeNothingWithoutAFrozenPrefixOrWhenTheBatchFitsOne() {
+    MemoryModel micro = nominal.withFrozenPrefixMicroBatch(2);
+    assertEquals(nominal.fullUpdateBytes(8, OptimizerKind.SGD), micro.fullUpdateBytes(8, OptimizerKind.SGD));
+    assertEquals(nominal.predict(UpdateSet.of(4, 3), 2, OptimizerKind.SGD),
+        micro.predict(UpdateSet.of(4, 3), 2, OptimizerKind.SGD));
+    assertThrows(IllegalArgumentException.class, () -> nominal.withFrozenPrefixMicroBatch(-1));
+  }
+
+  @Test
   void channelFractionScalesOptimizerStateButNotTheGradient() {
     UpdateSet half = UpdateSet.of(4, 3).with(3, 0.5);
     MemoryEstimate e = nominal.predict(half, 1, OptimizerKind.SGD_MOMENTUM);

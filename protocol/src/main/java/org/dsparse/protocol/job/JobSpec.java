@@ -14,6 +14,9 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param heldOutFraction share of the training set the job leaves out (it pre-trained the initial
  *     checkpoint); the devices partition the rest
  * @param batch samples per step on each device
+ * @param frozenPrefixMicroBatch samples per forward of a device's frozen prefix (0: the whole batch);
+ *     the prefix keeps nothing for backward, so smaller micro-batches lower its peak without changing
+ *     what is computed
  * @param optimizer sgd, sgd-momentum or adam
  * @param learningRate fixed step size
  * @param momentum for sgd-momentum
@@ -37,6 +40,7 @@ public record JobSpec(
     String partition,
     double heldOutFraction,
     int batch,
+    int frozenPrefixMicroBatch,
     String optimizer,
     float learningRate,
     float momentum,
@@ -80,11 +84,15 @@ public record JobSpec(
       throw new IllegalArgumentException("job " + jobId + ": batch, epochs, averaging and refresh intervals must be"
           + " positive and max steps per epoch non-negative");
     }
+    if (frozenPrefixMicroBatch < 0) {
+      throw new IllegalArgumentException("job " + jobId + ": frozen-prefix micro-batch must be 0 (whole batch) or"
+          + " positive, got " + frozenPrefixMicroBatch);
+    }
   }
 
   /** The same job in another mode, under another id. */
   public JobSpec withMode(Mode other, String otherJobId) {
-    return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, optimizer, learningRate,
+    return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer, learningRate,
         momentum, epochs, maxStepsPerEpoch, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
         planner);
   }
@@ -96,14 +104,14 @@ public record JobSpec(
 
   /** The same job with another refresh interval. */
   public JobSpec withRefreshInterval(int interval) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, optimizer,
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, epochs, maxStepsPerEpoch, averagingInterval, interval, seed, initialCheckpoint,
         checkpointDir, planner);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, optimizer,
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, epochs, maxStepsPerEpoch, averagingInterval, refreshInterval, seed, path,
         checkpointDir, planner);
   }

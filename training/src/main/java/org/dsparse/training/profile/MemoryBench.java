@@ -20,6 +20,8 @@ import org.dsparse.core.memory.OptimizerKind;
 /**
  * {@code bench/memory}: MobileNetV2 on Fashion-MNIST at batch 32 and 64, full update and only the
  * last k layers, each run in its own JVM; writes {@code results/memory.json} and prints a table.
+ * The frozen prefix runs in micro-batches of {@code --prefix-micro-batch} samples (default 8, as a
+ * job's {@code dsparse.job.frozen-prefix-micro-batch}; 0 for the whole batch).
  */
 public final class MemoryBench {
   private static final List<Integer> LAST_K = List.of(1, 2, 3, 5, 7, 10);
@@ -36,7 +38,9 @@ public final class MemoryBench {
   }
 
   static void run(String[] args) throws IOException {
-    Flags flags = Flags.parse("bench/memory", args, Set.of("out", "batches", "steps"), Set.of());
+    Flags flags = Flags.parse("bench/memory", args, Set.of("out", "batches", "steps", "prefix-micro-batch"),
+        Set.of());
+    int microBatch = flags.getInt("prefix-micro-batch", 8);
     Path out = Path.of(flags.get("out", "results/memory.json"));
     List<Integer> batches = flags.getInts("batches", List.of(32, 64));
     MemoryCoefficients coefficients = MemoryModels.coefficients(ConfigFactory.load());
@@ -45,7 +49,7 @@ public final class MemoryBench {
     int totalLayers = 0;
     for (int batch : batches) {
       ProfileRequest base = new ProfileRequest("mobilenetv2", Shapes.parse("1x28x28"), 10,
-          batch, "all", OptimizerKind.SGD_MOMENTUM, flags.getInt("steps", 3));
+          batch, "all", OptimizerKind.SGD_MOMENTUM, flags.getInt("steps", 3), microBatch);
       List<String> updates = new ArrayList<>();
       updates.add("all");
       LAST_K.forEach(k -> updates.add("last:" + k));
@@ -66,6 +70,7 @@ public final class MemoryBench {
     json.addProperty("dataset", "fashion-mnist 1x28x28");
     json.addProperty("optimizer", "sgd-momentum");
     json.addProperty("totalLayers", totalLayers);
+    json.addProperty("frozenPrefixMicroBatch", microBatch);
     JsonArray jsonRows = new JsonArray();
     for (ProfileCommand.Row r : rows) {
       JsonObject row = new JsonObject();

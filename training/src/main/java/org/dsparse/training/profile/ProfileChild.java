@@ -47,8 +47,7 @@ public final class ProfileChild {
     try (LayeredModel model = Models.create(request.model(), request.sampleShape(),
         request.classes(), SEED)) {
       UpdateSet update = UpdateSet.parse(request.update(), layerNames(model));
-      SparseTrainer trainer = new SparseTrainer(model, update, new OptimizerSpec(
-          request.optimizer(), 0.01f, request.optimizer().stateTensorsPerParam() > 0 ? 0.9f : 0f, 0f));
+      SparseTrainer trainer = trainer(model, update, request);
       for (int i = 0; i < model.layerCount(); i++) {
         if (update.isUpdated(i)) {
           updated.add(model.layer(i).name());
@@ -73,14 +72,17 @@ public final class ProfileChild {
   private static void train(ProfileRequest request, int steps) {
     try (LayeredModel model = Models.create(request.model(), request.sampleShape(),
         request.classes(), SEED)) {
-      SparseTrainer trainer = new SparseTrainer(model,
-          UpdateSet.parse(request.update(), layerNames(model)), new OptimizerSpec(
-              request.optimizer(), 0.01f, request.optimizer().stateTensorsPerParam() > 0 ? 0.9f : 0f,
-              0f));
+      SparseTrainer trainer = trainer(model, UpdateSet.parse(request.update(), layerNames(model)), request);
       for (int step = 0; step < steps; step++) {
         trainStep(trainer, model, request);
       }
     }
+  }
+
+  private static SparseTrainer trainer(LayeredModel model, UpdateSet update, ProfileRequest request) {
+    return new SparseTrainer(model, model.wholeLayers(update.layers().stream().toArray()), new OptimizerSpec(
+        request.optimizer(), 0.01f, request.optimizer().stateTensorsPerParam() > 0 ? 0.9f : 0f, 0f),
+        request.frozenPrefixMicroBatch());
   }
 
   /** One step on a random batch: memory depends on shapes, not on pixel values. */

@@ -27,7 +27,7 @@ public final class ProfileCommand {
   static final String USAGE = """
       usage: profile [--model mobilenetv2|small-cnn] [--sample 1x28x28] [--classes 10]
                      [--batch 64] [--update all|last:K|from:LAYER|LAYER,LAYER...]
-                     [--optimizer sgd|sgd-momentum|adam] [--steps 3]
+                     [--optimizer sgd|sgd-momentum|adam] [--steps 3] [--prefix-micro-batch 0]
              profile --calibrate [--batches 16,48] [--updates all,last:1,ir8+classifier,...] (same model flags)
       Runs each configuration in its own JVM and prints predicted beside measured memory.""";
 
@@ -60,7 +60,7 @@ public final class ProfileCommand {
   public static void run(String[] args) {
     Flags flags = Flags.parse("profile", args,
         Set.of("model", "sample", "classes", "batch", "update", "optimizer", "steps", "batches",
-            "updates"),
+            "updates", "prefix-micro-batch"),
         Set.of("calibrate", "help"));
     if (flags.has("help")) {
       System.out.println(USAGE);
@@ -73,7 +73,8 @@ public final class ProfileCommand {
         flags.getInt("batch", 64),
         flags.get("update", "all"),
         OptimizerKind.parse(flags.get("optimizer", "sgd-momentum")),
-        flags.getInt("steps", 3));
+        flags.getInt("steps", 3),
+        flags.getInt("prefix-micro-batch", 0));
     MemoryCoefficients configured = MemoryModels.coefficients(ConfigFactory.load());
     if (!flags.has("calibrate")) {
       Row row = measure(base, configured);
@@ -117,7 +118,8 @@ public final class ProfileCommand {
     MemoryModel model = DjlThread.call(() -> {
       try (LayeredModel layered = Models.create(request.model(), request.sampleShape(),
           request.classes(), 0)) {
-        return new MemoryModel(layered.layerCosts(), coefficients);
+        return new MemoryModel(layered.layerCosts(), coefficients)
+            .withFrozenPrefixMicroBatch(request.frozenPrefixMicroBatch());
       }
     });
     List<String> names = model.layers().stream().map(l -> l.name()).toList();

@@ -3,6 +3,7 @@ package org.dsparse.training.trainer;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDScope;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
@@ -26,7 +27,11 @@ import org.dsparse.training.model.RowRange;
  * <p>Why the forward is split: layers before the first updated one run with training=false and
  * without recording, one {@link NDScope} per layer, so they keep no activations and their BatchNorm
  * statistics do not move; frozen layers after it run with training=false but recorded, so gradients
- * pass through them to the updated layers below without changing them.
+ * pass through them to the updated layers below without changing them. The frozen prefix may run
+ * in micro-batches ({@code frozenPrefixMicroBatch} samples at a time): it keeps nothing for
+ * backward and its BatchNorm uses running statistics, so each sample's output does not depend on
+ * the others, and the prefix's working set, which sets a small device's peak, shrinks with the
+ * micro-batch. Only the prefix's outputs are gathered into the whole batch.
  *
  * <p>A layer may be updated only in part, by {@link ChannelSlice}s of its output channels (the plan
  * split it between process groups). It trains like an updated layer, but the rows its slices do not
@@ -43,20 +48,31 @@ public final class SparseTrainer {
   private final Optimizer optimizer;
   private final Loss loss = Loss.softmaxCrossEntropyLoss();
   private final ParameterStore parameters;
+  /** Samples per forward of the frozen prefix; 0 runs the whole batch at once. */
+  private final int frozenPrefixMicroBatch;
   private boolean gradientsPending;
 
-  /** A trainer that updates the layers of {@code update} whole. */
+  /** A trainer that updates the layers of {@code update} whole, the frozen prefix batch by batch. */
   public SparseTrainer(LayeredModel model, UpdateSet update, OptimizerSpec optimizer) {
-    this(model, wholeLayers(model, update), optimizer);
+    this(model, wholeLayers(model, update), optimizer, 0);
   }
 
   /**
    * A trainer that updates these slices. A layer with any slice here is trained (its forward runs
    * in training mode and its gradient is computed), but {@link #step} changes only the rows of its
    * tensors that the slices own.
+   *
+   * @param frozenPrefixMicroBatch samples per forward of the frozen prefix (and of evaluation); 0
+   *     for the whole batch at once
    */
-  public SparseTrainer(LayeredModel model, List<ChannelSlice> updated, OptimizerSpec optimizer) {
+  public SparseTrainer(LayeredModel model, List<ChannelSlice> updated, OptimizerSpec optimizer,
+      int frozenPrefixMicroBatch) {
     DjlThread.checkCurrent();
+    if (frozenPrefixMicroBatch < 0) {
+      throw new IllegalArgumentException("frozen-prefix micro-batch must be 0 (whole batch) or positive, got "
+          + frozenPrefixMicroBatch);
+    }
+    this.frozenPrefixMicroBatch = frozenPrefixMicroBatch;
     this.model = model;
     this.slices = List.copyOf(updated);
     this.update = updateSet(model, slices);
@@ -184,14 +200,46 @@ public final class SparseTrainer {
     }
   }
 
-  /** The frozen prefix, unrecorded and released layer by layer; returns the first updated layer's input. */
+  /**
+   * The frozen prefix, unrecorded and released layer by layer, micro-batch by micro-batch; returns
+   * the first updated layer's input for the whole batch. The caller closes it unless it is
+   * {@code inputs} (an empty prefix).
+   */
   private NDList forwardFrozenPrefix(NDList inputs, int first) {
+    long samples = inputs.head().getShape().get(0);
+    if (first == 0 || frozenPrefixMicroBatch == 0 || samples <= frozenPrefixMicroBatch) {
+      return forwardLayers(inputs, first);
+    }
+    NDList outputs = new NDList();
+    try {
+      for (long start = 0; start < samples; start += frozenPrefixMicroBatch) {
+        long end = Math.min(samples, start + frozenPrefixMicroBatch);
+        NDList part;
+        try (NDScope scope = new NDScope()) {
+          part = new NDList(inputs.head().get(start + ":" + end));
+          NDScope.unregister(part);
+        }
+        outputs.add(forwardLayers(part, first).singletonOrThrow());
+        part.close();
+      }
+      try (NDScope scope = new NDScope()) {
+        NDList whole = new NDList(NDArrays.concat(outputs, 0));
+        NDScope.unregister(whole);
+        return whole;
+      }
+    } finally {
+      outputs.close();
+    }
+  }
+
+  /** Layers {@code [0, end)} in inference mode, each one's intermediates freed before the next. */
+  private NDList forwardLayers(NDList inputs, int end) {
     NDList h = inputs;
-    for (int i = 0; i < first; i++) {
+    for (int i = 0; i < end; i++) {
       try (NDScope scope = new NDScope()) {
         NDList out = model.layer(i).block().forward(parameters, h, false);
         NDScope.unregister(out);
-        if (i > 0) {
+        if (h != inputs) {
           h.close();
         }
         h = out;

@@ -167,7 +167,7 @@ class SparseTrainerTest {
         List<ChannelSlice> updated = List.of(new ChannelSlice(1, 0, 8), model.layer(3).whole(3));
         // Weight decay moves weights even without a gradient: only putting the rows back keeps them.
         SparseTrainer trainer = new SparseTrainer(model, updated,
-            new OptimizerSpec(OptimizerKind.SGD_MOMENTUM, 0.1f, 0.9f, 0.05f));
+            new OptimizerSpec(OptimizerKind.SGD_MOMENTUM, 0.1f, 0.9f, 0.05f), 0);
         assertEquals(0.25, trainer.update().fraction(1), 1e-12);
         List<ChannelSlice> others = List.of(new ChannelSlice(1, 8, 32));
         float[] othersBefore = model.exportWeights(others);
@@ -186,7 +186,7 @@ class SparseTrainerTest {
         assertArrayEquals(frozen2, allWeights(model, 2));
         assertFalse(Arrays.equals(ownBefore, model.exportWeights(List.of(updated.get(0)))));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new SparseTrainer(
-            model, List.of(new ChannelSlice(1, 0, 8), new ChannelSlice(1, 4, 12)), OptimizerSpec.sgd(0.1f)));
+            model, List.of(new ChannelSlice(1, 0, 8), new ChannelSlice(1, 4, 12)), OptimizerSpec.sgd(0.1f), 0));
         assertTrue(e.getMessage().contains("overlap"), e.getMessage());
       }
     });
@@ -203,8 +203,8 @@ class SparseTrainerTest {
         ChannelSlice highHalf = new ChannelSlice(2, 23, 64);
         OptimizerSpec sgd = OptimizerSpec.sgd(0.1f);
         SparseTrainer wholeTrainer = new SparseTrainer(whole, UpdateSet.of(4, 2), sgd);
-        SparseTrainer lowTrainer = new SparseTrainer(low, List.of(lowHalf), sgd);
-        SparseTrainer highTrainer = new SparseTrainer(high, List.of(highHalf), sgd);
+        SparseTrainer lowTrainer = new SparseTrainer(low, List.of(lowHalf), sgd, 0);
+        SparseTrainer highTrainer = new SparseTrainer(high, List.of(highHalf), sgd, 0);
         NDArray[] b = batch(data, 16, 3);
         for (SparseTrainer t : List.of(wholeTrainer, lowTrainer, highTrainer)) {
           try (NDManager copy = t.model().manager().newSubManager()) {
@@ -215,6 +215,37 @@ class SparseTrainerTest {
         assertArrayEquals(whole.exportWeights(List.of(lowHalf)), low.exportWeights(List.of(lowHalf)));
         assertArrayEquals(whole.exportWeights(List.of(highHalf)), high.exportWeights(List.of(highHalf)));
         assertFalse(Arrays.equals(whole.exportWeights(List.of(highHalf)), low.exportWeights(List.of(highHalf))));
+      }
+    });
+  }
+
+  @Test
+  void aFrozenPrefixRunInMicroBatchesTrainsAndPredictsLikeTheWholeBatch() {
+    DjlThread.run(() -> {
+      try (LayeredModel whole = Models.create("small-cnn", SAMPLE, 4, 11);
+          LayeredModel micro = Models.create("small-cnn", SAMPLE, 4, 11);
+          NDManager data = whole.manager().newSubManager()) {
+        OptimizerSpec sgd = new OptimizerSpec(OptimizerKind.SGD_MOMENTUM, 0.1f, 0.9f, 0f);
+        SparseTrainer wholeTrainer = new SparseTrainer(whole, whole.wholeLayers(new int[] {2, 3}), sgd, 0);
+        // 16 samples in micro-batches of 5: the last one is short.
+        SparseTrainer microTrainer = new SparseTrainer(micro, micro.wholeLayers(new int[] {2, 3}), sgd, 5);
+        for (int step = 0; step < 3; step++) {
+          NDArray[] b = batch(data, 16, 20 + step);
+          float wholeLoss = wholeTrainer.forwardBackward(b[0], b[1]);
+          float microLoss = microTrainer.forwardBackward(b[0], b[1]);
+          assertEquals(wholeLoss, microLoss, 1e-5f);
+          wholeTrainer.step();
+          microTrainer.step();
+        }
+        float[] expected = whole.exportWeights(new int[] {0, 1, 2, 3});
+        float[] actual = micro.exportWeights(new int[] {0, 1, 2, 3});
+        for (int i = 0; i < expected.length; i++) {
+          assertEquals(expected[i], actual[i], 1e-5f, "weight " + i);
+        }
+        NDArray[] test = batch(data, 23, 99);
+        assertEquals(wholeTrainer.correct(test[0], test[1]), microTrainer.correct(test[0], test[1]));
+        assertThrows(IllegalArgumentException.class,
+            () -> new SparseTrainer(micro, micro.wholeLayers(new int[] {3}), sgd, -1));
       }
     });
   }
