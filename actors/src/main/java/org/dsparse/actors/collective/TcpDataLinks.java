@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -45,7 +46,23 @@ final class TcpDataLinks implements AutoCloseable {
   private final int selfRank;
   private final Events events;
   private final ServerSocketChannel server;
-  private final ExecutorService io;
+  /**
+   * The I/O threads of every group in this JVM: accept loops and collective runs. One pool, not one
+   * per group, because each run thread keeps its frame buffers (a chunk or two of direct memory)
+   * for later runs: a device in several groups then holds buffers for the runs it has at once, not
+   * for every group it belongs to, which on a small device is a visible share of its memory.
+   */
+  private static final ExecutorService IO = Executors.newCachedThreadPool(new ThreadFactory() {
+    private final AtomicInteger threads = new AtomicInteger();
+
+    @Override
+    public Thread newThread(Runnable runnable) {
+      Thread thread = new Thread(runnable, "dsparse-collective-io-" + threads.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    }
+  });
+
   private final SecureRandom random = new SecureRandom();
   private volatile Offer expected;
   private volatile int expectedRank = -1;
@@ -56,12 +73,6 @@ final class TcpDataLinks implements AutoCloseable {
     this.selfRank = selfRank;
     this.events = events;
     this.server = server;
-    AtomicInteger threads = new AtomicInteger();
-    this.io = Executors.newCachedThreadPool(runnable -> {
-      Thread thread = new Thread(runnable, "dsparse-group-" + groupId + "-io-" + threads.incrementAndGet());
-      thread.setDaemon(true);
-      return thread;
-    });
   }
 
   /** Listens on {@code host} (an ephemeral port unless {@code port} is set) and starts accepting. */
@@ -75,12 +86,12 @@ final class TcpDataLinks implements AutoCloseable {
           + ": " + e.getMessage(), e);
     }
     TcpDataLinks links = new TcpDataLinks(groupId, selfRank, events, server);
-    links.io.execute(links::acceptLoop);
+    IO.execute(links::acceptLoop);
     return links;
   }
 
   ExecutorService executor() {
-    return io;
+    return IO;
   }
 
   String host() {
@@ -109,7 +120,7 @@ final class TcpDataLinks implements AutoCloseable {
 
   /** Connects to the successor's listener in the background and presents the offer's token. */
   void connect(long generation, String host, int port, long token) {
-    io.execute(() -> {
+    IO.execute(() -> {
       SocketChannel channel = null;
       try {
         channel = SocketChannel.open();
@@ -140,7 +151,7 @@ final class TcpDataLinks implements AutoCloseable {
     while (server.isOpen()) {
       try {
         SocketChannel channel = server.accept();
-        io.execute(() -> handshake(channel));
+        IO.execute(() -> handshake(channel));
       } catch (ClosedChannelException e) {
         return;
       } catch (IOException e) {
@@ -212,7 +223,7 @@ final class TcpDataLinks implements AutoCloseable {
 
   @Override
   public void close() {
+    // Ends the accept loop; a running collective is cancelled by its group actor.
     closeQuietly(server);
-    io.shutdownNow();
   }
 }

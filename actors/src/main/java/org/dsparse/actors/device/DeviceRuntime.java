@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Partitioner;
@@ -76,7 +77,7 @@ final class DeviceRuntime implements AutoCloseable {
     ImageSetDataset train = dataset(source, jobSet.subset(shard), spec.batch(), spec.seed() + rank);
     ImageSetDataset test = dataset(source, testSet, spec.batch(), spec.seed());
     if (measureMemory) {
-      warmUp(spec, train);
+      warmUp(spec, train, assignment);
     }
     System.gc();
     long baseline = ProcessMemory.residentBytes();
@@ -99,20 +100,33 @@ final class DeviceRuntime implements AutoCloseable {
     }
   }
 
+  /** Steps of the warm-up: enough for the JIT to compile the step's hot Java paths. */
+  private static final int WARM_UP_STEPS = 4;
+
   /**
-   * One full-update step of the job's model on two samples, then everything freed: loads PyTorch's
-   * libraries, its thread pools and kernels, and JIT-compiles the training path, so that none of it
-   * counts as the job's training memory.
+   * A few steps of this device's own update on a throw-away model, with the job's batch and
+   * frozen-prefix micro-batch, exporting and importing the updated weights as aggregation does;
+   * then everything is freed. This loads PyTorch's libraries, thread pools and kernels for the
+   * step's shapes and JIT-compiles the step's Java side, so that none of this fixed cost of the
+   * runtime counts as the job's training memory.
    */
-  private static void warmUp(JobSpec spec, ImageSetDataset train) {
+  private static void warmUp(JobSpec spec, ImageSetDataset train, Assignment assignment) {
     try (LayeredModel model = Models.create(spec.model(), train.imageShape(), train.imageSet().classes(),
         spec.seed())) {
-      SparseTrainer trainer = new SparseTrainer(model, UpdateSet.all(model.layerCount()),
-          OptimizerSpec.sgd(spec.learningRate()));
-      try (NDManager scratch = model.manager().newSubManager();
-          ImageBatch batch = train.batchOf(scratch, new int[] {0, Math.min(1, train.imageSet().size() - 1)})) {
-        trainer.forwardBackward(batch.images(), batch.labels());
-        trainer.step();
+      List<ChannelSlice> slices = JobPlanning.channelSlices(assignment.updatedSlices());
+      if (slices.isEmpty()) {
+        return;
+      }
+      SparseTrainer trainer = new SparseTrainer(model, slices, OptimizerSpec.sgd(spec.learningRate()),
+          spec.frozenPrefixMicroBatch());
+      int[] samples = IntStream.range(0, Math.min(spec.batch(), train.imageSet().size())).toArray();
+      for (int step = 0; step < WARM_UP_STEPS; step++) {
+        try (NDManager scratch = model.manager().newSubManager();
+            ImageBatch batch = train.batchOf(scratch, samples)) {
+          trainer.forwardBackward(batch.images(), batch.labels());
+          trainer.step();
+          model.importWeights(slices, model.exportWeights(slices));
+        }
       }
     }
   }

@@ -182,26 +182,50 @@ class PlannerTest {
         () -> Planner.plan(MOBILENET, graded(), POSITIONAL, tooLong)).getMessage().contains("shared tail"));
   }
 
-  @Test
-  void whenMemoryWeighsTheBodysOwnerLeavesTheSharedTailToTheOthers() {
-    PlannerSettings base = DEFAULTS.withStrategy(PlanStrategy.SHARED_TAIL).withMemoryWeight(3);
-    PlannerSettings five = new PlannerSettings(base.strategy(), BATCH, OPTIMIZER, 10, base.refreshInterval(),
+  private static PlannerSettings sharedTail(int averagingInterval, double memoryWeight, int tailLayers) {
+    PlannerSettings base = DEFAULTS.withStrategy(PlanStrategy.SHARED_TAIL).withMemoryWeight(memoryWeight)
+        .withSharedTailLayers(tailLayers);
+    return new PlannerSettings(base.strategy(), BATCH, OPTIMIZER, averagingInterval, base.refreshInterval(),
         base.communication(), base.communicationWeight(), base.memoryWeight(), base.channelSplits(),
-        base.minChannelFraction(), 5);
-    Plan plan = Planner.plan(MOBILENET, graded(), POSITIONAL, five);
+        base.minChannelFraction(), base.sharedTailLayers());
+  }
+
+  /** Whether the largest device (dev6) updates the body and not the last k layers but the classifier. */
+  private static boolean ownerLeftTheTail(Plan plan, int k) {
     int n = MOBILENET.layers().size();
     DeviceAssignment owner = plan.device("dev6");
-    for (int l = 0; l < n; l++) {
-      boolean inTail = l >= n - 5 && l < n - 1;
-      assertEquals(!inTail, owner.update().isUpdated(l), "layer " + l + " of " + owner.update());
+    for (int l = 0; l < n - 1; l++) {
+      if (owner.update().isUpdated(l) == (l >= n - k)) {
+        return false;
+      }
     }
-    assertTrue(owner.predictedPeakBytes() < MOBILENET.fullUpdateBytes(BATCH, OPTIMIZER), plan.describe());
+    return true;
+  }
+
+  @Test
+  void withPeriodicAveragingTheBodysOwnerLeavesTheSharedTailToTheOthers() {
+    Plan plan = Planner.plan(MOBILENET, graded(), POSITIONAL, sharedTail(10, 0, 5));
+    int n = MOBILENET.layers().size();
+    assertTrue(ownerLeftTheTail(plan, 5), plan.describe());
+    assertTrue(plan.device("dev6").predictedPeakBytes() < MOBILENET.fullUpdateBytes(BATCH, OPTIMIZER),
+        plan.describe());
     for (int l = n - 5; l < n - 1; l++) {
       int layer = l;
       assertTrue(plan.devices().stream().filter(d -> d.update().isUpdated(layer)).count() >= 2,
           "the tail keeps a group of updaters: " + plan.describe());
     }
     assertEquals(0, plan.frozen().size(), plan.describe());
+  }
+
+  @Test
+  void withGradientsAveragedEveryStepTheScoreDecidesWhetherTheOwnerSharesTheTail() {
+    // Communication not weighed: only the tail's data share and the owner's memory are at stake.
+    PlannerSettings memoryFree = sharedTail(1, 0, 5).withCommunicationWeight(0);
+    PlannerSettings memoryHeavy = sharedTail(1, 10, 5).withCommunicationWeight(0);
+    assertFalse(ownerLeftTheTail(Planner.plan(MOBILENET, graded(), POSITIONAL, memoryFree), 5),
+        "more data for the tail, at no weight on memory");
+    assertTrue(ownerLeftTheTail(Planner.plan(MOBILENET, graded(), POSITIONAL, memoryHeavy), 5),
+        "the owner's memory, weighed heavily");
   }
 
   @Test
