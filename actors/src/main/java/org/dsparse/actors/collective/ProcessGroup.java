@@ -423,7 +423,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private void beginOverTcp(Request request) {
     tcpRun = new TcpCollectiveRun(request.sequence(), request.kind(), spec.size(), scheduleFor(request),
-        request.buffer(), incoming, outgoing, settings.chunkFloats(), pollNanos);
+        request.buffer(), incoming, outgoing, pollNanos);
     tellPeers(new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(), request.buffer().length,
         request.ownerRank()));
     allStartedAt = 0;

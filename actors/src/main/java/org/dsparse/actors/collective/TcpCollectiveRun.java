@@ -31,11 +31,14 @@ import org.dsparse.protocol.collective.CollectiveKind;
  * floats as raw little-endian. The link is authenticated and ordered, so any frame the schedule does
  * not expect means the two ends disagree: the run fails on the receiving side.
  *
- * <p>A chunk is copied out of the buffer when its frame is built, before the region can be
- * overwritten: a region is rewritten only after its chunk went round the ring, i.e. was written.
+ * <p>A chunk is copied out of the buffer piece by piece as its frame is written, each piece before
+ * it is sent: a region is rewritten only after its whole chunk went round the ring, i.e. after its
+ * last piece was written.
  */
 final class TcpCollectiveRun {
   static final int HEADER_BYTES = 20;
+  /** Floats staged at a time on each side: 64 KiB, whatever the chunk size. */
+  static final int PIECE_FLOATS = 16 * 1024;
 
   /** Which link a failure happened on, i.e. which neighbour to blame. */
   enum Side { RECEIVE, SEND }
@@ -55,7 +58,6 @@ final class TcpCollectiveRun {
   private final float[] buffer;
   private final SocketChannel in;
   private final SocketChannel out;
-  private final int chunkFloats;
   private final long pollNanos;
   private final ArrayDeque<Transfer> ready = new ArrayDeque<>();
   private final AtomicLong lastProgressNanos = new AtomicLong(System.nanoTime());
@@ -73,7 +75,7 @@ final class TcpCollectiveRun {
    *     takes on loopback, while the gap between two chunks is usually far shorter.
    */
   TcpCollectiveRun(long sequence, CollectiveKind kind, int members, CollectiveSchedule schedule, float[] buffer,
-      SocketChannel in, SocketChannel out, int chunkFloats, long pollNanos) {
+      SocketChannel in, SocketChannel out, long pollNanos) {
     this.sequence = sequence;
     this.kind = kind;
     this.members = members;
@@ -81,7 +83,6 @@ final class TcpCollectiveRun {
     this.buffer = buffer;
     this.in = in;
     this.out = out;
-    this.chunkFloats = chunkFloats;
     this.pollNanos = pollNanos;
     ready.addAll(schedule.initialSends());
   }
@@ -143,44 +144,42 @@ final class TcpCollectiveRun {
   }
 
   /**
-   * The selector thread's direct frame buffers, reused by every run on that thread: only the garbage
-   * collector frees a direct buffer, so fresh ones per collective pile up native memory (and a
-   * device's measured training memory) between collections.
+   * The selector thread's direct staging buffers, reused by every run on that thread: only the
+   * garbage collector frees a direct buffer, so fresh ones per collective pile up native memory (and
+   * a device's measured training memory) between collections. A frame passes through them in pieces
+   * of at most {@link #PIECE_FLOATS} floats, so their size does not grow with the chunk: a device in
+   * several groups holds a few of them.
    */
-  private record FrameBuffers(int chunkFloats, ByteBuffer header, ByteBuffer payload, ByteBuffer frame) {
-    private static final ThreadLocal<FrameBuffers> CURRENT = new ThreadLocal<>();
+  private record StagingBuffers(ByteBuffer header, ByteBuffer received, ByteBuffer sending, float[] scratch) {
+    private static final ThreadLocal<StagingBuffers> CURRENT = ThreadLocal.withInitial(() -> new StagingBuffers(
+        ByteBuffer.allocateDirect(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN),
+        ByteBuffer.allocateDirect(PIECE_FLOATS * 4).order(ByteOrder.LITTLE_ENDIAN),
+        ByteBuffer.allocateDirect(HEADER_BYTES + PIECE_FLOATS * 4).order(ByteOrder.LITTLE_ENDIAN),
+        new float[PIECE_FLOATS]));
 
-    static FrameBuffers forThisThread(int chunkFloats) {
-      FrameBuffers buffers = CURRENT.get();
-      if (buffers == null || buffers.chunkFloats != chunkFloats) {
-        buffers = new FrameBuffers(chunkFloats,
-            ByteBuffer.allocateDirect(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN),
-            ByteBuffer.allocateDirect(chunkFloats * 4).order(ByteOrder.LITTLE_ENDIAN),
-            ByteBuffer.allocateDirect(HEADER_BYTES + chunkFloats * 4).order(ByteOrder.LITTLE_ENDIAN));
-        CURRENT.set(buffers);
-      }
+    static StagingBuffers forThisThread() {
+      StagingBuffers buffers = CURRENT.get();
       buffers.header.clear();
-      buffers.payload.clear();
-      buffers.frame.clear();
+      buffers.received.clear();
+      buffers.sending.clear().limit(0);
       return buffers;
     }
   }
 
-  /** The selector loop's state: the frame being read and the frame being written. */
+  /** The selector loop's state: the frame being read and the frame being written, each in pieces. */
   private final class Transfers {
-    private final FrameBuffers buffers = FrameBuffers.forThisThread(chunkFloats);
+    private final StagingBuffers buffers = StagingBuffers.forThisThread();
     private final ByteBuffer header = buffers.header();
-    private final ByteBuffer payload = buffers.payload();
-    private final ByteBuffer frame = buffers.frame();
-    private final float[] scratch = new float[chunkFloats];
+    private final ByteBuffer received = buffers.received();
+    private final ByteBuffer sending = buffers.sending();
     private final ReceiveLedger ledger = new ReceiveLedger(schedule);
     private Transfer receiving;
+    private int receivedFloats;
+    private long unreadBytes;
+    private Transfer writing;
+    private int writtenFloats;
     private int sent;
     private Side failing;
-
-    Transfers() {
-      frame.limit(0);
-    }
 
     /** Returns when everything was sent and received; throws {@link SideFailure} otherwise. */
     void run(Selector selector) throws IOException {
@@ -190,12 +189,12 @@ final class TcpCollectiveRun {
       SelectionKey outKey = sends ? out.register(selector, SelectionKey.OP_WRITE) : null;
       receivedEverything = !receives;
       try {
-        while (!(receivedEverything && sent == schedule.sendCount() && !frame.hasRemaining())) {
+        while (!(receivedEverything && sent == schedule.sendCount() && !hasSomethingToWrite())) {
           if (cancelled) {
             throw new IOException("cancelled");
           }
           if (outKey != null) {
-            outKey.interestOps(frame.hasRemaining() || !ready.isEmpty() ? SelectionKey.OP_WRITE : 0);
+            outKey.interestOps(hasSomethingToWrite() || !ready.isEmpty() ? SelectionKey.OP_WRITE : 0);
           }
           if (inKey != null && receivedEverything) {
             // The predecessor may already be sending the next collective: leave it in the socket.
@@ -233,6 +232,10 @@ final class TcpCollectiveRun {
       }
     }
 
+    private boolean hasSomethingToWrite() {
+      return writing != null || sending.hasRemaining();
+    }
+
     private void readAvailable() throws IOException {
       while (!receivedEverything) {
         if (receiving == null) {
@@ -243,24 +246,38 @@ final class TcpCollectiveRun {
           header.flip();
           receiving = admit(header);
           header.clear();
-          payload.clear().limit(schedule.receiveRegion(receiving).length() * 4);
+          receivedFloats = 0;
+          unreadBytes = schedule.receiveRegion(receiving).length() * 4L;
+          received.clear();
         }
-        if (payload.hasRemaining()) {
-          read(payload);
-          if (payload.hasRemaining()) {
+        int length = schedule.receiveRegion(receiving).length();
+        while (receivedFloats < length) {
+          received.limit((int) Math.min(received.capacity(), received.position() + unreadBytes));
+          int got = read(received);
+          unreadBytes -= got;
+          int floats = received.position() / 4;
+          if (floats > 0) {
+            received.flip();
+            applyPiece(receiving, receivedFloats, received.asFloatBuffer(), floats);
+            received.position(floats * 4);
+            received.compact();
+            receivedFloats += floats;
+          }
+          if (got == 0) {
             return;
           }
         }
-        payload.flip();
-        apply(receiving, payload.asFloatBuffer());
+        completed(receiving);
         receiving = null;
       }
     }
 
-    private void read(ByteBuffer target) throws IOException {
-      if (in.read(target) < 0) {
+    private int read(ByteBuffer target) throws IOException {
+      int got = in.read(target);
+      if (got < 0) {
         throw new EOFException("the predecessor closed the data link");
       }
+      return got;
     }
 
     private Transfer admit(ByteBuffer header) throws IOException {
@@ -282,17 +299,22 @@ final class TcpCollectiveRun {
       return transfer;
     }
 
-    private void apply(Transfer transfer, FloatBuffer floats) {
-      Region region = schedule.receiveRegion(transfer);
-      int length = region.length();
+    /** Floats {@code [from, from + count)} of the frame {@code transfer}, summed or copied in place. */
+    private void applyPiece(Transfer transfer, int from, FloatBuffer floats, int count) {
+      int at = schedule.receiveRegion(transfer).offset() + from;
       if (schedule.reducesOnReceive(transfer)) {
-        floats.get(scratch, 0, length);
-        FloatKernels.addInto(buffer, region.offset(), scratch, 0, length);
+        floats.get(buffers.scratch(), 0, count);
+        FloatKernels.addInto(buffer, at, buffers.scratch(), 0, count);
       } else {
-        floats.get(buffer, region.offset(), length);
+        floats.get(buffer, at, count);
       }
+      lastProgressNanos.set(System.nanoTime());
+    }
+
+    private void completed(Transfer transfer) {
+      Region region = schedule.receiveRegion(transfer);
       if (kind == CollectiveKind.ALL_REDUCE_MEAN && schedule.completesReduction(transfer)) {
-        FloatKernels.divide(buffer, region.offset(), length, members);
+        FloatKernels.divide(buffer, region.offset(), region.length(), members);
       }
       lastProgressNanos.set(System.nanoTime());
       schedule.sendAfterReceiving(transfer).ifPresent(ready::add);
@@ -301,23 +323,44 @@ final class TcpCollectiveRun {
 
     private void writeAvailable() throws IOException {
       while (true) {
-        if (!frame.hasRemaining()) {
-          Transfer next = ready.poll();
-          if (next == null) {
-            return;
-          }
-          Region region = schedule.sendRegion(next);
-          frame.clear();
-          frame.putLong(sequence).putInt(next.step()).putInt(next.chunk()).putInt(region.length());
-          frame.asFloatBuffer().put(buffer, region.offset(), region.length());
-          frame.position(HEADER_BYTES + region.length() * 4).flip();
-          sent++;
+        if (!sending.hasRemaining() && !stageNextPiece()) {
+          return;
         }
-        if (out.write(frame) == 0) {
+        if (out.write(sending) == 0) {
           return;
         }
         lastProgressNanos.set(System.nanoTime());
       }
+    }
+
+    /**
+     * Copies the next piece of the frame being written (its header first) into the staging
+     * buffer, starting the next ready chunk's frame when the last one is out; false when nothing is
+     * ready.
+     */
+    private boolean stageNextPiece() {
+      sending.clear();
+      if (writing == null) {
+        Transfer next = ready.poll();
+        if (next == null) {
+          sending.limit(0);
+          return false;
+        }
+        writing = next;
+        writtenFloats = 0;
+        sending.putLong(sequence).putInt(next.step()).putInt(next.chunk())
+            .putInt(schedule.sendRegion(next).length());
+        sent++;
+      }
+      Region region = schedule.sendRegion(writing);
+      int count = Math.min(region.length() - writtenFloats, sending.remaining() / 4);
+      sending.asFloatBuffer().put(buffer, region.offset() + writtenFloats, count);
+      sending.position(sending.position() + count * 4).flip();
+      writtenFloats += count;
+      if (writtenFloats == region.length()) {
+        writing = null;
+      }
+      return true;
     }
   }
 
