@@ -46,7 +46,10 @@
  *       (counted as {@code NON_MEMBER}). Ring AllReduce and chain Broadcast both only send to the
  *       next rank, so one link per direction serves every collective of the group. A collective's
  *       frames are moved by one selector thread ({@code TcpCollectiveRun}) that reduces in place;
- *       TCP's window is the flow control. The actor supervises: it starts the run, watches a
+ *       TCP's window is the flow control. The I/O threads form one pool per JVM, not per group, and
+ *       each stages frames through 64 KiB pieces whatever the chunk size: a small device belongs to
+ *       several groups, and per-group threads with chunk-sized buffers cost it about 1 MiB of its
+ *       measured training memory. The actor supervises: it starts the run, watches a
  *       progress clock for the deadline, cancels the run and closes the links when the collective
  *       fails (a stream's position is then unknown), and re-offers fresh links, so the group carries
  *       on with the next collective. A broken link waits briefly (at most 500 ms) for the peer's
