@@ -48,7 +48,7 @@ final class TcpDataLinks implements AutoCloseable {
   private final ServerSocketChannel server;
   /**
    * The I/O threads of every group in this JVM: accept loops and collective runs. One pool, not one
-   * per group, because each run thread keeps its frame buffers (a chunk or two of direct memory)
+   * per group, because each run thread keeps its direct staging buffers (about 128 KiB)
    * for later runs: a device in several groups then holds buffers for the runs it has at once, not
    * for every group it belongs to, which on a small device is a visible share of its memory.
    */

@@ -12,7 +12,6 @@ import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Partitioner;
 import org.dsparse.core.data.Split;
 import org.dsparse.core.memory.OptimizerKind;
-import org.dsparse.core.memory.UpdateSet;
 import org.dsparse.protocol.job.Assignment;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
@@ -100,15 +99,15 @@ final class DeviceRuntime implements AutoCloseable {
     }
   }
 
-  /** Steps of the warm-up: enough for the JIT to compile the step's hot Java paths. */
+  /** Steps of the warm-up: the first allocates PyTorch's kernels and caches for the step's shapes. */
   private static final int WARM_UP_STEPS = 4;
 
   /**
    * A few steps of this device's own update on a throw-away model, with the job's batch and
    * frozen-prefix micro-batch, exporting and importing the updated weights as aggregation does;
    * then everything is freed. This loads PyTorch's libraries, thread pools and kernels for the
-   * step's shapes and JIT-compiles the step's Java side, so that none of this fixed cost of the
-   * runtime counts as the job's training memory.
+   * step's shapes and runs the step's Java side, so that this fixed cost of the runtime does not
+   * count as the job's training memory.
    */
   private static void warmUp(JobSpec spec, ImageSetDataset train, Assignment assignment) {
     try (LayeredModel model = Models.create(spec.model(), train.imageShape(), train.imageSet().classes(),

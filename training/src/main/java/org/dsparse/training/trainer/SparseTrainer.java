@@ -52,7 +52,7 @@ public final class SparseTrainer {
   private final int frozenPrefixMicroBatch;
   private boolean gradientsPending;
 
-  /** A trainer that updates the layers of {@code update} whole, the frozen prefix batch by batch. */
+  /** A trainer that updates the layers of {@code update} whole, the frozen prefix on the whole batch at once. */
   public SparseTrainer(LayeredModel model, UpdateSet update, OptimizerSpec optimizer) {
     this(model, wholeLayers(model, update), optimizer, 0);
   }
