@@ -21,6 +21,7 @@ import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.LocalCluster;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Split;
+import org.dsparse.core.memory.MemoryModel;
 import org.dsparse.core.memory.OptimizerKind;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.training.data.DataSource;
@@ -56,7 +57,7 @@ public final class Simulation {
 
   public Outcome run() throws Exception {
     JobSpec job = simulation.job().spec();
-    long fullUpdate = fullUpdatePredictedBytes(job);
+    long fullUpdate = fullUpdatePredictedBytes(job, config);
     List<Long> budgets = new ArrayList<>();
     for (int i = 0; i < simulation.devices().size(); i++) {
       DeviceProfile device = simulation.devices().get(i);
@@ -140,14 +141,14 @@ public final class Simulation {
     return ((JobEvent.Succeeded) end).report();
   }
 
-  /** The memory model's full-update peak for the job's model, data shape, batch and optimizer. */
-  private static long fullUpdatePredictedBytes(JobSpec job) throws Exception {
+  /** A cluster device's predicted full-update peak for the job's model, data shape, batch and optimizer. */
+  private static long fullUpdatePredictedBytes(JobSpec job, Config config) throws Exception {
     DataSource source = DataSource.parse(job.data(), "dsparse.job.data");
     ImageSet sample = source.load(Split.TEST);
     return DjlThread.call(() -> {
       try (LayeredModel model = Models.create(job.model(),
           new Shape(sample.channels(), sample.height(), sample.width()), sample.classes(), job.seed())) {
-        return MemoryModels.of(model).fullUpdateBytes(job.batch(), OptimizerKind.parse(job.optimizer()));
+        return new MemoryModel(model.layerCosts(), MemoryModels.clusterDeviceCoefficients(config)).fullUpdateBytes(job.batch(), OptimizerKind.parse(job.optimizer()));
       }
     });
   }

@@ -63,7 +63,7 @@ public final class JobPlanning {
         Checkpoint.load(model, Path.of(spec.initialCheckpoint()));
       }
       List<LayerCost> costs = model.layerCosts();
-      MemoryModel memory = new MemoryModel(costs, MemoryModels.coefficients(config))
+      MemoryModel memory = new MemoryModel(costs, MemoryModels.clusterDeviceCoefficients(config))
           .withFrozenPrefixMicroBatch(spec.frozenPrefixMicroBatch());
       OptimizerKind optimizer = OptimizerKind.parse(spec.optimizer());
       if (spec.mode() == JobSpec.Mode.FULL) {

@@ -12,6 +12,7 @@ import java.util.Map;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.job.PlannedJob;
 import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.core.memory.MemoryModel;
 import org.dsparse.core.memory.OptimizerKind;
 import org.dsparse.core.memory.UpdateSet;
 import org.dsparse.core.plan.CommunicationModel;
@@ -47,12 +48,13 @@ class DeviceProtocolTest {
 
   @BeforeAll
   void startCluster() {
-    // a: room for everything; b and c only for the layers after conv1, whose activations are the largest.
+    // a: room for everything; b and c only for the layers after conv1, whose activations are the largest
+    // (each budget includes the memory model's 6 MiB cluster overhead).
     cluster = new ThreeDevices(ConfigFactory.parseString("""
         dsparse.job { model = small-cnn, batch = 32, learning-rate = 0.05, checkpoint-dir = "", id = protocol }
         pekko.loglevel = WARNING
         """).withFallback(ConfigFactory.load()), List.of(new LocalCluster.Member("a", "1GiB"),
-        new LocalCluster.Member("b", "14MiB"), new LocalCluster.Member("c", "9MiB")));
+        new LocalCluster.Member("b", "20MiB"), new LocalCluster.Member("c", "15MiB")));
     spec = cluster.spec;
     plan = DjlThread.call(() -> JobPlanning.plan(spec, cluster.devices, cluster.config));
     cluster.prepare(plan);
@@ -68,7 +70,7 @@ class DeviceProtocolTest {
     List<DeviceInfo> devices = cluster.devices;
     Plan expected = DjlThread.call(() -> {
       try (LayeredModel model = Models.create("small-cnn", new Shape(1, 28, 28), 10, spec.seed())) {
-        return Planner.plan(MemoryModels.of(model),
+        return Planner.plan(new MemoryModel(model.layerCosts(), MemoryModels.clusterDeviceCoefficients(cluster.config)),
             devices.stream().map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList(),
             Importance.positional(model.layerCosts()),
             new PlannerSettings(PlanStrategy.COMMUNICATION_AWARE, spec.batch(), OptimizerKind.SGD_MOMENTUM,

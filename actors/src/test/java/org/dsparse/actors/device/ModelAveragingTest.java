@@ -32,7 +32,7 @@ class ModelAveragingTest {
         pekko.loglevel = WARNING
         """).withFallback(ConfigFactory.load());
     try (ThreeDevices three = new ThreeDevices(config, List.of(new LocalCluster.Member("a", "1GiB"),
-        new LocalCluster.Member("b", "14MiB"), new LocalCluster.Member("c", "9MiB")))) {
+        new LocalCluster.Member("b", "20MiB"), new LocalCluster.Member("c", "15MiB")))) {
       PlannedJob plan = DjlThread.call(() -> JobPlanning.plan(three.spec, three.devices, config));
       assertTrue(plan.groups().stream().anyMatch(g -> g.isAllReduce()), plan.description());
       three.prepare(plan);

@@ -43,7 +43,7 @@ class PlannedChannelSplitTest {
       dsparse.job { model = small-cnn, batch = 16, optimizer = adam, learning-rate = 0.005, checkpoint-dir = "",
         id = planned-split }
       dsparse.memory-model { updated-activation-factor = 0, pass-through-activation-factor = 0,
-        transient-factor = 0, prefix-peak-factor = 0, fixed-overhead = 0 }
+        transient-factor = 0, prefix-peak-factor = 0, fixed-overhead = 0, cluster-overhead = 0 }
       pekko.loglevel = WARNING
       """).withFallback(ConfigFactory.load());
   private ThreeDevices cluster;

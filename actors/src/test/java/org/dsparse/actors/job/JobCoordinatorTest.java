@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Whole jobs through the coordinator on a 3-device in-JVM cluster. */
 class JobCoordinatorTest {
   private static final List<LocalCluster.Member> DEVICES = List.of(new LocalCluster.Member("a", "1GiB"),
-      new LocalCluster.Member("b", "14MiB"), new LocalCluster.Member("c", "9MiB"));
+      new LocalCluster.Member("b", "20MiB"), new LocalCluster.Member("c", "15MiB"));
 
   private static Config config(Path checkpoints, String id) {
     return ConfigFactory.parseString("""

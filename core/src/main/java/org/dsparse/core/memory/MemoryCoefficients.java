@@ -31,4 +31,13 @@ public record MemoryCoefficients(
       throw new IllegalArgumentException("memory coefficients must be non-negative: " + this);
     }
   }
+
+  /** The same coefficients with {@code bytes} more fixed overhead. */
+  public MemoryCoefficients plusFixedOverhead(long bytes) {
+    if (bytes < 0) {
+      throw new IllegalArgumentException("extra overhead must be non-negative, got " + bytes);
+    }
+    return new MemoryCoefficients(updatedActivationFactor, passThroughActivationFactor, transientFactor,
+        prefixPeakFactor, Math.addExact(fixedOverheadBytes, bytes));
+  }
 }

@@ -30,7 +30,27 @@ public final class MemoryModels {
     }
   }
 
-  /** The calibrated memory model of {@code model}, from the default configuration. */
+  /**
+   * The coefficients for a device that trains in a cluster: {@link #coefficients} plus
+   * {@code dsparse.memory-model.cluster-overhead}, what the cluster's runtime adds to a training
+   * process that the single-process profiler never sees.
+   */
+  public static MemoryCoefficients clusterDeviceCoefficients(Config config) {
+    MemoryCoefficients alone = coefficients(config);
+    long clusterOverhead;
+    try {
+      clusterOverhead = config.getBytes(PATH + ".cluster-overhead");
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException("memory model configuration: " + e.getMessage(), e);
+    }
+    if (clusterOverhead < 0) {
+      throw new IllegalArgumentException("memory model configuration " + PATH + ".cluster-overhead: must be"
+          + " non-negative, got " + clusterOverhead);
+    }
+    return alone.plusFixedOverhead(clusterOverhead);
+  }
+
+  /** The calibrated memory model of {@code model} alone in a process, from the default configuration. */
   public static MemoryModel of(LayeredModel model) {
     return new MemoryModel(model.layerCosts(), coefficients(ConfigFactory.load()));
   }
