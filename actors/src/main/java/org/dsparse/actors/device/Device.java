@@ -22,6 +22,7 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.dsparse.actors.collective.CollectiveSettings;
 import org.dsparse.actors.collective.GroupSpec;
 import org.dsparse.actors.collective.ProcessGroup;
+import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.shard.DeviceDirectory;
 import org.dsparse.actors.shard.DeviceEntry;
 import org.dsparse.actors.shard.LayerShard;
@@ -164,7 +165,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
         prepare.spec().jobId(), rank, prepare.devices().size(), prepare.assignment().updatedLayers().size());
     context.pipeToSelf(
         DjlThread.submit(() -> DeviceRuntime.prepare(prepare.spec(), rank, prepare.devices().size(),
-            prepare.assignment(), settings)),
+            prepare.assignment(), JobPlanning.learningRateScales(prepare.spec(), prepare.groups(), settings.name(),
+                prepare.devices().size()), settings)),
         (runtime, error) -> new RuntimeReady(prepare, runtime, error));
   }
 

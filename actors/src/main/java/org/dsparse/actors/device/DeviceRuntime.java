@@ -61,11 +61,13 @@ final class DeviceRuntime implements AutoCloseable {
    * Loads this device's shard of the data, then builds the model (from the initial checkpoint when
    * the job names one) and a trainer for its update set.
    *
+   * @param learningRateScales learning-rate multipliers of some updated layers (see
+   *     {@code JobPlanning.learningRateScales})
    * @param device this device; when it measures memory, the process's peak resident size is reset
    *     after the data is loaded, so that the peak measures training alone
    */
   static DeviceRuntime prepare(JobSpec spec, int rank, int devices, Assignment assignment,
-      DeviceSettings device) throws IOException {
+      Map<Integer, Double> learningRateScales, DeviceSettings device) throws IOException {
     DjlThread.checkCurrent();
     boolean measureMemory = device.measureMemory();
     DataSource source = device.dataSource(spec.data(), "job " + spec.jobId() + " data");
@@ -91,7 +93,7 @@ final class DeviceRuntime implements AutoCloseable {
       OptimizerKind kind = OptimizerKind.parse(spec.optimizer());
       SparseTrainer trainer = new SparseTrainer(model, JobPlanning.channelSlices(assignment.updatedSlices()),
           new OptimizerSpec(kind, spec.learningRate(), kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0),
-          spec.frozenPrefixMicroBatch());
+          spec.frozenPrefixMicroBatch(), learningRateScales);
       return new DeviceRuntime(spec, model, trainer, train, test, baseline);
     } catch (IOException | RuntimeException e) {
       model.close();

@@ -71,7 +71,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           c.getString("id"), jobMode, model, data, partition, fraction(c, "held-out-fraction"),
           positive(c, "batch"), nonNegativeInt(c, "frozen-prefix-micro-batch"), optimizer,
           (float) positiveDouble(c, "learning-rate"),
-          (float) c.getDouble("momentum"), positive(c, "epochs"), nonNegativeInt(c, "max-steps-per-epoch"),
+          (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"), nonNegativeInt(c, "max-steps-per-epoch"),
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
           c.getString("checkpoint-dir"), knobs);
       Config t = c.getConfig("timeouts");
@@ -83,6 +83,14 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     } catch (IllegalArgumentException e) {
       throw new UsageException("job configuration " + PATH + ": " + e.getMessage());
     }
+  }
+
+  private static String learningRateScaling(Config c) {
+    String value = c.getString("learning-rate-scaling");
+    if (!value.equals(JobSpec.NO_SCALING) && !value.equals(JobSpec.SQRT_UPDATER_SHARE)) {
+      throw bad("learning-rate-scaling", value, JobSpec.NO_SCALING + " or " + JobSpec.SQRT_UPDATER_SHARE);
+    }
+    return value;
   }
 
   private static UsageException bad(String key, String value, String expected) {

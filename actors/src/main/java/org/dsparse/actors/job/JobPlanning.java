@@ -8,6 +8,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.IntStream;
 import org.dsparse.core.cli.Table;
 import org.dsparse.core.data.ImageSet;
@@ -117,6 +118,33 @@ public final class JobPlanning {
   /** A plan's slices as the trainer takes them. */
   public static List<ChannelSlice> channelSlices(List<GroupPlan.Slice> slices) {
     return slices.stream().map(s -> new ChannelSlice(s.layer(), s.from(), s.to())).toList();
+  }
+
+  /**
+   * The learning-rate multiplier of each layer {@code device} updates, by the job's
+   * {@code learning-rate-scaling} and the number of devices in the layer's group (a layer of which the
+   * device holds slices in several groups takes the largest group's); layers at the plain rate are
+   * left out.
+   */
+  public static Map<Integer, Double> learningRateScales(JobSpec spec, List<GroupPlan> groups, String device,
+      int devices) {
+    Map<Integer, Integer> updaters = new TreeMap<>();
+    for (GroupPlan group : groups) {
+      if (!group.updaters().contains(device)) {
+        continue;
+      }
+      for (GroupPlan.Slice slice : group.slices()) {
+        updaters.merge(slice.layer(), group.updaters().size(), Math::max);
+      }
+    }
+    Map<Integer, Double> scales = new TreeMap<>();
+    updaters.forEach((layer, count) -> {
+      double scale = spec.learningRateScale(count, devices);
+      if (scale != 1) {
+        scales.put(layer, scale);
+      }
+    });
+    return scales;
   }
 
   private static List<String> layerNames(LayeredModel model) {

@@ -24,7 +24,8 @@ class JobConfigTest {
   @Test
   void aBadValueIsRefusedNamingItsKey() {
     for (String bad : new String[] {"frozen-prefix-micro-batch = -1", "batch = 0", "planner.shared-tail-layers = -2",
-        "partition = \"by-label\"", "optimizer = rmsprop"}) {
+        "partition = \"by-label\"", "optimizer = rmsprop",
+        "learning-rate-scaling = linear"}) {
       UsageException e = assertThrows(UsageException.class, () -> JobConfig.read(with("dsparse.job." + bad)));
       String key = bad.substring(0, bad.indexOf(' '));
       assertTrue(e.getMessage().contains("dsparse.job." + key), bad + " -> " + e.getMessage());

@@ -20,6 +20,10 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param optimizer sgd, sgd-momentum or adam
  * @param learningRate fixed step size
  * @param momentum for sgd-momentum
+ * @param learningRateScaling {@code none}, or {@code sqrt-updater-share}: in DSPARSE mode a layer's
+ *     learning rate is multiplied by sqrt(updaters of the layer / devices of the job), so that a
+ *     layer learnt from fewer devices' data, whose gradient is noisier than the data-parallel average,
+ *     takes proportionally smaller steps (full updates are unaffected: every layer has every device)
  * @param epochs passes over each device's shard
  * @param maxStepsPerEpoch 0 for a whole pass, else at most this many steps per epoch
  * @param averagingInterval 1: the devices of a group AllReduce their gradients every step (DSparse's
@@ -44,6 +48,7 @@ public record JobSpec(
     String optimizer,
     float learningRate,
     float momentum,
+    String learningRateScaling,
     int epochs,
     int maxStepsPerEpoch,
     int averagingInterval,
@@ -55,6 +60,10 @@ public record JobSpec(
 
   /** Data-parallel baseline or DSparse's sparse update. */
   public enum Mode { FULL, DSPARSE }
+
+  /** Values of {@link #learningRateScaling}. */
+  public static final String NO_SCALING = "none";
+  public static final String SQRT_UPDATER_SHARE = "sqrt-updater-share";
 
   /**
    * @param strategy communication-aware or suffix
@@ -84,6 +93,11 @@ public record JobSpec(
       throw new IllegalArgumentException("job " + jobId + ": batch, epochs, averaging and refresh intervals must be"
           + " positive and max steps per epoch non-negative");
     }
+    Objects.requireNonNull(learningRateScaling, "learningRateScaling");
+    if (!learningRateScaling.equals(NO_SCALING) && !learningRateScaling.equals(SQRT_UPDATER_SHARE)) {
+      throw new IllegalArgumentException("job " + jobId + ": learning-rate scaling '" + learningRateScaling
+          + "' is neither " + NO_SCALING + " nor " + SQRT_UPDATER_SHARE);
+    }
     if (frozenPrefixMicroBatch < 0) {
       throw new IllegalArgumentException("job " + jobId + ": frozen-prefix micro-batch must be 0 (whole batch) or"
           + " positive, got " + frozenPrefixMicroBatch);
@@ -93,8 +107,20 @@ public record JobSpec(
   /** The same job in another mode, under another id. */
   public JobSpec withMode(Mode other, String otherJobId) {
     return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer, learningRate,
-        momentum, epochs, maxStepsPerEpoch, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
+        momentum, learningRateScaling, epochs, maxStepsPerEpoch, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
         planner);
+  }
+
+  /**
+   * The multiplier of the learning rate of a layer that {@code updaters} of the job's {@code devices}
+   * update.
+   */
+  public double learningRateScale(int updaters, int devices) {
+    if (updaters <= 0 || updaters > devices) {
+      throw new IllegalArgumentException(updaters + " updaters of " + devices + " devices");
+    }
+    return mode == Mode.DSPARSE && learningRateScaling.equals(SQRT_UPDATER_SHARE)
+        ? Math.sqrt((double) updaters / devices) : 1;
   }
 
   /** Whether groups average weights periodically instead of gradients every step. */
@@ -105,14 +131,14 @@ public record JobSpec(
   /** The same job with another refresh interval. */
   public JobSpec withRefreshInterval(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
-        learningRate, momentum, epochs, maxStepsPerEpoch, averagingInterval, interval, seed, initialCheckpoint,
+        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, averagingInterval, interval, seed, initialCheckpoint,
         checkpointDir, planner);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
-        learningRate, momentum, epochs, maxStepsPerEpoch, averagingInterval, refreshInterval, seed, path,
+        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, averagingInterval, refreshInterval, seed, path,
         checkpointDir, planner);
   }
 }

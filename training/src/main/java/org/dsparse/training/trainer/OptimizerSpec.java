@@ -31,6 +31,11 @@ public record OptimizerSpec(OptimizerKind kind, float learningRate, float moment
     return new OptimizerSpec(OptimizerKind.SGD, learningRate, 0, 0);
   }
 
+  /** The same optimizer with another learning rate. */
+  public OptimizerSpec withLearningRate(float other) {
+    return new OptimizerSpec(kind, other, momentum, weightDecay);
+  }
+
   public Optimizer build() {
     return switch (kind) {
       case SGD -> Optimizer.sgd().setLearningRateTracker(Tracker.fixed(learningRate))

@@ -12,7 +12,9 @@ import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.dsparse.core.memory.UpdateSet;
 import org.dsparse.training.model.ChannelSlice;
 import org.dsparse.training.model.Layer;
@@ -45,7 +47,8 @@ public final class SparseTrainer {
   private final List<Outside> outside;
   /** The outside rows as they were before this step's forward, one copy per range of {@link #outside}. */
   private final List<NDArray> outsideBefore = new ArrayList<>();
-  private final Optimizer optimizer;
+  /** Each updated layer's optimizer: one per distinct learning rate, each keeping its own state. */
+  private final Optimizer[] optimizers;
   private final Loss loss = Loss.softmaxCrossEntropyLoss();
   private final ParameterStore parameters;
   /** Samples per forward of the frozen prefix; 0 runs the whole batch at once. */
@@ -67,6 +70,17 @@ public final class SparseTrainer {
    */
   public SparseTrainer(LayeredModel model, List<ChannelSlice> updated, OptimizerSpec optimizer,
       int frozenPrefixMicroBatch) {
+    this(model, updated, optimizer, frozenPrefixMicroBatch, Map.of());
+  }
+
+  /**
+   * The same, with some layers' learning rates scaled.
+   *
+   * @param learningRateScales a positive multiplier of {@code optimizer}'s learning rate per layer
+   *     index; layers not listed keep it
+   */
+  public SparseTrainer(LayeredModel model, List<ChannelSlice> updated, OptimizerSpec optimizer,
+      int frozenPrefixMicroBatch, Map<Integer, Double> learningRateScales) {
     DjlThread.checkCurrent();
     if (frozenPrefixMicroBatch < 0) {
       throw new IllegalArgumentException("frozen-prefix micro-batch must be 0 (whole batch) or positive, got "
@@ -77,13 +91,33 @@ public final class SparseTrainer {
     this.slices = List.copyOf(updated);
     this.update = updateSet(model, slices);
     this.outside = outsideRows(model, slices);
-    this.optimizer = optimizer.build();
+    this.optimizers = optimizers(model, optimizer, learningRateScales);
     this.parameters = new ParameterStore(model.manager(), false);
     for (int i = 0; i < model.layerCount(); i++) {
       for (Parameter p : model.layer(i).trainable()) {
         p.freeze(!update.isUpdated(i));
       }
     }
+  }
+
+  private static Optimizer[] optimizers(LayeredModel model, OptimizerSpec spec, Map<Integer, Double> scales) {
+    Map<Double, Optimizer> byScale = new HashMap<>();
+    Optimizer[] optimizers = new Optimizer[model.layerCount()];
+    for (int i = 0; i < optimizers.length; i++) {
+      double scale = scales.getOrDefault(i, 1.0);
+      if (!(scale > 0)) {
+        throw new IllegalArgumentException("learning-rate scale of layer " + i + " must be positive, got " + scale);
+      }
+      optimizers[i] = byScale.computeIfAbsent(scale,
+          s -> spec.withLearningRate((float) (spec.learningRate() * s)).build());
+    }
+    for (int layer : scales.keySet()) {
+      if (layer < 0 || layer >= optimizers.length) {
+        throw new IllegalArgumentException("learning-rate scale for layer " + layer + ", model " + model.name()
+            + " has " + optimizers.length);
+      }
+    }
+    return optimizers;
   }
 
   private static List<ChannelSlice> wholeLayers(LayeredModel model, UpdateSet update) {
@@ -329,7 +363,7 @@ public final class SparseTrainer {
       }
       for (Parameter p : model.layer(i).trainable()) {
         try (NDArray grad = p.getArray().getGradient()) {
-          optimizer.update(p.getId(), p.getArray(), grad);
+          optimizers[i].update(p.getId(), p.getArray(), grad);
           grad.subi(grad);
         }
       }

@@ -11,6 +11,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.dsparse.core.memory.OptimizerKind;
 import org.dsparse.core.memory.UpdateSet;
@@ -39,6 +40,18 @@ class SparseTrainerTest {
       }
     }
     return new NDArray[] {manager.create(pixels, new Shape(n, 1, 12, 12)), manager.create(labels)};
+  }
+
+  /** The layer's weights that training changes (not its BatchNorm statistics), concatenated. */
+  private static float[] trainable(LayeredModel model, int layer) {
+    List<float[]> parts = model.layer(layer).trainable().stream().map(p -> p.getArray().toFloatArray()).toList();
+    float[] all = new float[parts.stream().mapToInt(a -> a.length).sum()];
+    int at = 0;
+    for (float[] part : parts) {
+      System.arraycopy(part, 0, all, at, part.length);
+      at += part.length;
+    }
+    return all;
   }
 
   private static float[] allWeights(LayeredModel model, int... layers) {
@@ -215,6 +228,40 @@ class SparseTrainerTest {
         assertArrayEquals(whole.exportWeights(List.of(lowHalf)), low.exportWeights(List.of(lowHalf)));
         assertArrayEquals(whole.exportWeights(List.of(highHalf)), high.exportWeights(List.of(highHalf)));
         assertFalse(Arrays.equals(whole.exportWeights(List.of(highHalf)), low.exportWeights(List.of(highHalf))));
+      }
+    });
+  }
+
+  @Test
+  void aScaledLayerStepsThatMuchOfThePlainStepAndTheOthersAsBefore() {
+    DjlThread.run(() -> {
+      try (LayeredModel plain = Models.create("small-cnn", SAMPLE, 4, 12);
+          LayeredModel scaled = Models.create("small-cnn", SAMPLE, 4, 12);
+          NDManager data = plain.manager().newSubManager()) {
+        OptimizerSpec sgd = OptimizerSpec.sgd(0.1f);
+        float[] before = trainable(plain, 2);
+        SparseTrainer plainTrainer = new SparseTrainer(plain, plain.wholeLayers(new int[] {2, 3}), sgd, 0);
+        SparseTrainer scaledTrainer = new SparseTrainer(scaled, scaled.wholeLayers(new int[] {2, 3}), sgd, 0,
+            Map.of(2, 0.25));
+        NDArray[] b = batch(data, 16, 5);
+        plainTrainer.forwardBackward(b[0], b[1]);
+        scaledTrainer.forwardBackward(b[0], b[1]);
+        plainTrainer.step();
+        scaledTrainer.step();
+        float[] plainStep = trainable(plain, 2);
+        float[] scaledStep = trainable(scaled, 2);
+        int moved = 0;
+        for (int i = 0; i < before.length; i++) {
+          float full = plainStep[i] - before[i];
+          assertEquals(0.25f * full, scaledStep[i] - before[i], 1e-6f + 1e-3f * Math.abs(full), "weight " + i);
+          moved += full != 0 ? 1 : 0;
+        }
+        assertTrue(moved > before.length / 2, "the plain step moved only " + moved + " weights");
+        assertArrayEquals(plain.exportWeights(new int[] {3}), scaled.exportWeights(new int[] {3}));
+        assertThrows(IllegalArgumentException.class, () -> new SparseTrainer(scaled,
+            scaled.wholeLayers(new int[] {3}), sgd, 0, Map.of(3, 0.0)));
+        assertThrows(IllegalArgumentException.class, () -> new SparseTrainer(scaled,
+            scaled.wholeLayers(new int[] {3}), sgd, 0, Map.of(9, 0.5)));
       }
     });
   }
