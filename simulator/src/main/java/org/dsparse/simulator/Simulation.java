@@ -148,7 +148,8 @@ public final class Simulation {
     return DjlThread.call(() -> {
       try (LayeredModel model = Models.create(job.model(),
           new Shape(sample.channels(), sample.height(), sample.width()), sample.classes(), job.seed())) {
-        return new MemoryModel(model.layerCosts(), MemoryModels.clusterDeviceCoefficients(config)).fullUpdateBytes(job.batch(), OptimizerKind.parse(job.optimizer()));
+        return new MemoryModel(model.layerCosts(), MemoryModels.clusterDeviceCoefficients(config))
+            .fullUpdateBytes(job.batch(), OptimizerKind.parse(job.optimizer()));
       }
     });
   }

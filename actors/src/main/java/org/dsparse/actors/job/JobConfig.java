@@ -71,7 +71,8 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           c.getString("id"), jobMode, model, data, partition, fraction(c, "held-out-fraction"),
           positive(c, "batch"), nonNegativeInt(c, "frozen-prefix-micro-batch"), optimizer,
           (float) positiveDouble(c, "learning-rate"),
-          (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"), nonNegativeInt(c, "max-steps-per-epoch"),
+          (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),
+          nonNegativeInt(c, "max-steps-per-epoch"),
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
           c.getString("checkpoint-dir"), knobs);
       Config t = c.getConfig("timeouts");
