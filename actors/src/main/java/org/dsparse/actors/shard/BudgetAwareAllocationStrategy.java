@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.ActorRef;
@@ -33,7 +34,8 @@ import scala.jdk.javaapi.FutureConverters;
  * training reservation and the weights of the shards it hosts as free bytes. Regions of nodes that
  * have announced no device take no shards while any device is known; before any is (the directory
  * has not replicated yet), a shard goes to the region hosting the fewest, and the next rebalance
- * moves it where it belongs.
+ * moves it where it belongs. A shard whose demand this node's replica lacks is placed with the
+ * directory as all members hold it, since the demand may have been written on another node.
  */
 public final class BudgetAwareAllocationStrategy extends ShardCoordinator.AbstractShardAllocationStrategy {
   private static final Logger log = LoggerFactory.getLogger(BudgetAwareAllocationStrategy.class);
@@ -61,6 +63,13 @@ public final class BudgetAwareAllocationStrategy extends ShardCoordinator.Abstra
     knownRegions.stream().filter(r -> !current.containsKey(r)).forEach(departingRegions::add);
     knownRegions.addAll(current.keySet());
     CompletionStage<ActorRef> region = directory.read()
+        .thenCompose(local -> local.demands().containsKey(shardId) ? CompletableFuture.completedFuture(local)
+            : directory.readFromAll().thenApply(merged -> {
+              if (merged.demands().containsKey(shardId)) {
+                log.info("shard {}: its demand found on another member, not yet on the coordinator's node", shardId);
+              }
+              return merged;
+            }))
         .exceptionally(failure -> {
           log.warn("shard {}: device directory unreadable ({}); placing by shard count", shardId, failure.toString());
           return DirectorySnapshot.EMPTY;

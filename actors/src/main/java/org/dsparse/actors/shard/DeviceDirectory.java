@@ -33,6 +33,7 @@ public final class DeviceDirectory implements Extension {
   static final Key<LWWMap<String, DeviceEntry>> DEVICES = LWWMapKey.create("dsparse-shard-devices");
   static final Key<LWWMap<String, PublishedDemand>> DEMANDS = LWWMapKey.create("dsparse-shard-demands");
 
+  private static final Replicator.ReadConsistency LOCAL = Replicator.readLocal();
   private static final Id ID = new Id();
 
   private final ActorSystem<?> system;
@@ -72,9 +73,17 @@ public final class DeviceDirectory implements Extension {
 
   /** This node's replica now, including writes this node has seen but not yet reported to subscribers. */
   public CompletionStage<DirectorySnapshot> read() {
-    CompletionStage<LWWMap<String, DeviceEntry>> devices = readLocal(DEVICES);
-    CompletionStage<LWWMap<String, PublishedDemand>> demands = readLocal(DEMANDS);
-    return devices.thenCombine(demands, DeviceDirectory::snapshotOf);
+    return read(LOCAL);
+  }
+
+  /**
+   * The directory merged from every member's replica: it includes what this node has not heard of
+   * yet (an entry written elsewhere that gossip has not brought here, or a replica that lost its
+   * state). Within {@code dsparse.shard.directory.read-timeout}; if a member does not answer in
+   * time, this node's replica.
+   */
+  public CompletionStage<DirectorySnapshot> readFromAll() {
+    return read(new Replicator.ReadAll(settings.directoryReadTimeout()));
   }
 
   ShardSettings settings() {
@@ -109,12 +118,26 @@ public final class DeviceDirectory implements Extension {
     });
   }
 
-  private <V> CompletionStage<LWWMap<String, V>> readLocal(Key<LWWMap<String, V>> key) {
+  private CompletionStage<DirectorySnapshot> read(Replicator.ReadConsistency consistency) {
+    CompletionStage<LWWMap<String, DeviceEntry>> devices = read(DEVICES, consistency);
+    CompletionStage<LWWMap<String, PublishedDemand>> demands = read(DEMANDS, consistency);
+    return devices.thenCombine(demands, DeviceDirectory::snapshotOf);
+  }
+
+  private <V> CompletionStage<LWWMap<String, V>> read(Key<LWWMap<String, V>> key,
+      Replicator.ReadConsistency consistency) {
     CompletionStage<Replicator.GetResponse<LWWMap<String, V>>> reply = AskPattern.ask(replicator,
-        replyTo -> new Replicator.Get<>(key, Replicator.readLocal(), replyTo),
-        settings.directoryReadTimeout(), system.scheduler());
-    return reply.thenApply(response -> response instanceof Replicator.GetSuccess<LWWMap<String, V>> found
-        ? found.dataValue() : LWWMap.create());
+        replyTo -> new Replicator.Get<>(key, consistency, replyTo),
+        settings.directoryReadTimeout().plusSeconds(1), system.scheduler());
+    return reply.thenCompose(response -> {
+      if (response instanceof Replicator.GetSuccess<LWWMap<String, V>> found) {
+        return CompletableFuture.completedFuture(found.dataValue());
+      }
+      if (response instanceof Replicator.GetFailure && consistency != LOCAL) {
+        return read(key, LOCAL); // a member did not answer in time: what this node has
+      }
+      return CompletableFuture.completedFuture(LWWMap.create()); // NotFound: nothing written yet
+    });
   }
 
   /** Creates the directory, once per actor system. */

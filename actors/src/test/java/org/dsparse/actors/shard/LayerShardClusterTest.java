@@ -3,6 +3,7 @@ package org.dsparse.actors.shard;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
@@ -16,6 +17,10 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.ddata.LWWMap;
+import org.apache.pekko.cluster.ddata.SelfUniqueAddress;
+import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
+import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
 import org.apache.pekko.cluster.sharding.ShardRegion;
 import org.apache.pekko.cluster.sharding.typed.GetClusterShardingStats;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -89,9 +94,11 @@ class LayerShardClusterTest {
   @Order(1)
   void shardsLandOnlyWhereTheirWeightsFitPreferringUpdaters() throws Exception {
     ActorSystem<?> coordinator = node(0);
-    assertEquals("c", assign(coordinator, G1).homeDevice(), "a updates g1 but has 10 MB free; c has 30");
-    assertEquals("a", assign(coordinator, G2).homeDevice(), "a has room for g2");
-    assertEquals("b", assign(coordinator, G3).homeDevice(), "no updater of g3 has 40 MB left; b has 80");
+    assertEquals("c", assign(coordinator, G1).homeDevice(),
+        () -> "a updates g1 but has 10 MB free; c has 30; " + replicas());
+    assertEquals("a", assign(coordinator, G2).homeDevice(), () -> "a has room for g2; " + replicas());
+    assertEquals("b", assign(coordinator, G3).homeDevice(),
+        () -> "no updater of g3 has 40 MB left; b has 80; " + replicas());
 
     Assigned g1 = home(node(1), "g1");
     assertEquals(new Assigned("g1", "c", addressOf(node(2))), g1);
@@ -105,7 +112,7 @@ class LayerShardClusterTest {
       DirectorySnapshot snapshot = DeviceDirectory.get(node(2)).snapshot();
       assertEquals(new DeviceEntry("a", addressOf(node(0)), 100 * MB, 90 * MB), snapshot.devices().get("a"));
       assertEquals(3, snapshot.devices().size());
-      assertEquals(G3, snapshot.demands().get("g3"));
+      assertEquals(G3, snapshot.demands().get("g3"), () -> "subscribed snapshot " + snapshot + "; " + replicas());
       assertEquals(3, snapshot.demands().size());
       return null;
     });
@@ -197,6 +204,20 @@ class LayerShardClusterTest {
     assertEquals("b", home(joined, "g3").homeDevice(), "d does not update g3, so g3 stays");
   }
 
+  @Test
+  @Order(7)
+  void aDemandTheCoordinatorHasNotHeardOfYetIsReadFromTheOtherMembers() throws Exception {
+    // Written on b alone; gossip would take a while to bring it to the coordinator's node a.
+    ShardDemand g4 = new ShardDemand("g4", 10 * MB, List.of("d"));
+    TestProbe<Replicator.UpdateResponse<LWWMap<String, PublishedDemand>>> written = nodes.get(1).createTestProbe();
+    SelfUniqueAddress b = DistributedData.get(node(1)).selfUniqueAddress();
+    DistributedData.get(node(1)).replicator().tell(new Replicator.Update<>(DeviceDirectory.DEMANDS, LWWMap.create(),
+        Replicator.writeLocal(), written.getRef(), map -> map.put(b, "g4", new PublishedDemand(g4))));
+    assertInstanceOf(Replicator.UpdateSuccess.class, written.receiveMessage());
+
+    assertEquals("d", home(node(1), "g4").homeDevice(), "d updates g4 and has 20 MB left; b, with 40, does not");
+  }
+
   private ActorSystem<?> startDevice(String device, long budget, long reserved) throws Exception {
     ActorTestKit node = ActorTestKit.create("shards", CONFIG);
     nodes.add(node);
@@ -221,6 +242,21 @@ class LayerShardClusterTest {
       assertEquals(count, stats.receiveMessage(Duration.ofSeconds(5)).getRegions().size());
       return null;
     });
+  }
+
+  /** What each node's replica of the directory holds now, for failure messages. */
+  private String replicas() {
+    StringBuilder replicas = new StringBuilder("replicas:");
+    for (ActorTestKit node : nodes) {
+      String held;
+      try {
+        held = DeviceDirectory.get(node.system()).read().toCompletableFuture().get(5, TimeUnit.SECONDS).toString();
+      } catch (Exception e) {
+        held = "unreadable (" + e + ")";
+      }
+      replicas.append(' ').append(node.system().address()).append(" -> ").append(held);
+    }
+    return replicas.toString();
   }
 
   private ActorSystem<?> node(int i) {
