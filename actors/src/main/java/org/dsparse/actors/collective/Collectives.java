@@ -21,6 +21,13 @@ public final class Collectives {
   /** AllReduce {@code buffer} in place and return it. */
   public static float[] allReduce(ActorSystem<?> system, ActorRef<ProcessGroup.Command> group, long sequence,
       float[] buffer, ReduceOp op, Duration timeout) throws CollectiveFailedException, InterruptedException {
+    return allReduceCompleted(system, group, sequence, buffer, op, timeout).result();
+  }
+
+  /** {@link #allReduce}, answering with what the collective cost (time, data thread CPU). */
+  public static ProcessGroup.Completed allReduceCompleted(ActorSystem<?> system, ActorRef<ProcessGroup.Command> group,
+      long sequence, float[] buffer, ReduceOp op, Duration timeout)
+      throws CollectiveFailedException, InterruptedException {
     return await(AskPattern.ask(group, replyTo -> new ProcessGroup.AllReduce(sequence, buffer, op, replyTo), timeout,
         system.scheduler()), sequence, timeout);
   }
@@ -28,11 +35,18 @@ public final class Collectives {
   /** Broadcast from {@code ownerRank}: the owner passes its data, the others a buffer of the same length. */
   public static float[] broadcast(ActorSystem<?> system, ActorRef<ProcessGroup.Command> group, long sequence,
       int ownerRank, float[] buffer, Duration timeout) throws CollectiveFailedException, InterruptedException {
+    return broadcastCompleted(system, group, sequence, ownerRank, buffer, timeout).result();
+  }
+
+  /** {@link #broadcast}, answering with what the collective cost (time, data thread CPU). */
+  public static ProcessGroup.Completed broadcastCompleted(ActorSystem<?> system, ActorRef<ProcessGroup.Command> group,
+      long sequence, int ownerRank, float[] buffer, Duration timeout)
+      throws CollectiveFailedException, InterruptedException {
     return await(AskPattern.ask(group, replyTo -> new ProcessGroup.Broadcast(sequence, ownerRank, buffer, replyTo),
         timeout, system.scheduler()), sequence, timeout);
   }
 
-  private static float[] await(CompletionStage<ProcessGroup.CollectiveOutcome> reply, long sequence,
+  private static ProcessGroup.Completed await(CompletionStage<ProcessGroup.CollectiveOutcome> reply, long sequence,
       Duration timeout) throws CollectiveFailedException, InterruptedException {
     ProcessGroup.CollectiveOutcome outcome;
     try {
@@ -45,6 +59,6 @@ public final class Collectives {
       throw new CollectiveFailedException("collective " + sequence + " of group " + failed.groupId() + " failed: "
           + failed.reason(), failed.missingMember().orElse(null), null);
     }
-    return ((ProcessGroup.Completed) outcome).result();
+    return (ProcessGroup.Completed) outcome;
   }
 }

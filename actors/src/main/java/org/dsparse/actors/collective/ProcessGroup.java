@@ -112,9 +112,11 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   /**
    * The collective finished on this member; {@code result} is the request's buffer, now final.
    * {@code transferNanos} is the time from the moment every member had started it to its end here:
-   * the collective's own cost, without the wait for members that started late.
+   * the collective's own cost, without the wait for members that started late. {@code
+   * dataThreadCpuNanos} is the CPU time this member's data thread spent on it over the TCP
+   * transport, system calls included; -1 over Artery, where no one thread moves the data.
    */
-  public record Completed(String groupId, long sequence, float[] result, long transferNanos)
+  public record Completed(String groupId, long sequence, float[] result, long transferNanos, long dataThreadCpuNanos)
       implements CollectiveOutcome {}
 
   /**
@@ -440,7 +442,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     tcpRun.start(links.executor(), new TcpCollectiveRun.Listener() {
       @Override
       public void succeeded() {
-        Completed completed = new Completed(groupId, sequence, request.buffer(), run.transferNanos());
+        Completed completed = new Completed(groupId, sequence, request.buffer(), run.transferNanos(), run.cpuNanos());
         // This actor first, so that whoever hears of the success finds the group done with it; the
         // actor answers too before it starts the next collective, so answers stay in order.
         actor.tell(new DataRunFinished(sequence, completed, null, null));
@@ -596,7 +598,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       }
     }
     if (running.complete()) {
-      reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer(), transferNanos()));
+      reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer(), transferNanos(), -1));
       finishCurrent(true);
     }
   }

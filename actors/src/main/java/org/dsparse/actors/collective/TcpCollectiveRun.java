@@ -2,6 +2,8 @@ package org.dsparse.actors.collective;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -65,6 +67,7 @@ final class TcpCollectiveRun {
   private volatile long allStartedNanos;
   private volatile long firstFrameNanos;
   private volatile boolean receivedEverything;
+  private volatile long cpuNanos = -1;
   private volatile boolean cancelled;
   private volatile Selector selector;
   private Future<?> worker;
@@ -90,9 +93,14 @@ final class TcpCollectiveRun {
   /** Runs the transfer on {@code executor} and tells {@code listener} how it ended. */
   void start(ExecutorService executor, Listener listener) {
     worker = executor.submit(() -> {
+      ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+      long cpuAtStart = threads.getCurrentThreadCpuTime();
       try (Selector opened = Selector.open()) {
         selector = opened;
         new Transfers().run(opened);
+        if (cpuAtStart >= 0) {
+          cpuNanos = threads.getCurrentThreadCpuTime() - cpuAtStart;
+        }
         listener.succeeded();
       } catch (SideFailure e) {
         listener.failed(e.side, describe(e.getCause()));
@@ -133,6 +141,15 @@ final class TcpCollectiveRun {
     long now = System.nanoTime();
     long allStarted = allStartedNanos;
     return now - (allStarted != 0 ? allStarted : Math.max(createdNanos, firstFrameNanos));
+  }
+
+  /**
+   * CPU time the run's thread spent on it (system calls included), once it succeeded; -1 before, or
+   * where the JVM cannot measure thread CPU time. On a host whose cores the members share, the sum
+   * over members divided by the cores is a floor on the collective's time.
+   */
+  long cpuNanos() {
+    return cpuNanos;
   }
 
   long lastProgressNanos() {

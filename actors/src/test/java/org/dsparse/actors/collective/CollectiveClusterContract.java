@@ -3,6 +3,7 @@ package org.dsparse.actors.collective;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -111,6 +112,27 @@ abstract class CollectiveClusterContract {
         var completed = assertInstanceOf(ProcessGroup.Completed.class, outcome);
         assertEquals(first + i, completed.sequence());
         assertArrayEquals(sums[i], completed.result(), "collective " + completed.sequence() + " on rank " + rank);
+      }
+    }
+  }
+
+  /** Whether the data travels over the TCP links, whose one data thread per member is measured. */
+  boolean overTcp() {
+    return true;
+  }
+
+  @Test
+  void everyMemberReportsItsDataThreadsCpuOverTcpOnly() {
+    float[][] inputs = GroupRun.integerInputs(members(), 1_000_003, 11);
+    long seq = sequence.incrementAndGet();
+    var probes = GroupRun.start(cluster, spec, groups,
+        (rank, replyTo) -> new ProcessGroup.AllReduce(seq, inputs[rank], ReduceOp.SUM, replyTo));
+    for (int rank = 0; rank < members(); rank++) {
+      var completed = assertInstanceOf(ProcessGroup.Completed.class, probes.get(rank).receiveMessage(GroupRun.REPLY_TIMEOUT));
+      if (overTcp()) {
+        assertTrue(completed.dataThreadCpuNanos() > 0, "rank " + rank + ": " + completed.dataThreadCpuNanos());
+      } else {
+        assertEquals(-1, completed.dataThreadCpuNanos(), "rank " + rank);
       }
     }
   }

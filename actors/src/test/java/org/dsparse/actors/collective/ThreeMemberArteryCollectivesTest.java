@@ -11,4 +11,9 @@ class ThreeMemberArteryCollectivesTest extends CollectiveClusterContract {
   String configOverrides() {
     return "dsparse.collective { transport = artery, chunk-size = 128 KiB }";
   }
+
+  @Override
+  boolean overTcp() {
+    return false;
+  }
 }

@@ -17,11 +17,14 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.dsparse.actors.collective.Collectives;
 import org.dsparse.actors.collective.GroupSpec;
 import org.dsparse.actors.collective.ProcessGroup;
+import org.dsparse.actors.collective.ProcessGroup.Completed;
 import org.dsparse.core.collective.ReduceOp;
 
 /**
  * One member process of {@link CollectiveBenchmark}: joins the loopback cluster, times AllReduce
- * and Broadcast of the same buffer, checks every result and prints one {@code RESULT} line.
+ * and Broadcast of the same buffer, checks every result and prints one {@code RESULT} line: rank,
+ * correctness, the timed runs' milliseconds of each collective, then its data thread's CPU
+ * milliseconds per run (-1 over Artery).
  *
  * <p>Arguments: rank, comma-separated ports (rank order), floats, warm-ups, runs, chunk size in bytes,
  * transport ({@code tcp} or {@code artery}).
@@ -73,6 +76,8 @@ public final class BenchMember {
       long[] sequence = {0};
       List<Double> allReduceMillis = new ArrayList<>();
       List<Double> broadcastMillis = new ArrayList<>();
+      List<Double> allReduceCpuMillis = new ArrayList<>();
+      List<Double> broadcastCpuMillis = new ArrayList<>();
       boolean correct = true;
       float[] buffer = new float[floats];
       float expectedOffset = (members - 1) / 2f;
@@ -82,13 +87,15 @@ public final class BenchMember {
         }
         barrier(system, group, sequence);
         long start = System.nanoTime();
-        Collectives.allReduce(system, group, ++sequence[0], buffer, ReduceOp.MEAN, TIMEOUT);
+        Completed completed = Collectives.allReduceCompleted(system, group, ++sequence[0], buffer, ReduceOp.MEAN,
+            TIMEOUT);
         long elapsed = System.nanoTime() - start;
         for (int j = 0; j < floats; j++) {
           correct &= buffer[j] == (j % 1000) + expectedOffset;
         }
         if (i >= warmUps) {
           allReduceMillis.add(elapsed / 1e6);
+          allReduceCpuMillis.add(cpuMillis(completed));
         }
       }
       for (int i = 0; i < warmUps + runs; i++) {
@@ -97,17 +104,19 @@ public final class BenchMember {
         }
         barrier(system, group, sequence);
         long start = System.nanoTime();
-        Collectives.broadcast(system, group, ++sequence[0], 0, buffer, TIMEOUT);
+        Completed completed = Collectives.broadcastCompleted(system, group, ++sequence[0], 0, buffer, TIMEOUT);
         long elapsed = System.nanoTime() - start;
         for (int j = 0; j < floats; j++) {
           correct &= Float.floatToRawIntBits(buffer[j]) == pattern(j);
         }
         if (i >= warmUps) {
           broadcastMillis.add(elapsed / 1e6);
+          broadcastCpuMillis.add(cpuMillis(completed));
         }
       }
       barrier(system, group, sequence);
-      System.out.println(RESULT_PREFIX + rank + " " + correct + " " + join(allReduceMillis) + " " + join(broadcastMillis));
+      System.out.println(RESULT_PREFIX + rank + " " + correct + " " + join(allReduceMillis) + " " + join(broadcastMillis)
+          + " " + join(allReduceCpuMillis) + " " + join(broadcastCpuMillis));
       System.out.flush();
     } finally {
       system.terminate();
@@ -135,6 +144,11 @@ public final class BenchMember {
   /** Arbitrary float bit patterns (NaNs, denormals, infinities included) that must arrive unchanged. */
   private static int pattern(int index) {
     return index * 0x9E3779B1;
+  }
+
+  /** The data thread's CPU milliseconds, or -1 where the transport does not measure it. */
+  private static double cpuMillis(Completed completed) {
+    return completed.dataThreadCpuNanos() < 0 ? -1 : completed.dataThreadCpuNanos() / 1e6;
   }
 
   private static String join(List<Double> values) {

@@ -28,7 +28,9 @@ import org.dsparse.actors.collective.CollectiveSettings;
  * before each row, since other work on the machine moves it; the bound uses the median B. Beside
  * each row, plain sockets move the collective's per-link volumes over all its links at once
  * ({@link LoopbackThroughput#ringMillis}): the floor on this machine, where all links share its cores.
- * Writes {@code results/allreduce.json} and prints a table.
+ * Over TCP each member also reports its data thread's CPU time per collective; their sum over the
+ * machine's cores is the other floor: the time the members' own work needs on these cores, whatever
+ * the network could carry. Writes {@code results/allreduce.json} and prints a table.
  */
 public final class CollectiveBenchmark {
   private CollectiveBenchmark() {}
@@ -38,7 +40,14 @@ public final class CollectiveBenchmark {
    * is plain sockets moving the same per-link volumes over all links at once on this machine.
    */
   record Row(String transport, int members, int floats, double medianMillis, double boundMillis,
-      double rawLinksMillis, boolean correct) {}
+      double rawLinksMillis, double dataCpuMillis, boolean correct) {
+    /** The time the members' data threads need at least when they share this machine's cores. */
+    double cpuFloorMillis() {
+      return dataCpuMillis / CORES;
+    }
+  }
+
+  private static final int CORES = Runtime.getRuntime().availableProcessors();
 
   /**
    * One group size on one transport, with B and the plain-socket ring and chain as measured just
@@ -70,9 +79,9 @@ public final class CollectiveBenchmark {
     for (Measured m : measured) {
       double ringBound = 2.0 * (m.members() - 1) / m.members() * bytes / rawTcp * 1e3;
       allReduce.add(new Row(m.transport(), m.members(), options.floats, m.results().allReduceMedian(), ringBound,
-          m.rawRingMillis(), m.results().correct));
+          m.rawRingMillis(), m.results().allReduceCpuMedian(), m.results().correct));
       broadcast.add(new Row(m.transport(), m.members(), options.floats, m.results().broadcastMedian(),
-          bytes / rawTcp * 1e3, m.rawChainMillis(), m.results().correct));
+          bytes / rawTcp * 1e3, m.rawChainMillis(), m.results().broadcastCpuMedian(), m.results().correct));
     }
     String json = toJson(rawTcp, rawTcpSamples, options, allReduce, broadcast);
     Path out = Path.of(options.output);
@@ -89,14 +98,37 @@ public final class CollectiveBenchmark {
     return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
 
-  /** Per-run slowest-member times of both collectives, and whether every member checked its results. */
-  record MemberResults(double[][] allReduceRuns, double[][] broadcastRuns, boolean correct) {
+  /**
+   * Per member and run: both collectives' times and their data threads' CPU milliseconds (-1 where
+   * not measured); and whether every member checked its results.
+   */
+  record MemberResults(double[][] allReduceRuns, double[][] broadcastRuns, double[][] allReduceCpu,
+      double[][] broadcastCpu, boolean correct) {
     double allReduceMedian() {
       return medianOfSlowest(allReduceRuns);
     }
 
     double broadcastMedian() {
       return medianOfSlowest(broadcastRuns);
+    }
+
+    /** Median over runs of the members' summed data thread CPU; NaN where it was not measured. */
+    double allReduceCpuMedian() {
+      return medianOfSum(allReduceCpu);
+    }
+
+    double broadcastCpuMedian() {
+      return medianOfSum(broadcastCpu);
+    }
+
+    private static double medianOfSum(double[][] perMember) {
+      double[] sums = new double[perMember[0].length];
+      for (double[] member : perMember) {
+        for (int i = 0; i < sums.length; i++) {
+          sums[i] += member[i] < 0 ? Double.NaN : member[i];
+        }
+      }
+      return Arrays.stream(sums).anyMatch(Double::isNaN) ? Double.NaN : median(sums);
     }
 
     private static double medianOfSlowest(double[][] perMember) {
@@ -132,6 +164,8 @@ public final class CollectiveBenchmark {
       }
       double[][] allReduce = new double[members][];
       double[][] broadcast = new double[members][];
+      double[][] allReduceCpu = new double[members][];
+      double[][] broadcastCpu = new double[members][];
       boolean correct = true;
       for (int rank = 0; rank < members; rank++) {
         String line = awaitResult(processes.get(rank), rank, members);
@@ -139,13 +173,15 @@ public final class CollectiveBenchmark {
         correct &= Boolean.parseBoolean(fields[1]);
         allReduce[rank] = Arrays.stream(fields[2].split(",")).mapToDouble(Double::parseDouble).toArray();
         broadcast[rank] = Arrays.stream(fields[3].split(",")).mapToDouble(Double::parseDouble).toArray();
+        allReduceCpu[rank] = Arrays.stream(fields[4].split(",")).mapToDouble(Double::parseDouble).toArray();
+        broadcastCpu[rank] = Arrays.stream(fields[5].split(",")).mapToDouble(Double::parseDouble).toArray();
       }
       for (Process process : processes) {
         if (!process.waitFor(30, TimeUnit.SECONDS)) {
           throw new IllegalStateException("a member of the " + members + "-member run did not exit");
         }
       }
-      return new MemberResults(allReduce, broadcast, correct);
+      return new MemberResults(allReduce, broadcast, allReduceCpu, broadcastCpu, correct);
     } finally {
       processes.forEach(Process::destroyForcibly);
     }
@@ -188,6 +224,7 @@ public final class CollectiveBenchmark {
     return "{\n  \"rawTcpBytesPerSec\": " + fmt(rawTcp)
         + ",\n  \"rawTcpSamplesBytesPerSec\": [" + String.join(", ", rawTcpSamples.stream().map(CollectiveBenchmark::fmt)
             .toList()) + "]"
+        + ",\n  \"cores\": " + CORES
         + ",\n  \"chunkBytes\": " + options.chunkBytes
         + ",\n  \"warmUps\": " + options.warmUps
         + ",\n  \"runs\": " + options.runs
@@ -207,11 +244,16 @@ public final class CollectiveBenchmark {
     for (Row row : rows) {
       out.add(String.format(Locale.ROOT,
           "    {\"transport\": \"%s\", \"members\": %d, \"floats\": %d, \"medianMillis\": %.3f, "
-              + "\"boundMillis\": %.3f, \"rawLinksMillis\": %.3f, \"correct\": %b}",
+              + "\"boundMillis\": %.3f, \"rawLinksMillis\": %.3f, \"dataThreadsCpuMillis\": %s, "
+              + "\"cpuFloorMillis\": %s, \"correct\": %b}",
           row.transport(), row.members(), row.floats(), row.medianMillis(), row.boundMillis(),
-          row.rawLinksMillis(), row.correct()));
+          row.rawLinksMillis(), jsonMillis(row.dataCpuMillis()), jsonMillis(row.cpuFloorMillis()), row.correct()));
     }
     return out.isEmpty() ? "[]" : "[\n" + String.join(",\n", out) + "\n  ]";
+  }
+
+  private static String jsonMillis(double millis) {
+    return Double.isNaN(millis) ? "null" : String.format(Locale.ROOT, "%.3f", millis);
   }
 
   private static String fmt(double value) {
@@ -224,28 +266,32 @@ public final class CollectiveBenchmark {
             + "chunk %d KiB; median of %d runs after %d warm-ups%n",
         rawTcp / 1e9, rawTcpSamples.stream().map(b -> String.format(Locale.ROOT, "%.2f", b / 1e9)).toList(),
         options.floats, options.floats * 4 / 1e6, options.chunkBytes / 1024, options.runs, options.warmUps);
-    System.out.printf(Locale.ROOT, "%-10s %-9s %7s %10s %9s %6s %16s %6s %8s%n", "collective", "transport",
-        "members", "median ms", "bound ms", "ratio", "raw links ms", "ratio", "correct");
+    System.out.printf(Locale.ROOT, "%-10s %-9s %7s %10s %9s %6s %16s %6s %14s %8s%n", "collective", "transport",
+        "members", "median ms", "bound ms", "ratio", "raw links ms", "ratio", "cpu floor ms", "correct");
     for (List<Row> rows : List.of(allReduce, broadcast)) {
       String name = rows == allReduce ? "AllReduce" : "Broadcast";
       for (Row row : rows) {
-        System.out.printf(Locale.ROOT, "%-10s %-9s %7d %10.1f %9.1f %6.2f %16.1f %6.2f %8b%n", name,
+        System.out.printf(Locale.ROOT, "%-10s %-9s %7d %10.1f %9.1f %6.2f %16.1f %6.2f %14s %8b%n", name,
             row.transport(), row.members(), row.medianMillis(), row.boundMillis(),
             row.medianMillis() / row.boundMillis(), row.rawLinksMillis(),
-            row.medianMillis() / row.rawLinksMillis(), row.correct());
+            row.medianMillis() / row.rawLinksMillis(),
+            Double.isNaN(row.cpuFloorMillis()) ? "-" : String.format(Locale.ROOT, "%.1f", row.cpuFloorMillis()),
+            row.correct());
       }
     }
   }
 
   /**
-   * Command line: --members 2,3,7 --artery-members 2,3 (empty: none) --floats 3500000 --warm-ups 3
+   * Command line: --members 2,3,7 --artery-members 2,3 (empty: none) --floats 3500000 --warm-ups 10
    * --runs 7 --chunk-bytes (default: dsparse.collective.chunk-size) --out results/allreduce.json.
    */
   private static final class Options {
     int[] members = {2, 3, 7};
     int[] arteryMembers = {2, 3};
     int floats = 3_500_000;
-    int warmUps = 3;
+    // The members' JIT still compiles Pekko's and the collectives' paths through the first few dozen
+    // collectives; ten warm-ups keep most of that out of the timed runs.
+    int warmUps = 10;
     int runs = 7;
     long chunkBytes = CollectiveSettings.fromConfig(ConfigFactory.load()).chunkBytes();
     String output = "results/allreduce.json";
