@@ -11,7 +11,6 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Extension;
 import org.apache.pekko.actor.typed.ExtensionId;
-import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.ddata.Key;
 import org.apache.pekko.cluster.ddata.LWWMap;
@@ -40,7 +39,6 @@ public final class DeviceDirectory implements Extension {
   private final ShardSettings settings;
   private final ActorRef<Replicator.Command> replicator;
   private final SelfUniqueAddress self;
-  private volatile DirectorySnapshot snapshot = DirectorySnapshot.EMPTY;
 
   private DeviceDirectory(ActorSystem<?> system) {
     this.system = system;
@@ -48,7 +46,6 @@ public final class DeviceDirectory implements Extension {
     DistributedData ddata = DistributedData.get(system);
     this.replicator = ddata.replicator();
     this.self = ddata.selfUniqueAddress();
-    system.systemActorOf(DirectoryReplica.create(this::replaceSnapshot), "dsparse-device-directory", Props.empty());
   }
 
   public static DeviceDirectory get(ActorSystem<?> system) {
@@ -66,12 +63,7 @@ public final class DeviceDirectory implements Extension {
         map -> map.put(self, demand.groupId(), new PublishedDemand(demand)));
   }
 
-  /** This node's replica as last reported to the directory's subscriber; may lag writes by a gossip round. */
-  public DirectorySnapshot snapshot() {
-    return snapshot;
-  }
-
-  /** This node's replica now, including writes this node has seen but not yet reported to subscribers. */
+  /** This node's replica now: what the writes and gossip that reached this node have made of it. */
   public CompletionStage<DirectorySnapshot> read() {
     return read(LOCAL);
   }
@@ -93,10 +85,6 @@ public final class DeviceDirectory implements Extension {
   static DirectorySnapshot snapshotOf(LWWMap<String, DeviceEntry> devices, LWWMap<String, PublishedDemand> demands) {
     return new DirectorySnapshot(devices.getEntries(), demands.getEntries().entrySet().stream()
         .collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().demand())));
-  }
-
-  private void replaceSnapshot(DirectorySnapshot latest) {
-    snapshot = latest;
   }
 
   private <V> CompletionStage<Done> write(Key<LWWMap<String, V>> key, String what,
