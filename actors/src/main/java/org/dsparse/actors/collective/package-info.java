@@ -68,25 +68,25 @@
  * stages and its own threads, which compete with the members for two cores.
  *
  * <p>What limits the TCP path is CPU. One loopback stream at rate B already keeps both cores busy
- * (the kernel copies on the writer's and the reader's side), so the textbook ring bound
- * {@code 2(N-1)/N * bytes / B}, which gives every link its own B, cannot be reached: all links
- * share the same two cores. The benchmark therefore also has plain sockets move each row's per-link
- * volumes over all its links at once ({@code rawLinksMillis}: 4.3-6.8 ms at 2 members and 7.3-10 ms
- * at 3, 1.3-2.1x the textbook bound), and reports the CPU time the members' data threads spent per
+ * (the kernel copies on the writer's and the reader's side), so the textbook ring bound {@code
+ * 2(N-1)/N * bytes / B}, which gives every link its own B, cannot be reached: all links share the
+ * same two cores. The benchmark therefore also has plain sockets move each row's per-link volumes
+ * over all its links at once ({@code rawLinksMillis}: 4.3-6.8 ms at 2 members and 7.3-10 ms at 3,
+ * 1.3-2.1x the textbook bound), and reports the CPU time the members' data threads spent per
  * collective, summed over members and divided by the cores ({@code cpuFloorMillis}): the least time
  * the members' own work needs on this machine. Measured (B = 3.6-4.1 GB/s): a 2-member AllReduce
  * costs each member 10-13 ms of CPU, a 3-member one 15 ms, so the floor is 10.8-13.0 ms at 2
- * members and 22.5-22.6 ms at 3, against 3x-bound targets of 10.2-11.7 and 13.8-15.6 ms. That CPU is the kernel's TCP work
- * and the reduction: with both user-space copies removed (sending garbage, dropping the all-gather's
- * copy), two members in one JVM took 13.3-13.5 ms instead of 14.0-14.9, at the same CPU per member.
- * Writing the buffer from another thread just before (as a trainer does) adds 1-2 ms of CPU per
- * member (its cache lines sit in another core). Beyond CPU come thread wake-ups: handing a run to an
- * idle I/O thread took 0.2-6 ms, and a member blocked on its peer 4-8 ms of a 20 ms run whenever the
- * peer started later or was descheduled. {@code tcp.poll-before-blocking} trades CPU for the
- * wake-ups; it made no measurable difference at 2 members and lost when the cores were contended,
- * so it is off by default. At 7 members (7 JVMs on 2 cores) every ring hop also waits for a process
- * to be scheduled. Chunk sizes from 64 KiB to 1 MiB differed by less than the run-to-run noise;
- * 256 KiB came out best in a side-by-side sweep and is the default.
+ * members and 22.5-22.6 ms at 3, against 3x-bound targets of 10.2-11.7 and 13.8-15.6 ms. Most of
+ * that CPU is the kernel's TCP work and the reduction: with both user-space copies removed (sending
+ * garbage, dropping the all-gather's copy into the array), two members' data paths in one JVM spent
+ * 9.2 instead of 11.9 ms of CPU each (median of three alternating runs), and their time did not
+ * change (14.5-15.5 ms). Beyond CPU come thread wake-ups: handing a run to an idle I/O thread took
+ * 0.2-6 ms, and a member blocked on its peer 4-8 ms of a 20 ms run whenever the peer started later
+ * or was descheduled. {@code tcp.poll-before-blocking} trades CPU for the wake-ups; it made no
+ * measurable difference at 2 members and lost when the cores were contended, so it is off by
+ * default. At 7 members (7 JVMs on 2 cores) every ring hop also waits for a process to be
+ * scheduled. Chunk sizes from 64 KiB to 1 MiB differed by less than the run-to-run noise; 256 KiB
+ * came out best in a side-by-side sweep and is the default.
  *
  * <h2>Failure model</h2>
  * A member leaving the cluster (left, exited, downed, removed) or stopping its group actor fails
