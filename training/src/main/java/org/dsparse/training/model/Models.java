@@ -35,7 +35,7 @@ public final class Models {
     NDManager manager = Engine.getInstance().newBaseManager();
     List<Layer> layers =
         switch (modelName.toLowerCase(Locale.ROOT)) {
-          case "mobilenetv2" -> mobileNetV2Layers(classes);
+          case "mobilenetv2" -> mobileNetV2Layers(classes, manager);
           case "small-cnn" -> smallCnnLayers(classes);
           default -> {
             manager.close();
@@ -48,10 +48,12 @@ public final class Models {
 
   /**
    * DJL's MobileNetV2 as 20 layers: the stem, each of the 17 inverted-residual blocks, the last 1x1
-   * convolution and the classifier (pooling, 1x1 conv to the classes, flatten).
+   * convolution and the classifier (pooling, 1x1 conv to the classes, flatten). Its ReLU6 blocks are
+   * made safe under gradient recording ({@link GcSafeRelu6}).
    */
-  static List<Layer> mobileNetV2Layers(int classes) {
+  static List<Layer> mobileNetV2Layers(int classes, NDManager manager) {
     Block net = MobileNetV2.builder().setOutSize(classes).build();
+    GcSafeRelu6.install(net, manager);
     List<Block> parts = net.getChildren().values();
     // DJL's layout: [stem, 7 stages of inverted-residual blocks, last conv, pool, flatten?, conv, flatten]
     int stages = 7;
