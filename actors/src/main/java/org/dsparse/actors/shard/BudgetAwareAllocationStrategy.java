@@ -34,8 +34,9 @@ import scala.jdk.javaapi.FutureConverters;
  * training reservation and the weights of the shards it hosts as free bytes. Regions of nodes that
  * have announced no device take no shards while any device is known; before any is (the directory
  * has not replicated yet), a shard goes to the region hosting the fewest, and the next rebalance
- * moves it where it belongs. A shard whose demand this node's replica lacks is placed with the
- * directory as all members hold it, since the demand may have been written on another node.
+ * moves it where it belongs. When this node's replica lacks the shard's demand or the device of a
+ * region, the shard is placed with the directory as all members hold it: entries spread by gossip,
+ * so a device that just joined, or a demand written on another node, may not have arrived here.
  */
 public final class BudgetAwareAllocationStrategy extends ShardCoordinator.AbstractShardAllocationStrategy {
   private static final Logger log = LoggerFactory.getLogger(BudgetAwareAllocationStrategy.class);
@@ -63,13 +64,8 @@ public final class BudgetAwareAllocationStrategy extends ShardCoordinator.Abstra
     knownRegions.stream().filter(r -> !current.containsKey(r)).forEach(departingRegions::add);
     knownRegions.addAll(current.keySet());
     CompletionStage<ActorRef> region = directory.read()
-        .thenCompose(local -> local.demands().containsKey(shardId) ? CompletableFuture.completedFuture(local)
-            : directory.readFromAll().thenApply(merged -> {
-              if (merged.demands().containsKey(shardId)) {
-                log.info("shard {}: its demand found on another member, not yet on the coordinator's node", shardId);
-              }
-              return merged;
-            }))
+        .thenCompose(local -> knowsAll(shardId, current, local) ? CompletableFuture.completedFuture(local)
+            : directory.readFromAll())
         .exceptionally(failure -> {
           log.warn("shard {}: device directory unreadable ({}); placing by shard count", shardId, failure.toString());
           return DirectorySnapshot.EMPTY;
@@ -97,6 +93,16 @@ public final class BudgetAwareAllocationStrategy extends ShardCoordinator.Abstra
           return Set.of();
         });
     return FutureConverters.asScala(moves);
+  }
+
+  /**
+   * Whether this node's replica has the shard's demand and a device for every region. Entries
+   * spread by gossip, so a device that joined a moment ago, or a demand written on another node,
+   * may not have reached the coordinator's node yet.
+   */
+  private boolean knowsAll(String shardId, Map<ActorRef, List<String>> current, DirectorySnapshot snapshot) {
+    return snapshot.demands().containsKey(shardId)
+        && current.keySet().stream().allMatch(r -> snapshot.deviceAt(addressOf(r).toString()).isPresent());
   }
 
   private ActorRef allocate(String shardId, Map<ActorRef, List<String>> current, DirectorySnapshot snapshot) {

@@ -52,12 +52,16 @@ public final class DeviceDirectory implements Extension {
     return ID.apply(system);
   }
 
-  /** Adds or replaces the entry of {@code entry.device()}; completes once every member has it. */
+  /**
+   * Adds or replaces the entry of {@code entry.device()}; completes once every member this node's
+   * replicator knows has it (a node that has just joined may not know them all yet: gossip then
+   * brings the entry to the others).
+   */
   public CompletionStage<Done> announce(DeviceEntry entry) {
     return write(DEVICES, "device " + entry.device(), map -> map.put(self, entry.device(), entry));
   }
 
-  /** Adds or replaces the demand of {@code demand.groupId()}; completes once every member has it. */
+  /** Adds or replaces the demand of {@code demand.groupId()}; completes as {@link #announce} does. */
   public CompletionStage<Done> demand(ShardDemand demand) {
     return write(DEMANDS, "group " + demand.groupId(),
         map -> map.put(self, demand.groupId(), new PublishedDemand(demand)));

@@ -230,7 +230,26 @@ class LayerShardClusterTest {
     LayerShard.init(node.system());
     DeviceDirectory.get(node.system()).announce(new DeviceEntry(device, addressOf(node.system()), budget, reserved))
         .toCompletableFuture().get(20, TimeUnit.SECONDS);
+    awaitEveryReplicaHoldsEveryDevice();
     return node.system();
+  }
+
+  /**
+   * A node that has just joined may announce itself before its replicator knows the others, and the
+   * older nodes' entries reach it by gossip; each step of the scenario starts from a settled directory.
+   */
+  private void awaitEveryReplicaHoldsEveryDevice() {
+    nodes.get(0).createTestProbe().awaitAssert(EVENTUALLY, Duration.ofMillis(100), () -> {
+      for (ActorTestKit node : nodes) {
+        if (node.system().getWhenTerminated().toCompletableFuture().isDone()) {
+          continue; // a device that left; its entry stays in the directory
+        }
+        DirectorySnapshot replica = DeviceDirectory.get(node.system()).read().toCompletableFuture()
+            .get(5, TimeUnit.SECONDS);
+        assertEquals(nodes.size(), replica.devices().size(), () -> node.system().address() + " holds " + replica);
+      }
+      return null;
+    });
   }
 
   /** Waits until the shard coordinator knows {@code count} regions, so that all are candidates. */
