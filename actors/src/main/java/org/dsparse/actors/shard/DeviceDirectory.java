@@ -74,8 +74,7 @@ public final class DeviceDirectory implements Extension {
 
   /**
    * The directory merged from every member's replica: it includes what this node has not heard of
-   * yet (an entry written elsewhere that gossip has not brought here, or a replica that lost its
-   * state). Within {@code dsparse.shard.directory.read-timeout}; if a member does not answer in
+   * yet (an entry written elsewhere that gossip has not brought here). Within {@code dsparse.shard.directory.read-timeout}; if a member does not answer in
    * time, this node's replica.
    */
   public CompletionStage<DirectorySnapshot> readFromAll() {

@@ -27,6 +27,9 @@ final class GcSafeRelu6 {
   /** The name DJL gives its ReLU6 blocks ({@code Activation.relu6Block()}). */
   static final String DJL_RELU6 = "ReLU6";
 
+  /** The function a {@link LambdaBlock} applies; DJL offers no way to swap it. */
+  private static final Field LAMBDA = lambdaField();
+
   private GcSafeRelu6() {}
 
   /**
@@ -56,8 +59,6 @@ final class GcSafeRelu6 {
     }
     return replaced;
   }
-
-  private static final Field LAMBDA = lambdaField();
 
   private static Field lambdaField() {
     try {
