@@ -16,15 +16,11 @@ public final class DeviceProcess {
 
   public static void main(String[] args) throws IOException {
     org.dsparse.training.trainer.DjlDefaults.apply();
-    Flags flags = Flags.parse("device-process", args, Set.of("name", "budget", "seed", "compute-slowdown",
-        "link-bandwidth", "link-latency-ms"), Set.of());
+    Flags flags = Flags.parse("device-process", args, Set.of("name", "budget", "seed", "compute-slowdown"),
+        Set.of());
     var settings = ConfigFactory.empty()
         .withValue("dsparse.device.compute-slowdown",
-            ConfigValueFactory.fromAnyRef(flags.getDouble("compute-slowdown", 1)))
-        .withValue("dsparse.device.link-emulation.bandwidth",
-            ConfigValueFactory.fromAnyRef(flags.get("link-bandwidth", "0")))
-        .withValue("dsparse.device.link-emulation.latency",
-            ConfigValueFactory.fromAnyRef(flags.getInt("link-latency-ms", 0) + " ms"));
+            ConfigValueFactory.fromAnyRef(flags.getDouble("compute-slowdown", 1)));
     DsparseNode node = DsparseNode.start(NodeConfig.node(settings.withFallback(ConfigFactory.load()),
         flags.get("name").orElseThrow(), "127.0.0.1", 0, List.of(), flags.get("budget").orElseThrow(), true));
     node.join(flags.get("seed").orElseThrow());

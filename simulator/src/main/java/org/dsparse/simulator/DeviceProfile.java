@@ -1,18 +1,14 @@
 package org.dsparse.simulator;
 
-import java.time.Duration;
-
 /**
  * One simulated device.
  *
  * @param name unique name
  * @param budget a size ({@code 64MiB}) or a percentage of the full update's predicted peak ({@code 40%})
  * @param computeSlowdown compute takes this many times as long (1 = this machine's speed)
- * @param linkBytesPerSecond emulated link bandwidth, 0 for loopback as it is
- * @param linkLatency emulated latency per collective phase
+ * @param linkBitsPerSecond the device's link: its traffic is shaped to this rate (0: loopback as it is)
  */
-public record DeviceProfile(String name, String budget, double computeSlowdown, long linkBytesPerSecond,
-    Duration linkLatency) {
+public record DeviceProfile(String name, String budget, double computeSlowdown, long linkBitsPerSecond) {
 
   /** The budget in bytes, resolving a percentage against {@code fullUpdateBytes}. */
   public long budgetBytes(long fullUpdateBytes, String where) {

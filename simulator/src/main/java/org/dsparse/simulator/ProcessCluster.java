@@ -65,9 +65,7 @@ final class ProcessCluster implements AutoCloseable {
   private static Process launch(DeviceProfile device, long budget, String seed) {
     ProcessBuilder builder = MeasuredJvm.builder(CHILD_HEAP, DeviceProcess.class,
         List.of("--name", device.name(), "--budget", Long.toString(budget), "--seed", seed,
-            "--compute-slowdown", Double.toString(device.computeSlowdown()),
-            "--link-bandwidth", Long.toString(device.linkBytesPerSecond()),
-            "--link-latency-ms", Long.toString(device.linkLatency().toMillis())));
+            "--compute-slowdown", Double.toString(device.computeSlowdown())));
     try {
       return builder.start();
     } catch (IOException e) {

@@ -122,10 +122,7 @@ public final class Simulation {
     for (int i = 0; i < simulation.devices().size(); i++) {
       DeviceProfile d = simulation.devices().get(i);
       Config emulation = ConfigFactory.empty()
-          .withValue("dsparse.device.compute-slowdown", ConfigValueFactory.fromAnyRef(d.computeSlowdown()))
-          .withValue("dsparse.device.link-emulation.bandwidth", ConfigValueFactory.fromAnyRef(d.linkBytesPerSecond()))
-          .withValue("dsparse.device.link-emulation.latency",
-              ConfigValueFactory.fromAnyRef(d.linkLatency().toMillis() + " ms"));
+          .withValue("dsparse.device.compute-slowdown", ConfigValueFactory.fromAnyRef(d.computeSlowdown()));
       members.add(new LocalCluster.Member(d.name(), Long.toString(budgets.get(i)), emulation));
     }
     try (LocalCluster cluster = LocalCluster.start(config, members, JOIN_TIMEOUT)) {

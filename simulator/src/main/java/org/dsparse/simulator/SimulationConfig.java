@@ -84,8 +84,7 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
           throw new UsageException(where + ".compute-slowdown = " + slowdown + ": must be at least 1");
         }
         devices.add(new DeviceProfile(deviceName, withDefaults.getString("budget"), slowdown,
-            withDefaults.getBytes("link-emulation.bandwidth"),
-            withDefaults.getDuration("link-emulation.latency")));
+            LinkRate.parse(where + ".link", withDefaults.getString("link"))));
       }
       if (devices.isEmpty()) {
         throw new UsageException(PATH + ".devices is empty: an experiment needs at least one device");

@@ -80,10 +80,10 @@ class SimulationTest {
         dsparse.job.partition = "zipf"
         """)));
     assertTrue(e.getMessage().contains("dsparse.job.partition"), e.getMessage());
-    e = assertThrows(UsageException.class, () -> new DeviceProfile("x", "12 parsecs", 1, 0,
-        java.time.Duration.ZERO).budgetBytes(100, "devices[0]"));
+    e = assertThrows(UsageException.class, () -> new DeviceProfile("x", "12 parsecs", 1, 0)
+        .budgetBytes(100, "devices[0]"));
     assertTrue(e.getMessage().contains("devices[0]"), e.getMessage());
-    assertEquals(40, new DeviceProfile("x", "40%", 1, 0, java.time.Duration.ZERO).budgetBytes(100, "d"));
+    assertEquals(40, new DeviceProfile("x", "40%", 1, 0).budgetBytes(100, "d"));
     assertEquals(JobSpec.Mode.FULL, SimulationConfig.read(config("")).modes().get(0));
   }
 }

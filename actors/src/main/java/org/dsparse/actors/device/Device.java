@@ -59,7 +59,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
   private record GradientsComputed(long step, float loss, Map<String, float[]> payloads, long nanos,
       Throwable error) implements Command {}
 
-  /** The emulated extra time of a slower device or link has passed. */
+  /** The emulated extra time of a slower device has passed. */
   private record EmulatedDelayPassed(long step, Command next) implements Command {}
 
   /** Every collective of the step's current phase has completed. */
@@ -297,7 +297,6 @@ public final class Device extends AbstractBehavior<Device.Command> {
     long allReduceNanos;
     long broadcastNanos;
     long phaseTransferNanos;
-    long phaseLinkDelayNanos;
     /** Wall time in collectives, including the wait for members that started later. */
     long collectiveWallNanos;
     long allReduceBytes;
@@ -397,11 +396,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     if (!step.pending.isEmpty()) {
       return this;
     }
-    long bytes = step.phase == StepRun.Phase.BROADCAST ? step.broadcastBytes : step.allReduceBytes;
-    long linkDelay = settings.linkDelayNanos(bytes);
-    step.phaseLinkDelayNanos = linkDelay;
-    return linkDelay > 0 ? emulateDelay(linkDelay, new PhaseCompleted(step.command.step()))
-        : onPhaseCompleted(new PhaseCompleted(step.command.step()));
+    return onPhaseCompleted(new PhaseCompleted(step.command.step()));
   }
 
   private Behavior<Command> emulateDelay(long nanos, Command next) {
@@ -423,8 +418,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       return this;
     }
     step.collectiveWallNanos += System.nanoTime() - step.phaseStarted;
-    // Emulated link time is part of the transfer.
-    long transfer = step.phaseTransferNanos + step.phaseLinkDelayNanos;
+    long transfer = step.phaseTransferNanos;
     step.phaseTransferNanos = 0;
     switch (step.phase) {
       case BROADCAST -> {

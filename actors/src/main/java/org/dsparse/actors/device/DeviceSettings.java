@@ -17,14 +17,11 @@ import org.dsparse.core.cli.UsageException;
  *     memory (true only when the device has its JVM to itself)
  * @param computeSlowdown emulates a slower device: each step's compute takes this many times as
  *     long (1 = as fast as this machine)
- * @param linkBytesPerSecond emulates a slower link: each collective phase takes at least its bytes
- *     over this rate longer (0 = off)
- * @param linkLatency emulated latency added to each collective phase
  * @param dataDir where this device keeps the job's dataset files, overriding the job's folder
  *     (empty: as the job says)
  */
 public record DeviceSettings(String name, long budgetBytes, boolean measureMemory, double computeSlowdown,
-    long linkBytesPerSecond, java.time.Duration linkLatency, String dataDir) {
+    String dataDir) {
   private static final Path MEMINFO = Path.of("/proc/meminfo");
 
   public DeviceSettings {
@@ -37,14 +34,11 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
     if (!(computeSlowdown >= 1)) {
       throw new UsageException("device " + name + ": compute-slowdown must be at least 1, got " + computeSlowdown);
     }
-    if (linkBytesPerSecond < 0 || linkLatency.isNegative()) {
-      throw new UsageException("device " + name + ": link emulation needs a non-negative bandwidth and latency");
-    }
   }
 
   /** A device on this machine's real speed and network. */
   public static DeviceSettings of(String name, long budgetBytes, boolean measureMemory) {
-    return new DeviceSettings(name, budgetBytes, measureMemory, 1, 0, java.time.Duration.ZERO, "");
+    return new DeviceSettings(name, budgetBytes, measureMemory, 1, "");
   }
 
   /** The job's data source as this device reads it: from its own data folder when it has one. */
@@ -54,12 +48,6 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
       return source;
     }
     return new org.dsparse.training.data.DataSource.Folder(source.kind(), java.nio.file.Path.of(dataDir));
-  }
-
-  /** Extra time a collective phase moving {@code bytes} takes on the emulated link. */
-  public long linkDelayNanos(long bytes) {
-    long transfer = linkBytesPerSecond == 0 ? 0 : (long) (bytes * 1e9 / linkBytesPerSecond);
-    return linkLatency.toNanos() + transfer;
   }
 
   /**
@@ -79,8 +67,7 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
             + "reserve of " + c.getString("memory-reserve"));
       }
       return new DeviceSettings(name, budgetBytes, c.getBoolean("measure-memory"),
-          c.getDouble("compute-slowdown"), c.getBytes("link-emulation.bandwidth"),
-          c.getDuration("link-emulation.latency"), c.getString("data-dir"));
+          c.getDouble("compute-slowdown"), c.getString("data-dir"));
     } catch (ConfigException e) {
       throw new UsageException("device configuration: " + e.getMessage());
     }
