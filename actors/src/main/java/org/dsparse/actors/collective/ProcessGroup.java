@@ -44,6 +44,7 @@ import org.dsparse.protocol.collective.CollectiveKind;
 import org.dsparse.protocol.collective.CollectiveStarted;
 import org.dsparse.protocol.collective.DataLinkOffered;
 import org.dsparse.protocol.collective.PeerMessage;
+import org.dsparse.protocol.wire.WireTraffic;
 
 /**
  * One member's end of a process group: runs the group's collectives (chunked ring AllReduce,
@@ -263,11 +264,13 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     this.pollNanos = colocated <= Runtime.getRuntime().availableProcessors()
         ? settings.pollBeforeBlocking().toNanos() : 0;
     this.links = settings.transport() == CollectiveSettings.Transport.TCP && spec.size() > 1
-        ? openLinks(context.getSelf(), spec, selfRank, selfAddress.getHost().orElseThrow(), settings.dataPort())
+        ? openLinks(context.getSelf(), spec, selfRank, selfAddress.getHost().orElseThrow(), settings.dataPort(),
+            WireTraffic.get(context.getSystem()))
         : null;
   }
 
-  private static TcpDataLinks openLinks(ActorRef<Command> self, GroupSpec spec, int selfRank, String host, int port) {
+  private static TcpDataLinks openLinks(ActorRef<Command> self, GroupSpec spec, int selfRank, String host, int port,
+      WireTraffic traffic) {
     try {
       return TcpDataLinks.open(spec.groupId(), selfRank, host, port, new TcpDataLinks.Events() {
         @Override
@@ -289,7 +292,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
         public void outgoingFailed(long generation, String reason) {
           self.tell(new OutgoingLinkFailed(generation, reason));
         }
-      });
+      }, traffic);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -425,7 +428,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private void beginOverTcp(Request request) {
     tcpRun = new TcpCollectiveRun(request.sequence(), request.kind(), spec.size(), scheduleFor(request),
-        request.buffer(), incoming, outgoing, pollNanos);
+        request.buffer(), incoming, outgoing, pollNanos, WireTraffic.get(getContext().getSystem()), spec.groupId());
     tellPeers(new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(), request.buffer().length,
         request.ownerRank()));
     allStartedAt = 0;

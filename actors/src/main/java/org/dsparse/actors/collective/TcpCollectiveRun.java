@@ -20,6 +20,7 @@ import org.dsparse.core.collective.ReceiveLedger;
 import org.dsparse.core.collective.Region;
 import org.dsparse.core.collective.Transfer;
 import org.dsparse.protocol.collective.CollectiveKind;
+import org.dsparse.protocol.wire.WireTraffic;
 
 /**
  * The data side of one collective over the bulk TCP links. One thread multiplexes both links with
@@ -38,7 +39,7 @@ import org.dsparse.protocol.collective.CollectiveKind;
  * last piece was written.
  */
 final class TcpCollectiveRun {
-  static final int HEADER_BYTES = 20;
+  static final int HEADER_BYTES = org.dsparse.core.collective.WireVolume.TCP_FRAME_HEADER_BYTES;
   /** Floats staged at a time on each side: 64 KiB, whatever the chunk size. */
   static final int PIECE_FLOATS = 16 * 1024;
 
@@ -61,6 +62,9 @@ final class TcpCollectiveRun {
   private final SocketChannel in;
   private final SocketChannel out;
   private final long pollNanos;
+  /** Every byte read or written on the links counts on the group's channel, frame headers included. */
+  private final WireTraffic traffic;
+  private final String channel;
   private final ArrayDeque<Transfer> ready = new ArrayDeque<>();
   private final AtomicLong lastProgressNanos = new AtomicLong(System.nanoTime());
   private final long createdNanos = System.nanoTime();
@@ -78,7 +82,9 @@ final class TcpCollectiveRun {
    *     takes on loopback, while the gap between two chunks is usually far shorter.
    */
   TcpCollectiveRun(long sequence, CollectiveKind kind, int members, CollectiveSchedule schedule, float[] buffer,
-      SocketChannel in, SocketChannel out, long pollNanos) {
+      SocketChannel in, SocketChannel out, long pollNanos, WireTraffic traffic, String channel) {
+    this.traffic = traffic;
+    this.channel = channel;
     this.sequence = sequence;
     this.kind = kind;
     this.members = members;
@@ -294,6 +300,7 @@ final class TcpCollectiveRun {
       if (got < 0) {
         throw new EOFException("the predecessor closed the data link");
       }
+      traffic.received(channel, got);
       return got;
     }
 
@@ -343,9 +350,11 @@ final class TcpCollectiveRun {
         if (!sending.hasRemaining() && !stageNextPiece()) {
           return;
         }
-        if (out.write(sending) == 0) {
+        int written = out.write(sending);
+        if (written == 0) {
           return;
         }
+        traffic.sent(channel, written);
         lastProgressNanos.set(System.nanoTime());
       }
     }

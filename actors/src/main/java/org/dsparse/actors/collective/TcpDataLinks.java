@@ -14,6 +14,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.dsparse.protocol.wire.WireTraffic;
 
 /**
  * The sockets of one member's bulk data path in one group: a listening socket for the link from
@@ -45,6 +46,8 @@ final class TcpDataLinks implements AutoCloseable {
   private final String groupId;
   private final int selfRank;
   private final Events events;
+  /** The handshakes count as control traffic; the frames count in {@link TcpCollectiveRun}. */
+  private final WireTraffic traffic;
   private final ServerSocketChannel server;
   /**
    * The I/O threads of every group in this JVM: accept loops and collective runs. One pool, not one
@@ -68,7 +71,9 @@ final class TcpDataLinks implements AutoCloseable {
   private volatile int expectedRank = -1;
   private long generations;
 
-  private TcpDataLinks(String groupId, int selfRank, Events events, ServerSocketChannel server) {
+  private TcpDataLinks(String groupId, int selfRank, Events events, ServerSocketChannel server,
+      WireTraffic traffic) {
+    this.traffic = traffic;
     this.groupId = groupId;
     this.selfRank = selfRank;
     this.events = events;
@@ -76,7 +81,8 @@ final class TcpDataLinks implements AutoCloseable {
   }
 
   /** Listens on {@code host} (an ephemeral port unless {@code port} is set) and starts accepting. */
-  static TcpDataLinks open(String groupId, int selfRank, String host, int port, Events events) throws IOException {
+  static TcpDataLinks open(String groupId, int selfRank, String host, int port, Events events,
+      WireTraffic traffic) throws IOException {
     ServerSocketChannel server = ServerSocketChannel.open();
     try {
       server.bind(new InetSocketAddress(host, port));
@@ -85,7 +91,7 @@ final class TcpDataLinks implements AutoCloseable {
       throw new IOException("group " + groupId + " cannot listen for its data link on " + host + ":" + port
           + ": " + e.getMessage(), e);
     }
-    TcpDataLinks links = new TcpDataLinks(groupId, selfRank, events, server);
+    TcpDataLinks links = new TcpDataLinks(groupId, selfRank, events, server, traffic);
     IO.execute(links::acceptLoop);
     return links;
   }
@@ -132,9 +138,11 @@ final class TcpDataLinks implements AutoCloseable {
         while (hello.hasRemaining()) {
           channel.write(hello);
         }
+        traffic.sent(WireTraffic.CONTROL, hello.limit());
         channel.socket().setSoTimeout(HANDSHAKE_TIMEOUT_MILLIS);
         int answer = channel.socket().getInputStream().read();
         channel.socket().setSoTimeout(0);
+        traffic.received(WireTraffic.CONTROL, 1);
         if (answer != ACCEPTED) {
           throw new IOException("the successor refused the data link (answer " + answer + ")");
         }
@@ -189,7 +197,9 @@ final class TcpDataLinks implements AutoCloseable {
       }
       channel.socket().setSoTimeout(0);
       channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+      traffic.received(WireTraffic.CONTROL, 4 + 4 + groupLength + 4 + 8 + 8);
       channel.write(ByteBuffer.wrap(new byte[] {ACCEPTED}));
+      traffic.sent(WireTraffic.CONTROL, 1);
       channel.configureBlocking(false);
       events.incomingEstablished(generation, channel);
     } catch (IOException e) {

@@ -32,6 +32,8 @@ import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.StepMetrics;
+import org.dsparse.protocol.job.WireBytes;
+import org.dsparse.protocol.wire.WireTraffic;
 import org.dsparse.training.profile.ProcessMemory;
 import org.dsparse.training.trainer.DjlThread;
 
@@ -195,6 +197,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "cannot form its process groups: " + describe(e)));
       return this;
     }
+    job.trafficAtLastStep = WireTraffic.get(context.getSystem()).snapshot();
     prepare.replyTo().tell(new DeviceEvent.Prepared(settings.name(), ready.runtime().baselineRss(),
         ready.runtime().model().layerCount(), ready.runtime().stepsPerEpoch()));
     return this;
@@ -214,6 +217,10 @@ public final class Device extends AbstractBehavior<Device.Command> {
     final List<GroupPlan> ownedGroups = new ArrayList<>();
     final Map<String, ActorRef<ProcessGroup.Command>> groupActors = new HashMap<>();
     final Map<String, Integer> weightLengths = new HashMap<>();
+    /** Each process group actor's id: the plan's group and the kind of traffic it carries. */
+    final Map<String, WireBytes> channels = new HashMap<>();
+    /** The network counters when the previous step ended (or the job was ready). */
+    Map<String, WireTraffic.Bytes> trafficAtLastStep;
 
     Job(DeviceCommand.Prepare prepare, DeviceRuntime runtime) {
       this.jobId = prepare.spec().jobId();
@@ -229,6 +236,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
         if (group.isAllReduce() && group.updaters().contains(me)) {
           allReduceGroups.add(group);
           spawnGroup(allReduceId(group), group.updaters(), addresses);
+          channels.put(allReduceId(group), new WireBytes(group.groupId(), WireBytes.ALL_REDUCE, 0, 0));
         }
         List<String> receivers = new ArrayList<>(addresses.keySet());
         receivers.removeAll(group.updaters());
@@ -238,6 +246,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
           members.add(group.owner());
           members.addAll(receivers);
           spawnGroup(refreshId(group), members, addresses);
+          channels.put(refreshId(group), new WireBytes(group.groupId(),
+              group.isAllReduce() ? WireBytes.REFRESH : WireBytes.BROADCAST, 0, 0));
           weightLengths.put(group.groupId(), runtime.weightLength(group));
         }
       }
@@ -586,9 +596,24 @@ public final class Device extends AbstractBehavior<Device.Command> {
     long peak = settings.measureMemory() ? ProcessMemory.peakResidentBytes() - baseline : 0;
     StepMetrics metrics = new StepMetrics(run.loss, run.computeNanos / 1e6, run.allReduceNanos / 1e6,
         run.broadcastNanos / 1e6, run.collectiveWallNanos / 1e6, run.allReduceBytes, run.broadcastBytes,
-        current, peak);
+        wireSinceLastStep(), current, peak);
     run.command.replyTo().tell(new DeviceEvent.StepCompleted(settings.name(), run.command.step(), metrics));
     return this;
+  }
+
+  /** What the transports counted since the previous step ended, by the plan's groups and kinds. */
+  private List<WireBytes> wireSinceLastStep() {
+    Map<String, WireTraffic.Bytes> now = WireTraffic.get(context.getSystem()).snapshot();
+    Map<String, WireTraffic.Bytes> delta = WireTraffic.between(job.trafficAtLastStep, now);
+    job.trafficAtLastStep = now;
+    List<WireBytes> wire = new ArrayList<>();
+    delta.forEach((channel, bytes) -> {
+      WireBytes group = job.channels.get(channel);
+      String kind = channel.equals(WireTraffic.SHARD) ? WireBytes.SHARD : WireBytes.CONTROL;
+      wire.add(group != null ? new WireBytes(group.group(), group.kind(), bytes.sent(), bytes.received())
+          : new WireBytes("", kind, bytes.sent(), bytes.received()));
+    });
+    return wire;
   }
 
   private Behavior<Command> failStep(String reason) {

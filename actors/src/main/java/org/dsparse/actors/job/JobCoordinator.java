@@ -35,6 +35,7 @@ import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.protocol.job.StepMetrics;
+import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.training.trainer.DjlThread;
 
 /**
@@ -88,9 +89,11 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
   private long jobStarted;
   private final List<Float> stepLosses = new ArrayList<>();
   private final Map<String, DeviceTotals> totals = new LinkedHashMap<>();
-  private double stepMillisSum;
+  /** Each step's wall time, in order. */
+  private final List<Double> stepMillisEach = new ArrayList<>();
   /** Sum over steps of the slowest device's aggregation time: the step's critical path. */
-  private double stepAggregationSum;
+  /** Each step's aggregation critical path (its slowest device's), in order. */
+  private final List<Double> stepAggregationEach = new ArrayList<>();
   private double currentStepAggregation;
   private double epochLossSum;
   private int epochLossCount;
@@ -338,8 +341,8 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
       return;
     }
     double stepMillis = (System.nanoTime() - phaseStarted) / 1e6;
-    stepMillisSum += stepMillis;
-    stepAggregationSum += currentStepAggregation;
+    stepMillisEach.add(stepMillis);
+    stepAggregationEach.add(currentStepAggregation);
     currentStepAggregation = 0;
     double loss = stepLosses.stream().mapToDouble(Float::doubleValue).average().orElse(Double.NaN);
     epochLossSum += loss;
@@ -421,11 +424,24 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
       reports.add(totals.get(device.name()).report(device, plan.assignments().get(device.name())));
     }
     JobReport report = new JobReport(spec, plan.description(), plan.fullUpdatePeakBytes(), reports, step,
-        stepAggregationSum / Math.max(1, step), stepMillisSum / Math.max(1, step),
+        mean(stepAggregationEach), mean(stepMillisEach), median(stepAggregationEach), median(stepMillisEach),
         epochAccuracies.get(epochAccuracies.size() - 1), List.copyOf(epochAccuracies),
         List.copyOf(epochLosses), List.copyOf(checkpoints));
     endOnDevices();
     client.tell(new JobEvent.Succeeded(report));
+  }
+
+  private static double mean(List<Double> values) {
+    return values.stream().mapToDouble(Double::doubleValue).average().orElse(0);
+  }
+
+  private static double median(List<Double> values) {
+    if (values.isEmpty()) {
+      return 0;
+    }
+    double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    int mid = sorted.length / 2;
+    return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
   }
 
   private Behavior<Command> onDeadlinePassed(DeadlinePassed passed) {
@@ -484,6 +500,7 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     double collectiveWallMillis;
     long bytes;
     long peakTrainingBytes;
+    final Map<List<String>, WireBytes> wire = new java.util.LinkedHashMap<>();
 
     void add(StepMetrics m) {
       steps++;
@@ -494,6 +511,9 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
       collectiveWallMillis += m.collectiveWallMillis();
       bytes += m.allReduceBytes() + m.broadcastBytes();
       peakTrainingBytes = Math.max(peakTrainingBytes, m.peakTrainingBytes());
+      for (WireBytes w : m.wire()) {
+        wire.merge(List.of(w.group(), w.kind()), w, WireBytes::plus);
+      }
     }
 
     JobReport.DeviceReport report(DeviceInfo device, org.dsparse.protocol.job.Assignment assignment) {
@@ -501,7 +521,7 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
       return new JobReport.DeviceReport(device.name(), device.budgetBytes(),
           assignment.updatedLayers().size(), assignment.predictedPeakBytes(), peakTrainingBytes,
           aggregationMillis / n, allReduceMillis / n, broadcastMillis / n, collectiveWallMillis / n,
-          computeMillis / n, bytes / n);
+          computeMillis / n, bytes / n, steps, List.copyOf(wire.values()));
     }
   }
 }

@@ -2,6 +2,7 @@ package org.dsparse.actors.job;
 
 import java.util.List;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.WireBytes;
 
 /**
  * A finished job's figures.
@@ -9,6 +10,8 @@ import org.dsparse.protocol.job.JobSpec;
  * @param aggMillisPerStep mean over steps of the slowest device's AllReduce and Broadcast time in
  *     that step (the step's aggregation critical path; collectives timed from their last member's start)
  * @param stepMillis mean wall time of a step
+ * @param medianAggMillis median over steps of the same aggregation critical path
+ * @param medianStepMillis median wall time of a step
  * @param testAccuracy after the last epoch
  * @param epochAccuracies after each epoch
  * @param epochLosses mean training loss of each epoch
@@ -21,6 +24,8 @@ public record JobReport(
     long steps,
     double aggMillisPerStep,
     double stepMillis,
+    double medianAggMillis,
+    double medianStepMillis,
     double testAccuracy,
     List<Double> epochAccuracies,
     List<Double> epochLosses,
@@ -33,10 +38,37 @@ public record JobReport(
    *     member had started each collective (see {@code StepMetrics})
    * @param collectiveWallMillisPerStep its mean wall time in collectives, waiting for slower devices included
    * @param computeMillisPerStep its mean DJL time per step
-   * @param bytesPerStep payload it sent or received in collectives per step
+   * @param bytesPerStep payload it sent or received in collectives per step (the plan's view)
+   * @param wire what its transports counted on the network over the whole job, by group and kind
+   *     (sent and received; see {@code WireBytes})
    */
   public record DeviceReport(String name, long budgetBytes, int updatedLayers, long predictedBytes,
       long measuredBytes, double aggMillisPerStep, double allReduceMillisPerStep,
       double broadcastMillisPerStep, double collectiveWallMillisPerStep, double computeMillisPerStep,
-      double bytesPerStep) {}
+      double bytesPerStep, long steps, List<WireBytes> wire) {
+    public DeviceReport {
+      wire = List.copyOf(wire);
+    }
+
+    /** Bytes sent plus received per step, all kinds. */
+    public double wireBytesPerStep() {
+      return wire.stream().mapToLong(WireBytes::total).sum() / (double) Math.max(1, steps);
+    }
+
+    /** Bytes sent plus received per step of one kind, all groups. */
+    public double wireBytesPerStep(String kind) {
+      return wire.stream().filter(w -> w.kind().equals(kind)).mapToLong(WireBytes::total).sum()
+          / (double) Math.max(1, steps);
+    }
+  }
+
+  /** Mean over devices of the bytes each sent plus received per step. */
+  public double wireBytesPerStepPerDevice() {
+    return devices.stream().mapToDouble(DeviceReport::wireBytesPerStep).average().orElse(0);
+  }
+
+  /** The same for one kind. */
+  public double wireBytesPerStepPerDevice(String kind) {
+    return devices.stream().mapToDouble(d -> d.wireBytesPerStep(kind)).average().orElse(0);
+  }
 }

@@ -25,6 +25,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.dsparse.core.placement.ShardDemand;
 import org.dsparse.protocol.control.ControlMessage;
+import org.dsparse.protocol.wire.WireTraffic;
 
 /**
  * The shard of one fused layer group: it lives on the group's home device, chosen by
@@ -44,6 +45,14 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
 
   public sealed interface Command {}
 
+  /** A message carrying shard weights: its bytes count on the shard channel, not as control. */
+  interface WeightsMessage extends ControlMessage {
+    @Override
+    default String wireChannel() {
+      return WireTraffic.SHARD;
+    }
+  }
+
   /** Asks the shard for its home, recording nothing: the demand is what placed it. */
   public record Assign(ShardDemand demand, ActorRef<Assigned> replyTo) implements Command, ControlMessage {}
 
@@ -55,7 +64,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   public record Assigned(String groupId, String homeDevice, String homeAddress) implements ControlMessage {}
 
   /** The group's weights after a refresh, sent by its home device; older or equal versions are ignored. */
-  public record StoreWeights(long version, float[] weights) implements Command, ControlMessage {}
+  public record StoreWeights(long version, float[] weights) implements Command, WeightsMessage {}
 
   /**
    * One part of the group's weights at {@code version}: floats {@code offset} onwards of
@@ -63,7 +72,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
    * {@link #storeWeights}.
    */
   public record StoreWeightsPart(long version, int offset, int totalLength, float[] part)
-      implements Command, ControlMessage {}
+      implements Command, WeightsMessage {}
 
   /** Asks for the latest weights in one message; for weights of any size use {@link #fetchWeights}. */
   public record GetWeights(ActorRef<WeightsSnapshot> replyTo) implements Command, ControlMessage {}
@@ -73,13 +82,13 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
 
   /** Floats {@code offset} onwards of the group's {@code totalLength} weights at {@code version}. */
   public record WeightsPart(String groupId, long version, int offset, int totalLength, float[] part)
-      implements ControlMessage {}
+      implements WeightsMessage {}
 
   /**
    * The shard's latest weights, {@link #NO_VERSION} and none if it holds none. The array is the
    * shard's own: readers must not modify it.
    */
-  public record WeightsSnapshot(String groupId, long version, float[] weights) implements ControlMessage {
+  public record WeightsSnapshot(String groupId, long version, float[] weights) implements WeightsMessage {
     public boolean hasWeights() {
       return version != NO_VERSION;
     }

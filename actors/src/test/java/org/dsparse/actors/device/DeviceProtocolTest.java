@@ -9,6 +9,7 @@ import com.typesafe.config.ConfigFactory;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.dsparse.actors.collective.CollectiveSettings;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.job.PlannedJob;
 import org.dsparse.actors.node.LocalCluster;
@@ -25,6 +26,7 @@ import org.dsparse.core.plan.PlannerSettings;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
 import org.dsparse.training.profile.MemoryModels;
@@ -108,6 +110,37 @@ class DeviceProtocolTest {
     // Every weight and BatchNorm statistic of every layer, bit for bit, on all three devices.
     assertArrayEquals(checkpoints.get(0), checkpoints.get(1));
     assertArrayEquals(checkpoints.get(0), checkpoints.get(2));
+  }
+
+  @Test
+  void theWireCountersEqualTheBytesThePlanPredicts() {
+    int chunkFloats = CollectiveSettings.fromConfig(cluster.config).chunkFloats();
+    Map<String, long[]> expected = cluster.plannedWireBytes(plan, chunkFloats);
+    Map<String, DeviceEvent.StepCompleted> reports = cluster.step(true);
+    long allReduceSent = 0;
+    long allReduceReceived = 0;
+    for (DeviceInfo d : cluster.devices) {
+      List<WireBytes> wire = reports.get(d.name()).metrics().wire();
+      long[] counted = new long[4];
+      for (WireBytes w : wire) {
+        int at = switch (w.kind()) {
+          case WireBytes.ALL_REDUCE -> 0;
+          case WireBytes.BROADCAST, WireBytes.REFRESH -> 2;
+          default -> -1;
+        };
+        if (at >= 0) {
+          counted[at] += w.sent();
+          counted[at + 1] += w.received();
+        }
+      }
+      assertArrayEquals(expected.get(d.name()), counted, d.name() + ": " + wire);
+      allReduceSent += counted[0];
+      allReduceReceived += counted[1];
+      // Step commands, reports and the collectives' start announcements cross the network too.
+      assertTrue(wire.stream().anyMatch(w -> w.kind().equals(WireBytes.CONTROL) && w.sent() > 0), wire.toString());
+    }
+    assertTrue(allReduceSent > 0, "the plan has an AllReduce group");
+    assertEquals(allReduceSent, allReduceReceived, "every byte sent in a ring is received");
   }
 
   @Test

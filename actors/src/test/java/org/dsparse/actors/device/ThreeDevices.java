@@ -21,6 +21,7 @@ import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.PlannedJob;
 import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.core.collective.WireVolume;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
@@ -155,6 +156,50 @@ final class ThreeDevices implements AutoCloseable {
         }
       }
     });
+    return result;
+  }
+
+  /**
+   * Per device, the bytes the plan makes its TCP data links carry on a step that aggregates and
+   * refreshes: {AllReduce sent, AllReduce received, Broadcast and refresh sent, received}, from the
+   * groups' ring and chain schedules (ranks as the devices form them: updaters in plan order; the
+   * owner first, then the other devices in job order, for a refresh) and the same payload lengths as
+   * {@link #plannedBytes}.
+   */
+  Map<String, long[]> plannedWireBytes(PlannedJob plan, int chunkFloats) {
+    Map<String, long[]> payload = new TreeMap<>();
+    DjlThread.run(() -> {
+      try (LayeredModel model = Models.create(spec.model(), new Shape(1, 28, 28), 10, spec.seed())) {
+        for (GroupPlan g : plan.groups()) {
+          long floats = 0;
+          for (GroupPlan.Slice s : g.slices()) {
+            ChannelSlice slice = new ChannelSlice(s.layer(), s.from(), s.to());
+            floats += model.trainableLength(List.of(slice)) + model.bufferLength(List.of(slice));
+          }
+          payload.put(g.groupId(), new long[] {floats});
+        }
+      }
+    });
+    Map<String, long[]> result = new TreeMap<>();
+    for (DeviceInfo d : devices) {
+      long[] bytes = new long[4];
+      for (GroupPlan g : plan.groups()) {
+        int length = (int) payload.get(g.groupId())[0];
+        int rank = g.updaters().indexOf(d.name());
+        if (g.isAllReduce() && rank >= 0) {
+          bytes[0] += WireVolume.ringAllReduceSentBytes(g.updaters().size(), rank, length, chunkFloats);
+          bytes[1] += WireVolume.ringAllReduceReceivedBytes(g.updaters().size(), rank, length, chunkFloats);
+        }
+        List<String> members = new ArrayList<>(List.of(g.owner()));
+        devices.stream().map(DeviceInfo::name).filter(n -> !g.updaters().contains(n)).forEach(members::add);
+        int member = members.indexOf(d.name());
+        if (members.size() > 1 && member >= 0) {
+          bytes[2] += WireVolume.chainBroadcastSentBytes(members.size(), member, 0, length, chunkFloats);
+          bytes[3] += WireVolume.chainBroadcastReceivedBytes(members.size(), member, 0, length, chunkFloats);
+        }
+      }
+      result.put(d.name(), bytes);
+    }
     return result;
   }
 

@@ -14,6 +14,7 @@ import org.apache.pekko.serialization.ByteBufferSerializer;
 import org.apache.pekko.serialization.SerializerWithStringManifest;
 import org.dsparse.protocol.wire.KryoPool;
 import org.dsparse.protocol.wire.RefResolver;
+import org.dsparse.protocol.wire.WireTraffic;
 
 /**
  * Pekko serializer for {@link PeerMessage}s.
@@ -38,9 +39,11 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
 
   private final RefResolver refs;
   private final KryoPool kryos = new KryoPool(this::newKryo);
+  private final WireTraffic traffic;
 
   public CollectiveSerializer(ExtendedActorSystem system) {
     this.refs = new RefResolver(system);
+    this.traffic = WireTraffic.get(system);
   }
 
   @Override
@@ -73,7 +76,9 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
   @Override
   public void toBinary(Object message, ByteBuffer buffer) {
     if (message instanceof Chunk chunk) {
+      int start = buffer.position();
       writeChunk(chunk, buffer);
+      traffic.sent(chunk.groupId(), buffer.position() - start);
     } else {
       buffer.put(toBinary(message));
     }
@@ -84,16 +89,22 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
     if (message instanceof Chunk chunk) {
       byte[] bytes = new byte[chunkSize(chunk)];
       writeChunk(chunk, ByteBuffer.wrap(bytes));
+      traffic.sent(chunk.groupId(), bytes.length);
       return bytes;
     }
     manifest(message);
-    return kryos.write(message);
+    byte[] bytes = kryos.write(message);
+    traffic.sent(WireTraffic.CONTROL, bytes.length);
+    return bytes;
   }
 
   @Override
   public Object fromBinary(ByteBuffer buffer, String manifest) {
     if (CHUNK.equals(manifest)) {
-      return readChunk(buffer);
+      int length = buffer.remaining();
+      Chunk chunk = readChunk(buffer);
+      traffic.received(chunk.groupId(), length);
+      return chunk;
     }
     byte[] bytes = new byte[buffer.remaining()];
     buffer.get(bytes);
@@ -102,6 +113,12 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
 
   @Override
   public Object fromBinary(byte[] bytes, String manifest) {
+    Object message = decode(bytes, manifest);
+    traffic.received(message instanceof Chunk chunk ? chunk.groupId() : WireTraffic.CONTROL, bytes.length);
+    return message;
+  }
+
+  private Object decode(byte[] bytes, String manifest) {
     Class<? extends PeerMessage> type = switch (manifest) {
       case CHUNK -> Chunk.class;
       case CONSUMED -> ChunksConsumed.class;

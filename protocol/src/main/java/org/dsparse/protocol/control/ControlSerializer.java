@@ -14,6 +14,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.serialization.SerializerWithStringManifest;
 import org.dsparse.protocol.wire.KryoPool;
 import org.dsparse.protocol.wire.RefResolver;
+import org.dsparse.protocol.wire.WireTraffic;
 
 /**
  * Pekko serializer for {@link ControlMessage}s: the manifest is the message's class name, the body
@@ -31,9 +32,11 @@ public final class ControlSerializer extends SerializerWithStringManifest {
 
   private final RefResolver refs;
   private final KryoPool kryos = new KryoPool(this::newKryo);
+  private final WireTraffic traffic;
 
   public ControlSerializer(ExtendedActorSystem system) {
     this.refs = new RefResolver(system);
+    this.traffic = WireTraffic.get(system);
   }
 
   @Override
@@ -52,7 +55,9 @@ public final class ControlSerializer extends SerializerWithStringManifest {
   @Override
   public byte[] toBinary(Object message) {
     manifest(message);
-    return kryos.write(message);
+    byte[] bytes = kryos.write(message);
+    traffic.sent(((ControlMessage) message).wireChannel(), bytes.length);
+    return bytes;
   }
 
   @Override
@@ -66,7 +71,9 @@ public final class ControlSerializer extends SerializerWithStringManifest {
     if (!ControlMessage.class.isAssignableFrom(type)) {
       throw new IllegalArgumentException("manifest " + manifest + " is not a control message");
     }
-    return kryos.read(bytes, type, manifest);
+    Object message = kryos.read(bytes, type, manifest);
+    traffic.received(((ControlMessage) message).wireChannel(), bytes.length);
+    return message;
   }
 
   private Kryo newKryo() {

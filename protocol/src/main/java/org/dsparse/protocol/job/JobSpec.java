@@ -27,8 +27,10 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param epochs passes over each device's shard
  * @param maxStepsPerEpoch 0 for a whole pass, else at most this many steps per epoch
  * @param averagingInterval 1: the devices of a group AllReduce their gradients every step (DSparse's
- *     synchronous update); N > 1: in DSPARSE mode each updater steps on its own gradients and the
- *     group averages its weights every N steps and at each epoch end (periodic model averaging)
+ *     synchronous update, and synchronous data-parallel training in FULL mode); N > 1: each updater
+ *     steps on its own gradients and the group averages its weights every N steps and at each epoch
+ *     end (periodic model averaging, or local SGD in FULL mode: the same protocol in both modes, so
+ *     that they compare like with like)
  * @param refreshInterval steps between weight refreshes of devices that do not update a layer
  *     (1: every step, exact synchronous semantics); every epoch ends with one
  * @param seed model initialisation, data partition and order
@@ -123,9 +125,14 @@ public record JobSpec(
         ? Math.sqrt((double) updaters / devices) : 1;
   }
 
-  /** Whether groups average weights periodically instead of gradients every step. */
+  /** Whether groups average weights periodically instead of gradients every step, in either mode. */
   public boolean averagesWeights() {
-    return mode == Mode.DSPARSE && averagingInterval > 1;
+    return averagingInterval > 1;
+  }
+
+  /** The aggregation protocol's name in reports: {@code sync}, or {@code periodic-N}. */
+  public String protocol() {
+    return averagingInterval == 1 ? "sync" : "periodic-" + averagingInterval;
   }
 
   /** The same job with another refresh interval. */
