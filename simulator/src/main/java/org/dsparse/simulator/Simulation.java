@@ -48,12 +48,21 @@ public final class Simulation {
     this.log = log;
   }
 
-  /** One setting's runs: the reports of each mode. */
-  public record SettingResult(String setting, Map<JobSpec.Mode, JobReport> reports) {}
+  /**
+   * One setting's runs under one protocol: the reports of each mode.
+   *
+   * @param setting {@code pretrained} or {@code scratch}
+   * @param protocol {@code sync} or {@code periodic-N}
+   * @param links {@code loopback}, or {@code shaped} when the devices' links were shaped
+   */
+  public record SettingResult(String setting, String protocol, String links, Map<JobSpec.Mode, JobReport> reports) {}
 
-  /** Everything an experiment produced. */
+  /**
+   * Everything an experiment produced: {@code settings} in setting-then-protocol order, the first being
+   * the primary one the variants compare with; {@code timings} the timing runs on shaped links.
+   */
   public record Outcome(List<Long> budgets, long fullUpdatePredictedBytes, Pretraining.Result pretrain,
-      List<SettingResult> settings, Map<String, JobReport> variants) {}
+      List<SettingResult> settings, Map<String, JobReport> variants, List<SettingResult> timings) {}
 
   public Outcome run() throws Exception {
     JobSpec job = simulation.job().spec();
@@ -79,42 +88,74 @@ public final class Simulation {
           pretrain.samples(), 100 * pretrain.testAccuracy(), pretrain.reused() ? "reused (same recipe)" : "saved",
           checkpoint));
       job = job.withInitialCheckpoint(checkpoint.toString());
-      settings.add(runModes("pretrained", job, budgets));
+      runProtocols("pretrained", checkpoint.toString(), budgets, settings);
       if (simulation.scratch()) {
-        settings.add(runModes("scratch", job.withInitialCheckpoint(""), budgets));
+        runProtocols("scratch", "", budgets, settings);
       }
     } else {
-      settings.add(runModes("scratch", job, budgets));
+      runProtocols("scratch", job.initialCheckpoint(), budgets, settings);
     }
     Map<String, JobReport> variants = new LinkedHashMap<>();
     for (SimulationConfig.Variant variant : simulation.variants()) {
       String jobId = simulation.name() + "-" + settings.get(0).setting() + "-" + variant.name();
       log.accept("variant " + variant.name() + ": " + jobId + " ...");
       JobSpec spec = variant.spec().withMode(JobSpec.Mode.DSPARSE, jobId)
-          .withInitialCheckpoint(job.initialCheckpoint());
+          .withInitialCheckpoint(settings.get(0).setting().equals("pretrained") ? job.initialCheckpoint() : "");
       variants.put(variant.name(), runJob(new JobConfig(spec, simulation.devices().size(),
           simulation.job().timeouts()), budgets));
     }
-    return new Outcome(budgets, fullUpdate, pretrain, settings, variants);
+    List<SettingResult> timings = new ArrayList<>();
+    if (simulation.timing().enabled()) {
+      List<DeviceProfile> shaped = simulation.devices().stream().map(d -> new DeviceProfile(d.name(), d.budget(),
+          d.computeSlowdown(), simulation.timing().linkBitsPerSecond())).toList();
+      for (SimulationConfig.Protocol protocol : simulation.protocolsToRun()) {
+        JobSpec spec = protocol.spec().withInitialCheckpoint(job.initialCheckpoint())
+            .withMaxStepsPerEpoch(simulation.timing().steps());
+        timings.add(runModes("shaped", spec, budgets, shaped, "shaped",
+            settings.get(0).setting()));
+      }
+    }
+    return new Outcome(budgets, fullUpdate, pretrain, settings, variants, timings);
   }
 
-  private SettingResult runModes(String setting, JobSpec job, List<Long> budgets) throws Exception {
+  /** Both modes under every protocol, from {@code checkpoint} (empty: a fresh model). */
+  private void runProtocols(String setting, String checkpoint, List<Long> budgets, List<SettingResult> out)
+      throws Exception {
+    for (SimulationConfig.Protocol protocol : simulation.protocolsToRun()) {
+      out.add(runModes(setting, protocol.spec().withInitialCheckpoint(checkpoint), budgets, simulation.devices(),
+          links(simulation.devices()), setting));
+    }
+  }
+
+  private static String links(List<DeviceProfile> devices) {
+    return devices.stream().anyMatch(d -> d.linkBitsPerSecond() > 0) ? "shaped" : "loopback";
+  }
+
+  /**
+   * @param tag names the jobs ({@code <name>-<tag>-<protocol>-<mode>})
+   * @param setting the setting the result belongs to
+   */
+  private SettingResult runModes(String tag, JobSpec job, List<Long> budgets, List<DeviceProfile> devices,
+      String links, String setting) throws Exception {
     Map<JobSpec.Mode, JobReport> reports = new LinkedHashMap<>();
     for (JobSpec.Mode mode : simulation.modes()) {
-      String jobId = simulation.name() + "-" + setting + "-" + mode.name().toLowerCase(Locale.ROOT);
-      JobConfig run = new JobConfig(job.withMode(mode, jobId), simulation.devices().size(),
-          simulation.job().timeouts());
-      log.accept("running " + jobId + " on " + simulation.devices().size() + " devices ("
-          + (simulation.processes() ? "one JVM each" : "in this JVM") + ") ...");
-      reports.put(mode, runJob(run, budgets));
+      String jobId = simulation.name() + "-" + tag + "-" + job.protocol() + "-" + mode.name().toLowerCase(Locale.ROOT);
+      JobConfig run = new JobConfig(job.withMode(mode, jobId), devices.size(), simulation.job().timeouts());
+      log.accept("running " + jobId + " on " + devices.size() + " devices ("
+          + (simulation.processes() ? "one JVM each" : "in this JVM") + ", " + links + " links) ...");
+      reports.put(mode, runJob(run, budgets, devices));
     }
-    return new SettingResult(setting, reports);
+    return new SettingResult(setting, job.protocol(), links, reports);
   }
 
   private JobReport runJob(JobConfig job, List<Long> budgets) throws Exception {
+    return runJob(job, budgets, simulation.devices());
+  }
+
+  private JobReport runJob(JobConfig job, List<Long> budgets, List<DeviceProfile> devices) throws Exception {
     Consumer<JobEvent> progress = new ProgressPrinter(log);
     if (simulation.processes()) {
-      try (ProcessCluster cluster = ProcessCluster.start(config, simulation.devices(), budgets, JOIN_TIMEOUT)) {
+      try (ProcessCluster cluster = ProcessCluster.start(config, devices, budgets, JOIN_TIMEOUT)) {
         return await(cluster.coordinator(), job, progress);
       }
     }

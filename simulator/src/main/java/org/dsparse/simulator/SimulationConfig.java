@@ -25,10 +25,77 @@ import org.dsparse.protocol.job.JobSpec;
  * @param variants more DSparse runs in the first setting, each with its own job settings (another
  *     refresh interval, averaging, planner), compared with the same full-update run
  * @param job the job both modes run
+ * @param protocols the aggregation protocols every setting runs both modes under; empty: the job's own
+ * @param timing optional timing runs of every protocol on shaped links
  */
 public record SimulationConfig(String name, boolean processes, List<DeviceProfile> devices,
     List<JobSpec.Mode> modes, int pretrainEpochs, double pretrainLearningRate, boolean scratch,
-    List<Variant> variants, JobConfig job) {
+    List<Variant> variants, JobConfig job, List<Protocol> protocols, Timing timing) {
+
+  /**
+   * An aggregation protocol both modes run under: groups average and refresh every {@code interval}
+   * steps (1: gradients every step). {@code spec} is the job with the protocol's own settings (e.g. a
+   * planner suited to it); its id and initial checkpoint are replaced when it runs.
+   */
+  public record Protocol(int interval, JobSpec spec) {
+    public String name() {
+      return spec.protocol();
+    }
+  }
+
+  /**
+   * Timing runs: after the others, each protocol's modes run again for {@code steps} steps from the
+   * first setting's start with every device's link shaped to {@code linkBitsPerSecond} (0: none).
+   * At the same protocol and seed a run trains the same whatever its links, so accuracy comes from the
+   * full-length runs and these measure only time (and bytes, which do not depend on the links).
+   */
+  public record Timing(long linkBitsPerSecond, String link, int steps) {
+    public boolean enabled() {
+      return linkBitsPerSecond > 0 && steps > 0;
+    }
+  }
+
+  /** The protocols to run: the configured ones, or the job's own. */
+  public List<Protocol> protocolsToRun() {
+    return protocols.isEmpty() ? List.of(new Protocol(job.spec().averagingInterval(), job.spec())) : protocols;
+  }
+
+  /** Whether any run shapes links (the simulator then runs in a network namespace of its own). */
+  public boolean needsShapedLinks() {
+    return timing.enabled() || devices.stream().anyMatch(d -> d.linkBitsPerSecond() > 0);
+  }
+
+  private static List<Protocol> protocols(Config root, Config c) {
+    List<Protocol> protocols = new ArrayList<>();
+    Set<Integer> intervals = new HashSet<>();
+    int index = 0;
+    for (Config p : c.getConfigList("protocols")) {
+      String where = PATH + ".protocols[" + index++ + "]";
+      int interval = p.hasPath("interval") ? p.getInt("interval") : 0;
+      if (interval < 1 || !intervals.add(interval)) {
+        throw new UsageException(where + ".interval = " + interval + ": a positive number of steps, once per list");
+      }
+      Config job = p.hasPath("job") ? p.getConfig("job") : com.typesafe.config.ConfigFactory.empty();
+      try {
+        protocols.add(new Protocol(interval,
+            JobConfig.read(job.atPath("dsparse.job").withFallback(root)).spec().withProtocol(interval)));
+      } catch (UsageException e) {
+        throw new UsageException(where + ": " + e.getMessage());
+      }
+    }
+    return List.copyOf(protocols);
+  }
+
+  private static Timing timing(Config c) {
+    Config t = c.getConfig("timing");
+    String link = t.getString("link");
+    long bits = LinkRate.parse(PATH + ".timing.link", link);
+    int steps = t.getInt("steps");
+    if (steps < 0) {
+      throw new UsageException(PATH + ".timing.steps = " + steps + ": must not be negative");
+    }
+    return new Timing(bits, link, steps);
+  }
 
   /** A DSparse run with job settings of its own; {@code spec}'s id is replaced when it runs. */
   public record Variant(String name, JobSpec spec) {}
@@ -58,7 +125,7 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
   /** The same experiment with one JVM per device or not. */
   public SimulationConfig withProcesses(boolean on) {
     return new SimulationConfig(name, on, devices, modes, pretrainEpochs, pretrainLearningRate, scratch,
-        variants, job);
+        variants, job, protocols, timing);
   }
 
   public static SimulationConfig read(Config root) {
@@ -107,7 +174,8 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
       }
       return new SimulationConfig(name, c.getBoolean("processes"), List.copyOf(devices), List.copyOf(modes),
           pretrainEpochs, c.getDouble("pretrain.learning-rate"), c.getBoolean("scratch"),
-          variants(root, c), new JobConfig(job.spec(), devices.size(), job.timeouts()));
+          variants(root, c), new JobConfig(job.spec(), devices.size(), job.timeouts()), protocols(root, c),
+          timing(c));
     } catch (ConfigException e) {
       throw new UsageException("simulation configuration: " + e.getMessage());
     }

@@ -6,11 +6,13 @@ import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.dsparse.actors.job.JobReport;
 import org.dsparse.core.cli.Table;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.WireBytes;
 
 /**
  * An experiment's results as {@code results/<name>.json} and a plain-text comparison. Memory is the
@@ -108,6 +110,15 @@ public final class SimulationReport {
       });
       root.add("variants", variants);
     }
+    JsonArray runs = new JsonArray();
+    outcome.settings().forEach(r -> runs.add(runJson(r)));
+    root.add("runs", runs);
+    JsonArray timings = new JsonArray();
+    outcome.timings().forEach(r -> timings.add(runJson(r)));
+    root.add("timings", timings);
+    JsonArray comparisons = new JsonArray();
+    comparisons().forEach(c -> comparisons.add(c.json()));
+    root.add("comparisons", comparisons);
     if (outcome.pretrain() != null) {
       JsonObject p = new JsonObject();
       p.addProperty("heldOutFraction", simulation.job().spec().heldOutFraction());
@@ -129,6 +140,98 @@ public final class SimulationReport {
     return root;
   }
 
+  private static JsonObject runJson(Simulation.SettingResult r) {
+    JsonObject run = new JsonObject();
+    run.addProperty("setting", r.setting());
+    run.addProperty("protocol", r.protocol());
+    run.addProperty("links", r.links());
+    r.reports().forEach((mode, report) -> run.add(key(mode), modeJson(report)));
+    return run;
+  }
+
+  /**
+   * DSparse against the full update at the same protocol, setting and links (fractions: positive =
+   * DSparse less). Timing runs on shaped links take accuracy, and the steps at which each mode reached
+   * the full update's final accuracy, from the full-length run of the same setting and protocol, which
+   * trains identically whatever the links: their time to accuracy is those steps times the shaped
+   * median step ({@code derived}).
+   */
+  record Comparison(String protocol, String links, String setting, double memoryCut, double aggregationCut,
+      double wireBytesCut, double accuracyDelta, Double timeToAccuracyRatio, boolean derived,
+      double fullAggMillis, double dsparseAggMillis, double fullWireBytes, double dsparseWireBytes,
+      double fullStepMillis, double dsparseStepMillis, Double fullSecondsToAccuracy, Double dsparseSecondsToAccuracy) {
+    JsonObject json() {
+      JsonObject c = new JsonObject();
+      c.addProperty("protocol", protocol);
+      c.addProperty("links", links);
+      c.addProperty("setting", setting);
+      c.addProperty("memoryCut", memoryCut);
+      c.addProperty("aggregationCut", aggregationCut);
+      c.addProperty("wireBytesCut", wireBytesCut);
+      c.addProperty("accuracyDelta", accuracyDelta);
+      c.addProperty("timeToAccuracyRatio", timeToAccuracyRatio);
+      c.addProperty("fullMedianAggMillis", fullAggMillis);
+      c.addProperty("dsparseMedianAggMillis", dsparseAggMillis);
+      c.addProperty("fullWireBytesPerStepPerDevice", fullWireBytes);
+      c.addProperty("dsparseWireBytesPerStepPerDevice", dsparseWireBytes);
+      c.addProperty("fullMedianStepMillis", fullStepMillis);
+      c.addProperty("dsparseMedianStepMillis", dsparseStepMillis);
+      c.addProperty("fullSecondsToFullAccuracy", fullSecondsToAccuracy);
+      c.addProperty("dsparseSecondsToFullAccuracy", dsparseSecondsToAccuracy);
+      c.addProperty("accuracyAndTimeToAccuracy", derived
+          ? "derived: accuracy and the steps to reach it from the full-length loopback run of the same setting"
+              + " and protocol, times this run's median step"
+          : "measured in this run");
+      return c;
+    }
+  }
+
+  List<Comparison> comparisons() {
+    List<Comparison> out = new java.util.ArrayList<>();
+    for (Simulation.SettingResult r : outcome.settings()) {
+      comparison(r, r).ifPresent(out::add);
+    }
+    for (Simulation.SettingResult timing : outcome.timings()) {
+      outcome.settings().stream()
+          .filter(r -> r.setting().equals(timing.setting()) && r.protocol().equals(timing.protocol()))
+          .findFirst().flatMap(r -> comparison(timing, r)).ifPresent(out::add);
+    }
+    return out;
+  }
+
+  /** {@code timed}'s time and bytes, {@code trained}'s accuracy: the same run unless timed is a timing run. */
+  private java.util.Optional<Comparison> comparison(Simulation.SettingResult timed, Simulation.SettingResult trained) {
+    JobReport full = timed.reports().get(JobSpec.Mode.FULL);
+    JobReport sparse = timed.reports().get(JobSpec.Mode.DSPARSE);
+    JobReport fullTrained = trained.reports().get(JobSpec.Mode.FULL);
+    JobReport sparseTrained = trained.reports().get(JobSpec.Mode.DSPARSE);
+    if (full == null || sparse == null || fullTrained == null || sparseTrained == null) {
+      return java.util.Optional.empty();
+    }
+    boolean derived = timed != trained;
+    double target = fullTrained.testAccuracy();
+    Double fullSeconds = secondsTo(fullTrained, target, derived ? full.medianStepMillis() : Double.NaN);
+    Double sparseSeconds = secondsTo(sparseTrained, target, derived ? sparse.medianStepMillis() : Double.NaN);
+    Double ratio = fullSeconds == null || sparseSeconds == null || fullSeconds == 0 ? null : sparseSeconds / fullSeconds;
+    return java.util.Optional.of(new Comparison(timed.protocol(), timed.links(), timed.setting(),
+        memoryReduction(full, sparse), 1 - sparse.medianAggMillis() / full.medianAggMillis(),
+        1 - sparse.wireBytesPerStepPerDevice() / full.wireBytesPerStepPerDevice(),
+        100 * (sparseTrained.testAccuracy() - fullTrained.testAccuracy()), ratio, derived,
+        full.medianAggMillis(), sparse.medianAggMillis(), full.wireBytesPerStepPerDevice(),
+        sparse.wireBytesPerStepPerDevice(), full.medianStepMillis(), sparse.medianStepMillis(), fullSeconds,
+        sparseSeconds));
+  }
+
+  /**
+   * Training seconds until {@code run} first reached {@code target}; with {@code stepMillis} given (not
+   * NaN), the steps it took times that step time. Null when it never did.
+   */
+  private static Double secondsTo(JobReport run, double target, double stepMillis) {
+    return run.firstReaching(target)
+        .map(p -> Double.isNaN(stepMillis) ? p.trainingSeconds() : p.step() * stepMillis / 1000)
+        .orElse(null);
+  }
+
   private double memoryReduction(JobReport full, JobReport sparse) {
     double sum = 0;
     for (JobReport.DeviceReport f : full.devices()) {
@@ -143,14 +246,54 @@ public final class SimulationReport {
 
   private static JsonObject modeJson(JobReport report) {
     JsonObject m = new JsonObject();
+    m.addProperty("protocol", report.spec().protocol());
     m.addProperty("aggMillisPerStep", report.aggMillisPerStep());
+    m.addProperty("medianAggMillis", report.medianAggMillis());
     m.addProperty("testAccuracy", report.testAccuracy());
     m.addProperty("stepMillis", report.stepMillis());
+    m.addProperty("medianStepMillis", report.medianStepMillis());
     m.addProperty("steps", report.steps());
+    m.addProperty("wireBytesPerStepPerDevice", report.wireBytesPerStepPerDevice());
+    JsonObject byKind = new JsonObject();
+    for (String kind : WIRE_KINDS) {
+      byKind.addProperty(kind, report.wireBytesPerStepPerDevice(kind));
+    }
+    m.add("wireBytesPerStepPerDeviceByKind", byKind);
+    JsonArray curve = new JsonArray();
+    for (JobReport.AccuracyPoint point : report.accuracyCurve()) {
+      JsonObject p = new JsonObject();
+      p.addProperty("step", point.step());
+      p.addProperty("trainingSeconds", point.trainingSeconds());
+      p.addProperty("accuracy", point.accuracy());
+      curve.add(p);
+    }
+    m.add("accuracyCurve", curve);
     m.addProperty("computeMillisPerStep",
         report.devices().stream().mapToDouble(JobReport.DeviceReport::computeMillisPerStep).average().orElse(0));
-    m.addProperty("bytesPerStepPerDevice",
+    m.addProperty("payloadBytesPerStepPerDevice",
         report.devices().stream().mapToDouble(JobReport.DeviceReport::bytesPerStep).average().orElse(0));
+    JsonArray devices = new JsonArray();
+    for (JobReport.DeviceReport d : report.devices()) {
+      JsonObject device = new JsonObject();
+      device.addProperty("name", d.name());
+      device.addProperty("measuredBytes", d.measuredBytes());
+      device.addProperty("predictedBytes", d.predictedBytes());
+      device.addProperty("updatedLayers", d.updatedLayers());
+      device.addProperty("aggMillisPerStep", d.aggMillisPerStep());
+      device.addProperty("wireBytesPerStep", d.wireBytesPerStep());
+      JsonArray wire = new JsonArray();
+      for (WireBytes w : d.wire()) {
+        JsonObject row = new JsonObject();
+        row.addProperty("group", w.group());
+        row.addProperty("kind", w.kind());
+        row.addProperty("sentBytesPerStep", w.sent() / (double) Math.max(1, d.steps()));
+        row.addProperty("receivedBytesPerStep", w.received() / (double) Math.max(1, d.steps()));
+        wire.add(row);
+      }
+      device.add("wire", wire);
+      devices.add(device);
+    }
+    m.add("devices", devices);
     JsonArray accuracies = new JsonArray();
     report.epochAccuracies().forEach(accuracies::add);
     m.add("epochAccuracies", accuracies);
@@ -174,7 +317,8 @@ public final class SimulationReport {
       JobReport sparse = setting.reports().get(JobSpec.Mode.DSPARSE);
       out.append("== ").append(simulation.name()).append(", ").append(setting.setting())
           .append(setting.setting().equals("pretrained") ? " (from the pre-trained checkpoint)" : " (from a fresh model)")
-          .append(" ==\n");
+          .append(", protocol ").append(setting.protocol()).append(" in both modes, ").append(setting.links())
+          .append(" links ==\n");
       if (full == null || sparse == null) {
         setting.reports().forEach((mode, r) -> out.append(String.format(Locale.ROOT,
             "%s: test accuracy %.2f%%, aggregation %.1f ms/step, step %.0f ms%n", key(mode), 100 * r.testAccuracy(),
@@ -196,6 +340,11 @@ public final class SimulationReport {
       Table modes = new Table("", "full", "dsparse", "change");
       modes.row("aggregation ms/step", fmt(full.aggMillisPerStep()), fmt(sparse.aggMillisPerStep()),
           percent(sparse.aggMillisPerStep() / full.aggMillisPerStep() - 1));
+      modes.row("median aggregation ms/step", fmt(full.medianAggMillis()), fmt(sparse.medianAggMillis()),
+          percent(sparse.medianAggMillis() / full.medianAggMillis() - 1));
+      modes.row("wire MB/step per device", mb(full.wireBytesPerStepPerDevice()),
+          mb(sparse.wireBytesPerStepPerDevice()),
+          percent(sparse.wireBytesPerStepPerDevice() / full.wireBytesPerStepPerDevice() - 1));
       modes.row("step ms", fmt(full.stepMillis()), fmt(sparse.stepMillis()),
           percent(sparse.stepMillis() / full.stepMillis() - 1));
       modes.row("test accuracy %", fmt(100 * full.testAccuracy()), fmt(100 * sparse.testAccuracy()),
@@ -203,17 +352,42 @@ public final class SimulationReport {
       modes.row("mean memory saving", "", "", percent(memoryReduction(full, sparse)));
       out.append(modes).append('\n');
     }
+    List<Comparison> comparisons = comparisons();
+    if (!comparisons.isEmpty()) {
+      Table same = new Table("protocol", "links", "setting", "memory saving", "agg ms full", "agg ms dsparse",
+          "change", "wire MB/step full", "wire MB/step dsparse", "change", "accuracy vs full", "time to full's acc.");
+      for (Comparison c : comparisons) {
+        same.row(c.protocol(), c.links(), c.setting(), percent(c.memoryCut()), fmt(c.fullAggMillis()),
+            fmt(c.dsparseAggMillis()), percent(-c.aggregationCut()), mb(c.fullWireBytes()), mb(c.dsparseWireBytes()),
+            percent(-c.wireBytesCut()), String.format(Locale.ROOT, "%+.2f pt%s", c.accuracyDelta(), c.derived() ? "*" : ""),
+            c.timeToAccuracyRatio() == null ? "not reached" : String.format(Locale.ROOT, "%.2fx%s",
+                c.timeToAccuracyRatio(), c.derived() ? "*" : ""));
+      }
+      out.append("DSparse against the full update at the same protocol (median aggregation per step; wire bytes sent"
+          + " plus received per device per step, counted by the transports):\n").append(same)
+          .append("* derived: accuracy and steps to it from the loopback run of the same setting and protocol\n\n");
+    }
     JobReport full = primary().reports().get(JobSpec.Mode.FULL);
     if (!outcome.variants().isEmpty() && full != null) {
-      Table variants = new Table("dsparse variant (" + primary().setting() + ")", "averaging", "refresh",
+      Table variants = new Table("dsparse variant (" + primary().setting() + ", against the " + primary().protocol()
+          + " full update; another protocol is marked)", "averaging", "refresh",
           "memory saving", "aggregation ms/step", "change", "test accuracy %", "vs full");
-      outcome.variants().forEach((name, r) -> variants.row(name, r.spec().averagingInterval(),
+      outcome.variants().forEach((name, r) -> variants.row(
+          name + (r.spec().protocol().equals(primary().protocol()) ? "" : " (" + r.spec().protocol() + ": across protocols)"),
+          r.spec().averagingInterval(),
           r.spec().refreshInterval(), percent(memoryReduction(full, r)), fmt(r.aggMillisPerStep()),
           percent(r.aggMillisPerStep() / full.aggMillisPerStep() - 1), fmt(100 * r.testAccuracy()),
           String.format(Locale.ROOT, "%+.2f pt", 100 * (r.testAccuracy() - full.testAccuracy()))));
       out.append(variants).append('\n');
     }
     return out.toString();
+  }
+
+  private static final List<String> WIRE_KINDS = List.of(WireBytes.ALL_REDUCE, WireBytes.BROADCAST,
+      WireBytes.REFRESH, WireBytes.SHARD, WireBytes.CONTROL);
+
+  private static String mb(double bytes) {
+    return String.format(Locale.ROOT, "%.3f", bytes / 1e6);
   }
 
   private static String fmt(double value) {

@@ -72,7 +72,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           positive(c, "batch"), nonNegativeInt(c, "frozen-prefix-micro-batch"), optimizer,
           (float) positiveDouble(c, "learning-rate"),
           (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),
-          nonNegativeInt(c, "max-steps-per-epoch"),
+          nonNegativeInt(c, "max-steps-per-epoch"), nonNegativeInt(c, "evaluate-every"),
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
           c.getString("checkpoint-dir"), knobs);
       Config t = c.getConfig("timeouts");

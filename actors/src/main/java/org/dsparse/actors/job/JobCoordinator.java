@@ -91,6 +91,8 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
   private final Map<String, DeviceTotals> totals = new LinkedHashMap<>();
   /** Each step's wall time, in order. */
   private final List<Double> stepMillisEach = new ArrayList<>();
+  /** Test accuracy after given steps (every evaluate-every steps, and at epoch ends). */
+  private final List<JobReport.AccuracyPoint> accuracyCurve = new ArrayList<>();
   /** Sum over steps of the slowest device's aggregation time: the step's critical path. */
   /** Each step's aggregation critical path (its slowest device's), in order. */
   private final List<Double> stepAggregationEach = new ArrayList<>();
@@ -353,9 +355,18 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     double eta = elapsed / step * (totalSteps() - step);
     client.tell(new JobEvent.StepReported(spec.jobId(), epoch, step, totalSteps(), loss, stepMillis, eta));
     if (stepInEpoch < stepsPerEpoch) {
-      runStep();
+      if (spec.evaluateEvery() > 0 && step % spec.evaluateEvery() == 0) {
+        evaluate();
+      } else {
+        runStep();
+      }
       return;
     }
+    evaluate();
+  }
+
+  /** Measures test accuracy on every device's share of the test set; mid-epoch when steps remain. */
+  private void evaluate() {
     correct = 0;
     evaluated = 0;
     startPhase(Phase.EVALUATE, timeouts.evaluate(), devices.keySet());
@@ -375,6 +386,13 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
       return;
     }
     double accuracy = evaluated == 0 ? 0 : (double) correct / evaluated;
+    double trainingSeconds = stepMillisEach.stream().mapToDouble(Double::doubleValue).sum() / 1000;
+    accuracyCurve.add(new JobReport.AccuracyPoint(step, trainingSeconds, accuracy));
+    if (stepInEpoch < stepsPerEpoch) {
+      context.getLog().info("job {}: test accuracy {} after {} steps", spec.jobId(), accuracy, step);
+      runStep();
+      return;
+    }
     epochAccuracies.add(accuracy);
     epochLosses.add(epochLossSum / Math.max(1, epochLossCount));
     epochLossSum = 0;
@@ -426,7 +444,7 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     JobReport report = new JobReport(spec, plan.description(), plan.fullUpdatePeakBytes(), reports, step,
         mean(stepAggregationEach), mean(stepMillisEach), median(stepAggregationEach), median(stepMillisEach),
         epochAccuracies.get(epochAccuracies.size() - 1), List.copyOf(epochAccuracies),
-        List.copyOf(epochLosses), List.copyOf(checkpoints));
+        List.copyOf(epochLosses), List.copyOf(accuracyCurve), List.copyOf(checkpoints));
     endOnDevices();
     client.tell(new JobEvent.Succeeded(report));
   }

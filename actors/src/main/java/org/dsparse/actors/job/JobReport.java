@@ -15,6 +15,7 @@ import org.dsparse.protocol.job.WireBytes;
  * @param testAccuracy after the last epoch
  * @param epochAccuracies after each epoch
  * @param epochLosses mean training loss of each epoch
+ * @param accuracyCurve test accuracy at each evaluation, with the training time spent until then
  */
 public record JobReport(
     JobSpec spec,
@@ -29,7 +30,19 @@ public record JobReport(
     double testAccuracy,
     List<Double> epochAccuracies,
     List<Double> epochLosses,
+    List<AccuracyPoint> accuracyCurve,
     List<String> checkpoints) {
+
+  /**
+   * @param step steps done when evaluated
+   * @param trainingSeconds wall time of those steps, evaluations excluded
+   */
+  public record AccuracyPoint(long step, double trainingSeconds, double accuracy) {}
+
+  /** The first evaluation at which the run reached {@code target}, if any. */
+  public java.util.Optional<AccuracyPoint> firstReaching(double target) {
+    return accuracyCurve.stream().filter(p -> p.accuracy() >= target).findFirst();
+  }
 
   /**
    * @param predictedBytes the memory model's prediction for its update set

@@ -26,6 +26,8 @@ import org.dsparse.protocol.control.ControlMessage;
  *     takes proportionally smaller steps (full updates are unaffected: every layer has every device)
  * @param epochs passes over each device's shard
  * @param maxStepsPerEpoch 0 for a whole pass, else at most this many steps per epoch
+ * @param evaluateEvery 0: test accuracy at each epoch end only; K > 0: also every K steps within an
+ *     epoch, for accuracy against training time
  * @param averagingInterval 1: the devices of a group AllReduce their gradients every step (DSparse's
  *     synchronous update, and synchronous data-parallel training in FULL mode); N > 1: each updater
  *     steps on its own gradients and the group averages its weights every N steps and at each epoch
@@ -53,6 +55,7 @@ public record JobSpec(
     String learningRateScaling,
     int epochs,
     int maxStepsPerEpoch,
+    int evaluateEvery,
     int averagingInterval,
     int refreshInterval,
     long seed,
@@ -91,9 +94,10 @@ public record JobSpec(
       throw new IllegalArgumentException("job " + jobId + ": held-out fraction must be in [0, 1), got "
           + heldOutFraction);
     }
-    if (batch <= 0 || epochs <= 0 || maxStepsPerEpoch < 0 || refreshInterval <= 0 || averagingInterval <= 0) {
+    if (batch <= 0 || epochs <= 0 || maxStepsPerEpoch < 0 || evaluateEvery < 0 || refreshInterval <= 0
+        || averagingInterval <= 0) {
       throw new IllegalArgumentException("job " + jobId + ": batch, epochs, averaging and refresh intervals must be"
-          + " positive and max steps per epoch non-negative");
+          + " positive, max steps per epoch and evaluate-every non-negative");
     }
     Objects.requireNonNull(learningRateScaling, "learningRateScaling");
     if (!learningRateScaling.equals(NO_SCALING) && !learningRateScaling.equals(SQRT_UPDATER_SHARE)) {
@@ -109,7 +113,7 @@ public record JobSpec(
   /** The same job in another mode, under another id. */
   public JobSpec withMode(Mode other, String otherJobId) {
     return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer, learningRate,
-        momentum, learningRateScaling, epochs, maxStepsPerEpoch, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
+        momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
         planner);
   }
 
@@ -135,17 +139,31 @@ public record JobSpec(
     return averagingInterval == 1 ? "sync" : "periodic-" + averagingInterval;
   }
 
+  /** The same job under another aggregation protocol: averaging and refreshing every {@code interval} steps. */
+  public JobSpec withProtocol(int interval) {
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
+        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, interval, interval, seed,
+        initialCheckpoint, checkpointDir, planner);
+  }
+
+  /** The same job cut to at most {@code steps} steps per epoch, evaluated at epoch ends only. */
+  public JobSpec withMaxStepsPerEpoch(int steps) {
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
+        learningRate, momentum, learningRateScaling, epochs, steps, 0, averagingInterval, refreshInterval, seed,
+        initialCheckpoint, checkpointDir, planner);
+  }
+
   /** The same job with another refresh interval. */
   public JobSpec withRefreshInterval(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
-        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, averagingInterval, interval, seed, initialCheckpoint,
+        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, interval, seed, initialCheckpoint,
         checkpointDir, planner);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
-        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, averagingInterval, refreshInterval, seed, path,
+        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, path,
         checkpointDir, planner);
   }
 }
