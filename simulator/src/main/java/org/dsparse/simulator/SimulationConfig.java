@@ -77,8 +77,12 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
       }
       Config job = p.hasPath("job") ? p.getConfig("job") : com.typesafe.config.ConfigFactory.empty();
       try {
-        protocols.add(new Protocol(interval,
-            JobConfig.read(job.atPath("dsparse.job").withFallback(root)).spec().withProtocol(interval)));
+        JobSpec spec = JobConfig.read(job.atPath("dsparse.job").withFallback(root)).spec().withProtocol(interval);
+        // Refreshes follow the protocol's interval unless the protocol sets its own cadence.
+        if (job.hasPath("refresh-interval")) {
+          spec = spec.withRefreshInterval(job.getInt("refresh-interval"));
+        }
+        protocols.add(new Protocol(interval, spec));
       } catch (UsageException e) {
         throw new UsageException(where + ": " + e.getMessage());
       }
