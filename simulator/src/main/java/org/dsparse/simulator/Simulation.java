@@ -19,6 +19,7 @@ import org.dsparse.actors.job.JobReport;
 import org.dsparse.actors.job.ProgressPrinter;
 import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.core.cli.UsageException;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Split;
 import org.dsparse.core.memory.MemoryModel;
@@ -40,6 +41,9 @@ public final class Simulation {
   private final Config config;
   private final Path workDir;
   private final Consumer<String> log;
+  /** Installed while {@link #run} runs when any device's link is shaped. */
+  private ShapedLinks links;
+  private final Map<String, Map<String, Long>> linkBytesSentByJob = new LinkedHashMap<>();
 
   public Simulation(SimulationConfig simulation, Config config, Path workDir, Consumer<String> log) {
     this.simulation = simulation;
@@ -55,7 +59,36 @@ public final class Simulation {
   public record Outcome(List<Long> budgets, long fullUpdatePredictedBytes, Pretraining.Result pretrain,
       List<SettingResult> settings, Map<String, JobReport> variants) {}
 
+  /**
+   * Runs the experiment. With shaped links it must run in a network namespace of its own, as
+   * {@code SimulatorMain run} arranges: it installs the links there first.
+   */
   public Outcome run() throws Exception {
+    simulation.checkLinks();
+    if (!ShapedLinks.anyShaped(simulation.devices())) {
+      return runAll();
+    }
+    if (System.getenv(ShapedLinks.NAMESPACE_ENV) == null) {
+      throw new UsageException("shaped links are installed in a network namespace of the simulator's own:"
+          + " run the experiment with SimulatorMain run (or set every device's link = loopback)");
+    }
+    try (ShapedLinks installed = ShapedLinks.install(simulation.devices())) {
+      links = installed;
+      return runAll();
+    } finally {
+      links = null;
+    }
+  }
+
+  /**
+   * Per job id, the bytes each device sent on its shaped link during that job (tc's counters: TCP/IP
+   * headers and all cluster traffic included); empty when no link is shaped.
+   */
+  public Map<String, Map<String, Long>> linkBytesSentByJob() {
+    return Map.copyOf(linkBytesSentByJob);
+  }
+
+  private Outcome runAll() throws Exception {
     JobSpec job = simulation.job().spec();
     long fullUpdate = fullUpdatePredictedBytes(job, config);
     List<Long> budgets = new ArrayList<>();
@@ -114,8 +147,12 @@ public final class Simulation {
   private JobReport runJob(JobConfig job, List<Long> budgets) throws Exception {
     Consumer<JobEvent> progress = new ProgressPrinter(log);
     if (simulation.processes()) {
-      try (ProcessCluster cluster = ProcessCluster.start(config, simulation.devices(), budgets, JOIN_TIMEOUT)) {
+      ProcessCluster cluster = ProcessCluster.start(config, simulation.devices(), budgets, JOIN_TIMEOUT, links);
+      try {
         return await(cluster.coordinator(), job, progress);
+      } finally {
+        cluster.close();
+        recordLinkBytes(job.spec().jobId(), cluster.linkBytesSent());
       }
     }
     List<LocalCluster.Member> members = new ArrayList<>();
@@ -128,6 +165,17 @@ public final class Simulation {
     try (LocalCluster cluster = LocalCluster.start(config, members, JOIN_TIMEOUT)) {
       return await(cluster.node(0), job, progress);
     }
+  }
+
+  private void recordLinkBytes(String jobId, Map<String, Long> sent) {
+    if (sent.isEmpty()) {
+      return;
+    }
+    linkBytesSentByJob.put(jobId, Map.copyOf(sent));
+    StringBuilder line = new StringBuilder(jobId + ": link bytes sent per device:");
+    sent.forEach((device, bytes) -> line.append(' ').append(device).append(' ')
+        .append(ShapedLinks.megabytes(bytes)).append(','));
+    log.accept(line.substring(0, line.length() - 1));
   }
 
   private static JobReport await(DsparseNode node, JobConfig job, Consumer<JobEvent> progress) throws Exception {

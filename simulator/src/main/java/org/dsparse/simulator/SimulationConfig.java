@@ -61,6 +61,23 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
         variants, job);
   }
 
+  /**
+   * Shaped links need one JVM per device, each on its own address. Checked when the experiment
+   * starts, not in {@link #read}, because {@code --processes} may switch processes on after reading.
+   */
+  public void checkLinks() {
+    if (processes) {
+      return;
+    }
+    for (int i = 0; i < devices.size(); i++) {
+      if (devices.get(i).linkBitsPerSecond() > 0) {
+        throw new UsageException(PATH + ".devices[" + i + "].link (" + devices.get(i).name()
+            + "): a shaped link needs one JVM per device: set " + PATH + ".processes = true (or --processes),"
+            + " or link = loopback");
+      }
+    }
+  }
+
   public static SimulationConfig read(Config root) {
     JobConfig job = JobConfig.read(root);
     Config c = root.getConfig(PATH);
