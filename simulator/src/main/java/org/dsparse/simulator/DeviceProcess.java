@@ -25,7 +25,8 @@ public final class DeviceProcess {
         .withValue("dsparse.device.compute-slowdown",
             ConfigValueFactory.fromAnyRef(flags.getDouble("compute-slowdown", 1)));
     DsparseNode node = DsparseNode.start(NodeConfig.node(settings.withFallback(ConfigFactory.load()),
-        flags.get("name").orElseThrow(), flags.get("host", ShapedLinks.COORDINATOR_HOST), 0, List.of(), flags.get("budget").orElseThrow(), true));
+        flags.get("name").orElseThrow(), flags.get("host", ShapedLinks.COORDINATOR_HOST), 0, List.of(),
+        flags.get("budget").orElseThrow(), true));
     node.join(flags.get("seed").orElseThrow());
     node.awaitUp(Duration.ofSeconds(60));
     System.out.println(ProcessCluster.READY + node.address());
