@@ -179,8 +179,9 @@ final class ShapedLinks implements AutoCloseable {
     Thread hook = new Thread(() -> {
       Process p = child[0];
       if (p != null && p.isAlive()) {
+        p.destroy(); // Ctrl-C reached it too, a kill of this JVM alone did not: either way it closes its devices
         try {
-          p.waitFor(20, TimeUnit.SECONDS); // Ctrl-C reached it too; let it close its devices
+          p.waitFor(20, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
