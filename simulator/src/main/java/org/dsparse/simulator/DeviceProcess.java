@@ -10,19 +10,23 @@ import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.NodeConfig;
 import org.dsparse.core.cli.Flags;
 
-/** A simulated device in its own JVM: joins the cluster, then lives until its parent closes stdin. */
+/**
+ * A simulated device in its own JVM: joins the cluster, then lives until its parent closes stdin.
+ * It binds {@code --host} (default 127.0.0.1): with shaped links, its own address.
+ */
 public final class DeviceProcess {
   private DeviceProcess() {}
 
   public static void main(String[] args) throws IOException {
     org.dsparse.training.trainer.DjlDefaults.apply();
-    Flags flags = Flags.parse("device-process", args, Set.of("name", "budget", "seed", "compute-slowdown"),
+    Flags flags = Flags.parse("device-process", args, Set.of("name", "budget", "seed", "compute-slowdown", "host"),
         Set.of());
     var settings = ConfigFactory.empty()
         .withValue("dsparse.device.compute-slowdown",
             ConfigValueFactory.fromAnyRef(flags.getDouble("compute-slowdown", 1)));
     DsparseNode node = DsparseNode.start(NodeConfig.node(settings.withFallback(ConfigFactory.load()),
-        flags.get("name").orElseThrow(), "127.0.0.1", 0, List.of(), flags.get("budget").orElseThrow(), true));
+        flags.get("name").orElseThrow(), flags.get("host", ShapedLinks.COORDINATOR_HOST), 0, List.of(),
+        flags.get("budget").orElseThrow(), true));
     node.join(flags.get("seed").orElseThrow());
     node.awaitUp(Duration.ofSeconds(60));
     System.out.println(ProcessCluster.READY + node.address());

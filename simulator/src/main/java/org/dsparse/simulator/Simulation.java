@@ -19,6 +19,7 @@ import org.dsparse.actors.job.JobReport;
 import org.dsparse.actors.job.ProgressPrinter;
 import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.core.cli.UsageException;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Split;
 import org.dsparse.core.memory.MemoryModel;
@@ -40,6 +41,8 @@ public final class Simulation {
   private final Config config;
   private final Path workDir;
   private final Consumer<String> log;
+  /** Per job id, the bytes each device received on its shaped link during the job (tc's counters). */
+  private final Map<String, Map<String, Long>> linkBytesByJob = new LinkedHashMap<>();
 
   public Simulation(SimulationConfig simulation, Config config, Path workDir, Consumer<String> log) {
     this.simulation = simulation;
@@ -62,9 +65,23 @@ public final class Simulation {
    * the primary one the variants compare with; {@code timings} the timing runs on shaped links.
    */
   public record Outcome(List<Long> budgets, long fullUpdatePredictedBytes, Pretraining.Result pretrain,
-      List<SettingResult> settings, Map<String, JobReport> variants, List<SettingResult> timings) {}
+      List<SettingResult> settings, Map<String, JobReport> variants, List<SettingResult> timings,
+      Map<String, Map<String, Long>> linkBytesByJob) {}
 
+  /**
+   * Runs the experiment. With shaped links it must run in a network namespace of its own, as
+   * {@code SimulatorMain run} arranges: each job that shapes links installs them there while it runs.
+   */
   public Outcome run() throws Exception {
+    simulation.checkLinks();
+    if (simulation.needsShapedLinks() && System.getenv(ShapedLinks.NAMESPACE_ENV) == null) {
+      throw new UsageException("shaped links are installed in a network namespace of the simulator's own:"
+          + " run the experiment with SimulatorMain run (or set every device's link = loopback)");
+    }
+    return runAll();
+  }
+
+  private Outcome runAll() throws Exception {
     JobSpec job = simulation.job().spec();
     long fullUpdate = fullUpdatePredictedBytes(job, config);
     List<Long> budgets = new ArrayList<>();
@@ -115,7 +132,7 @@ public final class Simulation {
             settings.get(0).setting()));
       }
     }
-    return new Outcome(budgets, fullUpdate, pretrain, settings, variants, timings);
+    return new Outcome(budgets, fullUpdate, pretrain, settings, variants, timings, Map.copyOf(linkBytesByJob));
   }
 
   /** Both modes under every protocol, from {@code checkpoint} (empty: a fresh model). */
@@ -155,8 +172,24 @@ public final class Simulation {
   private JobReport runJob(JobConfig job, List<Long> budgets, List<DeviceProfile> devices) throws Exception {
     Consumer<JobEvent> progress = new ProgressPrinter(log);
     if (simulation.processes()) {
-      try (ProcessCluster cluster = ProcessCluster.start(config, devices, budgets, JOIN_TIMEOUT)) {
+      ShapedLinks links = ShapedLinks.anyShaped(devices) ? ShapedLinks.install(devices) : null;
+      ProcessCluster cluster;
+      try {
+        cluster = ProcessCluster.start(config, devices, budgets, JOIN_TIMEOUT, links);
+      } catch (RuntimeException e) {
+        if (links != null) {
+          links.close();
+        }
+        throw e;
+      }
+      try {
         return await(cluster.coordinator(), job, progress);
+      } finally {
+        cluster.close();
+        if (links != null) {
+          links.close();
+        }
+        recordLinkBytes(job.spec().jobId(), cluster.linkBytesReceived());
       }
     }
     List<LocalCluster.Member> members = new ArrayList<>();
@@ -169,6 +202,17 @@ public final class Simulation {
     try (LocalCluster cluster = LocalCluster.start(config, members, JOIN_TIMEOUT)) {
       return await(cluster.node(0), job, progress);
     }
+  }
+
+  private void recordLinkBytes(String jobId, Map<String, Long> received) {
+    if (received.isEmpty()) {
+      return;
+    }
+    linkBytesByJob.put(jobId, Map.copyOf(received));
+    StringBuilder line = new StringBuilder(jobId + ": link bytes received per device (tc):");
+    received.forEach((device, bytes) -> line.append(' ').append(device).append(' ')
+        .append(ShapedLinks.megabytes(bytes)).append(','));
+    log.accept(line.substring(0, line.length() - 1));
   }
 
   private static JobReport await(DsparseNode node, JobConfig job, Consumer<JobEvent> progress) throws Exception {

@@ -132,6 +132,27 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
         variants, job, protocols, timing);
   }
 
+  /**
+   * Shaped links need one JVM per device, each on its own address. Checked when the experiment
+   * starts, not in {@link #read}, because {@code --processes} may switch processes on after reading.
+   */
+  public void checkLinks() {
+    if (processes) {
+      return;
+    }
+    if (timing.enabled()) {
+      throw new UsageException(PATH + ".timing.link = " + timing.link() + ": timing on shaped links needs one JVM"
+          + " per device: set " + PATH + ".processes = true (or --processes), or timing.link = loopback");
+    }
+    for (int i = 0; i < devices.size(); i++) {
+      if (devices.get(i).linkBitsPerSecond() > 0) {
+        throw new UsageException(PATH + ".devices[" + i + "].link (" + devices.get(i).name()
+            + "): a shaped link needs one JVM per device: set " + PATH + ".processes = true (or --processes),"
+            + " or link = loopback");
+      }
+    }
+  }
+
   public static SimulationConfig read(Config root) {
     JobConfig job = JobConfig.read(root);
     Config c = root.getConfig(PATH);

@@ -5,7 +5,9 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 import org.dsparse.core.cli.Flags;
 import org.dsparse.core.cli.UsageException;
@@ -20,7 +22,9 @@ public final class SimulatorMain {
              java -jar simulator/target/simulator.jar profile [--help]
         run      runs the experiment of FILE (default: the embedded 3-device example) in the full-update
                  and DSparse modes and prints the comparison; writes DIR/<name>.json (DIR: results)
-        --processes  one JVM per device (measures each device's memory)""";
+        --processes  one JVM per device (measures each device's memory)
+        shaped links (a device's link other than loopback) need --processes and root: the simulator
+        then runs again in a network namespace of its own, removed when it ends""";
 
   private SimulatorMain() {}
 
@@ -30,7 +34,7 @@ public final class SimulatorMain {
     String[] rest = args.length > 0 && !args[0].startsWith("--") ? Arrays.copyOfRange(args, 1, args.length) : args;
     try {
       switch (command) {
-        case "run" -> run(rest);
+        case "run" -> System.exit(run(rest));
         case "profile" -> ProfileCommand.run(rest);
         default -> throw new UsageException("unknown command '" + command + "'\n" + USAGE);
       }
@@ -48,16 +52,26 @@ public final class SimulatorMain {
     }
   }
 
-  static void run(String[] args) throws Exception {
+  /** @return the exit code */
+  static int run(String[] args) throws Exception {
     Flags flags = Flags.parse("run", args, Set.of("config", "out"), Set.of("processes", "help"));
     if (flags.has("help")) {
       System.out.println(USAGE);
-      return;
+      return 0;
     }
     Config config = load(flags);
     SimulationConfig simulation = SimulationConfig.read(config);
     if (flags.has("processes")) {
       simulation = simulation.withProcesses(true);
+    }
+    if (simulation.needsShapedLinks()) {
+      simulation.checkLinks();
+      if (System.getenv(ShapedLinks.NAMESPACE_ENV) == null) {
+        // This JVM hosts the coordinator, so it must share the devices' namespace: run again inside.
+        List<String> again = new ArrayList<>(List.of("run"));
+        again.addAll(List.of(args));
+        return ShapedLinks.runInOwnNamespace(SimulatorMain.class, again);
+      }
     }
     Path out = Path.of(flags.get("out", "results"));
     Files.createDirectories(out);
@@ -69,6 +83,7 @@ public final class SimulatorMain {
     System.out.println();
     System.out.print(report.table());
     System.out.printf("wrote %s in %.0f s%n", file, (System.nanoTime() - start) / 1e9);
+    return 0;
   }
 
   /** The user's file over the defaults; a missing or malformed file is named. */
