@@ -140,7 +140,7 @@ public final class SimulationReport {
     return root;
   }
 
-  private static JsonObject runJson(Simulation.SettingResult r) {
+  private JsonObject runJson(Simulation.SettingResult r) {
     JsonObject run = new JsonObject();
     run.addProperty("setting", r.setting());
     run.addProperty("protocol", r.protocol());
@@ -244,7 +244,7 @@ public final class SimulationReport {
     return mode.name().toLowerCase(Locale.ROOT);
   }
 
-  private static JsonObject modeJson(JobReport report) {
+  private JsonObject modeJson(JobReport report) {
     JsonObject m = new JsonObject();
     m.addProperty("protocol", report.spec().protocol());
     m.addProperty("aggMillisPerStep", report.aggMillisPerStep());
@@ -259,6 +259,12 @@ public final class SimulationReport {
       byKind.addProperty(kind, report.wireBytesPerStepPerDevice(kind));
     }
     m.add("wireBytesPerStepPerDeviceByKind", byKind);
+    Map<String, Long> link = outcome.linkBytesByJob().get(report.spec().jobId());
+    if (link != null) {
+      // tc's count on the shaped links: TCP/IP headers and Pekko's own traffic included, whole job.
+      m.addProperty("linkBytesReceivedPerStepPerDevice",
+          link.values().stream().mapToLong(Long::longValue).average().orElse(0) / Math.max(1, report.steps()));
+    }
     JsonArray curve = new JsonArray();
     for (JobReport.AccuracyPoint point : report.accuracyCurve()) {
       JsonObject p = new JsonObject();
