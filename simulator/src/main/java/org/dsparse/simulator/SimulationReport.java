@@ -159,7 +159,8 @@ public final class SimulationReport {
   record Comparison(String protocol, String links, String setting, double memoryCut, double aggregationCut,
       double wireBytesCut, double accuracyDelta, Double timeToAccuracyRatio, boolean derived,
       double fullAggMillis, double dsparseAggMillis, double fullWireBytes, double dsparseWireBytes,
-      double fullStepMillis, double dsparseStepMillis, Double fullSecondsToAccuracy, Double dsparseSecondsToAccuracy) {
+      double fullStepMillis, double dsparseStepMillis, Double fullSecondsToAccuracy, Double dsparseSecondsToAccuracy,
+      double commonAccuracy, Double timeToCommonAccuracyRatio) {
     JsonObject json() {
       JsonObject c = new JsonObject();
       c.addProperty("protocol", protocol);
@@ -170,12 +171,14 @@ public final class SimulationReport {
       c.addProperty("wireBytesCut", wireBytesCut);
       c.addProperty("accuracyDelta", accuracyDelta);
       c.addProperty("timeToAccuracyRatio", timeToAccuracyRatio);
-      c.addProperty("fullMedianAggMillis", fullAggMillis);
-      c.addProperty("dsparseMedianAggMillis", dsparseAggMillis);
+      c.addProperty("commonAccuracy", commonAccuracy);
+      c.addProperty("timeToCommonAccuracyRatio", timeToCommonAccuracyRatio);
+      c.addProperty("fullAggMillisPerStep", fullAggMillis);
+      c.addProperty("dsparseAggMillisPerStep", dsparseAggMillis);
       c.addProperty("fullWireBytesPerStepPerDevice", fullWireBytes);
       c.addProperty("dsparseWireBytesPerStepPerDevice", dsparseWireBytes);
-      c.addProperty("fullMedianStepMillis", fullStepMillis);
-      c.addProperty("dsparseMedianStepMillis", dsparseStepMillis);
+      c.addProperty("fullStepMillis", fullStepMillis);
+      c.addProperty("dsparseStepMillis", dsparseStepMillis);
       c.addProperty("fullSecondsToFullAccuracy", fullSecondsToAccuracy);
       c.addProperty("dsparseSecondsToFullAccuracy", dsparseSecondsToAccuracy);
       c.addProperty("accuracyAndTimeToAccuracy", derived
@@ -209,17 +212,24 @@ public final class SimulationReport {
       return java.util.Optional.empty();
     }
     boolean derived = timed != trained;
+    // Means over steps, not medians: under periodic averaging most steps aggregate nothing.
+    double fullStep = derived ? full.stepMillis() : Double.NaN;
+    double sparseStep = derived ? sparse.stepMillis() : Double.NaN;
     double target = fullTrained.testAccuracy();
-    Double fullSeconds = secondsTo(fullTrained, target, derived ? full.medianStepMillis() : Double.NaN);
-    Double sparseSeconds = secondsTo(sparseTrained, target, derived ? sparse.medianStepMillis() : Double.NaN);
-    Double ratio = fullSeconds == null || sparseSeconds == null || fullSeconds == 0 ? null : sparseSeconds / fullSeconds;
+    Double fullSeconds = secondsTo(fullTrained, target, fullStep);
+    Double sparseSeconds = secondsTo(sparseTrained, target, sparseStep);
+    double common = Math.min(target, sparseTrained.testAccuracy());
     return java.util.Optional.of(new Comparison(timed.protocol(), timed.links(), timed.setting(),
-        memoryReduction(full, sparse), 1 - sparse.medianAggMillis() / full.medianAggMillis(),
+        memoryReduction(full, sparse), 1 - sparse.aggMillisPerStep() / full.aggMillisPerStep(),
         1 - sparse.wireBytesPerStepPerDevice() / full.wireBytesPerStepPerDevice(),
-        100 * (sparseTrained.testAccuracy() - fullTrained.testAccuracy()), ratio, derived,
-        full.medianAggMillis(), sparse.medianAggMillis(), full.wireBytesPerStepPerDevice(),
-        sparse.wireBytesPerStepPerDevice(), full.medianStepMillis(), sparse.medianStepMillis(), fullSeconds,
-        sparseSeconds));
+        100 * (sparseTrained.testAccuracy() - fullTrained.testAccuracy()), ratio(sparseSeconds, fullSeconds), derived,
+        full.aggMillisPerStep(), sparse.aggMillisPerStep(), full.wireBytesPerStepPerDevice(),
+        sparse.wireBytesPerStepPerDevice(), full.stepMillis(), sparse.stepMillis(), fullSeconds, sparseSeconds,
+        common, ratio(secondsTo(sparseTrained, common, sparseStep), secondsTo(fullTrained, common, fullStep))));
+  }
+
+  private static Double ratio(Double numerator, Double denominator) {
+    return numerator == null || denominator == null || denominator == 0 ? null : numerator / denominator;
   }
 
   /**
@@ -361,16 +371,20 @@ public final class SimulationReport {
     List<Comparison> comparisons = comparisons();
     if (!comparisons.isEmpty()) {
       Table same = new Table("protocol", "links", "setting", "memory saving", "agg ms full", "agg ms dsparse",
-          "change", "wire MB/step full", "wire MB/step dsparse", "change", "accuracy vs full", "time to full's acc.");
+          "change", "wire MB/step full", "wire MB/step dsparse", "change", "accuracy vs full", "time to full's acc.",
+          "time to the lower acc.");
       for (Comparison c : comparisons) {
         same.row(c.protocol(), c.links(), c.setting(), percent(c.memoryCut()), fmt(c.fullAggMillis()),
             fmt(c.dsparseAggMillis()), percent(-c.aggregationCut()), mb(c.fullWireBytes()), mb(c.dsparseWireBytes()),
             percent(-c.wireBytesCut()), String.format(Locale.ROOT, "%+.2f pt%s", c.accuracyDelta(), c.derived() ? "*" : ""),
             c.timeToAccuracyRatio() == null ? "not reached" : String.format(Locale.ROOT, "%.2fx%s",
-                c.timeToAccuracyRatio(), c.derived() ? "*" : ""));
+                c.timeToAccuracyRatio(), c.derived() ? "*" : ""),
+            c.timeToCommonAccuracyRatio() == null ? "-" : String.format(Locale.ROOT, "%.2fx (%.2f%%)%s",
+                c.timeToCommonAccuracyRatio(), 100 * c.commonAccuracy(), c.derived() ? "*" : ""));
       }
-      out.append("DSparse against the full update at the same protocol (median aggregation per step; wire bytes sent"
-          + " plus received per device per step, counted by the transports):\n").append(same)
+      out.append("DSparse against the full update at the same protocol (aggregation per step, mean over steps; wire"
+          + " bytes sent plus received per device per step, counted by the transports; time to accuracy: DSparse's"
+          + " training time over the full update's):\n").append(same)
           .append("* derived: accuracy and steps to it from the loopback run of the same setting and protocol\n\n");
     }
     JobReport full = primary().reports().get(JobSpec.Mode.FULL);
