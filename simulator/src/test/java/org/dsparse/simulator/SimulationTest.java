@@ -62,6 +62,57 @@ class SimulationTest {
     assertTrue(log.stream().anyMatch(l -> l.startsWith("pre-trained on")), log.toString());
   }
 
+  /**
+   * Both modes under each protocol: the full update follows the protocol too (its weights averaged
+   * every 2 steps move exactly half the bytes per step of its gradients every step), both modes'
+   * bytes are counted, accuracy is measured every 2 steps, and each protocol gets its comparison.
+   */
+  @Test
+  void eachProtocolRunsBothModesAndIsComparedAtTheSameProtocol(@TempDir Path dir) throws Exception {
+    Config config = config("""
+        dsparse.simulation {
+          name = protocols
+          devices = [ { name = big, budget = "100%" }, { name = small, budget = "60%" } ]
+          protocols = [ { interval = 1 }, { interval = 2 } ]
+        }
+        dsparse.job { model = small-cnn, max-steps-per-epoch = 4, evaluate-every = 2, checkpoint-dir = "" }
+        pekko.loglevel = WARNING
+        """);
+    SimulationConfig simulation = SimulationConfig.read(config);
+    Simulation.Outcome outcome = new Simulation(simulation, config, dir, line -> { }).run();
+    JsonObject json = new SimulationReport(simulation, outcome).json();
+    var runs = json.getAsJsonArray("runs");
+    assertEquals(2, runs.size());
+    double[] fullAllReduce = new double[2];
+    for (int i = 0; i < 2; i++) {
+      JsonObject run = runs.get(i).getAsJsonObject();
+      String protocol = i == 0 ? "sync" : "periodic-2";
+      assertEquals(protocol, run.get("protocol").getAsString());
+      assertEquals("loopback", run.get("links").getAsString());
+      for (String mode : List.of("full", "dsparse")) {
+        JsonObject m = run.getAsJsonObject(mode);
+        assertEquals(protocol, m.get("protocol").getAsString(), mode);
+        assertTrue(m.get("wireBytesPerStepPerDevice").getAsDouble() > 0, mode + " " + protocol);
+        var curve = m.getAsJsonArray("accuracyCurve");
+        assertEquals(2, curve.size(), curve.toString());
+        assertEquals(2, curve.get(0).getAsJsonObject().get("step").getAsInt());
+        assertEquals(4, curve.get(1).getAsJsonObject().get("step").getAsInt());
+      }
+      fullAllReduce[i] = run.getAsJsonObject("full").getAsJsonObject("wireBytesPerStepPerDeviceByKind")
+          .get("allreduce").getAsDouble();
+    }
+    assertEquals(fullAllReduce[0] / 2, fullAllReduce[1], 1e-6, "periodic-2 averages every other step");
+    var comparisons = json.getAsJsonArray("comparisons");
+    assertEquals(2, comparisons.size());
+    for (int i = 0; i < 2; i++) {
+      JsonObject c = comparisons.get(i).getAsJsonObject();
+      assertEquals(i == 0 ? "sync" : "periodic-2", c.get("protocol").getAsString());
+      assertEquals("scratch", c.get("setting").getAsString());
+      assertTrue(Double.isFinite(c.get("wireBytesCut").getAsDouble()), c.toString());
+      assertTrue(Double.isFinite(c.get("accuracyDelta").getAsDouble()), c.toString());
+    }
+  }
+
   @Test
   void badExperimentsAreNamedBeforeAnythingStarts() {
     UsageException e = assertThrows(UsageException.class, () -> SimulationConfig.read(config("""
