@@ -57,8 +57,29 @@ public final class Simulation {
    * @param setting {@code pretrained} or {@code scratch}
    * @param protocol {@code sync} or {@code periodic-N}
    * @param links {@code loopback}, or {@code shaped} when the devices' links were shaped
+   * @param reports each mode's report: with repeats, its median run by mean step time
+   * @param repeats every repeat's reports, in the order they ran (one entry without repeats)
    */
-  public record SettingResult(String setting, String protocol, String links, Map<JobSpec.Mode, JobReport> reports) {}
+  public record SettingResult(String setting, String protocol, String links, Map<JobSpec.Mode, JobReport> reports,
+      List<Map<JobSpec.Mode, JobReport>> repeats) {
+
+    SettingResult(String setting, String protocol, String links, Map<JobSpec.Mode, JobReport> reports) {
+      this(setting, protocol, links, reports, List.of(reports));
+    }
+
+    /** The same runs repeated: each mode's median run by mean step time, all runs kept. */
+    static SettingResult medianOf(List<SettingResult> repeats) {
+      SettingResult first = repeats.get(0);
+      Map<JobSpec.Mode, JobReport> median = new LinkedHashMap<>();
+      for (JobSpec.Mode mode : first.reports().keySet()) {
+        List<JobReport> runs = repeats.stream().map(r -> r.reports().get(mode))
+            .sorted(java.util.Comparator.comparingDouble(JobReport::stepMillis)).toList();
+        median.put(mode, runs.get((runs.size() - 1) / 2));
+      }
+      return new SettingResult(first.setting(), first.protocol(), first.links(), median,
+          repeats.stream().map(SettingResult::reports).toList());
+    }
+  }
 
   /**
    * Everything an experiment produced: {@code settings} in setting-then-protocol order, the first being
@@ -128,8 +149,12 @@ public final class Simulation {
       for (SimulationConfig.Protocol protocol : simulation.protocolsToRun()) {
         JobSpec spec = protocol.spec().withInitialCheckpoint(job.initialCheckpoint())
             .withMaxStepsPerEpoch(simulation.timing().steps());
-        timings.add(runModes("shaped", spec, budgets, shaped, "shaped",
-            settings.get(0).setting()));
+        List<SettingResult> repeats = new ArrayList<>();
+        for (int r = 1; r <= simulation.timing().repeats(); r++) {
+          repeats.add(runModes("shaped" + (simulation.timing().repeats() > 1 ? "-" + r : ""), spec, budgets, shaped,
+              "shaped", settings.get(0).setting()));
+        }
+        timings.add(SettingResult.medianOf(repeats));
       }
     }
     return new Outcome(budgets, fullUpdate, pretrain, settings, variants, timings, Map.copyOf(linkBytesByJob));

@@ -47,9 +47,11 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
    * Timing runs: after the others, each protocol's modes run again for {@code steps} steps from the
    * first setting's start with every device's link shaped to {@code linkBitsPerSecond} (0: none).
    * At the same protocol and seed a run trains the same whatever its links, so accuracy comes from the
-   * full-length runs and these measure only time (and bytes, which do not depend on the links).
+   * full-length runs and these measure only time (and bytes, which do not depend on the links). Each
+   * protocol runs {@code repeats} times, both modes each time (so each pair runs side by side), and
+   * each mode reports its median run.
    */
-  public record Timing(long linkBitsPerSecond, String link, int steps) {
+  public record Timing(long linkBitsPerSecond, String link, int steps, int repeats) {
     public boolean enabled() {
       return linkBitsPerSecond > 0 && steps > 0;
     }
@@ -98,7 +100,11 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
     if (steps < 0) {
       throw new UsageException(PATH + ".timing.steps = " + steps + ": must not be negative");
     }
-    return new Timing(bits, link, steps);
+    int repeats = t.getInt("repeats");
+    if (repeats < 1) {
+      throw new UsageException(PATH + ".timing.repeats = " + repeats + ": at least 1");
+    }
+    return new Timing(bits, link, steps, repeats);
   }
 
   /** A DSparse run with job settings of its own; {@code spec}'s id is replaced when it runs. */

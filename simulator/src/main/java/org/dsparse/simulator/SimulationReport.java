@@ -146,6 +146,21 @@ public final class SimulationReport {
     run.addProperty("protocol", r.protocol());
     run.addProperty("links", r.links());
     r.reports().forEach((mode, report) -> run.add(key(mode), modeJson(report)));
+    if (r.repeats().size() > 1) {
+      JsonArray repeats = new JsonArray();
+      for (Map<JobSpec.Mode, JobReport> repeat : r.repeats()) {
+        JsonObject times = new JsonObject();
+        repeat.forEach((mode, report) -> {
+          JsonObject t = new JsonObject();
+          t.addProperty("jobId", report.spec().jobId());
+          t.addProperty("stepMillis", report.stepMillis());
+          t.addProperty("aggMillisPerStep", report.aggMillisPerStep());
+          times.add(key(mode), t);
+        });
+        repeats.add(times);
+      }
+      run.add("repeats", repeats);
+    }
     return run;
   }
 
