@@ -399,8 +399,11 @@ public final class SimulationReport {
       }
       out.append("DSparse against the full update at the same protocol (aggregation per step, mean over steps; wire"
           + " bytes sent plus received per device per step, counted by the transports; time to accuracy: DSparse's"
-          + " training time over the full update's):\n").append(same)
-          .append("* derived: accuracy and steps to it from the loopback run of the same setting and protocol\n\n");
+          + " training time over the full update's):\n").append(same);
+      if (comparisons.stream().anyMatch(Comparison::derived)) {
+        out.append("* derived: accuracy and steps to it from the loopback run of the same setting and protocol\n");
+      }
+      out.append('\n');
     }
     JobReport full = primary().reports().get(JobSpec.Mode.FULL);
     if (!outcome.variants().isEmpty() && full != null) {
