@@ -218,7 +218,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     final Map<String, ActorRef<ProcessGroup.Command>> groupActors = new HashMap<>();
     final Map<String, Integer> weightLengths = new HashMap<>();
     /** Each process group actor's id: the plan's group and the kind of traffic it carries. */
-    final Map<String, WireBytes> channels = new HashMap<>();
+    final Map<String, Channel> channels = new HashMap<>();
     /** The network counters when the previous step ended (or the job was ready). */
     Map<String, WireTraffic.Bytes> trafficAtLastStep;
 
@@ -236,7 +236,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
         if (group.isAllReduce() && group.updaters().contains(me)) {
           allReduceGroups.add(group);
           spawnGroup(allReduceId(group), group.updaters(), addresses);
-          channels.put(allReduceId(group), new WireBytes(group.groupId(), WireBytes.ALL_REDUCE, 0, 0));
+          channels.put(allReduceId(group), new Channel(group.groupId(), WireBytes.ALL_REDUCE));
         }
         List<String> receivers = new ArrayList<>(addresses.keySet());
         receivers.removeAll(group.updaters());
@@ -246,8 +246,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
           members.add(group.owner());
           members.addAll(receivers);
           spawnGroup(refreshId(group), members, addresses);
-          channels.put(refreshId(group), new WireBytes(group.groupId(),
-              group.isAllReduce() ? WireBytes.REFRESH : WireBytes.BROADCAST, 0, 0));
+          channels.put(refreshId(group), new Channel(group.groupId(),
+              group.isAllReduce() ? WireBytes.REFRESH : WireBytes.BROADCAST));
           weightLengths.put(group.groupId(), runtime.weightLength(group));
         }
       }
@@ -607,14 +607,16 @@ public final class Device extends AbstractBehavior<Device.Command> {
     Map<String, WireTraffic.Bytes> delta = WireTraffic.between(job.trafficAtLastStep, now);
     job.trafficAtLastStep = now;
     List<WireBytes> wire = new ArrayList<>();
-    delta.forEach((channel, bytes) -> {
-      WireBytes group = job.channels.get(channel);
-      String kind = channel.equals(WireTraffic.SHARD) ? WireBytes.SHARD : WireBytes.CONTROL;
-      wire.add(group != null ? new WireBytes(group.group(), group.kind(), bytes.sent(), bytes.received())
-          : new WireBytes("", kind, bytes.sent(), bytes.received()));
+    delta.forEach((id, bytes) -> {
+      Channel channel = job.channels.getOrDefault(id,
+          new Channel("", id.equals(WireTraffic.SHARD) ? WireBytes.SHARD : WireBytes.CONTROL));
+      wire.add(new WireBytes(channel.group(), channel.kind(), bytes.sent(), bytes.received()));
     });
     return wire;
   }
+
+  /** A traffic channel as the plan names it: group id (empty for none) and {@link WireBytes} kind. */
+  private record Channel(String group, String kind) {}
 
   private Behavior<Command> failStep(String reason) {
     StepRun run = step;

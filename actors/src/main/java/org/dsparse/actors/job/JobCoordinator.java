@@ -93,8 +93,7 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
   private final List<Double> stepMillisEach = new ArrayList<>();
   /** Test accuracy after given steps (every evaluate-every steps, and at epoch ends). */
   private final List<JobReport.AccuracyPoint> accuracyCurve = new ArrayList<>();
-  /** Sum over steps of the slowest device's aggregation time: the step's critical path. */
-  /** Each step's aggregation critical path (its slowest device's), in order. */
+  /** Each step's aggregation critical path (its slowest device's aggregation time), in order. */
   private final List<Double> stepAggregationEach = new ArrayList<>();
   private double currentStepAggregation;
   private double epochLossSum;
