@@ -146,8 +146,8 @@ public final class Simulation {
     if (simulation.timing().enabled()) {
       List<DeviceProfile> shaped = simulation.devices().stream().map(d -> new DeviceProfile(d.name(), d.budget(),
           d.computeSlowdown(), simulation.timing().linkBitsPerSecond())).toList();
-      for (SimulationConfig.Protocol protocol : simulation.protocolsToRun()) {
-        JobSpec spec = protocol.spec().withInitialCheckpoint(job.initialCheckpoint())
+      for (JobSpec protocol : simulation.protocolsToRun()) {
+        JobSpec spec = protocol.withInitialCheckpoint(job.initialCheckpoint())
             .withMaxStepsPerEpoch(simulation.timing().steps());
         List<SettingResult> repeats = new ArrayList<>();
         for (int r = 1; r <= simulation.timing().repeats(); r++) {
@@ -163,14 +163,11 @@ public final class Simulation {
   /** Both modes under every protocol, from {@code checkpoint} (empty: a fresh model). */
   private void runProtocols(String setting, String checkpoint, List<Long> budgets, List<SettingResult> out)
       throws Exception {
-    for (SimulationConfig.Protocol protocol : simulation.protocolsToRun()) {
-      out.add(runModes(setting, protocol.spec().withInitialCheckpoint(checkpoint), budgets, simulation.devices(),
-          links(simulation.devices()), setting));
+    String links = ShapedLinks.anyShaped(simulation.devices()) ? "shaped" : "loopback";
+    for (JobSpec protocol : simulation.protocolsToRun()) {
+      out.add(runModes(setting, protocol.withInitialCheckpoint(checkpoint), budgets, simulation.devices(), links,
+          setting));
     }
-  }
-
-  private static String links(List<DeviceProfile> devices) {
-    return devices.stream().anyMatch(d -> d.linkBitsPerSecond() > 0) ? "shaped" : "loopback";
   }
 
   /**
@@ -197,24 +194,15 @@ public final class Simulation {
   private JobReport runJob(JobConfig job, List<Long> budgets, List<DeviceProfile> devices) throws Exception {
     Consumer<JobEvent> progress = new ProgressPrinter(log);
     if (simulation.processes()) {
-      ShapedLinks links = ShapedLinks.anyShaped(devices) ? ShapedLinks.install(devices) : null;
-      ProcessCluster cluster;
-      try {
-        cluster = ProcessCluster.start(config, devices, budgets, JOIN_TIMEOUT, links);
-      } catch (RuntimeException e) {
-        if (links != null) {
-          links.close();
+      // Links go after the cluster: it reads their counters as it closes.
+      try (ShapedLinks links = ShapedLinks.anyShaped(devices) ? ShapedLinks.install(devices) : null) {
+        ProcessCluster cluster = ProcessCluster.start(config, devices, budgets, JOIN_TIMEOUT, links);
+        try {
+          return await(cluster.coordinator(), job, progress);
+        } finally {
+          cluster.close();
+          recordLinkBytes(job.spec().jobId(), cluster.linkBytesReceived());
         }
-        throw e;
-      }
-      try {
-        return await(cluster.coordinator(), job, progress);
-      } finally {
-        cluster.close();
-        if (links != null) {
-          links.close();
-        }
-        recordLinkBytes(job.spec().jobId(), cluster.linkBytesReceived());
       }
     }
     List<LocalCluster.Member> members = new ArrayList<>();

@@ -25,23 +25,14 @@ import org.dsparse.protocol.job.JobSpec;
  * @param variants more DSparse runs in the first setting, each with its own job settings (another
  *     refresh interval, averaging, planner), compared with the same full-update run
  * @param job the job both modes run
- * @param protocols the aggregation protocols every setting runs both modes under; empty: the job's own
+ * @param protocols the aggregation protocols every setting runs both modes under, each as the job with
+ *     its averaging and refresh intervals and its own settings (e.g. a planner suited to it; id and
+ *     initial checkpoint are replaced when it runs); empty: the job's own
  * @param timing optional timing runs of every protocol on shaped links
  */
 public record SimulationConfig(String name, boolean processes, List<DeviceProfile> devices,
     List<JobSpec.Mode> modes, int pretrainEpochs, double pretrainLearningRate, boolean scratch,
-    List<Variant> variants, JobConfig job, List<Protocol> protocols, Timing timing) {
-
-  /**
-   * An aggregation protocol both modes run under: groups average and refresh every {@code interval}
-   * steps (1: gradients every step). {@code spec} is the job with the protocol's own settings (e.g. a
-   * planner suited to it); its id and initial checkpoint are replaced when it runs.
-   */
-  public record Protocol(int interval, JobSpec spec) {
-    public String name() {
-      return spec.protocol();
-    }
-  }
+    List<Variant> variants, JobConfig job, List<JobSpec> protocols, Timing timing) {
 
   /**
    * Timing runs: after the others, each protocol's modes run again for {@code steps} steps from the
@@ -58,17 +49,17 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
   }
 
   /** The protocols to run: the configured ones, or the job's own. */
-  public List<Protocol> protocolsToRun() {
-    return protocols.isEmpty() ? List.of(new Protocol(job.spec().averagingInterval(), job.spec())) : protocols;
+  public List<JobSpec> protocolsToRun() {
+    return protocols.isEmpty() ? List.of(job.spec()) : protocols;
   }
 
   /** Whether any run shapes links (the simulator then runs in a network namespace of its own). */
   public boolean needsShapedLinks() {
-    return timing.enabled() || devices.stream().anyMatch(d -> d.linkBitsPerSecond() > 0);
+    return timing.enabled() || ShapedLinks.anyShaped(devices);
   }
 
-  private static List<Protocol> protocols(Config root, Config c) {
-    List<Protocol> protocols = new ArrayList<>();
+  private static List<JobSpec> protocols(Config root, Config c) {
+    List<JobSpec> protocols = new ArrayList<>();
     Set<Integer> intervals = new HashSet<>();
     int index = 0;
     for (Config p : c.getConfigList("protocols")) {
@@ -84,7 +75,7 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
         if (job.hasPath("refresh-interval")) {
           spec = spec.withRefreshInterval(job.getInt("refresh-interval"));
         }
-        protocols.add(new Protocol(interval, spec));
+        protocols.add(spec);
       } catch (UsageException e) {
         throw new UsageException(where + ": " + e.getMessage());
       }
