@@ -213,8 +213,10 @@ public final class Device extends AbstractBehavior<Device.Command> {
     final List<GroupPlan> allReduceGroups = new ArrayList<>();
     /** Groups whose weights this device sends (as owner) or receives at refreshes. */
     final List<GroupPlan> refreshGroups = new ArrayList<>();
-    /** Groups this device leads: it keeps their LayerShard current at every refresh. */
+    /** Groups this device leads: it sends their weights at every refresh. */
     final List<GroupPlan> ownedGroups = new ArrayList<>();
+    /** Groups whose LayerShard this device keeps current at every refresh, from its own copy. */
+    final Set<String> shardsKept = new HashSet<>();
     final Map<String, ActorRef<ProcessGroup.Command>> groupActors = new HashMap<>();
     final Map<String, Integer> weightLengths = new HashMap<>();
     /** Each process group actor's id: the plan's group and the kind of traffic it carries. */
@@ -232,6 +234,10 @@ public final class Device extends AbstractBehavior<Device.Command> {
       for (GroupPlan group : prepare.groups()) {
         if (group.owner().equals(me)) {
           ownedGroups.add(group);
+        }
+        boolean homeOutside = !addresses.containsKey(group.shardHome());
+        if (group.shardHome().equals(me) || (homeOutside && group.owner().equals(me))) {
+          shardsKept.add(group.groupId());
         }
         if (group.isAllReduce() && group.updaters().contains(me)) {
           allReduceGroups.add(group);
@@ -531,12 +537,12 @@ public final class Device extends AbstractBehavior<Device.Command> {
     return refreshOrComplete(stepped.ownedWeights());
   }
 
-  /** Keeps the led groups' shards current and, on refresh steps, sends their weights to non-updaters. */
+  /** On refresh steps, keeps the led groups' shards current and sends their weights to non-updaters. */
   private Behavior<Command> refreshOrComplete(Map<String, float[]> ownedWeights) {
     for (GroupPlan group : job.ownedGroups) {
       float[] weights = ownedWeights.get(group.groupId());
       if (weights != null) {
-        LayerShard.storeWeights(context.getSystem(), group.shardId(), step.command.step(), weights);
+        keepShard(group, weights);
       }
     }
     if (!step.command.refresh() || job.refreshGroups.isEmpty()) {
@@ -558,6 +564,13 @@ public final class Device extends AbstractBehavior<Device.Command> {
     return this;
   }
 
+  /** Stores a group's weights of this step in its shard, if this device keeps it. */
+  private void keepShard(GroupPlan group, float[] weights) {
+    if (job.shardsKept.contains(group.groupId())) {
+      LayerShard.storeWeights(context.getSystem(), group.shardId(), step.command.step(), weights);
+    }
+  }
+
   /** Takes in the weights of the groups this device does not update. */
   private void applyRefresh() {
     StepRun run = step;
@@ -565,7 +578,9 @@ public final class Device extends AbstractBehavior<Device.Command> {
     Map<GroupPlan, float[]> received = new LinkedHashMap<>();
     for (GroupPlan group : current.refreshGroups) {
       if (!current.owns(group)) {
-        received.put(group, run.results.get(current.refreshId(group)));
+        float[] weights = run.results.get(current.refreshId(group));
+        received.put(group, weights);
+        keepShard(group, weights);
       }
     }
     run.results.clear();

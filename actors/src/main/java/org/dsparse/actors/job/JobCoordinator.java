@@ -262,13 +262,18 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     List<GroupPlan> groups = new ArrayList<>();
     for (GroupPlan group : plan.groups()) {
       String home = assigned.error() == null ? assigned.homes().get(group.groupId()) : null;
-      if (home != null && group.updaters().contains(home)) {
-        groups.add(group.withOwner(home));
+      if (home != null && devices.containsKey(home)) {
+        if (!group.updaters().contains(home)) {
+          // It then stores the weights each refresh brings it, which cost no extra transfer.
+          context.getLog().info("job {}: group {} has its shard on {}, which does not update it (no updater"
+              + " had room)", spec.jobId(), group.groupId(), home);
+        }
+        groups.add(group.withShardHome(home));
       } else {
-        // The planner's owner leads the refresh; the shard's copy then arrives over the network.
-        context.getLog().warn("job {}: group {} has its shard on {} ({}), not on an updater",
-            spec.jobId(), group.groupId(), home == null ? "no device" : home,
-            assigned.error() == null ? "no updater had room" : assigned.error().getMessage());
+        // The owner keeps the shard current over the network.
+        context.getLog().warn("job {}: group {} has its shard on {} ({}), outside the job",
+            spec.jobId(), group.groupId(), home == null || home.isEmpty() ? "no device" : home,
+            assigned.error() == null ? "placed by the shard allocation" : assigned.error().getMessage());
         groups.add(group);
       }
     }
@@ -286,10 +291,10 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
   }
 
   private static String homesTable(List<GroupPlan> groups) {
-    StringBuilder out = new StringBuilder("layer shards (home leads the refresh):\n");
+    StringBuilder out = new StringBuilder("layer shards (an updater at the home leads the refresh):\n");
     for (GroupPlan g : groups) {
-      out.append(String.format(Locale.ROOT, "  %-6s %-28s home %-10s %8.2f MiB  layers %s%n",
-          g.groupId(), g.shardId(), g.owner(), g.weightBytes() / 1048576.0, g.layers()));
+      out.append(String.format(Locale.ROOT, "  %-6s %-28s home %-10s refresh from %-10s %8.2f MiB  layers %s%n",
+          g.groupId(), g.shardId(), g.shardHome(), g.owner(), g.weightBytes() / 1048576.0, g.layers()));
     }
     return out.toString();
   }

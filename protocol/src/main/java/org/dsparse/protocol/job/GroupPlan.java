@@ -12,12 +12,15 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param slices its slices in model order; aggregated fused in one buffer
  * @param updaters devices that update the slices, in rank order; two or more AllReduce each step
  * @param owner the updater that sends the slices' weights to the other devices at each refresh
- *     and keeps the group's LayerShard current (the shard's home when sharding placed it there)
+ *     (the shard's home when sharding placed it on an updater)
  * @param weightBytes the slices' weights and buffers: a refresh's payload and the shard's memory
  * @param shardId the group's LayerShard entity, unique across jobs
+ * @param shardHome the device whose node hosts the shard: it keeps the shard current from its own
+ *     copy of the weights, so that no refresh crosses the network twice; the owner until sharding
+ *     has placed the shard
  */
 public record GroupPlan(String groupId, List<Slice> slices, List<String> updaters, String owner,
-    long weightBytes, String shardId) implements ControlMessage {
+    long weightBytes, String shardId, String shardHome) implements ControlMessage {
 
   /**
    * Output channels {@code [from, to)} of layer {@code layer}; the whole layer when they are all its
@@ -42,8 +45,15 @@ public record GroupPlan(String groupId, List<Slice> slices, List<String> updater
     }
   }
 
+  /** A group whose shard is not placed yet: its owner keeps it. */
+  public GroupPlan(String groupId, List<Slice> slices, List<String> updaters, String owner, long weightBytes,
+      String shardId) {
+    this(groupId, slices, updaters, owner, weightBytes, shardId, owner);
+  }
+
   public GroupPlan {
     Objects.requireNonNull(groupId, "groupId");
+    Objects.requireNonNull(shardHome, "shardHome");
     slices = List.copyOf(slices);
     updaters = List.copyOf(updaters);
     if (slices.isEmpty()) {
@@ -57,7 +67,16 @@ public record GroupPlan(String groupId, List<Slice> slices, List<String> updater
       throw new IllegalArgumentException("group " + groupId + ": " + device + " is not one of its updaters "
           + updaters);
     }
-    return new GroupPlan(groupId, slices, updaters, device, weightBytes, shardId);
+    return new GroupPlan(groupId, slices, updaters, device, weightBytes, shardId, device);
+  }
+
+  /**
+   * The same group with its shard on {@code device}; an updater there also leads the refresh, so
+   * that the weights it stores never cross the network.
+   */
+  public GroupPlan withShardHome(String device) {
+    return updaters.contains(device) ? withOwner(device)
+        : new GroupPlan(groupId, slices, updaters, owner, weightBytes, shardId, device);
   }
 
   /** Indices of the layers the group's slices are taken from, ascending. */

@@ -1,0 +1,80 @@
+package org.dsparse.actors.device;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.dsparse.actors.job.JobPlanning;
+import org.dsparse.actors.job.PlannedJob;
+import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.actors.shard.DeviceDirectory;
+import org.dsparse.actors.shard.DeviceEntry;
+import org.dsparse.actors.shard.LayerShard;
+import org.dsparse.core.placement.ShardDemand;
+import org.dsparse.protocol.job.DeviceEvent;
+import org.dsparse.protocol.job.DeviceInfo;
+import org.dsparse.protocol.job.GroupPlan;
+import org.dsparse.protocol.job.WireBytes;
+import org.dsparse.training.trainer.DjlThread;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A group's LayerShard is kept current by the device it lives on, from that device's own copy of
+ * the weights: when sharding puts the shard of a group on a device that does not update it (its
+ * updaters had no room), that device stores what the refresh brings it, and no weights cross the
+ * network a second time.
+ */
+class ShardHomeTest {
+  private static final Duration ANSWER = Duration.ofSeconds(30);
+
+  @Test
+  void theShardsHomeStoresItsOwnCopyAndNoShardBytesCrossTheNetwork() throws Exception {
+    try (ThreeDevices cluster = new ThreeDevices(ConfigFactory.parseString("""
+        dsparse.job { model = small-cnn, batch = 32, checkpoint-dir = "", id = homes }
+        pekko.loglevel = WARNING
+        """).withFallback(ConfigFactory.load()), List.of(new LocalCluster.Member("a", "1GiB"),
+        new LocalCluster.Member("b", "20MiB"), new LocalCluster.Member("c", "15MiB")))) {
+      PlannedJob plan = DjlThread.call(() -> JobPlanning.plan(cluster.spec, cluster.devices, cluster.config));
+      ActorSystem<?> system = cluster.cluster.node(0).system();
+      // a, the only device with room for the whole model, is announced full, as a device whose
+      // plan takes its whole budget is: the shards of the layers only a updates go elsewhere.
+      for (DeviceInfo d : cluster.devices) {
+        long peak = plan.assignments().get(d.name()).predictedPeakBytes();
+        long budget = d.name().equals("a") ? peak : d.budgetBytes();
+        DeviceDirectory.get(system).announce(new DeviceEntry(d.name(), d.address(), budget, peak))
+            .toCompletableFuture().get();
+      }
+      List<GroupPlan> groups = new ArrayList<>();
+      for (GroupPlan group : plan.groups()) {
+        String home = LayerShard.assign(system, new ShardDemand(group.shardId(), group.weightBytes(),
+            group.updaters()), ANSWER).toCompletableFuture().get().homeDevice();
+        groups.add(group.withShardHome(home));
+      }
+      assertTrue(groups.stream().anyMatch(g -> !g.updaters().contains(g.shardHome())),
+          "some shard lives on a device that does not update its group: " + groups);
+      cluster.prepare(new PlannedJob(plan.assignments(), groups, plan.layerNames(), plan.fullUpdatePeakBytes(),
+          plan.description()));
+
+      Map<String, DeviceEvent.StepCompleted> reports = cluster.step(true);
+
+      for (DeviceEvent.StepCompleted report : reports.values()) {
+        for (WireBytes w : report.metrics().wire()) {
+          assertFalse(w.kind().equals(WireBytes.SHARD) && (w.sent() > 0 || w.received() > 0),
+              report.device() + " moved shard weights over the network: " + w);
+        }
+      }
+      for (GroupPlan group : groups) {
+        LayerShard.WeightsSnapshot stored = LayerShard.fetchWeights(system, group.shardId(), ANSWER)
+            .toCompletableFuture().get();
+        assertEquals(reports.get("a").step(), stored.version(), group.groupId() + " holds the refreshed step");
+        assertEquals(group.weightBytes() / 4, stored.weights().length, group.groupId());
+      }
+    }
+  }
+}
