@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import org.dsparse.actors.node.DsparseNode;
+import org.dsparse.actors.step.Compute;
 import org.dsparse.actors.node.NodeConfig;
 import org.dsparse.core.cli.Flags;
 
@@ -21,12 +22,10 @@ public final class DeviceProcess {
     org.dsparse.training.trainer.DjlDefaults.apply();
     Flags flags = Flags.parse("device-process", args, Set.of("name", "budget", "seed", "compute-slowdown", "host"),
         Set.of());
-    var settings = ConfigFactory.empty()
-        .withValue("dsparse.device.compute-slowdown",
-            ConfigValueFactory.fromAnyRef(flags.getDouble("compute-slowdown", 1)));
-    DsparseNode node = DsparseNode.start(NodeConfig.node(settings.withFallback(ConfigFactory.load()),
+    DsparseNode node = DsparseNode.start(NodeConfig.node(ConfigFactory.load(),
         flags.get("name").orElseThrow(), flags.get("host", ShapedLinks.COORDINATOR_HOST), 0, List.of(),
-        flags.get("budget").orElseThrow(), true));
+        flags.get("budget").orElseThrow(), true),
+        SlowedCompute.of(Compute.DJL_THREAD, flags.getDouble("compute-slowdown", 1)));
     node.join(flags.get("seed").orElseThrow());
     node.awaitUp(Duration.ofSeconds(60));
     System.out.println(ProcessCluster.READY + node.address());

@@ -19,6 +19,7 @@ import org.dsparse.actors.job.JobReport;
 import org.dsparse.actors.job.ProgressPrinter;
 import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.actors.step.Compute;
 import org.dsparse.core.cli.UsageException;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Split;
@@ -208,9 +209,8 @@ public final class Simulation {
     List<LocalCluster.Member> members = new ArrayList<>();
     for (int i = 0; i < simulation.devices().size(); i++) {
       DeviceProfile d = simulation.devices().get(i);
-      Config emulation = ConfigFactory.empty()
-          .withValue("dsparse.device.compute-slowdown", ConfigValueFactory.fromAnyRef(d.computeSlowdown()));
-      members.add(new LocalCluster.Member(d.name(), Long.toString(budgets.get(i)), emulation));
+      members.add(new LocalCluster.Member(d.name(), Long.toString(budgets.get(i)),
+          SlowedCompute.of(Compute.DJL_THREAD, d.computeSlowdown())));
     }
     try (LocalCluster cluster = LocalCluster.start(config, members, JOIN_TIMEOUT)) {
       return await(cluster.node(0), job, progress);

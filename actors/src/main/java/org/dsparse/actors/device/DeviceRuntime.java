@@ -3,7 +3,6 @@ package org.dsparse.actors.device;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.IntStream;
@@ -13,7 +12,10 @@ import org.dsparse.core.data.Partitioner;
 import org.dsparse.core.data.Split;
 import org.dsparse.core.memory.OptimizerKind;
 import org.dsparse.protocol.job.Assignment;
-import org.dsparse.protocol.job.GroupPlan;
+import org.dsparse.actors.step.Collectives;
+import org.dsparse.actors.step.Compute;
+import org.dsparse.actors.step.DeviceGroups;
+import org.dsparse.actors.step.StepPipeline;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.training.data.DataSource;
 import org.dsparse.training.data.ImageBatch;
@@ -28,14 +30,9 @@ import org.dsparse.training.trainer.OptimizerSpec;
 import org.dsparse.training.trainer.SparseTrainer;
 
 /**
- * The DJL side of one device in one job: its model replica, its data shard and its trainer. Every
- * method runs on the {@link DjlThread}; the Device actor calls it through futures.
- *
- * <p>An AllReduce payload is a group's gradients followed by its slices' BatchNorm running
- * statistics, so that averaging also keeps the updaters' statistics identical. A refresh payload is
- * the group's weights and buffers, as {@link LayeredModel#exportWeights(List)} lays them out. A group
- * may hold only some output channels of a layer; the trainer then changes only those rows here, and
- * the rest arrive with the other groups' refreshes.
+ * The DJL side of one device in one job: its model replica, its data shard and its trainer, set up
+ * for the job's {@link StepPipeline}, evaluated and saved. Every method runs on the
+ * {@link DjlThread}; the Device actor calls it through futures.
  */
 final class DeviceRuntime implements AutoCloseable {
   private final JobSpec spec;
@@ -44,8 +41,6 @@ final class DeviceRuntime implements AutoCloseable {
   private final ImageSetDataset train;
   private final ImageSetDataset test;
   private final long baselineRss;
-  private Iterator<ImageBatch> epochBatches;
-  private int epoch = -1;
 
   private DeviceRuntime(JobSpec spec, LayeredModel model, SparseTrainer trainer, ImageSetDataset train,
       ImageSetDataset test, long baselineRss) {
@@ -170,56 +165,9 @@ final class DeviceRuntime implements AutoCloseable {
   }
 
 
-  /**
-   * Forward and backward on the next batch of {@code epochIndex}; returns the loss and, for each of
-   * the given AllReduce groups, its payload.
-   */
-  float computeGradients(int epochIndex, List<GroupPlan> allReduceGroups, Map<String, float[]> payloads) {
-    DjlThread.checkCurrent();
-    if (epochIndex != epoch || epochBatches == null || !epochBatches.hasNext()) {
-      epoch = epochIndex;
-      epochBatches = train.batches(model.manager(), spec.batch(), spec.seed(), epochIndex).iterator();
-    }
-    try (ImageBatch batch = epochBatches.next()) {
-      float loss = trainer.forwardBackward(batch.images(), batch.labels());
-      for (GroupPlan group : allReduceGroups) {
-        List<ChannelSlice> slices = slices(group);
-        float[] gradients = trainer.exportGradients(slices);
-        float[] payload = new float[gradients.length + model.bufferLength(slices)];
-        System.arraycopy(gradients, 0, payload, 0, gradients.length);
-        model.exportBuffers(slices, payload, gradients.length);
-        payloads.put(group.groupId(), payload);
-      }
-      return loss;
-    }
-  }
-
-  /** Takes the averaged payloads back, then runs the optimizer step. */
-  void applyAveragedAndStep(List<GroupPlan> allReduceGroups, Map<String, float[]> averaged) {
-    DjlThread.checkCurrent();
-    for (GroupPlan group : allReduceGroups) {
-      List<ChannelSlice> slices = slices(group);
-      float[] payload = averaged.get(group.groupId());
-      int gradientLength = trainer.gradientLength(slices);
-      float[] gradients = java.util.Arrays.copyOf(payload, gradientLength);
-      trainer.importGradients(slices, gradients);
-      model.importBuffers(slices, payload, gradientLength);
-    }
-    trainer.step();
-  }
-
-  float[] exportWeights(GroupPlan group) {
-    DjlThread.checkCurrent();
-    return model.exportWeights(slices(group));
-  }
-
-  int weightLength(GroupPlan group) {
-    return model.weightLength(slices(group));
-  }
-
-  void importWeights(GroupPlan group, float[] weights) {
-    DjlThread.checkCurrent();
-    model.importWeights(slices(group), weights);
+  /** The job's training step on this device, over {@code collectives}, its model work on {@code compute}. */
+  StepPipeline pipeline(DeviceGroups groups, Collectives collectives, Compute compute) {
+    return new StepPipeline(spec, model, trainer, train, groups, collectives, compute);
   }
 
   /** Correct predictions, samples and summed loss on shard {@code shard} of {@code shards} of the test set. */
@@ -242,10 +190,6 @@ final class DeviceRuntime implements AutoCloseable {
   void saveCheckpoint(Path path) throws IOException {
     DjlThread.checkCurrent();
     Checkpoint.save(model, path);
-  }
-
-  private static List<ChannelSlice> slices(GroupPlan group) {
-    return JobPlanning.channelSlices(group.slices());
   }
 
   @Override

@@ -15,13 +15,10 @@ import org.dsparse.core.cli.UsageException;
  * @param budgetBytes memory this device may spend on training
  * @param measureMemory whether steps report the process's resident growth as this device's training
  *     memory (true only when the device has its JVM to itself)
- * @param computeSlowdown emulates a slower device: each step's compute takes this many times as
- *     long (1 = as fast as this machine)
  * @param dataDir where this device keeps the job's dataset files, overriding the job's folder
  *     (empty: as the job says)
  */
-public record DeviceSettings(String name, long budgetBytes, boolean measureMemory, double computeSlowdown,
-    String dataDir) {
+public record DeviceSettings(String name, long budgetBytes, boolean measureMemory, String dataDir) {
   private static final Path MEMINFO = Path.of("/proc/meminfo");
 
   public DeviceSettings {
@@ -31,14 +28,11 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
     if (budgetBytes <= 0) {
       throw new UsageException("device " + name + ": memory budget must be positive, got " + budgetBytes);
     }
-    if (!(computeSlowdown >= 1)) {
-      throw new UsageException("device " + name + ": compute-slowdown must be at least 1, got " + computeSlowdown);
-    }
   }
 
   /** A device on this machine's real speed and network. */
   public static DeviceSettings of(String name, long budgetBytes, boolean measureMemory) {
-    return new DeviceSettings(name, budgetBytes, measureMemory, 1, "");
+    return new DeviceSettings(name, budgetBytes, measureMemory, "");
   }
 
   /** The job's data source as this device reads it: from its own data folder when it has one. */
@@ -66,8 +60,7 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
         throw new UsageException("dsparse.device.memory-budget = auto leaves no memory after the "
             + "reserve of " + c.getString("memory-reserve"));
       }
-      return new DeviceSettings(name, budgetBytes, c.getBoolean("measure-memory"),
-          c.getDouble("compute-slowdown"), c.getString("data-dir"));
+      return new DeviceSettings(name, budgetBytes, c.getBoolean("measure-memory"), c.getString("data-dir"));
     } catch (ConfigException e) {
       throw new UsageException("device configuration: " + e.getMessage());
     }

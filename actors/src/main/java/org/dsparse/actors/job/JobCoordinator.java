@@ -37,6 +37,7 @@ import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.protocol.job.StepMetrics;
 import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.training.trainer.DjlThread;
+import org.slf4j.LoggerFactory;
 
 /**
  * Drives one job: waits for its devices, plans, prepares every device, then runs synchronous steps
@@ -237,8 +238,15 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
       announced.add(directory.announce(new DeviceEntry(d.name(), d.address(),
           d.budgetBytes(), plan.assignments().get(d.name()).predictedPeakBytes())).toCompletableFuture());
     }
+    List<String> addresses = devices.values().stream().map(DeviceInfo::address).toList();
     return CompletableFuture.allOf(announced.toArray(new CompletableFuture[0]))
-        .thenCompose(done -> {
+        .thenCompose(done -> LayerShard.awaitRegions(system, addresses, timeouts.prepare()))
+        .thenCompose(missing -> {
+          if (!missing.isEmpty()) {
+            // Off the actor's thread: its context's logger is not for futures.
+            LoggerFactory.getLogger(JobCoordinator.class).warn(
+                "job {}: no shard region registered yet at {}; shards go to the others", spec.jobId(), missing);
+          }
           Map<String, CompletableFuture<LayerShard.Assigned>> assigned =
               new LinkedHashMap<>();
           for (GroupPlan group : plan.groups()) {

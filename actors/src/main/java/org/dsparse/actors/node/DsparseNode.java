@@ -12,6 +12,7 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.dsparse.actors.collective.CollectiveSettings;
 import org.dsparse.actors.device.Device;
 import org.dsparse.actors.device.DeviceSettings;
+import org.dsparse.actors.step.Compute;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobCoordinator;
 import org.dsparse.actors.job.JobEvent;
@@ -40,28 +41,33 @@ public final class DsparseNode implements AutoCloseable {
 
   /** Validates {@code config} and starts a node with a device. */
   public static DsparseNode start(Config config) {
+    return start(config, Compute.DJL_THREAD);
+  }
+
+  /** Validates {@code config} and starts a node with a device whose model work runs on {@code compute}. */
+  public static DsparseNode start(Config config, Compute compute) {
     DeviceSettings device = DeviceSettings.fromConfig(config);
     CollectiveSettings collectives = CollectiveSettings.fromConfig(config);
     Config withRole = config.withValue("pekko.cluster.roles",
         com.typesafe.config.ConfigValueFactory.fromIterable(java.util.List.of(LayerShard.HOST_ROLE)));
-    ActorSystem<Command> system = ActorSystem.create(guardian(device, collectives, withRole),
+    ActorSystem<Command> system = ActorSystem.create(guardian(device, collectives, compute, withRole),
         NodeConfig.SYSTEM_NAME, withRole);
     return new DsparseNode(system, device);
   }
 
   /** Starts a node that coordinates jobs but trains nothing (the simulator's driver in process mode). */
   public static DsparseNode startCoordinator(Config config) {
-    ActorSystem<Command> system = ActorSystem.create(guardian(null, null, config), NodeConfig.SYSTEM_NAME,
+    ActorSystem<Command> system = ActorSystem.create(guardian(null, null, null, config), NodeConfig.SYSTEM_NAME,
         config);
     return new DsparseNode(system, null);
   }
 
-  private static Behavior<Command> guardian(DeviceSettings device, CollectiveSettings collectives,
+  private static Behavior<Command> guardian(DeviceSettings device, CollectiveSettings collectives, Compute compute,
       Config config) {
     return Behaviors.setup(ctx -> {
       LayerShard.init(ctx.getSystem());
       if (device != null) {
-        ctx.spawn(Device.create(device, collectives), "device");
+        ctx.spawn(Device.create(device, collectives, compute), "device");
       }
       return Behaviors.receive(Command.class)
           .onMessage(SubmitJob.class, submit -> {

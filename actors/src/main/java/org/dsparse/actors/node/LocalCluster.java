@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.dsparse.actors.step.Compute;
 
 /**
  * Several nodes in this JVM, joined over Artery on loopback: the simulator's in-JVM mode and the
@@ -20,11 +21,11 @@ public final class LocalCluster implements AutoCloseable {
    * A device to start.
    *
    * @param budget {@code 512MiB} or a byte count
-   * @param settings more {@code dsparse.device} settings for this device only (emulation), or empty
+   * @param compute where its steps' model work runs (the simulator slows some devices down)
    */
-  public record Member(String name, String budget, Config settings) {
+  public record Member(String name, String budget, Compute compute) {
     public Member(String name, String budget) {
-      this(name, budget, com.typesafe.config.ConfigFactory.empty());
+      this(name, budget, Compute.DJL_THREAD);
     }
   }
 
@@ -33,8 +34,8 @@ public final class LocalCluster implements AutoCloseable {
     List<DsparseNode> started = new ArrayList<>();
     try {
       for (Member member : members) {
-        DsparseNode node = DsparseNode.start(NodeConfig.node(member.settings().withFallback(base),
-            member.name(), "127.0.0.1", 0, List.of(), member.budget(), false));
+        DsparseNode node = DsparseNode.start(NodeConfig.node(base, member.name(), "127.0.0.1", 0, List.of(),
+            member.budget(), false), member.compute());
         started.add(node);
         node.join(started.get(0).address());
       }

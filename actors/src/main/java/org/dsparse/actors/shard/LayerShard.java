@@ -2,11 +2,15 @@ package org.dsparse.actors.shard;
 
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.stream.StreamSupport;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
@@ -15,6 +19,8 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.sharding.ShardRegion;
+import org.apache.pekko.pattern.Patterns;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
 import org.apache.pekko.cluster.sharding.typed.ShardingMessageExtractor;
@@ -142,6 +148,41 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
         .withRole(HOST_ROLE)
         .withAllocationStrategy(new BudgetAwareAllocationStrategy(system))
         .withMessageExtractor(new GroupIdExtractor()));
+  }
+
+  /**
+   * Completes once sharding's coordinator has a shard region registered on each node of
+   * {@code addresses} (cluster addresses), so that a shard placed next can go to any of them: a
+   * node's region registers a moment after the node is Up. At {@code timeout} it completes anyway
+   * with the addresses still missing, which the caller reports; otherwise with none.
+   */
+  public static CompletionStage<Set<String>> awaitRegions(ActorSystem<?> system, Collection<String> addresses,
+      Duration timeout) {
+    org.apache.pekko.actor.ActorRef region = org.apache.pekko.cluster.sharding.ClusterSharding
+        .get(Adapter.toClassic(system)).shardRegion(TYPE_KEY.name());
+    String self = Cluster.get(system).selfMember().address().toString();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    CompletableFuture<Set<String>> result = new CompletableFuture<>();
+    pollRegions(system, region, self, Set.copyOf(addresses), deadline, result);
+    return result;
+  }
+
+  private static void pollRegions(ActorSystem<?> system, org.apache.pekko.actor.ActorRef region, String self,
+      Set<String> wanted, long deadline, CompletableFuture<Set<String>> result) {
+    Patterns.ask(region, ShardRegion.getCurrentRegionsInstance(), Duration.ofSeconds(2))
+        .whenComplete((answer, error) -> {
+          Set<String> missing = new TreeSet<>(wanted);
+          if (answer instanceof ShardRegion.CurrentRegions current) {
+            // A node's own region is listed by its local address, without host and port.
+            current.getRegions().forEach(a -> missing.remove(a.hasLocalScope() ? self : a.toString()));
+          }
+          if (missing.isEmpty() || System.nanoTime() > deadline) {
+            result.complete(missing);
+          } else {
+            system.scheduler().scheduleOnce(Duration.ofMillis(100),
+                () -> pollRegions(system, region, self, wanted, deadline, result), system.executionContext());
+          }
+        });
   }
 
   /** The shard of {@code groupId}, wherever it lives. */

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.job.PlannedJob;
@@ -50,6 +51,8 @@ class ShardHomeTest {
         DeviceDirectory.get(system).announce(new DeviceEntry(d.name(), d.address(), budget, peak))
             .toCompletableFuture().get();
       }
+      assertEquals(Set.of(), LayerShard.awaitRegions(system,
+          cluster.devices.stream().map(DeviceInfo::address).toList(), ANSWER).toCompletableFuture().get());
       List<GroupPlan> groups = new ArrayList<>();
       for (GroupPlan group : plan.groups()) {
         String home = LayerShard.assign(system, new ShardDemand(group.shardId(), group.weightBytes(),

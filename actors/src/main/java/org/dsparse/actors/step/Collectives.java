@@ -1,0 +1,82 @@
+package org.dsparse.actors.step;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.dsparse.actors.collective.ProcessGroup;
+import org.dsparse.core.collective.ReduceOp;
+
+/**
+ * The collectives a step runs, each in one process group named by its id. Every call completes:
+ * with the result, or with a {@link Failure} naming the group and the member it blames.
+ */
+public interface Collectives {
+  /** The mean of every member's {@code payload}, computed in place (the result is that array). */
+  CompletionStage<Transfer> allReduce(String group, long step, float[] payload);
+
+  /**
+   * The weights of the group's first member, its leader, on every member: the leader passes them,
+   * the others {@code null} and receive {@code length} floats.
+   */
+  CompletionStage<Transfer> broadcast(String group, long step, float[] weights, int length);
+
+  /**
+   * A finished collective.
+   *
+   * @param transferNanos its own time, from the moment every member had started it to its end
+   */
+  record Transfer(float[] result, long transferNanos) {}
+
+  /** A collective that did not finish. */
+  final class Failure extends RuntimeException {
+    public Failure(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /**
+   * Collectives run by this device's {@link ProcessGroup} actors, by group id. A group that does
+   * not answer within {@code answerWithin} (its own deadlines fail it first) fails the call.
+   */
+  static Collectives of(Map<String, ActorRef<ProcessGroup.Command>> groups, Duration answerWithin,
+      Scheduler scheduler) {
+    return new Collectives() {
+      @Override
+      public CompletionStage<Transfer> allReduce(String group, long step, float[] payload) {
+        return ask(group, replyTo -> new ProcessGroup.AllReduce(step, payload, ReduceOp.MEAN, replyTo));
+      }
+
+      @Override
+      public CompletionStage<Transfer> broadcast(String group, long step, float[] weights, int length) {
+        return ask(group, replyTo -> weights != null
+            ? new ProcessGroup.Broadcast(step, 0, weights, replyTo)
+            : ProcessGroup.Broadcast.receive(step, 0, length, replyTo));
+      }
+
+      private CompletionStage<Transfer> ask(String group,
+          org.apache.pekko.japi.function.Function<ActorRef<ProcessGroup.CollectiveOutcome>, ProcessGroup.Command> request) {
+        ActorRef<ProcessGroup.Command> actor = groups.get(group);
+        if (actor == null) {
+          return CompletableFuture.failedFuture(new Failure("no process group " + group + " on this device"));
+        }
+        return AskPattern.ask(actor, request, answerWithin, scheduler)
+            .handle((outcome, error) -> {
+              if (error != null) {
+                throw new Failure("group " + group + " did not answer within " + answerWithin.toSeconds() + " s");
+              }
+              if (outcome instanceof ProcessGroup.Failed failed) {
+                throw new Failure("collective of group " + group + " failed"
+                    + failed.missingMember().map(m -> " (missing member " + m + ")").orElse("") + ": "
+                    + failed.reason());
+              }
+              ProcessGroup.Completed completed = (ProcessGroup.Completed) outcome;
+              return new Transfer(completed.result(), completed.transferNanos());
+            });
+      }
+    };
+  }
+}

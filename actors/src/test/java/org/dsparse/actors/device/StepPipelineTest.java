@@ -1,0 +1,200 @@
+package org.dsparse.actors.device;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.dsparse.actors.job.JobConfig;
+import org.dsparse.actors.job.JobPlanning;
+import org.dsparse.actors.job.PlannedJob;
+import org.dsparse.actors.step.Collectives;
+import org.dsparse.actors.step.Compute;
+import org.dsparse.actors.step.DeviceGroups;
+import org.dsparse.actors.step.StepPipeline;
+import org.dsparse.protocol.job.DeviceInfo;
+import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.training.trainer.DjlThread;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The step pipeline without a cluster: three devices' pipelines in one JVM, their collectives run
+ * by an in-memory stand-in that averages and copies as the process groups do.
+ */
+class StepPipelineTest {
+  private static final Config CONFIG = ConfigFactory.parseString("""
+      dsparse.job { model = small-cnn, batch = 32, learning-rate = 0.05, checkpoint-dir = "", id = pipeline }
+      """).withFallback(ConfigFactory.load());
+  private static final long[] BUDGETS = {1L << 30, 20L << 20, 15L << 20};
+
+  @Test
+  void threePipelinesStepTogetherAndAgreeAfterARefresh(@TempDir Path dir) throws Exception {
+    try (Devices devices = new Devices(new InMemoryCollectives(null))) {
+      for (int step = 0; step < 3; step++) {
+        List<StepPipeline.Result> results = devices.step(step, step == 2);
+        for (StepPipeline.Result result : results) {
+          assertTrue(Float.isFinite(result.loss()), "loss " + result.loss());
+        }
+        // The budgets make b and c update only some layers: groups AllReduce every step, and the
+        // layers they do not update arrive on refresh steps only.
+        assertTrue(results.stream().allMatch(r -> r.allReduceBytes() > 0));
+        assertEquals(step == 2, results.stream().anyMatch(r -> r.broadcastBytes() > 0));
+      }
+      List<byte[]> checkpoints = devices.checkpoints(dir);
+      assertArrayEquals(checkpoints.get(0), checkpoints.get(1));
+      assertArrayEquals(checkpoints.get(0), checkpoints.get(2));
+    }
+  }
+
+  @Test
+  void aFailedCollectiveFailsTheStepNamingTheGroupAndMember() throws Exception {
+    try (Devices devices = new Devices(new InMemoryCollectives("missing member c"))) {
+      ExecutionException failure = assertThrows(ExecutionException.class, () ->
+          devices.pipelines.get(0).run(0, 0, true, true).toCompletableFuture().get(60, TimeUnit.SECONDS));
+      String message = StepPipeline.message(failure);
+      assertTrue(message.contains("pipeline.g") && message.contains("missing member c"), message);
+    }
+  }
+
+  /** Three devices' runtimes and pipelines for the planner's plan. */
+  private static final class Devices implements AutoCloseable {
+    final List<DeviceRuntime> runtimes = new ArrayList<>();
+    final List<StepPipeline> pipelines = new ArrayList<>();
+
+    Devices(InMemoryCollectives collectives) {
+      JobSpec spec = JobConfig.read(CONFIG).spec();
+      List<DeviceInfo> infos = new ArrayList<>();
+      for (int i = 0; i < BUDGETS.length; i++) {
+        infos.add(new DeviceInfo(String.valueOf((char) ('a' + i)), "pekko://dsparse@127.0.0.1:" + (2550 + i),
+            BUDGETS[i], null));
+      }
+      PlannedJob plan = DjlThread.call(() -> JobPlanning.plan(spec, infos, CONFIG));
+      List<String> names = infos.stream().map(DeviceInfo::name).toList();
+      for (int rank = 0; rank < infos.size(); rank++) {
+        String name = names.get(rank);
+        int r = rank;
+        DeviceRuntime runtime = DjlThread.call(() -> DeviceRuntime.prepare(spec, r, infos.size(),
+            plan.assignments().get(name), JobPlanning.learningRateScales(spec, plan.groups(), name, infos.size()),
+            DeviceSettings.of(name, BUDGETS[r], false)));
+        runtimes.add(runtime);
+        DeviceGroups groups = DeviceGroups.of(name, spec.jobId(), plan.groups(), names);
+        pipelines.add(runtime.pipeline(groups, collectives.member(name, groups), Compute.DJL_THREAD));
+      }
+    }
+
+    List<StepPipeline.Result> step(long step, boolean refresh) throws Exception {
+      List<CompletableFuture<StepPipeline.Result>> running = new ArrayList<>();
+      for (StepPipeline pipeline : pipelines) {
+        running.add(pipeline.run(0, step, refresh, refresh).toCompletableFuture());
+      }
+      List<StepPipeline.Result> results = new ArrayList<>();
+      for (CompletableFuture<StepPipeline.Result> r : running) {
+        results.add(r.get(60, TimeUnit.SECONDS));
+      }
+      return results;
+    }
+
+    List<byte[]> checkpoints(Path dir) throws Exception {
+      List<byte[]> result = new ArrayList<>();
+      for (int i = 0; i < runtimes.size(); i++) {
+        Path path = dir.resolve(i + ".ckpt");
+        DeviceRuntime runtime = runtimes.get(i);
+        DjlThread.run(() -> runtime.saveCheckpoint(path));
+        result.add(Files.readAllBytes(path));
+      }
+      return result;
+    }
+
+    @Override
+    public void close() {
+      runtimes.forEach(r -> DjlThread.run(r::close));
+    }
+  }
+
+  /**
+   * Collectives among members of this JVM: a call completes once every member of its group has
+   * made it (AllReduce: the mean; Broadcast: the leader's copy), or at once with a failure when
+   * {@code failure} is set.
+   */
+  private static final class InMemoryCollectives {
+    private final String failure;
+    /** Per group id and step: what each member passed, and their futures. */
+    private final Map<String, Round> rounds = new HashMap<>();
+    private final Map<String, Integer> sizes = new HashMap<>();
+
+    InMemoryCollectives(String failure) {
+      this.failure = failure;
+    }
+
+    private final class Round {
+      final List<float[]> payloads = new ArrayList<>();
+      final List<CompletableFuture<Collectives.Transfer>> futures = new ArrayList<>();
+      float[] leader;
+    }
+
+    Collectives member(String name, DeviceGroups groups) {
+      groups.collectives().values().forEach(c -> sizes.put(c.id(), c.members().size()));
+      return new Collectives() {
+        @Override
+        public CompletionStage<Transfer> allReduce(String group, long step, float[] payload) {
+          return join(group, step, payload, false);
+        }
+
+        @Override
+        public CompletionStage<Transfer> broadcast(String group, long step, float[] weights, int length) {
+          return join(group, step, weights != null ? weights : new float[length], weights != null);
+        }
+      };
+    }
+
+    private synchronized CompletionStage<Collectives.Transfer> join(String group, long step, float[] payload,
+        boolean leads) {
+      if (failure != null) {
+        return CompletableFuture.failedFuture(new Collectives.Failure("collective of group " + group
+            + " failed (" + failure + "): deadline passed"));
+      }
+      Round round = rounds.computeIfAbsent(group + "@" + step, k -> new Round());
+      CompletableFuture<Collectives.Transfer> future = new CompletableFuture<>();
+      round.payloads.add(payload);
+      round.futures.add(future);
+      if (leads) {
+        round.leader = payload;
+      }
+      if (round.payloads.size() == sizes.get(group)) {
+        rounds.remove(group + "@" + step);
+        float[] result = round.leader != null ? round.leader.clone() : mean(round.payloads);
+        for (int i = 0; i < round.payloads.size(); i++) {
+          System.arraycopy(result, 0, round.payloads.get(i), 0, result.length);
+          round.futures.get(i).complete(new Collectives.Transfer(round.payloads.get(i), 0));
+        }
+      }
+      return future;
+    }
+
+    private static float[] mean(List<float[]> payloads) {
+      float[] sum = new float[payloads.get(0).length];
+      for (float[] p : payloads) {
+        for (int i = 0; i < sum.length; i++) {
+          sum[i] += p[i];
+        }
+      }
+      for (int i = 0; i < sum.length; i++) {
+        sum[i] /= payloads.size();
+      }
+      return sum;
+    }
+  }
+}
