@@ -178,8 +178,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       return this;
     }
     job.trafficAtLastStep = WireTraffic.get(context.getSystem()).snapshot();
-    prepare.replyTo().tell(new DeviceEvent.Prepared(settings.name(), ready.runtime().baselineRss(),
-        ready.runtime().model().layerCount(), ready.runtime().stepsPerEpoch()));
+    prepare.replyTo().tell(new DeviceEvent.Prepared(settings.name(), ready.runtime().stepsPerEpoch()));
     return this;
   }
 
@@ -308,7 +307,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     DeviceRuntime runtime = job.runtime;
     answerLater(evaluate.replyTo(), evaluate.jobId(), () -> {
       long[] result = runtime.evaluate(evaluate.shard(), evaluate.shards());
-      return new DeviceEvent.Evaluated(settings.name(), result[0], result[1], 0);
+      return new DeviceEvent.Evaluated(settings.name(), result[0], result[1]);
     });
   }
 

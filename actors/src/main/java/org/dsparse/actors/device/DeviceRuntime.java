@@ -151,10 +151,6 @@ final class DeviceRuntime implements AutoCloseable {
         .setSeededSampling(batch, seed).build();
   }
 
-  LayeredModel model() {
-    return model;
-  }
-
   long baselineRss() {
     return baselineRss;
   }

@@ -5,7 +5,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -15,12 +14,12 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.cluster.typed.Cluster;
@@ -34,18 +33,17 @@ import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
-import org.dsparse.protocol.job.StepMetrics;
-import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.training.trainer.DjlThread;
 import org.slf4j.LoggerFactory;
 
 /**
- * Drives one job: waits for its devices, plans, prepares every device, then runs synchronous steps
- * (each device reports each step), refreshes every weight and evaluates at each epoch end, saves a
- * checkpoint, and reports to its client. Every wait has a deadline; a miss fails the job naming the
- * devices that did not answer. Checkpoints already written stay.
+ * Drives one job through its phases, one behaviour each: discovering its devices, planning (and
+ * placing the layer shards), preparing every device, then stepping (each device reports each
+ * step), evaluating (every {@code evaluate-every} steps and at each epoch end) and checkpointing
+ * at epoch ends; it reports to its client and stops. Every wait has a deadline; a miss fails the job
+ * naming the devices that did not answer. Checkpoints already written stay.
  */
-public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Command> {
+public final class JobCoordinator {
 
   /** Deadlines of the coordinator's waits. */
   public record Timeouts(Duration discovery, Duration prepare, Duration step, Duration evaluate) {}
@@ -61,9 +59,8 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
   /** Where sharding placed each group's LayerShard: its home device by group id. */
   private record HomesAssigned(Map<String, String> homes, Throwable error) implements Command {}
 
-  private record DeadlinePassed(Phase phase, long token) implements Command {}
-
-  private enum Phase { DISCOVER, DESCRIBE, PLAN, HOME, PREPARE, STEP, EVALUATE, CHECKPOINT, DONE }
+  /** The deadline of the wait numbered {@code token} passed. */
+  private record DeadlinePassed(long token) implements Command {}
 
   private final ActorContext<Command> context;
   private final TimerScheduler<Command> timers;
@@ -74,46 +71,28 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
   private final ActorRef<JobEvent> client;
   private final ActorRef<DeviceEvent> replies;
 
-  private Phase phase = Phase.DISCOVER;
-  private long deadlineToken;
-  private final Set<String> awaiting = new LinkedHashSet<>();
-  private final Map<String, ActorRef<DeviceCommand>> discovered = new TreeMap<>();
+  /** The job's devices by name, in rank order once described. */
   private final Map<String, DeviceInfo> devices = new LinkedHashMap<>();
   private PlannedJob plan;
+  private JobMetrics metrics;
   private int stepsPerEpoch = Integer.MAX_VALUE;
-  private final Map<String, Long> baselines = new HashMap<>();
-
   private int epoch;
   private int stepInEpoch;
   private long step;
-  private long phaseStarted;
   private long jobStarted;
-  private final List<Float> stepLosses = new ArrayList<>();
-  private final Map<String, DeviceTotals> totals = new LinkedHashMap<>();
-  /** Each step's wall time, in order. */
-  private final List<Double> stepMillisEach = new ArrayList<>();
-  /** Test accuracy after given steps (every evaluate-every steps, and at epoch ends). */
-  private final List<JobReport.AccuracyPoint> accuracyCurve = new ArrayList<>();
-  /** Each step's aggregation critical path (its slowest device's aggregation time), in order. */
-  private final List<Double> stepAggregationEach = new ArrayList<>();
-  private double currentStepAggregation;
-  private double epochLossSum;
-  private int epochLossCount;
-  private final List<Double> epochAccuracies = new ArrayList<>();
-  private final List<Double> epochLosses = new ArrayList<>();
-  private final List<String> checkpoints = new ArrayList<>();
-  private long correct;
-  private long evaluated;
+  /** The current wait: its number (older deadlines are ignored), start and devices still to answer. */
+  private long waitToken;
+  private long waitStarted;
+  private final Set<String> awaiting = new LinkedHashSet<>();
 
   public static Behavior<Command> create(JobSpec spec, int expectedDevices, Timeouts timeouts,
       Config config, ActorRef<JobEvent> client) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new JobCoordinator(ctx, timers, spec, expectedDevices, timeouts, config, client)));
+        new JobCoordinator(ctx, timers, spec, expectedDevices, timeouts, config, client).discovering()));
   }
 
   private JobCoordinator(ActorContext<Command> context, TimerScheduler<Command> timers, JobSpec spec,
       int expectedDevices, Timeouts timeouts, Config config, ActorRef<JobEvent> client) {
-    super(context);
     this.context = context;
     this.timers = timers;
     this.spec = spec;
@@ -122,113 +101,90 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     this.config = config;
     this.client = client;
     this.replies = context.messageAdapter(DeviceEvent.class, FromDevice::new);
-    context.getSystem().receptionist().tell(Receptionist.subscribe(Device.SERVICE_KEY,
-        context.messageAdapter(Receptionist.Listing.class, DevicesListed::new)));
-    startPhase(Phase.DISCOVER, timeouts.discovery(), Set.of());
-    context.getLog().info("job {} ({}): waiting for {} devices", spec.jobId(), spec.mode(), expectedDevices);
   }
 
-  @Override
-  public Receive<Command> createReceive() {
-    return newReceiveBuilder()
-        .onMessage(DevicesListed.class, this::onDevicesListed)
-        .onMessage(FromDevice.class, this::onFromDevice)
-        .onMessage(Planned.class, this::onPlanned)
-        .onMessage(HomesAssigned.class, this::onHomesAssigned)
-        .onMessage(DeadlinePassed.class, this::onDeadlinePassed)
+  // ---- discovering ------------------------------------------------------------------------------
+
+  private Behavior<Command> discovering() {
+    context.getLog().info("job {} ({}): waiting for {} devices", spec.jobId(), spec.mode(), expectedDevices);
+    context.getSystem().receptionist().tell(Receptionist.subscribe(Device.SERVICE_KEY,
+        context.messageAdapter(Receptionist.Listing.class, DevicesListed::new)));
+    Map<String, ActorRef<DeviceCommand>> discovered = new TreeMap<>();
+    long token = startWait(timeouts.discovery(), Set.of());
+    return Behaviors.receive(Command.class)
+        .onMessage(DevicesListed.class, listed -> {
+          for (ActorRef<DeviceCommand> ref : listed.listing().getServiceInstances(Device.SERVICE_KEY)) {
+            discovered.put(ref.path().toString(), ref);
+          }
+          if (discovered.size() < expectedDevices) {
+            return Behaviors.same();
+          }
+          Map<String, ActorRef<DeviceCommand>> chosen = new LinkedHashMap<>();
+          discovered.entrySet().stream().limit(expectedDevices).forEach(e -> chosen.put(e.getKey(), e.getValue()));
+          return describing(chosen);
+        })
+        .onMessage(DeadlinePassed.class, passed -> passed.token() != token ? Behaviors.same()
+            : fail("only " + discovered.size() + " of " + expectedDevices + " devices joined within "
+                + timeouts.discovery() + ": " + discovered.keySet()))
+        .onAnyMessage(other -> Behaviors.same())
         .build();
   }
 
-  private void startPhase(Phase next, Duration deadline, Set<String> devicesToHear) {
-    phase = next;
-    awaiting.clear();
-    awaiting.addAll(devicesToHear);
-    deadlineToken++;
-    phaseStarted = System.nanoTime();
-    timers.startSingleTimer("deadline", new DeadlinePassed(next, deadlineToken), deadline);
-  }
-
-  private Behavior<Command> onDevicesListed(DevicesListed listed) {
-    if (phase != Phase.DISCOVER) {
-      return this;
-    }
-    for (ActorRef<DeviceCommand> ref : listed.listing().getServiceInstances(Device.SERVICE_KEY)) {
-      discovered.put(ref.path().toString(), ref);
-    }
-    if (discovered.size() >= expectedDevices) {
-      Set<String> paths = new LinkedHashSet<>(new ArrayList<>(discovered.keySet()).subList(0, expectedDevices));
-      startPhase(Phase.DESCRIBE, timeouts.discovery(), paths);
-      paths.forEach(p -> discovered.get(p).tell(new DeviceCommand.Describe(replies)));
-    }
-    return this;
-  }
-
-  private Behavior<Command> onFromDevice(FromDevice from) {
-    DeviceEvent event = from.event();
-    if (event instanceof DeviceEvent.Failed failure) {
-      if (!failure.jobId().equals(spec.jobId()) && phase != Phase.DESCRIBE) {
-        return this;
+  /** Asks the chosen devices (by actor path) to describe themselves. */
+  private Behavior<Command> describing(Map<String, ActorRef<DeviceCommand>> chosen) {
+    Map<String, DeviceInfo> described = new TreeMap<>();
+    chosen.values().forEach(ref -> ref.tell(new DeviceCommand.Describe(replies)));
+    return awaitingDevices("describe", timeouts.discovery(), chosen.keySet(), event -> {
+      if (!(event instanceof DeviceEvent.Described d) || !awaiting.contains(d.self().path().toString())) {
+        return Behaviors.same();
       }
-      return fail("device " + failure.device() + ": " + failure.reason());
-    }
-    switch (phase) {
-      case DESCRIBE -> onDescribed(event);
-      case PREPARE -> onPrepared(event);
-      case STEP -> onStepCompleted(event);
-      case EVALUATE -> onEvaluated(event);
-      case CHECKPOINT -> onCheckpointSaved(event);
-      default -> { }
-    }
-    return this;
-  }
-
-  private void onDescribed(DeviceEvent event) {
-    if (!(event instanceof DeviceEvent.Described described)) {
-      return;
-    }
-    if (devices.containsKey(described.device())) {
-      fail("two devices are named " + described.device() + "; device names must be unique");
-      return;
-    }
-    String path = described.self().path().toString();
-    if (!awaiting.contains(path)) {
-      return;
-    }
-    ActorRef<DeviceCommand> ref = described.self();
-    awaiting.remove(path);
-    devices.put(described.device(), new DeviceInfo(described.device(), described.address(),
-        described.budgetBytes(), ref));
-    if (awaiting.isEmpty()) {
-      List<DeviceInfo> ordered = new ArrayList<>(devices.values());
-      ordered.sort(Comparator.comparing(DeviceInfo::name));
-      devices.clear();
-      ordered.forEach(d -> devices.put(d.name(), d));
-      startPhase(Phase.PLAN, timeouts.prepare(), Set.of());
-      context.pipeToSelf(DjlThread.submit(() -> JobPlanning.plan(spec, ordered, config)),
-          (planned, error) -> new Planned(planned, error));
-    }
-  }
-
-  private Behavior<Command> onPlanned(Planned planned) {
-    if (phase != Phase.PLAN) {
-      return this;
-    }
-    if (planned.error() != null) {
-      Throwable cause = planned.error();
-      while (cause.getCause() != null && cause.getMessage() == null) {
-        cause = cause.getCause();
+      if (described.containsKey(d.device())) {
+        return fail("two devices are named " + d.device() + "; device names must be unique");
       }
-      return fail("planning failed: " + cause.getMessage());
-    }
-    plan = planned.plan();
-    startPhase(Phase.HOME, timeouts.prepare(), Set.of());
-    context.pipeToSelf(assignHomes(), (homes, error) -> new HomesAssigned(homes, error));
-    return this;
+      awaiting.remove(d.self().path().toString());
+      described.put(d.device(), new DeviceInfo(d.device(), d.address(), d.budgetBytes(), d.self()));
+      if (!awaiting.isEmpty()) {
+        return Behaviors.same();
+      }
+      described.values().stream().sorted(Comparator.comparing(DeviceInfo::name))
+          .forEach(info -> devices.put(info.name(), info));
+      return planning();
+    });
+  }
+
+  // ---- planning ---------------------------------------------------------------------------------
+
+  /** Plans on the DJL thread, then places each group's LayerShard. */
+  private Behavior<Command> planning() {
+    List<DeviceInfo> ordered = List.copyOf(devices.values());
+    context.pipeToSelf(DjlThread.submit(() -> JobPlanning.plan(spec, ordered, config)), Planned::new);
+    long token = startWait(timeouts.prepare(), Set.of());
+    return Behaviors.receive(Command.class)
+        .onMessage(Planned.class, planned -> {
+          if (planned.error() != null) {
+            Throwable cause = planned.error();
+            while (cause.getCause() != null && cause.getMessage() == null) {
+              cause = cause.getCause();
+            }
+            return fail("planning failed: " + cause.getMessage());
+          }
+          plan = planned.plan();
+          context.pipeToSelf(assignHomes(), HomesAssigned::new);
+          return Behaviors.same();
+        })
+        .onMessage(HomesAssigned.class, this::onHomesAssigned)
+        .onMessage(FromDevice.class, from -> onDeviceFailure(from.event()))
+        .onMessage(DeadlinePassed.class, passed -> passed.token() != token ? Behaviors.same()
+            : fail((plan == null ? "planning" : "placing the layer shards") + " took longer than "
+                + timeouts.prepare()))
+        .onAnyMessage(other -> Behaviors.same())
+        .build();
   }
 
   /**
-   * Tells the shard directory what each device reserves for training under the plan, then places
-   * each group's LayerShard; answers the home device of each group.
+   * Tells the shard directory what each device reserves for training under the plan, waits until
+   * every device's node can host shards, then places each group's LayerShard; answers the home
+   * device of each group.
    */
   private CompletionStage<Map<String, String>> assignHomes() {
     var system = context.getSystem();
@@ -239,6 +195,7 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
           d.budgetBytes(), plan.assignments().get(d.name()).predictedPeakBytes())).toCompletableFuture());
     }
     List<String> addresses = devices.values().stream().map(DeviceInfo::address).toList();
+    List<GroupPlan> groups = plan.groups();
     return CompletableFuture.allOf(announced.toArray(new CompletableFuture[0]))
         .thenCompose(done -> LayerShard.awaitRegions(system, addresses, timeouts.prepare()))
         .thenCompose(missing -> {
@@ -247,26 +204,21 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
             LoggerFactory.getLogger(JobCoordinator.class).warn(
                 "job {}: no shard region registered yet at {}; shards go to the others", spec.jobId(), missing);
           }
-          Map<String, CompletableFuture<LayerShard.Assigned>> assigned =
-              new LinkedHashMap<>();
-          for (GroupPlan group : plan.groups()) {
+          Map<String, CompletableFuture<LayerShard.Assigned>> assigned = new LinkedHashMap<>();
+          for (GroupPlan group : groups) {
             assigned.put(group.groupId(), LayerShard.assign(system,
                 new ShardDemand(group.shardId(), group.weightBytes(), group.updaters()),
                 timeouts.prepare()).toCompletableFuture());
           }
-          return CompletableFuture.allOf(assigned.values()
-              .toArray(new CompletableFuture[0])).thenApply(all -> {
-                Map<String, String> homes = new LinkedHashMap<>();
-                assigned.forEach((id, home) -> homes.put(id, home.join().homeDevice()));
-                return homes;
-              });
+          return CompletableFuture.allOf(assigned.values().toArray(new CompletableFuture[0])).thenApply(all -> {
+            Map<String, String> homes = new LinkedHashMap<>();
+            assigned.forEach((id, home) -> homes.put(id, home.join().homeDevice()));
+            return homes;
+          });
         });
   }
 
   private Behavior<Command> onHomesAssigned(HomesAssigned assigned) {
-    if (phase != Phase.HOME) {
-      return this;
-    }
     List<GroupPlan> groups = new ArrayList<>();
     for (GroupPlan group : plan.groups()) {
       String home = assigned.error() == null ? assigned.homes().get(group.groupId()) : null;
@@ -288,14 +240,7 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     plan = new PlannedJob(plan.assignments(), groups, plan.layerNames(), plan.fullUpdatePeakBytes(),
         plan.description() + homesTable(groups));
     client.tell(new JobEvent.Planned(spec.jobId(), plan.description()));
-    startPhase(Phase.PREPARE, timeouts.prepare(), devices.keySet());
-    List<DeviceInfo> ordered = List.copyOf(devices.values());
-    for (DeviceInfo device : ordered) {
-      device.device().tell(new DeviceCommand.Prepare(spec, ordered, plan.assignments().get(device.name()),
-          plan.groups(), replies));
-      totals.put(device.name(), new DeviceTotals());
-    }
-    return this;
+    return preparing();
   }
 
   private static String homesTable(List<GroupPlan> groups) {
@@ -307,200 +252,130 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     return out.toString();
   }
 
-  private void onPrepared(DeviceEvent event) {
-    if (!(event instanceof DeviceEvent.Prepared prepared) || !awaiting.remove(prepared.device())) {
-      return;
+  // ---- preparing --------------------------------------------------------------------------------
+
+  private Behavior<Command> preparing() {
+    List<DeviceInfo> ordered = List.copyOf(devices.values());
+    for (DeviceInfo device : ordered) {
+      device.device().tell(new DeviceCommand.Prepare(spec, ordered, plan.assignments().get(device.name()),
+          plan.groups(), replies));
     }
-    baselines.put(prepared.device(), prepared.baselineRssBytes());
-    stepsPerEpoch = Math.min(stepsPerEpoch, prepared.stepsPerEpoch());
-    if (awaiting.isEmpty()) {
+    metrics = new JobMetrics(devices.keySet());
+    return awaitingDevices("prepare", timeouts.prepare(), devices.keySet(), event -> {
+      if (!(event instanceof DeviceEvent.Prepared prepared) || !awaiting.remove(prepared.device())) {
+        return Behaviors.same();
+      }
+      stepsPerEpoch = Math.min(stepsPerEpoch, prepared.stepsPerEpoch());
+      if (!awaiting.isEmpty()) {
+        return Behaviors.same();
+      }
       if (spec.maxStepsPerEpoch() > 0) {
         stepsPerEpoch = Math.min(stepsPerEpoch, spec.maxStepsPerEpoch());
       }
       if (stepsPerEpoch <= 0) {
-        fail("a device's data shard holds less than one batch of " + spec.batch());
-        return;
+        return fail("a device's data shard holds less than one batch of " + spec.batch());
       }
       context.getLog().info("job {}: {} devices ready, {} epochs of {} steps", spec.jobId(),
           devices.size(), spec.epochs(), stepsPerEpoch);
       jobStarted = System.nanoTime();
-      runStep();
-    }
+      return stepping();
+    });
   }
 
-  private long totalSteps() {
-    return (long) stepsPerEpoch * spec.epochs();
-  }
+  // ---- stepping, evaluating, checkpointing ------------------------------------------------------
 
-  private void runStep() {
+  /** Runs step {@link #step} on every device. */
+  private Behavior<Command> stepping() {
     boolean lastOfEpoch = stepInEpoch == stepsPerEpoch - 1;
     boolean refresh = lastOfEpoch || (step + 1) % spec.refreshInterval() == 0;
     boolean average = lastOfEpoch || (step + 1) % spec.averagingInterval() == 0;
-    startPhase(Phase.STEP, timeouts.step(), devices.keySet());
-    stepLosses.clear();
     for (DeviceInfo device : devices.values()) {
       device.device().tell(new DeviceCommand.RunStep(spec.jobId(), epoch, step, average, refresh, replies));
     }
-  }
-
-  private void onStepCompleted(DeviceEvent event) {
-    if (!(event instanceof DeviceEvent.StepCompleted completed) || completed.step() != step
-        || !awaiting.remove(completed.device())) {
-      return;
-    }
-    totals.get(completed.device()).add(completed.metrics());
-    stepLosses.add(completed.metrics().loss());
-    currentStepAggregation = Math.max(currentStepAggregation, completed.metrics().aggregationMillis());
-    if (!awaiting.isEmpty()) {
-      return;
-    }
-    double stepMillis = (System.nanoTime() - phaseStarted) / 1e6;
-    stepMillisEach.add(stepMillis);
-    stepAggregationEach.add(currentStepAggregation);
-    currentStepAggregation = 0;
-    double loss = stepLosses.stream().mapToDouble(Float::doubleValue).average().orElse(Double.NaN);
-    epochLossSum += loss;
-    epochLossCount++;
-    step++;
-    stepInEpoch++;
-    double elapsed = (System.nanoTime() - jobStarted) / 1e9;
-    double eta = elapsed / step * (totalSteps() - step);
-    client.tell(new JobEvent.StepReported(spec.jobId(), epoch, step, totalSteps(), loss, stepMillis, eta));
-    if (stepInEpoch < stepsPerEpoch) {
-      if (spec.evaluateEvery() > 0 && step % spec.evaluateEvery() == 0) {
-        evaluate();
-      } else {
-        runStep();
+    return awaitingDevices("step " + step, timeouts.step(), devices.keySet(), event -> {
+      if (!(event instanceof DeviceEvent.StepCompleted completed) || completed.step() != step
+          || !awaiting.remove(completed.device())) {
+        return Behaviors.same();
       }
-      return;
-    }
-    evaluate();
+      metrics.deviceStepped(completed.device(), completed.metrics());
+      if (!awaiting.isEmpty()) {
+        return Behaviors.same();
+      }
+      double stepMillis = (System.nanoTime() - waitStarted) / 1e6;
+      double loss = metrics.stepEnded(stepMillis);
+      step++;
+      stepInEpoch++;
+      long totalSteps = (long) stepsPerEpoch * spec.epochs();
+      double elapsed = (System.nanoTime() - jobStarted) / 1e9;
+      client.tell(new JobEvent.StepReported(spec.jobId(), epoch, step, totalSteps, loss, stepMillis,
+          elapsed / step * (totalSteps - step)));
+      boolean epochEnds = stepInEpoch == stepsPerEpoch;
+      boolean evaluateNow = epochEnds || (spec.evaluateEvery() > 0 && step % spec.evaluateEvery() == 0);
+      return evaluateNow ? evaluating() : stepping();
+    });
   }
 
   /** Measures test accuracy on every device's share of the test set; mid-epoch when steps remain. */
-  private void evaluate() {
-    correct = 0;
-    evaluated = 0;
-    startPhase(Phase.EVALUATE, timeouts.evaluate(), devices.keySet());
+  private Behavior<Command> evaluating() {
     int shard = 0;
     for (DeviceInfo device : devices.values()) {
       device.device().tell(new DeviceCommand.Evaluate(spec.jobId(), shard++, devices.size(), replies));
     }
+    long[] counts = new long[2];
+    return awaitingDevices("evaluate", timeouts.evaluate(), devices.keySet(), event -> {
+      if (!(event instanceof DeviceEvent.Evaluated result) || !awaiting.remove(result.device())) {
+        return Behaviors.same();
+      }
+      counts[0] += result.correct();
+      counts[1] += result.total();
+      if (!awaiting.isEmpty()) {
+        return Behaviors.same();
+      }
+      double accuracy = counts[1] == 0 ? 0 : (double) counts[0] / counts[1];
+      metrics.evaluated(step, accuracy);
+      if (stepInEpoch < stepsPerEpoch) {
+        context.getLog().info("job {}: test accuracy {} after {} steps", spec.jobId(), accuracy, step);
+        return stepping();
+      }
+      double loss = metrics.epochEnded(accuracy);
+      return spec.checkpointDir().isEmpty() ? epochEnded(accuracy, loss, null) : checkpointing(accuracy, loss);
+    });
   }
 
-  private void onEvaluated(DeviceEvent event) {
-    if (!(event instanceof DeviceEvent.Evaluated result) || !awaiting.remove(result.device())) {
-      return;
-    }
-    correct += result.correct();
-    evaluated += result.total();
-    if (!awaiting.isEmpty()) {
-      return;
-    }
-    double accuracy = evaluated == 0 ? 0 : (double) correct / evaluated;
-    double trainingSeconds = stepMillisEach.stream().mapToDouble(Double::doubleValue).sum() / 1000;
-    accuracyCurve.add(new JobReport.AccuracyPoint(step, trainingSeconds, accuracy));
-    if (stepInEpoch < stepsPerEpoch) {
-      context.getLog().info("job {}: test accuracy {} after {} steps", spec.jobId(), accuracy, step);
-      runStep();
-      return;
-    }
-    epochAccuracies.add(accuracy);
-    epochLosses.add(epochLossSum / Math.max(1, epochLossCount));
-    epochLossSum = 0;
-    epochLossCount = 0;
-    if (spec.checkpointDir().isEmpty()) {
-      finishEpoch(null);
-      return;
-    }
-    DeviceInfo saver = localDevice();
-    String path = Path.of(spec.checkpointDir(), spec.jobId(), "epoch-" + (epoch + 1) + ".ckpt").toString();
-    startPhase(Phase.CHECKPOINT, timeouts.evaluate(), Set.of(saver.name()));
-    saver.device().tell(new DeviceCommand.SaveCheckpoint(spec.jobId(), path, replies));
-  }
-
-  /** The device on this node if there is one (its checkpoint lands where the job was submitted). */
-  private DeviceInfo localDevice() {
+  /** Saves the model on the device of this node (or the first), where the job was submitted. */
+  private Behavior<Command> checkpointing(double accuracy, double loss) {
     String self = Cluster.get(context.getSystem()).selfMember().address().toString();
-    return devices.values().stream().filter(d -> d.address().equals(self)).findFirst()
+    DeviceInfo saver = devices.values().stream().filter(d -> d.address().equals(self)).findFirst()
         .orElse(devices.values().iterator().next());
+    String path = Path.of(spec.checkpointDir(), spec.jobId(), "epoch-" + (epoch + 1) + ".ckpt").toString();
+    saver.device().tell(new DeviceCommand.SaveCheckpoint(spec.jobId(), path, replies));
+    return awaitingDevices("checkpoint", timeouts.evaluate(), Set.of(saver.name()), event -> {
+      if (!(event instanceof DeviceEvent.CheckpointSaved saved) || !awaiting.remove(saved.device())) {
+        return Behaviors.same();
+      }
+      metrics.checkpointed(saved.path());
+      return epochEnded(accuracy, loss, saved.path());
+    });
   }
 
-  private void onCheckpointSaved(DeviceEvent event) {
-    if (event instanceof DeviceEvent.CheckpointSaved saved && awaiting.remove(saved.device())) {
-      checkpoints.add(saved.path());
-      finishEpoch(saved.path());
-    }
-  }
-
-  private void finishEpoch(String checkpoint) {
-    double accuracy = epochAccuracies.get(epochAccuracies.size() - 1);
-    client.tell(new JobEvent.EpochEvaluated(spec.jobId(), epoch, accuracy,
-        epochLosses.get(epochLosses.size() - 1), checkpoint));
+  private Behavior<Command> epochEnded(double accuracy, double loss, String checkpoint) {
+    client.tell(new JobEvent.EpochEvaluated(spec.jobId(), epoch, accuracy, loss, checkpoint));
     epoch++;
     stepInEpoch = 0;
-    if (epoch < spec.epochs()) {
-      runStep();
-    } else {
-      succeed();
-    }
+    return epoch < spec.epochs() ? stepping() : succeed();
   }
 
-  private void succeed() {
-    phase = Phase.DONE;
+  // ---- endings ----------------------------------------------------------------------------------
+
+  private Behavior<Command> succeed() {
     timers.cancelAll();
-    List<JobReport.DeviceReport> reports = new ArrayList<>();
-    for (DeviceInfo device : devices.values()) {
-      reports.add(totals.get(device.name()).report(device, plan.assignments().get(device.name())));
-    }
-    JobReport report = new JobReport(spec, plan.description(), plan.fullUpdatePeakBytes(), reports, step,
-        mean(stepAggregationEach), mean(stepMillisEach), median(stepAggregationEach), median(stepMillisEach),
-        epochAccuracies.get(epochAccuracies.size() - 1), List.copyOf(epochAccuracies),
-        List.copyOf(epochLosses), List.copyOf(accuracyCurve), List.copyOf(checkpoints));
+    JobReport report = metrics.report(spec, plan, devices.values(), step);
     endOnDevices();
     client.tell(new JobEvent.Succeeded(report));
-  }
-
-  private static double mean(List<Double> values) {
-    return values.stream().mapToDouble(Double::doubleValue).average().orElse(0);
-  }
-
-  private static double median(List<Double> values) {
-    if (values.isEmpty()) {
-      return 0;
-    }
-    double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-    int mid = sorted.length / 2;
-    return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  }
-
-  private Behavior<Command> onDeadlinePassed(DeadlinePassed passed) {
-    if (passed.token() != deadlineToken || phase == Phase.DONE) {
-      return this;
-    }
-    return switch (passed.phase()) {
-      case DISCOVER -> fail("only " + discovered.size() + " of " + expectedDevices
-          + " devices joined within " + timeouts.discovery() + ": " + discovered.keySet());
-      case PLAN -> fail("planning took longer than " + timeouts.prepare());
-      default -> fail(passed.phase().name().toLowerCase() + (passed.phase() == Phase.STEP ? " " + step : "")
-          + ": no answer within the deadline from " + awaitingNames());
-    };
-  }
-
-  private List<String> awaitingNames() {
-    List<String> names = new ArrayList<>();
-    for (String key : awaiting) {
-      DeviceInfo info = devices.get(key);
-      names.add(info != null ? info.name() + " (" + info.address() + ")" : key);
-    }
-    return names;
+    return Behaviors.stopped();
   }
 
   private Behavior<Command> fail(String reason) {
-    if (phase == Phase.DONE) {
-      return this;
-    }
-    phase = Phase.DONE;
     timers.cancelAll();
     // Collectives blame members by address; say which device that is.
     for (DeviceInfo device : devices.values()) {
@@ -508,8 +383,8 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     }
     context.getLog().error("job {} failed: {}", spec.jobId(), reason);
     endOnDevices();
-    client.tell(new JobEvent.Failed(spec.jobId(), reason, List.copyOf(checkpoints)));
-    return this;
+    client.tell(new JobEvent.Failed(spec.jobId(), reason, metrics == null ? List.of() : metrics.checkpoints()));
+    return Behaviors.stopped();
   }
 
   private void endOnDevices() {
@@ -520,38 +395,51 @@ public final class JobCoordinator extends AbstractBehavior<JobCoordinator.Comman
     }
   }
 
-  /** Sums of one device's step metrics. */
-  private final class DeviceTotals {
-    long steps;
-    double computeMillis;
-    double allReduceMillis;
-    double broadcastMillis;
-    double aggregationMillis;
-    double collectiveWallMillis;
-    long bytes;
-    long peakTrainingBytes;
-    final Map<List<String>, WireBytes> wire = new java.util.LinkedHashMap<>();
+  // ---- waits ------------------------------------------------------------------------------------
 
-    void add(StepMetrics m) {
-      steps++;
-      computeMillis += m.computeMillis();
-      allReduceMillis += m.allReduceMillis();
-      broadcastMillis += m.broadcastMillis();
-      aggregationMillis += m.aggregationMillis();
-      collectiveWallMillis += m.collectiveWallMillis();
-      bytes += m.allReduceBytes() + m.broadcastBytes();
-      peakTrainingBytes = Math.max(peakTrainingBytes, m.peakTrainingBytes());
-      for (WireBytes w : m.wire()) {
-        wire.merge(List.of(w.group(), w.kind()), w, WireBytes::plus);
-      }
-    }
+  /** Starts a wait with a deadline for {@code devicesToHear}; answers its token. */
+  private long startWait(Duration deadline, Set<String> devicesToHear) {
+    awaiting.clear();
+    awaiting.addAll(devicesToHear);
+    waitToken++;
+    waitStarted = System.nanoTime();
+    timers.startSingleTimer("deadline", new DeadlinePassed(waitToken), deadline);
+    return waitToken;
+  }
 
-    JobReport.DeviceReport report(DeviceInfo device, org.dsparse.protocol.job.Assignment assignment) {
-      double n = Math.max(1, steps);
-      return new JobReport.DeviceReport(device.name(), device.budgetBytes(),
-          assignment.updatedLayers().size(), assignment.predictedPeakBytes(), peakTrainingBytes,
-          aggregationMillis / n, allReduceMillis / n, broadcastMillis / n, collectiveWallMillis / n,
-          computeMillis / n, bytes / n, steps, List.copyOf(wire.values()));
+  /**
+   * A phase that waits for every one of {@code devicesToHear} (names, or actor paths before the
+   * devices are described) to answer; {@code onEvent} takes their events and answers the next
+   * behaviour. A device's failure fails the job; so does the deadline, naming who did not answer.
+   */
+  private Behavior<Command> awaitingDevices(String what, Duration deadline, Set<String> devicesToHear,
+      Function<DeviceEvent, Behavior<Command>> onEvent) {
+    long token = startWait(deadline, devicesToHear);
+    BehaviorBuilder<Command> builder = Behaviors.receive(Command.class);
+    return builder
+        .onMessage(FromDevice.class, from -> from.event() instanceof DeviceEvent.Failed
+            ? onDeviceFailure(from.event()) : onEvent.apply(from.event()))
+        .onMessage(DeadlinePassed.class, passed -> passed.token() != token ? Behaviors.same()
+            : fail(what + ": no answer within " + deadline + " from " + awaitingNames()))
+        .onAnyMessage(other -> Behaviors.same())
+        .build();
+  }
+
+  /** A failure reported by a device for this job (or for none, as a device that cannot describe itself). */
+  private Behavior<Command> onDeviceFailure(DeviceEvent event) {
+    if (event instanceof DeviceEvent.Failed failure
+        && (failure.jobId().equals(spec.jobId()) || devices.isEmpty())) {
+      return fail("device " + failure.device() + ": " + failure.reason());
     }
+    return Behaviors.same();
+  }
+
+  private List<String> awaitingNames() {
+    List<String> names = new ArrayList<>();
+    for (String key : awaiting) {
+      DeviceInfo info = devices.get(key);
+      names.add(info != null ? info.name() + " (" + info.address() + ")" : key);
+    }
+    return names;
   }
 }

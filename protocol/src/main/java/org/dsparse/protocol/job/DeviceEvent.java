@@ -10,17 +10,13 @@ public sealed interface DeviceEvent extends ControlMessage {
   record Described(String device, String address, long budgetBytes,
       org.apache.pekko.actor.typed.ActorRef<DeviceCommand> self) implements DeviceEvent {}
 
-  /**
-   * @param baselineRssBytes the process's resident size before the model was built
-   * @param layerCount layers of the model
-   * @param stepsPerEpoch whole batches in this device's data shard
-   */
-  record Prepared(String device, long baselineRssBytes, int layerCount, int stepsPerEpoch)
-      implements DeviceEvent {}
+  /** @param stepsPerEpoch whole batches in this device's data shard */
+  record Prepared(String device, int stepsPerEpoch) implements DeviceEvent {}
 
   record StepCompleted(String device, long step, StepMetrics metrics) implements DeviceEvent {}
 
-  record Evaluated(String device, long correct, long total, double lossSum) implements DeviceEvent {}
+  /** Correct predictions among {@code total} samples of the device's share of the test set. */
+  record Evaluated(String device, long correct, long total) implements DeviceEvent {}
 
   record CheckpointSaved(String device, String path) implements DeviceEvent {}
 
