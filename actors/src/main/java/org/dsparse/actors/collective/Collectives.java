@@ -1,64 +1,81 @@
 package org.dsparse.actors.collective;
 
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Scheduler;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.dsparse.core.collective.ReduceOp;
 
 /**
- * Blocking entry for threads outside the actor system (the trainer): ask the group actor and wait
- * for the outcome. {@code timeout} should exceed the configured deadline so that the group's own
- * error, which names the missing member, arrives first.
+ * The collectives a step runs, each in one process group named by its id. Every call completes:
+ * with the result, or with a {@link Failure} naming the group and the member it blames.
  */
-public final class Collectives {
-  private Collectives() {}
+public interface Collectives {
+  /** The mean of every member's {@code payload}, computed in place (the result is that array). */
+  CompletionStage<Transfer> allReduce(String group, long step, float[] payload);
 
-  /** AllReduce {@code buffer} in place and return it. */
-  public static float[] allReduce(ActorSystem<?> system, ActorRef<ProcessGroup.Command> group, long sequence,
-      float[] buffer, ReduceOp op, Duration timeout) throws CollectiveFailedException, InterruptedException {
-    return allReduceCompleted(system, group, sequence, buffer, op, timeout).result();
-  }
+  /**
+   * The weights of the group's first member, its leader, on every member: the leader passes them,
+   * the others {@code null} and receive {@code length} floats.
+   */
+  CompletionStage<Transfer> broadcast(String group, long step, float[] weights, int length);
 
-  /** {@link #allReduce}, answering with what the collective cost (time, data thread CPU). */
-  public static ProcessGroup.Completed allReduceCompleted(ActorSystem<?> system, ActorRef<ProcessGroup.Command> group,
-      long sequence, float[] buffer, ReduceOp op, Duration timeout)
-      throws CollectiveFailedException, InterruptedException {
-    return await(AskPattern.ask(group, replyTo -> new ProcessGroup.AllReduce(sequence, buffer, op, replyTo), timeout,
-        system.scheduler()), sequence, timeout);
-  }
+  /**
+   * A finished collective.
+   *
+   * @param transferNanos its own time, from the moment every member had started it to its end
+   */
+  record Transfer(float[] result, long transferNanos) {}
 
-  /** Broadcast from {@code ownerRank}: the owner passes its data, the others a buffer of the same length. */
-  public static float[] broadcast(ActorSystem<?> system, ActorRef<ProcessGroup.Command> group, long sequence,
-      int ownerRank, float[] buffer, Duration timeout) throws CollectiveFailedException, InterruptedException {
-    return broadcastCompleted(system, group, sequence, ownerRank, buffer, timeout).result();
-  }
-
-  /** {@link #broadcast}, answering with what the collective cost (time, data thread CPU). */
-  public static ProcessGroup.Completed broadcastCompleted(ActorSystem<?> system, ActorRef<ProcessGroup.Command> group,
-      long sequence, int ownerRank, float[] buffer, Duration timeout)
-      throws CollectiveFailedException, InterruptedException {
-    return await(AskPattern.ask(group, replyTo -> new ProcessGroup.Broadcast(sequence, ownerRank, buffer, replyTo),
-        timeout, system.scheduler()), sequence, timeout);
-  }
-
-  private static ProcessGroup.Completed await(CompletionStage<ProcessGroup.CollectiveOutcome> reply, long sequence,
-      Duration timeout) throws CollectiveFailedException, InterruptedException {
-    ProcessGroup.CollectiveOutcome outcome;
-    try {
-      outcome = reply.toCompletableFuture().get(timeout.toMillis() + 1_000, TimeUnit.MILLISECONDS);
-    } catch (ExecutionException | TimeoutException e) {
-      throw new CollectiveFailedException("collective " + sequence + " got no answer from its group actor within "
-          + timeout, null, e);
+  /** A collective that did not finish. */
+  final class Failure extends RuntimeException {
+    public Failure(String message) {
+      super(message, null, false, false);
     }
-    if (outcome instanceof ProcessGroup.Failed failed) {
-      throw new CollectiveFailedException("collective " + sequence + " of group " + failed.groupId() + " failed: "
-          + failed.reason(), failed.missingMember().orElse(null), null);
-    }
-    return (ProcessGroup.Completed) outcome;
+  }
+
+  /**
+   * Collectives run by this device's {@link ProcessGroup} actors, by group id. A group that does
+   * not answer within {@code answerWithin} (its own deadlines fail it first) fails the call.
+   */
+  static Collectives of(Map<String, ActorRef<ProcessGroup.Command>> groups, Duration answerWithin,
+      Scheduler scheduler) {
+    return new Collectives() {
+      @Override
+      public CompletionStage<Transfer> allReduce(String group, long step, float[] payload) {
+        return ask(group, replyTo -> new ProcessGroup.AllReduce(step, payload, ReduceOp.MEAN, replyTo));
+      }
+
+      @Override
+      public CompletionStage<Transfer> broadcast(String group, long step, float[] weights, int length) {
+        return ask(group, replyTo -> weights != null
+            ? new ProcessGroup.Broadcast(step, 0, weights, replyTo)
+            : ProcessGroup.Broadcast.receive(step, 0, length, replyTo));
+      }
+
+      private CompletionStage<Transfer> ask(String group,
+          org.apache.pekko.japi.function.Function<ActorRef<ProcessGroup.CollectiveOutcome>, ProcessGroup.Command> request) {
+        ActorRef<ProcessGroup.Command> actor = groups.get(group);
+        if (actor == null) {
+          return CompletableFuture.failedFuture(new Failure("no process group " + group + " on this device"));
+        }
+        return AskPattern.ask(actor, request, answerWithin, scheduler)
+            .handle((outcome, error) -> {
+              if (error != null) {
+                throw new Failure("group " + group + " did not answer within " + answerWithin.toSeconds() + " s");
+              }
+              if (outcome instanceof ProcessGroup.Failed failed) {
+                throw new Failure("collective of group " + group + " failed"
+                    + failed.missingMember().map(m -> " (missing member " + m + ")").orElse("") + ": "
+                    + failed.reason());
+              }
+              ProcessGroup.Completed completed = (ProcessGroup.Completed) outcome;
+              return new Transfer(completed.result(), completed.transferNanos());
+            });
+      }
+    };
   }
 }

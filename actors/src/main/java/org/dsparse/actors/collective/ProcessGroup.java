@@ -1,8 +1,5 @@
 package org.dsparse.actors.collective;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -38,11 +35,9 @@ import org.dsparse.core.collective.CollectiveSchedule;
 import org.dsparse.core.collective.ReduceOp;
 import org.dsparse.core.collective.RingAllReduceSchedule;
 import org.dsparse.protocol.collective.Chunk;
-import org.dsparse.protocol.collective.ChunksConsumed;
 import org.dsparse.protocol.collective.CollectiveAborted;
 import org.dsparse.protocol.collective.CollectiveKind;
 import org.dsparse.protocol.collective.CollectiveStarted;
-import org.dsparse.protocol.collective.DataLinkOffered;
 import org.dsparse.protocol.collective.PeerMessage;
 import org.dsparse.protocol.wire.WireTraffic;
 
@@ -56,7 +51,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   /** Everything a process group actor handles. */
   public sealed interface Command
       permits AllReduce, Broadcast, GetStats, PeerMessageReceived, PeersListed, MemberChanged, DeadlinePassed,
-      IncomingLinkUp, OutgoingLinkUp, OutgoingLinkFailed, IntruderRefused, DataRunFinished, LinkFailureSettled {}
+      DataPath.Event {}
 
   /**
    * Sum or mean of {@code buffer} across all members, computed in place: the reply carries the same
@@ -135,22 +130,6 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private record DeadlinePassed(long sequence) implements Command {}
 
-  private record IncomingLinkUp(long generation, SocketChannel channel) implements Command {}
-
-  private record OutgoingLinkUp(long generation, SocketChannel channel) implements Command {}
-
-  private record OutgoingLinkFailed(long generation, String reason) implements Command {}
-
-  private record IntruderRefused(String remote, String reason) implements Command {}
-
-  /** A TCP run ended: {@code side} and {@code error} are null on success. */
-  /** A TCP run ended: {@code completed} on success (its thread answers the caller with it too), else the error. */
-  private record DataRunFinished(long sequence, Completed completed, TcpCollectiveRun.Side side, String error)
-      implements Command {}
-
-  private record LinkFailureSettled(long sequence, int blamedRank, String reason) implements Command {}
-
-  /** A request waiting its turn; the buffer is the caller's. */
   /**
    * A collective asked for. Answered once: the TCP run's thread answers a success itself, which
    * spares the caller a hop through this actor's mailbox; a failure this actor decides at the same
@@ -170,13 +149,6 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   }
 
   private static final Object DEADLINE = "deadline";
-  private static final Object LINK_FAILURE = "link-failure";
-  /**
-   * How long a broken data link waits for the reason to arrive over the cluster before blaming the
-   * neighbour at the other end: a member that gives up a collective sends CollectiveAborted and then
-   * closes its links, and the closed socket usually overtakes the message.
-   */
-  private static final Duration LINK_FAILURE_GRACE = Duration.ofMillis(500);
 
   /** Receptionist key under which the members of group {@code groupId} find each other. */
   public static ServiceKey<PeerMessage> serviceKey(String groupId) {
@@ -214,8 +186,6 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private final List<ActorRef<PeerMessage>> peers;
   private final Map<Integer, String> departed = new TreeMap<>();
   private final ArrayDeque<Request> queue = new ArrayDeque<>();
-  private final TreeMap<Long, List<Chunk>> earlyChunks = new TreeMap<>();
-  private int earlyChunkCount;
   private final TreeMap<Long, Map<Integer, CollectiveStarted>> announcements = new TreeMap<>();
   private final TreeMap<Long, CollectiveAborted> abortsAhead = new TreeMap<>();
   private final EnumMap<ChunkRejection, Long> rejected = new EnumMap<>(ChunkRejection.class);
@@ -224,17 +194,12 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private long lastRequested = Long.MIN_VALUE;
   private long lastFinished = Long.MIN_VALUE;
   private Request current;
-  private RunningCollective running;
-  /** TCP transport only (null otherwise, and for a group of one): this member's data sockets. */
-  private final TcpDataLinks links;
-  private SocketChannel incoming;
-  private SocketChannel outgoing;
-  private long incomingGeneration;
-  private long outgoingGeneration;
-  private TcpCollectiveRun tcpRun;
-  private long linksResetFor = Long.MIN_VALUE;
-  /** Polling before blocking pays only while every member on this host can have a core of its own. */
-  private final long pollNanos;
+  /** Whether the current collective was announced and handed to the data path. */
+  private boolean begun;
+  /** When the current collective had been started by every member (System.nanoTime), or 0. */
+  private long allStartedAt;
+  /** How this member moves the data: chosen once, by the transport setting. */
+  private final DataPath path;
 
   private ProcessGroup(ActorContext<Command> context, TimerScheduler<Command> timers, GroupSpec spec,
       CollectiveSettings settings) {
@@ -260,41 +225,15 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
         context.messageAdapter(Receptionist.Listing.class, PeersListed::new)));
     cluster.subscriptions().tell(Subscribe.create(
         context.messageAdapter(ClusterEvent.MemberEvent.class, MemberChanged::new), ClusterEvent.MemberEvent.class));
-    long colocated = spec.members().stream().filter(m -> m.host().equals(selfAddress.host())).count();
-    this.pollNanos = colocated <= Runtime.getRuntime().availableProcessors()
-        ? settings.pollBeforeBlocking().toNanos() : 0;
-    this.links = settings.transport() == CollectiveSettings.Transport.TCP && spec.size() > 1
-        ? openLinks(context.getSelf(), spec, selfRank, selfAddress.getHost().orElseThrow(), settings.dataPort(),
-            WireTraffic.get(context.getSystem()))
-        : null;
-  }
-
-  private static TcpDataLinks openLinks(ActorRef<Command> self, GroupSpec spec, int selfRank, String host, int port,
-      WireTraffic traffic) {
-    try {
-      return TcpDataLinks.open(spec.groupId(), selfRank, host, port, new TcpDataLinks.Events() {
-        @Override
-        public void incomingEstablished(long generation, SocketChannel channel) {
-          self.tell(new IncomingLinkUp(generation, channel));
-        }
-
-        @Override
-        public void intruderRefused(String remote, String reason) {
-          self.tell(new IntruderRefused(remote, reason));
-        }
-
-        @Override
-        public void outgoingEstablished(long generation, SocketChannel channel) {
-          self.tell(new OutgoingLinkUp(generation, channel));
-        }
-
-        @Override
-        public void outgoingFailed(long generation, String reason) {
-          self.tell(new OutgoingLinkFailed(generation, reason));
-        }
-      }, traffic);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    if (settings.transport() == CollectiveSettings.Transport.TCP && spec.size() > 1) {
+      // Polling before blocking pays only while every member on this host can have a core of its own.
+      long colocated = spec.members().stream().filter(m -> m.host().equals(selfAddress.host())).count();
+      long pollNanos = colocated <= Runtime.getRuntime().availableProcessors()
+          ? settings.pollBeforeBlocking().toNanos() : 0;
+      this.path = new TcpDataPath(new PathGroup(), context.getSelf(), timers, settings,
+          selfAddress.getHost().orElseThrow(), pollNanos, WireTraffic.get(context.getSystem()));
+    } else {
+      this.path = new ArteryDataPath(new PathGroup(), settings.chunksInFlight());
     }
   }
 
@@ -308,12 +247,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
         .onMessage(PeersListed.class, this::onPeersListed)
         .onMessage(MemberChanged.class, this::onMemberChanged)
         .onMessage(DeadlinePassed.class, this::onDeadlinePassed)
-        .onMessage(IncomingLinkUp.class, this::onIncomingLinkUp)
-        .onMessage(OutgoingLinkUp.class, this::onOutgoingLinkUp)
-        .onMessage(OutgoingLinkFailed.class, this::onOutgoingLinkFailed)
-        .onMessage(IntruderRefused.class, this::onIntruderRefused)
-        .onMessage(DataRunFinished.class, this::onDataRunFinished)
-        .onMessage(LinkFailureSettled.class, this::onLinkFailureSettled)
+        .onMessage(DataPath.Event.class, this::onPathEvent)
         .onSignal(Terminated.class, this::onPeerTerminated)
         .onSignal(PostStop.class, this::onPostStop)
         .build();
@@ -362,101 +296,46 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
         reply(request, abortedBy(abort));
         failed++;
         lastFinished = request.sequence();
-        resetLinksFor(request.sequence());
+        path.abandoned(request.sequence());
         continue;
       }
       current = request;
+      begun = false;
+      allStartedAt = 0;
       timers.startSingleTimer(DEADLINE, new DeadlinePassed(request.sequence()), settings.deadline());
       beginIfPeersKnown();
     }
   }
 
-  /** When the current collective had been started by every member (System.nanoTime), or 0. */
-  private long allStartedAt;
-
   /** Notes the moment the last member started the current collective. */
   private void noteIfAllStarted() {
-    if (current != null && allStartedAt == 0 && (running != null || tcpRun != null)
+    if (current != null && begun && allStartedAt == 0
         && announcements.getOrDefault(current.sequence(), Map.of()).size() >= spec.size() - 1) {
       allStartedAt = System.nanoTime();
-      if (tcpRun != null) {
-        tcpRun.allStartedAt(allStartedAt);
-      }
+      path.allStarted(allStartedAt);
     }
   }
 
-  private long transferNanos() {
-    return allStartedAt == 0 ? 0 : System.nanoTime() - allStartedAt;
-  }
-
+  /**
+   * Starts the current collective once every member's group actor is known and the data path is
+   * ready: announces it, checks that the members that already announced theirs agree, and hands
+   * the data to the path.
+   */
   private void beginIfPeersKnown() {
-    if (current == null || running != null || tcpRun != null || peers.contains(null)
-        || (links != null && (incoming == null || outgoing == null))) {
+    if (current == null || begun || peers.contains(null) || !path.ready()) {
       return;
     }
     Request request = current;
-    if (links != null) {
-      beginOverTcp(request);
-      return;
-    }
-    running = new RunningCollective(spec.groupId(), request.sequence(), request.kind(), spec.size(),
-        scheduleFor(request), request.buffer(), settings.chunksInFlight());
-    CollectiveStarted started = new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(),
-        request.buffer().length, request.ownerRank());
-    tellPeers(started);
-    allStartedAt = 0;
-    noteIfAllStarted();
-    for (CollectiveStarted other : announcements.getOrDefault(request.sequence(), Map.of()).values()) {
-      if (!checkAgreement(other)) {
-        return;
-      }
-    }
-    List<Chunk> early = earlyChunks.remove(request.sequence());
-    if (early != null) {
-      earlyChunkCount -= early.size();
-      for (Chunk chunk : early) {
-        if (current != request) {
-          return;
-        }
-        onChunk(chunk);
-      }
-    }
-    if (current == request) {
-      pump();
-    }
-  }
-
-  private void beginOverTcp(Request request) {
-    tcpRun = new TcpCollectiveRun(request.sequence(), request.kind(), spec.size(), scheduleFor(request),
-        request.buffer(), incoming, outgoing, pollNanos, WireTraffic.get(getContext().getSystem()), spec.groupId());
+    begun = true;
     tellPeers(new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(), request.buffer().length,
         request.ownerRank()));
-    allStartedAt = 0;
     noteIfAllStarted();
     for (CollectiveStarted other : announcements.getOrDefault(request.sequence(), Map.of()).values()) {
       if (!checkAgreement(other)) {
         return;
       }
     }
-    ActorRef<Command> actor = getContext().getSelf();
-    long sequence = request.sequence();
-    String groupId = spec.groupId();
-    TcpCollectiveRun run = tcpRun;
-    tcpRun.start(links.executor(), new TcpCollectiveRun.Listener() {
-      @Override
-      public void succeeded() {
-        Completed completed = new Completed(groupId, sequence, request.buffer(), run.transferNanos(), run.cpuNanos());
-        // This actor first, so that whoever hears of the success finds the group done with it; the
-        // actor answers too before it starts the next collective, so answers stay in order.
-        actor.tell(new DataRunFinished(sequence, completed, null, null));
-        request.answer(completed);
-      }
-
-      @Override
-      public void failed(TcpCollectiveRun.Side side, String error) {
-        actor.tell(new DataRunFinished(sequence, null, side, error));
-      }
-    });
+    path.begin(request.sequence(), request.kind(), request.buffer(), scheduleFor(request), request::answer);
   }
 
   private CollectiveSchedule scheduleFor(Request request) {
@@ -481,18 +360,17 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
     if (message instanceof Chunk chunk) {
       onChunk(chunk);
-    } else if (message instanceof ChunksConsumed consumed) {
-      onChunksConsumed(consumed);
     } else if (message instanceof CollectiveStarted started) {
       onCollectiveStarted(started);
     } else if (message instanceof CollectiveAborted aborted) {
       onCollectiveAborted(aborted);
-    } else if (message instanceof DataLinkOffered offered) {
-      onDataLinkOffered(offered);
+    } else {
+      path.onPeerMessage(message); // credits, link offers
     }
     return this;
   }
 
+  /** Refuses chunks from outside the group and of finished collectives; the path takes the rest. */
   private void onChunk(Chunk chunk) {
     if (memberRankOf(chunk.from()) < 0) {
       reject(chunk, ChunkRejection.NON_MEMBER);
@@ -503,51 +381,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       reject(chunk, ChunkRejection.STALE_SEQUENCE);
       return;
     }
-    if (links != null) {
-      reject(chunk, ChunkRejection.OUT_OF_SCHEDULE);
-      return;
-    }
-    if (running == null || sequence > current.sequence()) {
-      holdEarly(chunk);
-      return;
-    }
-    Optional<Integer> predecessor = running.schedule().predecessor();
-    if (predecessor.isEmpty() || !chunk.from().equals(peers.get(predecessor.get()))) {
-      reject(chunk, ChunkRejection.OUT_OF_SCHEDULE);
-      return;
-    }
-    Optional<ChunkRejection> refused = running.apply(chunk);
-    if (refused.isPresent()) {
-      reject(chunk, refused.get());
-      return;
-    }
-    chunk.from().tell(new ChunksConsumed(spec.groupId(), sequence, self, 1));
-    madeProgress();
-    pump();
-  }
-
-  private void holdEarly(Chunk chunk) {
-    if (earlyChunkCount >= settings.chunksInFlight() * spec.size()) {
-      reject(chunk, ChunkRejection.TOO_EARLY);
-      return;
-    }
-    earlyChunks.computeIfAbsent(chunk.sequence(), s -> new ArrayList<>()).add(chunk);
-    earlyChunkCount++;
-  }
-
-  private void onChunksConsumed(ChunksConsumed consumed) {
-    if (running == null || consumed.sequence() != current.sequence()) {
-      return;
-    }
-    Optional<Integer> successor = running.schedule().successor();
-    if (successor.isEmpty() || !consumed.from().equals(peers.get(successor.get()))
-        || !running.creditsGranted(consumed.count())) {
-      getContext().getLog().warn("group {} ignored credits {} for collective {} from {}", spec.groupId(),
-          consumed.count(), consumed.sequence(), consumed.from());
-      return;
-    }
-    madeProgress();
-    pump();
+    path.onPeerMessage(chunk);
   }
 
   private void onCollectiveStarted(CollectiveStarted started) {
@@ -557,7 +391,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
     announcements.computeIfAbsent(started.sequence(), s -> new HashMap<>()).put(rank, started);
     noteIfAllStarted();
-    if ((running != null || tcpRun != null) && started.sequence() == current.sequence() && checkAgreement(started)) {
+    if (begun && started.sequence() == current.sequence() && checkAgreement(started)) {
       madeProgress();
     }
   }
@@ -586,23 +420,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     } else if (current == null || aborted.sequence() > current.sequence()) {
       abortsAhead.put(aborted.sequence(), aborted);
       if (current == null) {
-        resetLinksFor(aborted.sequence());
+        path.abandoned(aborted.sequence());
       }
-    }
-  }
-
-  /** Sends what the flow-control window allows and completes the collective when all is done. */
-  private void pump() {
-    Optional<Integer> successor = running.schedule().successor();
-    if (successor.isPresent()) {
-      ActorRef<PeerMessage> next = peers.get(successor.get());
-      for (Chunk chunk : running.takeSendable(self)) {
-        next.tell(chunk);
-      }
-    }
-    if (running.complete()) {
-      reply(current, new Completed(spec.groupId(), current.sequence(), current.buffer(), transferNanos(), -1));
-      finishCurrent(true);
     }
   }
 
@@ -610,129 +429,13 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     timers.startSingleTimer(DEADLINE, new DeadlinePassed(current.sequence()), settings.deadline());
   }
 
-  // ---- bulk data links (TCP transport) -------------------------------------------------------
-
-  /** Asks the predecessor to (re)connect to this member's listener, with a fresh token. */
-  private void offerIncomingLink() {
-    if (links == null || peers.get(predecessorRank()) == null || departed.containsKey(predecessorRank())) {
-      return;
-    }
-    TcpDataLinks.Offer offer = links.newOffer(predecessorRank());
-    incomingGeneration = offer.generation();
-    peers.get(predecessorRank()).tell(new DataLinkOffered(spec.groupId(), offer.generation(), self, links.host(),
-        links.port(), offer.token()));
-  }
-
-  private void onDataLinkOffered(DataLinkOffered offered) {
-    if (links == null || memberRankOf(offered.from()) != successorRank()) {
-      getContext().getLog().warn("group {} ignored a data link offer from {}, which is not its successor",
-          spec.groupId(), offered.from());
-      return;
-    }
-    if (offered.generation() <= outgoingGeneration) {
-      return;
-    }
-    outgoingGeneration = offered.generation();
-    TcpDataLinks.closeQuietly(outgoing);
-    outgoing = null;
-    links.connect(offered.generation(), offered.host(), offered.port(), offered.token());
-  }
-
-  private Behavior<Command> onIncomingLinkUp(IncomingLinkUp up) {
-    if (up.generation() != incomingGeneration) {
-      TcpDataLinks.closeQuietly(up.channel());
-      return this;
-    }
-    TcpDataLinks.closeQuietly(incoming);
-    incoming = up.channel();
-    beginIfPeersKnown();
+  private Behavior<Command> onPathEvent(DataPath.Event event) {
+    path.onEvent(event);
     return this;
-  }
-
-  private Behavior<Command> onOutgoingLinkUp(OutgoingLinkUp up) {
-    if (up.generation() != outgoingGeneration) {
-      TcpDataLinks.closeQuietly(up.channel());
-      return this;
-    }
-    outgoing = up.channel();
-    beginIfPeersKnown();
-    return this;
-  }
-
-  private Behavior<Command> onOutgoingLinkFailed(OutgoingLinkFailed failedLink) {
-    getContext().getLog().warn("group {}: data link {} to member {} failed: {}", spec.groupId(),
-        failedLink.generation(), spec.member(successorRank()), failedLink.reason());
-    return this;
-  }
-
-  private Behavior<Command> onIntruderRefused(IntruderRefused refused) {
-    rejected.merge(ChunkRejection.NON_MEMBER, 1L, Long::sum);
-    getContext().getLog().warn("group {} refused a data connection from {}: {}", spec.groupId(), refused.remote(),
-        refused.reason());
-    return this;
-  }
-
-  private Behavior<Command> onDataRunFinished(DataRunFinished finished) {
-    if (tcpRun == null || current == null || finished.sequence() != current.sequence()) {
-      return this;
-    }
-    if (finished.error() != null) {
-      int blamed = finished.side() == TcpCollectiveRun.Side.RECEIVE ? predecessorRank() : successorRank();
-      String reason = "data link " + (finished.side() == TcpCollectiveRun.Side.RECEIVE ? "from" : "to")
-          + " member " + spec.member(blamed) + " failed: " + finished.error();
-      if (!timers.isTimerActive(LINK_FAILURE)) {
-        Duration grace = settings.deadline().dividedBy(2).compareTo(LINK_FAILURE_GRACE) < 0
-            ? settings.deadline().dividedBy(2) : LINK_FAILURE_GRACE;
-        timers.startSingleTimer(LINK_FAILURE, new LinkFailureSettled(current.sequence(), blamed, reason), grace);
-      }
-      return this;
-    }
-    reply(current, finished.completed()); // unless the run's thread was first
-    finishCurrent(true);
-    return this;
-  }
-
-  private Behavior<Command> onLinkFailureSettled(LinkFailureSettled settled) {
-    if (current != null && current.sequence() == settled.sequence()) {
-      failCurrent(settled.blamedRank(), settled.reason(), true);
-    }
-    return this;
-  }
-
-  /**
-   * After a failed collective the streams' positions are unknown: drop both links and re-offer. Peers
-   * that gave up collective {@code sequence} do the same, so a member that had not even started it
-   * follows suit when it learns of the abort. Once per sequence, so the fresh links survive.
-   */
-  private void resetLinksFor(long sequence) {
-    if (links == null || sequence <= linksResetFor) {
-      return;
-    }
-    linksResetFor = sequence;
-    TcpDataLinks.closeQuietly(incoming);
-    TcpDataLinks.closeQuietly(outgoing);
-    incoming = null;
-    outgoing = null;
-    offerIncomingLink();
-  }
-
-  private int predecessorRank() {
-    return (selfRank + spec.size() - 1) % spec.size();
-  }
-
-  private int successorRank() {
-    return (selfRank + 1) % spec.size();
   }
 
   private Behavior<Command> onPostStop(PostStop stop) {
-    if (tcpRun != null) {
-      tcpRun.cancel();
-    }
-    if (links != null) {
-      TcpDataLinks.closeQuietly(incoming);
-      TcpDataLinks.closeQuietly(outgoing);
-      links.close();
-    }
+    path.close();
     return this;
   }
 
@@ -751,9 +454,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       }
       peers.set(rank, ref);
       getContext().watch(ref);
-      if (links != null && rank == predecessorRank()) {
-        offerIncomingLink();
-      }
+      path.peerKnown(rank);
     }
     beginIfPeersKnown();
     return this;
@@ -801,12 +502,10 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       return this;
     }
     Duration deadline = settings.deadline();
-    if (tcpRun != null) {
-      long idle = System.nanoTime() - tcpRun.lastProgressNanos();
-      if (idle < deadline.toNanos()) {
-        timers.startSingleTimer(DEADLINE, passed, deadline.minusNanos(idle));
-        return this;
-      }
+    long idle = path.idleNanos();
+    if (idle < deadline.toNanos()) {
+      timers.startSingleTimer(DEADLINE, passed, deadline.minusNanos(idle));
+      return this;
     }
     long sequence = current.sequence();
     for (int r = 0; r < spec.size(); r++) {
@@ -836,15 +535,14 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       failCurrent(r, "member " + spec.member(r) + " is unreachable", true);
       return this;
     }
-    if (peers.size() > 1 && links != null && (incoming == null || outgoing == null)) {
-      int r = incoming == null ? predecessorRank() : successorRank();
-      failCurrent(r, "no data link with member " + spec.member(r) + " within " + deadline, true);
+    int missingLink = path.missingLink();
+    if (missingLink >= 0) {
+      failCurrent(missingLink, "no data link with member " + spec.member(missingLink) + " within " + deadline, true);
       return this;
     }
-    boolean receivedEverything = tcpRun != null ? tcpRun.receivedEverything() : running.receivedEverything();
-    int suspect = !receivedEverything ? predecessorRank() : successorRank();
-    failCurrent(suspect, "no progress from member " + spec.member(suspect) + " for " + deadline
-        + (running != null ? " (" + running.progress() + ")" : ""), true);
+    int suspect = !path.receivedEverything() ? predecessorRank() : successorRank();
+    failCurrent(suspect, "no progress from member " + spec.member(suspect) + " for " + deadline + path.progress(),
+        true);
     return this;
   }
 
@@ -869,18 +567,9 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
     lastFinished = current.sequence();
     current = null;
-    running = null;
-    if (tcpRun != null) {
-      tcpRun.cancel();
-      tcpRun = null;
-    }
-    if (!succeeded) {
-      resetLinksFor(lastFinished);
-    }
+    begun = false;
+    path.ended(lastFinished, succeeded);
     timers.cancel(DEADLINE);
-    timers.cancel(LINK_FAILURE);
-    earlyChunkCount -= earlyChunks.headMap(lastFinished, true).values().stream().mapToInt(List::size).sum();
-    earlyChunks.headMap(lastFinished, true).clear();
     announcements.headMap(lastFinished, true).clear();
     abortsAhead.headMap(lastFinished, true).clear();
     startNext();
@@ -900,8 +589,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   }
 
   private Behavior<Command> onGetStats(GetStats request) {
-    request.replyTo().tell(new GroupStats(spec.groupId(), Map.copyOf(rejected), completed, failed,
-        links == null ? Optional.empty() : Optional.of(links.host() + ":" + links.port())));
+    request.replyTo().tell(new GroupStats(spec.groupId(), Map.copyOf(rejected), completed, failed, path.endpoint()));
     return this;
   }
 
@@ -945,6 +633,89 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private Address addressOf(ActorRef<?> ref) {
     Address address = ref.path().address();
     return address.hasGlobalScope() ? address : cluster.selfMember().address();
+  }
+
+  private int predecessorRank() {
+    return (selfRank + spec.size() - 1) % spec.size();
+  }
+
+  private int successorRank() {
+    return (selfRank + 1) % spec.size();
+  }
+
+  /** What the data path sees of this actor. */
+  private final class PathGroup implements DataPath.Group {
+    @Override
+    public GroupSpec spec() {
+      return spec;
+    }
+
+    @Override
+    public int selfRank() {
+      return selfRank;
+    }
+
+    @Override
+    public ActorRef<PeerMessage> self() {
+      return self;
+    }
+
+    @Override
+    public ActorRef<PeerMessage> peer(int rank) {
+      return departed.containsKey(rank) ? null : peers.get(rank);
+    }
+
+    @Override
+    public int memberRankOf(ActorRef<PeerMessage> ref) {
+      return ProcessGroup.this.memberRankOf(ref);
+    }
+
+    @Override
+    public boolean isRunning(long sequence) {
+      return current != null && begun && current.sequence() == sequence;
+    }
+
+    @Override
+    public long sinceAllStarted() {
+      return allStartedAt == 0 ? 0 : System.nanoTime() - allStartedAt;
+    }
+
+    @Override
+    public void progressed() {
+      madeProgress();
+    }
+
+    @Override
+    public void succeeded(Completed outcome) {
+      reply(current, outcome);
+      finishCurrent(true);
+    }
+
+    @Override
+    public void failed(int blamedRank, String reason) {
+      failCurrent(blamedRank, reason, true);
+    }
+
+    @Override
+    public void readyAgain() {
+      beginIfPeersKnown();
+    }
+
+    @Override
+    public void rejected(Chunk chunk, ChunkRejection reason) {
+      reject(chunk, reason);
+    }
+
+    @Override
+    public void refusedConnection(String remote, String reason) {
+      rejected.merge(ChunkRejection.NON_MEMBER, 1L, Long::sum);
+      getContext().getLog().warn("group {} refused a data connection from {}: {}", spec.groupId(), remote, reason);
+    }
+
+    @Override
+    public org.slf4j.Logger log() {
+      return getContext().getLog();
+    }
   }
 
   private static String describe(CollectiveKind kind, int length, int ownerRank) {

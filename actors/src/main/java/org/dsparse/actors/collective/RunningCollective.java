@@ -51,6 +51,15 @@ final class RunningCollective {
     ready.addAll(schedule.initialSends());
   }
 
+  long sequence() {
+    return sequence;
+  }
+
+  /** The caller's array, which holds the result once {@link #complete}. */
+  float[] buffer() {
+    return buffer;
+  }
+
   CollectiveSchedule schedule() {
     return schedule;
   }

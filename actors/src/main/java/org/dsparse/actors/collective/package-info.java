@@ -18,8 +18,9 @@
  * overlapping or not. The group actors find each other through the Receptionist under
  * {@link org.dsparse.actors.collective.ProcessGroup#serviceKey}; requests sent before that is done
  * wait for it (within the deadline). The reply is a {@code Completed} carrying the result buffer or
- * a {@code Failed} naming the member blamed. Non-actor code (the trainer thread) can use the
- * blocking {@link org.dsparse.actors.collective.Collectives} helper. Configuration lives in
+ * a {@code Failed} naming the member blamed. A step uses them through the asynchronous
+ * {@link org.dsparse.actors.collective.Collectives} interface; threads outside the actor system
+ * (benchmarks) can use {@link org.dsparse.actors.collective.BlockingCollectives}. Configuration lives in
  * {@code dsparse.collective} ({@link org.dsparse.actors.collective.CollectiveSettings}).
  *
  * <h2>Rules</h2>
@@ -36,11 +37,12 @@
  *
  * <h2>Transports</h2>
  * Control messages (start announcements, aborts, link offers) always travel over the cluster
- * (Artery, serialized by {@code org.dsparse.protocol.collective.CollectiveSerializer}). The data can
- * take either path ({@code dsparse.collective.transport}):
+ * (Artery, serialized by {@code org.dsparse.protocol.collective.CollectiveSerializer}). The group
+ * actor keeps sequencing, membership, deadlines and aborts; the data takes one of two paths behind
+ * one interface ({@code DataPath}), chosen by {@code dsparse.collective.transport}:
  * <ul>
- *   <li>{@code tcp} (default): a bulk data link per neighbour pair and group. Each member's group
- *       actor listens on an ephemeral port of its cluster hostname and offers it to its ring
+ *   <li>{@code tcp} (default, {@code TcpDataPath}): a bulk data link per neighbour pair and
+ *       group. Each member listens on an ephemeral port of its cluster hostname and offers it to its ring
  *       predecessor over the cluster together with a random token ({@code DataLinkOffered}); the
  *       predecessor connects and presents group id, rank, offer generation and token, or is refused
  *       (counted as {@code NON_MEMBER}). Ring AllReduce and chain Broadcast both only send to the
@@ -49,44 +51,28 @@
  *       TCP's window is the flow control. The I/O threads form one pool per JVM, not per group, and
  *       each stages frames through 64 KiB pieces whatever the chunk size: a small device belongs to
  *       several groups, and per-group threads with chunk-sized buffers cost it about 1 MiB of its
- *       measured training memory. The actor supervises: it starts the run, watches a
- *       progress clock for the deadline, cancels the run and closes the links when the collective
+ *       measured training memory. The path starts the run, gives the actor a progress clock for
+ *       the deadline, cancels the run and closes the links when the collective
  *       fails (a stream's position is then unknown), and re-offers fresh links, so the group carries
  *       on with the next collective. A broken link waits briefly (at most 500 ms) for the peer's
  *       abort to arrive over the cluster before blaming the neighbour at the other end.
- *   <li>{@code artery}: every chunk is one Artery message ({@code Chunk}, raw little-endian floats
- *       written straight into Artery's buffer), paced by credits ({@code ChunksConsumed}, window
+ *   <li>{@code artery} ({@code ArteryDataPath}): every chunk is one Artery message ({@code Chunk},
+ *       raw little-endian floats written straight into Artery's buffer), paced by credits ({@code ChunksConsumed}, window
  *       {@code chunks-in-flight}) because Artery drops messages when its queues are full.
  * </ul>
- * Why TCP is the default, measured by {@code bench/allreduce} on this 2-core VM (3.5M floats,
- * every member its own JVM on loopback, slowest member, median of 7 after 3 warm-ups, both
- * transports in the same run): AllReduce took 15.6-38 ms at 2 members and 31-75 ms at 3 over the
- * TCP links against 88-257 ms and 195-403 ms over Artery; Broadcast 7.5-13 ms against 39-81 ms at
- * 2 members. The ranges are run-to-run: other processes on the shared machine moved every figure
- * by 2-3x (raw loopback TCP itself, B, measured 1.7-6.5 GB/s, median about 4.5), so the benchmark
- * measures B before every row and reports a median. Artery moves every chunk through its stream
- * stages and its own threads, which compete with the members for two cores.
+ * Why TCP is the default: Artery moves every chunk through its stream stages and its own threads,
+ * which compete with the members for the cores; {@code bench/allreduce} measures both transports
+ * side by side (the README has its figures).
  *
- * <p>What limits the TCP path is CPU. One loopback stream at rate B already keeps both cores busy
- * (the kernel copies on the writer's and the reader's side), so the textbook ring bound {@code
- * 2(N-1)/N * bytes / B}, which gives every link its own B, cannot be reached: all links share the
- * same two cores. The benchmark therefore also has plain sockets move each row's per-link volumes
- * over all its links at once ({@code rawLinksMillis}: 4.3-6.8 ms at 2 members and 7.3-10 ms at 3,
- * 1.3-2.1x the textbook bound), and reports the CPU time the members' data threads spent per
- * collective, summed over members and divided by the cores ({@code cpuFloorMillis}): the least time
- * the members' own work needs on this machine. Measured (B = 3.6-4.1 GB/s): a 2-member AllReduce
- * costs each member 10-13 ms of CPU, a 3-member one 15 ms, so the floor is 10.8-13.0 ms at 2
- * members and 22.5-22.6 ms at 3, against 3x-bound targets of 10.2-11.7 and 13.8-15.6 ms. Most of
- * that CPU is the kernel's TCP work and the reduction: with both user-space copies removed (sending
- * garbage, dropping the all-gather's copy into the array), two members' data paths in one JVM spent
- * 9.2 instead of 11.9 ms of CPU each (median of three alternating runs), and their time did not
- * change (14.5-15.5 ms). Beyond CPU come thread wake-ups: handing a run to an idle I/O thread took
- * 0.2-6 ms, and a member blocked on its peer 4-8 ms of a 20 ms run whenever the peer started later
- * or was descheduled. {@code tcp.poll-before-blocking} trades CPU for the wake-ups; it made no
- * measurable difference at 2 members and lost when the cores were contended, so it is off by
- * default. At 7 members (7 JVMs on 2 cores) every ring hop also waits for a process to be
- * scheduled. Chunk sizes from 64 KiB to 1 MiB differed by less than the run-to-run noise; 256 KiB
- * came out best in a side-by-side sweep and is the default.
+ * <p>What limits the TCP path on one machine is CPU. One loopback stream already keeps both cores
+ * of a small machine busy (the kernel copies on the writer's and the reader's side), so the
+ * textbook ring bound {@code 2(N-1)/N * bytes / B}, which gives every link its own rate B, cannot
+ * be reached there: all links share the same cores. {@code bench/allreduce} therefore also has
+ * plain sockets move each row's per-link volumes over all its links at once ({@code
+ * rawLinksMillis}), and reports the CPU time the members' data threads spent per collective
+ * ({@code cpuFloorMillis}). Beyond CPU come thread wake-ups: a member blocked on a peer that
+ * started later or was descheduled; {@code tcp.poll-before-blocking} trades CPU for them and is off
+ * by default, since it lost when the cores were contended.
  *
  * <h2>Failure model</h2>
  * A member leaving the cluster (left, exited, downed, removed) or stopping its group actor fails

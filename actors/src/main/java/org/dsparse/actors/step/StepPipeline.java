@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import org.dsparse.actors.collective.Collectives;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;

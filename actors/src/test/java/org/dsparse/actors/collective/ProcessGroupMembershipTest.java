@@ -179,13 +179,13 @@ class ProcessGroupMembershipTest {
     float[] mean = GroupRun.expected(inputs, ReduceOp.MEAN);
     Duration timeout = DEADLINE.multipliedBy(2);
     var other = CompletableFuture.supplyAsync(() -> call(() ->
-        Collectives.allReduce(cluster.node(1).system(), groups.get(1), 1, inputs[1], ReduceOp.MEAN, timeout)));
-    assertArrayEquals(mean, Collectives.allReduce(cluster.node(0).system(), groups.get(0), 1, inputs[0], ReduceOp.MEAN,
+        BlockingCollectives.allReduce(cluster.node(1).system(), groups.get(1), 1, inputs[1], ReduceOp.MEAN, timeout)));
+    assertArrayEquals(mean, BlockingCollectives.allReduce(cluster.node(0).system(), groups.get(0), 1, inputs[0], ReduceOp.MEAN,
         timeout));
     assertArrayEquals(mean, other.get());
 
     var failure = assertThrows(CollectiveFailedException.class, () ->
-        Collectives.allReduce(cluster.node(0).system(), groups.get(0), 2, new float[5], ReduceOp.SUM, timeout));
+        BlockingCollectives.allReduce(cluster.node(0).system(), groups.get(0), 2, new float[5], ReduceOp.SUM, timeout));
     assertEquals(Optional.of(cluster.address(1).toString()), failure.missingMember());
   }
 

@@ -14,7 +14,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
-import org.dsparse.actors.collective.Collectives;
+import org.dsparse.actors.collective.BlockingCollectives;
 import org.dsparse.actors.collective.GroupSpec;
 import org.dsparse.actors.collective.ProcessGroup;
 import org.dsparse.actors.collective.ProcessGroup.Completed;
@@ -87,7 +87,7 @@ public final class BenchMember {
         }
         barrier(system, group, sequence);
         long start = System.nanoTime();
-        Completed completed = Collectives.allReduceCompleted(system, group, ++sequence[0], buffer, ReduceOp.MEAN,
+        Completed completed = BlockingCollectives.allReduceCompleted(system, group, ++sequence[0], buffer, ReduceOp.MEAN,
             TIMEOUT);
         long elapsed = System.nanoTime() - start;
         for (int j = 0; j < floats; j++) {
@@ -104,7 +104,7 @@ public final class BenchMember {
         }
         barrier(system, group, sequence);
         long start = System.nanoTime();
-        Completed completed = Collectives.broadcastCompleted(system, group, ++sequence[0], 0, buffer, TIMEOUT);
+        Completed completed = BlockingCollectives.broadcastCompleted(system, group, ++sequence[0], 0, buffer, TIMEOUT);
         long elapsed = System.nanoTime() - start;
         for (int j = 0; j < floats; j++) {
           correct &= Float.floatToRawIntBits(buffer[j]) == pattern(j);
@@ -127,7 +127,7 @@ public final class BenchMember {
   /** A one-float AllReduce: every member leaves it only after all arrived, so timed runs start together. */
   private static void barrier(ActorSystem<?> system, ActorRef<ProcessGroup.Command> group, long[] sequence)
       throws Exception {
-    Collectives.allReduce(system, group, ++sequence[0], new float[1], ReduceOp.SUM, TIMEOUT);
+    BlockingCollectives.allReduce(system, group, ++sequence[0], new float[1], ReduceOp.SUM, TIMEOUT);
   }
 
   private static void awaitMembersUp(ActorSystem<?> system, int members) throws InterruptedException {
