@@ -14,14 +14,17 @@ import org.dsparse.core.collective.ReduceOp;
  * with the result, or with a {@link Failure} naming the group and the member it blames.
  */
 public interface Collectives {
-  /** The mean of every member's {@code payload}, computed in place (the result is that array). */
-  CompletionStage<Transfer> allReduce(String group, long step, float[] payload);
+  /**
+   * The mean of every member's {@code payload}, computed in place (the result is that array); a
+   * group's collectives take strictly increasing {@code sequence} numbers, the same on every member.
+   */
+  CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload);
 
   /**
    * The weights of the group's first member, its leader, on every member: the leader passes them,
    * the others {@code null} and receive {@code length} floats.
    */
-  CompletionStage<Transfer> broadcast(String group, long step, float[] weights, int length);
+  CompletionStage<Transfer> broadcast(String group, long sequence, float[] weights, int length);
 
   /**
    * A finished collective.
@@ -45,15 +48,15 @@ public interface Collectives {
       Scheduler scheduler) {
     return new Collectives() {
       @Override
-      public CompletionStage<Transfer> allReduce(String group, long step, float[] payload) {
-        return ask(group, replyTo -> new ProcessGroup.AllReduce(step, payload, ReduceOp.MEAN, replyTo));
+      public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload) {
+        return ask(group, replyTo -> new ProcessGroup.AllReduce(sequence, payload, ReduceOp.MEAN, replyTo));
       }
 
       @Override
-      public CompletionStage<Transfer> broadcast(String group, long step, float[] weights, int length) {
+      public CompletionStage<Transfer> broadcast(String group, long sequence, float[] weights, int length) {
         return ask(group, replyTo -> weights != null
-            ? new ProcessGroup.Broadcast(step, 0, weights, replyTo)
-            : ProcessGroup.Broadcast.receive(step, 0, length, replyTo));
+            ? new ProcessGroup.Broadcast(sequence, 0, weights, replyTo)
+            : ProcessGroup.Broadcast.receive(sequence, 0, length, replyTo));
       }
 
       private CompletionStage<Transfer> ask(String group,

@@ -211,7 +211,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       // A collective's members fail it at its deadline; the ask waits longer, as a last resort.
       Duration answerWithin = collectiveSettings.deadline().multipliedBy(2).plusSeconds(10);
       this.pipeline = runtime.pipeline(groups, Collectives.of(actors, answerWithin, context.getSystem().scheduler()),
-          compute);
+          compute, prepare.overlapCuts());
     }
 
     private ActorRef<ProcessGroup.Command> spawnGroup(DeviceGroups.Collective collective,

@@ -74,7 +74,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),
           nonNegativeInt(c, "max-steps-per-epoch"), nonNegativeInt(c, "evaluate-every"),
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
-          c.getString("checkpoint-dir"), knobs);
+          c.getString("checkpoint-dir"), knobs, overlapSegments(c));
       Config t = c.getConfig("timeouts");
       JobCoordinator.Timeouts timeouts = new JobCoordinator.Timeouts(duration(t, "discovery"),
           duration(t, "prepare"), duration(t, "step"), duration(t, "evaluate"));
@@ -84,6 +84,18 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     } catch (IllegalArgumentException e) {
       throw new UsageException("job configuration " + PATH + ": " + e.getMessage());
     }
+  }
+
+  /** {@code overlap = off}, or {@code on} with {@code overlap-segments} segments. */
+  private static int overlapSegments(Config c) {
+    if (!c.getBoolean("overlap")) {
+      return 0;
+    }
+    int segments = c.getInt("overlap-segments");
+    if (segments < 1 || segments > JobSpec.MAX_OVERLAP_SEGMENTS) {
+      throw bad("overlap-segments", Integer.toString(segments), "1 to " + JobSpec.MAX_OVERLAP_SEGMENTS);
+    }
+    return segments;
   }
 
   private static String learningRateScaling(Config c) {

@@ -237,8 +237,7 @@ public final class JobCoordinator {
         groups.add(group);
       }
     }
-    plan = new PlannedJob(plan.assignments(), groups, plan.layerNames(), plan.fullUpdatePeakBytes(),
-        plan.description() + homesTable(groups));
+    plan = plan.withGroups(groups, homesTable(groups));
     client.tell(new JobEvent.Planned(spec.jobId(), plan.description()));
     return preparing();
   }
@@ -258,7 +257,7 @@ public final class JobCoordinator {
     List<DeviceInfo> ordered = List.copyOf(devices.values());
     for (DeviceInfo device : ordered) {
       device.device().tell(new DeviceCommand.Prepare(spec, ordered, plan.assignments().get(device.name()),
-          plan.groups(), replies));
+          plan.groups(), plan.overlapCuts(), replies));
     }
     metrics = new JobMetrics(devices.keySet());
     return awaitingDevices("prepare", timeouts.prepare(), devices.keySet(), event -> {

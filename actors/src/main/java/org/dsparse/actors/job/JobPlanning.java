@@ -7,10 +7,12 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.IntStream;
 import org.dsparse.core.cli.Table;
+import org.dsparse.core.collective.OverlapCuts;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Split;
 import org.dsparse.core.memory.LayerCost;
@@ -68,7 +70,7 @@ public final class JobPlanning {
           .withFrozenPrefixMicroBatch(spec.frozenPrefixMicroBatch());
       OptimizerKind optimizer = OptimizerKind.parse(spec.optimizer());
       if (spec.mode() == JobSpec.Mode.FULL) {
-        return fullUpdate(spec, devices, memory, optimizer, model);
+        return withOverlap(spec, fullUpdate(spec, devices, memory, optimizer, model), model);
       }
       JobSpec.PlannerKnobs knobs = spec.planner();
       Importance importance = switch (knobs.importance()) {
@@ -85,8 +87,32 @@ public final class JobPlanning {
       List<DeviceBudget> budgets = devices.stream()
           .map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList();
       Plan plan = Planner.plan(memory, budgets, importance, settings);
-      return fromPlan(spec, plan, model);
+      return withOverlap(spec, fromPlan(spec, plan, model), model);
     }
+  }
+
+  /**
+   * The plan with its overlap cuts when the job overlaps: the backward cut into segments of about
+   * equal AllReduce bytes (summed over the plan's AllReduce groups), the same on every device.
+   */
+  static PlannedJob withOverlap(JobSpec spec, PlannedJob planned, LayeredModel model) {
+    if (!spec.overlaps()) {
+      return planned;
+    }
+    long[] bytes = new long[model.layerCount()];
+    for (GroupPlan group : planned.groups()) {
+      if (group.isAllReduce()) {
+        for (ChannelSlice slice : channelSlices(group.slices())) {
+          bytes[slice.layer()] += 4L * model.trainableLength(List.of(slice));
+        }
+      }
+    }
+    List<Integer> cuts = OverlapCuts.equalBytes(bytes, spec.overlapSegments());
+    String description = planned.description() + String.format(Locale.ROOT,
+        "overlap: the backward cut before layers %s into %d segments of about %.2f MiB of AllReduce each%n",
+        cuts, cuts.size() + 1, java.util.Arrays.stream(bytes).sum() / 1048576.0 / (cuts.size() + 1));
+    return new PlannedJob(planned.assignments(), planned.groups(), planned.layerNames(),
+        planned.fullUpdatePeakBytes(), description, cuts);
   }
 
   /** Data-parallel: every device updates every layer, one AllReduce group of everyone. */

@@ -1,6 +1,8 @@
 package org.dsparse.actors.step;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,15 +28,23 @@ import org.dsparse.training.trainer.SparseTrainer;
  * update it. Model work runs on {@link Compute}, collectives on {@link Collectives}; the step is
  * one chain of futures, and each step's progress lives in its own {@link Run}.
  *
- * <p>An AllReduce payload is a group's gradients followed by its slices' BatchNorm running
- * statistics, so that averaging also keeps the updaters' statistics identical. A refresh payload is
- * the group's weights and buffers, as {@link LayeredModel#exportWeights(List)} lays them out. A group
- * may hold only some output channels of a layer; the trainer then changes only those rows here, and
- * the rest arrive with the other groups' refreshes.
+ * <p>With overlap, the backward is cut at the plan's layer indices: each segment's part of every
+ * group goes to its AllReduce as soon as the segment's gradients are final, while the backward goes
+ * on below it, and the optimizer step waits for all parts. Parts are AllReduced in the order the
+ * backward finishes them, the same on every member.
+ *
+ * <p>An AllReduce payload is a group's (or part's) gradients followed by its slices' BatchNorm
+ * running statistics, so that averaging also keeps the updaters' statistics identical. A refresh
+ * payload is the group's weights and buffers, as {@link LayeredModel#exportWeights(List)} lays them
+ * out. A group may hold only some output channels of a layer; the trainer then changes only those
+ * rows here, and the rest arrive with the other groups' refreshes.
  *
  * <p>Steps must not overlap: the next one starts after the previous one completed.
  */
 public final class StepPipeline {
+  /** AllReduces a group may run per step: sequence numbers are {@code step * this + k}. */
+  private static final int COLLECTIVES_PER_STEP = JobSpec.MAX_OVERLAP_SEGMENTS + 1;
+
   private final JobSpec spec;
   private final LayeredModel model;
   private final SparseTrainer trainer;
@@ -42,12 +52,15 @@ public final class StepPipeline {
   private final DeviceGroups groups;
   private final Collectives collectives;
   private final Compute compute;
+  /** Where the backward is cut (empty: no overlap), and each segment's parts of the groups. */
+  private final int[] cuts;
+  private final Map<Integer, List<Part>> partsBySegment = new HashMap<>();
   /** The current epoch's batches; touched only by model work. */
   private Iterator<ImageBatch> epochBatches;
   private int epoch = -1;
 
   public StepPipeline(JobSpec spec, LayeredModel model, SparseTrainer trainer, ImageSetDataset train,
-      DeviceGroups groups, Collectives collectives, Compute compute) {
+      DeviceGroups groups, Collectives collectives, Compute compute, List<Integer> overlapCuts) {
     this.spec = spec;
     this.model = model;
     this.trainer = trainer;
@@ -55,15 +68,40 @@ public final class StepPipeline {
     this.groups = groups;
     this.collectives = collectives;
     this.compute = compute;
+    this.cuts = spec.overlaps() ? overlapCuts.stream().mapToInt(Integer::intValue).toArray() : new int[0];
+    for (GroupPlan group : groups.allReduce()) {
+      Map<Integer, List<ChannelSlice>> bySegment = new HashMap<>();
+      for (ChannelSlice slice : slices(group)) {
+        bySegment.computeIfAbsent(segmentOf(slice.layer()), s -> new ArrayList<>()).add(slice);
+      }
+      bySegment.forEach((segment, slices) ->
+          partsBySegment.computeIfAbsent(segment, s -> new ArrayList<>()).add(new Part(group, slices)));
+    }
   }
+
+  /** The segment holding layer {@code layer}: the number of cuts at or below it. */
+  private int segmentOf(int layer) {
+    int segment = 0;
+    while (segment < cuts.length && cuts[segment] <= layer) {
+      segment++;
+    }
+    return segment;
+  }
+
+  /** A group's slices within one segment of the backward (the whole group without overlap). */
+  private record Part(GroupPlan group, List<ChannelSlice> slices) {}
+
+  /** A part's averaged payload. */
+  private record Reduced(List<ChannelSlice> slices, float[] payload) {}
 
   /**
    * What one step did.
    *
    * @param computeNanos wall time of its model work
-   * @param allReduceNanos its AllReduces' own time (groups run at once: the longest of each round)
+   * @param allReduceNanos its AllReduces' own time (groups run at once: the longest of each round;
+   *     a group's parts one after another: their sum)
    * @param broadcastNanos the same for its refresh Broadcasts
-   * @param collectiveWallNanos wall time spent in collectives, waiting for later members included
+   * @param collectiveWallNanos wall time spent waiting for collectives, later members included
    * @param allReduceBytes payload this device contributed to AllReduces
    * @param broadcastBytes payload of the Broadcasts it sent or received
    * @param keptShardWeights on refresh steps, the weights of the groups whose shard this device keeps
@@ -86,9 +124,8 @@ public final class StepPipeline {
   public CompletionStage<Result> run(int epoch, long step, boolean average, boolean refresh) {
     Run run = new Run(step);
     boolean averagesWeights = spec.averagesWeights();
-    List<GroupPlan> reducesGradients = averagesWeights ? List.of() : groups.allReduce();
-    return run.compute("forward/backward", () -> forwardBackward(epoch, reducesGradients))
-        .thenCompose(run::reduceGradients)
+    return run.compute("forward/backward", () -> forwardBackward(epoch, run, !averagesWeights))
+        .thenCompose(launched -> run.allReduced())
         .thenCompose(averaged -> run.compute("optimizer step", () -> applyAndStep(averaged)))
         .thenCompose(stepped -> averagesWeights && average ? averageWeights(run) : done())
         .thenCompose(averaged -> refresh ? refresh(run) : CompletableFuture.completedFuture(Map.of()))
@@ -97,10 +134,13 @@ public final class StepPipeline {
 
   /** Periodic model averaging: the groups' weights averaged among their updaters and taken in. */
   private CompletionStage<Void> averageWeights(Run run) {
-    return run.compute("exporting weights", () -> export(groups.allReduce()))
-        .thenCompose(run::allReduce)
+    return run.compute("exporting weights", () -> {
+      groups.allReduce().forEach(group -> run.allReduce(new Part(group, slices(group)),
+          model.exportWeights(slices(group))));
+      return null;
+    }).thenCompose(launched -> run.allReduced())
         .thenCompose(averaged -> run.compute("applying averaged weights", () -> {
-          averaged.forEach(this::importWeights);
+          averaged.forEach(reduced -> model.importWeights(reduced.slices(), reduced.payload()));
           return null;
         }));
   }
@@ -115,7 +155,7 @@ public final class StepPipeline {
     return run.compute("exporting weights", () -> export(toSend))
         .thenCompose(led -> run.broadcast(led).thenCompose(received ->
             run.compute("applying refreshed weights", () -> {
-              received.forEach(this::importWeights);
+              received.forEach((group, weights) -> model.importWeights(slices(group), weights));
               Map<String, float[]> kept = new LinkedHashMap<>();
               led.forEach((group, weights) -> keep(group, weights, kept));
               received.forEach((group, weights) -> keep(group, weights, kept));
@@ -135,36 +175,41 @@ public final class StepPipeline {
 
   // ---- model work (on the Compute thread) -------------------------------------------------------
 
-  /** Gradients of the next batch of {@code epochIndex}, and each given group's AllReduce payload. */
-  private Gradients forwardBackward(int epochIndex, List<GroupPlan> allReduce) {
+  /**
+   * Forward and backward on the next batch of {@code epochIndex}; when {@code reduceGradients},
+   * starts each group's AllReduce (each part's, with overlap, as soon as the backward has finished
+   * it).
+   */
+  private Void forwardBackward(int epochIndex, Run run, boolean reduceGradients) {
     if (epochIndex != epoch || epochBatches == null || !epochBatches.hasNext()) {
       epoch = epochIndex;
       epochBatches = train.batches(model.manager(), spec.batch(), spec.seed(), epochIndex).iterator();
     }
     try (ImageBatch batch = epochBatches.next()) {
-      float loss = trainer.forwardBackward(batch.images(), batch.labels());
-      Map<GroupPlan, float[]> payloads = new LinkedHashMap<>();
-      for (GroupPlan group : allReduce) {
-        List<ChannelSlice> slices = slices(group);
-        float[] gradients = trainer.exportGradients(slices);
-        float[] payload = Arrays.copyOf(gradients, gradients.length + model.bufferLength(slices));
-        model.exportBuffers(slices, payload, gradients.length);
-        payloads.put(group, payload);
-      }
-      return new Gradients(loss, payloads);
+      run.loss = trainer.forwardBackward(batch.images(), batch.labels(), cuts, segment -> {
+        if (reduceGradients) {
+          partsBySegment.getOrDefault(segment, List.of()).forEach(part -> run.allReduce(part, gradients(part)));
+        }
+      });
+      return null;
     }
   }
 
-  private record Gradients(float loss, Map<GroupPlan, float[]> payloads) {}
+  /** A part's gradients followed by its BatchNorm statistics. */
+  private float[] gradients(Part part) {
+    float[] gradients = trainer.exportGradients(part.slices());
+    float[] payload = Arrays.copyOf(gradients, gradients.length + model.bufferLength(part.slices()));
+    model.exportBuffers(part.slices(), payload, gradients.length);
+    return payload;
+  }
 
   /** Takes the averaged gradient payloads back, then runs the optimizer step. */
-  private Void applyAndStep(Map<GroupPlan, float[]> averaged) {
-    averaged.forEach((group, payload) -> {
-      List<ChannelSlice> slices = slices(group);
-      int gradientLength = trainer.gradientLength(slices);
-      trainer.importGradients(slices, Arrays.copyOf(payload, gradientLength));
-      model.importBuffers(slices, payload, gradientLength);
-    });
+  private Void applyAndStep(List<Reduced> averaged) {
+    for (Reduced reduced : averaged) {
+      int gradientLength = trainer.gradientLength(reduced.slices());
+      trainer.importGradients(reduced.slices(), Arrays.copyOf(reduced.payload(), gradientLength));
+      model.importBuffers(reduced.slices(), reduced.payload(), gradientLength);
+    }
     trainer.step();
     return null;
   }
@@ -173,10 +218,6 @@ public final class StepPipeline {
     Map<GroupPlan, float[]> weights = new LinkedHashMap<>();
     toExport.forEach(group -> weights.put(group, model.exportWeights(slices(group))));
     return weights;
-  }
-
-  private void importWeights(GroupPlan group, float[] weights) {
-    model.importWeights(slices(group), weights);
   }
 
   private static List<ChannelSlice> slices(GroupPlan group) {
@@ -195,6 +236,10 @@ public final class StepPipeline {
     private long collectiveWallNanos;
     private long allReduceBytes;
     private long broadcastBytes;
+    /** The AllReduces started and not yet collected, in the order they were started. */
+    private final List<Part> parts = new ArrayList<>();
+    private final List<CompletableFuture<Collectives.Transfer>> transfers = new ArrayList<>();
+    private final Map<GroupPlan, Integer> startedPerGroup = new HashMap<>();
 
     Run(long step) {
       this.step = step;
@@ -211,58 +256,62 @@ public final class StepPipeline {
       });
     }
 
-    /** Notes the batch's loss, then AllReduces the gradients. */
-    CompletionStage<Map<GroupPlan, float[]>> reduceGradients(Gradients gradients) {
-      loss = gradients.loss();
-      return allReduce(gradients.payloads());
+    /** Starts the AllReduce of {@code part}'s payload; members start a group's in the same order. */
+    void allReduce(Part part, float[] payload) {
+      int k = startedPerGroup.merge(part.group(), 1, Integer::sum) - 1;
+      allReduceBytes += 4L * payload.length;
+      parts.add(part);
+      transfers.add(collectives.allReduce(DeviceGroups.allReduceId(spec.jobId(), part.group()),
+          step * COLLECTIVES_PER_STEP + k, payload).toCompletableFuture());
     }
 
-    /** One AllReduce per group, all at once. */
-    CompletionStage<Map<GroupPlan, float[]>> allReduce(Map<GroupPlan, float[]> payloads) {
-      Map<GroupPlan, CompletableFuture<Collectives.Transfer>> transfers = new LinkedHashMap<>();
-      payloads.forEach((group, payload) -> {
-        allReduceBytes += 4L * payload.length;
-        transfers.put(group, collectives.allReduce(DeviceGroups.allReduceId(spec.jobId(), group), step, payload)
-            .toCompletableFuture());
+    /** The started AllReduces' results once all are in. */
+    CompletionStage<List<Reduced>> allReduced() {
+      List<Part> waitingFor = List.copyOf(parts);
+      List<CompletableFuture<Collectives.Transfer>> pending = List.copyOf(transfers);
+      parts.clear();
+      transfers.clear();
+      startedPerGroup.clear();
+      long start = System.nanoTime();
+      return CompletableFuture.allOf(pending.toArray(new CompletableFuture[0])).thenApply(all -> {
+        collectiveWallNanos += System.nanoTime() - start;
+        List<Reduced> results = new ArrayList<>();
+        // Groups run at once, a group's parts one after another.
+        Map<GroupPlan, Long> perGroup = new HashMap<>();
+        for (int i = 0; i < waitingFor.size(); i++) {
+          Collectives.Transfer transfer = pending.get(i).join();
+          results.add(new Reduced(waitingFor.get(i).slices(), transfer.result()));
+          perGroup.merge(waitingFor.get(i).group(), transfer.transferNanos(), Long::sum);
+        }
+        allReduceNanos += perGroup.values().stream().mapToLong(Long::longValue).max().orElse(0);
+        return results;
       });
-      return collect(transfers, true);
     }
 
     /** One Broadcast per refreshed group, all at once: this device sends the {@code led} ones. */
     CompletionStage<Map<GroupPlan, float[]>> broadcast(Map<GroupPlan, float[]> led) {
-      Map<GroupPlan, CompletableFuture<Collectives.Transfer>> transfers = new LinkedHashMap<>();
+      Map<GroupPlan, CompletableFuture<Collectives.Transfer>> started = new LinkedHashMap<>();
       for (GroupPlan group : groups.refresh()) {
         float[] weights = led.get(group);
         int length = weights != null ? weights.length : model.weightLength(slices(group));
         broadcastBytes += 4L * length;
-        transfers.put(group, collectives.broadcast(DeviceGroups.refreshId(spec.jobId(), group), step, weights,
-            length).toCompletableFuture());
+        started.put(group, collectives.broadcast(DeviceGroups.refreshId(spec.jobId(), group), step, weights, length)
+            .toCompletableFuture());
       }
-      return collect(transfers, false).thenApply(results -> {
-        results.keySet().removeAll(led.keySet());
-        return results;
-      });
-    }
-
-    /** The transfers' results once all are in; a round costs its longest transfer. */
-    private CompletionStage<Map<GroupPlan, float[]>> collect(
-        Map<GroupPlan, CompletableFuture<Collectives.Transfer>> transfers, boolean allReduce) {
       long start = System.nanoTime();
-      return CompletableFuture.allOf(transfers.values().toArray(new CompletableFuture[0])).thenApply(all -> {
+      return CompletableFuture.allOf(started.values().toArray(new CompletableFuture[0])).thenApply(all -> {
         collectiveWallNanos += System.nanoTime() - start;
-        Map<GroupPlan, float[]> results = new LinkedHashMap<>();
+        Map<GroupPlan, float[]> received = new LinkedHashMap<>();
         long longest = 0;
-        for (var entry : transfers.entrySet()) {
+        for (var entry : started.entrySet()) {
           Collectives.Transfer transfer = entry.getValue().join();
-          results.put(entry.getKey(), transfer.result());
+          if (!led.containsKey(entry.getKey())) {
+            received.put(entry.getKey(), transfer.result());
+          }
           longest = Math.max(longest, transfer.transferNanos());
         }
-        if (allReduce) {
-          allReduceNanos += longest;
-        } else {
-          broadcastNanos += longest;
-        }
-        return results;
+        broadcastNanos += longest;
+        return received;
       });
     }
 

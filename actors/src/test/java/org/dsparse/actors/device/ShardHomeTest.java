@@ -61,8 +61,7 @@ class ShardHomeTest {
       }
       assertTrue(groups.stream().anyMatch(g -> !g.updaters().contains(g.shardHome())),
           "some shard lives on a device that does not update its group: " + groups);
-      cluster.prepare(new PlannedJob(plan.assignments(), groups, plan.layerNames(), plan.fullUpdatePeakBytes(),
-          plan.description()));
+      cluster.prepare(plan.withGroups(groups, ""));
 
       Map<String, DeviceEvent.StepCompleted> reports = cluster.step(true);
 

@@ -42,7 +42,7 @@ class StepPipelineTest {
 
   @Test
   void threePipelinesStepTogetherAndAgreeAfterARefresh(@TempDir Path dir) throws Exception {
-    try (Devices devices = new Devices(new InMemoryCollectives(null))) {
+    try (Devices devices = new Devices(CONFIG, new InMemoryCollectives(null))) {
       for (int step = 0; step < 3; step++) {
         List<StepPipeline.Result> results = devices.step(step, step == 2);
         for (StepPipeline.Result result : results) {
@@ -60,12 +60,44 @@ class StepPipelineTest {
   }
 
   @Test
-  void aFailedCollectiveFailsTheStepNamingTheGroupAndMember() throws Exception {
-    try (Devices devices = new Devices(new InMemoryCollectives("missing member c"))) {
-      ExecutionException failure = assertThrows(ExecutionException.class, () ->
-          devices.pipelines.get(0).run(0, 0, true, true).toCompletableFuture().get(60, TimeUnit.SECONDS));
-      String message = StepPipeline.message(failure);
-      assertTrue(message.contains("pipeline.g") && message.contains("missing member c"), message);
+  void overlappedSegmentsGiveTheWeightsOfAnUnsegmentedStep(@TempDir Path dir) throws Exception {
+    List<byte[]> plain;
+    try (Devices devices = new Devices(CONFIG, new InMemoryCollectives(null))) {
+      assertTrue(devices.plan.overlapCuts().isEmpty());
+      runSteps(devices);
+      plain = devices.checkpoints(dir.resolve("plain"));
+    }
+    Config overlapped = ConfigFactory.parseString("dsparse.job { overlap = on, overlap-segments = 3 }")
+        .withFallback(CONFIG);
+    try (Devices devices = new Devices(overlapped, new InMemoryCollectives(null))) {
+      // conv3 holds most of the AllReduce bytes: the backward is cut once, below it.
+      assertEquals(List.of(2), devices.plan.overlapCuts(), devices.plan.description());
+      runSteps(devices);
+      List<byte[]> segmented = devices.checkpoints(dir.resolve("overlapped"));
+      // The stand-in sums members in a fixed order, so cutting a payload changes no element's sum.
+      for (int i = 0; i < plain.size(); i++) {
+        assertArrayEquals(plain.get(i), segmented.get(i), "device " + i);
+      }
+    }
+  }
+
+  private static void runSteps(Devices devices) throws Exception {
+    for (int step = 0; step < 3; step++) {
+      devices.step(step, step == 2);
+    }
+  }
+
+  @Test
+  void aFailedCollectiveFailsTheStepNamingTheGroupAndMemberWithAndWithoutOverlap() throws Exception {
+    Config overlapped = ConfigFactory.parseString("dsparse.job { overlap = on, overlap-segments = 3 }")
+        .withFallback(CONFIG);
+    for (Config config : List.of(CONFIG, overlapped)) {
+      try (Devices devices = new Devices(config, new InMemoryCollectives("missing member c"))) {
+        ExecutionException failure = assertThrows(ExecutionException.class, () ->
+            devices.pipelines.get(0).run(0, 0, true, true).toCompletableFuture().get(60, TimeUnit.SECONDS));
+        String message = StepPipeline.message(failure);
+        assertTrue(message.contains("pipeline.g") && message.contains("missing member c"), message);
+      }
     }
   }
 
@@ -73,15 +105,16 @@ class StepPipelineTest {
   private static final class Devices implements AutoCloseable {
     final List<DeviceRuntime> runtimes = new ArrayList<>();
     final List<StepPipeline> pipelines = new ArrayList<>();
+    final PlannedJob plan;
 
-    Devices(InMemoryCollectives collectives) {
-      JobSpec spec = JobConfig.read(CONFIG).spec();
+    Devices(Config config, InMemoryCollectives collectives) {
+      JobSpec spec = JobConfig.read(config).spec();
       List<DeviceInfo> infos = new ArrayList<>();
       for (int i = 0; i < BUDGETS.length; i++) {
         infos.add(new DeviceInfo(String.valueOf((char) ('a' + i)), "pekko://dsparse@127.0.0.1:" + (2550 + i),
             BUDGETS[i], null));
       }
-      PlannedJob plan = DjlThread.call(() -> JobPlanning.plan(spec, infos, CONFIG));
+      plan = DjlThread.call(() -> JobPlanning.plan(spec, infos, config));
       List<String> names = infos.stream().map(DeviceInfo::name).toList();
       for (int rank = 0; rank < infos.size(); rank++) {
         String name = names.get(rank);
@@ -91,7 +124,8 @@ class StepPipelineTest {
             DeviceSettings.of(name, BUDGETS[r], false)));
         runtimes.add(runtime);
         DeviceGroups groups = DeviceGroups.of(name, spec.jobId(), plan.groups(), names);
-        pipelines.add(runtime.pipeline(groups, collectives.member(name, groups), Compute.DJL_THREAD));
+        pipelines.add(runtime.pipeline(groups, collectives.member(name, groups), Compute.DJL_THREAD,
+            plan.overlapCuts()));
       }
     }
 
@@ -109,6 +143,7 @@ class StepPipelineTest {
 
     List<byte[]> checkpoints(Path dir) throws Exception {
       List<byte[]> result = new ArrayList<>();
+      Files.createDirectories(dir);
       for (int i = 0; i < runtimes.size(); i++) {
         Path path = dir.resolve(i + ".ckpt");
         DeviceRuntime runtime = runtimes.get(i);
@@ -126,8 +161,8 @@ class StepPipelineTest {
 
   /**
    * Collectives among members of this JVM: a call completes once every member of its group has
-   * made it (AllReduce: the mean; Broadcast: the leader's copy), or at once with a failure when
-   * {@code failure} is set.
+   * made it (AllReduce: the mean, summed in member-name order whatever the order of arrival;
+   * Broadcast: the leader's copy), or at once with a failure when {@code failure} is set.
    */
   private static final class InMemoryCollectives {
     private final String failure;
@@ -140,8 +175,9 @@ class StepPipelineTest {
     }
 
     private final class Round {
-      final List<float[]> payloads = new ArrayList<>();
+      final Map<String, float[]> payloads = new java.util.TreeMap<>();
       final List<CompletableFuture<Collectives.Transfer>> futures = new ArrayList<>();
+      final List<float[]> buffers = new ArrayList<>();
       float[] leader;
     }
 
@@ -149,36 +185,37 @@ class StepPipelineTest {
       groups.collectives().values().forEach(c -> sizes.put(c.id(), c.members().size()));
       return new Collectives() {
         @Override
-        public CompletionStage<Transfer> allReduce(String group, long step, float[] payload) {
-          return join(group, step, payload, false);
+        public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload) {
+          return join(name, group, sequence, payload, false);
         }
 
         @Override
-        public CompletionStage<Transfer> broadcast(String group, long step, float[] weights, int length) {
-          return join(group, step, weights != null ? weights : new float[length], weights != null);
+        public CompletionStage<Transfer> broadcast(String group, long sequence, float[] weights, int length) {
+          return join(name, group, sequence, weights != null ? weights : new float[length], weights != null);
         }
       };
     }
 
-    private synchronized CompletionStage<Collectives.Transfer> join(String group, long step, float[] payload,
-        boolean leads) {
+    private synchronized CompletionStage<Collectives.Transfer> join(String member, String group, long step,
+        float[] payload, boolean leads) {
       if (failure != null) {
         return CompletableFuture.failedFuture(new Collectives.Failure("collective of group " + group
             + " failed (" + failure + "): deadline passed"));
       }
       Round round = rounds.computeIfAbsent(group + "@" + step, k -> new Round());
       CompletableFuture<Collectives.Transfer> future = new CompletableFuture<>();
-      round.payloads.add(payload);
+      round.payloads.put(member, payload);
+      round.buffers.add(payload);
       round.futures.add(future);
       if (leads) {
         round.leader = payload;
       }
       if (round.payloads.size() == sizes.get(group)) {
         rounds.remove(group + "@" + step);
-        float[] result = round.leader != null ? round.leader.clone() : mean(round.payloads);
-        for (int i = 0; i < round.payloads.size(); i++) {
-          System.arraycopy(result, 0, round.payloads.get(i), 0, result.length);
-          round.futures.get(i).complete(new Collectives.Transfer(round.payloads.get(i), 0));
+        float[] result = round.leader != null ? round.leader.clone() : mean(List.copyOf(round.payloads.values()));
+        for (int i = 0; i < round.buffers.size(); i++) {
+          System.arraycopy(result, 0, round.buffers.get(i), 0, result.length);
+          round.futures.get(i).complete(new Collectives.Transfer(round.buffers.get(i), 0));
         }
       }
       return future;

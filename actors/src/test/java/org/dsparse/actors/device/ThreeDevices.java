@@ -85,7 +85,7 @@ final class ThreeDevices implements AutoCloseable {
   void prepare(PlannedJob plan) {
     for (DeviceInfo device : devices) {
       device.device().tell(new DeviceCommand.Prepare(spec, devices, plan.assignments().get(device.name()),
-          plan.groups(), probe.getRef()));
+          plan.groups(), plan.overlapCuts(), probe.getRef()));
     }
     for (int i = 0; i < devices.size(); i++) {
       DeviceEvent event = probe.receiveMessage(ANSWER);

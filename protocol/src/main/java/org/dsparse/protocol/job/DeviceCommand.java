@@ -17,9 +17,11 @@ public sealed interface DeviceCommand extends ControlMessage {
    * @param devices every device of the job in rank order
    * @param assignment this device's part of the plan
    * @param groups every aggregation group of the plan (a device joins those it belongs to)
+   * @param overlapCuts layer indices where every device cuts its backward to overlap each segment's
+   *     AllReduces with the rest of it; empty for none
    */
   record Prepare(JobSpec spec, List<DeviceInfo> devices, Assignment assignment, List<GroupPlan> groups,
-      ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
+      List<Integer> overlapCuts, ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
 
   /**
    * Runs one synchronous step: forward, backward through the updated layers, AllReduce in each of

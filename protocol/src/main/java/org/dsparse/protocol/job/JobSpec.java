@@ -39,6 +39,9 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param initialCheckpoint a checkpoint file every device starts from, or empty for a fresh model
  * @param checkpointDir where the coordinator's node saves a checkpoint at each epoch end, or empty
  * @param planner planner knobs
+ * @param overlapSegments 0: a step's AllReduces start after its backward; K > 0: the backward is
+ *     cut into at most K segments and each segment's gradients are AllReduced as soon as they are
+ *     final, while the backward goes on below (communication overlapped with computation)
  */
 public record JobSpec(
     String jobId,
@@ -61,7 +64,8 @@ public record JobSpec(
     long seed,
     String initialCheckpoint,
     String checkpointDir,
-    PlannerKnobs planner) implements ControlMessage {
+    PlannerKnobs planner,
+    int overlapSegments) implements ControlMessage {
 
   /** Data-parallel baseline or DSparse's sparse update. */
   public enum Mode { FULL, DSPARSE }
@@ -108,13 +112,25 @@ public record JobSpec(
       throw new IllegalArgumentException("job " + jobId + ": frozen-prefix micro-batch must be 0 (whole batch) or"
           + " positive, got " + frozenPrefixMicroBatch);
     }
+    if (overlapSegments < 0 || overlapSegments > MAX_OVERLAP_SEGMENTS) {
+      throw new IllegalArgumentException("job " + jobId + ": overlap segments must be in [0, " + MAX_OVERLAP_SEGMENTS
+          + "], got " + overlapSegments);
+    }
+  }
+
+  /** The most segments a backward may be cut into (each is a collective of its own per group). */
+  public static final int MAX_OVERLAP_SEGMENTS = 32;
+
+  /** Whether the step overlaps its gradient AllReduces with its backward. */
+  public boolean overlaps() {
+    return overlapSegments > 0 && !averagesWeights();
   }
 
   /** The same job in another mode, under another id. */
   public JobSpec withMode(Mode other, String otherJobId) {
     return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer, learningRate,
         momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
-        planner);
+        planner, overlapSegments);
   }
 
   /**
@@ -143,27 +159,34 @@ public record JobSpec(
   public JobSpec withProtocol(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, interval, interval, seed,
-        initialCheckpoint, checkpointDir, planner);
+        initialCheckpoint, checkpointDir, planner, overlapSegments);
   }
 
   /** The same job cut to at most {@code steps} steps per epoch, evaluated at epoch ends only. */
   public JobSpec withMaxStepsPerEpoch(int steps) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, steps, 0, averagingInterval, refreshInterval, seed,
-        initialCheckpoint, checkpointDir, planner);
+        initialCheckpoint, checkpointDir, planner, overlapSegments);
   }
 
   /** The same job with another refresh interval. */
   public JobSpec withRefreshInterval(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, interval, seed, initialCheckpoint,
-        checkpointDir, planner);
+        checkpointDir, planner, overlapSegments);
+  }
+
+  /** The same job with its backward cut into {@code segments} overlapped segments (0: no overlap). */
+  public JobSpec withOverlapSegments(int segments) {
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
+        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
+        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, segments);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, path,
-        checkpointDir, planner);
+        checkpointDir, planner, overlapSegments);
   }
 }

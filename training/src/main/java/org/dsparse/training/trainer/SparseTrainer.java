@@ -15,6 +15,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntConsumer;
 import org.dsparse.core.memory.UpdateSet;
 import org.dsparse.training.model.ChannelSlice;
 import org.dsparse.training.model.Layer;
@@ -205,6 +206,25 @@ public final class SparseTrainer {
    * @return the batch's mean loss
    */
   public float forwardBackward(NDArray inputs, NDArray labels) {
+    return forwardBackward(inputs, labels, new int[0], segment -> { });
+  }
+
+  /**
+   * Runs one batch forward and backward, the backward cut into segments at layer indices
+   * {@code cuts} (ascending): segment {@code s} holds the layers from cut {@code s - 1} (or the
+   * first updated layer) up to cut {@code s} (or the last layer). As soon as a segment's layers
+   * hold their final gradients, {@code segmentDone} gets its index, on this thread, before the
+   * backward goes on below it: from the last segment down to segment 0. Cuts at or below the
+   * first updated layer make empty segments, reported all the same.
+   *
+   * <p>Why the gradients are the ones an uncut backward computes: at each cut the forward goes on
+   * from a detached copy of the activation, and the segment below is then differentiated through
+   * {@code sum(activation * gradient arriving at the copy)}, whose gradient with respect to the
+   * activation is exactly that arriving gradient.
+   *
+   * @return the batch's mean loss
+   */
+  public float forwardBackward(NDArray inputs, NDArray labels, int[] cuts, IntConsumer segmentDone) {
     DjlThread.checkCurrent();
     if (update.isEmpty()) {
       throw new IllegalStateException("no layer to update: the update set is empty");
@@ -219,19 +239,59 @@ public final class SparseTrainer {
     try (NDScope recorded = new NDScope();
         GradientCollector collector = Engine.getInstance().newGradientCollector()) {
       recorded.suppressNotUsedWarning();
+      // Per cut above the first updated layer: the activation arriving there and its detached copy.
+      List<NDList> arriving = new ArrayList<>();
+      List<NDList> copies = new ArrayList<>();
+      List<Integer> cutSegments = new ArrayList<>();
       NDList x = h;
+      int nextCut = 0;
       for (int i = first; i < model.layerCount(); i++) {
+        while (nextCut < cuts.length && cuts[nextCut] <= i) {
+          if (cuts[nextCut] == i && i > first) {
+            arriving.add(x);
+            x = detachedCopy(x);
+            copies.add(x);
+            cutSegments.add(nextCut);
+          }
+          nextCut++;
+        }
         x = model.layer(i).block().forward(parameters, x, update.isUpdated(i));
       }
       NDArray lossValue = loss.evaluate(new NDList(labels), x);
       collector.backward(lossValue);
       gradientsPending = true;
+      int done = cuts.length;
+      for (int c = arriving.size() - 1; c >= 0; c--) {
+        int below = cutSegments.get(c);
+        for (; done > below; done--) {
+          segmentDone.accept(done);
+        }
+        NDArray target = null;
+        for (int j = 0; j < arriving.get(c).size(); j++) {
+          NDArray part = arriving.get(c).get(j).mul(copies.get(c).get(j).getGradient()).sum();
+          target = target == null ? part : target.add(part);
+        }
+        collector.backward(target);
+      }
+      for (; done >= 0; done--) {
+        segmentDone.accept(done);
+      }
       return lossValue.getFloat();
     } finally {
       if (first > 0) {
         h.close();
       }
     }
+  }
+
+  private static NDList detachedCopy(NDList activation) {
+    NDList copy = new NDList(activation.size());
+    for (NDArray a : activation) {
+      NDArray detached = a.stopGradient();
+      detached.setRequiresGradient(true);
+      copy.add(detached);
+    }
+    return copy;
   }
 
   /**

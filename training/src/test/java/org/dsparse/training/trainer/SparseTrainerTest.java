@@ -206,6 +206,42 @@ class SparseTrainerTest {
   }
 
   @Test
+  void aBackwardCutIntoSegmentsGivesTheUncutGradientsBitForBitAndReportsEachSegmentTopDown() {
+    DjlThread.run(() -> {
+      // All layers updated, cut twice; and a frozen first layer, with a cut at the first updated one.
+      for (int[] setup : new int[][] {{0, 1, 3}, {1, 1, 2}}) {
+        int first = setup[0];
+        int[] cuts = Arrays.copyOfRange(setup, 1, setup.length);
+        int[] updated = java.util.stream.IntStream.range(first, 4).toArray();
+        try (LayeredModel uncut = Models.create("small-cnn", SAMPLE, 4, 21);
+            LayeredModel segmented = Models.create("small-cnn", SAMPLE, 4, 21);
+            NDManager data = uncut.manager().newSubManager()) {
+          OptimizerSpec sgd = OptimizerSpec.sgd(0.1f);
+          SparseTrainer whole = new SparseTrainer(uncut, UpdateSet.of(4, updated), sgd);
+          SparseTrainer cut = new SparseTrainer(segmented, UpdateSet.of(4, updated), sgd);
+          NDArray[] b = batch(data, 16, 4);
+          float wholeLoss = whole.forwardBackward(b[0], b[1]);
+          List<Integer> reported = new java.util.ArrayList<>();
+          float cutLoss = cut.forwardBackward(b[0], b[1], cuts, reported::add);
+          assertEquals(wholeLoss, cutLoss);
+          List<Integer> topDown = new java.util.ArrayList<>();
+          for (int segment = cuts.length; segment >= 0; segment--) {
+            topDown.add(segment);
+          }
+          assertEquals(topDown, reported, "segments reported from the last down");
+          for (int layer : updated) {
+            assertArrayEquals(whole.exportGradients(new int[] {layer}), cut.exportGradients(new int[] {layer}),
+                "layer " + layer + " with cuts " + Arrays.toString(cuts));
+          }
+          whole.step();
+          cut.step();
+          assertArrayEquals(uncut.exportWeights(updated), segmented.exportWeights(updated));
+        }
+      }
+    });
+  }
+
+  @Test
   void twoDevicesUpdatingHalvesOfALayerTogetherMakeTheWholeUpdate() {
     DjlThread.run(() -> {
       try (LayeredModel whole = Models.create("small-cnn", SAMPLE, 4, 9);
