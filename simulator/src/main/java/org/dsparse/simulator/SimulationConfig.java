@@ -60,25 +60,30 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
 
   private static List<JobSpec> protocols(Config root, Config c) {
     List<JobSpec> protocols = new ArrayList<>();
-    Set<Integer> intervals = new HashSet<>();
+    Set<String> names = new HashSet<>();
     int index = 0;
     for (Config p : c.getConfigList("protocols")) {
       String where = PATH + ".protocols[" + index++ + "]";
       int interval = p.hasPath("interval") ? p.getInt("interval") : 0;
-      if (interval < 1 || !intervals.add(interval)) {
-        throw new UsageException(where + ".interval = " + interval + ": a positive number of steps, once per list");
+      if (interval < 1) {
+        throw new UsageException(where + ".interval = " + interval + ": a positive number of steps");
       }
       Config job = p.hasPath("job") ? p.getConfig("job") : com.typesafe.config.ConfigFactory.empty();
+      JobSpec spec;
       try {
-        JobSpec spec = JobConfig.read(job.atPath("dsparse.job").withFallback(root)).spec().withProtocol(interval);
+        spec = JobConfig.read(job.atPath("dsparse.job").withFallback(root)).spec().withProtocol(interval);
         // Refreshes follow the protocol's interval unless the protocol sets its own cadence.
         if (job.hasPath("refresh-interval")) {
           spec = spec.withRefreshInterval(job.getInt("refresh-interval"));
         }
-        protocols.add(spec);
       } catch (UsageException e) {
         throw new UsageException(where + ": " + e.getMessage());
       }
+      // Results are keyed by the protocol's name (interval, and overlap of a synchronous one).
+      if (!names.add(spec.protocol())) {
+        throw new UsageException(where + ": protocol " + spec.protocol() + " is in the list twice");
+      }
+      protocols.add(spec);
     }
     return List.copyOf(protocols);
   }

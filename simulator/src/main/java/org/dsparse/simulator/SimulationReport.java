@@ -277,6 +277,7 @@ public final class SimulationReport {
     m.addProperty("testAccuracy", report.testAccuracy());
     m.addProperty("stepMillis", report.stepMillis());
     m.addProperty("medianStepMillis", report.medianStepMillis());
+    m.addProperty("medianComputeMillis", report.medianComputeMillis());
     m.addProperty("steps", report.steps());
     m.addProperty("wireBytesPerStepPerDevice", report.wireBytesPerStepPerDevice());
     JsonObject byKind = new JsonObject();

@@ -20,9 +20,12 @@ final class JobMetrics {
   private final List<Double> stepMillis = new ArrayList<>();
   /** Each step's aggregation critical path (its slowest device's aggregation time), in order. */
   private final List<Double> stepAggregation = new ArrayList<>();
+  /** Each step's longest compute (its slowest device's model work), in order. */
+  private final List<Double> stepCompute = new ArrayList<>();
   /** The current step's device losses and slowest aggregation. */
   private final List<Float> stepLosses = new ArrayList<>();
   private double currentAggregation;
+  private double currentCompute;
   private double epochLossSum;
   private int epochLossCount;
   private final List<Double> epochAccuracies = new ArrayList<>();
@@ -40,6 +43,7 @@ final class JobMetrics {
     totals.get(device).add(metrics);
     stepLosses.add(metrics.loss());
     currentAggregation = Math.max(currentAggregation, metrics.aggregationMillis());
+    currentCompute = Math.max(currentCompute, metrics.computeMillis());
   }
 
   /** Every device reported the current step, which took {@code millis}; answers its mean loss. */
@@ -47,6 +51,8 @@ final class JobMetrics {
     stepMillis.add(millis);
     stepAggregation.add(currentAggregation);
     currentAggregation = 0;
+    stepCompute.add(currentCompute);
+    currentCompute = 0;
     double loss = stepLosses.stream().mapToDouble(Float::doubleValue).average().orElse(Double.NaN);
     stepLosses.clear();
     epochLossSum += loss;
@@ -84,7 +90,7 @@ final class JobMetrics {
       reports.add(totals.get(device.name()).report(device, plan.assignments().get(device.name())));
     }
     return new JobReport(spec, plan.description(), plan.fullUpdatePeakBytes(), reports, steps,
-        mean(stepAggregation), mean(stepMillis), median(stepAggregation), median(stepMillis),
+        mean(stepAggregation), mean(stepMillis), median(stepAggregation), median(stepMillis), median(stepCompute),
         epochAccuracies.get(epochAccuracies.size() - 1), List.copyOf(epochAccuracies), List.copyOf(epochLosses),
         List.copyOf(accuracyCurve), List.copyOf(checkpoints));
   }

@@ -12,6 +12,8 @@ import org.dsparse.protocol.job.WireBytes;
  * @param stepMillis mean wall time of a step
  * @param medianAggMillis median over steps of the same aggregation critical path
  * @param medianStepMillis median wall time of a step
+ * @param medianComputeMillis median over steps of the step's longest compute (its slowest device's
+ *     model work, which with overlap runs while the device's collectives move data)
  * @param testAccuracy after the last epoch
  * @param epochAccuracies after each epoch
  * @param epochLosses mean training loss of each epoch
@@ -27,6 +29,7 @@ public record JobReport(
     double stepMillis,
     double medianAggMillis,
     double medianStepMillis,
+    double medianComputeMillis,
     double testAccuracy,
     List<Double> epochAccuracies,
     List<Double> epochLosses,

@@ -150,9 +150,15 @@ public record JobSpec(
     return averagingInterval > 1;
   }
 
-  /** The aggregation protocol's name in reports: {@code sync}, or {@code periodic-N}. */
+  /**
+   * The aggregation protocol's name in reports: {@code sync} ({@code sync-overlap-K} with the
+   * backward cut into K overlapped segments), or {@code periodic-N}.
+   */
   public String protocol() {
-    return averagingInterval == 1 ? "sync" : "periodic-" + averagingInterval;
+    if (averagingInterval > 1) {
+      return "periodic-" + averagingInterval;
+    }
+    return overlapSegments > 0 ? "sync-overlap-" + overlapSegments : "sync";
   }
 
   /** The same job under another aggregation protocol: averaging and refreshing every {@code interval} steps. */
