@@ -1,7 +1,6 @@
 package org.dsparse.simulator;
 
 import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigValueFactory;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;

@@ -2,8 +2,6 @@ package org.dsparse.simulator;
 
 import ai.djl.ndarray.types.Shape;
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigValueFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

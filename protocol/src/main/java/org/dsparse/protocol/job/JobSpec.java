@@ -182,13 +182,6 @@ public record JobSpec(
         checkpointDir, planner, overlapSegments);
   }
 
-  /** The same job with its backward cut into {@code segments} overlapped segments (0: no overlap). */
-  public JobSpec withOverlapSegments(int segments) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
-        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
-        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, segments);
-  }
-
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
