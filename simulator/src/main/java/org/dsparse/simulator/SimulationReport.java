@@ -285,6 +285,11 @@ public final class SimulationReport {
       byKind.addProperty(kind, report.wireBytesPerStepPerDevice(kind));
     }
     m.add("wireBytesPerStepPerDeviceByKind", byKind);
+    if (!report.overlapSchedules().isEmpty()) {
+      JsonArray schedules = new JsonArray();
+      report.overlapSchedules().forEach(schedules::add);
+      m.add("overlapSchedules", schedules);
+    }
     Map<String, Long> link = outcome.linkBytesByJob().get(report.spec().jobId());
     if (link != null) {
       // tc's count on the shaped links: TCP/IP headers and Pekko's own traffic included, whole job.

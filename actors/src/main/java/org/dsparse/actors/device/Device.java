@@ -211,7 +211,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       // A collective's members fail it at its deadline; the ask waits longer, as a last resort.
       Duration answerWithin = collectiveSettings.deadline().multipliedBy(2).plusSeconds(10);
       this.pipeline = runtime.pipeline(groups, Collectives.of(actors, answerWithin, context.getSystem().scheduler()),
-          compute, prepare.overlapCuts());
+          compute);
     }
 
     private ActorRef<ProcessGroup.Command> spawnGroup(DeviceGroups.Collective collective,
@@ -251,7 +251,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       return;
     }
     running = run;
-    context.pipeToSelf(job.pipeline.run(run.epoch(), run.step(), run.average(), run.refresh()),
+    context.pipeToSelf(job.pipeline.run(run.epoch(), run.step(), run.average(), run.refresh(), run.overlapCuts()),
         (result, error) -> new StepFinished(run, result, error));
   }
 
@@ -276,7 +276,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     long peak = settings.measureMemory() ? ProcessMemory.peakResidentBytes() - baseline : 0;
     StepMetrics metrics = new StepMetrics(result.loss(), result.computeNanos() / 1e6,
         result.allReduceNanos() / 1e6, result.broadcastNanos() / 1e6, result.collectiveWallNanos() / 1e6,
-        result.allReduceBytes(), result.broadcastBytes(), wireSinceLastStep(), current, peak);
+        result.allReduceBytes(), result.broadcastBytes(), wireSinceLastStep(), current, peak, result.segments());
     run.replyTo().tell(new DeviceEvent.StepCompleted(settings.name(), run.step(), metrics));
     return this;
   }

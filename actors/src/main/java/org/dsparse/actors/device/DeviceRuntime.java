@@ -163,10 +163,10 @@ final class DeviceRuntime implements AutoCloseable {
 
   /**
    * The job's training step on this device, over {@code collectives}, its model work on
-   * {@code compute}, its backward cut at {@code overlapCuts} when the job overlaps.
+   * {@code compute}.
    */
-  StepPipeline pipeline(DeviceGroups groups, Collectives collectives, Compute compute, List<Integer> overlapCuts) {
-    return new StepPipeline(spec, model, trainer, train, groups, collectives, compute, overlapCuts);
+  StepPipeline pipeline(DeviceGroups groups, Collectives collectives, Compute compute) {
+    return new StepPipeline(spec, model, trainer, train, groups, collectives, compute);
   }
 
   /** Correct predictions, samples and summed loss on shard {@code shard} of {@code shards} of the test set. */

@@ -74,7 +74,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),
           nonNegativeInt(c, "max-steps-per-epoch"), nonNegativeInt(c, "evaluate-every"),
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
-          c.getString("checkpoint-dir"), knobs, overlapSegments(c));
+          c.getString("checkpoint-dir"), knobs, overlap(c));
       Config t = c.getConfig("timeouts");
       JobCoordinator.Timeouts timeouts = new JobCoordinator.Timeouts(duration(t, "discovery"),
           duration(t, "prepare"), duration(t, "step"), duration(t, "evaluate"));
@@ -86,16 +86,29 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     }
   }
 
-  /** {@code overlap = off}, or {@code on} with {@code overlap-segments} segments. */
-  private static int overlapSegments(Config c) {
+  /**
+   * {@code overlap = off}, or {@code on} with {@code overlap-segments = auto} (DynaComm's dynamic
+   * decomposition, re-timing every layer each {@code overlap-profile-every} steps) or N fixed segments.
+   */
+  private static JobSpec.Overlap overlap(Config c) {
     if (!c.getBoolean("overlap")) {
-      return 0;
+      return JobSpec.Overlap.NONE;
     }
-    int segments = c.getInt("overlap-segments");
-    if (segments < 1 || segments > JobSpec.MAX_OVERLAP_SEGMENTS) {
-      throw bad("overlap-segments", Integer.toString(segments), "1 to " + JobSpec.MAX_OVERLAP_SEGMENTS);
+    int profileEvery = nonNegativeInt(c, "overlap-profile-every");
+    String segments = c.getString("overlap-segments");
+    if (segments.equals("auto")) {
+      return new JobSpec.Overlap(JobSpec.Overlap.Kind.DYNAMIC, JobSpec.MAX_OVERLAP_SEGMENTS, profileEvery);
     }
-    return segments;
+    int fixed;
+    try {
+      fixed = Integer.parseInt(segments);
+    } catch (NumberFormatException e) {
+      fixed = 0;
+    }
+    if (fixed < 1 || fixed > JobSpec.MAX_OVERLAP_SEGMENTS) {
+      throw bad("overlap-segments", segments, "auto or 1 to " + JobSpec.MAX_OVERLAP_SEGMENTS);
+    }
+    return new JobSpec.Overlap(JobSpec.Overlap.Kind.FIXED, fixed, profileEvery);
   }
 
   private static String learningRateScaling(Config c) {

@@ -27,12 +27,14 @@ import org.dsparse.actors.device.Device;
 import org.dsparse.actors.shard.DeviceDirectory;
 import org.dsparse.actors.shard.DeviceEntry;
 import org.dsparse.actors.shard.LayerShard;
+import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.core.placement.ShardDemand;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.StepMetrics;
 import org.dsparse.training.trainer.DjlThread;
 import org.slf4j.LoggerFactory;
 
@@ -74,6 +76,8 @@ public final class JobCoordinator {
   /** The job's devices by name, in rank order once described. */
   private final Map<String, DeviceInfo> devices = new LinkedHashMap<>();
   private PlannedJob plan;
+  /** Where the devices cut each step's backward, learning from each step's segment times. */
+  private OverlapScheduler overlap;
   private JobMetrics metrics;
   private int stepsPerEpoch = Integer.MAX_VALUE;
   private int epoch;
@@ -257,8 +261,9 @@ public final class JobCoordinator {
     List<DeviceInfo> ordered = List.copyOf(devices.values());
     for (DeviceInfo device : ordered) {
       device.device().tell(new DeviceCommand.Prepare(spec, ordered, plan.assignments().get(device.name()),
-          plan.groups(), plan.overlapCuts(), replies));
+          plan.groups(), replies));
     }
+    overlap = JobPlanning.overlapScheduler(spec, plan);
     metrics = new JobMetrics(devices.keySet());
     return awaitingDevices("prepare", timeouts.prepare(), devices.keySet(), event -> {
       if (!(event instanceof DeviceEvent.Prepared prepared) || !awaiting.remove(prepared.device())) {
@@ -288,18 +293,25 @@ public final class JobCoordinator {
     boolean lastOfEpoch = stepInEpoch == stepsPerEpoch - 1;
     boolean refresh = lastOfEpoch || (step + 1) % spec.refreshInterval() == 0;
     boolean average = lastOfEpoch || (step + 1) % spec.averagingInterval() == 0;
+    List<Integer> cuts = overlap.cutsFor(step);
     for (DeviceInfo device : devices.values()) {
-      device.device().tell(new DeviceCommand.RunStep(spec.jobId(), epoch, step, average, refresh, replies));
+      device.device().tell(new DeviceCommand.RunStep(spec.jobId(), epoch, step, average, refresh, cuts, replies));
     }
+    Map<String, OverlapScheduler.SegmentTimes> segments = new TreeMap<>();
     return awaitingDevices("step " + step, timeouts.step(), devices.keySet(), event -> {
       if (!(event instanceof DeviceEvent.StepCompleted completed) || completed.step() != step
           || !awaiting.remove(completed.device())) {
         return Behaviors.same();
       }
       metrics.deviceStepped(completed.device(), completed.metrics());
+      segments.put(completed.device(), segmentTimes(completed.metrics().segments()));
       if (!awaiting.isEmpty()) {
         return Behaviors.same();
       }
+      overlap.observe(step, segments).ifPresent(line -> {
+        context.getLog().info("job {}: {}", spec.jobId(), line);
+        metrics.overlapScheduled(line);
+      });
       double stepMillis = (System.nanoTime() - waitStarted) / 1e6;
       double loss = metrics.stepEnded(stepMillis);
       step++;
@@ -312,6 +324,17 @@ public final class JobCoordinator {
       boolean evaluateNow = epochEnds || (spec.evaluateEvery() > 0 && step % spec.evaluateEvery() == 0);
       return evaluateNow ? evaluating() : stepping();
     });
+  }
+
+  /** A device's segment times as the overlap scheduler takes them. */
+  public static OverlapScheduler.SegmentTimes segmentTimes(StepMetrics.Segments measured) {
+    double[] backward = measured.backwardMillis().clone();
+    double[] transfer = measured.transferMillis().clone();
+    for (int s = 0; s < backward.length; s++) {
+      backward[s] /= 1e3;
+      transfer[s] /= 1e3;
+    }
+    return new OverlapScheduler.SegmentTimes(measured.cuts(), backward, measured.bytes(), transfer);
   }
 
   /** Measures test accuracy on every device's share of the test set; mid-epoch when steps remain. */

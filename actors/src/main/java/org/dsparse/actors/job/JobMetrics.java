@@ -33,6 +33,7 @@ final class JobMetrics {
   /** Test accuracy after given steps (every evaluate-every steps, and at epoch ends). */
   private final List<JobReport.AccuracyPoint> accuracyCurve = new ArrayList<>();
   private final List<String> checkpoints = new ArrayList<>();
+  private final List<String> overlapSchedules = new ArrayList<>();
 
   JobMetrics(Iterable<String> devices) {
     devices.forEach(d -> totals.put(d, new DeviceTotals()));
@@ -76,6 +77,10 @@ final class JobMetrics {
     return loss;
   }
 
+  void overlapScheduled(String change) {
+    overlapSchedules.add(change);
+  }
+
   void checkpointed(String path) {
     checkpoints.add(path);
   }
@@ -92,7 +97,7 @@ final class JobMetrics {
     return new JobReport(spec, plan.description(), plan.fullUpdatePeakBytes(), reports, steps,
         mean(stepAggregation), mean(stepMillis), median(stepAggregation), median(stepMillis), median(stepCompute),
         epochAccuracies.get(epochAccuracies.size() - 1), List.copyOf(epochAccuracies), List.copyOf(epochLosses),
-        List.copyOf(accuracyCurve), List.copyOf(checkpoints));
+        List.copyOf(accuracyCurve), List.copyOf(checkpoints), List.copyOf(overlapSchedules));
   }
 
   private static double mean(List<Double> values) {

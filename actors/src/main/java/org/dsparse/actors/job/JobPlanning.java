@@ -12,7 +12,9 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.IntStream;
 import org.dsparse.core.cli.Table;
+import org.dsparse.core.collective.DynamicDecomposition;
 import org.dsparse.core.collective.OverlapCuts;
+import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Split;
 import org.dsparse.core.memory.LayerCost;
@@ -92,27 +94,61 @@ public final class JobPlanning {
   }
 
   /**
-   * The plan with its overlap cuts when the job overlaps: the backward cut into segments of about
-   * equal AllReduce bytes (summed over the plan's AllReduce groups), the same on every device.
+   * The plan with each device's AllReduce bytes per layer, and what overlap will do when the job
+   * overlaps.
    */
   static PlannedJob withOverlap(JobSpec spec, PlannedJob planned, LayeredModel model) {
-    if (!spec.overlaps()) {
-      return planned;
-    }
-    long[] bytes = new long[model.layerCount()];
+    Map<String, long[]> bytes = new LinkedHashMap<>();
+    planned.assignments().keySet().forEach(device -> bytes.put(device, new long[model.layerCount()]));
     for (GroupPlan group : planned.groups()) {
       if (group.isAllReduce()) {
         for (ChannelSlice slice : channelSlices(group.slices())) {
-          bytes[slice.layer()] += 4L * model.trainableLength(List.of(slice));
+          long payload = 4L * (model.trainableLength(List.of(slice)) + model.bufferLength(List.of(slice)));
+          group.updaters().forEach(device -> bytes.get(device)[slice.layer()] += payload);
         }
       }
     }
-    List<Integer> cuts = OverlapCuts.equalBytes(bytes, spec.overlapSegments());
-    String description = planned.description() + String.format(Locale.ROOT,
-        "overlap: the backward cut before layers %s into %d segments of about %.2f MiB of AllReduce each%n",
-        cuts, cuts.size() + 1, java.util.Arrays.stream(bytes).sum() / 1048576.0 / (cuts.size() + 1));
+    String description = planned.description();
+    if (spec.overlaps()) {
+      JobSpec.Overlap overlap = spec.overlap();
+      long total = bytes.values().stream().flatMapToLong(java.util.Arrays::stream).sum();
+      description += overlap.kind() == JobSpec.Overlap.Kind.FIXED
+          ? String.format(Locale.ROOT, "overlap: the backward cut before layers %s, the same every step%n",
+              fixedCuts(overlap, bytes))
+          : String.format(Locale.ROOT, "overlap: DynaComm's dynamic decomposition of %.2f MiB of AllReduce per step:"
+              + " the backward timed layer by layer on the first step%s, then cut into at most %d segments where"
+              + " the slowest device's last AllReduce is predicted to end soonest%n", total / 1048576.0,
+              overlap.profileEvery() > 0 ? " and every " + overlap.profileEvery() + " steps" : "", overlap.segments());
+    }
     return new PlannedJob(planned.assignments(), planned.groups(), planned.layerNames(),
-        planned.fullUpdatePeakBytes(), description, cuts);
+        planned.fullUpdatePeakBytes(), description, bytes);
+  }
+
+  /** Where the job's devices cut the backward of each step. */
+  public static OverlapScheduler overlapScheduler(JobSpec spec, PlannedJob plan) {
+    if (!spec.overlaps()) {
+      return OverlapScheduler.fixed(List.of());
+    }
+    JobSpec.Overlap overlap = spec.overlap();
+    return switch (overlap.kind()) {
+      case OFF -> OverlapScheduler.fixed(List.of());
+      case FIXED -> OverlapScheduler.fixed(fixedCuts(overlap, plan.allReduceBytesPerLayer()));
+      case DYNAMIC -> new DynamicDecomposition(plan.allReduceBytesPerLayer(), overlap.segments(), overlap.profileEvery());
+    };
+  }
+
+  /** Fixed cuts: segments of about equal AllReduce bytes, summed over the devices. */
+  private static List<Integer> fixedCuts(JobSpec.Overlap overlap, Map<String, long[]> bytesPerDevice) {
+    long[] summed = null;
+    for (long[] bytes : bytesPerDevice.values()) {
+      if (summed == null) {
+        summed = new long[bytes.length];
+      }
+      for (int layer = 0; layer < bytes.length; layer++) {
+        summed[layer] += bytes[layer];
+      }
+    }
+    return summed == null ? List.of() : OverlapCuts.equalBytes(summed, overlap.segments());
   }
 
   /** Data-parallel: every device updates every layer, one AllReduce group of everyone. */

@@ -18,6 +18,7 @@ import org.dsparse.protocol.job.WireBytes;
  * @param epochAccuracies after each epoch
  * @param epochLosses mean training loss of each epoch
  * @param accuracyCurve test accuracy at each evaluation, with the training time spent until then
+ * @param overlapSchedules each change of the overlap cuts, in order, with what it was predicted to gain
  */
 public record JobReport(
     JobSpec spec,
@@ -34,7 +35,8 @@ public record JobReport(
     List<Double> epochAccuracies,
     List<Double> epochLosses,
     List<AccuracyPoint> accuracyCurve,
-    List<String> checkpoints) {
+    List<String> checkpoints,
+    List<String> overlapSchedules) {
 
   /**
    * @param step steps done when evaluated

@@ -13,25 +13,25 @@ import org.dsparse.protocol.job.GroupPlan;
  * @param layerNames the model's layers in order
  * @param fullUpdatePeakBytes predicted peak of updating every layer (the baseline's per-device cost)
  * @param description a readable table of the plan
- * @param overlapCuts layer indices at which every device cuts its backward so that each segment's
- *     gradients are AllReduced while the backward goes on (empty: no overlap)
+ * @param allReduceBytesPerLayer by device: each layer's AllReduce payload per step (gradients and
+ *     BatchNorm statistics), from which overlap cuts are chosen
  */
 public record PlannedJob(Map<String, Assignment> assignments, List<GroupPlan> groups,
-    List<String> layerNames, long fullUpdatePeakBytes, String description, List<Integer> overlapCuts) {
+    List<String> layerNames, long fullUpdatePeakBytes, String description, Map<String, long[]> allReduceBytesPerLayer) {
 
   public PlannedJob {
-    overlapCuts = List.copyOf(overlapCuts);
+    allReduceBytesPerLayer = Map.copyOf(allReduceBytesPerLayer);
   }
 
-  /** A plan without overlap. */
+  /** A plan whose AllReduce bytes are not counted yet. */
   public PlannedJob(Map<String, Assignment> assignments, List<GroupPlan> groups, List<String> layerNames,
       long fullUpdatePeakBytes, String description) {
-    this(assignments, groups, layerNames, fullUpdatePeakBytes, description, List.of());
+    this(assignments, groups, layerNames, fullUpdatePeakBytes, description, Map.of());
   }
 
   /** The same plan with other groups (e.g. led from their shard's home) and a longer description. */
   public PlannedJob withGroups(List<GroupPlan> otherGroups, String moreDescription) {
     return new PlannedJob(assignments, otherGroups, layerNames, fullUpdatePeakBytes, description + moreDescription,
-        overlapCuts);
+        allReduceBytesPerLayer);
   }
 }

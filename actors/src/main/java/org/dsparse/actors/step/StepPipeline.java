@@ -14,6 +14,7 @@ import org.dsparse.actors.collective.Collectives;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.StepMetrics;
 import org.dsparse.training.data.ImageBatch;
 import org.dsparse.training.data.ImageSetDataset;
 import org.dsparse.training.model.ChannelSlice;
@@ -28,10 +29,11 @@ import org.dsparse.training.trainer.SparseTrainer;
  * update it. Model work runs on {@link Compute}, collectives on {@link Collectives}; the step is
  * one chain of futures, and each step's progress lives in its own {@link Run}.
  *
- * <p>With overlap, the backward is cut at the plan's layer indices: each segment's part of every
- * group goes to its AllReduce as soon as the segment's gradients are final, while the backward goes
- * on below it, and the optimizer step waits for all parts. Parts are AllReduced in the order the
- * backward finishes them, the same on every member.
+ * <p>With overlap, the backward is cut at the step's layer indices (the same on every device): each
+ * segment's part of every group goes to its AllReduce as soon as the segment's gradients are final,
+ * while the backward goes on below it, and the optimizer step waits for all parts. Parts are
+ * AllReduced in the order the backward finishes them, the same on every member. Each step reports
+ * its segments' backward and transfer times, from which the coordinator chooses later cuts.
  *
  * <p>An AllReduce payload is a group's (or part's) gradients followed by its slices' BatchNorm
  * running statistics, so that averaging also keeps the updaters' statistics identical. A refresh
@@ -52,15 +54,12 @@ public final class StepPipeline {
   private final DeviceGroups groups;
   private final Collectives collectives;
   private final Compute compute;
-  /** Where the backward is cut (empty: no overlap), and each segment's parts of the groups. */
-  private final int[] cuts;
-  private final Map<Integer, List<Part>> partsBySegment = new HashMap<>();
   /** The current epoch's batches; touched only by model work. */
   private Iterator<ImageBatch> epochBatches;
   private int epoch = -1;
 
   public StepPipeline(JobSpec spec, LayeredModel model, SparseTrainer trainer, ImageSetDataset train,
-      DeviceGroups groups, Collectives collectives, Compute compute, List<Integer> overlapCuts) {
+      DeviceGroups groups, Collectives collectives, Compute compute) {
     this.spec = spec;
     this.model = model;
     this.trainer = trainer;
@@ -68,24 +67,49 @@ public final class StepPipeline {
     this.groups = groups;
     this.collectives = collectives;
     this.compute = compute;
-    this.cuts = spec.overlaps() ? overlapCuts.stream().mapToInt(Integer::intValue).toArray() : new int[0];
+  }
+
+  /** Each segment's parts of the groups, for a backward cut at {@code cuts}. */
+  private Map<Integer, List<Part>> partsBySegment(int[] cuts) {
+    Map<Integer, List<Part>> parts = new HashMap<>();
     for (GroupPlan group : groups.allReduce()) {
       Map<Integer, List<ChannelSlice>> bySegment = new HashMap<>();
       for (ChannelSlice slice : slices(group)) {
-        bySegment.computeIfAbsent(segmentOf(slice.layer()), s -> new ArrayList<>()).add(slice);
+        bySegment.computeIfAbsent(segmentOf(cuts, slice.layer()), s -> new ArrayList<>()).add(slice);
       }
       bySegment.forEach((segment, slices) ->
-          partsBySegment.computeIfAbsent(segment, s -> new ArrayList<>()).add(new Part(group, slices)));
+          parts.computeIfAbsent(segment, s -> new ArrayList<>()).add(new Part(group, slices)));
     }
+    return parts;
   }
 
   /** The segment holding layer {@code layer}: the number of cuts at or below it. */
-  private int segmentOf(int layer) {
+  private static int segmentOf(int[] cuts, int layer) {
     int segment = 0;
     while (segment < cuts.length && cuts[segment] <= layer) {
       segment++;
     }
     return segment;
+  }
+
+  /** The cuts as the trainer takes them, after checking that they are ascending layers of the model. */
+  private int[] checkedCuts(List<Integer> overlapCuts) {
+    if (overlapCuts.isEmpty()) {
+      return new int[0];
+    }
+    if (!spec.overlaps()) {
+      throw new IllegalArgumentException("cuts " + overlapCuts + " for job " + spec.jobId() + ", which does not overlap");
+    }
+    int[] cuts = overlapCuts.stream().mapToInt(Integer::intValue).toArray();
+    boolean ascending = cuts.length < JobSpec.MAX_OVERLAP_SEGMENTS;
+    for (int i = 0; i < cuts.length && ascending; i++) {
+      ascending = cuts[i] > (i == 0 ? 0 : cuts[i - 1]) && cuts[i] < model.layerCount();
+    }
+    if (!ascending) {
+      throw new IllegalArgumentException("cuts " + overlapCuts + " are not fewer than " + JobSpec.MAX_OVERLAP_SEGMENTS
+          + " ascending layers between 1 and " + (model.layerCount() - 1));
+    }
+    return cuts;
   }
 
   /** A group's slices within one segment of the backward (the whole group without overlap). */
@@ -105,9 +129,11 @@ public final class StepPipeline {
    * @param allReduceBytes payload this device contributed to AllReduces
    * @param broadcastBytes payload of the Broadcasts it sent or received
    * @param keptShardWeights on refresh steps, the weights of the groups whose shard this device keeps
+   * @param segments its backward's segments: times and AllReduce payloads
    */
   public record Result(float loss, long computeNanos, long allReduceNanos, long broadcastNanos,
-      long collectiveWallNanos, long allReduceBytes, long broadcastBytes, Map<String, float[]> keptShardWeights) {}
+      long collectiveWallNanos, long allReduceBytes, long broadcastBytes, Map<String, float[]> keptShardWeights,
+      StepMetrics.Segments segments) {}
 
   /** A stage of the step failed; the message says which and why. */
   public static final class StageFailure extends RuntimeException {
@@ -119,10 +145,15 @@ public final class StepPipeline {
   /**
    * Runs step {@code step} of epoch {@code epoch}; {@code average}: with periodic model averaging,
    * average the groups' weights on this step; {@code refresh}: send the groups' weights to the
-   * devices that do not update them.
+   * devices that do not update them; {@code cuts}: where to cut the backward (empty: no overlap).
    */
-  public CompletionStage<Result> run(int epoch, long step, boolean average, boolean refresh) {
-    Run run = new Run(step);
+  public CompletionStage<Result> run(int epoch, long step, boolean average, boolean refresh, List<Integer> cuts) {
+    Run run;
+    try {
+      run = new Run(step, checkedCuts(cuts));
+    } catch (IllegalArgumentException e) {
+      return CompletableFuture.failedFuture(new StageFailure("step " + step + ": " + e.getMessage(), e));
+    }
     boolean averagesWeights = spec.averagesWeights();
     return run.compute("forward/backward", () -> forwardBackward(epoch, run, !averagesWeights))
         .thenCompose(launched -> run.allReduced())
@@ -136,7 +167,7 @@ public final class StepPipeline {
   private CompletionStage<Void> averageWeights(Run run) {
     return run.compute("exporting weights", () -> {
       groups.allReduce().forEach(group -> run.allReduce(new Part(group, slices(group)),
-          model.exportWeights(slices(group))));
+          model.exportWeights(slices(group)), -1));
       return null;
     }).thenCompose(launched -> run.allReduced())
         .thenCompose(averaged -> run.compute("applying averaged weights", () -> {
@@ -186,10 +217,17 @@ public final class StepPipeline {
       epochBatches = train.batches(model.manager(), spec.batch(), spec.seed(), epochIndex).iterator();
     }
     try (ImageBatch batch = epochBatches.next()) {
-      run.loss = trainer.forwardBackward(batch.images(), batch.labels(), cuts, segment -> {
+      long[] lastDone = new long[1];
+      run.loss = trainer.forwardBackward(batch.images(), batch.labels(), run.cuts, (segment, backwardNanos) -> {
+        long entered = System.nanoTime();
         if (reduceGradients) {
-          partsBySegment.getOrDefault(segment, List.of()).forEach(part -> run.allReduce(part, gradients(part)));
+          run.partsBySegment.getOrDefault(segment, List.of())
+              .forEach(part -> run.allReduce(part, gradients(part), segment));
         }
+        // Segments finish from the top down; a segment's time ends after its gradients' hand-over.
+        long handedOver = backwardNanos + System.nanoTime() - entered;
+        run.segmentBackwardNanos[segment] = handedOver - lastDone[0];
+        lastDone[0] = handedOver;
       });
       return null;
     }
@@ -229,6 +267,13 @@ public final class StepPipeline {
   /** One step's stages and what they cost; each stage runs after the previous one completed. */
   private final class Run {
     private final long step;
+    /** Where this step's backward is cut, and each segment's parts of the groups. */
+    private final int[] cuts;
+    private final Map<Integer, List<Part>> partsBySegment;
+    /** Per segment: its backward, its AllReduce payload, its longest AllReduce. */
+    private final long[] segmentBackwardNanos;
+    private final long[] segmentBytes;
+    private final long[] segmentTransferNanos;
     private float loss = Float.NaN;
     private long computeNanos;
     private long allReduceNanos;
@@ -238,11 +283,17 @@ public final class StepPipeline {
     private long broadcastBytes;
     /** The AllReduces started and not yet collected, in the order they were started. */
     private final List<Part> parts = new ArrayList<>();
+    private final List<Integer> partSegments = new ArrayList<>();
     private final List<CompletableFuture<Collectives.Transfer>> transfers = new ArrayList<>();
     private final Map<GroupPlan, Integer> startedPerGroup = new HashMap<>();
 
-    Run(long step) {
+    Run(long step, int[] cuts) {
       this.step = step;
+      this.cuts = cuts;
+      this.partsBySegment = partsBySegment(cuts);
+      this.segmentBackwardNanos = new long[cuts.length + 1];
+      this.segmentBytes = new long[cuts.length + 1];
+      this.segmentTransferNanos = new long[cuts.length + 1];
     }
 
     <T> CompletionStage<T> compute(String stage, Callable<T> work) {
@@ -256,11 +307,18 @@ public final class StepPipeline {
       });
     }
 
-    /** Starts the AllReduce of {@code part}'s payload; members start a group's in the same order. */
-    void allReduce(Part part, float[] payload) {
+    /**
+     * Starts the AllReduce of {@code part}'s payload, of backward segment {@code segment} (-1: none);
+     * members start a group's in the same order.
+     */
+    void allReduce(Part part, float[] payload, int segment) {
       int k = startedPerGroup.merge(part.group(), 1, Integer::sum) - 1;
       allReduceBytes += 4L * payload.length;
+      if (segment >= 0) {
+        segmentBytes[segment] += 4L * payload.length;
+      }
       parts.add(part);
+      partSegments.add(segment);
       transfers.add(collectives.allReduce(DeviceGroups.allReduceId(spec.jobId(), part.group()),
           step * COLLECTIVES_PER_STEP + k, payload).toCompletableFuture());
     }
@@ -268,8 +326,10 @@ public final class StepPipeline {
     /** The started AllReduces' results once all are in. */
     CompletionStage<List<Reduced>> allReduced() {
       List<Part> waitingFor = List.copyOf(parts);
+      List<Integer> segments = List.copyOf(partSegments);
       List<CompletableFuture<Collectives.Transfer>> pending = List.copyOf(transfers);
       parts.clear();
+      partSegments.clear();
       transfers.clear();
       startedPerGroup.clear();
       long start = System.nanoTime();
@@ -282,6 +342,10 @@ public final class StepPipeline {
           Collectives.Transfer transfer = pending.get(i).join();
           results.add(new Reduced(waitingFor.get(i).slices(), transfer.result()));
           perGroup.merge(waitingFor.get(i).group(), transfer.transferNanos(), Long::sum);
+          int segment = segments.get(i);
+          if (segment >= 0) {
+            segmentTransferNanos[segment] = Math.max(segmentTransferNanos[segment], transfer.transferNanos());
+          }
         }
         allReduceNanos += perGroup.values().stream().mapToLong(Long::longValue).max().orElse(0);
         return results;
@@ -316,8 +380,15 @@ public final class StepPipeline {
     }
 
     Result result(Map<String, float[]> keptShardWeights) {
+      double[] backwardMillis = new double[segmentBytes.length];
+      double[] transferMillis = new double[segmentBytes.length];
+      for (int s = 0; s < segmentBytes.length; s++) {
+        backwardMillis[s] = segmentBackwardNanos[s] / 1e6;
+        transferMillis[s] = segmentTransferNanos[s] / 1e6;
+      }
       return new Result(loss, computeNanos, allReduceNanos, broadcastNanos, collectiveWallNanos, allReduceBytes,
-          broadcastBytes, keptShardWeights);
+          broadcastBytes, keptShardWeights, new StepMetrics.Segments(Arrays.stream(cuts).boxed().toList(),
+              backwardMillis, segmentBytes.clone(), transferMillis));
     }
   }
 

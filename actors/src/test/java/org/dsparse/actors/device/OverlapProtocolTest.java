@@ -1,7 +1,6 @@
 package org.dsparse.actors.device;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.types.Shape;
@@ -41,8 +40,21 @@ class OverlapProtocolTest {
     Run plain = run(BASE, dir.resolve("plain"));
     Run overlapped = run(ConfigFactory.parseString("dsparse.job { overlap = on, overlap-segments = 3 }")
         .withFallback(BASE), dir.resolve("overlapped"));
-    assertTrue(plain.cuts().isEmpty());
-    assertFalse(overlapped.cuts().isEmpty(), "the plan cuts the backward");
+    assertTrue(plain.cuts().stream().allMatch(List::isEmpty));
+    assertTrue(overlapped.cuts().stream().noneMatch(List::isEmpty), "every step cuts the backward");
+    assertWithinRounding(plain, overlapped);
+  }
+
+  @Test
+  void dynamicallyCutStepsEndWithTheWeightsOfPlainStepsWithinRounding(@TempDir Path dir) throws Exception {
+    Run plain = run(BASE, dir.resolve("plain"));
+    Run dynamic = run(ConfigFactory.parseString("dsparse.job { overlap = on, overlap-segments = auto }")
+        .withFallback(BASE), dir.resolve("dynamic"));
+    assertEquals(List.of(1, 2, 3), dynamic.cuts().get(0), "the first step times every layer");
+    assertWithinRounding(plain, dynamic);
+  }
+
+  private static void assertWithinRounding(Run plain, Run overlapped) {
     assertEquals(plain.allReduceBytes(), overlapped.allReduceBytes(), "the parts add up to the whole payloads");
     float[] a = plain.weights();
     float[] b = overlapped.weights();
@@ -54,7 +66,7 @@ class OverlapProtocolTest {
     assertTrue(largest <= TOLERANCE, "largest difference " + largest);
   }
 
-  private record Run(List<Integer> cuts, Map<String, Long> allReduceBytes, float[] weights) {}
+  private record Run(List<List<Integer>> cuts, Map<String, Long> allReduceBytes, float[] weights) {}
 
   private static Run run(Config config, Path dir) throws Exception {
     try (ThreeDevices cluster = new ThreeDevices(config, List.of(new LocalCluster.Member("a", "1GiB"),
@@ -76,7 +88,7 @@ class OverlapProtocolTest {
           return model.exportWeights(java.util.stream.IntStream.range(0, model.layerCount()).toArray());
         }
       });
-      return new Run(plan.overlapCuts(), bytes, weights);
+      return new Run(List.copyOf(cluster.stepCuts), bytes, weights);
     }
   }
 }

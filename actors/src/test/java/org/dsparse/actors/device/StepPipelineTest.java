@@ -24,6 +24,7 @@ import org.dsparse.actors.job.PlannedJob;
 import org.dsparse.actors.step.Compute;
 import org.dsparse.actors.step.DeviceGroups;
 import org.dsparse.actors.step.StepPipeline;
+import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.training.trainer.DjlThread;
@@ -63,7 +64,7 @@ class StepPipelineTest {
   void overlappedSegmentsGiveTheWeightsOfAnUnsegmentedStep(@TempDir Path dir) throws Exception {
     List<byte[]> plain;
     try (Devices devices = new Devices(CONFIG, new InMemoryCollectives(null))) {
-      assertTrue(devices.plan.overlapCuts().isEmpty());
+      assertTrue(devices.overlap.cutsFor(0).isEmpty());
       runSteps(devices);
       plain = devices.checkpoints(dir.resolve("plain"));
     }
@@ -71,7 +72,7 @@ class StepPipelineTest {
         .withFallback(CONFIG);
     try (Devices devices = new Devices(overlapped, new InMemoryCollectives(null))) {
       // conv3 holds most of the AllReduce bytes: the backward is cut once, below it.
-      assertEquals(List.of(2), devices.plan.overlapCuts(), devices.plan.description());
+      assertEquals(List.of(2), devices.overlap.cutsFor(0), devices.plan.description());
       runSteps(devices);
       List<byte[]> segmented = devices.checkpoints(dir.resolve("overlapped"));
       // The stand-in sums members in a fixed order, so cutting a payload changes no element's sum.
@@ -94,9 +95,25 @@ class StepPipelineTest {
     for (Config config : List.of(CONFIG, overlapped)) {
       try (Devices devices = new Devices(config, new InMemoryCollectives("missing member c"))) {
         ExecutionException failure = assertThrows(ExecutionException.class, () ->
-            devices.pipelines.get(0).run(0, 0, true, true).toCompletableFuture().get(60, TimeUnit.SECONDS));
+            devices.pipelines.get(0).run(0, 0, true, true, devices.overlap.cutsFor(0)).toCompletableFuture()
+                .get(60, TimeUnit.SECONDS));
         String message = StepPipeline.message(failure);
         assertTrue(message.contains("pipeline.g") && message.contains("missing member c"), message);
+      }
+    }
+  }
+
+  @Test
+  void cutsThatAreNotAscendingLayersOrForAJobWithoutOverlapFailTheStepSayingSo() throws Exception {
+    Config overlapped = ConfigFactory.parseString("dsparse.job { overlap = on, overlap-segments = 3 }")
+        .withFallback(CONFIG);
+    for (Config config : List.of(CONFIG, overlapped)) {
+      try (Devices devices = new Devices(config, new InMemoryCollectives(null))) {
+        ExecutionException failure = assertThrows(ExecutionException.class, () ->
+            devices.pipelines.get(0).run(0, 0, false, false, List.of(2, 1)).toCompletableFuture()
+                .get(60, TimeUnit.SECONDS));
+        String message = StepPipeline.message(failure);
+        assertTrue(message.contains(config == CONFIG ? "does not overlap" : "ascending layers"), message);
       }
     }
   }
@@ -106,6 +123,7 @@ class StepPipelineTest {
     final List<DeviceRuntime> runtimes = new ArrayList<>();
     final List<StepPipeline> pipelines = new ArrayList<>();
     final PlannedJob plan;
+    final OverlapScheduler overlap;
 
     Devices(Config config, InMemoryCollectives collectives) {
       JobSpec spec = JobConfig.read(config).spec();
@@ -115,6 +133,7 @@ class StepPipelineTest {
             BUDGETS[i], null));
       }
       plan = DjlThread.call(() -> JobPlanning.plan(spec, infos, config));
+      overlap = JobPlanning.overlapScheduler(spec, plan);
       List<String> names = infos.stream().map(DeviceInfo::name).toList();
       for (int rank = 0; rank < infos.size(); rank++) {
         String name = names.get(rank);
@@ -124,15 +143,14 @@ class StepPipelineTest {
             DeviceSettings.of(name, BUDGETS[r], false)));
         runtimes.add(runtime);
         DeviceGroups groups = DeviceGroups.of(name, spec.jobId(), plan.groups(), names);
-        pipelines.add(runtime.pipeline(groups, collectives.member(name, groups), Compute.DJL_THREAD,
-            plan.overlapCuts()));
+        pipelines.add(runtime.pipeline(groups, collectives.member(name, groups), Compute.DJL_THREAD));
       }
     }
 
     List<StepPipeline.Result> step(long step, boolean refresh) throws Exception {
       List<CompletableFuture<StepPipeline.Result>> running = new ArrayList<>();
       for (StepPipeline pipeline : pipelines) {
-        running.add(pipeline.run(0, step, refresh, refresh).toCompletableFuture());
+        running.add(pipeline.run(0, step, refresh, refresh, overlap.cutsFor(step)).toCompletableFuture());
       }
       List<StepPipeline.Result> results = new ArrayList<>();
       for (CompletableFuture<StepPipeline.Result> r : running) {

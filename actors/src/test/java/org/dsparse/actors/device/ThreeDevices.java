@@ -19,8 +19,11 @@ import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.dsparse.actors.job.JobConfig;
+import org.dsparse.actors.job.JobCoordinator;
+import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.job.PlannedJob;
 import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.core.collective.WireVolume;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
@@ -44,6 +47,9 @@ final class ThreeDevices implements AutoCloseable {
   final List<DeviceInfo> devices;
   final TestProbe<DeviceEvent> probe;
   private long nextStep;
+  private OverlapScheduler overlap = OverlapScheduler.fixed(List.of());
+  /** The cuts of each step run, in order. */
+  final List<List<Integer>> stepCuts = new ArrayList<>();
 
   ThreeDevices(Config config, List<LocalCluster.Member> members) {
     this.config = config;
@@ -85,8 +91,9 @@ final class ThreeDevices implements AutoCloseable {
   void prepare(PlannedJob plan) {
     for (DeviceInfo device : devices) {
       device.device().tell(new DeviceCommand.Prepare(spec, devices, plan.assignments().get(device.name()),
-          plan.groups(), plan.overlapCuts(), probe.getRef()));
+          plan.groups(), probe.getRef()));
     }
+    overlap = JobPlanning.overlapScheduler(spec, plan);
     for (int i = 0; i < devices.size(); i++) {
       DeviceEvent event = probe.receiveMessage(ANSWER);
       assertTrue(event instanceof DeviceEvent.Prepared prepared && prepared.stepsPerEpoch() > 0, event.toString());
@@ -101,16 +108,22 @@ final class ThreeDevices implements AutoCloseable {
   /** One step that, with periodic model averaging, averages the groups' weights when {@code average}. */
   Map<String, DeviceEvent.StepCompleted> step(boolean average, boolean refresh) {
     long step = nextStep++;
+    List<Integer> cuts = overlap.cutsFor(step);
+    stepCuts.add(cuts);
     devices.forEach(d -> d.device().tell(
-        new DeviceCommand.RunStep(spec.jobId(), 0, step, average, refresh, probe.getRef())));
+        new DeviceCommand.RunStep(spec.jobId(), 0, step, average, refresh, cuts, probe.getRef())));
     Map<String, DeviceEvent.StepCompleted> reports = new TreeMap<>();
+    Map<String, OverlapScheduler.SegmentTimes> segments = new TreeMap<>();
     for (int i = 0; i < devices.size(); i++) {
       DeviceEvent event = probe.receiveMessage(ANSWER);
       assertTrue(event instanceof DeviceEvent.StepCompleted, event.toString());
       DeviceEvent.StepCompleted completed = (DeviceEvent.StepCompleted) event;
       assertEquals(step, completed.step());
       reports.put(completed.device(), completed);
+      segments.put(completed.device(), JobCoordinator.segmentTimes(completed.metrics().segments()));
     }
+    // As the coordinator does: what the step measured chooses later cuts.
+    overlap.observe(step, segments);
     return reports;
   }
 

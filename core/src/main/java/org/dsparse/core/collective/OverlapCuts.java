@@ -126,6 +126,47 @@ public final class OverlapCuts {
     return new Schedule(List.copyOf(cuts), finish[bestK][layers], backwardDone[layers]);
   }
 
+  /**
+   * When the last segment's AllReduce ends under the model of {@link #fastest}, for the given cuts:
+   * what a schedule costs on one device. Segments without bytes send nothing.
+   */
+  public static double lastTransferEnds(double[] backwardSeconds, long[] bytesPerLayer, double bytesPerSecond,
+      double latencySeconds, List<Integer> cuts) {
+    int layers = bytesPerLayer.length;
+    double backwardDone = 0;
+    double linkFree = 0;
+    long segmentBytes = 0;
+    int nextCut = cuts.size() - 1;
+    for (int layer = layers - 1; layer >= 0; layer--) {
+      backwardDone += backwardSeconds[layer];
+      segmentBytes += bytesPerLayer[layer];
+      boolean segmentEnds = layer == 0 || (nextCut >= 0 && cuts.get(nextCut) == layer);
+      if (segmentEnds) {
+        if (segmentBytes > 0) {
+          linkFree = Math.max(backwardDone, linkFree) + latencySeconds + segmentBytes / bytesPerSecond;
+        }
+        segmentBytes = 0;
+        while (nextCut >= 0 && cuts.get(nextCut) >= layer) {
+          nextCut--;
+        }
+      }
+    }
+    return Math.max(linkFree, backwardDone);
+  }
+
+  /**
+   * Cuts before every layer but the first, for timing each layer's backward; evenly spread cuts when
+   * a model has more layers than {@code maxSegments}.
+   */
+  public static List<Integer> everyLayer(int layers, int maxSegments) {
+    int segments = Math.min(layers, maxSegments);
+    List<Integer> cuts = new ArrayList<>();
+    for (int s = 1; s < segments; s++) {
+      cuts.add((int) Math.round((double) s * layers / segments));
+    }
+    return List.copyOf(cuts);
+  }
+
   /** Whether the top {@code position} layers may form whole segments: the lowest of them has bytes. */
   private static boolean endsSegment(long[] bytesPerLayer, int layers, int position) {
     return bytesPerLayer[layers - position] > 0;

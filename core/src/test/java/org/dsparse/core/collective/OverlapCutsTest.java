@@ -66,6 +66,30 @@ class OverlapCutsTest {
     assertTrue(best < uncut && best < perLayer, best + " against " + uncut + " uncut and " + perLayer + " per layer");
   }
 
+  @Test
+  void lastTransferEndsIsTheSimulatedEndOfEveryWayToCut() {
+    double[] backward = {0.3, 0.1, 0.25, 0.2, 0.05, 0.2, 0.15};
+    long[] bytes = {40, 120, 10, 300, 80, 500, 60};
+    for (int mask = 0; mask < 1 << 6; mask++) {
+      List<Integer> cuts = new java.util.ArrayList<>();
+      for (int c = 1; c < 7; c++) {
+        if ((mask & (1 << (c - 1))) != 0) {
+          cuts.add(c);
+        }
+      }
+      assertEquals(simulate(backward, bytes, 1000, 0.05, mask),
+          OverlapCuts.lastTransferEnds(backward, bytes, 1000, 0.05, cuts), 1e-12, "cuts " + cuts);
+    }
+  }
+
+  @Test
+  void everyLayerCutsBeforeEachLayerUpToTheMostSegments() {
+    assertEquals(List.of(1, 2, 3), OverlapCuts.everyLayer(4, 32));
+    assertEquals(List.of(), OverlapCuts.everyLayer(1, 32));
+    List<Integer> spread = OverlapCuts.everyLayer(100, 4);
+    assertEquals(List.of(25, 50, 75), spread);
+  }
+
   /** Cuts as a mask: bit c-1 set = cut before layer c. */
   private static int maskOf(List<Integer> cuts) {
     int mask = 0;

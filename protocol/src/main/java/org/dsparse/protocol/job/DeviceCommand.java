@@ -17,20 +17,24 @@ public sealed interface DeviceCommand extends ControlMessage {
    * @param devices every device of the job in rank order
    * @param assignment this device's part of the plan
    * @param groups every aggregation group of the plan (a device joins those it belongs to)
-   * @param overlapCuts layer indices where every device cuts its backward to overlap each segment's
-   *     AllReduces with the rest of it; empty for none
    */
   record Prepare(JobSpec spec, List<DeviceInfo> devices, Assignment assignment, List<GroupPlan> groups,
-      List<Integer> overlapCuts, ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
+      ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
 
   /**
    * Runs one synchronous step: forward, backward through the updated layers, AllReduce in each of
    * the device's groups, optimizer step, and, when {@code refresh}, the weight Broadcast to devices
    * outside each group. With periodic model averaging the AllReduce averages weights instead, after
-   * the step, and only when {@code average}.
+   * the step, and only when {@code average}. {@code overlapCuts}: layer indices where every device
+   * cuts this step's backward, to AllReduce each segment while the backward goes on below (empty:
+   * none).
    */
-  record RunStep(String jobId, int epoch, long step, boolean average, boolean refresh,
-      ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
+  record RunStep(String jobId, int epoch, long step, boolean average, boolean refresh, List<Integer> overlapCuts,
+      ActorRef<DeviceEvent> replyTo) implements DeviceCommand {
+    public RunStep {
+      overlapCuts = List.copyOf(overlapCuts);
+    }
+  }
 
   /** Evaluates this device's share of the test set with its current weights. */
   record Evaluate(String jobId, int shard, int shards, ActorRef<DeviceEvent> replyTo)

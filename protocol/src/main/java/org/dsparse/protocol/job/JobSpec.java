@@ -39,9 +39,7 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param initialCheckpoint a checkpoint file every device starts from, or empty for a fresh model
  * @param checkpointDir where the coordinator's node saves a checkpoint at each epoch end, or empty
  * @param planner planner knobs
- * @param overlapSegments 0: a step's AllReduces start after its backward; K > 0: the backward is
- *     cut into at most K segments and each segment's gradients are AllReduced as soon as they are
- *     final, while the backward goes on below (communication overlapped with computation)
+ * @param overlap whether and how a step's gradient AllReduces overlap its backward
  */
 public record JobSpec(
     String jobId,
@@ -65,7 +63,7 @@ public record JobSpec(
     String initialCheckpoint,
     String checkpointDir,
     PlannerKnobs planner,
-    int overlapSegments) implements ControlMessage {
+    Overlap overlap) implements ControlMessage {
 
   /** Data-parallel baseline or DSparse's sparse update. */
   public enum Mode { FULL, DSPARSE }
@@ -87,10 +85,37 @@ public record JobSpec(
   public record PlannerKnobs(String strategy, double communicationWeight, double memoryWeight, String importance,
       double linkBytesPerSecond, double hopLatencySeconds, boolean channelSplits, int sharedTailLayers) implements ControlMessage {}
 
+  /**
+   * Communication overlapped with computation: the backward is cut at layer boundaries into
+   * segments, and each segment's gradients are AllReduced as soon as they are final, while the
+   * backward goes on below.
+   *
+   * @param kind {@code OFF}: a step's AllReduces start after its backward; {@code FIXED}: the same
+   *     cuts every step, into {@code segments} segments of about equal bytes; {@code DYNAMIC}:
+   *     DynaComm's dynamic decomposition into at most {@code segments} segments, from measured
+   *     backward and link times
+   * @param profileEvery with {@code DYNAMIC}, steps between steps that time every layer (0: the
+   *     first step only)
+   */
+  public record Overlap(Kind kind, int segments, int profileEvery) implements ControlMessage {
+    public enum Kind { OFF, FIXED, DYNAMIC }
+
+    public static final Overlap NONE = new Overlap(Kind.OFF, 1, 0);
+
+    public Overlap {
+      Objects.requireNonNull(kind, "kind");
+      if (segments < 1 || segments > MAX_OVERLAP_SEGMENTS || profileEvery < 0) {
+        throw new IllegalArgumentException("overlap: segments must be in [1, " + MAX_OVERLAP_SEGMENTS
+            + "] and the profile interval not negative, got " + segments + " and " + profileEvery);
+      }
+    }
+  }
+
   public JobSpec {
     Objects.requireNonNull(jobId, "jobId");
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(planner, "planner");
+    Objects.requireNonNull(overlap, "overlap");
     if (!jobId.matches("[A-Za-z0-9_.-]+")) {
       throw new IllegalArgumentException("job id '" + jobId + "' may use only letters, digits, '_', '.', '-'");
     }
@@ -112,10 +137,6 @@ public record JobSpec(
       throw new IllegalArgumentException("job " + jobId + ": frozen-prefix micro-batch must be 0 (whole batch) or"
           + " positive, got " + frozenPrefixMicroBatch);
     }
-    if (overlapSegments < 0 || overlapSegments > MAX_OVERLAP_SEGMENTS) {
-      throw new IllegalArgumentException("job " + jobId + ": overlap segments must be in [0, " + MAX_OVERLAP_SEGMENTS
-          + "], got " + overlapSegments);
-    }
   }
 
   /** The most segments a backward may be cut into (each is a collective of its own per group). */
@@ -123,14 +144,14 @@ public record JobSpec(
 
   /** Whether the step overlaps its gradient AllReduces with its backward. */
   public boolean overlaps() {
-    return overlapSegments > 0 && !averagesWeights();
+    return overlap.kind() != Overlap.Kind.OFF && !averagesWeights();
   }
 
   /** The same job in another mode, under another id. */
   public JobSpec withMode(Mode other, String otherJobId) {
     return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer, learningRate,
         momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
-        planner, overlapSegments);
+        planner, overlap);
   }
 
   /**
@@ -152,40 +173,45 @@ public record JobSpec(
 
   /**
    * The aggregation protocol's name in reports: {@code sync} ({@code sync-overlap-K} with the
-   * backward cut into K overlapped segments), or {@code periodic-N}.
+   * backward cut into K overlapped segments, {@code sync-overlap-dynamic} with DynaComm's dynamic
+   * decomposition), or {@code periodic-N}.
    */
   public String protocol() {
     if (averagingInterval > 1) {
       return "periodic-" + averagingInterval;
     }
-    return overlapSegments > 0 ? "sync-overlap-" + overlapSegments : "sync";
+    return switch (overlap.kind()) {
+      case OFF -> "sync";
+      case FIXED -> "sync-overlap-" + overlap.segments();
+      case DYNAMIC -> "sync-overlap-dynamic";
+    };
   }
 
   /** The same job under another aggregation protocol: averaging and refreshing every {@code interval} steps. */
   public JobSpec withProtocol(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, interval, interval, seed,
-        initialCheckpoint, checkpointDir, planner, overlapSegments);
+        initialCheckpoint, checkpointDir, planner, overlap);
   }
 
   /** The same job cut to at most {@code steps} steps per epoch, evaluated at epoch ends only. */
   public JobSpec withMaxStepsPerEpoch(int steps) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, steps, 0, averagingInterval, refreshInterval, seed,
-        initialCheckpoint, checkpointDir, planner, overlapSegments);
+        initialCheckpoint, checkpointDir, planner, overlap);
   }
 
   /** The same job with another refresh interval. */
   public JobSpec withRefreshInterval(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, interval, seed, initialCheckpoint,
-        checkpointDir, planner, overlapSegments);
+        checkpointDir, planner, overlap);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, path,
-        checkpointDir, planner, overlapSegments);
+        checkpointDir, planner, overlap);
   }
 }

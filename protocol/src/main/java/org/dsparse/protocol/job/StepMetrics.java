@@ -18,6 +18,8 @@ import org.dsparse.protocol.control.ControlMessage;
  *     previous step ended (so every byte counts once, in the step it belongs to or the next)
  * @param trainingBytes resident growth since before the model was built (current)
  * @param peakTrainingBytes the same at its peak so far
+ * @param segments what it measured of its backward's segments (one without overlap), for the
+ *     scheduler of the cuts
  */
 public record StepMetrics(
     float loss,
@@ -29,10 +31,27 @@ public record StepMetrics(
     long broadcastBytes,
     java.util.List<WireBytes> wire,
     long trainingBytes,
-    long peakTrainingBytes) implements ControlMessage {
+    long peakTrainingBytes,
+    Segments segments) implements ControlMessage {
 
   public StepMetrics {
     wire = java.util.List.copyOf(wire);
+  }
+
+  /**
+   * One step's backward segments, lowest first.
+   *
+   * @param cuts where the backward was cut
+   * @param backwardMillis each segment's backward, its gradients' hand-over to the collectives included
+   * @param bytes each segment's AllReduce payload on this device
+   * @param transferMillis each segment's AllReduce time, from the moment every member had started it
+   *     (its groups at once: the longest)
+   */
+  public record Segments(java.util.List<Integer> cuts, double[] backwardMillis, long[] bytes,
+      double[] transferMillis) implements ControlMessage {
+    public Segments {
+      cuts = java.util.List.copyOf(cuts);
+    }
   }
 
   /** Bytes sent plus received, all kinds. */

@@ -15,10 +15,11 @@ import org.dsparse.core.cli.UsageException;
 
 /**
  * bench/overlap's summary: from a simulation that ran the synchronous protocol without overlap
- * ({@code sync}) and with it ({@code sync-overlap-K}), on loopback and on shaped links, the median
- * compute, communication and step time per step of each, and the overlap ratio
- * {@code (compute + communication - step) / min(compute, communication)}: 1 when the shorter of the
- * two hides entirely under the longer, 0 when they add up. Writes {@code overlap.json}.
+ * ({@code sync}: {@code off}), with DynaComm's dynamic decomposition ({@code sync-overlap-dynamic}:
+ * {@code on}) and with fixed segments ({@code sync-overlap-K}: {@code fixed}), on loopback and on
+ * shaped links, the median compute, communication and step time per step of each, and the overlap
+ * ratio {@code (compute + communication - step) / min(compute, communication)}: 1 when the shorter of
+ * the two hides entirely under the longer, 0 when they add up. Writes {@code overlap.json}.
  */
 public final class OverlapReport {
   private OverlapReport() {}
@@ -57,8 +58,17 @@ public final class OverlapReport {
       JsonObject summary = new JsonObject();
       summary.add("loopback", offAndOn(simulation.getAsJsonArray("runs"), mode));
       summary.add("shaped", offAndOn(simulation.getAsJsonArray("timings"), mode));
-      if (summary.getAsJsonObject("shaped").has("on")) {
-        summary.addProperty("overlapRatio", ratio(summary.getAsJsonObject("shaped").getAsJsonObject("on")));
+      JsonObject shaped = summary.getAsJsonObject("shaped");
+      if (shaped.has("on")) {
+        summary.addProperty("overlapRatio", ratio(shaped.getAsJsonObject("on")));
+      }
+      if (shaped.has("fixed")) {
+        summary.addProperty("fixedOverlapRatio", ratio(shaped.getAsJsonObject("fixed")));
+      }
+      if (shaped.has("on") && shaped.has("fixed")) {
+        // What the dynamic decomposition gains over one fixed segment size, on the same links.
+        summary.addProperty("dynamicStepOverFixed", shaped.getAsJsonObject("on").get("stepMillis").getAsDouble()
+            / shaped.getAsJsonObject("fixed").get("stepMillis").getAsDouble());
       }
       if (summary.getAsJsonObject("loopback").size() + summary.getAsJsonObject("shaped").size() > 0) {
         byMode.add(mode, summary);
@@ -73,14 +83,16 @@ public final class OverlapReport {
     report.addProperty("mode", "full");
     report.add("shaped", full.get("shaped"));
     report.add("loopback", full.get("loopback"));
-    if (full.has("overlapRatio")) {
-      report.add("overlapRatio", full.get("overlapRatio"));
+    for (String key : new String[] {"overlapRatio", "fixedOverlapRatio", "dynamicStepOverFixed"}) {
+      if (full.has(key)) {
+        report.add(key, full.get(key));
+      }
     }
     report.add("byMode", byMode);
     return report;
   }
 
-  /** The {@code sync} entry as {@code off} and the {@code sync-overlap-K} one as {@code on}. */
+  /** The {@code sync} entry as {@code off}, {@code sync-overlap-dynamic} as {@code on}, {@code sync-overlap-K} as {@code fixed}. */
   private static JsonObject offAndOn(JsonArray entries, String mode) {
     JsonObject result = new JsonObject();
     if (entries == null) {
@@ -100,7 +112,10 @@ public final class OverlapReport {
       figures.addProperty("stepMillis", run.get("medianStepMillis").getAsDouble());
       figures.addProperty("wireBytesPerStepPerDevice", run.get("wireBytesPerStepPerDevice").getAsDouble());
       figures.addProperty("steps", run.get("steps").getAsLong());
-      result.add(protocol.equals("sync") ? "off" : "on", figures);
+      if (run.has("overlapSchedules")) {
+        figures.add("schedules", run.get("overlapSchedules"));
+      }
+      result.add(protocol.equals("sync") ? "off" : protocol.equals("sync-overlap-dynamic") ? "on" : "fixed", figures);
     }
     return result;
   }
@@ -118,7 +133,7 @@ public final class OverlapReport {
     System.out.printf(Locale.ROOT, "  %-9s %-4s %10s %14s %10s %8s %14s%n", "links", "", "compute", "communication",
         "step", "ratio", "wire MB/step");
     for (String links : new String[] {"loopback", "shaped"}) {
-      for (String side : new String[] {"off", "on"}) {
+      for (String side : new String[] {"off", "fixed", "on"}) {
         JsonObject f = summary.getAsJsonObject(links).getAsJsonObject(side);
         if (f == null) {
           continue;

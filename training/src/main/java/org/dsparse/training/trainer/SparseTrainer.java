@@ -15,7 +15,6 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.IntConsumer;
 import org.dsparse.core.memory.UpdateSet;
 import org.dsparse.training.model.ChannelSlice;
 import org.dsparse.training.model.Layer;
@@ -206,15 +205,26 @@ public final class SparseTrainer {
    * @return the batch's mean loss
    */
   public float forwardBackward(NDArray inputs, NDArray labels) {
-    return forwardBackward(inputs, labels, new int[0], segment -> { });
+    return forwardBackward(inputs, labels, new int[0], (segment, backwardNanos) -> { });
+  }
+
+  /** Hears that a segment of the backward is done. */
+  @FunctionalInterface
+  public interface SegmentDone {
+    /**
+     * @param segment its index
+     * @param backwardNanos time since the backward began, the listeners' own time included
+     */
+    void accept(int segment, long backwardNanos);
   }
 
   /**
    * Runs one batch forward and backward, the backward cut into segments at layer indices
    * {@code cuts} (ascending): segment {@code s} holds the layers from cut {@code s - 1} (or the
    * first updated layer) up to cut {@code s} (or the last layer). As soon as a segment's layers
-   * hold their final gradients, {@code segmentDone} gets its index, on this thread, before the
-   * backward goes on below it: from the last segment down to segment 0. Cuts at or below the
+   * hold their final gradients, {@code segmentDone} gets its index and the time since the backward
+   * began, on this thread, before the backward goes on below it: from the last segment down to
+   * segment 0. Cuts at or below the
    * first updated layer make empty segments, reported all the same.
    *
    * <p>Why the gradients are the ones an uncut backward computes: at each cut the forward goes on
@@ -224,7 +234,7 @@ public final class SparseTrainer {
    *
    * @return the batch's mean loss
    */
-  public float forwardBackward(NDArray inputs, NDArray labels, int[] cuts, IntConsumer segmentDone) {
+  public float forwardBackward(NDArray inputs, NDArray labels, int[] cuts, SegmentDone segmentDone) {
     DjlThread.checkCurrent();
     if (update.isEmpty()) {
       throw new IllegalStateException("no layer to update: the update set is empty");
@@ -258,13 +268,14 @@ public final class SparseTrainer {
         x = model.layer(i).block().forward(parameters, x, update.isUpdated(i));
       }
       NDArray lossValue = loss.evaluate(new NDList(labels), x);
+      long backwardStarted = System.nanoTime();
       collector.backward(lossValue);
       gradientsPending = true;
       int done = cuts.length;
       for (int c = arriving.size() - 1; c >= 0; c--) {
         int below = cutSegments.get(c);
         for (; done > below; done--) {
-          segmentDone.accept(done);
+          segmentDone.accept(done, System.nanoTime() - backwardStarted);
         }
         NDArray target = null;
         for (int j = 0; j < arriving.get(c).size(); j++) {
@@ -274,7 +285,7 @@ public final class SparseTrainer {
         collector.backward(target);
       }
       for (; done >= 0; done--) {
-        segmentDone.accept(done);
+        segmentDone.accept(done, System.nanoTime() - backwardStarted);
       }
       return lossValue.getFloat();
     } finally {

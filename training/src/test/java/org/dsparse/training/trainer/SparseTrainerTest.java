@@ -222,13 +222,19 @@ class SparseTrainerTest {
           NDArray[] b = batch(data, 16, 4);
           float wholeLoss = whole.forwardBackward(b[0], b[1]);
           List<Integer> reported = new java.util.ArrayList<>();
-          float cutLoss = cut.forwardBackward(b[0], b[1], cuts, reported::add);
+          List<Long> times = new java.util.ArrayList<>();
+          float cutLoss = cut.forwardBackward(b[0], b[1], cuts, (segment, nanos) -> {
+            reported.add(segment);
+            times.add(nanos);
+          });
           assertEquals(wholeLoss, cutLoss);
           List<Integer> topDown = new java.util.ArrayList<>();
           for (int segment = cuts.length; segment >= 0; segment--) {
             topDown.add(segment);
           }
           assertEquals(topDown, reported, "segments reported from the last down");
+          assertEquals(times.stream().sorted().toList(), times, "times since the backward began, in order");
+          assertTrue(times.get(0) > 0, "the top segment's backward takes time");
           for (int layer : updated) {
             assertArrayEquals(whole.exportGradients(new int[] {layer}), cut.exportGradients(new int[] {layer}),
                 "layer " + layer + " with cuts " + Arrays.toString(cuts));
