@@ -91,13 +91,14 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
    * decomposition, re-timing every layer each {@code overlap-profile-every} steps) or N fixed segments.
    */
   private static JobSpec.Overlap overlap(Config c) {
+    boolean ahead = c.getBoolean("overlap-next-forward");
     if (!c.getBoolean("overlap")) {
-      return JobSpec.Overlap.NONE;
+      return new JobSpec.Overlap(JobSpec.Overlap.Kind.OFF, 1, 0, ahead);
     }
     int profileEvery = nonNegativeInt(c, "overlap-profile-every");
     String segments = c.getString("overlap-segments");
     if (segments.equals("auto")) {
-      return new JobSpec.Overlap(JobSpec.Overlap.Kind.DYNAMIC, JobSpec.MAX_OVERLAP_SEGMENTS, profileEvery);
+      return new JobSpec.Overlap(JobSpec.Overlap.Kind.DYNAMIC, JobSpec.MAX_OVERLAP_SEGMENTS, profileEvery, ahead);
     }
     int fixed;
     try {
@@ -108,7 +109,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     if (fixed < 1 || fixed > JobSpec.MAX_OVERLAP_SEGMENTS) {
       throw bad("overlap-segments", segments, "auto or 1 to " + JobSpec.MAX_OVERLAP_SEGMENTS);
     }
-    return new JobSpec.Overlap(JobSpec.Overlap.Kind.FIXED, fixed, profileEvery);
+    return new JobSpec.Overlap(JobSpec.Overlap.Kind.FIXED, fixed, profileEvery, ahead);
   }
 
   private static String learningRateScaling(Config c) {

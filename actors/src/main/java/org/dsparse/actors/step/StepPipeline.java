@@ -1,5 +1,6 @@
 package org.dsparse.actors.step;
 
+import ai.djl.ndarray.NDList;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -35,6 +36,10 @@ import org.dsparse.training.trainer.SparseTrainer;
  * AllReduced in the order the backward finishes them, the same on every member. Each step reports
  * its segments' backward and transfer times, from which the coordinator chooses later cuts.
  *
+ * <p>The next step's forward waits only for the layers it uses: while a step's AllReduces move
+ * data, the model thread takes the next batch through the frozen layers below the first updated
+ * one, which no AllReduce changes (unless the step refreshes weights, which may change them).
+ *
  * <p>An AllReduce payload is a group's (or part's) gradients followed by its slices' BatchNorm
  * running statistics, so that averaging also keeps the updaters' statistics identical. A refresh
  * payload is the group's weights and buffers, as {@link LayeredModel#exportWeights(List)} lays them
@@ -57,6 +62,10 @@ public final class StepPipeline {
   /** The current epoch's batches; touched only by model work. */
   private Iterator<ImageBatch> epochBatches;
   private int epoch = -1;
+  /** The next batch of {@link #epoch} and its frozen prefix's output, taken while collectives ran. */
+  private Ahead ahead;
+
+  private record Ahead(int epoch, ImageBatch batch, NDList prefix) {}
 
   public StepPipeline(JobSpec spec, LayeredModel model, SparseTrainer trainer, ImageSetDataset train,
       DeviceGroups groups, Collectives collectives, Compute compute) {
@@ -155,8 +164,10 @@ public final class StepPipeline {
       return CompletableFuture.failedFuture(new StageFailure("step " + step + ": " + e.getMessage(), e));
     }
     boolean averagesWeights = spec.averagesWeights();
+    boolean forwardAhead = spec.overlap().nextForwardAhead() && !refresh && trainer.hasFrozenPrefix();
     return run.compute("forward/backward", () -> forwardBackward(epoch, run, !averagesWeights))
-        .thenCompose(launched -> run.allReduced())
+        .thenCompose(launched -> run.allReduced().thenCombine(forwardAhead
+            ? run.compute("the next batch's frozen layers", this::takeNextBatchAhead) : done(), (averaged, x) -> averaged))
         .thenCompose(averaged -> run.compute("optimizer step", () -> applyAndStep(averaged)))
         .thenCompose(stepped -> averagesWeights && average ? averageWeights(run) : done())
         .thenCompose(averaged -> refresh ? refresh(run) : CompletableFuture.completedFuture(Map.of()))
@@ -212,13 +223,18 @@ public final class StepPipeline {
    * it).
    */
   private Void forwardBackward(int epochIndex, Run run, boolean reduceGradients) {
-    if (epochIndex != epoch || epochBatches == null || !epochBatches.hasNext()) {
-      epoch = epochIndex;
-      epochBatches = train.batches(model.manager(), spec.batch(), spec.seed(), epochIndex).iterator();
+    Ahead taken = ahead;
+    ahead = null;
+    if (taken != null && taken.epoch() != epochIndex) {
+      // A new epoch: the batch taken ahead belongs to the old one's order.
+      close(taken);
+      taken = null;
     }
-    try (ImageBatch batch = epochBatches.next()) {
+    ImageBatch next = taken != null ? taken.batch() : nextBatch(epochIndex);
+    NDList prefix = taken != null ? taken.prefix() : null;
+    try (ImageBatch batch = next) {
       long[] lastDone = new long[1];
-      run.loss = trainer.forwardBackward(batch.images(), batch.labels(), run.cuts, (segment, backwardNanos) -> {
+      run.loss = trainer.forwardBackward(batch.images(), prefix, batch.labels(), run.cuts, (segment, backwardNanos) -> {
         long entered = System.nanoTime();
         if (reduceGradients) {
           run.partsBySegment.getOrDefault(segment, List.of())
@@ -230,7 +246,39 @@ public final class StepPipeline {
         lastDone[0] = handedOver;
       });
       return null;
+    } finally {
+      if (prefix != null) {
+        prefix.close();
+      }
     }
+  }
+
+  /** The next batch of the epoch, in the epoch's order. */
+  private ImageBatch nextBatch(int epochIndex) {
+    if (epochIndex != epoch || epochBatches == null || !epochBatches.hasNext()) {
+      epoch = epochIndex;
+      epochBatches = train.batches(model.manager(), spec.batch(), spec.seed(), epochIndex).iterator();
+    }
+    return epochBatches.next();
+  }
+
+  /** Takes the next batch of the current epoch through the frozen layers, for the next step. */
+  private Void takeNextBatchAhead() {
+    ImageBatch batch = nextBatch(epoch);
+    try {
+      ahead = new Ahead(epoch, batch, trainer.frozenPrefix(batch.images()));
+    } catch (RuntimeException e) {
+      batch.close();
+      throw e;
+    }
+    return null;
+  }
+
+  private static void close(Ahead taken) {
+    if (taken.prefix() != null) {
+      taken.prefix().close();
+    }
+    taken.batch().close();
   }
 
   /** A part's gradients followed by its BatchNorm statistics. */

@@ -82,6 +82,26 @@ class StepPipelineTest {
     }
   }
 
+  @Test
+  void takingTheNextBatchThroughTheFrozenLayersAheadChangesNoWeight(@TempDir Path dir) throws Exception {
+    List<byte[]> after = null;
+    for (String ahead : List.of("off", "on")) {
+      Config config = ConfigFactory.parseString("dsparse.job.overlap-next-forward = " + ahead).withFallback(CONFIG);
+      try (Devices devices = new Devices(config, new InMemoryCollectives(null))) {
+        assertTrue(devices.plan.assignments().values().stream().anyMatch(a -> !a.updatedLayers().contains(0)),
+            "some device has frozen layers to take ahead: " + devices.plan.description());
+        runSteps(devices);
+        List<byte[]> checkpoints = devices.checkpoints(dir.resolve(ahead));
+        if (after != null) {
+          for (int i = 0; i < after.size(); i++) {
+            assertArrayEquals(after.get(i), checkpoints.get(i), "device " + i);
+          }
+        }
+        after = checkpoints;
+      }
+    }
+  }
+
   private static void runSteps(Devices devices) throws Exception {
     for (int step = 0; step < 3; step++) {
       devices.step(step, step == 2);

@@ -96,11 +96,12 @@ public record JobSpec(
    *     backward and link times
    * @param profileEvery with {@code DYNAMIC}, steps between steps that time every layer (0: the
    *     first step only)
+   * @param nextForwardAhead whether, while a step's collectives move data, the device takes the
+   *     next batch through its frozen layers (those below its first updated one), unless the step
+   *     refreshes weights; independent of the cuts
    */
-  public record Overlap(Kind kind, int segments, int profileEvery) implements ControlMessage {
+  public record Overlap(Kind kind, int segments, int profileEvery, boolean nextForwardAhead) implements ControlMessage {
     public enum Kind { OFF, FIXED, DYNAMIC }
-
-    public static final Overlap NONE = new Overlap(Kind.OFF, 1, 0);
 
     public Overlap {
       Objects.requireNonNull(kind, "kind");

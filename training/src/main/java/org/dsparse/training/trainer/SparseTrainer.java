@@ -192,6 +192,11 @@ public final class SparseTrainer {
     return update;
   }
 
+  /** Whether layers below the first updated one are only run forward. */
+  public boolean hasFrozenPrefix() {
+    return update.firstUpdated() > 0;
+  }
+
   /** The channel slices this trainer updates. */
   public List<ChannelSlice> slices() {
     return slices;
@@ -235,6 +240,27 @@ public final class SparseTrainer {
    * @return the batch's mean loss
    */
   public float forwardBackward(NDArray inputs, NDArray labels, int[] cuts, SegmentDone segmentDone) {
+    return forwardBackward(inputs, null, labels, cuts, segmentDone);
+  }
+
+  /**
+   * The input of the first updated layer for a batch: the forward of the frozen layers below it.
+   * It records nothing and changes no state, so it can run ahead of the step that uses it (while
+   * the previous step's collectives move data), as long as no frozen layer changes in between. The
+   * caller owns the result; {@code null} when no layer is frozen below the first updated one.
+   */
+  public NDList frozenPrefix(NDArray inputs) {
+    DjlThread.checkCurrent();
+    int first = update.firstUpdated();
+    return first == 0 ? null : forwardFrozenPrefix(new NDList(inputs), first);
+  }
+
+  /**
+   * {@link #forwardBackward(NDArray, NDArray, int[], SegmentDone)} with the frozen prefix's output
+   * computed ahead by {@link #frozenPrefix} for the same {@code inputs} (the caller closes it), or
+   * {@code null} to compute it now.
+   */
+  public float forwardBackward(NDArray inputs, NDList ahead, NDArray labels, int[] cuts, SegmentDone segmentDone) {
     DjlThread.checkCurrent();
     if (update.isEmpty()) {
       throw new IllegalStateException("no layer to update: the update set is empty");
@@ -245,7 +271,7 @@ public final class SparseTrainer {
     // The forward moves BatchNorm statistics of every channel of a trained layer.
     keepOutsideRows();
     int first = update.firstUpdated();
-    NDList h = forwardFrozenPrefix(new NDList(inputs), first);
+    NDList h = ahead != null ? ahead : forwardFrozenPrefix(new NDList(inputs), first);
     try (NDScope recorded = new NDScope();
         GradientCollector collector = Engine.getInstance().newGradientCollector()) {
       recorded.suppressNotUsedWarning();
@@ -289,7 +315,7 @@ public final class SparseTrainer {
       }
       return lossValue.getFloat();
     } finally {
-      if (first > 0) {
+      if (first > 0 && ahead == null) {
         h.close();
       }
     }
