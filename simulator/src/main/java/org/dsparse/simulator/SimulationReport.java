@@ -278,6 +278,7 @@ public final class SimulationReport {
     m.addProperty("stepMillis", report.stepMillis());
     m.addProperty("medianStepMillis", report.medianStepMillis());
     m.addProperty("medianComputeMillis", report.medianComputeMillis());
+    m.addProperty("medianBackwardMillis", report.medianBackwardMillis());
     m.addProperty("steps", report.steps());
     m.addProperty("wireBytesPerStepPerDevice", report.wireBytesPerStepPerDevice());
     JsonObject byKind = new JsonObject();

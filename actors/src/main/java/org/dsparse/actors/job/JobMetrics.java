@@ -22,10 +22,13 @@ final class JobMetrics {
   private final List<Double> stepAggregation = new ArrayList<>();
   /** Each step's longest compute (its slowest device's model work), in order. */
   private final List<Double> stepCompute = new ArrayList<>();
+  /** Each step's longest backward (the part of compute that overlap can hide communication under). */
+  private final List<Double> stepBackward = new ArrayList<>();
   /** The current step's device losses and slowest aggregation. */
   private final List<Float> stepLosses = new ArrayList<>();
   private double currentAggregation;
   private double currentCompute;
+  private double currentBackward;
   private double epochLossSum;
   private int epochLossCount;
   private final List<Double> epochAccuracies = new ArrayList<>();
@@ -45,6 +48,7 @@ final class JobMetrics {
     stepLosses.add(metrics.loss());
     currentAggregation = Math.max(currentAggregation, metrics.aggregationMillis());
     currentCompute = Math.max(currentCompute, metrics.computeMillis());
+    currentBackward = Math.max(currentBackward, java.util.Arrays.stream(metrics.segments().backwardMillis()).sum());
   }
 
   /** Every device reported the current step, which took {@code millis}; answers its mean loss. */
@@ -54,6 +58,8 @@ final class JobMetrics {
     currentAggregation = 0;
     stepCompute.add(currentCompute);
     currentCompute = 0;
+    stepBackward.add(currentBackward);
+    currentBackward = 0;
     double loss = stepLosses.stream().mapToDouble(Float::doubleValue).average().orElse(Double.NaN);
     stepLosses.clear();
     epochLossSum += loss;
@@ -96,6 +102,7 @@ final class JobMetrics {
     }
     return new JobReport(spec, plan.description(), plan.fullUpdatePeakBytes(), reports, steps,
         mean(stepAggregation), mean(stepMillis), median(stepAggregation), median(stepMillis), median(stepCompute),
+        median(stepBackward),
         epochAccuracies.get(epochAccuracies.size() - 1), List.copyOf(epochAccuracies), List.copyOf(epochLosses),
         List.copyOf(accuracyCurve), List.copyOf(checkpoints), List.copyOf(overlapSchedules));
   }

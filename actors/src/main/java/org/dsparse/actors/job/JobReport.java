@@ -14,6 +14,8 @@ import org.dsparse.protocol.job.WireBytes;
  * @param medianStepMillis median wall time of a step
  * @param medianComputeMillis median over steps of the step's longest compute (its slowest device's
  *     model work, which with overlap runs while the device's collectives move data)
+ * @param medianBackwardMillis median over steps of the step's longest backward (from the loss to
+ *     the last gradients handed to the collectives: what overlap can hide communication under)
  * @param testAccuracy after the last epoch
  * @param epochAccuracies after each epoch
  * @param epochLosses mean training loss of each epoch
@@ -31,6 +33,7 @@ public record JobReport(
     double medianAggMillis,
     double medianStepMillis,
     double medianComputeMillis,
+    double medianBackwardMillis,
     double testAccuracy,
     List<Double> epochAccuracies,
     List<Double> epochLosses,

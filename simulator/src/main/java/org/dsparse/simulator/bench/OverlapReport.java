@@ -53,6 +53,8 @@ public final class OverlapReport {
     report.addProperty("communication", "median over steps of the slowest device's AllReduce time (from the"
         + " moment every member had started a collective to its end; a group's segments summed)");
     report.addProperty("compute", "median over steps of the slowest device's model work");
+    report.addProperty("backward", "median over steps of the slowest device's backward, the part of compute"
+        + " communication can overlap: the overlap ratio cannot pass backward / min(compute, communication)");
     JsonObject byMode = new JsonObject();
     for (String mode : new String[] {"full", "dsparse"}) {
       JsonObject summary = new JsonObject();
@@ -108,6 +110,7 @@ public final class OverlapReport {
       JsonObject figures = new JsonObject();
       figures.addProperty("protocol", protocol);
       figures.addProperty("computeMillis", run.get("medianComputeMillis").getAsDouble());
+      figures.addProperty("backwardMillis", run.get("medianBackwardMillis").getAsDouble());
       figures.addProperty("communicationMillis", run.get("medianAggMillis").getAsDouble());
       figures.addProperty("stepMillis", run.get("medianStepMillis").getAsDouble());
       figures.addProperty("wireBytesPerStepPerDevice", run.get("wireBytesPerStepPerDevice").getAsDouble());
