@@ -116,7 +116,7 @@ public final class JobPlanning {
           ? String.format(Locale.ROOT, "overlap: the backward cut before layers %s, the same every step%n",
               fixedCuts(overlap, bytes))
           : String.format(Locale.ROOT, "overlap: DynaComm's dynamic decomposition of %.2f MiB of AllReduce per step:"
-              + " the backward timed layer by layer on the first step%s, then cut into at most %d segments where"
+              + " the backward timed layer by layer on the second step%s, then cut into at most %d segments where"
               + " the slowest device's last AllReduce is predicted to end soonest%n", total / 1048576.0,
               overlap.profileEvery() > 0 ? " and every " + overlap.profileEvery() + " steps" : "", overlap.segments());
     }

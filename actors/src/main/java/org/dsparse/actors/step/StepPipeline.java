@@ -164,7 +164,7 @@ public final class StepPipeline {
       return CompletableFuture.failedFuture(new StageFailure("step " + step + ": " + e.getMessage(), e));
     }
     boolean averagesWeights = spec.averagesWeights();
-    boolean forwardAhead = spec.overlap().nextForwardAhead() && !refresh && trainer.hasFrozenPrefix();
+    boolean forwardAhead = spec.overlap().nextForwardAhead() && !refresh && trainer.update().firstUpdated() > 0;
     return run.compute("forward/backward", () -> forwardBackward(epoch, run, !averagesWeights))
         .thenCompose(launched -> run.allReduced().thenCombine(forwardAhead
             ? run.compute("the next batch's frozen layers", this::takeNextBatchAhead) : done(), (averaged, x) -> averaged))

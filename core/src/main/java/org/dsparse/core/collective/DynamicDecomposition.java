@@ -15,9 +15,10 @@ import java.util.TreeMap;
  * chosen from each device's measured per-layer backward times and measured link, and re-chosen as
  * the measurements move.
  *
- * <p>On the job's first step, and every {@code profileEvery} steps after it, the devices cut at every
- * layer: each segment's backward time is then one layer's, and its transfers (of every size the
- * layers have) sample the link. On the other steps each segment's measured time rescales the
+ * <p>The job's first step warms up (compilation, first allocations) and is neither cut nor measured.
+ * On its second step, and every {@code profileEvery} steps after it, the devices cut at every layer:
+ * each segment's backward time is then one layer's, and its transfers (of every size the layers
+ * have) sample the link. On the other steps each segment's measured time rescales the
  * estimates of its layers, so the per-layer times follow the run without a cut at every layer.
  * Each device's link is fitted as a latency plus bytes over a rate (least squares over its recent
  * transfers). The cuts must be the same on every device (a group's members AllReduce the same
@@ -44,7 +45,7 @@ public final class DynamicDecomposition implements OverlapScheduler {
   /**
    * @param allReduceBytesPerLayer by device: each layer's AllReduce payload on that device
    * @param maxSegments at most this many segments
-   * @param profileEvery steps between cuts at every layer (0: only on the first step)
+   * @param profileEvery steps between cuts at every layer (0: only on the second step)
    */
   public DynamicDecomposition(Map<String, long[]> allReduceBytesPerLayer, int maxSegments, int profileEvery) {
     if (allReduceBytesPerLayer.isEmpty() || maxSegments < 1 || profileEvery < 0) {
@@ -66,11 +67,14 @@ public final class DynamicDecomposition implements OverlapScheduler {
 
   @Override
   public List<Integer> cutsFor(long step) {
-    return step == 0 || (profileEvery > 0 && step % profileEvery == 0) ? profileCuts : chosen;
+    return step == 1 || (profileEvery > 0 && step > 1 && step % profileEvery == 1) ? profileCuts : chosen;
   }
 
   @Override
   public Optional<String> observe(long step, Map<String, SegmentTimes> measured) {
+    if (step == 0) {
+      return Optional.empty();
+    }
     measured.forEach((device, times) -> {
       DeviceEstimate estimate = devices.get(device);
       if (estimate != null) {

@@ -34,13 +34,23 @@ class DynamicDecompositionTest {
   }
 
   @Test
-  void profilesEveryLayerOnTheFirstStepAndAtItsInterval() {
+  void profilesEveryLayerAfterTheWarmUpStepAndAtItsInterval() {
     DynamicDecomposition schedule = new DynamicDecomposition(Map.of("a", BYTES), 32, 10);
-    assertEquals(List.of(1, 2, 3, 4, 5, 6), schedule.cutsFor(0));
-    assertEquals(List.of(), schedule.cutsFor(1), "nothing measured yet: no cut");
-    assertEquals(List.of(1, 2, 3, 4, 5, 6), schedule.cutsFor(20));
-    assertEquals(List.of(1, 2, 3, 4, 5, 6), new DynamicDecomposition(Map.of("a", BYTES), 32, 0).cutsFor(0));
-    assertEquals(List.of(), new DynamicDecomposition(Map.of("a", BYTES), 32, 0).cutsFor(20));
+    assertEquals(List.of(), schedule.cutsFor(0), "the warm-up step is not cut");
+    assertEquals(List.of(1, 2, 3, 4, 5, 6), schedule.cutsFor(1));
+    assertEquals(List.of(), schedule.cutsFor(2), "nothing measured yet: no cut");
+    assertEquals(List.of(1, 2, 3, 4, 5, 6), schedule.cutsFor(21));
+    assertEquals(List.of(1, 2, 3, 4, 5, 6), new DynamicDecomposition(Map.of("a", BYTES), 32, 0).cutsFor(1));
+    assertEquals(List.of(), new DynamicDecomposition(Map.of("a", BYTES), 32, 0).cutsFor(21));
+    // What the warm-up step measures does not count: ten times slower, it would choose other cuts.
+    double[] slow = BACKWARD.clone();
+    for (int i = 0; i < slow.length; i++) {
+      slow[i] *= 10;
+    }
+    DynamicDecomposition warm = new DynamicDecomposition(Map.of("a", BYTES), 32, 0);
+    assertEquals(java.util.Optional.empty(), warm.observe(0, Map.of("a", measure(slow, BYTES, 3e6, 0.002, List.of()))));
+    warm.observe(1, Map.of("a", measure(BACKWARD, BYTES, 3e6, 0.002, warm.cutsFor(1))));
+    assertEquals(OverlapCuts.fastest(BACKWARD, BYTES, 3e6, 0.002, 32).cuts(), warm.cutsFor(2));
   }
 
   @Test
@@ -48,19 +58,19 @@ class DynamicDecompositionTest {
     double rate = 10e6;
     double latency = 0.002;
     DynamicDecomposition schedule = new DynamicDecomposition(Map.of("a", BYTES), 32, 0);
-    Optional<String> changed = schedule.observe(0, Map.of("a", measure(BACKWARD, BYTES, rate, latency, schedule.cutsFor(0))));
+    Optional<String> changed = schedule.observe(1, Map.of("a", measure(BACKWARD, BYTES, rate, latency, schedule.cutsFor(1))));
     List<Integer> best = OverlapCuts.fastest(BACKWARD, BYTES, rate, latency, 32).cuts();
     assertFalse(best.isEmpty(), "the example is one where cutting pays");
     assertTrue(changed.isPresent());
     assertTrue(changed.get().contains(best.toString()), changed.get());
-    assertEquals(best, schedule.cutsFor(1));
+    assertEquals(best, schedule.cutsFor(2));
   }
 
   @Test
   void aLinkWhoseLatencyOutweighsTheBackwardIsNotCut() {
     DynamicDecomposition schedule = new DynamicDecomposition(Map.of("a", BYTES), 32, 0);
-    assertEquals(Optional.empty(), schedule.observe(0, Map.of("a", measure(BACKWARD, BYTES, 1e9, 0.5, schedule.cutsFor(0)))));
-    assertEquals(List.of(), schedule.cutsFor(1));
+    assertEquals(Optional.empty(), schedule.observe(1, Map.of("a", measure(BACKWARD, BYTES, 1e9, 0.5, schedule.cutsFor(1)))));
+    assertEquals(List.of(), schedule.cutsFor(2));
   }
 
   @Test
@@ -70,20 +80,20 @@ class DynamicDecompositionTest {
       slowBackward[i] *= 4;
     }
     DynamicDecomposition schedule = new DynamicDecomposition(Map.of("fast", BYTES, "slow", BYTES), 32, 0);
-    List<Integer> profile = schedule.cutsFor(0);
-    schedule.observe(0, Map.of("fast", measure(BACKWARD, BYTES, 10e6, 0.002, profile),
+    List<Integer> profile = schedule.cutsFor(1);
+    schedule.observe(1, Map.of("fast", measure(BACKWARD, BYTES, 10e6, 0.002, profile),
         "slow", measure(slowBackward, BYTES, 10e6, 0.002, profile)));
-    assertEquals(OverlapCuts.fastest(slowBackward, BYTES, 10e6, 0.002, 32).cuts(), schedule.cutsFor(1));
+    assertEquals(OverlapCuts.fastest(slowBackward, BYTES, 10e6, 0.002, 32).cuts(), schedule.cutsFor(2));
   }
 
   @Test
   void theScheduleFollowsALinkThatSlowsDownWithoutAnotherProfile() {
     DynamicDecomposition schedule = new DynamicDecomposition(Map.of("a", BYTES), 32, 0);
-    schedule.observe(0, Map.of("a", measure(BACKWARD, BYTES, 1e9, 0.05, schedule.cutsFor(0))));
-    assertEquals(List.of(), schedule.cutsFor(1), "a fast link with a long latency: no cut");
+    schedule.observe(1, Map.of("a", measure(BACKWARD, BYTES, 1e9, 0.05, schedule.cutsFor(1))));
+    assertEquals(List.of(), schedule.cutsFor(2), "a fast link with a long latency: no cut");
     // The link becomes a hundred times slower, with a short latency: cutting now pays.
     boolean moved = false;
-    for (long step = 1; step < 40 && !moved; step++) {
+    for (long step = 2; step < 40 && !moved; step++) {
       moved = schedule.observe(step, Map.of("a", measure(BACKWARD, BYTES, 10e6, 0.002, schedule.cutsFor(step))))
           .isPresent();
     }
@@ -96,8 +106,8 @@ class DynamicDecompositionTest {
     double rate = 3e6;
     double latency = 0.002;
     DynamicDecomposition schedule = new DynamicDecomposition(Map.of("a", BYTES), 32, 0);
-    schedule.observe(0, Map.of("a", measure(BACKWARD, BYTES, rate, latency, schedule.cutsFor(0))));
-    List<Integer> cuts = schedule.cutsFor(1);
+    schedule.observe(1, Map.of("a", measure(BACKWARD, BYTES, rate, latency, schedule.cutsFor(1))));
+    List<Integer> cuts = schedule.cutsFor(2);
     // The backward becomes five times slower: the transfers can now hide behind it, in other segments.
     double[] slower = BACKWARD.clone();
     for (int i = 0; i < slower.length; i++) {
@@ -107,7 +117,7 @@ class DynamicDecompositionTest {
     double bestEnds = OverlapCuts.lastTransferEnds(slower, BYTES, rate, latency, best);
     assertTrue(OverlapCuts.lastTransferEnds(slower, BYTES, rate, latency, cuts) > bestEnds * 1.1,
         "the first cuts " + cuts + " are clearly worse for the slower backward than " + best);
-    for (long step = 1; step < 20; step++) {
+    for (long step = 2; step < 20; step++) {
       schedule.observe(step, Map.of("a", measure(slower, BYTES, rate, latency, schedule.cutsFor(step))));
     }
     double ends = OverlapCuts.lastTransferEnds(slower, BYTES, rate, latency, schedule.cutsFor(20));

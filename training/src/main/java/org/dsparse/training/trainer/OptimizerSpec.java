@@ -1,7 +1,5 @@
 package org.dsparse.training.trainer;
 
-import ai.djl.training.optimizer.Optimizer;
-import ai.djl.training.tracker.Tracker;
 import org.dsparse.core.memory.OptimizerKind;
 
 /**
@@ -36,14 +34,8 @@ public record OptimizerSpec(OptimizerKind kind, float learningRate, float moment
     return new OptimizerSpec(kind, other, momentum, weightDecay);
   }
 
-  public Optimizer build() {
-    return switch (kind) {
-      case SGD -> Optimizer.sgd().setLearningRateTracker(Tracker.fixed(learningRate))
-          .optWeightDecays(weightDecay).build();
-      case SGD_MOMENTUM -> Optimizer.sgd().setLearningRateTracker(Tracker.fixed(learningRate))
-          .optMomentum(momentum).optWeightDecays(weightDecay).build();
-      case ADAM -> Optimizer.adam().optLearningRateTracker(Tracker.fixed(learningRate))
-          .optWeightDecays(weightDecay).build();
-    };
+  /** The optimizer, its state open for checkpoints and hand-over. */
+  public StatefulOptimizer build() {
+    return new StatefulOptimizer(this);
   }
 }

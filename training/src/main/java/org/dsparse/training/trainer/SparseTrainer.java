@@ -9,7 +9,6 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.loss.Loss;
-import ai.djl.training.optimizer.Optimizer;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -48,7 +47,7 @@ public final class SparseTrainer {
   /** The outside rows as they were before this step's forward, one copy per range of {@link #outside}. */
   private final List<NDArray> outsideBefore = new ArrayList<>();
   /** Each updated layer's optimizer: one per distinct learning rate, each keeping its own state. */
-  private final Optimizer[] optimizers;
+  private final StatefulOptimizer[] optimizers;
   private final Loss loss = Loss.softmaxCrossEntropyLoss();
   private final ParameterStore parameters;
   /** Samples per forward of the frozen prefix; 0 runs the whole batch at once. */
@@ -100,9 +99,9 @@ public final class SparseTrainer {
     }
   }
 
-  private static Optimizer[] optimizers(LayeredModel model, OptimizerSpec spec, Map<Integer, Double> scales) {
-    Map<Double, Optimizer> byScale = new HashMap<>();
-    Optimizer[] optimizers = new Optimizer[model.layerCount()];
+  private static StatefulOptimizer[] optimizers(LayeredModel model, OptimizerSpec spec, Map<Integer, Double> scales) {
+    Map<Double, StatefulOptimizer> byScale = new HashMap<>();
+    StatefulOptimizer[] optimizers = new StatefulOptimizer[model.layerCount()];
     for (int i = 0; i < optimizers.length; i++) {
       double scale = scales.getOrDefault(i, 1.0);
       if (!(scale > 0)) {
@@ -190,11 +189,6 @@ public final class SparseTrainer {
 
   public UpdateSet update() {
     return update;
-  }
-
-  /** Whether layers below the first updated one are only run forward. */
-  public boolean hasFrozenPrefix() {
-    return update.firstUpdated() > 0;
   }
 
   /** The channel slices this trainer updates. */
@@ -437,6 +431,65 @@ public final class SparseTrainer {
         }
       }
     }
+  }
+
+  /** Elements of {@link #exportOptimizerState} for these slices. */
+  public int optimizerStateLength(List<ChannelSlice> slices) {
+    return optimizers[0].stateTensors() * model.trainableLength(slices);
+  }
+
+  /**
+   * The optimizer's state of these slices as one flat buffer: slice after slice in the order given,
+   * of each trainable tensor of the slice's layer (in its fixed order), each state tensor's rows that
+   * the slice owns (momentum; or Adam's mean, then its variance). Zeros before a layer's first step.
+   * Only updated layers have state; asking for another is a plan violation and fails.
+   */
+  public float[] exportOptimizerState(List<ChannelSlice> slices) {
+    DjlThread.checkCurrent();
+    float[] flat = new float[optimizerStateLength(slices)];
+    int offset = 0;
+    for (ChannelSlice s : slices) {
+      Layer layer = updatedLayer(s.layer());
+      for (Parameter p : layer.trainable()) {
+        RowRange rows = layer.rows(p, s.from(), s.to());
+        for (NDArray state : optimizers[s.layer()].state(p.getId(), p.getArray())) {
+          offset = rows.copyOut(state, flat, offset);
+        }
+      }
+    }
+    return flat;
+  }
+
+  /**
+   * Replaces these slices' optimizer state with {@code flat} (laid out as
+   * {@link #exportOptimizerState}), as it is after {@code updatesSoFar} steps.
+   */
+  public void importOptimizerState(List<ChannelSlice> slices, float[] flat, int updatesSoFar) {
+    DjlThread.checkCurrent();
+    if (flat.length != optimizerStateLength(slices)) {
+      throw new IllegalArgumentException("optimizer state for " + slices + " needs " + optimizerStateLength(slices)
+          + " floats, got " + flat.length);
+    }
+    int offset = 0;
+    for (ChannelSlice s : slices) {
+      Layer layer = updatedLayer(s.layer());
+      for (Parameter p : layer.trainable()) {
+        RowRange rows = layer.rows(p, s.from(), s.to());
+        for (NDArray state : optimizers[s.layer()].state(p.getId(), p.getArray())) {
+          offset = rows.copyIn(flat, offset, state);
+        }
+        optimizers[s.layer()].setUpdatesSoFar(p.getId(), updatesSoFar);
+      }
+    }
+  }
+
+  /** Optimizer steps taken so far by the most-updated parameter (what Adam's bias correction counts). */
+  public int optimizerUpdates() {
+    int most = 0;
+    for (StatefulOptimizer optimizer : optimizers) {
+      most = Math.max(most, optimizer.updatesSoFar());
+    }
+    return most;
   }
 
   /**

@@ -343,4 +343,78 @@ class SparseTrainerTest {
   void djlWorkOffTheDjlThreadIsRefused() {
     assertThrows(IllegalStateException.class, DjlThread::checkCurrent);
   }
+
+  @Test
+  void theOptimizersComputeWhatDjlsOwnComputeBitForBit() {
+    DjlThread.run(() -> {
+      for (OptimizerKind kind : OptimizerKind.values()) {
+        OptimizerSpec spec = new OptimizerSpec(kind, 0.05f, 0.9f, 1e-4f);
+        ai.djl.training.optimizer.Optimizer djl = switch (kind) {
+          case SGD -> ai.djl.training.optimizer.Optimizer.sgd()
+              .setLearningRateTracker(ai.djl.training.tracker.Tracker.fixed(0.05f)).optWeightDecays(1e-4f).build();
+          case SGD_MOMENTUM -> ai.djl.training.optimizer.Optimizer.sgd()
+              .setLearningRateTracker(ai.djl.training.tracker.Tracker.fixed(0.05f)).optMomentum(0.9f)
+              .optWeightDecays(1e-4f).build();
+          case ADAM -> ai.djl.training.optimizer.Optimizer.adam()
+              .optLearningRateTracker(ai.djl.training.tracker.Tracker.fixed(0.05f)).optWeightDecays(1e-4f).build();
+        };
+        StatefulOptimizer ours = spec.build();
+        try (NDManager manager = NDManager.newBaseManager()) {
+          SplittableRandom random = new SplittableRandom(5);
+          float[] start = new float[24];
+          for (int i = 0; i < start.length; i++) {
+            start[i] = (float) random.nextGaussian();
+          }
+          NDArray theirs = manager.create(start, new Shape(4, 6));
+          NDArray mine = manager.create(start, new Shape(4, 6));
+          for (int step = 0; step < 5; step++) {
+            float[] gradient = new float[24];
+            for (int i = 0; i < gradient.length; i++) {
+              gradient[i] = (float) random.nextGaussian();
+            }
+            djl.update("w", theirs, manager.create(gradient, new Shape(4, 6)));
+            ours.update("w", mine, manager.create(gradient, new Shape(4, 6)));
+          }
+          assertFalse(Arrays.equals(start, mine.toFloatArray()), kind + " changed nothing");
+          assertArrayEquals(theirs.toFloatArray(), mine.toFloatArray(), kind.toString());
+        }
+      }
+    });
+  }
+
+  @Test
+  void aTrainerGivenALayersWeightsAndOptimizerStateStepsAsTheOneItCameFrom() {
+    DjlThread.run(() -> {
+      for (OptimizerKind kind : List.of(OptimizerKind.SGD_MOMENTUM, OptimizerKind.ADAM)) {
+        OptimizerSpec spec = new OptimizerSpec(kind, 0.02f, 0.9f, 0);
+        int[] updated = {2, 3};
+        try (LayeredModel original = Models.create("small-cnn", SAMPLE, 4, 21);
+            LayeredModel successor = Models.create("small-cnn", SAMPLE, 4, 99);
+            NDManager data = original.manager().newSubManager()) {
+          SparseTrainer first = new SparseTrainer(original, UpdateSet.of(4, updated), spec);
+          for (int step = 0; step < 2; step++) {
+            NDArray[] b = batch(data, 16, step);
+            first.forwardBackward(b[0], b[1]);
+            first.step();
+          }
+          int[] all = {0, 1, 2, 3};
+          successor.importWeights(all, original.exportWeights(all));
+          SparseTrainer second = new SparseTrainer(successor, UpdateSet.of(4, updated), spec);
+          List<ChannelSlice> slices = original.wholeLayers(updated);
+          float[] state = first.exportOptimizerState(slices);
+          assertTrue(state.length > 0 && !Arrays.equals(state, new float[state.length]), kind + ": state after two steps");
+          second.importOptimizerState(slices, state, first.optimizerUpdates());
+          assertEquals(2, second.optimizerUpdates());
+          NDArray[] b = batch(data, 16, 7);
+          first.forwardBackward(b[0], b[1]);
+          first.step();
+          second.forwardBackward(b[0], b[1]);
+          second.step();
+          assertArrayEquals(original.exportWeights(all), successor.exportWeights(all), kind.toString());
+          assertThrows(IllegalStateException.class, () -> second.exportOptimizerState(original.wholeLayers(new int[] {0})),
+              "a layer the trainer does not update has no state");
+        }
+      }
+    });
+  }
 }
