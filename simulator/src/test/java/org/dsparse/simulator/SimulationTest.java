@@ -75,7 +75,8 @@ class SimulationTest {
           devices = [ { name = big, budget = "100%" }, { name = small, budget = "60%" } ]
           protocols = [ { interval = 1 }, { interval = 2 } ]
         }
-        dsparse.job { model = small-cnn, max-steps-per-epoch = 4, evaluate-every = 2, checkpoint-dir = "" }
+        # Whole payloads: sync's bytes are then exactly twice periodic-2's.
+        dsparse.job { model = small-cnn, max-steps-per-epoch = 4, evaluate-every = 2, checkpoint-dir = "", overlap = off }
         pekko.loglevel = WARNING
         """);
     SimulationConfig simulation = SimulationConfig.read(config);

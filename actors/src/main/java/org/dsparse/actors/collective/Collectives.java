@@ -17,8 +17,11 @@ public interface Collectives {
   /**
    * The mean of every member's {@code payload}, computed in place (the result is that array); a
    * group's collectives take strictly increasing {@code sequence} numbers, the same on every member.
+   * The payload is floats {@code [windowOffset, windowOffset + payload.length)} of a vector of
+   * {@code windowTotal}, and each element is averaged exactly as in the whole vector's AllReduce.
    */
-  CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload);
+  CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int windowOffset,
+      int windowTotal);
 
   /**
    * The weights of the group's first member, its leader, on every member: the leader passes them,
@@ -48,8 +51,10 @@ public interface Collectives {
       Scheduler scheduler) {
     return new Collectives() {
       @Override
-      public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload) {
-        return ask(group, replyTo -> new ProcessGroup.AllReduce(sequence, payload, ReduceOp.MEAN, replyTo));
+      public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int windowOffset,
+          int windowTotal) {
+        return ask(group, replyTo -> new ProcessGroup.AllReduce(sequence, payload, windowOffset, windowTotal,
+            ReduceOp.MEAN, replyTo));
       }
 
       @Override

@@ -30,6 +30,7 @@ import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
 import org.dsparse.core.collective.ChainBroadcastSchedule;
+import org.dsparse.core.collective.ChunkLayout;
 import org.dsparse.core.collective.ChunkRejection;
 import org.dsparse.core.collective.CollectiveSchedule;
 import org.dsparse.core.collective.ReduceOp;
@@ -56,14 +57,28 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   /**
    * Sum or mean of {@code buffer} across all members, computed in place: the reply carries the same
    * array, and the caller must not touch it until the reply arrives. Sequence numbers must increase
-   * strictly per group and all members must use the same one, op and length.
+   * strictly per group and all members must use the same one, op, length and window.
+   *
+   * <p>{@code buffer} may be floats {@code [windowOffset, windowOffset + buffer.length)} of a vector
+   * of {@code windowTotal} floats: each element is then summed in the order the ring would sum it in
+   * the whole vector, so that AllReducing a vector window by window gives the same floats, bit for
+   * bit, as AllReducing it whole.
    */
-  public record AllReduce(long sequence, float[] buffer, ReduceOp op, ActorRef<CollectiveOutcome> replyTo)
-      implements Command {
+  public record AllReduce(long sequence, float[] buffer, int windowOffset, int windowTotal, ReduceOp op,
+      ActorRef<CollectiveOutcome> replyTo) implements Command {
     public AllReduce {
       Objects.requireNonNull(buffer, "buffer");
       Objects.requireNonNull(op, "op");
       Objects.requireNonNull(replyTo, "replyTo");
+      if (windowOffset < 0 || (long) windowOffset + buffer.length > windowTotal) {
+        throw new IllegalArgumentException("window [" + windowOffset + ", " + ((long) windowOffset + buffer.length)
+            + ") is not inside a vector of " + windowTotal);
+      }
+    }
+
+    /** The AllReduce of a whole vector. */
+    public AllReduce(long sequence, float[] buffer, ReduceOp op, ActorRef<CollectiveOutcome> replyTo) {
+      this(sequence, buffer, 0, buffer.length, op, replyTo);
     }
   }
 
@@ -135,10 +150,11 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
    * spares the caller a hop through this actor's mailbox; a failure this actor decides at the same
    * moment then finds the request answered, and the other way round.
    */
-  private record Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer,
-      ActorRef<CollectiveOutcome> replyTo, AtomicBoolean answered) {
-    Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, ActorRef<CollectiveOutcome> replyTo) {
-      this(sequence, kind, ownerRank, buffer, replyTo, new AtomicBoolean());
+  private record Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, int windowOffset,
+      int windowTotal, ActorRef<CollectiveOutcome> replyTo, AtomicBoolean answered) {
+    Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, int windowOffset, int windowTotal,
+        ActorRef<CollectiveOutcome> replyTo) {
+      this(sequence, kind, ownerRank, buffer, windowOffset, windowTotal, replyTo, new AtomicBoolean());
     }
 
     void answer(CollectiveOutcome outcome) {
@@ -257,7 +273,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private Behavior<Command> onAllReduce(AllReduce request) {
     CollectiveKind kind = request.op() == ReduceOp.SUM ? CollectiveKind.ALL_REDUCE_SUM : CollectiveKind.ALL_REDUCE_MEAN;
-    return enqueue(new Request(request.sequence(), kind, -1, request.buffer(), request.replyTo()));
+    return enqueue(new Request(request.sequence(), kind, -1, request.buffer(), request.windowOffset(),
+        request.windowTotal(), request.replyTo()));
   }
 
   private Behavior<Command> onBroadcast(Broadcast request) {
@@ -267,7 +284,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       return this;
     }
     return enqueue(new Request(request.sequence(), CollectiveKind.BROADCAST, request.ownerRank(), request.buffer(),
-        request.replyTo()));
+        0, request.buffer().length, request.replyTo()));
   }
 
   private Behavior<Command> enqueue(Request request) {
@@ -342,7 +359,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     int length = request.buffer().length;
     return request.kind() == CollectiveKind.BROADCAST
         ? new ChainBroadcastSchedule(spec.size(), selfRank, request.ownerRank(), length, settings.chunkFloats())
-        : new RingAllReduceSchedule(spec.size(), selfRank, length, settings.chunkFloats());
+        : new RingAllReduceSchedule(spec.size(), selfRank, ChunkLayout.window(request.windowOffset(), length,
+            request.windowTotal(), spec.size(), settings.chunkFloats()));
   }
 
   // ---- wire protocol -------------------------------------------------------------------------

@@ -78,18 +78,46 @@ public final class StepPipeline {
     this.compute = compute;
   }
 
-  /** Each segment's parts of the groups, for a backward cut at {@code cuts}. */
+  /**
+   * Each segment's parts of the groups, for a backward cut at {@code cuts}. A group's gradient
+   * payload is laid out slice by slice in layer order, so each part is a window of it.
+   */
   private Map<Integer, List<Part>> partsBySegment(int[] cuts) {
     Map<Integer, List<Part>> parts = new HashMap<>();
     for (GroupPlan group : groups.allReduce()) {
-      Map<Integer, List<ChannelSlice>> bySegment = new HashMap<>();
-      for (ChannelSlice slice : slices(group)) {
-        bySegment.computeIfAbsent(segmentOf(cuts, slice.layer()), s -> new ArrayList<>()).add(slice);
+      List<ChannelSlice> ordered = payloadOrder(group);
+      int total = 0;
+      for (ChannelSlice slice : ordered) {
+        total += payloadLength(slice);
       }
-      bySegment.forEach((segment, slices) ->
-          parts.computeIfAbsent(segment, s -> new ArrayList<>()).add(new Part(group, slices)));
+      int offset = 0;
+      int from = 0;
+      for (int i = 0; i <= ordered.size(); i++) {
+        boolean partEnds = i == ordered.size()
+            || (i > from && segmentOf(cuts, ordered.get(i).layer()) != segmentOf(cuts, ordered.get(from).layer()));
+        if (partEnds && i > from) {
+          List<ChannelSlice> slices = List.copyOf(ordered.subList(from, i));
+          parts.computeIfAbsent(segmentOf(cuts, slices.get(0).layer()), s -> new ArrayList<>())
+              .add(new Part(group, slices, offset, total));
+          for (ChannelSlice slice : slices) {
+            offset += payloadLength(slice);
+          }
+          from = i;
+        }
+      }
     }
     return parts;
+  }
+
+  /** A group's slices in the order of its gradient payload: by layer, then channel. */
+  private static List<ChannelSlice> payloadOrder(GroupPlan group) {
+    return slices(group).stream()
+        .sorted(java.util.Comparator.comparingInt(ChannelSlice::layer).thenComparingInt(ChannelSlice::from)).toList();
+  }
+
+  /** Floats of a slice in a gradient payload: its gradients, then its BatchNorm statistics. */
+  private int payloadLength(ChannelSlice slice) {
+    return trainer.gradientLength(List.of(slice)) + model.bufferLength(List.of(slice));
   }
 
   /** The segment holding layer {@code layer}: the number of cuts at or below it. */
@@ -121,8 +149,12 @@ public final class StepPipeline {
     return cuts;
   }
 
-  /** A group's slices within one segment of the backward (the whole group without overlap). */
-  private record Part(GroupPlan group, List<ChannelSlice> slices) {}
+  /**
+   * A group's slices within one segment of the backward (the whole group without overlap), and
+   * where its payload lies in the group's whole payload: floats {@code [windowOffset, ...)} of
+   * {@code windowTotal}, so that the ring sums each element as it would uncut.
+   */
+  private record Part(GroupPlan group, List<ChannelSlice> slices, int windowOffset, int windowTotal) {}
 
   /** A part's averaged payload. */
   private record Reduced(List<ChannelSlice> slices, float[] payload) {}
@@ -177,8 +209,10 @@ public final class StepPipeline {
   /** Periodic model averaging: the groups' weights averaged among their updaters and taken in. */
   private CompletionStage<Void> averageWeights(Run run) {
     return run.compute("exporting weights", () -> {
-      groups.allReduce().forEach(group -> run.allReduce(new Part(group, slices(group)),
-          model.exportWeights(slices(group)), -1));
+      groups.allReduce().forEach(group -> {
+        float[] weights = model.exportWeights(slices(group));
+        run.allReduce(new Part(group, slices(group), 0, weights.length), weights, -1);
+      });
       return null;
     }).thenCompose(launched -> run.allReduced())
         .thenCompose(averaged -> run.compute("applying averaged weights", () -> {
@@ -281,20 +315,35 @@ public final class StepPipeline {
     taken.batch().close();
   }
 
-  /** A part's gradients followed by its BatchNorm statistics. */
+  /** A part's payload: slice by slice, its gradients followed by its BatchNorm statistics. */
   private float[] gradients(Part part) {
-    float[] gradients = trainer.exportGradients(part.slices());
-    float[] payload = Arrays.copyOf(gradients, gradients.length + model.bufferLength(part.slices()));
-    model.exportBuffers(part.slices(), payload, gradients.length);
+    int length = 0;
+    for (ChannelSlice slice : part.slices()) {
+      length += payloadLength(slice);
+    }
+    float[] payload = new float[length];
+    int offset = 0;
+    for (ChannelSlice slice : part.slices()) {
+      float[] gradients = trainer.exportGradients(List.of(slice));
+      System.arraycopy(gradients, 0, payload, offset, gradients.length);
+      offset += gradients.length;
+      model.exportBuffers(List.of(slice), payload, offset);
+      offset += model.bufferLength(List.of(slice));
+    }
     return payload;
   }
 
   /** Takes the averaged gradient payloads back, then runs the optimizer step. */
   private Void applyAndStep(List<Reduced> averaged) {
     for (Reduced reduced : averaged) {
-      int gradientLength = trainer.gradientLength(reduced.slices());
-      trainer.importGradients(reduced.slices(), Arrays.copyOf(reduced.payload(), gradientLength));
-      model.importBuffers(reduced.slices(), reduced.payload(), gradientLength);
+      int offset = 0;
+      for (ChannelSlice slice : reduced.slices()) {
+        int gradientLength = trainer.gradientLength(List.of(slice));
+        trainer.importGradients(List.of(slice), Arrays.copyOfRange(reduced.payload(), offset, offset + gradientLength));
+        offset += gradientLength;
+        model.importBuffers(List.of(slice), reduced.payload(), offset);
+        offset += model.bufferLength(List.of(slice));
+      }
     }
     trainer.step();
     return null;
@@ -368,7 +417,7 @@ public final class StepPipeline {
       parts.add(part);
       partSegments.add(segment);
       transfers.add(collectives.allReduce(DeviceGroups.allReduceId(spec.jobId(), part.group()),
-          step * COLLECTIVES_PER_STEP + k, payload).toCompletableFuture());
+          step * COLLECTIVES_PER_STEP + k, payload, part.windowOffset(), part.windowTotal()).toCompletableFuture());
     }
 
     /** The started AllReduces' results once all are in. */

@@ -53,7 +53,8 @@ class DeviceProtocolTest {
     // a: room for everything; b and c only for the layers after conv1, whose activations are the largest
     // (each budget includes the memory model's 6 MiB cluster overhead).
     cluster = new ThreeDevices(ConfigFactory.parseString("""
-        dsparse.job { model = small-cnn, batch = 32, learning-rate = 0.05, checkpoint-dir = "", id = protocol }
+        # Whole payloads, whose bytes the plan predicts (segments add a frame header each).
+        dsparse.job { model = small-cnn, batch = 32, learning-rate = 0.05, checkpoint-dir = "", id = protocol, overlap = off }
         pekko.loglevel = WARNING
         """).withFallback(ConfigFactory.load()), List.of(new LocalCluster.Member("a", "1GiB"),
         new LocalCluster.Member("b", "20MiB"), new LocalCluster.Member("c", "15MiB")));

@@ -1,5 +1,6 @@
 package org.dsparse.actors.device;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -24,47 +25,39 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Overlap on a real cluster: three devices whose backward is cut into segments, each segment's
  * gradients AllReduced by the ring while the backward goes on, end with the weights of the same
- * steps run without overlap, up to float rounding (a ring sums an element in an order that depends
- * on where its chunk falls, and cutting a payload moves the chunks), and move as many bytes.
+ * steps run without overlap bit for bit (each segment is a window of the group's payload, and the
+ * ring sums every element of a window in the order it sums it in the whole payload), and move as
+ * many bytes.
  */
 class OverlapProtocolTest {
   private static final Config BASE = ConfigFactory.parseString("""
-      dsparse.job { model = small-cnn, batch = 32, learning-rate = 0.05, checkpoint-dir = "", id = overlap }
+      dsparse.job { model = small-cnn, batch = 32, learning-rate = 0.05, checkpoint-dir = "", id = overlap, overlap = off }
       pekko.loglevel = WARNING
       """).withFallback(ConfigFactory.load());
-  /** Largest difference allowed between a weight with and without overlap after three steps. */
-  private static final double TOLERANCE = 1e-5;
 
   @Test
-  void overlappedStepsEndWithTheWeightsOfPlainStepsWithinRounding(@TempDir Path dir) throws Exception {
+  void overlappedStepsEndWithTheWeightsOfPlainStepsBitForBit(@TempDir Path dir) throws Exception {
     Run plain = run(BASE, dir.resolve("plain"));
     Run overlapped = run(ConfigFactory.parseString("dsparse.job { overlap = on, overlap-segments = 3 }")
         .withFallback(BASE), dir.resolve("overlapped"));
     assertTrue(plain.cuts().stream().allMatch(List::isEmpty));
     assertTrue(overlapped.cuts().stream().noneMatch(List::isEmpty), "every step cuts the backward");
-    assertWithinRounding(plain, overlapped);
+    assertSameWeights(plain, overlapped);
   }
 
   @Test
-  void dynamicallyCutStepsEndWithTheWeightsOfPlainStepsWithinRounding(@TempDir Path dir) throws Exception {
+  void dynamicallyCutStepsEndWithTheWeightsOfPlainStepsBitForBit(@TempDir Path dir) throws Exception {
     Run plain = run(BASE, dir.resolve("plain"));
     Run dynamic = run(ConfigFactory.parseString("dsparse.job { overlap = on, overlap-segments = auto }")
         .withFallback(BASE), dir.resolve("dynamic"));
     assertEquals(List.of(), dynamic.cuts().get(0), "the first step warms up");
     assertEquals(List.of(1, 2, 3), dynamic.cuts().get(1), "the second step times every layer");
-    assertWithinRounding(plain, dynamic);
+    assertSameWeights(plain, dynamic);
   }
 
-  private static void assertWithinRounding(Run plain, Run overlapped) {
+  private static void assertSameWeights(Run plain, Run overlapped) {
     assertEquals(plain.allReduceBytes(), overlapped.allReduceBytes(), "the parts add up to the whole payloads");
-    float[] a = plain.weights();
-    float[] b = overlapped.weights();
-    assertEquals(a.length, b.length);
-    double largest = 0;
-    for (int i = 0; i < a.length; i++) {
-      largest = Math.max(largest, Math.abs(a[i] - b[i]));
-    }
-    assertTrue(largest <= TOLERANCE, "largest difference " + largest);
+    assertArrayEquals(plain.weights(), overlapped.weights());
   }
 
   private record Run(List<List<Integer>> cuts, Map<String, Long> allReduceBytes, float[] weights) {}

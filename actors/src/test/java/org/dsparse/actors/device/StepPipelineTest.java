@@ -37,7 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class StepPipelineTest {
   private static final Config CONFIG = ConfigFactory.parseString("""
-      dsparse.job { model = small-cnn, batch = 32, learning-rate = 0.05, checkpoint-dir = "", id = pipeline }
+      dsparse.job { model = small-cnn, batch = 32, learning-rate = 0.05, checkpoint-dir = "", id = pipeline, overlap = off }
       """).withFallback(ConfigFactory.load());
   private static final long[] BUDGETS = {1L << 30, 20L << 20, 15L << 20};
 
@@ -223,7 +223,8 @@ class StepPipelineTest {
       groups.collectives().values().forEach(c -> sizes.put(c.id(), c.members().size()));
       return new Collectives() {
         @Override
-        public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload) {
+        public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int windowOffset,
+            int windowTotal) {
           return join(name, group, sequence, payload, false);
         }
 

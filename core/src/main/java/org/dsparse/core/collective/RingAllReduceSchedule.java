@@ -18,12 +18,20 @@ public final class RingAllReduceSchedule implements CollectiveSchedule {
   private final ChunkLayout layout;
 
   public RingAllReduceSchedule(int members, int rank, int length, int maxChunkFloats) {
+    this(members, rank, ChunkLayout.of(length, members, maxChunkFloats));
+  }
+
+  /** The ring over {@code layout}, whose parts are the members' (a window of a vector, or a whole one). */
+  public RingAllReduceSchedule(int members, int rank, ChunkLayout layout) {
     if (rank < 0 || rank >= members) {
       throw new IllegalArgumentException("rank " + rank + " outside [0, " + members + ")");
     }
+    if (layout.parts() != members) {
+      throw new IllegalArgumentException(layout.parts() + " parts for " + members + " members");
+    }
     this.members = members;
     this.rank = rank;
-    this.layout = ChunkLayout.of(length, members, maxChunkFloats);
+    this.layout = layout;
   }
 
   @Override

@@ -32,4 +32,32 @@ class ChunkLayoutTest {
     assertThrows(IllegalArgumentException.class, () -> ChunkLayout.of(4, 0, 4));
     assertThrows(IllegalArgumentException.class, () -> ChunkLayout.of(4, 2, 0));
   }
+
+  @Test
+  void aWindowPutsEveryElementInThePartItHasInTheWholeVector() {
+    int total = 1003;
+    ChunkLayout whole = ChunkLayout.of(total, 7, 50);
+    int[] cuts = {0, 17, 18, 400, 1003};
+    for (int w = 0; w + 1 < cuts.length; w++) {
+      int offset = cuts[w];
+      int length = cuts[w + 1] - offset;
+      ChunkLayout window = ChunkLayout.window(offset, length, total, 7, 50);
+      int next = 0;
+      for (int p = 0; p < 7; p++) {
+        for (int i = 0; i < window.partLength(p); i++) {
+          int element = offset + window.partOffset(p) + i;
+          assertTrue(element >= whole.partOffset(p) && element < whole.partOffset(p) + whole.partLength(p),
+              "element " + element + " of window " + w + " in part " + p);
+        }
+        for (int c = 0; c < window.chunksPerPart(); c++) {
+          assertEquals(next, window.chunkOffset(p, c));
+          assertTrue(window.chunkLength(p, c) <= 50);
+          next += window.chunkLength(p, c);
+        }
+      }
+      assertEquals(length, next, "window " + w + " tiled");
+    }
+    assertThrows(IllegalArgumentException.class, () -> ChunkLayout.window(1000, 10, total, 7, 50));
+    assertThrows(IllegalArgumentException.class, () -> ChunkLayout.window(-1, 10, total, 7, 50));
+  }
 }
