@@ -41,7 +41,9 @@ public final class NodeMain {
         --name NAME          device name (default: dsparse.device.name)
         --budget SIZE        memory budget, e.g. 512MiB or auto (default: dsparse.device.memory-budget)
         --data DIR           folder with this device's dataset files
-        --job FILE           with start: also submit this job once the cluster has its devices""";
+        --job FILE           with start: also submit this job once the cluster has its devices
+        --resume DIR         with the job: continue it from one epoch's checkpoints, checkpoint-dir/JOB/epoch-N
+                             (each device reads its own file there)""";
 
   private NodeMain() {}
 
@@ -69,7 +71,7 @@ public final class NodeMain {
    */
   static void start(String[] args, boolean coordinatorOnly) {
     Flags flags = Flags.parse(coordinatorOnly ? "submit" : "start", args,
-        Set.of("config", "seed-nodes", "bind", "port", "name", "budget", "data", "job"), Set.of("help"));
+        Set.of("config", "seed-nodes", "bind", "port", "name", "budget", "data", "job", "resume"), Set.of("help"));
     if (flags.has("help")) {
       System.out.println(USAGE);
       return;
@@ -77,6 +79,12 @@ public final class NodeMain {
     Config base = load(flags.get("config").orElse(null), "--config");
     if (flags.has("job")) {
       base = load(flags.get("job").get(), "--job").withFallback(base);
+    }
+    if (flags.has("resume")) {
+      if (!flags.has("job")) {
+        throw new UsageException("--resume needs --job FILE: the job to continue");
+      }
+      base = base.withValue("dsparse.job.resume-from", ConfigValueFactory.fromAnyRef(flags.get("resume").get()));
     }
     if (flags.has("data")) {
       base = base.withValue("dsparse.device.data-dir", ConfigValueFactory.fromAnyRef(flags.get("data").get()));

@@ -17,11 +17,10 @@ public interface Collectives {
   /**
    * The mean of every member's {@code payload}, computed in place (the result is that array); a
    * group's collectives take strictly increasing {@code sequence} numbers, the same on every member.
-   * The payload is floats {@code [windowOffset, windowOffset + payload.length)} of a vector of
-   * {@code windowTotal}, and each element is averaged exactly as in the whole vector's AllReduce.
+   * {@code partLengths}: the payload's parts, one per member in rank order, whose elements the ring
+   * averages in the same order whatever else the payload holds (see {@link ProcessGroup.AllReduce}).
    */
-  CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int windowOffset,
-      int windowTotal);
+  CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int[] partLengths);
 
   /**
    * The weights of the group's first member, its leader, on every member: the leader passes them,
@@ -51,10 +50,9 @@ public interface Collectives {
       Scheduler scheduler) {
     return new Collectives() {
       @Override
-      public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int windowOffset,
-          int windowTotal) {
-        return ask(group, replyTo -> new ProcessGroup.AllReduce(sequence, payload, windowOffset, windowTotal,
-            ReduceOp.MEAN, replyTo));
+      public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int[] partLengths) {
+        return ask(group, replyTo -> new ProcessGroup.AllReduce(sequence, payload, partLengths, ReduceOp.MEAN,
+            replyTo));
       }
 
       @Override

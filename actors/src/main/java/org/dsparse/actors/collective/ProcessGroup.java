@@ -57,28 +57,29 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   /**
    * Sum or mean of {@code buffer} across all members, computed in place: the reply carries the same
    * array, and the caller must not touch it until the reply arrives. Sequence numbers must increase
-   * strictly per group and all members must use the same one, op, length and window.
+   * strictly per group and all members must use the same one, op, length and part lengths.
    *
-   * <p>{@code buffer} may be floats {@code [windowOffset, windowOffset + buffer.length)} of a vector
-   * of {@code windowTotal} floats: each element is then summed in the order the ring would sum it in
-   * the whole vector, so that AllReducing a vector window by window gives the same floats, bit for
-   * bit, as AllReducing it whole.
+   * <p>The ring sums each element in an order set by the member part it falls in. {@code partLengths}
+   * (one per member, summing to the buffer's length) chooses the parts; empty: parts of equal length.
+   * A caller that puts each element in the same part whether a vector is reduced whole or in pieces
+   * gets the same floats, bit for bit, either way.
    */
-  public record AllReduce(long sequence, float[] buffer, int windowOffset, int windowTotal, ReduceOp op,
+  public record AllReduce(long sequence, float[] buffer, int[] partLengths, ReduceOp op,
       ActorRef<CollectiveOutcome> replyTo) implements Command {
     public AllReduce {
       Objects.requireNonNull(buffer, "buffer");
+      Objects.requireNonNull(partLengths, "partLengths");
       Objects.requireNonNull(op, "op");
       Objects.requireNonNull(replyTo, "replyTo");
-      if (windowOffset < 0 || (long) windowOffset + buffer.length > windowTotal) {
-        throw new IllegalArgumentException("window [" + windowOffset + ", " + ((long) windowOffset + buffer.length)
-            + ") is not inside a vector of " + windowTotal);
+      if (partLengths.length > 0 && java.util.Arrays.stream(partLengths).asLongStream().sum() != buffer.length) {
+        throw new IllegalArgumentException("part lengths " + java.util.Arrays.toString(partLengths)
+            + " do not add up to the buffer's " + buffer.length + " floats");
       }
     }
 
-    /** The AllReduce of a whole vector. */
+    /** The AllReduce of a buffer in parts of equal length. */
     public AllReduce(long sequence, float[] buffer, ReduceOp op, ActorRef<CollectiveOutcome> replyTo) {
-      this(sequence, buffer, 0, buffer.length, op, replyTo);
+      this(sequence, buffer, new int[0], op, replyTo);
     }
   }
 
@@ -150,11 +151,11 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
    * spares the caller a hop through this actor's mailbox; a failure this actor decides at the same
    * moment then finds the request answered, and the other way round.
    */
-  private record Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, int windowOffset,
-      int windowTotal, ActorRef<CollectiveOutcome> replyTo, AtomicBoolean answered) {
-    Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, int windowOffset, int windowTotal,
+  private record Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, int[] partLengths,
+      ActorRef<CollectiveOutcome> replyTo, AtomicBoolean answered) {
+    Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, int[] partLengths,
         ActorRef<CollectiveOutcome> replyTo) {
-      this(sequence, kind, ownerRank, buffer, windowOffset, windowTotal, replyTo, new AtomicBoolean());
+      this(sequence, kind, ownerRank, buffer, partLengths, replyTo, new AtomicBoolean());
     }
 
     void answer(CollectiveOutcome outcome) {
@@ -273,8 +274,13 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private Behavior<Command> onAllReduce(AllReduce request) {
     CollectiveKind kind = request.op() == ReduceOp.SUM ? CollectiveKind.ALL_REDUCE_SUM : CollectiveKind.ALL_REDUCE_MEAN;
-    return enqueue(new Request(request.sequence(), kind, -1, request.buffer(), request.windowOffset(),
-        request.windowTotal(), request.replyTo()));
+    if (request.partLengths().length > 0 && request.partLengths().length != spec.size()) {
+      request.replyTo().tell(new Failed(spec.groupId(), request.sequence(), Optional.empty(),
+          request.partLengths().length + " part lengths for group " + spec.groupId() + " of " + spec.size()));
+      return this;
+    }
+    return enqueue(new Request(request.sequence(), kind, -1, request.buffer(), request.partLengths(),
+        request.replyTo()));
   }
 
   private Behavior<Command> onBroadcast(Broadcast request) {
@@ -284,7 +290,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       return this;
     }
     return enqueue(new Request(request.sequence(), CollectiveKind.BROADCAST, request.ownerRank(), request.buffer(),
-        0, request.buffer().length, request.replyTo()));
+        new int[0], request.replyTo()));
   }
 
   private Behavior<Command> enqueue(Request request) {
@@ -359,8 +365,9 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     int length = request.buffer().length;
     return request.kind() == CollectiveKind.BROADCAST
         ? new ChainBroadcastSchedule(spec.size(), selfRank, request.ownerRank(), length, settings.chunkFloats())
-        : new RingAllReduceSchedule(spec.size(), selfRank, ChunkLayout.window(request.windowOffset(), length,
-            request.windowTotal(), spec.size(), settings.chunkFloats()));
+        : new RingAllReduceSchedule(spec.size(), selfRank, request.partLengths().length == 0
+            ? ChunkLayout.of(length, spec.size(), settings.chunkFloats())
+            : ChunkLayout.ofParts(request.partLengths(), settings.chunkFloats()));
   }
 
   // ---- wire protocol -------------------------------------------------------------------------

@@ -178,7 +178,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
       return this;
     }
     job.trafficAtLastStep = WireTraffic.get(context.getSystem()).snapshot();
-    prepare.replyTo().tell(new DeviceEvent.Prepared(settings.name(), ready.runtime().stepsPerEpoch()));
+    prepare.replyTo().tell(new DeviceEvent.Prepared(settings.name(), ready.runtime().stepsPerEpoch(),
+        ready.runtime().startEpoch(), ready.runtime().startStep()));
     return this;
   }
 
@@ -318,7 +319,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     }
     DeviceRuntime runtime = job.runtime;
     answerLater(save.replyTo(), save.jobId(), () -> {
-      runtime.saveCheckpoint(Path.of(save.path()));
+      runtime.saveCheckpoint(Path.of(save.path()), save.nextEpoch(), save.step(), save.plan());
       return new DeviceEvent.CheckpointSaved(settings.name(), save.path());
     });
   }

@@ -41,20 +41,26 @@ final class DeviceRuntime implements AutoCloseable {
   private final ImageSetDataset train;
   private final ImageSetDataset test;
   private final long baselineRss;
+  /** Where this device's state stands: the epoch it continues in and the steps done (0, 0 fresh). */
+  private final int startEpoch;
+  private final long startStep;
 
   private DeviceRuntime(JobSpec spec, LayeredModel model, SparseTrainer trainer, ImageSetDataset train,
-      ImageSetDataset test, long baselineRss) {
+      ImageSetDataset test, long baselineRss, int startEpoch, long startStep) {
     this.spec = spec;
     this.model = model;
     this.trainer = trainer;
     this.train = train;
     this.test = test;
     this.baselineRss = baselineRss;
+    this.startEpoch = startEpoch;
+    this.startStep = startStep;
   }
 
   /**
-   * Loads this device's shard of the data, then builds the model (from the initial checkpoint when
-   * the job names one) and a trainer for its update set.
+   * Loads this device's shard of the data, then builds the model and a trainer for its update set:
+   * from this device's file in the job's resume directory when it names one (weights, optimizer
+   * state and where training was), else from the initial checkpoint when the job names one.
    *
    * @param learningRateScales learning-rate multipliers of some updated layers (see
    *     {@code JobPlanning.learningRateScales})
@@ -82,17 +88,53 @@ final class DeviceRuntime implements AutoCloseable {
     }
     LayeredModel model = Models.create(spec.model(), train.imageShape(), trainSet.classes(), spec.seed());
     try {
-      if (!spec.initialCheckpoint().isEmpty()) {
+      Checkpoint.TrainingState resumed = null;
+      if (!spec.resumeFrom().isEmpty()) {
+        Path file = resumeFile(spec, device.name());
+        resumed = Checkpoint.load(model, file).orElseThrow(() -> new IOException("checkpoint " + file
+            + " holds weights only, not where training was: it cannot be resumed from"));
+        if (!resumed.optimizer().equals(spec.optimizer())) {
+          throw new IOException("checkpoint " + file + " was trained with optimizer " + resumed.optimizer()
+              + ", the job asks for " + spec.optimizer());
+        }
+      } else if (!spec.initialCheckpoint().isEmpty()) {
         Checkpoint.load(model, Path.of(spec.initialCheckpoint()));
       }
       OptimizerKind kind = OptimizerKind.parse(spec.optimizer());
-      SparseTrainer trainer = new SparseTrainer(model, JobPlanning.channelSlices(assignment.updatedSlices()),
+      List<ChannelSlice> slices = JobPlanning.channelSlices(assignment.updatedSlices());
+      SparseTrainer trainer = new SparseTrainer(model, slices,
           new OptimizerSpec(kind, spec.learningRate(), kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0),
           spec.frozenPrefixMicroBatch(), learningRateScales);
-      return new DeviceRuntime(spec, model, trainer, train, test, baseline);
+      if (resumed != null) {
+        importOptimizerState(trainer, slices, resumed, resumeFile(spec, device.name()));
+        return new DeviceRuntime(spec, model, trainer, train, test, baseline, resumed.epoch(), resumed.step());
+      }
+      return new DeviceRuntime(spec, model, trainer, train, test, baseline, 0, 0);
     } catch (IOException | RuntimeException e) {
       model.close();
       throw e;
+    }
+  }
+
+  static Path resumeFile(JobSpec spec, String device) {
+    return Path.of(spec.resumeFrom(), device + ".ckpt");
+  }
+
+  /**
+   * Gives the trainer the optimizer state the checkpoint holds for each of its slices; the plan must
+   * be the one that wrote it (the same devices, budgets and settings plan the same slices).
+   */
+  private static void importOptimizerState(SparseTrainer trainer, List<ChannelSlice> slices,
+      Checkpoint.TrainingState resumed, Path file) throws IOException {
+    for (ChannelSlice slice : slices) {
+      Checkpoint.SliceState saved = resumed.optimizerState().stream().filter(s -> s.slice().equals(slice))
+          .findFirst().orElseThrow(() -> new IOException("checkpoint " + file + " holds no optimizer state for "
+              + slice + ": the plan differs from the one that wrote it (other devices, budgets or settings)"));
+      try {
+        trainer.importOptimizerState(List.of(slice), saved.state(), resumed.optimizerUpdates());
+      } catch (IllegalArgumentException e) {
+        throw new IOException("checkpoint " + file + ": " + e.getMessage());
+      }
     }
   }
 
@@ -155,6 +197,14 @@ final class DeviceRuntime implements AutoCloseable {
     return baselineRss;
   }
 
+  int startEpoch() {
+    return startEpoch;
+  }
+
+  long startStep() {
+    return startStep;
+  }
+
   /** Whole batches per epoch in this device's shard. */
   int stepsPerEpoch() {
     return train.imageSet().size() / spec.batch();
@@ -186,9 +236,18 @@ final class DeviceRuntime implements AutoCloseable {
     return new long[] {correct, to - from};
   }
 
-  void saveCheckpoint(Path path) throws IOException {
+  /**
+   * Saves the model with where training stands (the next step, {@code step}, starts epoch
+   * {@code nextEpoch}) and the optimizer state of every slice this device updates.
+   */
+  void saveCheckpoint(Path path, int nextEpoch, long step, String plan) throws IOException {
     DjlThread.checkCurrent();
-    Checkpoint.save(model, path);
+    List<Checkpoint.SliceState> state = new java.util.ArrayList<>();
+    for (ChannelSlice slice : trainer.slices()) {
+      state.add(new Checkpoint.SliceState(slice, trainer.exportOptimizerState(List.of(slice))));
+    }
+    Checkpoint.save(model, path, new Checkpoint.TrainingState(spec.jobId(), nextEpoch, 0, step, spec.optimizer(),
+        trainer.optimizerUpdates(), state, plan));
   }
 
   @Override

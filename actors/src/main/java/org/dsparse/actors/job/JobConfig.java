@@ -74,7 +74,8 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),
           nonNegativeInt(c, "max-steps-per-epoch"), nonNegativeInt(c, "evaluate-every"),
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
-          c.getString("checkpoint-dir"), knobs, overlap(c));
+          c.getString("checkpoint-dir"), knobs, overlap(c),
+          c.getString("resume-from"));
       Config t = c.getConfig("timeouts");
       JobCoordinator.Timeouts timeouts = new JobCoordinator.Timeouts(duration(t, "discovery"),
           duration(t, "prepare"), duration(t, "step"), duration(t, "evaluate"));

@@ -265,13 +265,28 @@ public final class JobCoordinator {
     }
     overlap = JobPlanning.overlapScheduler(spec, plan);
     metrics = new JobMetrics(devices.keySet());
+    Map<String, String> startsAt = new TreeMap<>();
     return awaitingDevices("prepare", timeouts.prepare(), devices.keySet(), event -> {
       if (!(event instanceof DeviceEvent.Prepared prepared) || !awaiting.remove(prepared.device())) {
         return Behaviors.same();
       }
       stepsPerEpoch = Math.min(stepsPerEpoch, prepared.stepsPerEpoch());
+      startsAt.put(prepared.device(), "epoch " + (prepared.epoch() + 1) + " after step " + prepared.step());
+      epoch = prepared.epoch();
+      step = prepared.step();
       if (!awaiting.isEmpty()) {
         return Behaviors.same();
+      }
+      if (startsAt.values().stream().distinct().count() > 1) {
+        return fail("the devices' checkpoints in " + spec.resumeFrom() + " are from different points: " + startsAt);
+      }
+      if (epoch >= spec.epochs()) {
+        return fail("the checkpoints in " + spec.resumeFrom() + " end epoch " + epoch + " and the job has "
+            + spec.epochs() + " epochs: nothing is left to train (raise epochs to go on)");
+      }
+      if (!spec.resumeFrom().isEmpty()) {
+        context.getLog().info("job {}: resuming from {} at epoch {}, after step {}", spec.jobId(), spec.resumeFrom(),
+            epoch + 1, step);
       }
       if (spec.maxStepsPerEpoch() > 0) {
         stepsPerEpoch = Math.min(stepsPerEpoch, spec.maxStepsPerEpoch());
@@ -364,19 +379,34 @@ public final class JobCoordinator {
     });
   }
 
-  /** Saves the model on the device of this node (or the first), where the job was submitted. */
+  /**
+   * Every device saves its checkpoint of the epoch, {@code checkpoint-dir/JOB/epoch-N/DEVICE.ckpt} on
+   * its own disk: the whole model (the same on every device after the epoch's refresh), where
+   * training stands, and the optimizer state of what it updates, so that the job can resume from that
+   * directory. The file of the device on this node (or the first) is the one reported.
+   */
   private Behavior<Command> checkpointing(double accuracy, double loss) {
     String self = Cluster.get(context.getSystem()).selfMember().address().toString();
-    DeviceInfo saver = devices.values().stream().filter(d -> d.address().equals(self)).findFirst()
+    DeviceInfo reported = devices.values().stream().filter(d -> d.address().equals(self)).findFirst()
         .orElse(devices.values().iterator().next());
-    String path = Path.of(spec.checkpointDir(), spec.jobId(), "epoch-" + (epoch + 1) + ".ckpt").toString();
-    saver.device().tell(new DeviceCommand.SaveCheckpoint(spec.jobId(), path, replies));
-    return awaitingDevices("checkpoint", timeouts.evaluate(), Set.of(saver.name()), event -> {
+    Path dir = Path.of(spec.checkpointDir(), spec.jobId(), "epoch-" + (epoch + 1));
+    for (DeviceInfo device : devices.values()) {
+      device.device().tell(new DeviceCommand.SaveCheckpoint(spec.jobId(), dir.resolve(device.name() + ".ckpt").toString(),
+          epoch + 1, step, plan.description(), replies));
+    }
+    String[] reportedPath = new String[1];
+    return awaitingDevices("checkpoint", timeouts.evaluate(), devices.keySet(), event -> {
       if (!(event instanceof DeviceEvent.CheckpointSaved saved) || !awaiting.remove(saved.device())) {
         return Behaviors.same();
       }
-      metrics.checkpointed(saved.path());
-      return epochEnded(accuracy, loss, saved.path());
+      if (saved.device().equals(reported.name())) {
+        reportedPath[0] = saved.path();
+      }
+      if (!awaiting.isEmpty()) {
+        return Behaviors.same();
+      }
+      metrics.checkpointed(reportedPath[0]);
+      return epochEnded(accuracy, loss, reportedPath[0]);
     });
   }
 

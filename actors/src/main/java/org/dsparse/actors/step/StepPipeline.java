@@ -78,33 +78,16 @@ public final class StepPipeline {
     this.compute = compute;
   }
 
-  /**
-   * Each segment's parts of the groups, for a backward cut at {@code cuts}. A group's gradient
-   * payload is laid out slice by slice in layer order, so each part is a window of it.
-   */
+  /** Each segment's parts of the groups, for a backward cut at {@code cuts}. */
   private Map<Integer, List<Part>> partsBySegment(int[] cuts) {
     Map<Integer, List<Part>> parts = new HashMap<>();
     for (GroupPlan group : groups.allReduce()) {
-      List<ChannelSlice> ordered = payloadOrder(group);
-      int total = 0;
-      for (ChannelSlice slice : ordered) {
-        total += payloadLength(slice);
+      Map<Integer, List<ChannelSlice>> bySegment = new java.util.TreeMap<>();
+      for (ChannelSlice slice : payloadOrder(group)) {
+        bySegment.computeIfAbsent(segmentOf(cuts, slice.layer()), s -> new ArrayList<>()).add(slice);
       }
-      int offset = 0;
-      int from = 0;
-      for (int i = 0; i <= ordered.size(); i++) {
-        boolean partEnds = i == ordered.size()
-            || (i > from && segmentOf(cuts, ordered.get(i).layer()) != segmentOf(cuts, ordered.get(from).layer()));
-        if (partEnds && i > from) {
-          List<ChannelSlice> slices = List.copyOf(ordered.subList(from, i));
-          parts.computeIfAbsent(segmentOf(cuts, slices.get(0).layer()), s -> new ArrayList<>())
-              .add(new Part(group, slices, offset, total));
-          for (ChannelSlice slice : slices) {
-            offset += payloadLength(slice);
-          }
-          from = i;
-        }
-      }
+      bySegment.forEach((segment, slices) ->
+          parts.computeIfAbsent(segment, s -> new ArrayList<>()).add(new Part(group, slices)));
     }
     return parts;
   }
@@ -113,11 +96,6 @@ public final class StepPipeline {
   private static List<ChannelSlice> payloadOrder(GroupPlan group) {
     return slices(group).stream()
         .sorted(java.util.Comparator.comparingInt(ChannelSlice::layer).thenComparingInt(ChannelSlice::from)).toList();
-  }
-
-  /** Floats of a slice in a gradient payload: its gradients, then its BatchNorm statistics. */
-  private int payloadLength(ChannelSlice slice) {
-    return trainer.gradientLength(List.of(slice)) + model.bufferLength(List.of(slice));
   }
 
   /** The segment holding layer {@code layer}: the number of cuts at or below it. */
@@ -149,15 +127,22 @@ public final class StepPipeline {
     return cuts;
   }
 
+  /** A group's slices within one segment of the backward (the whole group without overlap). */
+  private record Part(GroupPlan group, List<ChannelSlice> slices) {}
+
   /**
-   * A group's slices within one segment of the backward (the whole group without overlap), and
-   * where its payload lies in the group's whole payload: floats {@code [windowOffset, ...)} of
-   * {@code windowTotal}, so that the ring sums each element as it would uncut.
+   * A part's payload, member part by member part: each slice's floats (its gradients, then its
+   * BatchNorm statistics) are cut into as many pieces as the group has members, and member part
+   * {@code p} holds piece {@code p} of every slice. The ring sums an element in an order set by its
+   * member part, which is then the same whether the backward is cut or not: overlap changes no float.
+   * Each member part holds about 1/members of the payload, so the ring stays balanced.
+   *
+   * @param partLengths the member parts' lengths; empty: parts of equal length
    */
-  private record Part(GroupPlan group, List<ChannelSlice> slices, int windowOffset, int windowTotal) {}
+  private record Payload(float[] floats, int[] partLengths) {}
 
   /** A part's averaged payload. */
-  private record Reduced(List<ChannelSlice> slices, float[] payload) {}
+  private record Reduced(Part part, float[] payload) {}
 
   /**
    * What one step did.
@@ -209,14 +194,12 @@ public final class StepPipeline {
   /** Periodic model averaging: the groups' weights averaged among their updaters and taken in. */
   private CompletionStage<Void> averageWeights(Run run) {
     return run.compute("exporting weights", () -> {
-      groups.allReduce().forEach(group -> {
-        float[] weights = model.exportWeights(slices(group));
-        run.allReduce(new Part(group, slices(group), 0, weights.length), weights, -1);
-      });
+      groups.allReduce().forEach(group -> run.allReduce(new Part(group, slices(group)),
+          new Payload(model.exportWeights(slices(group)), new int[0]), -1));
       return null;
     }).thenCompose(launched -> run.allReduced())
         .thenCompose(averaged -> run.compute("applying averaged weights", () -> {
-          averaged.forEach(reduced -> model.importWeights(reduced.slices(), reduced.payload()));
+          averaged.forEach(reduced -> model.importWeights(reduced.part().slices(), reduced.payload()));
           return null;
         }));
   }
@@ -315,34 +298,61 @@ public final class StepPipeline {
     taken.batch().close();
   }
 
-  /** A part's payload: slice by slice, its gradients followed by its BatchNorm statistics. */
-  private float[] gradients(Part part) {
+  /** A part's gradient payload, laid out as {@link Payload} says. */
+  private Payload gradients(Part part) {
+    int members = part.group().updaters().size();
+    List<float[]> perSlice = new ArrayList<>();
     int length = 0;
     for (ChannelSlice slice : part.slices()) {
-      length += payloadLength(slice);
+      float[] gradients = trainer.exportGradients(List.of(slice));
+      float[] floats = Arrays.copyOf(gradients, gradients.length + model.bufferLength(List.of(slice)));
+      model.exportBuffers(List.of(slice), floats, gradients.length);
+      perSlice.add(floats);
+      length += floats.length;
     }
     float[] payload = new float[length];
-    int offset = 0;
-    for (ChannelSlice slice : part.slices()) {
-      float[] gradients = trainer.exportGradients(List.of(slice));
-      System.arraycopy(gradients, 0, payload, offset, gradients.length);
-      offset += gradients.length;
-      model.exportBuffers(List.of(slice), payload, offset);
-      offset += model.bufferLength(List.of(slice));
+    int[] partLengths = new int[members];
+    int at = 0;
+    for (int member = 0; member < members; member++) {
+      for (float[] floats : perSlice) {
+        int from = piece(floats.length, members, member);
+        int to = piece(floats.length, members, member + 1);
+        System.arraycopy(floats, from, payload, at, to - from);
+        at += to - from;
+        partLengths[member] += to - from;
+      }
     }
-    return payload;
+    return new Payload(payload, partLengths);
+  }
+
+  /** Where piece {@code index} of {@code members} of a slice's {@code length} floats starts. */
+  private static int piece(int length, int members, int index) {
+    return (int) ((long) index * length / members);
   }
 
   /** Takes the averaged gradient payloads back, then runs the optimizer step. */
   private Void applyAndStep(List<Reduced> averaged) {
     for (Reduced reduced : averaged) {
-      int offset = 0;
-      for (ChannelSlice slice : reduced.slices()) {
-        int gradientLength = trainer.gradientLength(List.of(slice));
-        trainer.importGradients(List.of(slice), Arrays.copyOfRange(reduced.payload(), offset, offset + gradientLength));
-        offset += gradientLength;
-        model.importBuffers(List.of(slice), reduced.payload(), offset);
-        offset += model.bufferLength(List.of(slice));
+      List<ChannelSlice> slices = reduced.part().slices();
+      int members = reduced.part().group().updaters().size();
+      List<float[]> perSlice = new ArrayList<>();
+      for (ChannelSlice slice : slices) {
+        perSlice.add(new float[trainer.gradientLength(List.of(slice)) + model.bufferLength(List.of(slice))]);
+      }
+      int at = 0;
+      for (int member = 0; member < members; member++) {
+        for (float[] floats : perSlice) {
+          int from = piece(floats.length, members, member);
+          int to = piece(floats.length, members, member + 1);
+          System.arraycopy(reduced.payload(), at, floats, from, to - from);
+          at += to - from;
+        }
+      }
+      for (int i = 0; i < slices.size(); i++) {
+        List<ChannelSlice> slice = List.of(slices.get(i));
+        int gradientLength = trainer.gradientLength(slice);
+        trainer.importGradients(slice, Arrays.copyOf(perSlice.get(i), gradientLength));
+        model.importBuffers(slice, perSlice.get(i), gradientLength);
       }
     }
     trainer.step();
@@ -408,16 +418,16 @@ public final class StepPipeline {
      * Starts the AllReduce of {@code part}'s payload, of backward segment {@code segment} (-1: none);
      * members start a group's in the same order.
      */
-    void allReduce(Part part, float[] payload, int segment) {
+    void allReduce(Part part, Payload payload, int segment) {
       int k = startedPerGroup.merge(part.group(), 1, Integer::sum) - 1;
-      allReduceBytes += 4L * payload.length;
+      allReduceBytes += 4L * payload.floats().length;
       if (segment >= 0) {
-        segmentBytes[segment] += 4L * payload.length;
+        segmentBytes[segment] += 4L * payload.floats().length;
       }
       parts.add(part);
       partSegments.add(segment);
       transfers.add(collectives.allReduce(DeviceGroups.allReduceId(spec.jobId(), part.group()),
-          step * COLLECTIVES_PER_STEP + k, payload, part.windowOffset(), part.windowTotal()).toCompletableFuture());
+          step * COLLECTIVES_PER_STEP + k, payload.floats(), payload.partLengths()).toCompletableFuture());
     }
 
     /** The started AllReduces' results once all are in. */
@@ -437,7 +447,7 @@ public final class StepPipeline {
         Map<GroupPlan, Long> perGroup = new HashMap<>();
         for (int i = 0; i < waitingFor.size(); i++) {
           Collectives.Transfer transfer = pending.get(i).join();
-          results.add(new Reduced(waitingFor.get(i).slices(), transfer.result()));
+          results.add(new Reduced(waitingFor.get(i), transfer.result()));
           perGroup.merge(waitingFor.get(i).group(), transfer.transferNanos(), Long::sum);
           int segment = segments.get(i);
           if (segment >= 0) {

@@ -144,9 +144,10 @@ class StepPipelineTest {
     final List<StepPipeline> pipelines = new ArrayList<>();
     final PlannedJob plan;
     final OverlapScheduler overlap;
+    final JobSpec spec;
 
     Devices(Config config, InMemoryCollectives collectives) {
-      JobSpec spec = JobConfig.read(config).spec();
+      spec = JobConfig.read(config).spec();
       List<DeviceInfo> infos = new ArrayList<>();
       for (int i = 0; i < BUDGETS.length; i++) {
         infos.add(new DeviceInfo(String.valueOf((char) ('a' + i)), "pekko://dsparse@127.0.0.1:" + (2550 + i),
@@ -185,8 +186,8 @@ class StepPipelineTest {
       for (int i = 0; i < runtimes.size(); i++) {
         Path path = dir.resolve(i + ".ckpt");
         DeviceRuntime runtime = runtimes.get(i);
-        DjlThread.run(() -> runtime.saveCheckpoint(path));
-        result.add(Files.readAllBytes(path));
+        DjlThread.run(() -> runtime.saveCheckpoint(path, 0, 0, ""));
+        result.add(ThreeDevices.weights(path, spec));
       }
       return result;
     }
@@ -223,8 +224,7 @@ class StepPipelineTest {
       groups.collectives().values().forEach(c -> sizes.put(c.id(), c.members().size()));
       return new Collectives() {
         @Override
-        public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int windowOffset,
-            int windowTotal) {
+        public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int[] partLengths) {
           return join(name, group, sequence, payload, false);
         }
 

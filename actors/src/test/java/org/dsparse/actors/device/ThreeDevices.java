@@ -23,7 +23,9 @@ import org.dsparse.actors.job.JobCoordinator;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.job.PlannedJob;
 import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.core.collective.ChunkLayout;
 import org.dsparse.core.collective.OverlapScheduler;
+import org.dsparse.core.collective.RingAllReduceSchedule;
 import org.dsparse.core.collective.WireVolume;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
@@ -31,6 +33,7 @@ import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.training.model.ChannelSlice;
+import org.dsparse.training.model.Checkpoint;
 import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
 import org.dsparse.training.trainer.DjlThread;
@@ -127,16 +130,32 @@ final class ThreeDevices implements AutoCloseable {
     return reports;
   }
 
-  /** Every device's checkpoint file, saved into {@code dir}, in device order. */
+  /**
+   * Every device's weights and BatchNorm statistics, from the checkpoint it saves into {@code dir},
+   * as bytes, in device order (the files differ in the optimizer state each device keeps).
+   */
   List<byte[]> checkpoints(Path dir) throws IOException {
     List<byte[]> result = new ArrayList<>();
     for (DeviceInfo d : devices) {
       Path path = dir.resolve(d.name() + ".ckpt");
-      d.device().tell(new DeviceCommand.SaveCheckpoint(spec.jobId(), path.toString(), probe.getRef()));
+      d.device().tell(new DeviceCommand.SaveCheckpoint(spec.jobId(), path.toString(), 0, nextStep, "", probe.getRef()));
       probe.expectMessageClass(DeviceEvent.CheckpointSaved.class, ANSWER);
-      result.add(Files.readAllBytes(path));
+      result.add(weights(path, spec));
     }
     return result;
+  }
+
+  /** The weights and BatchNorm statistics a checkpoint of a job on 28x28 images of 10 classes holds, as bytes. */
+  static byte[] weights(Path checkpoint, JobSpec spec) {
+    return DjlThread.call(() -> {
+      try (LayeredModel model = Models.create(spec.model(), new Shape(1, 28, 28), 10, spec.seed())) {
+        Checkpoint.load(model, checkpoint);
+        float[] weights = model.exportWeights(java.util.stream.IntStream.range(0, model.layerCount()).toArray());
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(4 * weights.length);
+        bytes.asFloatBuffer().put(weights);
+        return bytes.array();
+      }
+    });
   }
 
   /**
@@ -184,12 +203,13 @@ final class ThreeDevices implements AutoCloseable {
     DjlThread.run(() -> {
       try (LayeredModel model = Models.create(spec.model(), new Shape(1, 28, 28), 10, spec.seed())) {
         for (GroupPlan g : plan.groups()) {
-          long floats = 0;
-          for (GroupPlan.Slice s : g.slices()) {
+          long[] floats = new long[g.slices().size()];
+          for (int i = 0; i < floats.length; i++) {
+            GroupPlan.Slice s = g.slices().get(i);
             ChannelSlice slice = new ChannelSlice(s.layer(), s.from(), s.to());
-            floats += model.trainableLength(List.of(slice)) + model.bufferLength(List.of(slice));
+            floats[i] = model.trainableLength(List.of(slice)) + model.bufferLength(List.of(slice));
           }
-          payload.put(g.groupId(), new long[] {floats});
+          payload.put(g.groupId(), floats);
         }
       }
     });
@@ -197,11 +217,21 @@ final class ThreeDevices implements AutoCloseable {
     for (DeviceInfo d : devices) {
       long[] bytes = new long[4];
       for (GroupPlan g : plan.groups()) {
-        int length = (int) payload.get(g.groupId())[0];
+        long[] sliceFloats = payload.get(g.groupId());
+        int length = (int) java.util.Arrays.stream(sliceFloats).sum();
         int rank = g.updaters().indexOf(d.name());
         if (g.isAllReduce() && rank >= 0) {
-          bytes[0] += WireVolume.ringAllReduceSentBytes(g.updaters().size(), rank, length, chunkFloats);
-          bytes[1] += WireVolume.ringAllReduceReceivedBytes(g.updaters().size(), rank, length, chunkFloats);
+          // The gradient payload's member parts: piece p of every slice in part p.
+          int members = g.updaters().size();
+          int[] parts = new int[members];
+          for (long floats : sliceFloats) {
+            for (int p = 0; p < members; p++) {
+              parts[p] += (int) ((p + 1) * floats / members - p * floats / members);
+            }
+          }
+          RingAllReduceSchedule ring = new RingAllReduceSchedule(members, rank, ChunkLayout.ofParts(parts, chunkFloats));
+          bytes[0] += members < 2 ? 0 : WireVolume.sentBytes(ring);
+          bytes[1] += members < 2 ? 0 : WireVolume.receivedBytes(ring);
         }
         List<String> members = new ArrayList<>(List.of(g.owner()));
         devices.stream().map(DeviceInfo::name).filter(n -> !g.updaters().contains(n)).forEach(members::add);

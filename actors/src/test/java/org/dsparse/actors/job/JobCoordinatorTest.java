@@ -73,4 +73,50 @@ class JobCoordinatorTest {
       assertTrue(Files.exists(Path.of(failed.checkpoints().get(0))));
     }
   }
+
+  @Test
+  void aJobResumedFromAnEpochsCheckpointsEndsAsTheUninterruptedOneBitForBit(@TempDir Path dir) throws Exception {
+    Path first = dir.resolve("uninterrupted");
+    Path second = dir.resolve("resumed");
+    try (LocalCluster cluster = LocalCluster.start(config(first, "whole"), DEVICES, Duration.ofSeconds(30))) {
+      JobEvent whole = cluster.node(0).submit(JobConfig.read(config(first, "whole")), e -> { })
+          .get(180, TimeUnit.SECONDS);
+      assertTrue(whole instanceof JobEvent.Succeeded, whole.toString());
+      Config resume = config(second, "continued").withValue("dsparse.job.resume-from",
+          ConfigValueFactory.fromAnyRef(first.resolve("whole").resolve("epoch-1").toString()));
+      JobEvent continued = cluster.node(0).submit(JobConfig.read(resume), e -> { }).get(180, TimeUnit.SECONDS);
+      assertTrue(continued instanceof JobEvent.Succeeded, continued.toString());
+      JobReport report = ((JobEvent.Succeeded) continued).report();
+      assertEquals(16, report.steps(), "the step count goes on from the checkpoint's");
+      assertEquals(1, report.epochAccuracies().size(), "only the second epoch ran");
+      for (LocalCluster.Member device : DEVICES) {
+        Path a = first.resolve("whole").resolve("epoch-2").resolve(device.name() + ".ckpt");
+        Path b = second.resolve("continued").resolve("epoch-2").resolve(device.name() + ".ckpt");
+        assertSameTraining(a, b);
+      }
+    }
+  }
+
+  /** The same weights, step and optimizer state in two checkpoints (their plans' text may differ). */
+  private static void assertSameTraining(Path a, Path b) throws Exception {
+    org.dsparse.training.trainer.DjlThread.run(() -> {
+      try (var one = org.dsparse.training.model.Models.create("small-cnn", new ai.djl.ndarray.types.Shape(1, 28, 28),
+          10, 1);
+          var two = org.dsparse.training.model.Models.create("small-cnn", new ai.djl.ndarray.types.Shape(1, 28, 28),
+              10, 2)) {
+        var stateOne = org.dsparse.training.model.Checkpoint.load(one, a).orElseThrow();
+        var stateTwo = org.dsparse.training.model.Checkpoint.load(two, b).orElseThrow();
+        int[] all = java.util.stream.IntStream.range(0, one.layerCount()).toArray();
+        org.junit.jupiter.api.Assertions.assertArrayEquals(one.exportWeights(all), two.exportWeights(all), a + " " + b);
+        assertEquals(List.of(stateOne.epoch(), stateOne.step(), stateOne.optimizerUpdates()),
+            List.of(stateTwo.epoch(), stateTwo.step(), stateTwo.optimizerUpdates()));
+        assertEquals(stateOne.optimizerState().size(), stateTwo.optimizerState().size());
+        for (int i = 0; i < stateOne.optimizerState().size(); i++) {
+          assertEquals(stateOne.optimizerState().get(i).slice(), stateTwo.optimizerState().get(i).slice());
+          org.junit.jupiter.api.Assertions.assertArrayEquals(stateOne.optimizerState().get(i).state(),
+              stateTwo.optimizerState().get(i).state(), a + " " + stateOne.optimizerState().get(i).slice());
+        }
+      }
+    });
+  }
 }

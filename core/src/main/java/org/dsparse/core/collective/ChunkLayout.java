@@ -2,59 +2,62 @@ package org.dsparse.core.collective;
 
 /**
  * Cuts a buffer of {@code length} floats into {@code parts} contiguous parts whose sizes differ by at
- * most one, and every part into the same number of chunks, none longer than {@code maxChunkFloats}.
- *
- * <p>A buffer may also be a window, floats {@code [offset, offset + length)} of a vector of
- * {@code total}: its parts are then the vector's parts clipped to the window (some empty), so that
- * every element falls in the part it would fall in within the whole vector. A ring reduces each
- * element in an order set by its part, so cutting a vector into windows changes no sum's rounding.
+ * most one (or of given sizes), and every part into the same number of chunks, none longer than
+ * {@code maxChunkFloats}.
  *
  * <p>Every part has the same chunk count (chunks of short parts are shorter, possibly empty) so that a
  * chunk index means the same thing at every ring step: chunk {@code c} received at step {@code t}
  * is exactly what must be sent on as chunk {@code c} at step {@code t + 1}.
+ *
+ * <p>A ring reduces each element in an order set by the part it is in. Given part sizes let a caller
+ * put every element in a part of its choosing, e.g. the same part whether its vector is reduced
+ * whole or in pieces.
  */
 public final class ChunkLayout {
   private final int length;
-  private final int parts;
   private final int chunksPerPart;
-  /** Where the buffer starts in the vector it is a window of, and that vector's length. */
-  private final int offset;
-  private final int total;
+  /** Where each part starts, and the buffer's end. */
+  private final int[] boundaries;
 
-  private ChunkLayout(int length, int parts, int chunksPerPart, int offset, int total) {
+  private ChunkLayout(int length, int chunksPerPart, int[] boundaries) {
     this.length = length;
-    this.parts = parts;
     this.chunksPerPart = chunksPerPart;
-    this.offset = offset;
-    this.total = total;
+    this.boundaries = boundaries;
   }
 
   public static ChunkLayout of(int length, int parts, int maxChunkFloats) {
-    return window(0, length, length, parts, maxChunkFloats);
-  }
-
-  /** The layout of floats {@code [offset, offset + length)} of a vector of {@code total}. */
-  public static ChunkLayout window(int offset, int length, int total, int parts, int maxChunkFloats) {
     if (length < 0) {
       throw new IllegalArgumentException("buffer length must be >= 0, was " + length);
-    }
-    if (offset < 0 || (long) offset + length > total) {
-      throw new IllegalArgumentException("window [" + offset + ", " + ((long) offset + length)
-          + ") is not inside a vector of " + total);
     }
     if (parts < 1) {
       throw new IllegalArgumentException("parts must be >= 1, was " + parts);
     }
+    int[] lengths = new int[parts];
+    for (int part = 0; part < parts; part++) {
+      lengths[part] = (int) ((long) (part + 1) * length / parts - (long) part * length / parts);
+    }
+    return ofParts(lengths, maxChunkFloats);
+  }
+
+  /** A buffer made of parts of these lengths, in order. */
+  public static ChunkLayout ofParts(int[] partLengths, int maxChunkFloats) {
+    if (partLengths.length < 1) {
+      throw new IllegalArgumentException("parts must be >= 1, was " + partLengths.length);
+    }
     if (maxChunkFloats < 1) {
       throw new IllegalArgumentException("maxChunkFloats must be >= 1, was " + maxChunkFloats);
     }
-    ChunkLayout unchunked = new ChunkLayout(length, parts, 1, offset, total);
+    int[] boundaries = new int[partLengths.length + 1];
     int longestPart = 0;
-    for (int part = 0; part < parts; part++) {
-      longestPart = Math.max(longestPart, unchunked.partLength(part));
+    for (int part = 0; part < partLengths.length; part++) {
+      if (partLengths[part] < 0) {
+        throw new IllegalArgumentException("part " + part + " has length " + partLengths[part]);
+      }
+      boundaries[part + 1] = Math.addExact(boundaries[part], partLengths[part]);
+      longestPart = Math.max(longestPart, partLengths[part]);
     }
     int chunks = Math.max(1, (longestPart + maxChunkFloats - 1) / maxChunkFloats);
-    return new ChunkLayout(length, parts, chunks, offset, total);
+    return new ChunkLayout(boundaries[partLengths.length], chunks, boundaries);
   }
 
   public int length() {
@@ -62,7 +65,7 @@ public final class ChunkLayout {
   }
 
   public int parts() {
-    return parts;
+    return boundaries.length - 1;
   }
 
   public int chunksPerPart() {
@@ -71,18 +74,12 @@ public final class ChunkLayout {
 
   public int partOffset(int part) {
     checkPart(part);
-    return boundary(part);
+    return boundaries[part];
   }
 
   public int partLength(int part) {
     checkPart(part);
-    return boundary(part + 1) - boundary(part);
-  }
-
-  /** Where part {@code part} starts in the buffer: the vector's boundary, clipped to the window. */
-  private int boundary(int part) {
-    long inVector = (long) part * total / parts - offset;
-    return (int) Math.max(0, Math.min(length, inVector));
+    return boundaries[part + 1] - boundaries[part];
   }
 
   public int chunkOffset(int part, int chunk) {
@@ -99,8 +96,8 @@ public final class ChunkLayout {
   }
 
   private void checkPart(int part) {
-    if (part < 0 || part >= parts) {
-      throw new IndexOutOfBoundsException("part " + part + " outside [0, " + parts + ")");
+    if (part < 0 || part >= parts()) {
+      throw new IndexOutOfBoundsException("part " + part + " outside [0, " + parts() + ")");
     }
   }
 

@@ -34,30 +34,24 @@ class ChunkLayoutTest {
   }
 
   @Test
-  void aWindowPutsEveryElementInThePartItHasInTheWholeVector() {
-    int total = 1003;
-    ChunkLayout whole = ChunkLayout.of(total, 7, 50);
-    int[] cuts = {0, 17, 18, 400, 1003};
-    for (int w = 0; w + 1 < cuts.length; w++) {
-      int offset = cuts[w];
-      int length = cuts[w + 1] - offset;
-      ChunkLayout window = ChunkLayout.window(offset, length, total, 7, 50);
-      int next = 0;
-      for (int p = 0; p < 7; p++) {
-        for (int i = 0; i < window.partLength(p); i++) {
-          int element = offset + window.partOffset(p) + i;
-          assertTrue(element >= whole.partOffset(p) && element < whole.partOffset(p) + whole.partLength(p),
-              "element " + element + " of window " + w + " in part " + p);
-        }
-        for (int c = 0; c < window.chunksPerPart(); c++) {
-          assertEquals(next, window.chunkOffset(p, c));
-          assertTrue(window.chunkLength(p, c) <= 50);
-          next += window.chunkLength(p, c);
-        }
+  void givenPartLengthsAreKeptAndTiledIntoChunks() {
+    int[] lengths = {0, 120, 7, 0, 33};
+    ChunkLayout layout = ChunkLayout.ofParts(lengths, 50);
+    assertEquals(160, layout.length());
+    assertEquals(5, layout.parts());
+    assertEquals(3, layout.chunksPerPart(), "the longest part, 120 floats, needs three chunks of at most 50");
+    int next = 0;
+    for (int p = 0; p < lengths.length; p++) {
+      assertEquals(next, layout.partOffset(p));
+      assertEquals(lengths[p], layout.partLength(p));
+      for (int c = 0; c < layout.chunksPerPart(); c++) {
+        assertEquals(next, layout.chunkOffset(p, c));
+        assertTrue(layout.chunkLength(p, c) <= 50);
+        next += layout.chunkLength(p, c);
       }
-      assertEquals(length, next, "window " + w + " tiled");
     }
-    assertThrows(IllegalArgumentException.class, () -> ChunkLayout.window(1000, 10, total, 7, 50));
-    assertThrows(IllegalArgumentException.class, () -> ChunkLayout.window(-1, 10, total, 7, 50));
+    assertEquals(160, next);
+    assertThrows(IllegalArgumentException.class, () -> ChunkLayout.ofParts(new int[] {3, -1}, 50));
+    assertThrows(IllegalArgumentException.class, () -> ChunkLayout.ofParts(new int[0], 50));
   }
 }

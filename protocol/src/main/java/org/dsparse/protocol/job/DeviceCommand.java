@@ -40,8 +40,13 @@ public sealed interface DeviceCommand extends ControlMessage {
   record Evaluate(String jobId, int shard, int shards, ActorRef<DeviceEvent> replyTo)
       implements DeviceCommand {}
 
-  /** Saves the device's whole model (after a refresh every device holds the same weights). */
-  record SaveCheckpoint(String jobId, String path, ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
+  /**
+   * Saves the device's whole model (after a refresh every device holds the same weights) to
+   * {@code path}, with where training stands (the next step, {@code step}, starts epoch
+   * {@code nextEpoch}), the optimizer state of what the device updates, and the plan's text.
+   */
+  record SaveCheckpoint(String jobId, String path, int nextEpoch, long step, String plan,
+      ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
 
   /** Ends the job: stops its groups and frees its model. */
   record EndJob(String jobId) implements DeviceCommand {}

@@ -10,8 +10,12 @@ public sealed interface DeviceEvent extends ControlMessage {
   record Described(String device, String address, long budgetBytes,
       org.apache.pekko.actor.typed.ActorRef<DeviceCommand> self) implements DeviceEvent {}
 
-  /** @param stepsPerEpoch whole batches in this device's data shard */
-  record Prepared(String device, int stepsPerEpoch) implements DeviceEvent {}
+  /**
+   * @param stepsPerEpoch whole batches in this device's data shard
+   * @param epoch the epoch its state continues in (0 for a fresh start)
+   * @param step the steps its state has done (0 for a fresh start)
+   */
+  record Prepared(String device, int stepsPerEpoch, int epoch, long step) implements DeviceEvent {}
 
   record StepCompleted(String device, long step, StepMetrics metrics) implements DeviceEvent {}
 

@@ -40,6 +40,8 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param checkpointDir where the coordinator's node saves a checkpoint at each epoch end, or empty
  * @param planner planner knobs
  * @param overlap whether and how a step's gradient AllReduces overlap its backward
+ * @param resumeFrom a directory of one epoch's checkpoints, from which every device continues
+ *     (its own file, named after it, holds where training was and its optimizer state), or empty
  */
 public record JobSpec(
     String jobId,
@@ -63,7 +65,8 @@ public record JobSpec(
     String initialCheckpoint,
     String checkpointDir,
     PlannerKnobs planner,
-    Overlap overlap) implements ControlMessage {
+    Overlap overlap,
+    String resumeFrom) implements ControlMessage {
 
   /** Data-parallel baseline or DSparse's sparse update. */
   public enum Mode { FULL, DSPARSE }
@@ -117,6 +120,7 @@ public record JobSpec(
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(planner, "planner");
     Objects.requireNonNull(overlap, "overlap");
+    Objects.requireNonNull(resumeFrom, "resumeFrom");
     if (!jobId.matches("[A-Za-z0-9_.-]+")) {
       throw new IllegalArgumentException("job id '" + jobId + "' may use only letters, digits, '_', '.', '-'");
     }
@@ -152,7 +156,7 @@ public record JobSpec(
   public JobSpec withMode(Mode other, String otherJobId) {
     return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer, learningRate,
         momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
-        planner, overlap);
+        planner, overlap, resumeFrom);
   }
 
   /**
@@ -192,27 +196,27 @@ public record JobSpec(
   public JobSpec withProtocol(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, interval, interval, seed,
-        initialCheckpoint, checkpointDir, planner, overlap);
+        initialCheckpoint, checkpointDir, planner, overlap, resumeFrom);
   }
 
   /** The same job cut to at most {@code steps} steps per epoch, evaluated at epoch ends only. */
   public JobSpec withMaxStepsPerEpoch(int steps) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, steps, 0, averagingInterval, refreshInterval, seed,
-        initialCheckpoint, checkpointDir, planner, overlap);
+        initialCheckpoint, checkpointDir, planner, overlap, resumeFrom);
   }
 
   /** The same job with another refresh interval. */
   public JobSpec withRefreshInterval(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, interval, seed, initialCheckpoint,
-        checkpointDir, planner, overlap);
+        checkpointDir, planner, overlap, resumeFrom);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, path,
-        checkpointDir, planner, overlap);
+        checkpointDir, planner, overlap, resumeFrom);
   }
 }
