@@ -397,16 +397,32 @@ public final class SparseTrainer {
     DjlThread.checkCurrent();
     requirePending();
     float[] flat = new float[gradientLength(slices)];
+    eachOwnedRows(slices, (slice, p, rows, offset) -> {
+      try (NDArray grad = p.getArray().getGradient()) {
+        return rows.copyOut(grad, flat, offset);
+      }
+    });
+    return flat;
+  }
+
+  /** Copies between a flat buffer at {@code offset} and a tensor's rows; answers the next offset. */
+  @FunctionalInterface
+  private interface RowsCopy {
+    int copy(ChannelSlice slice, Parameter tensor, RowRange rows, int offset);
+  }
+
+  /**
+   * The layout every flat buffer of this trainer shares: slice after slice in the order given, each
+   * trainable tensor of the slice's (updated) layer in its fixed order, the rows the slice owns.
+   */
+  private void eachOwnedRows(List<ChannelSlice> slices, RowsCopy copy) {
     int offset = 0;
     for (ChannelSlice s : slices) {
       Layer layer = updatedLayer(s.layer());
       for (Parameter p : layer.trainable()) {
-        try (NDArray grad = p.getArray().getGradient()) {
-          offset = layer.rows(p, s.from(), s.to()).copyOut(grad, flat, offset);
-        }
+        offset = copy.copy(s, p, layer.rows(p, s.from(), s.to()), offset);
       }
     }
-    return flat;
   }
 
   /** Replaces these whole layers' gradients; see {@link #importGradients(List, float[])}. */
@@ -422,15 +438,11 @@ public final class SparseTrainer {
       throw new IllegalArgumentException("gradients for " + slices + " need " + gradientLength(slices)
           + " floats, got " + flat.length);
     }
-    int offset = 0;
-    for (ChannelSlice s : slices) {
-      Layer layer = updatedLayer(s.layer());
-      for (Parameter p : layer.trainable()) {
-        try (NDArray grad = p.getArray().getGradient()) {
-          offset = layer.rows(p, s.from(), s.to()).copyIn(flat, offset, grad);
-        }
+    eachOwnedRows(slices, (slice, p, rows, offset) -> {
+      try (NDArray grad = p.getArray().getGradient()) {
+        return rows.copyIn(flat, offset, grad);
       }
-    }
+    });
   }
 
   /** Elements of {@link #exportOptimizerState} for these slices. */
@@ -447,16 +459,12 @@ public final class SparseTrainer {
   public float[] exportOptimizerState(List<ChannelSlice> slices) {
     DjlThread.checkCurrent();
     float[] flat = new float[optimizerStateLength(slices)];
-    int offset = 0;
-    for (ChannelSlice s : slices) {
-      Layer layer = updatedLayer(s.layer());
-      for (Parameter p : layer.trainable()) {
-        RowRange rows = layer.rows(p, s.from(), s.to());
-        for (NDArray state : optimizers[s.layer()].state(p.getId(), p.getArray())) {
-          offset = rows.copyOut(state, flat, offset);
-        }
+    eachOwnedRows(slices, (slice, p, rows, offset) -> {
+      for (NDArray state : optimizers[slice.layer()].state(p.getId(), p.getArray())) {
+        offset = rows.copyOut(state, flat, offset);
       }
-    }
+      return offset;
+    });
     return flat;
   }
 
@@ -470,17 +478,13 @@ public final class SparseTrainer {
       throw new IllegalArgumentException("optimizer state for " + slices + " needs " + optimizerStateLength(slices)
           + " floats, got " + flat.length);
     }
-    int offset = 0;
-    for (ChannelSlice s : slices) {
-      Layer layer = updatedLayer(s.layer());
-      for (Parameter p : layer.trainable()) {
-        RowRange rows = layer.rows(p, s.from(), s.to());
-        for (NDArray state : optimizers[s.layer()].state(p.getId(), p.getArray())) {
-          offset = rows.copyIn(flat, offset, state);
-        }
-        optimizers[s.layer()].setUpdatesSoFar(p.getId(), updatesSoFar);
+    eachOwnedRows(slices, (slice, p, rows, offset) -> {
+      for (NDArray state : optimizers[slice.layer()].state(p.getId(), p.getArray())) {
+        offset = rows.copyIn(flat, offset, state);
       }
-    }
+      optimizers[slice.layer()].setUpdatesSoFar(p.getId(), updatesSoFar);
+      return offset;
+    });
   }
 
   /** Optimizer steps taken so far by the most-updated parameter (what Adam's bias correction counts). */
