@@ -93,6 +93,10 @@ final class DeviceRuntime implements AutoCloseable {
         Path file = resumeFile(spec, device.name());
         resumed = Checkpoint.load(model, file).orElseThrow(() -> new IOException("checkpoint " + file
             + " holds weights only, not where training was: it cannot be resumed from"));
+        if (resumed.stepInEpoch() != 0) {
+          throw new IOException("checkpoint " + file + " was written after step " + resumed.stepInEpoch() + " of epoch "
+              + (resumed.epoch() + 1) + ": only epoch-end checkpoints can be resumed from");
+        }
         if (!resumed.optimizer().equals(spec.optimizer())) {
           throw new IOException("checkpoint " + file + " was trained with optimizer " + resumed.optimizer()
               + ", the job asks for " + spec.optimizer());

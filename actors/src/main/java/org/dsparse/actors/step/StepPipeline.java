@@ -13,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.dsparse.actors.collective.Collectives;
 import org.dsparse.actors.job.JobPlanning;
+import org.dsparse.core.collective.MemberParts;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.protocol.job.StepMetrics;
@@ -131,11 +132,10 @@ public final class StepPipeline {
   private record Part(GroupPlan group, List<ChannelSlice> slices) {}
 
   /**
-   * A part's payload, member part by member part: each slice's floats (its gradients, then its
-   * BatchNorm statistics) are cut into as many pieces as the group has members, and member part
-   * {@code p} holds piece {@code p} of every slice. The ring sums an element in an order set by its
-   * member part, which is then the same whether the backward is cut or not: overlap changes no float.
-   * Each member part holds about 1/members of the payload, so the ring stays balanced.
+   * A part's payload. Gradient payloads are laid out by {@link MemberParts}, each slice's floats
+   * (its gradients, then its BatchNorm statistics) cut into one piece per member of the group: the
+   * ring then sums an element in the same order whether the backward is cut or not (overlap changes
+   * no float), and stays balanced.
    *
    * @param partLengths the member parts' lengths; empty: parts of equal length
    */
@@ -300,54 +300,27 @@ public final class StepPipeline {
 
   /** A part's gradient payload, laid out as {@link Payload} says. */
   private Payload gradients(Part part) {
-    int members = part.group().updaters().size();
     List<float[]> perSlice = new ArrayList<>();
-    int length = 0;
     for (ChannelSlice slice : part.slices()) {
       float[] gradients = trainer.exportGradients(List.of(slice));
       float[] floats = Arrays.copyOf(gradients, gradients.length + model.bufferLength(List.of(slice)));
       model.exportBuffers(List.of(slice), floats, gradients.length);
       perSlice.add(floats);
-      length += floats.length;
     }
-    float[] payload = new float[length];
-    int[] partLengths = new int[members];
-    int at = 0;
-    for (int member = 0; member < members; member++) {
-      for (float[] floats : perSlice) {
-        int from = piece(floats.length, members, member);
-        int to = piece(floats.length, members, member + 1);
-        System.arraycopy(floats, from, payload, at, to - from);
-        at += to - from;
-        partLengths[member] += to - from;
-      }
-    }
-    return new Payload(payload, partLengths);
-  }
-
-  /** Where piece {@code index} of {@code members} of a slice's {@code length} floats starts. */
-  private static int piece(int length, int members, int index) {
-    return (int) ((long) index * length / members);
+    int members = part.group().updaters().size();
+    int[] sliceLengths = perSlice.stream().mapToInt(floats -> floats.length).toArray();
+    return new Payload(MemberParts.gather(perSlice, members), MemberParts.partLengths(sliceLengths, members));
   }
 
   /** Takes the averaged gradient payloads back, then runs the optimizer step. */
   private Void applyAndStep(List<Reduced> averaged) {
     for (Reduced reduced : averaged) {
       List<ChannelSlice> slices = reduced.part().slices();
-      int members = reduced.part().group().updaters().size();
       List<float[]> perSlice = new ArrayList<>();
       for (ChannelSlice slice : slices) {
         perSlice.add(new float[trainer.gradientLength(List.of(slice)) + model.bufferLength(List.of(slice))]);
       }
-      int at = 0;
-      for (int member = 0; member < members; member++) {
-        for (float[] floats : perSlice) {
-          int from = piece(floats.length, members, member);
-          int to = piece(floats.length, members, member + 1);
-          System.arraycopy(reduced.payload(), at, floats, from, to - from);
-          at += to - from;
-        }
-      }
+      MemberParts.scatter(reduced.payload(), perSlice, reduced.part().group().updaters().size());
       for (int i = 0; i < slices.size(); i++) {
         List<ChannelSlice> slice = List.of(slices.get(i));
         int gradientLength = trainer.gradientLength(slice);

@@ -24,6 +24,7 @@ import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.job.PlannedJob;
 import org.dsparse.actors.node.LocalCluster;
 import org.dsparse.core.collective.ChunkLayout;
+import org.dsparse.core.collective.MemberParts;
 import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.core.collective.RingAllReduceSchedule;
 import org.dsparse.core.collective.WireVolume;
@@ -223,12 +224,8 @@ final class ThreeDevices implements AutoCloseable {
         if (g.isAllReduce() && rank >= 0) {
           // The gradient payload's member parts: piece p of every slice in part p.
           int members = g.updaters().size();
-          int[] parts = new int[members];
-          for (long floats : sliceFloats) {
-            for (int p = 0; p < members; p++) {
-              parts[p] += (int) ((p + 1) * floats / members - p * floats / members);
-            }
-          }
+          int[] parts = MemberParts.partLengths(java.util.Arrays.stream(sliceFloats).mapToInt(f -> (int) f).toArray(),
+              members);
           RingAllReduceSchedule ring = new RingAllReduceSchedule(members, rank, ChunkLayout.ofParts(parts, chunkFloats));
           bytes[0] += members < 2 ? 0 : WireVolume.sentBytes(ring);
           bytes[1] += members < 2 ? 0 : WireVolume.receivedBytes(ring);
