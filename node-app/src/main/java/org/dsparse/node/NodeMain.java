@@ -43,7 +43,8 @@ public final class NodeMain {
         --data DIR           folder with this device's dataset files
         --job FILE           with start: also submit this job once the cluster has its devices
         --resume DIR         with the job: continue it from one epoch's checkpoints, checkpoint-dir/JOB/epoch-N
-                             (each device reads its own file there)""";
+                             (each device reads its own file there); or --resume devices: from the last
+                             committed step the job's devices hold, after the node that submitted it was lost""";
 
   private NodeMain() {}
 

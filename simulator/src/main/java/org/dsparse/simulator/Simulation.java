@@ -138,8 +138,7 @@ public final class Simulation {
       log.accept("variant " + variant.name() + ": " + jobId + " ...");
       JobSpec spec = variant.spec().withMode(JobSpec.Mode.DSPARSE, jobId)
           .withInitialCheckpoint(settings.get(0).setting().equals("pretrained") ? job.initialCheckpoint() : "");
-      variants.put(variant.name(), runJob(new JobConfig(spec, simulation.devices().size(),
-          simulation.job().timeouts()), budgets));
+      variants.put(variant.name(), runJob(simulation.job().with(spec, simulation.devices().size()), budgets));
     }
     List<SettingResult> timings = new ArrayList<>();
     if (simulation.timing().enabled()) {
@@ -178,7 +177,7 @@ public final class Simulation {
     Map<JobSpec.Mode, JobReport> reports = new LinkedHashMap<>();
     for (JobSpec.Mode mode : simulation.modes()) {
       String jobId = simulation.name() + "-" + tag + "-" + job.protocol() + "-" + mode.name().toLowerCase(Locale.ROOT);
-      JobConfig run = new JobConfig(job.withMode(mode, jobId), devices.size(), simulation.job().timeouts());
+      JobConfig run = simulation.job().with(job.withMode(mode, jobId), devices.size());
       log.accept("running " + jobId + " on " + devices.size() + " devices ("
           + (simulation.processes() ? "one JVM each" : "in this JVM") + ", " + links + " links) ...");
       reports.put(mode, runJob(run, budgets, devices));

@@ -201,7 +201,7 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
       }
       return new SimulationConfig(name, c.getBoolean("processes"), List.copyOf(devices), List.copyOf(modes),
           pretrainEpochs, c.getDouble("pretrain.learning-rate"), c.getBoolean("scratch"),
-          variants(root, c), new JobConfig(job.spec(), devices.size(), job.timeouts()), protocols(root, c),
+          variants(root, c), job.with(job.spec(), devices.size()), protocols(root, c),
           timing(c));
     } catch (ConfigException e) {
       throw new UsageException("simulation configuration: " + e.getMessage());

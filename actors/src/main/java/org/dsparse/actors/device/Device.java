@@ -7,7 +7,9 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.AddressFromURIString;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -17,7 +19,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Subscribe;
 import org.dsparse.actors.collective.CollectiveSettings;
 import org.dsparse.actors.collective.Collectives;
 import org.dsparse.actors.collective.GroupSpec;
@@ -56,6 +60,9 @@ public final class Device extends AbstractBehavior<Device.Command> {
 
   private record Remote(DeviceCommand command) implements Command {}
 
+  /** The state a re-planned job continues from is here (null for a fresh start): build the runtime. */
+  private record StateReady(DeviceCommand.Prepare prepare, CommittedState state, Throwable error) implements Command {}
+
   private record RuntimeReady(DeviceCommand.Prepare prepare, DeviceRuntime runtime, Throwable error)
       implements Command {}
 
@@ -63,6 +70,9 @@ public final class Device extends AbstractBehavior<Device.Command> {
       implements Command {}
 
   private record Answered(DeviceEvent event, ActorRef<DeviceEvent> replyTo) implements Command {}
+
+  /** A cluster member became unreachable or is leaving. */
+  private record NodeLost(String address, String how) implements Command {}
 
   private final ActorContext<Command> context;
   private final DeviceSettings settings;
@@ -74,6 +84,16 @@ public final class Device extends AbstractBehavior<Device.Command> {
   private Job job;
   /** The step in flight, if any. */
   private DeviceCommand.RunStep running;
+  /** The Prepare being carried out, if any: a later one, an abandon or the job's end replaces it. */
+  private DeviceCommand.Prepare preparing;
+  /**
+   * The job's state at its last committed step, which a re-plan rolls back to; it outlives the
+   * job's runtime so that a re-plan can rebuild from it. Written on the DJL thread (where the
+   * snapshot is taken, in order with the steps' model work), read by the actor.
+   */
+  private final AtomicReference<CommittedState> committed = new AtomicReference<>();
+  /** How long a device waits for another's model when it joins a running job. */
+  private static final Duration FETCH_TIMEOUT = Duration.ofMinutes(2);
 
   /** A device whose steps' model work runs on the DJL thread. */
   public static Behavior<Command> create(DeviceSettings settings, CollectiveSettings collectiveSettings) {
@@ -96,6 +116,14 @@ public final class Device extends AbstractBehavior<Device.Command> {
     this.address = Cluster.get(context.getSystem()).selfMember().address().toString();
     this.commands = context.messageAdapter(DeviceCommand.class, Remote::new);
     context.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, commands));
+    var subscriptions = Cluster.get(context.getSystem()).subscriptions();
+    subscriptions.tell(Subscribe.create(context.messageAdapter(ClusterEvent.ReachabilityEvent.class,
+        event -> new NodeLost(event.member().address().toString(),
+            event instanceof ClusterEvent.UnreachableMember ? "became unreachable" : "")),
+        ClusterEvent.ReachabilityEvent.class));
+    subscriptions.tell(Subscribe.create(context.messageAdapter(ClusterEvent.MemberRemoved.class,
+        event -> new NodeLost(event.member().address().toString(), "was removed from the cluster")),
+        ClusterEvent.MemberRemoved.class));
     // Shard placement knows this device's budget from the start; jobs add what training reserves.
     DeviceDirectory.get(context.getSystem()).announce(
         new DeviceEntry(settings.name(), address, settings.budgetBytes(), 0));
@@ -107,9 +135,11 @@ public final class Device extends AbstractBehavior<Device.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Remote.class, this::onRemote)
+        .onMessage(StateReady.class, this::onStateReady)
         .onMessage(RuntimeReady.class, this::onRuntimeReady)
         .onMessage(StepFinished.class, this::onStepFinished)
         .onMessage(Answered.class, this::onAnswered)
+        .onMessage(NodeLost.class, this::onNodeLost)
         .build();
   }
 
@@ -128,6 +158,10 @@ public final class Device extends AbstractBehavior<Device.Command> {
       onSaveCheckpoint(save);
     } else if (command instanceof DeviceCommand.EndJob end) {
       onEndJob(end);
+    } else if (command instanceof DeviceCommand.Abandon abandon) {
+      onAbandon(abandon);
+    } else if (command instanceof DeviceCommand.FetchState fetch) {
+      onFetchState(fetch);
     }
     return this;
   }
@@ -135,21 +169,75 @@ public final class Device extends AbstractBehavior<Device.Command> {
   // ---- job set-up -------------------------------------------------------------------------------
 
   private void onPrepare(DeviceCommand.Prepare prepare) {
-    if (job != null) {
-      endJob();
-    }
-    int rank = rankOf(prepare.devices());
-    if (rank < 0) {
+    if (rankOf(prepare.devices()) < 0) {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "this device is not in the job's device list"));
       return;
     }
-    context.getLog().info("job {}: preparing as device {} of {}, updating {} layers",
-        prepare.spec().jobId(), rank, prepare.devices().size(), prepare.assignment().updatedLayers().size());
+    CompletionStage<CommittedState> state = stateToContinueFrom(prepare.spec().jobId(), prepare.restore());
+    preparing = prepare;
+    if (job != null) {
+      endJob(); // after a live capture was queued: the runtime closes behind it
+    }
+    context.pipeToSelf(state, (restored, error) -> new StateReady(prepare, restored, error));
+  }
+
+  /**
+   * The job's state at {@code restore}'s step: this device's snapshot of it, its live model when it
+   * has done exactly those steps and nothing since (a device adopted at a step boundary), or the
+   * model fetched from the restore's source device. Null without a restore.
+   */
+  private CompletionStage<CommittedState> stateToContinueFrom(String jobId, DeviceCommand.Restore restore) {
+    CommittedState kept = committed.get();
+    if (restore == null) {
+      committed.set(null);
+      return CompletableFuture.completedFuture(null);
+    }
+    if (kept != null && kept.isOf(jobId, restore.step())) {
+      return CompletableFuture.completedFuture(kept);
+    }
+    if (job != null && job.jobId.equals(jobId) && job.live != null && job.live.step() == restore.step()) {
+      DeviceRuntime runtime = job.runtime;
+      DeviceEvent.HeldState live = job.live;
+      return DjlThread.submit(() -> {
+        CommittedState taken = runtime.capture(live.step(), live.epoch(), live.stepInEpoch());
+        committed.set(taken);
+        return taken;
+      });
+    }
+    if (restore.sourceDevice() == null || restore.source().equals(settings.name())) {
+      return CompletableFuture.failedFuture(new IllegalStateException("this device holds no state of job " + jobId
+          + " after step " + restore.step() + " and was given no device to fetch it from"));
+    }
+    context.getLog().info("job {}: fetching the model after step {} from device {}", jobId, restore.step(),
+        restore.source());
+    CompletableFuture<CommittedState> fetched = new CompletableFuture<>();
+    context.spawnAnonymous(StateFetcher.create(restore, jobId, FETCH_TIMEOUT, fetched));
+    return fetched;
+  }
+
+  private Behavior<Command> onStateReady(StateReady ready) {
+    DeviceCommand.Prepare prepare = ready.prepare();
+    if (prepare != preparing) {
+      return this;
+    }
+    if (ready.error() != null) {
+      preparing = null;
+      prepare.replyTo().tell(failed(prepare.spec().jobId(), "no state to continue from: " + describe(ready.error())));
+      return this;
+    }
+    if (ready.state() != null) {
+      committed.set(ready.state());
+    }
+    int rank = rankOf(prepare.devices());
+    context.getLog().info("job {}: preparing as device {} of {}, updating {} layers{}",
+        prepare.spec().jobId(), rank, prepare.devices().size(), prepare.assignment().updatedLayers().size(),
+        prepare.restore() == null ? "" : ", from step " + prepare.restore().step());
     context.pipeToSelf(
         DjlThread.submit(() -> DeviceRuntime.prepare(prepare.spec(), rank, prepare.devices().size(),
             prepare.assignment(), JobPlanning.learningRateScales(prepare.spec(), prepare.groups(), settings.name(),
-                prepare.devices().size()), settings)),
+                prepare.devices().size()), settings, prepare.restore(), ready.state())),
         (runtime, error) -> new RuntimeReady(prepare, runtime, error));
+    return this;
   }
 
   private int rankOf(List<DeviceInfo> devices) {
@@ -163,6 +251,20 @@ public final class Device extends AbstractBehavior<Device.Command> {
 
   private Behavior<Command> onRuntimeReady(RuntimeReady ready) {
     DeviceCommand.Prepare prepare = ready.prepare();
+    if (prepare != preparing) {
+      // Replaced by a later Prepare, or the job abandoned or ended meanwhile.
+      if (ready.runtime() != null) {
+        DjlThread.submit(() -> {
+          ready.runtime().close();
+          return null;
+        });
+      }
+      return this;
+    }
+    preparing = null;
+    if (job != null) {
+      endJob();
+    }
     if (ready.error() != null) {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "set-up failed: " + describe(ready.error())));
       return this;
@@ -192,12 +294,21 @@ public final class Device extends AbstractBehavior<Device.Command> {
     final List<ActorRef<ProcessGroup.Command>> groupActors = new ArrayList<>();
     /** Shard ids of the groups whose shard this device keeps current, by group id. */
     final Map<String, String> keptShards = new HashMap<>();
+    /** The cluster address of the job's coordinator; empty when it runs on this node. */
+    final String coordinator;
     /** The network counters when the previous step ended (or the job was ready). */
     Map<String, WireTraffic.Bytes> trafficAtLastStep;
+    /** Where the model stands while no step ran since the last one completed (or the job was ready); else null. */
+    DeviceEvent.HeldState live;
+    /** The job abandoned its step: its groups are stopped until the next Prepare. */
+    boolean abandoned;
 
     Job(DeviceCommand.Prepare prepare, DeviceRuntime runtime) {
       this.jobId = prepare.spec().jobId();
       this.runtime = runtime;
+      var coordinatorAddress = prepare.replyTo().path().address();
+      this.coordinator = coordinatorAddress.hasGlobalScope() ? coordinatorAddress.toString() : "";
+      this.live = runtime.start();
       Map<String, String> addresses = new LinkedHashMap<>();
       prepare.devices().forEach(d -> addresses.put(d.name(), d.address()));
       this.groups = DeviceGroups.of(settings.name(), jobId, prepare.groups(), List.copyOf(addresses.keySet()));
@@ -230,8 +341,13 @@ public final class Device extends AbstractBehavior<Device.Command> {
       return context.spawn(ProcessGroup.create(spec, collectiveSettings), ProcessGroup.actorName(collective.id()));
     }
 
-    void stop() {
+    void stopGroups() {
       groupActors.forEach(context::stop);
+      groupActors.clear();
+    }
+
+    void stop() {
+      stopGroups();
       DjlThread.submit(() -> {
         runtime.close();
         return null;
@@ -251,7 +367,21 @@ public final class Device extends AbstractBehavior<Device.Command> {
           + running.step() + " is still running"));
       return;
     }
+    if (job.abandoned) {
+      run.replyTo().tell(failed(run.jobId(), "step " + run.step() + " asked after the job abandoned its step; "
+          + "it needs a new plan first"));
+      return;
+    }
     running = run;
+    job.live = null;
+    if (run.snapshot()) {
+      // Queued before the step's model work, on the same thread: the model as the previous step left it.
+      DeviceRuntime runtime = job.runtime;
+      DjlThread.submit(() -> {
+        committed.set(runtime.capture(run.step(), run.epoch(), run.stepInEpoch()));
+        return null;
+      });
+    }
     context.pipeToSelf(job.pipeline.run(run.epoch(), run.step(), run.average(), run.refresh(), run.overlapCuts()),
         (result, error) -> new StepFinished(run, result, error));
   }
@@ -262,6 +392,10 @@ public final class Device extends AbstractBehavior<Device.Command> {
       return this; // the job ended or was replaced while the step ran
     }
     running = null;
+    if (finished.error() == null) {
+      job.live = new DeviceEvent.HeldState(run.step() + 1, run.epoch(), run.stepInEpoch() + 1,
+          job.runtime.updatedSlices());
+    }
     if (finished.error() != null) {
       String reason = StepPipeline.message(finished.error());
       context.getLog().warn("job {} step {}: {}", run.jobId(), run.step(), reason);
@@ -336,9 +470,84 @@ public final class Device extends AbstractBehavior<Device.Command> {
     return this;
   }
 
+  /**
+   * Stops the step in flight and the job's groups, then answers once the model work queued so far
+   * has run (stages not yet started fail), with the states this device can continue from.
+   */
+  private void onAbandon(DeviceCommand.Abandon abandon) {
+    if (preparing != null && preparing.spec().jobId().equals(abandon.jobId())) {
+      preparing = null;
+    }
+    if (job == null || !job.jobId.equals(abandon.jobId())) {
+      CommittedState kept = committed.get();
+      abandon.replyTo().tell(new DeviceEvent.Abandoned(settings.name(),
+          kept != null && kept.jobId().equals(abandon.jobId()) ? kept.held() : null, null));
+      return;
+    }
+    if (running != null) {
+      context.getLog().info("job {}: abandoning step {}", job.jobId, running.step());
+    }
+    job.pipeline.cancel();
+    job.stopGroups();
+    job.abandoned = true;
+    running = null;
+    DeviceEvent.HeldState live = job.live;
+    String jobId = job.jobId;
+    answerLater(abandon.replyTo(), jobId, () -> {
+      CommittedState kept = committed.get();
+      return new DeviceEvent.Abandoned(settings.name(), kept != null && kept.jobId().equals(jobId) ? kept.held() : null,
+          live);
+    });
+  }
+
+  /**
+   * The job's coordinator was lost: its step cannot complete. The device stops it and keeps its
+   * model, data and committed state, so that the job continues when it is submitted again with
+   * {@code resume-from = devices}.
+   */
+  private Behavior<Command> onNodeLost(NodeLost lost) {
+    if (lost.how().isEmpty() || job == null || job.abandoned || !lost.address().equals(job.coordinator)) {
+      return this;
+    }
+    CommittedState kept = committed.get();
+    context.getLog().warn("job {}: its coordinator at {} {}; device {} stops its step and keeps the job's state{} "
+        + "(submit the job again with --resume devices to continue)", job.jobId, lost.address(), lost.how(),
+        settings.name(), kept != null && kept.jobId().equals(job.jobId) ? " after step " + kept.step() : "");
+    job.pipeline.cancel();
+    job.stopGroups();
+    job.abandoned = true;
+    running = null;
+    return this;
+  }
+
+  /** Sends the committed model of the asked step in parts, or refuses when it holds no such state. */
+  private void onFetchState(DeviceCommand.FetchState fetch) {
+    CommittedState kept = committed.get();
+    if (kept == null || !kept.isOf(fetch.jobId(), fetch.step())) {
+      fetch.replyTo().tell(failed(fetch.jobId(), "holds no model of step " + fetch.step() + " (yet)"));
+      return;
+    }
+    float[] weights = kept.weights();
+    int chunk = DeviceDirectory.get(context.getSystem()).settings().weightsChunkFloats();
+    int offset = 0;
+    do {
+      int end = Math.min(weights.length, offset + chunk);
+      fetch.replyTo().tell(new DeviceEvent.StatePart(settings.name(), kept.step(), offset, weights.length,
+          java.util.Arrays.copyOfRange(weights, offset, end)));
+      offset = end;
+    } while (offset < weights.length);
+  }
+
   private void onEndJob(DeviceCommand.EndJob end) {
+    if (preparing != null && preparing.spec().jobId().equals(end.jobId())) {
+      preparing = null;
+    }
     if (job != null && job.jobId.equals(end.jobId())) {
       endJob();
+    }
+    CommittedState kept = committed.get();
+    if (kept != null && kept.jobId().equals(end.jobId())) {
+      committed.set(null);
     }
   }
 

@@ -16,6 +16,9 @@ import org.dsparse.core.data.Partitioner;
 import org.dsparse.core.data.Split;
 import org.dsparse.core.memory.OptimizerKind;
 import org.dsparse.protocol.job.Assignment;
+import org.dsparse.protocol.job.DeviceCommand;
+import org.dsparse.protocol.job.DeviceEvent;
+import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.training.data.DataSource;
 import org.dsparse.training.data.ImageBatch;
@@ -41,12 +44,16 @@ final class DeviceRuntime implements AutoCloseable {
   private final ImageSetDataset train;
   private final ImageSetDataset test;
   private final long baselineRss;
-  /** Where this device's state stands: the epoch it continues in and the steps done (0, 0 fresh). */
+  /**
+   * Where this device's state stands: the epoch it continues in, the batch of that epoch it starts at
+   * and the steps done (0, 0, 0 fresh).
+   */
   private final int startEpoch;
+  private final int startBatch;
   private final long startStep;
 
   private DeviceRuntime(JobSpec spec, LayeredModel model, SparseTrainer trainer, ImageSetDataset train,
-      ImageSetDataset test, long baselineRss, int startEpoch, long startStep) {
+      ImageSetDataset test, long baselineRss, int startEpoch, int startBatch, long startStep) {
     this.spec = spec;
     this.model = model;
     this.trainer = trainer;
@@ -54,13 +61,21 @@ final class DeviceRuntime implements AutoCloseable {
     this.test = test;
     this.baselineRss = baselineRss;
     this.startEpoch = startEpoch;
+    this.startBatch = startBatch;
     this.startStep = startStep;
   }
 
   /**
    * Loads this device's shard of the data, then builds the model and a trainer for its update set:
-   * from this device's file in the job's resume directory when it names one (weights, optimizer
-   * state and where training was), else from the initial checkpoint when the job names one.
+   * from {@code restored} when the job was re-planned (the model as it stood at the restore point,
+   * and the optimizer state of the slices the restore keeps; other slices' state starts at zero);
+   * else from this device's file in the job's resume directory when it names
+   * one (weights, optimizer state and where training was); else from the initial checkpoint when the
+   * job names one.
+   *
+   * <p>The data shard is this device's rank's share of the job's devices as they are now, so a
+   * re-planned job re-partitions the data among its new members; a mid-epoch restore starts at the
+   * epoch's batch it stopped at, in the epoch's seeded order of the new shard.
    *
    * @param learningRateScales learning-rate multipliers of some updated layers (see
    *     {@code JobPlanning.learningRateScales})
@@ -68,7 +83,8 @@ final class DeviceRuntime implements AutoCloseable {
    *     after the data is loaded, so that the peak measures training alone
    */
   static DeviceRuntime prepare(JobSpec spec, int rank, int devices, Assignment assignment,
-      Map<Integer, Double> learningRateScales, DeviceSettings device) throws IOException {
+      Map<Integer, Double> learningRateScales, DeviceSettings device, DeviceCommand.Restore restore,
+      CommittedState restored) throws IOException {
     DjlThread.checkCurrent();
     boolean measureMemory = device.measureMemory();
     DataSource source = device.dataSource(spec.data(), "job " + spec.jobId() + " data");
@@ -78,7 +94,7 @@ final class DeviceRuntime implements AutoCloseable {
     int[] shard = partition(spec, jobSet, devices)[rank];
     ImageSetDataset train = dataset(source, jobSet.subset(shard), spec.batch(), spec.seed() + rank);
     ImageSetDataset test = dataset(source, testSet, spec.batch(), spec.seed());
-    if (measureMemory) {
+    if (measureMemory && restored == null) {
       warmUp(spec, train, assignment);
     }
     System.gc();
@@ -89,7 +105,14 @@ final class DeviceRuntime implements AutoCloseable {
     LayeredModel model = Models.create(spec.model(), train.imageShape(), trainSet.classes(), spec.seed());
     try {
       Checkpoint.TrainingState resumed = null;
-      if (!spec.resumeFrom().isEmpty()) {
+      if (restored != null) {
+        int[] all = IntStream.range(0, model.layerCount()).toArray();
+        if (restored.weights().length != model.weightLength(all)) {
+          throw new IOException("the restored model of step " + restored.step() + " holds " + restored.weights().length
+              + " floats, the job's model " + model.weightLength(all));
+        }
+        model.importWeights(all, restored.weights());
+      } else if (!spec.resumeFrom().isEmpty()) {
         Path file = resumeFile(spec, device.name());
         resumed = Checkpoint.load(model, file).orElseThrow(() -> new IOException("checkpoint " + file
             + " holds weights only, not where training was: it cannot be resumed from"));
@@ -109,11 +132,21 @@ final class DeviceRuntime implements AutoCloseable {
       SparseTrainer trainer = new SparseTrainer(model, slices,
           new OptimizerSpec(kind, spec.learningRate(), kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0),
           spec.frozenPrefixMicroBatch(), learningRateScales);
+      if (restored != null) {
+        List<ChannelSlice> keep = JobPlanning.channelSlices(restore.keptOptimizerState());
+        for (Checkpoint.SliceState kept : restored.optimizer()) {
+          if (slices.contains(kept.slice()) && keep.contains(kept.slice())) {
+            trainer.importOptimizerState(List.of(kept.slice()), kept.state(), restored.optimizerUpdates());
+          }
+        }
+        return new DeviceRuntime(spec, model, trainer, train, test, baseline, restore.epoch(), restore.stepInEpoch(),
+            restore.step());
+      }
       if (resumed != null) {
         importOptimizerState(trainer, slices, resumed, resumeFile(spec, device.name()));
-        return new DeviceRuntime(spec, model, trainer, train, test, baseline, resumed.epoch(), resumed.step());
+        return new DeviceRuntime(spec, model, trainer, train, test, baseline, resumed.epoch(), 0, resumed.step());
       }
-      return new DeviceRuntime(spec, model, trainer, train, test, baseline, 0, 0);
+      return new DeviceRuntime(spec, model, trainer, train, test, baseline, 0, 0, 0);
     } catch (IOException | RuntimeException e) {
       model.close();
       throw e;
@@ -220,7 +253,7 @@ final class DeviceRuntime implements AutoCloseable {
    * {@code compute}.
    */
   StepPipeline pipeline(DeviceGroups groups, Collectives collectives, Compute compute) {
-    return new StepPipeline(spec, model, trainer, train, groups, collectives, compute);
+    return new StepPipeline(spec, model, trainer, train, groups, collectives, compute, startEpoch, startBatch);
   }
 
   /** Correct predictions, samples and summed loss on shard {@code shard} of {@code shards} of the test set. */
@@ -246,12 +279,38 @@ final class DeviceRuntime implements AutoCloseable {
    */
   void saveCheckpoint(Path path, int nextEpoch, long step, String plan) throws IOException {
     DjlThread.checkCurrent();
+    Checkpoint.save(model, path, new Checkpoint.TrainingState(spec.jobId(), nextEpoch, 0, step, spec.optimizer(),
+        trainer.optimizerUpdates(), optimizerState(), plan));
+  }
+
+  /**
+   * The model and this device's optimizer state as they stand, after {@code step} steps of the job,
+   * {@code stepInEpoch} of them in epoch {@code epoch}.
+   */
+  CommittedState capture(long step, int epoch, int stepInEpoch) {
+    DjlThread.checkCurrent();
+    float[] weights = model.exportWeights(IntStream.range(0, model.layerCount()).toArray());
+    return new CommittedState(spec.jobId(), step, epoch, stepInEpoch, weights, optimizerState(),
+        trainer.optimizerUpdates());
+  }
+
+  /** Where this runtime's model stands before its first step, with the slices it holds optimizer state of. */
+  DeviceEvent.HeldState start() {
+    return new DeviceEvent.HeldState(startStep, startEpoch, startBatch, updatedSlices());
+  }
+
+  /** The slices this device updates, as the plan names them. */
+  List<GroupPlan.Slice> updatedSlices() {
+    return trainer.slices().stream().map(s -> new GroupPlan.Slice(s.layer(), s.from(), s.to())).toList();
+  }
+
+  /** The optimizer state of every slice this device updates. */
+  private List<Checkpoint.SliceState> optimizerState() {
     List<Checkpoint.SliceState> state = new java.util.ArrayList<>();
     for (ChannelSlice slice : trainer.slices()) {
       state.add(new Checkpoint.SliceState(slice, trainer.exportOptimizerState(List.of(slice))));
     }
-    Checkpoint.save(model, path, new Checkpoint.TrainingState(spec.jobId(), nextEpoch, 0, step, spec.optimizer(),
-        trainer.optimizerUpdates(), state, plan));
+    return List.copyOf(state);
   }
 
   @Override

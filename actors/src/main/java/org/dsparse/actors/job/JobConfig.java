@@ -18,9 +18,16 @@ import org.dsparse.training.model.Models;
  * @param spec what every device receives
  * @param devices how many devices the job waits for
  * @param timeouts the coordinator's deadlines
+ * @param elasticity what the coordinator does when devices leave or join
  */
-public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeouts) {
+public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeouts,
+    JobCoordinator.Elasticity elasticity) {
   private static final String PATH = "dsparse.job";
+
+  /** The same settings for another job on {@code devices} devices. */
+  public JobConfig with(JobSpec otherSpec, int otherDevices) {
+    return new JobConfig(otherSpec, otherDevices, timeouts, elasticity);
+  }
 
   public static JobConfig read(Config root) {
     Config c = root.getConfig(PATH);
@@ -79,7 +86,11 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       Config t = c.getConfig("timeouts");
       JobCoordinator.Timeouts timeouts = new JobCoordinator.Timeouts(duration(t, "discovery"),
           duration(t, "prepare"), duration(t, "step"), duration(t, "evaluate"));
-      return new JobConfig(spec, positive(c, "devices"), timeouts);
+      Config e = c.getConfig("elastic");
+      JobCoordinator.Elasticity elasticity = new JobCoordinator.Elasticity(e.getBoolean("enabled"),
+          elasticDuration(e, "abandon-timeout"), elasticDuration(e, "removal-wait"), elasticDuration(e, "pause-timeout"),
+          positiveInt(e, "elastic.max-recoveries-without-progress"));
+      return new JobConfig(spec, positive(c, "devices"), timeouts, elasticity);
     } catch (ConfigException e) {
       throw new UsageException("job configuration: " + e.getMessage());
     } catch (IllegalArgumentException e) {
@@ -161,6 +172,22 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     double value = c.getDouble(key);
     if (!(value >= 0 && value < 1)) {
       throw bad(key, Double.toString(value), "a fraction in [0, 1)");
+    }
+    return value;
+  }
+
+  private static Duration elasticDuration(Config c, String key) {
+    Duration value = c.getDuration(key);
+    if (value.isNegative() || value.isZero()) {
+      throw bad("elastic." + key, value.toString(), "a positive duration");
+    }
+    return value;
+  }
+
+  private static int positiveInt(Config c, String key) {
+    int value = c.getInt(key.substring(key.indexOf('.') + 1));
+    if (value <= 0) {
+      throw bad(key, Integer.toString(value), "a positive number");
     }
     return value;
   }

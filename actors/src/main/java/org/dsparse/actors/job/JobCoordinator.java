@@ -22,7 +22,10 @@ import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Subscribe;
 import org.dsparse.actors.device.Device;
 import org.dsparse.actors.shard.DeviceDirectory;
 import org.dsparse.actors.shard.DeviceEntry;
@@ -42,13 +45,38 @@ import org.slf4j.LoggerFactory;
  * Drives one job through its phases, one behaviour each: discovering its devices, planning (and
  * placing the layer shards), preparing every device, then stepping (each device reports each
  * step), evaluating (every {@code evaluate-every} steps and at each epoch end) and checkpointing
- * at epoch ends; it reports to its client and stops. Every wait has a deadline; a miss fails the job
- * naming the devices that did not answer. Checkpoints already written stay.
+ * at epoch ends; it reports to its client and stops. Every wait has a deadline.
+ *
+ * <p>Devices come and go. A step that every device completed and that refreshed every layer is
+ * committed: the next step asks each device to keep a snapshot of it. When a device is lost (its
+ * node becomes unreachable or leaves the cluster, it reports a failure, or it misses a deadline) the
+ * job recovers: the devices left abandon what they were doing ({@link #abandoning}), the lost node
+ * is given time to be removed from the cluster, the job is re-planned for the devices left and
+ * prepared from the committed step, which every device restores from its snapshot (a device without
+ * one fetches the model from one that has it), and training goes on from there; the steps after it
+ * are trained again. A device that joins is adopted the same way at the next committed step. With
+ * too few devices to hold the model the job pauses until more join. Without elasticity, or before
+ * the first step, a lost device fails the job, naming it. Checkpoints already written stay.
  */
 public final class JobCoordinator {
 
   /** Deadlines of the coordinator's waits. */
   public record Timeouts(Duration discovery, Duration prepare, Duration step, Duration evaluate) {}
+
+  /**
+   * What the coordinator does when devices leave or join ({@code dsparse.job.elastic}).
+   *
+   * @param enabled recover from lost devices and adopt joining ones; off: a lost device fails the job
+   * @param abandon how long the devices left have to stop their step
+   * @param removalWait how long a re-plan waits for a lost node to leave the cluster's membership
+   * @param pause how long a job without a valid plan waits for devices before it fails
+   * @param maxRecoveriesWithoutProgress recoveries in a row without a committed step before the job fails
+   */
+  public record Elasticity(boolean enabled, Duration abandon, Duration removalWait, Duration pause,
+      int maxRecoveriesWithoutProgress) {}
+
+  /** The last step every device completed with every layer refreshed: where a recovery goes back to. */
+  private record Committed(long step, int epoch, int stepInEpoch) {}
 
   public sealed interface Command {}
 
@@ -64,18 +92,50 @@ public final class JobCoordinator {
   /** The deadline of the wait numbered {@code token} passed. */
   private record DeadlinePassed(long token) implements Command {}
 
+  /** A cluster member changed: {@code lost} when it became unreachable or is leaving. */
+  private record NodeChanged(String address, String how, boolean lost) implements Command {}
+
+  /** This node is leaving the cluster (shut down): the coordinator stops and the devices keep the job. */
+  private enum SelfLeaving implements Command { INSTANCE }
+
   private final ActorContext<Command> context;
   private final TimerScheduler<Command> timers;
   private final JobSpec spec;
   private final int expectedDevices;
   private final Timeouts timeouts;
+  private final Elasticity elasticity;
   private final Config config;
   private final ActorRef<JobEvent> client;
   private final ActorRef<DeviceEvent> replies;
 
   /** The job's devices by name, in rank order once described. */
   private final Map<String, DeviceInfo> devices = new LinkedHashMap<>();
+  /** Devices that joined the cluster while the job runs, described, until adopted. */
+  private final Map<String, DeviceInfo> joiners = new TreeMap<>();
+  /** Devices asked to describe themselves (joining ones are asked once). */
+  private final Set<ActorRef<DeviceCommand>> described = new java.util.HashSet<>();
+  /** The devices the receptionist lists now. */
+  private Set<ActorRef<DeviceCommand>> listed = Set.of();
   private PlannedJob plan;
+  /** During a recovery: the slices each device holds optimizer state of at the committed step. */
+  private final Map<String, List<GroupPlan.Slice>> heldSlices = new TreeMap<>();
+  /** Re-plans so far: the plan's groups and shards are named after it. */
+  private int generation;
+  /**
+   * Set when the job continues from its devices' state: another coordinator ran it before, and its
+   * groups' names, whose registrations may linger, must not come back.
+   */
+  private String incarnation = "";
+  private Committed committed;
+  /** The next step asks the devices to keep a snapshot: the previous one was committed. */
+  private boolean snapshotNext;
+  /** Where the devices being prepared continue from; null for a fresh start. */
+  private DeviceCommand.Restore restore;
+  /** The recovery under way, until the job trains again. */
+  private JobReport.Recovery recovering;
+  private int recoveriesWithoutProgress;
+  /** The addresses of the devices the job lost, by name: failures still name them. */
+  private final Map<String, String> lostAddresses = new TreeMap<>();
   /** Where the devices cut each step's backward, learning from each step's segment times. */
   private OverlapScheduler overlap;
   private JobMetrics metrics;
@@ -89,22 +149,49 @@ public final class JobCoordinator {
   private long waitStarted;
   private final Set<String> awaiting = new LinkedHashSet<>();
 
-  public static Behavior<Command> create(JobSpec spec, int expectedDevices, Timeouts timeouts,
+  public static Behavior<Command> create(JobSpec spec, int expectedDevices, Timeouts timeouts, Elasticity elasticity,
       Config config, ActorRef<JobEvent> client) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new JobCoordinator(ctx, timers, spec, expectedDevices, timeouts, config, client).discovering()));
+        new JobCoordinator(ctx, timers, spec, expectedDevices, timeouts, elasticity, config, client).discovering()));
   }
 
   private JobCoordinator(ActorContext<Command> context, TimerScheduler<Command> timers, JobSpec spec,
-      int expectedDevices, Timeouts timeouts, Config config, ActorRef<JobEvent> client) {
+      int expectedDevices, Timeouts timeouts, Elasticity elasticity, Config config, ActorRef<JobEvent> client) {
     this.context = context;
     this.timers = timers;
     this.spec = spec;
     this.expectedDevices = expectedDevices;
     this.timeouts = timeouts;
+    this.elasticity = elasticity;
     this.config = config;
     this.client = client;
     this.replies = context.messageAdapter(DeviceEvent.class, FromDevice::new);
+    var subscriptions = Cluster.get(context.getSystem()).subscriptions();
+    String self = Cluster.get(context.getSystem()).selfMember().address().toString();
+    subscriptions.tell(Subscribe.create(context.messageAdapter(ClusterEvent.MemberEvent.class, event -> {
+      NodeChanged changed = nodeChanged(event);
+      return changed.lost() && changed.address().equals(self) ? SelfLeaving.INSTANCE : changed;
+    }), ClusterEvent.MemberEvent.class));
+    subscriptions.tell(Subscribe.create(context.messageAdapter(ClusterEvent.ReachabilityEvent.class,
+        JobCoordinator::nodeChanged), ClusterEvent.ReachabilityEvent.class));
+  }
+
+  private static NodeChanged nodeChanged(Object event) {
+    if (event instanceof ClusterEvent.UnreachableMember u) {
+      return new NodeChanged(u.member().address().toString(), "became unreachable", true);
+    }
+    if (event instanceof ClusterEvent.ReachableMember r) {
+      return new NodeChanged(r.member().address().toString(), "is reachable again", false);
+    }
+    if (event instanceof ClusterEvent.MemberLeft || event instanceof ClusterEvent.MemberExited
+        || event instanceof ClusterEvent.MemberDowned || event instanceof ClusterEvent.MemberRemoved) {
+      ClusterEvent.MemberEvent member = (ClusterEvent.MemberEvent) event;
+      String how = event instanceof ClusterEvent.MemberRemoved ? "was removed from the cluster"
+          : event instanceof ClusterEvent.MemberDowned ? "was downed" : "left the cluster";
+      return new NodeChanged(member.member().address().toString(), how, true);
+    }
+    String address = event instanceof ClusterEvent.MemberEvent m ? m.member().address().toString() : "";
+    return new NodeChanged(address, "changed", false);
   }
 
   // ---- discovering ------------------------------------------------------------------------------
@@ -116,8 +203,9 @@ public final class JobCoordinator {
     Map<String, ActorRef<DeviceCommand>> discovered = new TreeMap<>();
     long token = startWait(timeouts.discovery(), Set.of());
     return Behaviors.receive(Command.class)
-        .onMessage(DevicesListed.class, listed -> {
-          for (ActorRef<DeviceCommand> ref : listed.listing().getServiceInstances(Device.SERVICE_KEY)) {
+        .onMessage(DevicesListed.class, listing -> {
+          listed = listing.listing().getServiceInstances(Device.SERVICE_KEY);
+          for (ActorRef<DeviceCommand> ref : listed) {
             discovered.put(ref.path().toString(), ref);
           }
           if (discovered.size() < expectedDevices) {
@@ -130,28 +218,91 @@ public final class JobCoordinator {
         .onMessage(DeadlinePassed.class, passed -> passed.token() != token ? Behaviors.same()
             : fail("only " + discovered.size() + " of " + expectedDevices + " devices joined within "
                 + timeouts.discovery() + ": " + discovered.keySet()))
+        .onMessageEquals(SelfLeaving.INSTANCE, this::leaving)
         .onAnyMessage(other -> Behaviors.same())
         .build();
   }
 
   /** Asks the chosen devices (by actor path) to describe themselves. */
   private Behavior<Command> describing(Map<String, ActorRef<DeviceCommand>> chosen) {
-    Map<String, DeviceInfo> described = new TreeMap<>();
-    chosen.values().forEach(ref -> ref.tell(new DeviceCommand.Describe(replies)));
+    Map<String, DeviceInfo> answered = new TreeMap<>();
+    chosen.values().forEach(ref -> {
+      described.add(ref);
+      ref.tell(new DeviceCommand.Describe(replies));
+    });
     return awaitingDevices("describe", timeouts.discovery(), chosen.keySet(), event -> {
       if (!(event instanceof DeviceEvent.Described d) || !awaiting.contains(d.self().path().toString())) {
         return Behaviors.same();
       }
-      if (described.containsKey(d.device())) {
+      if (answered.containsKey(d.device())) {
         return fail("two devices are named " + d.device() + "; device names must be unique");
       }
       awaiting.remove(d.self().path().toString());
-      described.put(d.device(), new DeviceInfo(d.device(), d.address(), d.budgetBytes(), d.self()));
+      answered.put(d.device(), new DeviceInfo(d.device(), d.address(), d.budgetBytes(), d.self()));
       if (!awaiting.isEmpty()) {
         return Behaviors.same();
       }
-      described.values().stream().sorted(Comparator.comparing(DeviceInfo::name))
-          .forEach(info -> devices.put(info.name(), info));
+      answered.values().forEach(info -> devices.put(info.name(), info));
+      return spec.resumeFrom().equals(JobSpec.RESUME_FROM_DEVICES) ? collectingState() : planning();
+    });
+  }
+
+  /**
+   * {@code resume-from = devices}: the job's devices still hold its state (its coordinator was lost);
+   * each says which, and the job goes on from the latest, re-planned for the devices there are now.
+   * Devices without that state fetch the model from one that has it.
+   */
+  private Behavior<Command> collectingState() {
+    devices.values().forEach(d -> d.device().tell(new DeviceCommand.Abandon(spec.jobId(), replies)));
+    Map<String, DeviceEvent.Abandoned> answers = new TreeMap<>();
+    return awaitingDevices("collecting the devices' state", elasticity.abandon(), devices.keySet(), event -> {
+      if (!(event instanceof DeviceEvent.Abandoned a) || !awaiting.remove(a.device())) {
+        return Behaviors.same();
+      }
+      answers.put(a.device(), a);
+      if (!awaiting.isEmpty()) {
+        return Behaviors.same();
+      }
+      // The latest state every device holds (the devices stop a step when they lose the coordinator,
+      // so some may have completed one that others did not); failing that, the latest any holds.
+      DeviceEvent.HeldState latest = null;
+      DeviceEvent.HeldState latestCommon = null;
+      for (DeviceEvent.Abandoned answer : answers.values()) {
+        for (DeviceEvent.HeldState held : java.util.Arrays.asList(answer.snapshot(), answer.live())) {
+          if (held == null) {
+            continue;
+          }
+          if (latest == null || held.step() > latest.step()) {
+            latest = held;
+          }
+          boolean everyone = answers.values().stream().allMatch(other -> other.holds(held.step()));
+          if (everyone && (latestCommon == null || held.step() > latestCommon.step())) {
+            latestCommon = held;
+          }
+        }
+      }
+      if (latestCommon != null) {
+        latest = latestCommon;
+      }
+      if (latest == null) {
+        return fail("no device holds a state of job " + spec.jobId() + " to resume from (resume-from = devices): "
+            + "resume from a checkpoint directory instead");
+      }
+      long at = latest.step();
+      String source = answers.values().stream().filter(a2 -> a2.holds(at)).map(DeviceEvent.Abandoned::device)
+          .findFirst().orElseThrow();
+      answers.values().stream().filter(a2 -> a2.holds(at)).forEach(a2 -> heldSlices.put(a2.device(), a2.slicesAt(at)));
+      committed = new Committed(at, latest.epoch(), latest.stepInEpoch());
+      restore = new DeviceCommand.Restore(at, latest.epoch(), latest.stepInEpoch(), source,
+          devices.get(source).device(), List.of());
+      metrics = new JobMetrics(devices.keySet());
+      jobStarted = System.nanoTime();
+      step = at;
+      incarnation = "c" + Long.toString(System.currentTimeMillis() % 2_176_782_336L, 36) + ".";
+      recovering = new JobReport.Recovery("resumed from the state its devices hold", List.of(), List.of(), "submit",
+          System.currentTimeMillis(), 0, at, 0, List.of());
+      context.getLog().info("job {}: resuming from the devices' state after step {} (epoch {}, {} steps into it), held "
+          + "by {}", spec.jobId(), at, latest.epoch() + 1, latest.stepInEpoch(), heldSlices.keySet());
       return planning();
     });
   }
@@ -170,17 +321,34 @@ public final class JobCoordinator {
             while (cause.getCause() != null && cause.getMessage() == null) {
               cause = cause.getCause();
             }
-            return fail("planning failed: " + cause.getMessage());
+            return restore != null ? paused("no plan fits the devices left (" + devices.keySet() + "): "
+                + cause.getMessage()) : fail("planning failed: " + cause.getMessage());
           }
-          plan = planned.plan();
+          plan = planned.plan().prefixed(spec.jobId(), groupPrefix());
           context.pipeToSelf(assignHomes(), HomesAssigned::new);
           return Behaviors.same();
         })
         .onMessage(HomesAssigned.class, this::onHomesAssigned)
-        .onMessage(FromDevice.class, from -> onDeviceFailure(from.event()))
+        .onMessage(FromDevice.class, from -> {
+          if (from.event() instanceof DeviceEvent.Failed failure && failure.jobId().equals(spec.jobId())) {
+            return trouble("device " + failure.device() + ": " + failure.reason(), "planning", List.of());
+          }
+          noteJoiner(from.event());
+          return Behaviors.same();
+        })
+        .onMessage(NodeChanged.class, changed -> {
+          String device = jobDeviceAt(changed);
+          if (device == null) {
+            onMembership(changed);
+            return Behaviors.same();
+          }
+          return trouble(changed.address() + " " + changed.how(), "planning", List.of(device));
+        })
+        .onMessage(DevicesListed.class, this::onListing)
         .onMessage(DeadlinePassed.class, passed -> passed.token() != token ? Behaviors.same()
             : fail((plan == null ? "planning" : "placing the layer shards") + " took longer than "
                 + timeouts.prepare()))
+        .onMessageEquals(SelfLeaving.INSTANCE, this::leaving)
         .onAnyMessage(other -> Behaviors.same())
         .build();
   }
@@ -258,13 +426,19 @@ public final class JobCoordinator {
   // ---- preparing --------------------------------------------------------------------------------
 
   private Behavior<Command> preparing() {
+    if (restore != null) {
+      restore = restore.keeping(keptOptimizerState(heldSlices, plan));
+    }
     List<DeviceInfo> ordered = List.copyOf(devices.values());
     for (DeviceInfo device : ordered) {
       device.device().tell(new DeviceCommand.Prepare(spec, ordered, plan.assignments().get(device.name()),
-          plan.groups(), replies));
+          plan.groups(), restore, replies));
     }
     overlap = JobPlanning.overlapScheduler(spec, plan);
-    metrics = new JobMetrics(devices.keySet());
+    if (metrics == null) {
+      metrics = new JobMetrics(devices.keySet());
+    }
+    stepsPerEpoch = Integer.MAX_VALUE;
     Map<String, String> startsAt = new TreeMap<>();
     return awaitingDevices("prepare", timeouts.prepare(), devices.keySet(), event -> {
       if (!(event instanceof DeviceEvent.Prepared prepared) || !awaiting.remove(prepared.device())) {
@@ -277,6 +451,15 @@ public final class JobCoordinator {
       if (!awaiting.isEmpty()) {
         return Behaviors.same();
       }
+      if (spec.maxStepsPerEpoch() > 0) {
+        stepsPerEpoch = Math.min(stepsPerEpoch, spec.maxStepsPerEpoch());
+      }
+      if (stepsPerEpoch <= 0) {
+        return fail("a device's data shard holds less than one batch of " + spec.batch());
+      }
+      if (restore != null) {
+        return trainingAgain();
+      }
       if (startsAt.values().stream().distinct().count() > 1) {
         return fail("the devices' checkpoints in " + spec.resumeFrom() + " are from different points: " + startsAt);
       }
@@ -288,17 +471,54 @@ public final class JobCoordinator {
         context.getLog().info("job {}: resuming from {} at epoch {}, after step {}", spec.jobId(), spec.resumeFrom(),
             epoch + 1, step);
       }
-      if (spec.maxStepsPerEpoch() > 0) {
-        stepsPerEpoch = Math.min(stepsPerEpoch, spec.maxStepsPerEpoch());
-      }
-      if (stepsPerEpoch <= 0) {
-        return fail("a device's data shard holds less than one batch of " + spec.batch());
-      }
       context.getLog().info("job {}: {} devices ready, {} epochs of {} steps", spec.jobId(),
           devices.size(), spec.epochs(), stepsPerEpoch);
       jobStarted = System.nanoTime();
+      committed = new Committed(step, epoch, 0);
+      snapshotNext = true;
       return stepping();
     });
+  }
+
+  /**
+   * The slices of {@code next} whose updaters all hold optimizer state of that very slice ({@code held},
+   * by device): the same state, since a group's updaters step alike, which they keep. Any other
+   * updated slice starts its optimizer state from zero on all its updaters, so that a group's members
+   * never step differently on the same averaged gradient.
+   */
+  static List<GroupPlan.Slice> keptOptimizerState(Map<String, List<GroupPlan.Slice>> held, PlannedJob next) {
+    List<GroupPlan.Slice> kept = new ArrayList<>();
+    for (GroupPlan group : next.groups()) {
+      for (GroupPlan.Slice slice : group.slices()) {
+        boolean allHadIt = group.updaters().stream()
+            .allMatch(device -> held.getOrDefault(device, List.of()).contains(slice));
+        if (allHadIt) {
+          kept.add(slice);
+        }
+      }
+    }
+    return kept;
+  }
+
+  /** Every device is prepared from the committed step: the recovery is over. */
+  private Behavior<Command> trainingAgain() {
+    epoch = restore.epoch();
+    stepInEpoch = restore.stepInEpoch();
+    step = restore.step();
+    restore = null;
+    snapshotNext = true;
+    JobReport.Recovery r = recovering;
+    recovering = null;
+    JobReport.Recovery done = new JobReport.Recovery(r.cause(), r.lost(), r.joined(), r.phase(), r.detectedAtMillis(),
+        System.currentTimeMillis(), r.resumedFromStep(), r.stepsRedone(), List.copyOf(devices.keySet()));
+    metrics.recovered(done);
+    client.tell(new JobEvent.Recovered(spec.jobId(), done));
+    context.getLog().info("job {}: training again from step {} on {} devices {}, {} s after the change ({} steps of "
+        + "{} per epoch done in epoch {})", spec.jobId(), step, devices.size(), devices.keySet(),
+        String.format(Locale.ROOT, "%.1f", (done.trainingAgainAtMillis() - done.detectedAtMillis()) / 1e3), stepInEpoch,
+        stepsPerEpoch, epoch + 1);
+    // A committed epoch end whose evaluation did not finish evaluates first.
+    return stepInEpoch >= stepsPerEpoch ? evaluating() : stepping();
   }
 
   // ---- stepping, evaluating, checkpointing ------------------------------------------------------
@@ -308,9 +528,12 @@ public final class JobCoordinator {
     boolean lastOfEpoch = stepInEpoch == stepsPerEpoch - 1;
     boolean refresh = lastOfEpoch || (step + 1) % spec.refreshInterval() == 0;
     boolean average = lastOfEpoch || (step + 1) % spec.averagingInterval() == 0;
+    boolean snapshot = snapshotNext && elasticity.enabled();
+    snapshotNext = false;
     List<Integer> cuts = overlap.cutsFor(step);
     for (DeviceInfo device : devices.values()) {
-      device.device().tell(new DeviceCommand.RunStep(spec.jobId(), epoch, step, average, refresh, cuts, replies));
+      device.device().tell(new DeviceCommand.RunStep(spec.jobId(), epoch, stepInEpoch, step, average, refresh, cuts,
+          snapshot, replies));
     }
     Map<String, OverlapScheduler.SegmentTimes> segments = new TreeMap<>();
     return awaitingDevices("step " + step, timeouts.step(), devices.keySet(), event -> {
@@ -331,17 +554,36 @@ public final class JobCoordinator {
       double loss = metrics.stepEnded(stepMillis);
       step++;
       stepInEpoch++;
+      if (refresh) {
+        // Every device holds every layer as it now stands: the step is committed.
+        committed = new Committed(step, epoch, stepInEpoch);
+        snapshotNext = true;
+        recoveriesWithoutProgress = 0;
+      }
       long totalSteps = (long) stepsPerEpoch * spec.epochs();
       double elapsed = (System.nanoTime() - jobStarted) / 1e9;
       client.tell(new JobEvent.StepReported(spec.jobId(), epoch, step, totalSteps, loss, stepMillis,
           elapsed / step * (totalSteps - step)));
-      boolean epochEnds = stepInEpoch == stepsPerEpoch;
+      boolean epochEnds = stepInEpoch >= stepsPerEpoch;
       boolean evaluateNow = epochEnds || (spec.evaluateEvery() > 0 && step % spec.evaluateEvery() == 0);
-      return evaluateNow ? evaluating() : stepping();
+      if (evaluateNow) {
+        return evaluating();
+      }
+      return refresh && adoptingNow() ? adopting("step " + step) : stepping();
     });
   }
 
-  /** A device's segment times as the overlap scheduler takes them. */
+  /** What the current plan's group names start with: none for the first plan of a job. */
+  private String groupPrefix() {
+    return incarnation + (generation > 0 ? "r" + generation + "." : "");
+  }
+
+  /** Whether devices wait to join and the job may take them in. */
+  private boolean adoptingNow() {
+    return elasticity.enabled() && !joiners.isEmpty();
+  }
+
+  /** A public form of a device's segment times, as the overlap scheduler takes them. */
   public static OverlapScheduler.SegmentTimes segmentTimes(StepMetrics.Segments measured) {
     double[] backward = measured.backwardMillis().clone();
     double[] transfer = measured.transferMillis().clone();
@@ -372,7 +614,7 @@ public final class JobCoordinator {
       metrics.evaluated(step, accuracy);
       if (stepInEpoch < stepsPerEpoch) {
         context.getLog().info("job {}: test accuracy {} after {} steps", spec.jobId(), accuracy, step);
-        return stepping();
+        return committed.step() == step && adoptingNow() ? adopting("step " + step) : stepping();
       }
       double loss = metrics.epochEnded(accuracy);
       return spec.checkpointDir().isEmpty() ? epochEnded(accuracy, loss, null) : checkpointing(accuracy, loss);
@@ -414,7 +656,314 @@ public final class JobCoordinator {
     client.tell(new JobEvent.EpochEvaluated(spec.jobId(), epoch, accuracy, loss, checkpoint));
     epoch++;
     stepInEpoch = 0;
-    return epoch < spec.epochs() ? stepping() : succeed();
+    if (committed.step() == step) {
+      committed = new Committed(step, epoch, 0);
+    }
+    if (epoch >= spec.epochs()) {
+      return succeed();
+    }
+    return adoptingNow() ? adopting("epoch " + epoch + " end") : stepping();
+  }
+
+  // ---- recovering -------------------------------------------------------------------------------
+
+  /**
+   * Something went wrong while the job was at {@code phase}: with elasticity, and once training has
+   * started, the job recovers without the {@code lost} devices (the abandon round finds any other
+   * device that no longer answers); otherwise it fails.
+   */
+  private Behavior<Command> trouble(String cause, String phase, List<String> lost) {
+    if (!elasticity.enabled() || committed == null) {
+      return fail(cause);
+    }
+    recoveriesWithoutProgress++;
+    if (recoveriesWithoutProgress > elasticity.maxRecoveriesWithoutProgress()) {
+      return fail(cause + " (the job recovered " + (recoveriesWithoutProgress - 1)
+          + " times in a row without committing a step)");
+    }
+    return recover(named(cause), phase, lost, List.of());
+  }
+
+  /** Takes the devices waiting to join in at this committed step. */
+  private Behavior<Command> adopting(String phase) {
+    return recover("device" + (joiners.size() > 1 ? "s " : " ") + String.join(", ", joiners.keySet()) + " joined",
+        phase, List.of(), List.of());
+  }
+
+  private Behavior<Command> recover(String cause, String phase, List<String> lost, List<String> joined) {
+    lost.forEach(this::drop);
+    metrics.stepAbandoned();
+    long redone = step - committed.step();
+    recovering = new JobReport.Recovery(cause, lost, joined, phase, System.currentTimeMillis(), 0, committed.step(),
+        redone, List.of());
+    context.getLog().warn("job {}: {} during {}: going back to step {} ({} step{} to train again) with {}",
+        spec.jobId(), cause, phase, committed.step(), redone, redone == 1 ? "" : "s", devices.keySet());
+    return abandoning();
+  }
+
+  /** Drops a lost device from the job and from the recovery under way. */
+  private void drop(String device) {
+    DeviceInfo info = devices.remove(device);
+    if (info != null) {
+      lostAddresses.put(device, info.address());
+    }
+    if (recovering != null && !recovering.lost().contains(device)) {
+      List<String> lost = new ArrayList<>(recovering.lost());
+      lost.add(device);
+      recovering = new JobReport.Recovery(recovering.cause(), lost, recovering.joined(), recovering.phase(),
+          recovering.detectedAtMillis(), 0, recovering.resumedFromStep(), recovering.stepsRedone(), List.of());
+    }
+  }
+
+  /**
+   * Every device left stops what it was doing and says which states it holds; a device that does not
+   * answer within the abandon timeout is lost as well.
+   */
+  private Behavior<Command> abandoning() {
+    devices.values().forEach(d -> d.device().tell(new DeviceCommand.Abandon(spec.jobId(), replies)));
+    Set<String> holders = new java.util.TreeSet<>();
+    heldSlices.clear();
+    long token = startWait(elasticity.abandon(), devices.keySet());
+    return Behaviors.receive(Command.class)
+        .onMessage(FromDevice.class, from -> {
+          if (from.event() instanceof DeviceEvent.Abandoned a && awaiting.remove(a.device())) {
+            if (a.holds(committed.step())) {
+              holders.add(a.device());
+              heldSlices.put(a.device(), a.slicesAt(committed.step()));
+            }
+            return awaiting.isEmpty() ? abandoned(holders) : Behaviors.same();
+          }
+          noteJoiner(from.event());
+          return Behaviors.same();
+        })
+        .onMessage(NodeChanged.class, changed -> {
+          String device = jobDeviceAt(changed);
+          if (device == null) {
+            onMembership(changed);
+            return Behaviors.same();
+          }
+          context.getLog().warn("job {}: device {} {} while the job abandoned its step", spec.jobId(), device,
+              changed.how());
+          drop(device);
+          awaiting.remove(device);
+          holders.remove(device);
+          return awaiting.isEmpty() ? abandoned(holders) : Behaviors.same();
+        })
+        .onMessage(DevicesListed.class, this::onListing)
+        .onMessage(DeadlinePassed.class, passed -> {
+          if (passed.token() != token) {
+            return Behaviors.same();
+          }
+          context.getLog().warn("job {}: {} did not stop within {}: lost as well", spec.jobId(), awaitingNames(),
+              elasticity.abandon());
+          List.copyOf(awaiting).forEach(this::drop);
+          return abandoned(holders);
+        })
+        .onMessageEquals(SelfLeaving.INSTANCE, this::leaving)
+        .onAnyMessage(other -> Behaviors.same())
+        .build();
+  }
+
+  /** The devices left have stopped; {@code holders} have the committed state. */
+  private Behavior<Command> abandoned(Set<String> holders) {
+    // A device may answer while its node is on its way out: it is lost all the same.
+    Cluster cluster = Cluster.get(context.getSystem());
+    Set<String> unreachable = new java.util.HashSet<>();
+    cluster.state().getUnreachable().forEach(m -> unreachable.add(m.address().toString()));
+    Set<String> up = new java.util.HashSet<>();
+    for (var member : cluster.state().getMembers()) {
+      if (member.status() == MemberStatus.up() || member.status() == MemberStatus.weaklyUp()) {
+        up.add(member.address().toString());
+      }
+    }
+    for (DeviceInfo device : List.copyOf(devices.values())) {
+      if (!up.contains(device.address()) || unreachable.contains(device.address())) {
+        context.getLog().warn("job {}: device {} is leaving or unreachable: lost as well", spec.jobId(), device.name());
+        drop(device.name());
+      }
+    }
+    holders.retainAll(devices.keySet());
+    if (holders.isEmpty()) {
+      return fail(recovering.cause() + ", and no device left holds the job's state after step " + committed.step()
+          + (metrics.checkpoints().isEmpty() ? "" : "; continue from the last checkpoint with submit --resume"));
+    }
+    String source = holders.iterator().next();
+    restore = new DeviceCommand.Restore(committed.step(), committed.epoch(), committed.stepInEpoch(), source,
+        devices.get(source).device(), List.of());
+    return awaitingRemoval();
+  }
+
+  /**
+   * Gives the lost nodes that are unreachable or on their way out time to be removed from the
+   * cluster (the split-brain resolver downs them), so that their layer shards move to the devices left
+   * and the shard directory can be written again; then re-plans.
+   */
+  private Behavior<Command> awaitingRemoval() {
+    Set<String> leaving = new java.util.TreeSet<>();
+    Cluster cluster = Cluster.get(context.getSystem());
+    Set<String> unreachable = new java.util.HashSet<>();
+    cluster.state().getUnreachable().forEach(m -> unreachable.add(m.address().toString()));
+    for (var member : cluster.state().getMembers()) {
+      String address = member.address().toString();
+      boolean departing = member.status() != MemberStatus.up() && member.status() != MemberStatus.weaklyUp();
+      if (lostAddresses.containsValue(address) && (departing || unreachable.contains(address))) {
+        leaving.add(address);
+      }
+    }
+    if (leaving.isEmpty()) {
+      return replanning();
+    }
+    context.getLog().info("job {}: waiting up to {} for {} to leave the cluster", spec.jobId(), elasticity.removalWait(),
+        leaving);
+    long token = startWait(elasticity.removalWait(), Set.of());
+    return Behaviors.receive(Command.class)
+        .onMessage(NodeChanged.class, changed -> {
+          if (changed.how().equals("was removed from the cluster")) {
+            leaving.remove(changed.address());
+          }
+          String device = jobDeviceAt(changed);
+          if (device != null) {
+            drop(device); // lost while waiting: re-plan without it too
+          } else {
+            onMembership(changed);
+          }
+          return leaving.isEmpty() ? replanning() : Behaviors.same();
+        })
+        .onMessage(FromDevice.class, from -> {
+          noteJoiner(from.event());
+          return Behaviors.same();
+        })
+        .onMessage(DevicesListed.class, this::onListing)
+        .onMessage(DeadlinePassed.class, passed -> {
+          if (passed.token() != token) {
+            return Behaviors.same();
+          }
+          context.getLog().warn("job {}: {} still in the cluster after {}; re-planning regardless", spec.jobId(),
+              leaving, elasticity.removalWait());
+          return replanning();
+        })
+        .onMessageEquals(SelfLeaving.INSTANCE, this::leaving)
+        .onAnyMessage(other -> Behaviors.same())
+        .build();
+  }
+
+  /** Plans again for the devices left and those waiting to join, from the committed step. */
+  private Behavior<Command> replanning() {
+    List<String> joined = List.copyOf(joiners.keySet());
+    devices.putAll(joiners);
+    joiners.clear();
+    List<DeviceInfo> sorted = devices.values().stream().sorted(Comparator.comparing(DeviceInfo::name)).toList();
+    devices.clear();
+    sorted.forEach(d -> devices.put(d.name(), d));
+    JobReport.Recovery r = recovering;
+    List<String> allJoined = new ArrayList<>(r.joined());
+    allJoined.addAll(joined);
+    recovering = new JobReport.Recovery(r.cause(), r.lost(), allJoined, r.phase(), r.detectedAtMillis(), 0,
+        r.resumedFromStep(), r.stepsRedone(), List.of());
+    if (!restore.source().isEmpty() && !devices.containsKey(restore.source())) {
+      return fail(recovering.cause() + ", and the device holding the job's state (" + restore.source() + ") was lost");
+    }
+    retireShards();
+    generation++;
+    return planning();
+  }
+
+  /**
+   * No plan fits the devices left: the job waits for devices to join (each one that does is tried),
+   * and fails after the pause timeout.
+   */
+  private Behavior<Command> paused(String reason) {
+    String message = "paused: " + reason + "; waiting up to " + elasticity.pause() + " for more devices to join";
+    context.getLog().error("job {} {}", spec.jobId(), message);
+    client.tell(new JobEvent.Paused(spec.jobId(), message));
+    long token = startWait(elasticity.pause(), Set.of());
+    return Behaviors.receive(Command.class)
+        .onMessage(FromDevice.class, from -> {
+          noteJoiner(from.event());
+          return joiners.isEmpty() ? Behaviors.same() : replanning();
+        })
+        .onMessage(NodeChanged.class, changed -> {
+          String device = jobDeviceAt(changed);
+          if (device != null) {
+            drop(device);
+            if (device.equals(restore.source())) {
+              return fail("paused (" + reason + ") and then lost device " + device + ", which held the job's state");
+            }
+          } else {
+            onMembership(changed);
+          }
+          return Behaviors.same();
+        })
+        .onMessage(DevicesListed.class, this::onListing)
+        .onMessage(DeadlinePassed.class, passed -> passed.token() != token ? Behaviors.same()
+            : fail("paused for " + elasticity.pause() + " and no device joined: " + reason))
+        .onMessageEquals(SelfLeaving.INSTANCE, this::leaving)
+        .onAnyMessage(other -> Behaviors.same())
+        .build();
+  }
+
+  // ---- membership -------------------------------------------------------------------------------
+
+  /** The job device at the address of a node that was lost, if any. */
+  private String jobDeviceAt(NodeChanged changed) {
+    if (!changed.lost()) {
+      return null;
+    }
+    return devices.values().stream().filter(d -> d.address().equals(changed.address())).map(DeviceInfo::name)
+        .findFirst().orElse(null);
+  }
+
+  /** A change of a node outside the job: joining devices there are forgotten or asked again. */
+  private void onMembership(NodeChanged changed) {
+    if (changed.lost()) {
+      joiners.values().removeIf(d -> d.address().equals(changed.address()));
+    }
+    // A device whose node left, or comes back, may describe itself (again) when listed.
+    described.removeIf(ref -> addressOf(ref).equals(changed.address()) && !inJob(ref));
+    if (!changed.lost()) {
+      askNewDevices();
+    }
+  }
+
+  private Behavior<Command> onListing(DevicesListed listing) {
+    listed = listing.listing().getServiceInstances(Device.SERVICE_KEY);
+    askNewDevices();
+    return Behaviors.same();
+  }
+
+  /** Asks listed devices that are not in the job, and were not asked yet, to describe themselves. */
+  private void askNewDevices() {
+    if (!elasticity.enabled() || devices.isEmpty()) {
+      return;
+    }
+    Set<String> unreachable = new java.util.HashSet<>();
+    Cluster.get(context.getSystem()).state().getUnreachable().forEach(m -> unreachable.add(m.address().toString()));
+    for (ActorRef<DeviceCommand> ref : listed) {
+      if (!inJob(ref) && !unreachable.contains(addressOf(ref)) && described.add(ref)) {
+        ref.tell(new DeviceCommand.Describe(replies));
+      }
+    }
+  }
+
+  private boolean inJob(ActorRef<DeviceCommand> ref) {
+    return devices.values().stream().anyMatch(d -> d.device().equals(ref));
+  }
+
+  private String addressOf(ActorRef<?> ref) {
+    var address = ref.path().address();
+    return address.hasGlobalScope() ? address.toString()
+        : Cluster.get(context.getSystem()).selfMember().address().toString();
+  }
+
+  /** A device outside the job described itself: it waits to be adopted at the next committed step. */
+  private void noteJoiner(DeviceEvent event) {
+    if (!(event instanceof DeviceEvent.Described d) || devices.containsKey(d.device())) {
+      return;
+    }
+    if (joiners.put(d.device(), new DeviceInfo(d.device(), d.address(), d.budgetBytes(), d.self())) == null) {
+      context.getLog().info("job {}: device {} ({}) joined the cluster; it is adopted at the next committed step",
+          spec.jobId(), d.device(), d.address());
+    }
   }
 
   // ---- endings ----------------------------------------------------------------------------------
@@ -427,20 +976,45 @@ public final class JobCoordinator {
     return Behaviors.stopped();
   }
 
+  /**
+   * This node is shutting down: the coordinator stops without ending the job on its devices, which
+   * keep its state; the job continues when submitted again with {@code resume-from = devices}.
+   */
+  private Behavior<Command> leaving() {
+    timers.cancelAll();
+    String reason = "the node coordinating the job is leaving the cluster; its devices keep the job's state: submit it"
+        + " again with the same id and --resume devices (resume-from = devices) to continue";
+    context.getLog().warn("job {}: {}", spec.jobId(), reason);
+    client.tell(new JobEvent.Failed(spec.jobId(), reason, metrics == null ? List.of() : metrics.checkpoints()));
+    return Behaviors.stopped();
+  }
+
   private Behavior<Command> fail(String reason) {
     timers.cancelAll();
-    // Collectives blame members by address; say which device that is.
-    for (DeviceInfo device : devices.values()) {
-      reason = reason.replace(device.address(), "device " + device.name() + " (" + device.address() + ")");
-    }
+    reason = named(reason);
     context.getLog().error("job {} failed: {}", spec.jobId(), reason);
     endOnDevices();
     client.tell(new JobEvent.Failed(spec.jobId(), reason, metrics == null ? List.of() : metrics.checkpoints()));
     return Behaviors.stopped();
   }
 
+  /** Collectives blame members by address; says which device that is. */
+  private String named(String reason) {
+    for (DeviceInfo device : devices.values()) {
+      reason = reason.replace(device.address(), "device " + device.name() + " (" + device.address() + ")");
+    }
+    for (var lost : lostAddresses.entrySet()) {
+      reason = reason.replace(lost.getValue(), "device " + lost.getKey() + " (" + lost.getValue() + ")");
+    }
+    return reason;
+  }
+
   private void endOnDevices() {
     devices.values().forEach(d -> d.device().tell(new DeviceCommand.EndJob(spec.jobId())));
+    retireShards();
+  }
+
+  private void retireShards() {
     if (plan != null) {
       plan.groups().forEach(g -> LayerShard.shardOf(context.getSystem(), g.shardId())
           .tell(LayerShard.Retire.INSTANCE));
@@ -462,28 +1036,40 @@ public final class JobCoordinator {
   /**
    * A phase that waits for every one of {@code devicesToHear} (names, or actor paths before the
    * devices are described) to answer; {@code onEvent} takes their events and answers the next
-   * behaviour. A device's failure fails the job; so does the deadline, naming who did not answer.
+   * behaviour. A device's failure, a lost device's node, or the deadline (naming who did not
+   * answer) is trouble: the job recovers or fails.
    */
   private Behavior<Command> awaitingDevices(String what, Duration deadline, Set<String> devicesToHear,
       Function<DeviceEvent, Behavior<Command>> onEvent) {
     long token = startWait(deadline, devicesToHear);
-    BehaviorBuilder<Command> builder = Behaviors.receive(Command.class);
-    return builder
-        .onMessage(FromDevice.class, from -> from.event() instanceof DeviceEvent.Failed
-            ? onDeviceFailure(from.event()) : onEvent.apply(from.event()))
+    return Behaviors.receive(Command.class)
+        .onMessage(FromDevice.class, from -> {
+          DeviceEvent event = from.event();
+          if (event instanceof DeviceEvent.Failed failure) {
+            return failure.jobId().equals(spec.jobId()) || devices.isEmpty()
+                ? trouble("device " + failure.device() + ": " + failure.reason(), what, List.of())
+                : Behaviors.same();
+          }
+          if (event instanceof DeviceEvent.Described d && !awaiting.contains(d.self().path().toString())) {
+            noteJoiner(event);
+            return Behaviors.same();
+          }
+          return onEvent.apply(event);
+        })
+        .onMessage(NodeChanged.class, changed -> {
+          String device = jobDeviceAt(changed);
+          if (device == null) {
+            onMembership(changed);
+            return Behaviors.same();
+          }
+          return trouble(changed.address() + " " + changed.how(), what, List.of(device));
+        })
+        .onMessage(DevicesListed.class, this::onListing)
         .onMessage(DeadlinePassed.class, passed -> passed.token() != token ? Behaviors.same()
-            : fail(what + ": no answer within " + deadline + " from " + awaitingNames()))
+            : trouble(what + ": no answer within " + deadline + " from " + awaitingNames(), what, List.of()))
+        .onMessageEquals(SelfLeaving.INSTANCE, this::leaving)
         .onAnyMessage(other -> Behaviors.same())
         .build();
-  }
-
-  /** A failure reported by a device for this job (or for none, as a device that cannot describe itself). */
-  private Behavior<Command> onDeviceFailure(DeviceEvent event) {
-    if (event instanceof DeviceEvent.Failed failure
-        && (failure.jobId().equals(spec.jobId()) || devices.isEmpty())) {
-      return fail("device " + failure.device() + ": " + failure.reason());
-    }
-    return Behaviors.same();
   }
 
   private List<String> awaitingNames() {

@@ -22,6 +22,12 @@ public sealed interface JobEvent {
   record EpochEvaluated(String jobId, int epoch, double testAccuracy, double meanLoss, String checkpoint)
       implements JobEvent {}
 
+  /** The job's devices changed and it trains again, re-planned, from its last committed step. */
+  record Recovered(String jobId, JobReport.Recovery recovery) implements JobEvent {}
+
+  /** The devices left cannot hold the model: the job waits for more to join. */
+  record Paused(String jobId, String reason) implements JobEvent {}
+
   record Succeeded(JobReport report) implements JobEvent {}
 
   /** The job stopped; {@code reason} names the device or group at fault. */

@@ -37,6 +37,7 @@ final class JobMetrics {
   private final List<JobReport.AccuracyPoint> accuracyCurve = new ArrayList<>();
   private final List<String> checkpoints = new ArrayList<>();
   private final List<String> overlapSchedules = new ArrayList<>();
+  private final List<JobReport.Recovery> recoveries = new ArrayList<>();
 
   JobMetrics(Iterable<String> devices) {
     devices.forEach(d -> totals.put(d, new DeviceTotals()));
@@ -44,7 +45,7 @@ final class JobMetrics {
 
   /** One device's account of the current step. */
   void deviceStepped(String device, StepMetrics metrics) {
-    totals.get(device).add(metrics);
+    totals.computeIfAbsent(device, d -> new DeviceTotals()).add(metrics);
     stepLosses.add(metrics.loss());
     currentAggregation = Math.max(currentAggregation, metrics.aggregationMillis());
     currentCompute = Math.max(currentCompute, metrics.computeMillis());
@@ -87,6 +88,18 @@ final class JobMetrics {
     overlapSchedules.add(change);
   }
 
+  void recovered(JobReport.Recovery recovery) {
+    recoveries.add(recovery);
+  }
+
+  /** A step was abandoned: what its devices reported so far does not count. */
+  void stepAbandoned() {
+    stepLosses.clear();
+    currentAggregation = 0;
+    currentCompute = 0;
+    currentBackward = 0;
+  }
+
   void checkpointed(String path) {
     checkpoints.add(path);
   }
@@ -104,7 +117,7 @@ final class JobMetrics {
         mean(stepAggregation), mean(stepMillis), median(stepAggregation), median(stepMillis), median(stepCompute),
         median(stepBackward),
         epochAccuracies.get(epochAccuracies.size() - 1), List.copyOf(epochAccuracies), List.copyOf(epochLosses),
-        List.copyOf(accuracyCurve), List.copyOf(checkpoints), List.copyOf(overlapSchedules));
+        List.copyOf(accuracyCurve), List.copyOf(checkpoints), List.copyOf(overlapSchedules), List.copyOf(recoveries));
   }
 
   private static double mean(List<Double> values) {

@@ -39,7 +39,30 @@ public record JobReport(
     List<Double> epochLosses,
     List<AccuracyPoint> accuracyCurve,
     List<String> checkpoints,
-    List<String> overlapSchedules) {
+    List<String> overlapSchedules,
+    List<Recovery> recoveries) {
+
+  /**
+   * One change of the job's devices, and how the job went on.
+   *
+   * @param cause what happened: which device was lost and how, or which joined
+   * @param lost the devices dropped from the job
+   * @param joined the devices adopted by the job
+   * @param phase what the job was doing ("step 12", "evaluate", "prepare", ...)
+   * @param detectedAtMillis wall clock (ms since 1970) when the coordinator learned of it
+   * @param trainingAgainAtMillis wall clock when the devices were given the next step
+   * @param resumedFromStep the committed step the job went on from
+   * @param stepsRedone steps done after that one, which were lost and trained again
+   * @param devices the job's devices afterwards
+   */
+  public record Recovery(String cause, List<String> lost, List<String> joined, String phase, long detectedAtMillis,
+      long trainingAgainAtMillis, long resumedFromStep, long stepsRedone, List<String> devices) {
+    public Recovery {
+      lost = List.copyOf(lost);
+      joined = List.copyOf(joined);
+      devices = List.copyOf(devices);
+    }
+  }
 
   /**
    * @param step steps done when evaluated

@@ -29,6 +29,22 @@ public record PlannedJob(Map<String, Assignment> assignments, List<GroupPlan> gr
     this(assignments, groups, layerNames, fullUpdatePeakBytes, description, Map.of());
   }
 
+  /**
+   * The same plan with its groups' names prefixed by {@code prefix} (a re-plan's, e.g. {@code r2.}):
+   * their process groups and layer shards are then new ones, apart from those of earlier plans still
+   * winding down.
+   */
+  public PlannedJob prefixed(String jobId, String prefix) {
+    if (prefix.isEmpty()) {
+      return this;
+    }
+    List<GroupPlan> renamed = groups.stream().map(g -> {
+      String id = prefix + g.groupId();
+      return new GroupPlan(id, g.slices(), g.updaters(), g.owner(), g.weightBytes(), jobId + "." + id, g.shardHome());
+    }).toList();
+    return new PlannedJob(assignments, renamed, layerNames, fullUpdatePeakBytes, description, allReduceBytesPerLayer);
+  }
+
   /** The same plan with other groups (e.g. led from their shard's home) and a longer description. */
   public PlannedJob withGroups(List<GroupPlan> otherGroups, String moreDescription) {
     return new PlannedJob(assignments, otherGroups, layerNames, fullUpdatePeakBytes, description + moreDescription,

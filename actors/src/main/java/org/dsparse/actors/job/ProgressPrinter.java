@@ -29,6 +29,14 @@ public final class ProgressPrinter implements Consumer<JobEvent> {
       out.accept(String.format(Locale.ROOT, "  %s epoch %d: test accuracy %.2f%%, mean loss %.4f%s",
           epoch.jobId(), epoch.epoch() + 1, 100 * epoch.testAccuracy(), epoch.meanLoss(),
           epoch.checkpoint() == null ? "" : ", checkpoint " + epoch.checkpoint()));
+    } else if (event instanceof JobEvent.Recovered recovered) {
+      JobReport.Recovery r = recovered.recovery();
+      out.accept(String.format(Locale.ROOT, "  %s: %s during %s; training again after %.1f s from step %d "
+          + "(%d step%s redone) on %s", recovered.jobId(), r.cause(), r.phase(),
+          (r.trainingAgainAtMillis() - r.detectedAtMillis()) / 1e3, r.resumedFromStep(), r.stepsRedone(),
+          r.stepsRedone() == 1 ? "" : "s", r.devices()));
+    } else if (event instanceof JobEvent.Paused paused) {
+      out.accept("job " + paused.jobId() + " " + paused.reason());
     } else if (event instanceof JobEvent.Failed failed) {
       out.accept("job " + failed.jobId() + " FAILED: " + failed.reason()
           + (failed.checkpoints().isEmpty() ? "" : "; checkpoints kept: " + failed.checkpoints()));

@@ -72,7 +72,7 @@ public final class DsparseNode implements AutoCloseable {
       return Behaviors.receive(Command.class)
           .onMessage(SubmitJob.class, submit -> {
             ctx.spawn(JobCoordinator.create(submit.job().spec(), submit.job().devices(),
-                submit.job().timeouts(), config, submit.client()), "job-" + submit.job().spec().jobId());
+                submit.job().timeouts(), submit.job().elasticity(), config, submit.client()), "job-" + submit.job().spec().jobId());
             return Behaviors.same();
           })
           .build();

@@ -11,10 +11,12 @@ import org.dsparse.actors.step.Compute;
  * tests' cluster. Devices in one JVM share its DJL thread, so their compute takes turns.
  */
 public final class LocalCluster implements AutoCloseable {
+  private final Config base;
   private final List<DsparseNode> nodes;
 
-  private LocalCluster(List<DsparseNode> nodes) {
-    this.nodes = nodes;
+  private LocalCluster(Config base, List<DsparseNode> nodes) {
+    this.base = base;
+    this.nodes = new java.util.concurrent.CopyOnWriteArrayList<>(nodes);
   }
 
   /**
@@ -42,11 +44,26 @@ public final class LocalCluster implements AutoCloseable {
       for (DsparseNode node : started) {
         node.awaitUp(joinTimeout);
       }
-      return new LocalCluster(started);
+      return new LocalCluster(base, started);
     } catch (RuntimeException e) {
       started.forEach(DsparseNode::close);
       throw e;
     }
+  }
+
+  /** Starts one more device, joins it to the cluster and waits until it is Up: a device joining a running job. */
+  public DsparseNode add(Member member, Duration joinTimeout) {
+    DsparseNode node = DsparseNode.start(NodeConfig.node(base, member.name(), "127.0.0.1", 0, List.of(),
+        member.budget(), false), member.compute());
+    try {
+      node.join(nodes.get(0).address());
+      node.awaitUp(joinTimeout);
+    } catch (RuntimeException e) {
+      node.close();
+      throw e;
+    }
+    nodes.add(node);
+    return node;
   }
 
   public List<DsparseNode> nodes() {

@@ -48,7 +48,12 @@ public final class NodeConfig {
       }
       """);
 
-  /** The split-brain resolver (keep-majority) unless the user chose a downing provider. */
+  /**
+   * The split-brain resolver (keep-majority) unless the user chose a downing provider. It downs an
+   * unreachable device once the membership has been stable for 7 s (Pekko's default is 20 s; its
+   * documentation suggests 7 s for clusters of up to about 10 nodes), so that a lost device's layer
+   * shards move and new devices can join soon after a loss; a device back within that time is kept.
+   */
   private static Config withDowning(Config base) {
     String key = "pekko.cluster.downing-provider-class";
     if (base.hasPath(key) && !base.getString(key).isEmpty()) {
@@ -57,6 +62,7 @@ public final class NodeConfig {
     return ConfigFactory.parseString("""
         pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
         pekko.cluster.split-brain-resolver.active-strategy = keep-majority
+        pekko.cluster.split-brain-resolver.stable-after = 7 s
         """).withFallback(base);
   }
 }

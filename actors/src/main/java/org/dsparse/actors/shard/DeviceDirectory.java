@@ -81,7 +81,7 @@ public final class DeviceDirectory implements Extension {
     return read(new Replicator.ReadAll(settings.directoryReadTimeout()));
   }
 
-  ShardSettings settings() {
+  public ShardSettings settings() {
     return settings;
   }
 

@@ -11,6 +11,11 @@ import org.dsparse.training.trainer.DjlThread;
 public interface Compute {
   <T> CompletionStage<T> submit(Callable<T> work);
 
+  /** {@link #submit(Callable)} for a named stage of a step (tests stop a device at a given stage). */
+  default <T> CompletionStage<T> submit(String stage, Callable<T> work) {
+    return submit(work);
+  }
+
   /** Runs the work on the {@link DjlThread}. */
   Compute DJL_THREAD = new Compute() {
     @Override

@@ -47,7 +47,9 @@ import org.dsparse.training.trainer.SparseTrainer;
  * out. A group may hold only some output channels of a layer; the trainer then changes only those
  * rows here, and the rest arrive with the other groups' refreshes.
  *
- * <p>Steps must not overlap: the next one starts after the previous one completed.
+ * <p>Steps must not overlap: the next one starts after the previous one completed. A cancelled
+ * pipeline (its job abandoned a step to re-plan) runs no further model work: every stage that has
+ * not started fails, so nothing changes the model after the abandoning device answered.
  */
 public final class StepPipeline {
   /** AllReduces a group may run per step: sequence numbers are {@code step * this + k}. */
@@ -65,11 +67,17 @@ public final class StepPipeline {
   private int epoch = -1;
   /** The next batch of {@link #epoch} and its frozen prefix's output, taken while collectives ran. */
   private Ahead ahead;
+  /** Where the first step starts: an epoch and its batch (a job resumed or re-planned mid-epoch). */
+  private final int startEpoch;
+  private final int startBatch;
+  private volatile boolean cancelled;
 
   private record Ahead(int epoch, ImageBatch batch, NDList prefix) {}
 
   public StepPipeline(JobSpec spec, LayeredModel model, SparseTrainer trainer, ImageSetDataset train,
-      DeviceGroups groups, Collectives collectives, Compute compute) {
+      DeviceGroups groups, Collectives collectives, Compute compute, int startEpoch, int startBatch) {
+    this.startEpoch = startEpoch;
+    this.startBatch = startBatch;
     this.spec = spec;
     this.model = model;
     this.trainer = trainer;
@@ -77,6 +85,11 @@ public final class StepPipeline {
     this.groups = groups;
     this.collectives = collectives;
     this.compute = compute;
+  }
+
+  /** Fails every stage not yet started: the job abandoned its step. */
+  public void cancel() {
+    cancelled = true;
   }
 
   /** Each segment's parts of the groups, for a backward cut at {@code cuts}. */
@@ -270,11 +283,15 @@ public final class StepPipeline {
     }
   }
 
-  /** The next batch of the epoch, in the epoch's order. */
+  /**
+   * The next batch of the epoch, in the epoch's order; the start epoch's first batch is the one the
+   * pipeline was told to start at.
+   */
   private ImageBatch nextBatch(int epochIndex) {
     if (epochIndex != epoch || epochBatches == null || !epochBatches.hasNext()) {
+      int first = epoch < 0 && epochIndex == startEpoch ? startBatch : 0;
       epoch = epochIndex;
-      epochBatches = train.batches(model.manager(), spec.batch(), spec.seed(), epochIndex).iterator();
+      epochBatches = train.batches(model.manager(), spec.batch(), spec.seed(), epochIndex, first).iterator();
     }
     return epochBatches.next();
   }
@@ -378,7 +395,12 @@ public final class StepPipeline {
 
     <T> CompletionStage<T> compute(String stage, Callable<T> work) {
       long start = System.nanoTime();
-      return compute.submit(work).handle((value, error) -> {
+      return compute.submit(stage, () -> {
+        if (cancelled) {
+          throw new java.util.concurrent.CancellationException("the step was abandoned");
+        }
+        return work.call();
+      }).handle((value, error) -> {
         if (error != null) {
           throw new StageFailure(stage + " failed: " + message(error), error);
         }

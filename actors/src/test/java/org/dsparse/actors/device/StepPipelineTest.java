@@ -161,7 +161,7 @@ class StepPipelineTest {
         int r = rank;
         DeviceRuntime runtime = DjlThread.call(() -> DeviceRuntime.prepare(spec, r, infos.size(),
             plan.assignments().get(name), JobPlanning.learningRateScales(spec, plan.groups(), name, infos.size()),
-            DeviceSettings.of(name, BUDGETS[r], false)));
+            DeviceSettings.of(name, BUDGETS[r], false), null, null));
         runtimes.add(runtime);
         DeviceGroups groups = DeviceGroups.of(name, spec.jobId(), plan.groups(), names);
         pipelines.add(runtime.pipeline(groups, collectives.member(name, groups), Compute.DJL_THREAD));

@@ -115,7 +115,7 @@ final class ThreeDevices implements AutoCloseable {
     List<Integer> cuts = overlap.cutsFor(step);
     stepCuts.add(cuts);
     devices.forEach(d -> d.device().tell(
-        new DeviceCommand.RunStep(spec.jobId(), 0, step, average, refresh, cuts, probe.getRef())));
+        new DeviceCommand.RunStep(spec.jobId(), 0, (int) step, step, average, refresh, cuts, false, probe.getRef())));
     Map<String, DeviceEvent.StepCompleted> reports = new TreeMap<>();
     Map<String, OverlapScheduler.SegmentTimes> segments = new TreeMap<>();
     for (int i = 0; i < devices.size(); i++) {

@@ -19,22 +19,64 @@ public sealed interface DeviceCommand extends ControlMessage {
    * @param groups every aggregation group of the plan (a device joins those it belongs to)
    */
   record Prepare(JobSpec spec, List<DeviceInfo> devices, Assignment assignment, List<GroupPlan> groups,
-      ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
+      Restore restore, ActorRef<DeviceEvent> replyTo) implements DeviceCommand {
+    /** A fresh start (or a resume from the job's {@code resume-from}): no state to continue from. */
+    public Prepare(JobSpec spec, List<DeviceInfo> devices, Assignment assignment, List<GroupPlan> groups,
+        ActorRef<DeviceEvent> replyTo) {
+      this(spec, devices, assignment, groups, null, replyTo);
+    }
+  }
 
   /**
-   * Runs one synchronous step: forward, backward through the updated layers, AllReduce in each of
-   * the device's groups, optimizer step, and, when {@code refresh}, the weight Broadcast to devices
-   * outside each group. With periodic model averaging the AllReduce averages weights instead, after
+   * Where a re-planned job continues: after {@code step} steps, at batch {@code stepInEpoch} of epoch
+   * {@code epoch}, the last step every device committed. A device takes that state from its own
+   * snapshot (or from its live model when no step ran since), else fetches the model from
+   * {@code source}. It keeps its optimizer state of the {@code keptOptimizerState} slices, which
+   * every updater of theirs updated before, so that they all hold the same; the optimizer state of
+   * other slices starts again from zero (on every updater alike).
+   */
+  record Restore(long step, int epoch, int stepInEpoch, String source, ActorRef<DeviceCommand> sourceDevice,
+      List<GroupPlan.Slice> keptOptimizerState) implements ControlMessage {
+    public Restore {
+      keptOptimizerState = List.copyOf(keptOptimizerState);
+    }
+
+    /** The same restore keeping the optimizer state of {@code slices}. */
+    public Restore keeping(List<GroupPlan.Slice> slices) {
+      return new Restore(step, epoch, stepInEpoch, source, sourceDevice, slices);
+    }
+  }
+
+  /**
+   * Runs one synchronous step, step {@code stepInEpoch} of epoch {@code epoch} (from 0): forward,
+   * backward through the updated layers, AllReduce in each of the device's groups, optimizer step,
+   * and, when {@code refresh}, the weight Broadcast to devices outside each group. With periodic model averaging the AllReduce averages weights instead, after
    * the step, and only when {@code average}. {@code overlapCuts}: layer indices where every device
    * cuts this step's backward, to AllReduce each segment while the backward goes on below (empty:
-   * none).
+   * none). {@code snapshot}: every device completed the previous step and it refreshed all weights,
+   * so it is committed: first keep the model and optimizer state as they stand, which a
+   * {@link Restore} to this step takes back if a device is lost later.
    */
-  record RunStep(String jobId, int epoch, long step, boolean average, boolean refresh, List<Integer> overlapCuts,
-      ActorRef<DeviceEvent> replyTo) implements DeviceCommand {
+  record RunStep(String jobId, int epoch, int stepInEpoch, long step, boolean average, boolean refresh,
+      List<Integer> overlapCuts, boolean snapshot, ActorRef<DeviceEvent> replyTo) implements DeviceCommand {
     public RunStep {
       overlapCuts = List.copyOf(overlapCuts);
     }
   }
+
+  /**
+   * Stops the job's step in flight and its process groups, and answers {@link DeviceEvent.Abandoned}
+   * once no model work of it is left: the job is then re-planned. The model and data stay until the
+   * next {@link Prepare}.
+   */
+  record Abandon(String jobId, ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
+
+  /**
+   * Asks for the job's model (weights and BatchNorm statistics of every layer) as it stood after
+   * {@code step} steps, in {@link DeviceEvent.StatePart}s; a device without it answers
+   * {@link DeviceEvent.Failed}.
+   */
+  record FetchState(String jobId, long step, ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
 
   /** Evaluates this device's share of the test set with its current weights. */
   record Evaluate(String jobId, int shard, int shards, ActorRef<DeviceEvent> replyTo)

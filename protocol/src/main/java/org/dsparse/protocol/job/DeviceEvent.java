@@ -24,6 +24,44 @@ public sealed interface DeviceEvent extends ControlMessage {
 
   record CheckpointSaved(String device, String path) implements DeviceEvent {}
 
+  /**
+   * The device stopped its part of the job's step; it can continue from these states.
+   *
+   * @param snapshot the committed state it keeps a snapshot of, or null
+   * @param live its model's state when its last step completed and none ran since, else null
+   */
+  record Abandoned(String device, HeldState snapshot, HeldState live) implements DeviceEvent {
+    /** Whether it can continue from the state after {@code step} steps. */
+    public boolean holds(long step) {
+      return snapshot != null && snapshot.step() == step || live != null && live.step() == step;
+    }
+
+    /** The optimizer slices of the state after {@code step} steps it would continue from (its snapshot first). */
+    public java.util.List<GroupPlan.Slice> slicesAt(long step) {
+      HeldState held = snapshot != null && snapshot.step() == step ? snapshot : live;
+      return held != null && held.step() == step ? held.optimizerSlices() : java.util.List.of();
+    }
+  }
+
+  /**
+   * A state of a job a device holds: after {@code step} steps, {@code stepInEpoch} of them in epoch
+   * {@code epoch}, with the optimizer state of {@code optimizerSlices}.
+   */
+  record HeldState(long step, int epoch, int stepInEpoch, java.util.List<GroupPlan.Slice> optimizerSlices)
+      implements org.dsparse.protocol.control.ControlMessage {
+    public HeldState {
+      optimizerSlices = java.util.List.copyOf(optimizerSlices);
+    }
+  }
+
+  /** Floats {@code offset} onwards of the {@code totalLength} floats of the job's model after {@code step} steps. */
+  record StatePart(String device, long step, int offset, int totalLength, float[] part) implements DeviceEvent {
+    @Override
+    public String wireChannel() {
+      return org.dsparse.protocol.wire.WireTraffic.SHARD;
+    }
+  }
+
   /** The device could not do what was asked; {@code reason} names the cause (and any peer blamed). */
   record Failed(String device, String jobId, String reason) implements DeviceEvent {}
 }

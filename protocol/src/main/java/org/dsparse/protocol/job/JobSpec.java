@@ -41,7 +41,9 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param planner planner knobs
  * @param overlap whether and how a step's gradient AllReduces overlap its backward
  * @param resumeFrom a directory of one epoch's checkpoints, from which every device continues
- *     (its own file, named after it, holds where training was and its optimizer state), or empty
+ *     (its own file, named after it, holds where training was and its optimizer state),
+ *     {@link #RESUME_FROM_DEVICES} to continue from the last committed state the devices still hold,
+ *     or empty
  */
 public record JobSpec(
     String jobId,
@@ -67,6 +69,9 @@ public record JobSpec(
     PlannerKnobs planner,
     Overlap overlap,
     String resumeFrom) implements ControlMessage {
+
+  /** {@link #resumeFrom} that continues from the state the job's devices hold (its coordinator was lost). */
+  public static final String RESUME_FROM_DEVICES = "devices";
 
   /** Data-parallel baseline or DSparse's sparse update. */
   public enum Mode { FULL, DSPARSE }

@@ -91,10 +91,19 @@ public final class ImageSetDataset extends RandomAccessDataset {
    * each batch (or the manager) when done with it.
    */
   public Iterable<ImageBatch> batches(NDManager manager, int batchSize, long seed, int epoch) {
+    return batches(manager, batchSize, seed, epoch, 0);
+  }
+
+  /** {@link #batches(NDManager, int, long, int)} from batch {@code firstBatch} of the epoch on. */
+  public Iterable<ImageBatch> batches(NDManager manager, int batchSize, long seed, int epoch, int firstBatch) {
     requirePositive(batchSize);
+    if (firstBatch < 0) {
+      throw new IllegalArgumentException("first batch must not be negative, got " + firstBatch);
+    }
     int[] order = EpochOrder.permutation(Math.toIntExact(size()), seed, epoch);
+    int start = (int) Math.min(order.length, (long) firstBatch * batchSize);
     return () -> new Iterator<>() {
-      private int next;
+      private int next = start;
 
       @Override
       public boolean hasNext() {

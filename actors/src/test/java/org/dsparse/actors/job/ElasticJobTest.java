@@ -1,0 +1,236 @@
+package org.dsparse.actors.job;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.types.Shape;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.IntStream;
+import org.dsparse.actors.node.DsparseNode;
+import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.actors.node.NodeConfig;
+import org.dsparse.actors.step.Compute;
+import org.dsparse.training.model.Checkpoint;
+import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.model.Models;
+import org.dsparse.training.trainer.DjlThread;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Jobs whose devices change while they run, on an in-JVM cluster of four devices: a device stopped
+ * in the middle of a step's compute, AllReduce or Broadcast is dropped, the job rolls back to its
+ * last committed step, re-plans for the three left and ends its epochs, and every device left ends
+ * with the same model; a device that joins a running job is adopted, receives the model and trains.
+ */
+class ElasticJobTest {
+  private static final int STEPS_PER_EPOCH = 6;
+
+  private static Config config(Path checkpoints, String id, int devices) {
+    return ConfigFactory.parseString("""
+        dsparse.job { model = small-cnn, max-steps-per-epoch = 6, epochs = 2 }
+        dsparse.collective.deadline = 5 s
+        pekko.loglevel = WARNING
+        """).withValue("dsparse.job.checkpoint-dir", ConfigValueFactory.fromAnyRef(checkpoints.toString()))
+        .withValue("dsparse.job.id", ConfigValueFactory.fromAnyRef(id))
+        .withValue("dsparse.job.devices", ConfigValueFactory.fromAnyRef(devices))
+        .withFallback(ConfigFactory.load());
+  }
+
+  /**
+   * Model work that stops this device's node at a given stage of a given step: when the stage starts
+   * ({@code before}) or once it has run.
+   */
+  private static final class StoppingCompute implements Compute {
+    final String stage;
+    final int step;
+    final boolean before;
+    final AtomicReference<Runnable> stop = new AtomicReference<>();
+    final CountDownLatch stopped = new CountDownLatch(1);
+    private final AtomicInteger forwards = new AtomicInteger();
+    private final AtomicBoolean fired = new AtomicBoolean();
+
+    StoppingCompute(String stage, int step, boolean before) {
+      this.stage = stage;
+      this.step = step;
+      this.before = before;
+    }
+
+    @Override
+    public <T> CompletionStage<T> submit(Callable<T> work) {
+      return DjlThread.submit(work);
+    }
+
+    @Override
+    public <T> CompletionStage<T> submit(String name, Callable<T> work) {
+      int current = name.equals("forward/backward") ? forwards.getAndIncrement() : forwards.get() - 1;
+      boolean here = name.equals(stage) && current == step && !fired.get();
+      if (here && before && fired.compareAndSet(false, true)) {
+        fire();
+      }
+      CompletionStage<T> done = DjlThread.submit(work);
+      if (here && !before) {
+        return done.whenComplete((value, error) -> {
+          if (fired.compareAndSet(false, true)) {
+            fire();
+          }
+        });
+      }
+      return done;
+    }
+
+    private void fire() {
+      stop.get().run();
+      stopped.countDown();
+    }
+  }
+
+  @Test
+  void aDeviceStoppedMidAllReduceIsDroppedAndTheOthersEndTheJobWithOneModel(@TempDir Path dir) throws Exception {
+    // The backward hands its gradients to the AllReduces as it finishes them: right after it, the
+    // AllReduces of this step are under way.
+    lostMidStep(dir, new StoppingCompute("forward/backward", 3, false), "midallreduce");
+  }
+
+  @Test
+  void aDeviceStoppedMidBroadcastIsDroppedAndTheOthersEndTheJobWithOneModel(@TempDir Path dir) throws Exception {
+    // Every step refreshes: once a device has exported its weights, the refresh Broadcasts run.
+    lostMidStep(dir, new StoppingCompute("exporting weights", 4, false), "midbroadcast");
+  }
+
+  @Test
+  void aDeviceStoppedMidComputeIsDroppedAndTheOthersEndTheJobWithOneModel(@TempDir Path dir) throws Exception {
+    lostMidStep(dir, new StoppingCompute("forward/backward", 8, true), "midcompute");
+  }
+
+  private void lostMidStep(Path dir, StoppingCompute victim, String id) throws Exception {
+    Config config = config(dir, id, 4);
+    List<LocalCluster.Member> members = List.of(new LocalCluster.Member("a", "1GiB"),
+        new LocalCluster.Member("b", "20MiB"), new LocalCluster.Member("c", "15MiB"),
+        new LocalCluster.Member("d", "20MiB", victim));
+    try (LocalCluster cluster = LocalCluster.start(config, members, Duration.ofSeconds(30))) {
+      victim.stop.set(() -> cluster.node(3).system().terminate());
+      List<JobEvent> events = new CopyOnWriteArrayList<>();
+      JobEvent end = cluster.node(0).submit(JobConfig.read(config), events::add).get(300, TimeUnit.SECONDS);
+      assertTrue(victim.stopped.await(0, TimeUnit.SECONDS), "the device was stopped at " + victim.stage);
+      assertTrue(end instanceof JobEvent.Succeeded, end.toString());
+      JobReport report = ((JobEvent.Succeeded) end).report();
+      assertEquals(1, report.recoveries().size(), report.recoveries().toString());
+      JobReport.Recovery recovery = report.recoveries().get(0);
+      assertEquals(List.of("d"), recovery.lost());
+      assertEquals(List.of("a", "b", "c"), recovery.devices());
+      assertTrue(recovery.trainingAgainAtMillis() >= recovery.detectedAtMillis());
+      // Every step refreshes, so every step done before the fault was committed: none is lost.
+      assertTrue(recovery.resumedFromStep() >= victim.step, recovery.toString());
+      assertEquals(List.of("a", "b", "c"), report.devices().stream().map(JobReport.DeviceReport::name).toList());
+      assertEquals(2L * STEPS_PER_EPOCH, report.steps(), "every step of both epochs is done");
+      assertEquals(2, report.epochAccuracies().size());
+      assertTrue(events.stream().anyMatch(e -> e instanceof JobEvent.Recovered), "the client heard of it");
+      Path last = dir.resolve(id).resolve("epoch-2");
+      assertSameModel(last, List.of("a", "b", "c"));
+    }
+  }
+
+  @Test
+  void aDeviceThatJoinsARunningJobIsAdoptedReceivesTheModelAndTrains(@TempDir Path dir) throws Exception {
+    Config config = config(dir, "joined", 3);
+    List<LocalCluster.Member> members = List.of(new LocalCluster.Member("a", "1GiB"),
+        new LocalCluster.Member("b", "20MiB"), new LocalCluster.Member("c", "15MiB"));
+    try (LocalCluster cluster = LocalCluster.start(config, members, Duration.ofSeconds(30))) {
+      CountDownLatch running = new CountDownLatch(1);
+      var end = cluster.node(0).submit(JobConfig.read(config), e -> {
+        if (e instanceof JobEvent.StepReported step && step.step() == 2) {
+          running.countDown();
+        }
+      });
+      assertTrue(running.await(120, TimeUnit.SECONDS));
+      cluster.add(new LocalCluster.Member("d", "30MiB"), Duration.ofSeconds(30));
+      JobEvent outcome = end.get(300, TimeUnit.SECONDS);
+      assertTrue(outcome instanceof JobEvent.Succeeded, outcome.toString());
+      JobReport report = ((JobEvent.Succeeded) outcome).report();
+      assertEquals(1, report.recoveries().size(), report.recoveries().toString());
+      JobReport.Recovery adopted = report.recoveries().get(0);
+      assertEquals(List.of("d"), adopted.joined());
+      assertEquals(List.of(), adopted.lost());
+      assertEquals(0, adopted.stepsRedone(), "adopted at a committed step: nothing to train again");
+      JobReport.DeviceReport d = report.devices().stream().filter(r -> r.name().equals("d")).findFirst().orElseThrow();
+      assertTrue(d.steps() > 0 && d.updatedLayers() > 0, "d trained: " + d);
+      assertSameModel(dir.resolve("joined").resolve("epoch-2"), List.of("a", "b", "c", "d"));
+    }
+  }
+
+  @Test
+  void aJobWhoseCoordinatorIsLostGoesOnFromTheDevicesStateAndEndsAsAnUninterruptedOneBitForBit(@TempDir Path dir)
+      throws Exception {
+    List<LocalCluster.Member> members = List.of(new LocalCluster.Member("a", "1GiB"),
+        new LocalCluster.Member("b", "20MiB"), new LocalCluster.Member("c", "15MiB"));
+    Config whole = config(dir, "whole", 3);
+    Config cut = config(dir, "cut", 3);
+    try (LocalCluster cluster = LocalCluster.start(whole, members, Duration.ofSeconds(30))) {
+      JobEvent uninterrupted = cluster.node(0).submit(JobConfig.read(whole), e -> { }).get(300, TimeUnit.SECONDS);
+      assertTrue(uninterrupted instanceof JobEvent.Succeeded, uninterrupted.toString());
+
+      // The job is submitted from a node without a device, which then leaves mid-job.
+      DsparseNode submitter = DsparseNode.startCoordinator(
+          NodeConfig.node(cut, "submitter", "127.0.0.1", 0, List.of(), "1GiB", false));
+      submitter.join(cluster.node(0).address());
+      submitter.awaitUp(Duration.ofSeconds(30));
+      CountDownLatch running = new CountDownLatch(1);
+      submitter.submit(JobConfig.read(cut), e -> {
+        if (e instanceof JobEvent.StepReported step && step.step() == 3) {
+          running.countDown();
+        }
+      });
+      assertTrue(running.await(120, TimeUnit.SECONDS));
+      submitter.system().terminate();
+      submitter.system().getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+
+      Config resume = ConfigFactory.parseString("dsparse.job.resume-from = devices").withFallback(cut);
+      JobEvent resumed = cluster.node(1).submit(JobConfig.read(resume), e -> { }).get(300, TimeUnit.SECONDS);
+      assertTrue(resumed instanceof JobEvent.Succeeded, resumed.toString());
+      JobReport report = ((JobEvent.Succeeded) resumed).report();
+      assertEquals(1, report.recoveries().size());
+      assertTrue(report.recoveries().get(0).resumedFromStep() >= 3, report.recoveries().toString());
+      assertEquals(2L * STEPS_PER_EPOCH, report.steps());
+      for (LocalCluster.Member device : members) {
+        JobCoordinatorTest.assertSameTraining(dir.resolve("whole").resolve("epoch-2").resolve(device.name() + ".ckpt"),
+            dir.resolve("cut").resolve("epoch-2").resolve(device.name() + ".ckpt"));
+      }
+    }
+  }
+
+  /** The devices' epoch-end checkpoints in {@code dir} hold the same weights and BatchNorm statistics. */
+  private static void assertSameModel(Path dir, List<String> devices) {
+    List<float[]> weights = new ArrayList<>();
+    DjlThread.run(() -> {
+      for (String device : devices) {
+        try (LayeredModel model = Models.create("small-cnn", new Shape(1, 28, 28), 10, 99)) {
+          Checkpoint.load(model, dir.resolve(device + ".ckpt"));
+          weights.add(model.exportWeights(IntStream.range(0, model.layerCount()).toArray()));
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+    });
+    assertFalse(weights.isEmpty());
+    for (int i = 1; i < weights.size(); i++) {
+      assertArrayEquals(weights.get(0), weights.get(i), devices.get(i) + " differs from " + devices.get(0));
+    }
+  }
+}
