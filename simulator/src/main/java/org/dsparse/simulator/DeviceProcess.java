@@ -11,7 +11,8 @@ import org.dsparse.actors.node.NodeConfig;
 import org.dsparse.core.cli.Flags;
 
 /**
- * A simulated device in its own JVM: joins the cluster, then lives until its parent closes stdin.
+ * A simulated device in its own JVM: joins the cluster, then lives until its parent closes stdin, or
+ * until its node leaves the cluster (exit code 3).
  * It binds {@code --host} (default 127.0.0.1): with shaped links, its own address.
  */
 public final class DeviceProcess {
@@ -29,9 +30,21 @@ public final class DeviceProcess {
     node.awaitUp(Duration.ofSeconds(60));
     System.out.println(ProcessCluster.READY + node.address());
     System.out.flush();
+    // Downed by the cluster (e.g. after it was cut off for longer than the split-brain resolver
+    // waits): the node is gone for good, and so is this process; a new one joins as a new device.
+    java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
+    node.system().getWhenTerminated().thenRun(() -> {
+      if (closing.get()) {
+        return;
+      }
+      System.out.println("device " + flags.get("name").orElseThrow() + ": its node left the cluster; exiting");
+      System.out.flush();
+      Runtime.getRuntime().halt(3);
+    });
     while (System.in.read() >= 0) {
       // Parent alive; nothing to read.
     }
+    closing.set(true);
     node.close();
     System.exit(0);
   }

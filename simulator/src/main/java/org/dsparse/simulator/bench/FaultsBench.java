@@ -1,0 +1,473 @@
+package org.dsparse.simulator.bench;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.typesafe.config.ConfigFactory;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
+import org.dsparse.actors.node.DsparseNode;
+import org.dsparse.actors.node.NodeConfig;
+import org.dsparse.core.cli.Flags;
+import org.dsparse.simulator.CoordinatorProcess;
+import org.dsparse.simulator.DeviceProcess;
+import org.dsparse.training.profile.MeasuredJvm;
+
+/**
+ * bench/faults: one job on 7 devices, each its own JVM, and its coordinator in another, while faults
+ * are injected in turn: {@code kill -9} of a device, a device stopped (SIGSTOP) until the cluster
+ * downs it, a device leaving, restarted devices rejoining, the coordinator killed and the job
+ * submitted again with {@code --resume devices}. Before that, the same job (same seed, steps and
+ * devices) runs uninterrupted. Writes {@code results/faults.json}: per fault its kind, the phase it
+ * hit, whether the job survived it, seconds to detection and to training again, steps redone and
+ * committed steps lost; and the accuracy of both runs.
+ *
+ * <p>Times are measured on this machine's wall clock: the driver notes when it injects a fault, the
+ * coordinator when it learns of it and when it gives the devices their next step (for a lost
+ * coordinator, the devices' own report of the loss counts as detection).
+ */
+public final class FaultsBench {
+  private static final Duration WAIT = Duration.ofMinutes(3);
+  private static final String DEVICE_HEAP = "384m";
+  private static final List<String> NAMES = List.of("d1", "d2", "d3", "d4", "d5", "d6", "d7");
+  private static final List<String> BUDGETS = List.of("1GiB", "768MiB", "512MiB", "384MiB", "256MiB", "192MiB",
+      "160MiB");
+
+  private final Path config;
+  private final int gapSteps;
+  private final int evaluateEvery;
+  private final int stepsPerEpoch;
+  private DsparseNode seed;
+  private final Map<String, Process> devices = new ConcurrentHashMap<>();
+  private Process coordinator;
+  private final JobLog log = new JobLog();
+
+  private FaultsBench(Path config, int gapSteps) {
+    this.config = config;
+    this.gapSteps = gapSteps;
+    var job = ConfigFactory.parseFile(config.toFile()).withFallback(ConfigFactory.load()).resolve()
+        .getConfig("dsparse.job");
+    this.evaluateEvery = job.getInt("evaluate-every");
+    this.stepsPerEpoch = job.getInt("max-steps-per-epoch");
+    if (stepsPerEpoch <= 0 || evaluateEvery <= 0) {
+      throw new IllegalArgumentException(config + ": bench/faults needs max-steps-per-epoch and evaluate-every above 0 "
+          + "(the same steps per epoch whatever the devices, and evaluations to hit)");
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    Flags flags = Flags.parse("faults-bench", args, Set.of("config", "out", "gap"), Set.of());
+    Path config = Path.of(flags.get("config").orElseThrow(() -> new IllegalArgumentException("--config FILE needed")));
+    Path out = Path.of(flags.get("out", "results/faults.json"));
+    int gap = Integer.parseInt(flags.get("gap", "15"));
+    JsonObject result = new JsonObject();
+
+    FaultsBench baseline = new FaultsBench(config, gap);
+    JsonObject uninterrupted = baseline.run("faults-uninterrupted", false);
+    FaultsBench faulty = new FaultsBench(config, gap);
+    JsonObject withFaults = faulty.run("faults-injected", true);
+
+    double a = uninterrupted.get("testAccuracy").getAsDouble();
+    double b = withFaults.has("testAccuracy") ? withFaults.get("testAccuracy").getAsDouble() : Double.NaN;
+    JsonArray faults = withFaults.getAsJsonArray("faults");
+    long survived = 0;
+    double maxDetected = 0;
+    double maxTrainingAgain = 0;
+    long lost = 0;
+    for (JsonElement f : faults) {
+      JsonObject fault = f.getAsJsonObject();
+      survived += fault.get("survived").getAsBoolean() ? 1 : 0;
+      if (!fault.get("kind").getAsString().equals("restart")) {
+        maxDetected = Math.max(maxDetected, fault.get("detectedSeconds").getAsDouble());
+        maxTrainingAgain = Math.max(maxTrainingAgain, fault.get("trainingAgainSeconds").getAsDouble());
+      }
+      lost += fault.get("committedStepsLost").getAsLong();
+    }
+    result.add("faults", faults);
+    result.addProperty("faultsInjected", faults.size());
+    result.addProperty("faultsSurvived", survived);
+    result.addProperty("committedStepsLost", lost);
+    result.addProperty("maxDetectedSeconds", maxDetected);
+    result.addProperty("maxTrainingAgainSeconds", maxTrainingAgain);
+    result.addProperty("uninterruptedAccuracy", a);
+    result.addProperty("faultyAccuracy", b);
+    result.addProperty("accuracyDelta", 100 * (b - a));
+    result.addProperty("uninterruptedSteps", uninterrupted.get("steps").getAsLong());
+    result.addProperty("faultySteps", withFaults.has("steps") ? withFaults.get("steps").getAsLong() : -1);
+    result.addProperty("uninterruptedSeconds", uninterrupted.get("seconds").getAsDouble());
+    result.addProperty("faultySeconds", withFaults.get("seconds").getAsDouble());
+    result.add("recoveries", withFaults.get("recoveries"));
+    result.addProperty("config", config.toString());
+    result.addProperty("measured", "detection and training-again times on this machine's wall clock; accuracy on the "
+        + "job's test set; accuracyDelta in points (faulty minus uninterrupted)");
+    Files.createDirectories(out.toAbsolutePath().getParent());
+    Files.writeString(out, new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
+        .toJson(result));
+    System.out.printf("faults survived %d of %d, committed steps lost %d, detection <= %.1f s, training again <= %.1f s,"
+        + " accuracy %.2f%% uninterrupted vs %.2f%% with faults (%+.2f points); %s%n", survived, faults.size(), lost,
+        maxDetected, maxTrainingAgain, 100 * a, 100 * b, 100 * (b - a), out);
+    System.exit(0);
+  }
+
+  /** Runs the job once, with the fault schedule when {@code faults}; answers its outcome. */
+  private JsonObject run(String jobId, boolean faults) throws Exception {
+    long started = System.currentTimeMillis();
+    seed = DsparseNode.startCoordinator(NodeConfig.node(ConfigFactory.load(), "seed", "127.0.0.1", 0, List.of(), "1GiB",
+        false));
+    seed.join(seed.address());
+    seed.awaitUp(Duration.ofSeconds(30));
+    JsonObject result = new JsonObject();
+    JsonArray injected = new JsonArray();
+    try {
+      for (int i = 0; i < NAMES.size(); i++) {
+        startDevice(NAMES.get(i), BUDGETS.get(i));
+      }
+      log.awaitDevicesReady(NAMES.size());
+      coordinator = startCoordinator(jobId, false);
+      log.await("the first step", l -> l.lastStep >= 1);
+      if (faults) {
+        schedule(injected);
+      }
+      JsonObject end = log.await("the job's end", l -> l.end != null).end;
+      result.addProperty("type", end.get("type").getAsString());
+      if (end.get("type").getAsString().equals("Succeeded")) {
+        JsonObject report = end.getAsJsonObject("event").getAsJsonObject("report");
+        result.addProperty("testAccuracy", report.get("testAccuracy").getAsDouble());
+        result.addProperty("steps", report.get("steps").getAsLong());
+        result.add("recoveries", report.get("recoveries"));
+      } else {
+        result.addProperty("failure", end.toString());
+      }
+    } catch (IllegalStateException e) {
+      System.err.println("bench/faults: " + e.getMessage());
+      result.addProperty("failure", e.getMessage());
+    } finally {
+      result.add("faults", injected);
+      result.addProperty("seconds", (System.currentTimeMillis() - started) / 1e3);
+      devices.values().forEach(Process::destroyForcibly);
+      if (coordinator != null) {
+        coordinator.destroyForcibly();
+      }
+      seed.close();
+    }
+    return result;
+  }
+
+  /** The faults, one after another, each once the job trains again after the previous one. */
+  private void schedule(JsonArray out) throws Exception {
+    out.add(kill("d7", "step", 20));
+    out.add(restart("d7", BUDGETS.get(6)));
+    out.add(stopUntilDowned("d6"));
+    out.add(restart("d6", BUDGETS.get(5)));
+    out.add(kill("d5", "evaluate", 0));
+    out.add(restart("d5", BUDGETS.get(4)));
+    out.add(killCoordinator());
+    out.add(leave("d4"));
+    out.add(restart("d4", BUDGETS.get(3)));
+    out.add(kill("d3", "epoch-end", 0));
+    out.add(restart("d3", BUDGETS.get(2)));
+    out.add(stopUntilDowned("d2"));
+    out.add(restart("d2", BUDGETS.get(1)));
+  }
+
+  /** Waits until the job is where the fault should hit: a step, an evaluation, an epoch's end. */
+  private long awaitTrigger(String trigger, long atLeast) {
+    long from = Math.max(atLeast, log.lastTrainingAgainStep() + gapSteps);
+    Predicate<JobLog> due = switch (trigger) {
+      case "evaluate" -> l -> l.lastStep >= from && l.lastStep % evaluateEvery == 0 && l.lastStep % stepsPerEpoch != 0;
+      case "epoch-end" -> l -> l.lastStep >= from && l.lastStep % stepsPerEpoch == 0;
+      default -> l -> l.lastStep >= from;
+    };
+    return log.await(trigger + " after step " + from, due).lastStep;
+  }
+
+  private JsonObject kill(String device, String trigger, long atLeast) {
+    long step = awaitTrigger(trigger, atLeast);
+    long t0 = System.currentTimeMillis();
+    devices.remove(device).destroyForcibly();
+    return lostFault("kill -9", device, t0, step);
+  }
+
+  private JsonObject leave(String device) throws IOException {
+    long step = awaitTrigger("step", 0);
+    long t0 = System.currentTimeMillis();
+    Process process = devices.remove(device);
+    process.getOutputStream().close(); // DeviceProcess leaves the cluster and exits
+    return lostFault("leave", device, t0, step);
+  }
+
+  /** SIGSTOP until the job re-planned without it; SIGCONT then finds its node downed, and it exits. */
+  private JsonObject stopUntilDowned(String device) throws Exception {
+    long step = awaitTrigger("step", 0);
+    Process process = devices.remove(device);
+    long t0 = System.currentTimeMillis();
+    signal(process, "STOP");
+    JsonObject fault = lostFault("SIGSTOP (cut off)", device, t0, step);
+    signal(process, "CONT");
+    if (!process.waitFor(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      fault.addProperty("note", "still running " + WAIT + " after SIGCONT; killed");
+    }
+    return fault;
+  }
+
+  private JsonObject lostFault(String kind, String device, long t0, long stepBefore) {
+    JsonObject fault = new JsonObject();
+    fault.addProperty("kind", kind);
+    fault.addProperty("device", device);
+    try {
+      JsonObject recovery = log.awaitRecovery(r -> r.lost().contains(device), t0);
+      describe(fault, recovery, t0, stepBefore);
+    } catch (IllegalStateException e) {
+      unsurvived(fault, e);
+    }
+    System.out.println("fault: " + fault);
+    return fault;
+  }
+
+  private JsonObject restart(String device, String budget) {
+    JsonObject fault = new JsonObject();
+    fault.addProperty("kind", "restart");
+    fault.addProperty("device", device);
+    long stepBefore = log.lastStep();
+    long t0 = System.currentTimeMillis();
+    try {
+      startDevice(device, budget);
+      JsonObject recovery = log.awaitRecovery(r -> r.joined().contains(device), t0);
+      describe(fault, recovery, t0, stepBefore);
+    } catch (IllegalStateException e) {
+      unsurvived(fault, e);
+    }
+    System.out.println("fault: " + fault);
+    return fault;
+  }
+
+  private JsonObject killCoordinator() {
+    long step = awaitTrigger("step", 0);
+    JsonObject fault = new JsonObject();
+    fault.addProperty("kind", "kill -9 coordinator");
+    fault.addProperty("device", "coordinator");
+    long t0 = System.currentTimeMillis();
+    coordinator.destroyForcibly();
+    try {
+      long reported = log.awaitDeviceReport(t0);
+      coordinator = startCoordinator(log.jobId, true);
+      JsonObject recovery = log.awaitRecovery(r -> r.cause().startsWith("resumed"), t0);
+      describe(fault, recovery, t0, step);
+      fault.addProperty("detectedSeconds", (reported - t0) / 1e3);
+      fault.addProperty("phase", "step " + step + " (the devices' report of the loss is the detection)");
+    } catch (IllegalStateException e) {
+      unsurvived(fault, e);
+    }
+    System.out.println("fault: " + fault);
+    return fault;
+  }
+
+  private static void describe(JsonObject fault, JsonObject recovery, long t0, long stepBefore) {
+    String cause = recovery.get("cause").getAsString();
+    String phase = recovery.get("phase").getAsString();
+    // Where in the step: a survivor's failing collective names its group (.ar AllReduce, .rf refresh).
+    if (cause.contains(".ar ") || cause.contains(".ar)")) {
+      phase += " (AllReduce)";
+    } else if (cause.contains(".rf ") || cause.contains(".rf)")) {
+      phase += " (Broadcast)";
+    }
+    long resumed = recovery.get("resumedFromStep").getAsLong();
+    fault.addProperty("phase", phase);
+    fault.addProperty("survived", true);
+    fault.addProperty("detectedSeconds", (recovery.get("detectedAtMillis").getAsLong() - t0) / 1e3);
+    fault.addProperty("trainingAgainSeconds", (recovery.get("trainingAgainAtMillis").getAsLong() - t0) / 1e3);
+    fault.addProperty("stepsRedone", recovery.get("stepsRedone").getAsLong());
+    // Every step refreshes every layer (refresh-interval = 1), so every step reported was committed.
+    fault.addProperty("committedStepsLost", Math.max(0, stepBefore - resumed));
+    fault.addProperty("resumedFromStep", resumed);
+    fault.addProperty("cause", cause);
+    fault.add("devicesAfter", recovery.get("devices"));
+  }
+
+  private static void unsurvived(JsonObject fault, IllegalStateException e) {
+    fault.addProperty("survived", false);
+    fault.addProperty("phase", "");
+    fault.addProperty("detectedSeconds", -1);
+    fault.addProperty("trainingAgainSeconds", -1);
+    fault.addProperty("stepsRedone", -1);
+    fault.addProperty("committedStepsLost", 0);
+    fault.addProperty("note", e.getMessage());
+  }
+
+  private static void signal(Process process, String signal) throws Exception {
+    new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).inheritIO().start().waitFor();
+  }
+
+  // ---- processes --------------------------------------------------------------------------------
+
+  private void startDevice(String name, String budget) {
+    ProcessBuilder builder = MeasuredJvm.builder(DEVICE_HEAP, DeviceProcess.class, List.of("--name", name,
+        "--budget", budget, "--seed", seed.address(), "--host", "127.0.0.1"));
+    devices.put(name, follow(builder, name));
+  }
+
+  private Process startCoordinator(String jobId, boolean resume) {
+    log.jobId = jobId;
+    List<String> args = new ArrayList<>(List.of("--seed", seed.address(), "--config", config.toString()));
+    if (resume) {
+      args.addAll(List.of("--resume", "devices"));
+    }
+    ProcessBuilder builder = MeasuredJvm.builder("512m", CoordinatorProcess.class, args);
+    builder.command().add(builder.command().indexOf(CoordinatorProcess.class.getName()),
+        "-Ddsparse.job.id=" + jobId);
+    return follow(builder, "coordinator");
+  }
+
+  /** Starts the process and reads its output: job events, device reports; the rest is echoed. */
+  private Process follow(ProcessBuilder builder, String name) {
+    Process process;
+    try {
+      process = builder.start();
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot start " + name + ": " + e.getMessage(), e);
+    }
+    Thread reader = new Thread(() -> {
+      try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(),
+          StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = in.readLine()) != null) {
+          log.line(name, line);
+        }
+      } catch (IOException e) {
+        // The process is gone.
+      }
+    }, "output-" + name);
+    reader.setDaemon(true);
+    reader.start();
+    return process;
+  }
+
+  /** What the driver heard from its processes, and waits on. */
+  private static final class JobLog {
+    String jobId = "";
+    long lastStep;
+    JsonObject end;
+    int devicesReady;
+    final List<JsonObject> recoveries = new ArrayList<>();
+    final List<Long> coordinatorLossReports = new ArrayList<>();
+
+    /** A recovery as the coordinator reported it, for matching. */
+    record Recovery(String cause, List<String> lost, List<String> joined) {}
+
+    synchronized void line(String from, String line) {
+      if (line.startsWith(CoordinatorProcess.EVENT)) {
+        JsonObject event = JsonParser.parseString(line.substring(CoordinatorProcess.EVENT.length())).getAsJsonObject();
+        String type = event.get("type").getAsString();
+        JsonObject body = event.getAsJsonObject("event");
+        switch (type) {
+          case "StepReported" -> lastStep = Math.max(lastStep, body.get("step").getAsLong());
+          case "Recovered" -> {
+            recoveries.add(body.getAsJsonObject("recovery"));
+            System.out.println("[coordinator] recovered: " + body.getAsJsonObject("recovery"));
+          }
+          case "Succeeded", "Failed" -> {
+            if (type.equals("Succeeded") || !body.get("reason").getAsString().contains("--resume devices")) {
+              end = event;
+            }
+            System.out.println("[coordinator] " + type + (type.equals("Failed") ? ": " + body.get("reason") : ""));
+          }
+          default -> System.out.println("[coordinator] " + type);
+        }
+      } else if (line.startsWith("DSPARSE-DEVICE-READY ")) {
+        devicesReady++;
+      } else {
+        if (line.contains("its coordinator at")) {
+          coordinatorLossReports.add(System.currentTimeMillis());
+        }
+        if (line.contains("WARN") || line.contains("ERROR") || line.contains("job ")) {
+          System.out.println("[" + from + "] " + line);
+        }
+      }
+      notifyAll();
+    }
+
+    synchronized long lastStep() {
+      return lastStep;
+    }
+
+    /** The step the job trained again from after the latest recovery (0 before any). */
+    synchronized long lastTrainingAgainStep() {
+      return recoveries.isEmpty() ? 0 : recoveries.get(recoveries.size() - 1).get("resumedFromStep").getAsLong();
+    }
+
+    synchronized void awaitDevicesReady(int count) {
+      await(count + " devices up", l -> l.devicesReady >= count);
+    }
+
+    synchronized JobLog await(String what, Predicate<JobLog> condition) {
+      long deadline = System.currentTimeMillis() + WAIT.toMillis() * 4;
+      while (!condition.test(this)) {
+        if (end != null && condition != null && !what.equals("the job's end")) {
+          throw new IllegalStateException("the job ended (" + end.get("type").getAsString() + ") before " + what);
+        }
+        long left = deadline - System.currentTimeMillis();
+        if (left <= 0) {
+          throw new IllegalStateException("no " + what + " within " + WAIT.multipliedBy(4));
+        }
+        try {
+          wait(Math.min(left, 1000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted waiting for " + what);
+        }
+      }
+      return this;
+    }
+
+    /** The first recovery matching {@code which} that began after {@code t0}. */
+    synchronized JsonObject awaitRecovery(Predicate<Recovery> which, long t0) {
+      long deadline = System.currentTimeMillis() + WAIT.toMillis();
+      while (true) {
+        for (JsonObject r : recoveries) {
+          Recovery recovery = new Recovery(r.get("cause").getAsString(), strings(r.getAsJsonArray("lost")),
+              strings(r.getAsJsonArray("joined")));
+          if (r.get("detectedAtMillis").getAsLong() >= t0 - 1000 && which.test(recovery)) {
+            return r;
+          }
+        }
+        long left = deadline - System.currentTimeMillis();
+        if (left <= 0 || end != null) {
+          throw new IllegalStateException("the job did not recover within " + WAIT);
+        }
+        try {
+          wait(Math.min(left, 1000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted");
+        }
+      }
+    }
+
+    /** When a device first reported its coordinator lost, after {@code t0}. */
+    synchronized long awaitDeviceReport(long t0) {
+      await("a device's report of the lost coordinator",
+          l -> l.coordinatorLossReports.stream().anyMatch(t -> t >= t0));
+      return coordinatorLossReports.stream().filter(t -> t >= t0).findFirst().orElseThrow();
+    }
+
+    private static List<String> strings(JsonArray array) {
+      List<String> values = new ArrayList<>();
+      array.forEach(e -> values.add(e.getAsString()));
+      return values;
+    }
+  }
+}
