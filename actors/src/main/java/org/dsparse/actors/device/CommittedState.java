@@ -4,13 +4,14 @@ import java.util.List;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.GroupPlan;
+import org.dsparse.training.model.ChannelSlice;
 import org.dsparse.training.model.Checkpoint;
 
 /**
  * A device's state after {@code step} steps of job {@code jobId}, a step every device completed and
  * that refreshed every layer: the whole model as every device then holds it, and the optimizer state
  * of the slices this device updated. A job that loses a device rolls back to it; a device without it
- * fetches the model from one that has it. Never modified once taken.
+ * fetches it from one that has it. Never modified once taken.
  *
  * @param epoch the epoch the state is in, {@code stepInEpoch} of its steps done
  * @param weights the weights and BatchNorm statistics of every layer, as
@@ -21,9 +22,36 @@ import org.dsparse.training.model.Checkpoint;
 record CommittedState(String jobId, long step, int epoch, int stepInEpoch, float[] weights,
     List<Checkpoint.SliceState> optimizer, int optimizerUpdates) {
 
-  /** The model of {@code restore}'s step, fetched from a peer: no optimizer state. */
-  static CommittedState fetched(String jobId, DeviceCommand.Restore restore, float[] weights) {
-    return new CommittedState(jobId, restore.step(), restore.epoch(), restore.stepInEpoch(), weights, List.of(), 0);
+  /**
+   * The state of {@code restore}'s step fetched from a peer, laid out as {@link #flattened} with the
+   * layout the peer's parts describe.
+   */
+  static CommittedState fetched(String jobId, DeviceCommand.Restore restore, DeviceEvent.StatePart layout,
+      float[] flat) {
+    float[] weights = java.util.Arrays.copyOf(flat, layout.weightsLength());
+    List<Checkpoint.SliceState> optimizer = new java.util.ArrayList<>();
+    int offset = layout.weightsLength();
+    for (int i = 0; i < layout.optimizerSlices().size(); i++) {
+      GroupPlan.Slice s = layout.optimizerSlices().get(i);
+      int length = layout.optimizerLengths()[i];
+      optimizer.add(new Checkpoint.SliceState(new ChannelSlice(s.layer(), s.from(), s.to()),
+          java.util.Arrays.copyOfRange(flat, offset, offset + length)));
+      offset += length;
+    }
+    return new CommittedState(jobId, restore.step(), restore.epoch(), restore.stepInEpoch(), weights,
+        List.copyOf(optimizer), layout.optimizerUpdates());
+  }
+
+  /** The weights, then each slice's optimizer state, in one array: what a peer is sent. */
+  float[] flattened() {
+    int length = weights.length + optimizer.stream().mapToInt(s -> s.state().length).sum();
+    float[] flat = java.util.Arrays.copyOf(weights, length);
+    int offset = weights.length;
+    for (Checkpoint.SliceState s : optimizer) {
+      System.arraycopy(s.state(), 0, flat, offset, s.state().length);
+      offset += s.state().length;
+    }
+    return flat;
   }
 
   /** What it holds, as the device reports it. */

@@ -520,22 +520,28 @@ public final class Device extends AbstractBehavior<Device.Command> {
     return this;
   }
 
-  /** Sends the committed model of the asked step in parts, or refuses when it holds no such state. */
+  /**
+   * Sends the committed state of the asked step in parts (the model, then this device's optimizer
+   * state), or refuses when it holds no such state.
+   */
   private void onFetchState(DeviceCommand.FetchState fetch) {
     CommittedState kept = committed.get();
     if (kept == null || !kept.isOf(fetch.jobId(), fetch.step())) {
       fetch.replyTo().tell(failed(fetch.jobId(), "holds no model of step " + fetch.step() + " (yet)"));
       return;
     }
-    float[] weights = kept.weights();
+    float[] flat = kept.flattened();
+    DeviceEvent.HeldState held = kept.held();
+    int[] lengths = kept.optimizer().stream().mapToInt(s -> s.state().length).toArray();
     int chunk = DeviceDirectory.get(context.getSystem()).settings().weightsChunkFloats();
     int offset = 0;
     do {
-      int end = Math.min(weights.length, offset + chunk);
-      fetch.replyTo().tell(new DeviceEvent.StatePart(settings.name(), kept.step(), offset, weights.length,
-          java.util.Arrays.copyOfRange(weights, offset, end)));
+      int end = Math.min(flat.length, offset + chunk);
+      fetch.replyTo().tell(new DeviceEvent.StatePart(settings.name(), kept.step(), offset, flat.length,
+          kept.weights().length, held.optimizerSlices(), lengths, kept.optimizerUpdates(),
+          java.util.Arrays.copyOfRange(flat, offset, end)));
       offset = end;
-    } while (offset < weights.length);
+    } while (offset < flat.length);
   }
 
   private void onEndJob(DeviceCommand.EndJob end) {

@@ -11,7 +11,8 @@ import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 
 /**
- * Fetches a job's model as it stood after a given step from another device, in
+ * Fetches a job's state as it stood after a given step (the model, and the optimizer state of the
+ * slices the source updated) from another device, in
  * {@link DeviceEvent.StatePart}s, and completes {@code result} with it. The source may still be
  * taking that state (it is re-planned at the same moment): its refusal is retried every
  * {@link #RETRY_EVERY} until the deadline, which fails {@code result} naming the source.
@@ -43,8 +44,9 @@ final class StateFetcher {
         context.messageAdapter(DeviceEvent.class, Received::new)));
   }
 
-  /** The floats received so far. */
+  /** The floats received so far, and the first part (for the layout). */
   private static final class Assembly {
+    DeviceEvent.StatePart layout;
     float[] floats;
     int received;
     String refusal = "";
@@ -67,6 +69,7 @@ final class StateFetcher {
             return Behaviors.same();
           }
           if (assembly.floats == null) {
+            assembly.layout = part;
             assembly.floats = new float[Math.max(0, part.totalLength())];
           }
           float[] floats = assembly.floats;
@@ -79,7 +82,12 @@ final class StateFetcher {
           System.arraycopy(part.part(), 0, floats, part.offset(), part.part().length);
           assembly.received += part.part().length;
           if (assembly.received == floats.length) {
-            result.complete(CommittedState.fetched(jobId, restore, floats));
+            try {
+              result.complete(CommittedState.fetched(jobId, restore, assembly.layout, floats));
+            } catch (RuntimeException e) {
+              result.completeExceptionally(new IllegalStateException(source + " sent a state whose layout does not "
+                  + "add up: " + e.getMessage()));
+            }
             return Behaviors.stopped();
           }
           return Behaviors.same();

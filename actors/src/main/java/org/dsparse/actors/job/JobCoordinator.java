@@ -4,7 +4,6 @@ import com.typesafe.config.Config;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -18,12 +17,10 @@ import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
-import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.cluster.ClusterEvent;
-import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
 import org.dsparse.actors.device.Device;
@@ -100,7 +97,8 @@ public final class JobCoordinator {
 
   private final ActorContext<Command> context;
   private final TimerScheduler<Command> timers;
-  private final JobSpec spec;
+  /** The job; only its resume directory changes, when a checkpoint there is refused. */
+  private JobSpec spec;
   private final int expectedDevices;
   private final Timeouts timeouts;
   private final Elasticity elasticity;
@@ -108,17 +106,13 @@ public final class JobCoordinator {
   private final ActorRef<JobEvent> client;
   private final ActorRef<DeviceEvent> replies;
 
-  /** The job's devices by name, in rank order once described. */
-  private final Map<String, DeviceInfo> devices = new LinkedHashMap<>();
-  /** Devices that joined the cluster while the job runs, described, until adopted. */
-  private final Map<String, DeviceInfo> joiners = new TreeMap<>();
-  /** Devices asked to describe themselves (joining ones are asked once). */
-  private final Set<ActorRef<DeviceCommand>> described = new java.util.HashSet<>();
-  /** The devices the receptionist lists now. */
-  private Set<ActorRef<DeviceCommand>> listed = Set.of();
+  /** Who is in the job, who waits to join, who was lost. */
+  private final JobMembership membership;
+  /** The job's devices by name, in rank order once described (the membership's). */
+  private final Map<String, DeviceInfo> devices;
   private PlannedJob plan;
   /** During a recovery: the slices each device holds optimizer state of at the committed step. */
-  private final Map<String, List<GroupPlan.Slice>> heldSlices = new TreeMap<>();
+  private RestorePoint restorePoint;
   /** Re-plans so far: the plan's groups and shards are named after it. */
   private int generation;
   /**
@@ -134,8 +128,6 @@ public final class JobCoordinator {
   /** The recovery under way, until the job trains again. */
   private JobReport.Recovery recovering;
   private int recoveriesWithoutProgress;
-  /** The addresses of the devices the job lost, by name: failures still name them. */
-  private final Map<String, String> lostAddresses = new TreeMap<>();
   /** Where the devices cut each step's backward, learning from each step's segment times. */
   private OverlapScheduler overlap;
   private JobMetrics metrics;
@@ -166,6 +158,9 @@ public final class JobCoordinator {
     this.config = config;
     this.client = client;
     this.replies = context.messageAdapter(DeviceEvent.class, FromDevice::new);
+    this.membership = new JobMembership(context.getSystem(), context.getLog(), spec.jobId(), elasticity.enabled(),
+        replies);
+    this.devices = membership.devices();
     var subscriptions = Cluster.get(context.getSystem()).subscriptions();
     String self = Cluster.get(context.getSystem()).selfMember().address().toString();
     subscriptions.tell(Subscribe.create(context.messageAdapter(ClusterEvent.MemberEvent.class, event -> {
@@ -204,8 +199,7 @@ public final class JobCoordinator {
     long token = startWait(timeouts.discovery(), Set.of());
     return Behaviors.receive(Command.class)
         .onMessage(DevicesListed.class, listing -> {
-          listed = listing.listing().getServiceInstances(Device.SERVICE_KEY);
-          for (ActorRef<DeviceCommand> ref : listed) {
+          for (ActorRef<DeviceCommand> ref : listing.listing().getServiceInstances(Device.SERVICE_KEY)) {
             discovered.put(ref.path().toString(), ref);
           }
           if (discovered.size() < expectedDevices) {
@@ -226,10 +220,7 @@ public final class JobCoordinator {
   /** Asks the chosen devices (by actor path) to describe themselves. */
   private Behavior<Command> describing(Map<String, ActorRef<DeviceCommand>> chosen) {
     Map<String, DeviceInfo> answered = new TreeMap<>();
-    chosen.values().forEach(ref -> {
-      described.add(ref);
-      ref.tell(new DeviceCommand.Describe(replies));
-    });
+    chosen.values().forEach(ref -> ref.tell(new DeviceCommand.Describe(replies)));
     return awaitingDevices("describe", timeouts.discovery(), chosen.keySet(), event -> {
       if (!(event instanceof DeviceEvent.Described d) || !awaiting.contains(d.self().path().toString())) {
         return Behaviors.same();
@@ -242,7 +233,7 @@ public final class JobCoordinator {
       if (!awaiting.isEmpty()) {
         return Behaviors.same();
       }
-      answered.values().forEach(info -> devices.put(info.name(), info));
+      membership.start(chosen, List.copyOf(answered.values()));
       return spec.resumeFrom().equals(JobSpec.RESUME_FROM_DEVICES) ? collectingState() : planning();
     });
   }
@@ -263,38 +254,16 @@ public final class JobCoordinator {
       if (!awaiting.isEmpty()) {
         return Behaviors.same();
       }
-      // The latest state every device holds (the devices stop a step when they lose the coordinator,
-      // so some may have completed one that others did not); failing that, the latest any holds.
-      DeviceEvent.HeldState latest = null;
-      DeviceEvent.HeldState latestCommon = null;
-      for (DeviceEvent.Abandoned answer : answers.values()) {
-        for (DeviceEvent.HeldState held : java.util.Arrays.asList(answer.snapshot(), answer.live())) {
-          if (held == null) {
-            continue;
-          }
-          if (latest == null || held.step() > latest.step()) {
-            latest = held;
-          }
-          boolean everyone = answers.values().stream().allMatch(other -> other.holds(held.step()));
-          if (everyone && (latestCommon == null || held.step() > latestCommon.step())) {
-            latestCommon = held;
-          }
-        }
-      }
-      if (latestCommon != null) {
-        latest = latestCommon;
-      }
-      if (latest == null) {
+      var latest = RestorePoint.latest(answers.values());
+      if (latest.isEmpty()) {
         return fail("no device holds a state of job " + spec.jobId() + " to resume from (resume-from = devices): "
             + "resume from a checkpoint directory instead");
       }
-      long at = latest.step();
-      String source = answers.values().stream().filter(a2 -> a2.holds(at)).map(DeviceEvent.Abandoned::device)
-          .findFirst().orElseThrow();
-      answers.values().stream().filter(a2 -> a2.holds(at)).forEach(a2 -> heldSlices.put(a2.device(), a2.slicesAt(at)));
-      committed = new Committed(at, latest.epoch(), latest.stepInEpoch());
-      restore = new DeviceCommand.Restore(at, latest.epoch(), latest.stepInEpoch(), source,
-          devices.get(source).device(), List.of());
+      restorePoint = latest.get();
+      DeviceEvent.HeldState state = restorePoint.state();
+      long at = state.step();
+      committed = new Committed(at, state.epoch(), state.stepInEpoch());
+      restore = restoreFrom(restorePoint);
       metrics = new JobMetrics(devices.keySet());
       jobStarted = System.nanoTime();
       step = at;
@@ -302,7 +271,7 @@ public final class JobCoordinator {
       recovering = new JobReport.Recovery("resumed from the state its devices hold", List.of(), List.of(), "submit",
           System.currentTimeMillis(), 0, at, 0, List.of());
       context.getLog().info("job {}: resuming from the devices' state after step {} (epoch {}, {} steps into it), held "
-          + "by {}", spec.jobId(), at, latest.epoch() + 1, latest.stepInEpoch(), heldSlices.keySet());
+          + "by {}", spec.jobId(), at, state.epoch() + 1, state.stepInEpoch(), restorePoint.holders());
       return planning();
     });
   }
@@ -427,7 +396,7 @@ public final class JobCoordinator {
 
   private Behavior<Command> preparing() {
     if (restore != null) {
-      restore = restore.keeping(keptOptimizerState(heldSlices, plan));
+      restore = restore.keeping(restorePoint.keptOptimizerState(plan, restore.source()));
     }
     List<DeviceInfo> ordered = List.copyOf(devices.values());
     for (DeviceInfo device : ordered) {
@@ -440,16 +409,23 @@ public final class JobCoordinator {
     }
     stepsPerEpoch = Integer.MAX_VALUE;
     Map<String, String> startsAt = new TreeMap<>();
+    Map<String, String> refused = new TreeMap<>();
     return awaitingDevices("prepare", timeouts.prepare(), devices.keySet(), event -> {
-      if (!(event instanceof DeviceEvent.Prepared prepared) || !awaiting.remove(prepared.device())) {
+      if (event instanceof DeviceEvent.Failed failure && refusedCheckpoint(failure) && awaiting.remove(failure.device())) {
+        refused.put(failure.device(), failure.reason());
+      } else if (!(event instanceof DeviceEvent.Prepared prepared) || !awaiting.remove(prepared.device())) {
         return Behaviors.same();
+      } else {
+        stepsPerEpoch = Math.min(stepsPerEpoch, prepared.stepsPerEpoch());
+        startsAt.put(prepared.device(), "epoch " + (prepared.epoch() + 1) + " after step " + prepared.step());
+        epoch = prepared.epoch();
+        step = prepared.step();
       }
-      stepsPerEpoch = Math.min(stepsPerEpoch, prepared.stepsPerEpoch());
-      startsAt.put(prepared.device(), "epoch " + (prepared.epoch() + 1) + " after step " + prepared.step());
-      epoch = prepared.epoch();
-      step = prepared.step();
       if (!awaiting.isEmpty()) {
         return Behaviors.same();
+      }
+      if (!refused.isEmpty()) {
+        return resumingFromThePreviousEpoch(refused);
       }
       if (spec.maxStepsPerEpoch() > 0) {
         stepsPerEpoch = Math.min(stepsPerEpoch, spec.maxStepsPerEpoch());
@@ -480,24 +456,28 @@ public final class JobCoordinator {
     });
   }
 
+  /** A device could not resume from its file in the resume directory (damaged, missing, another plan). */
+  private boolean refusedCheckpoint(DeviceEvent.Failed failure) {
+    return restore == null && !spec.resumeFrom().isEmpty() && failure.jobId().equals(spec.jobId())
+        && failure.reason().contains(spec.resumeFrom());
+  }
+
   /**
-   * The slices of {@code next} whose updaters all hold optimizer state of that very slice ({@code held},
-   * by device): the same state, since a group's updaters step alike, which they keep. Any other
-   * updated slice starts its optimizer state from zero on all its updaters, so that a group's members
-   * never step differently on the same averaged gradient.
+   * Some devices refused their checkpoint of epoch N (every device answered, so no answer of this
+   * round is still on its way): the job resumes from epoch N-1's checkpoints instead, if there are.
    */
-  static List<GroupPlan.Slice> keptOptimizerState(Map<String, List<GroupPlan.Slice>> held, PlannedJob next) {
-    List<GroupPlan.Slice> kept = new ArrayList<>();
-    for (GroupPlan group : next.groups()) {
-      for (GroupPlan.Slice slice : group.slices()) {
-        boolean allHadIt = group.updaters().stream()
-            .allMatch(device -> held.getOrDefault(device, List.of()).contains(slice));
-        if (allHadIt) {
-          kept.add(slice);
-        }
-      }
+  private Behavior<Command> resumingFromThePreviousEpoch(Map<String, String> refused) {
+    Path dir = Path.of(spec.resumeFrom());
+    String name = dir.getFileName() == null ? "" : dir.getFileName().toString();
+    java.util.regex.Matcher epochDir = java.util.regex.Pattern.compile("epoch-([0-9]+)").matcher(name);
+    if (!epochDir.matches() || Integer.parseInt(epochDir.group(1)) <= 1) {
+      return fail("cannot resume from " + spec.resumeFrom() + ": " + refused);
     }
-    return kept;
+    Path previous = dir.resolveSibling("epoch-" + (Integer.parseInt(epochDir.group(1)) - 1));
+    context.getLog().warn("job {}: checkpoints in {} refused ({}); resuming from the previous epoch's, {}",
+        spec.jobId(), spec.resumeFrom(), refused, previous);
+    spec = spec.withResumeFrom(previous.toString());
+    return preparing();
   }
 
   /** Every device is prepared from the committed step: the recovery is over. */
@@ -580,7 +560,7 @@ public final class JobCoordinator {
 
   /** Whether devices wait to join and the job may take them in. */
   private boolean adoptingNow() {
-    return elasticity.enabled() && !joiners.isEmpty();
+    return elasticity.enabled() && membership.hasJoiners();
   }
 
   /** A public form of a device's segment times, as the overlap scheduler takes them. */
@@ -686,7 +666,8 @@ public final class JobCoordinator {
 
   /** Takes the devices waiting to join in at this committed step. */
   private Behavior<Command> adopting(String phase) {
-    return recover("device" + (joiners.size() > 1 ? "s " : " ") + String.join(", ", joiners.keySet()) + " joined",
+    List<String> joining = membership.joinerNames();
+    return recover("device" + (joining.size() > 1 ? "s " : " ") + String.join(", ", joining) + " joined",
         phase, List.of(), List.of());
   }
 
@@ -703,10 +684,7 @@ public final class JobCoordinator {
 
   /** Drops a lost device from the job and from the recovery under way. */
   private void drop(String device) {
-    DeviceInfo info = devices.remove(device);
-    if (info != null) {
-      lostAddresses.put(device, info.address());
-    }
+    membership.drop(device);
     if (recovering != null && !recovering.lost().contains(device)) {
       List<String> lost = new ArrayList<>(recovering.lost());
       lost.add(device);
@@ -721,17 +699,13 @@ public final class JobCoordinator {
    */
   private Behavior<Command> abandoning() {
     devices.values().forEach(d -> d.device().tell(new DeviceCommand.Abandon(spec.jobId(), replies)));
-    Set<String> holders = new java.util.TreeSet<>();
-    heldSlices.clear();
+    Map<String, DeviceEvent.Abandoned> answers = new TreeMap<>();
     long token = startWait(elasticity.abandon(), devices.keySet());
     return Behaviors.receive(Command.class)
         .onMessage(FromDevice.class, from -> {
           if (from.event() instanceof DeviceEvent.Abandoned a && awaiting.remove(a.device())) {
-            if (a.holds(committed.step())) {
-              holders.add(a.device());
-              heldSlices.put(a.device(), a.slicesAt(committed.step()));
-            }
-            return awaiting.isEmpty() ? abandoned(holders) : Behaviors.same();
+            answers.put(a.device(), a);
+            return awaiting.isEmpty() ? abandoned(answers) : Behaviors.same();
           }
           noteJoiner(from.event());
           return Behaviors.same();
@@ -746,8 +720,7 @@ public final class JobCoordinator {
               changed.how());
           drop(device);
           awaiting.remove(device);
-          holders.remove(device);
-          return awaiting.isEmpty() ? abandoned(holders) : Behaviors.same();
+          return awaiting.isEmpty() ? abandoned(answers) : Behaviors.same();
         })
         .onMessage(DevicesListed.class, this::onListing)
         .onMessage(DeadlinePassed.class, passed -> {
@@ -757,40 +730,40 @@ public final class JobCoordinator {
           context.getLog().warn("job {}: {} did not stop within {}: lost as well", spec.jobId(), awaitingNames(),
               elasticity.abandon());
           List.copyOf(awaiting).forEach(this::drop);
-          return abandoned(holders);
+          return abandoned(answers);
         })
         .onMessageEquals(SelfLeaving.INSTANCE, this::leaving)
         .onAnyMessage(other -> Behaviors.same())
         .build();
   }
 
-  /** The devices left have stopped; {@code holders} have the committed state. */
-  private Behavior<Command> abandoned(Set<String> holders) {
+  /** The devices left have stopped and said which states they hold. */
+  private Behavior<Command> abandoned(Map<String, DeviceEvent.Abandoned> answers) {
     // A device may answer while its node is on its way out: it is lost all the same.
-    Cluster cluster = Cluster.get(context.getSystem());
-    Set<String> unreachable = new java.util.HashSet<>();
-    cluster.state().getUnreachable().forEach(m -> unreachable.add(m.address().toString()));
-    Set<String> up = new java.util.HashSet<>();
-    for (var member : cluster.state().getMembers()) {
-      if (member.status() == MemberStatus.up() || member.status() == MemberStatus.weaklyUp()) {
-        up.add(member.address().toString());
-      }
+    for (String device : membership.departing()) {
+      context.getLog().warn("job {}: device {} is leaving or unreachable: lost as well", spec.jobId(), device);
+      drop(device);
     }
-    for (DeviceInfo device : List.copyOf(devices.values())) {
-      if (!up.contains(device.address()) || unreachable.contains(device.address())) {
-        context.getLog().warn("job {}: device {} is leaving or unreachable: lost as well", spec.jobId(), device.name());
-        drop(device.name());
-      }
-    }
-    holders.retainAll(devices.keySet());
-    if (holders.isEmpty()) {
+    answers.keySet().retainAll(devices.keySet());
+    restorePoint = RestorePoint.at(new DeviceEvent.HeldState(committed.step(), committed.epoch(),
+        committed.stepInEpoch(), List.of()), answers.values());
+    if (restorePoint.holders().isEmpty()) {
       return fail(recovering.cause() + ", and no device left holds the job's state after step " + committed.step()
           + (metrics.checkpoints().isEmpty() ? "" : "; continue from the last checkpoint with submit --resume"));
     }
-    String source = holders.iterator().next();
-    restore = new DeviceCommand.Restore(committed.step(), committed.epoch(), committed.stepInEpoch(), source,
-        devices.get(source).device(), List.of());
+    restore = restoreFrom(restorePoint);
     return awaitingRemoval();
+  }
+
+  /**
+   * Where the devices continue: the restore point, whose first holder still in the job gives the
+   * model to the devices without it; null when no holder is left.
+   */
+  private DeviceCommand.Restore restoreFrom(RestorePoint point) {
+    return point.holders().stream().filter(devices::containsKey).findFirst()
+        .map(source -> new DeviceCommand.Restore(point.state().step(), point.state().epoch(),
+            point.state().stepInEpoch(), source, devices.get(source).device(), List.of()))
+        .orElse(null);
   }
 
   /**
@@ -799,17 +772,7 @@ public final class JobCoordinator {
    * and the shard directory can be written again; then re-plans.
    */
   private Behavior<Command> awaitingRemoval() {
-    Set<String> leaving = new java.util.TreeSet<>();
-    Cluster cluster = Cluster.get(context.getSystem());
-    Set<String> unreachable = new java.util.HashSet<>();
-    cluster.state().getUnreachable().forEach(m -> unreachable.add(m.address().toString()));
-    for (var member : cluster.state().getMembers()) {
-      String address = member.address().toString();
-      boolean departing = member.status() != MemberStatus.up() && member.status() != MemberStatus.weaklyUp();
-      if (lostAddresses.containsValue(address) && (departing || unreachable.contains(address))) {
-        leaving.add(address);
-      }
-    }
+    Set<String> leaving = membership.lostNodesStillMembers();
     if (leaving.isEmpty()) {
       return replanning();
     }
@@ -849,19 +812,16 @@ public final class JobCoordinator {
 
   /** Plans again for the devices left and those waiting to join, from the committed step. */
   private Behavior<Command> replanning() {
-    List<String> joined = List.copyOf(joiners.keySet());
-    devices.putAll(joiners);
-    joiners.clear();
-    List<DeviceInfo> sorted = devices.values().stream().sorted(Comparator.comparing(DeviceInfo::name)).toList();
-    devices.clear();
-    sorted.forEach(d -> devices.put(d.name(), d));
+    List<String> joined = membership.adoptJoiners();
     JobReport.Recovery r = recovering;
     List<String> allJoined = new ArrayList<>(r.joined());
     allJoined.addAll(joined);
     recovering = new JobReport.Recovery(r.cause(), r.lost(), allJoined, r.phase(), r.detectedAtMillis(), 0,
         r.resumedFromStep(), r.stepsRedone(), List.of());
-    if (!restore.source().isEmpty() && !devices.containsKey(restore.source())) {
-      return fail(recovering.cause() + ", and the device holding the job's state (" + restore.source() + ") was lost");
+    restore = restoreFrom(restorePoint);
+    if (restore == null) {
+      return fail(recovering.cause() + ", and every device holding the job's state after step " + committed.step()
+          + " (" + restorePoint.holders() + ") was lost");
     }
     retireShards();
     generation++;
@@ -880,14 +840,15 @@ public final class JobCoordinator {
     return Behaviors.receive(Command.class)
         .onMessage(FromDevice.class, from -> {
           noteJoiner(from.event());
-          return joiners.isEmpty() ? Behaviors.same() : replanning();
+          return membership.hasJoiners() ? replanning() : Behaviors.same();
         })
         .onMessage(NodeChanged.class, changed -> {
           String device = jobDeviceAt(changed);
           if (device != null) {
             drop(device);
-            if (device.equals(restore.source())) {
-              return fail("paused (" + reason + ") and then lost device " + device + ", which held the job's state");
+            if (restoreFrom(restorePoint) == null) {
+              return fail("paused (" + reason + ") and then lost device " + device + ", the last holding the job's "
+                  + "state");
             }
           } else {
             onMembership(changed);
@@ -906,63 +867,24 @@ public final class JobCoordinator {
 
   /** The job device at the address of a node that was lost, if any. */
   private String jobDeviceAt(NodeChanged changed) {
-    if (!changed.lost()) {
-      return null;
-    }
-    return devices.values().stream().filter(d -> d.address().equals(changed.address())).map(DeviceInfo::name)
-        .findFirst().orElse(null);
+    return changed.lost() ? membership.deviceAt(changed.address()) : null;
   }
 
-  /** A change of a node outside the job: joining devices there are forgotten or asked again. */
+  /** A change of a node outside the job. */
   private void onMembership(NodeChanged changed) {
-    if (changed.lost()) {
-      joiners.values().removeIf(d -> d.address().equals(changed.address()));
-    }
-    // A device whose node left, or comes back, may describe itself (again) when listed.
-    described.removeIf(ref -> addressOf(ref).equals(changed.address()) && !inJob(ref));
-    if (!changed.lost()) {
-      askNewDevices();
-    }
+    membership.nodeChanged(changed.address(), changed.lost());
   }
 
   private Behavior<Command> onListing(DevicesListed listing) {
-    listed = listing.listing().getServiceInstances(Device.SERVICE_KEY);
-    askNewDevices();
+    membership.listed(listing.listing().getServiceInstances(Device.SERVICE_KEY));
     return Behaviors.same();
-  }
-
-  /** Asks listed devices that are not in the job, and were not asked yet, to describe themselves. */
-  private void askNewDevices() {
-    if (!elasticity.enabled() || devices.isEmpty()) {
-      return;
-    }
-    Set<String> unreachable = new java.util.HashSet<>();
-    Cluster.get(context.getSystem()).state().getUnreachable().forEach(m -> unreachable.add(m.address().toString()));
-    for (ActorRef<DeviceCommand> ref : listed) {
-      if (!inJob(ref) && !unreachable.contains(addressOf(ref)) && described.add(ref)) {
-        ref.tell(new DeviceCommand.Describe(replies));
-      }
-    }
-  }
-
-  private boolean inJob(ActorRef<DeviceCommand> ref) {
-    return devices.values().stream().anyMatch(d -> d.device().equals(ref));
-  }
-
-  private String addressOf(ActorRef<?> ref) {
-    var address = ref.path().address();
-    return address.hasGlobalScope() ? address.toString()
-        : Cluster.get(context.getSystem()).selfMember().address().toString();
   }
 
   /** A device outside the job described itself: it waits to be adopted at the next committed step. */
   private void noteJoiner(DeviceEvent event) {
-    if (!(event instanceof DeviceEvent.Described d) || devices.containsKey(d.device())) {
-      return;
-    }
-    if (joiners.put(d.device(), new DeviceInfo(d.device(), d.address(), d.budgetBytes(), d.self())) == null) {
-      context.getLog().info("job {}: device {} ({}) joined the cluster; it is adopted at the next committed step",
-          spec.jobId(), d.device(), d.address());
+    String joining = membership.described(event);
+    if (joining != null) {
+      client.tell(new JobEvent.Joining(spec.jobId(), joining));
     }
   }
 
@@ -1000,13 +922,7 @@ public final class JobCoordinator {
 
   /** Collectives blame members by address; says which device that is. */
   private String named(String reason) {
-    for (DeviceInfo device : devices.values()) {
-      reason = reason.replace(device.address(), "device " + device.name() + " (" + device.address() + ")");
-    }
-    for (var lost : lostAddresses.entrySet()) {
-      reason = reason.replace(lost.getValue(), "device " + lost.getKey() + " (" + lost.getValue() + ")");
-    }
-    return reason;
+    return membership.named(reason);
   }
 
   private void endOnDevices() {
@@ -1045,7 +961,7 @@ public final class JobCoordinator {
     return Behaviors.receive(Command.class)
         .onMessage(FromDevice.class, from -> {
           DeviceEvent event = from.event();
-          if (event instanceof DeviceEvent.Failed failure) {
+          if (event instanceof DeviceEvent.Failed failure && !refusedCheckpoint(failure)) {
             return failure.jobId().equals(spec.jobId()) || devices.isEmpty()
                 ? trouble("device " + failure.device() + ": " + failure.reason(), what, List.of())
                 : Behaviors.same();

@@ -22,6 +22,9 @@ public sealed interface JobEvent {
   record EpochEvaluated(String jobId, int epoch, double testAccuracy, double meanLoss, String checkpoint)
       implements JobEvent {}
 
+  /** A device joined the cluster while the job runs: it is adopted at the next committed step. */
+  record Joining(String jobId, String device) implements JobEvent {}
+
   /** The job's devices changed and it trains again, re-planned, from its last committed step. */
   record Recovered(String jobId, JobReport.Recovery recovery) implements JobEvent {}
 

@@ -35,6 +35,9 @@ public final class ProgressPrinter implements Consumer<JobEvent> {
           + "(%d step%s redone) on %s", recovered.jobId(), r.cause(), r.phase(),
           (r.trainingAgainAtMillis() - r.detectedAtMillis()) / 1e3, r.resumedFromStep(), r.stepsRedone(),
           r.stepsRedone() == 1 ? "" : "s", r.devices()));
+    } else if (event instanceof JobEvent.Joining joining) {
+      out.accept("  " + joining.jobId() + ": device " + joining.device() + " joined; it is adopted at the next "
+          + "committed step");
     } else if (event instanceof JobEvent.Paused paused) {
       out.accept("job " + paused.jobId() + " " + paused.reason());
     } else if (event instanceof JobEvent.Failed failed) {

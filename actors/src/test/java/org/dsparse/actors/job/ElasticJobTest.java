@@ -149,14 +149,42 @@ class ElasticJobTest {
 
   @Test
   void aDeviceThatJoinsARunningJobIsAdoptedReceivesTheModelAndTrains(@TempDir Path dir) throws Exception {
-    Config config = config(dir, "joined", 3);
-    List<LocalCluster.Member> members = List.of(new LocalCluster.Member("a", "1GiB"),
+    // Device a holds the job at step 3 until the coordinator has heard of d, so that d joins mid-job;
+    // meanwhile the others wait for a in their collectives.
+    Config config = ConfigFactory.parseString("dsparse.collective.deadline = 90 s").withFallback(config(dir, "joined", 3));
+    CountDownLatch dWaits = new CountDownLatch(1);
+    Compute gate = new Compute() {
+      private final AtomicInteger forwards = new AtomicInteger();
+
+      @Override
+      public <T> CompletionStage<T> submit(Callable<T> work) {
+        return DjlThread.submit(work);
+      }
+
+      @Override
+      public <T> CompletionStage<T> submit(String stage, Callable<T> work) {
+        if (stage.equals("forward/backward") && forwards.getAndIncrement() == 3) {
+          return java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+              dWaits.await(120, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }).thenCompose(open -> DjlThread.submit(work));
+        }
+        return DjlThread.submit(work);
+      }
+    };
+    List<LocalCluster.Member> members = List.of(new LocalCluster.Member("a", "1GiB", gate),
         new LocalCluster.Member("b", "20MiB"), new LocalCluster.Member("c", "15MiB"));
     try (LocalCluster cluster = LocalCluster.start(config, members, Duration.ofSeconds(30))) {
       CountDownLatch running = new CountDownLatch(1);
       var end = cluster.node(0).submit(JobConfig.read(config), e -> {
         if (e instanceof JobEvent.StepReported step && step.step() == 2) {
           running.countDown();
+        }
+        if (e instanceof JobEvent.Joining joining && joining.device().equals("d")) {
+          dWaits.countDown();
         }
       });
       assertTrue(running.await(120, TimeUnit.SECONDS));

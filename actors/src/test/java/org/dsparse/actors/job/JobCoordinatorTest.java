@@ -98,6 +98,28 @@ class JobCoordinatorTest {
     }
   }
 
+  @Test
+  void aDamagedCheckpointIsRefusedAndTheJobResumesFromThePreviousEpochs(@TempDir Path dir) throws Exception {
+    Path first = dir.resolve("first");
+    try (LocalCluster cluster = LocalCluster.start(config(first, "kept"), DEVICES, Duration.ofSeconds(30))) {
+      JobEvent whole = cluster.node(0).submit(JobConfig.read(config(first, "kept")), e -> { })
+          .get(180, TimeUnit.SECONDS);
+      assertTrue(whole instanceof JobEvent.Succeeded, whole.toString());
+      Path damaged = first.resolve("kept").resolve("epoch-2").resolve("b.ckpt");
+      byte[] bytes = Files.readAllBytes(damaged);
+      bytes[bytes.length / 2] ^= 0x10;
+      Files.write(damaged, bytes);
+      Config resume = ConfigFactory.parseString("dsparse.job.epochs = 3")
+          .withFallback(config(dir.resolve("second"), "again"))
+          .withValue("dsparse.job.resume-from", ConfigValueFactory.fromAnyRef(damaged.getParent().toString()));
+      JobEvent continued = cluster.node(0).submit(JobConfig.read(resume), e -> { }).get(180, TimeUnit.SECONDS);
+      assertTrue(continued instanceof JobEvent.Succeeded, continued.toString());
+      JobReport report = ((JobEvent.Succeeded) continued).report();
+      assertEquals(2, report.epochAccuracies().size(), "epochs 2 and 3 ran, from epoch 1's checkpoints");
+      assertEquals(24, report.steps());
+    }
+  }
+
   /** The same weights, step and optimizer state in two checkpoints (their plans' text may differ). */
   static void assertSameTraining(Path a, Path b) throws Exception {
     org.dsparse.training.trainer.DjlThread.run(() -> {

@@ -54,8 +54,16 @@ public sealed interface DeviceEvent extends ControlMessage {
     }
   }
 
-  /** Floats {@code offset} onwards of the {@code totalLength} floats of the job's model after {@code step} steps. */
-  record StatePart(String device, long step, int offset, int totalLength, float[] part) implements DeviceEvent {
+  /**
+   * Floats {@code offset} onwards of the {@code totalLength} floats of the job's state after
+   * {@code step} steps as a device holds it: the model's {@code weightsLength} floats (weights and
+   * BatchNorm statistics of every layer), then the optimizer state of each of
+   * {@code optimizerSlices}, {@code optimizerLengths} floats each, after {@code optimizerUpdates}
+   * optimizer steps. Every part repeats the layout.
+   */
+  record StatePart(String device, long step, int offset, int totalLength, int weightsLength,
+      java.util.List<GroupPlan.Slice> optimizerSlices, int[] optimizerLengths, int optimizerUpdates, float[] part)
+      implements DeviceEvent {
     @Override
     public String wireChannel() {
       return org.dsparse.protocol.wire.WireTraffic.SHARD;

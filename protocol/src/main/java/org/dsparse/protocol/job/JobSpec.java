@@ -218,6 +218,13 @@ public record JobSpec(
         checkpointDir, planner, overlap, resumeFrom);
   }
 
+  /** The same job resuming from another directory of checkpoints. */
+  public JobSpec withResumeFrom(String directory) {
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
+        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
+        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, directory);
+  }
+
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
