@@ -56,7 +56,9 @@ public final class LocalCluster implements AutoCloseable {
     DsparseNode node = DsparseNode.start(NodeConfig.node(base, member.name(), "127.0.0.1", 0, List.of(),
         member.budget(), false), member.compute());
     try {
-      node.join(nodes.get(0).address());
+      DsparseNode seed = nodes.stream().filter(n -> !n.system().getWhenTerminated().toCompletableFuture().isDone()).findFirst()
+          .orElseThrow(() -> new IllegalStateException("no node of the cluster is running"));
+      node.join(seed.address());
       node.awaitUp(joinTimeout);
     } catch (RuntimeException e) {
       node.close();

@@ -55,7 +55,7 @@ class ElasticJobTest {
 
   /**
    * Model work that stops this device's node at a given stage of a given step: when the stage starts
-   * ({@code before}) or once it has run.
+   * ({@code before}; the stage then never runs) or once it has run.
    */
   private static final class StoppingCompute implements Compute {
     final String stage;
@@ -83,6 +83,7 @@ class ElasticJobTest {
       boolean here = name.equals(stage) && current == step && !fired.get();
       if (here && before && fired.compareAndSet(false, true)) {
         fire();
+        return new java.util.concurrent.CompletableFuture<>(); // the stage never ends: the device is gone
       }
       CompletionStage<T> done = DjlThread.submit(work);
       if (here && !before) {
@@ -200,6 +201,40 @@ class ElasticJobTest {
       JobReport.DeviceReport d = report.devices().stream().filter(r -> r.name().equals("d")).findFirst().orElseThrow();
       assertTrue(d.steps() > 0 && d.updatedLayers() > 0, "d trained: " + d);
       assertSameModel(dir.resolve("joined").resolve("epoch-2"), List.of("a", "b", "c", "d"));
+    }
+  }
+
+  @Test
+  void withTooLittleMemoryLeftTheJobPausesAndGoesOnWhenADeviceJoins(@TempDir Path dir) throws Exception {
+    // b alone cannot hold the model's update: without a, no plan fits.
+    StoppingCompute stopA = new StoppingCompute("forward/backward", 3, true);
+    Config config = config(dir, "paused", 2);
+    List<LocalCluster.Member> members = List.of(new LocalCluster.Member("a", "1GiB", stopA),
+        new LocalCluster.Member("b", "12MiB"));
+    // The coordinator runs on b's node: a's node goes away.
+    try (LocalCluster cluster = LocalCluster.start(config, members, Duration.ofSeconds(30))) {
+      stopA.stop.set(() -> cluster.node(0).system().terminate());
+      List<JobEvent> events = new CopyOnWriteArrayList<>();
+      CountDownLatch paused = new CountDownLatch(1);
+      var end = cluster.node(1).submit(JobConfig.read(config), e -> {
+        events.add(e);
+        if (e instanceof JobEvent.Paused) {
+          paused.countDown();
+        }
+      });
+      assertTrue(paused.await(120, TimeUnit.SECONDS), "paused: " + events);
+      JobEvent.Paused pause = (JobEvent.Paused) events.stream().filter(e -> e instanceof JobEvent.Paused).findFirst()
+          .orElseThrow();
+      assertTrue(pause.reason().contains("no plan fits the devices left ([b])"), pause.reason());
+      cluster.add(new LocalCluster.Member("e", "1GiB"), Duration.ofSeconds(30));
+      JobEvent outcome = end.get(300, TimeUnit.SECONDS);
+      assertTrue(outcome instanceof JobEvent.Succeeded, outcome.toString());
+      JobReport report = ((JobEvent.Succeeded) outcome).report();
+      assertEquals(List.of("b", "e"), report.devices().stream().map(JobReport.DeviceReport::name).toList());
+      assertEquals(2L * STEPS_PER_EPOCH, report.steps());
+      JobReport.Recovery recovery = report.recoveries().get(0);
+      assertEquals(List.of("a"), recovery.lost());
+      assertEquals(List.of("e"), recovery.joined(), "the pause ended when e joined");
     }
   }
 
