@@ -305,14 +305,7 @@ public final class JobCoordinator {
           noteJoiner(from.event());
           return Behaviors.same();
         })
-        .onMessage(NodeChanged.class, changed -> {
-          String device = jobDeviceAt(changed);
-          if (device == null) {
-            onMembership(changed);
-            return Behaviors.same();
-          }
-          return trouble(changed.address() + " " + changed.how(), "planning", List.of(device));
-        })
+        .onMessage(NodeChanged.class, changed -> onNodeChanged(changed, "planning"))
         .onMessage(DevicesListed.class, this::onListing)
         .onMessage(DeadlinePassed.class, passed -> passed.token() != token ? Behaviors.same()
             : fail((plan == null ? "planning" : "placing the layer shards") + " took longer than "
@@ -865,6 +858,16 @@ public final class JobCoordinator {
 
   // ---- membership -------------------------------------------------------------------------------
 
+  /** A node changed during {@code phase}: a job device's loss is trouble, other nodes change the membership. */
+  private Behavior<Command> onNodeChanged(NodeChanged changed, String phase) {
+    String device = jobDeviceAt(changed);
+    if (device == null) {
+      onMembership(changed);
+      return Behaviors.same();
+    }
+    return trouble(changed.address() + " " + changed.how(), phase, List.of(device));
+  }
+
   /** The job device at the address of a node that was lost, if any. */
   private String jobDeviceAt(NodeChanged changed) {
     return changed.lost() ? membership.deviceAt(changed.address()) : null;
@@ -972,14 +975,7 @@ public final class JobCoordinator {
           }
           return onEvent.apply(event);
         })
-        .onMessage(NodeChanged.class, changed -> {
-          String device = jobDeviceAt(changed);
-          if (device == null) {
-            onMembership(changed);
-            return Behaviors.same();
-          }
-          return trouble(changed.address() + " " + changed.how(), what, List.of(device));
-        })
+        .onMessage(NodeChanged.class, changed -> onNodeChanged(changed, what))
         .onMessage(DevicesListed.class, this::onListing)
         .onMessage(DeadlinePassed.class, passed -> passed.token() != token ? Behaviors.same()
             : trouble(what + ": no answer within " + deadline + " from " + awaitingNames(), what, List.of()))

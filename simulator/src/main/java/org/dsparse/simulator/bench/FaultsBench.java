@@ -48,16 +48,18 @@ public final class FaultsBench {
 
   private final Path config;
   private final int gapSteps;
+  private final int seed;
   private final int evaluateEvery;
   private final int stepsPerEpoch;
-  private DsparseNode seed;
+  private DsparseNode seedNode;
   private final Map<String, Process> devices = new ConcurrentHashMap<>();
   private Process coordinator;
   private final JobLog log = new JobLog();
 
-  private FaultsBench(Path config, int gapSteps) {
+  private FaultsBench(Path config, int gapSteps, int seed) {
     this.config = config;
     this.gapSteps = gapSteps;
+    this.seed = seed;
     var job = ConfigFactory.parseFile(config.toFile()).withFallback(ConfigFactory.load()).resolve()
         .getConfig("dsparse.job");
     this.evaluateEvery = job.getInt("evaluate-every");
@@ -69,20 +71,44 @@ public final class FaultsBench {
   }
 
   public static void main(String[] args) throws Exception {
-    Flags flags = Flags.parse("faults-bench", args, Set.of("config", "out", "gap"), Set.of());
+    Flags flags = Flags.parse("faults-bench", args, Set.of("config", "out", "gap", "seeds"), Set.of());
     Path config = Path.of(flags.get("config").orElseThrow(() -> new IllegalArgumentException("--config FILE needed")));
     Path out = Path.of(flags.get("out", "results/faults.json"));
     int gap = Integer.parseInt(flags.get("gap", "15"));
-    JsonObject result = new JsonObject();
-
-    FaultsBench baseline = new FaultsBench(config, gap);
-    JsonObject uninterrupted = baseline.run("faults-uninterrupted", false);
-    FaultsBench faulty = new FaultsBench(config, gap);
-    JsonObject withFaults = faulty.run("faults-injected", true);
-
-    double a = uninterrupted.get("testAccuracy").getAsDouble();
-    double b = withFaults.has("testAccuracy") ? withFaults.get("testAccuracy").getAsDouble() : Double.NaN;
-    JsonArray faults = withFaults.getAsJsonArray("faults");
+    int seeds = Integer.parseInt(flags.get("seeds", "1"));
+    JsonArray faults = new JsonArray();
+    JsonArray runs = new JsonArray();
+    double deltaSum = 0;
+    double lastThreeSum = 0;
+    for (int seed = 1; seed <= seeds; seed++) {
+      // The same job, seed, steps and devices, without and with the faults.
+      JsonObject uninterrupted = new FaultsBench(config, gap, seed).run("faults-uninterrupted-" + seed, false);
+      JsonObject withFaults = new FaultsBench(config, gap, seed).run("faults-injected-" + seed, true);
+      double a = uninterrupted.get("testAccuracy").getAsDouble();
+      double b = withFaults.has("testAccuracy") ? withFaults.get("testAccuracy").getAsDouble() : Double.NaN;
+      // One evaluation moves by a point or two between neighbours this early in training: the mean of
+      // the last three evaluations of each run is steadier.
+      double lastThree = 100 * (meanOfLast(withFaults, 3) - meanOfLast(uninterrupted, 3));
+      JsonObject run = new JsonObject();
+      run.addProperty("seed", seed);
+      run.addProperty("uninterruptedAccuracy", a);
+      run.addProperty("faultyAccuracy", b);
+      run.addProperty("accuracyDelta", 100 * (b - a));
+      run.addProperty("accuracyDeltaLastThreeEvaluations", lastThree);
+      run.addProperty("uninterruptedSteps", uninterrupted.get("steps").getAsLong());
+      run.addProperty("faultySteps", withFaults.has("steps") ? withFaults.get("steps").getAsLong() : -1);
+      run.addProperty("uninterruptedSeconds", uninterrupted.get("seconds").getAsDouble());
+      run.addProperty("faultySeconds", withFaults.get("seconds").getAsDouble());
+      run.add("uninterruptedCurve", uninterrupted.get("accuracyCurve"));
+      run.add("faultyCurve", withFaults.get("accuracyCurve"));
+      runs.add(run);
+      deltaSum += 100 * (b - a);
+      lastThreeSum += lastThree;
+      for (JsonElement f : withFaults.getAsJsonArray("faults")) {
+        f.getAsJsonObject().addProperty("seed", seed);
+        faults.add(f);
+      }
+    }
     long survived = 0;
     double maxDetected = 0;
     double maxTrainingAgain = 0;
@@ -96,36 +122,32 @@ public final class FaultsBench {
       }
       lost += fault.get("committedStepsLost").getAsLong();
     }
+    JsonObject result = new JsonObject();
     result.add("faults", faults);
     result.addProperty("faultsInjected", faults.size());
     result.addProperty("faultsSurvived", survived);
     result.addProperty("committedStepsLost", lost);
     result.addProperty("maxDetectedSeconds", maxDetected);
     result.addProperty("maxTrainingAgainSeconds", maxTrainingAgain);
-    result.addProperty("uninterruptedAccuracy", a);
-    result.addProperty("faultyAccuracy", b);
-    result.addProperty("accuracyDelta", 100 * (b - a));
-    // One evaluation moves by a point or two between neighbours this early in training: the mean of
-    // the last three evaluations of each run is steadier.
-    double lastThreeDelta = 100 * (meanOfLast(withFaults, 3) - meanOfLast(uninterrupted, 3));
-    result.addProperty("accuracyDeltaLastThreeEvaluations", lastThreeDelta);
-    result.add("uninterruptedCurve", uninterrupted.get("accuracyCurve"));
-    result.add("faultyCurve", withFaults.get("accuracyCurve"));
-    result.addProperty("uninterruptedSteps", uninterrupted.get("steps").getAsLong());
-    result.addProperty("faultySteps", withFaults.has("steps") ? withFaults.get("steps").getAsLong() : -1);
-    result.addProperty("uninterruptedSeconds", uninterrupted.get("seconds").getAsDouble());
-    result.addProperty("faultySeconds", withFaults.get("seconds").getAsDouble());
-    result.add("recoveries", withFaults.get("recoveries"));
+    result.addProperty("accuracyDelta", deltaSum / seeds);
+    result.addProperty("accuracyDeltaLastThreeEvaluations", lastThreeSum / seeds);
+    result.add("runs", runs);
     result.addProperty("config", config.toString());
     result.addProperty("measured", "detection and training-again times on this machine's wall clock; accuracy on the "
-        + "job's test set; accuracyDelta in points (faulty minus uninterrupted)");
+        + "job's test set; accuracyDelta in points (faulty minus uninterrupted), the mean over the seeds' runs");
     Files.createDirectories(out.toAbsolutePath().getParent());
     Files.writeString(out, new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
         .toJson(result));
+    for (JsonElement r : runs) {
+      JsonObject run = r.getAsJsonObject();
+      System.out.printf("seed %d: accuracy %.2f%% uninterrupted vs %.2f%% with faults (%+.2f points; %+.2f over the last"
+          + " three evaluations)%n", run.get("seed").getAsInt(), 100 * run.get("uninterruptedAccuracy").getAsDouble(),
+          100 * run.get("faultyAccuracy").getAsDouble(), run.get("accuracyDelta").getAsDouble(),
+          run.get("accuracyDeltaLastThreeEvaluations").getAsDouble());
+    }
     System.out.printf("faults survived %d of %d, committed steps lost %d, detection <= %.1f s, training again <= %.1f s,"
-        + " accuracy %.2f%% uninterrupted vs %.2f%% with faults (%+.2f points; %+.2f over the last three evaluations);"
-        + " %s%n", survived, faults.size(), lost, maxDetected, maxTrainingAgain, 100 * a, 100 * b, 100 * (b - a),
-        lastThreeDelta, out);
+        + " accuracy delta %+.2f points (%+.2f over the last three evaluations), mean of %d seed(s); %s%n", survived,
+        faults.size(), lost, maxDetected, maxTrainingAgain, deltaSum / seeds, lastThreeSum / seeds, seeds, out);
     System.exit(0);
   }
 
@@ -147,10 +169,10 @@ public final class FaultsBench {
   /** Runs the job once, with the fault schedule when {@code faults}; answers its outcome. */
   private JsonObject run(String jobId, boolean faults) throws Exception {
     long started = System.currentTimeMillis();
-    seed = DsparseNode.startCoordinator(NodeConfig.node(ConfigFactory.load(), "seed", "127.0.0.1", 0, List.of(), "1GiB",
+    seedNode = DsparseNode.startCoordinator(NodeConfig.node(ConfigFactory.load(), "seed", "127.0.0.1", 0, List.of(), "1GiB",
         false));
-    seed.join(seed.address());
-    seed.awaitUp(Duration.ofSeconds(30));
+    seedNode.join(seedNode.address());
+    seedNode.awaitUp(Duration.ofSeconds(30));
     JsonObject result = new JsonObject();
     JsonArray injected = new JsonArray();
     try {
@@ -184,7 +206,7 @@ public final class FaultsBench {
       if (coordinator != null) {
         coordinator.destroyForcibly();
       }
-      seed.close();
+      seedNode.close();
     }
     return result;
   }
@@ -339,19 +361,20 @@ public final class FaultsBench {
 
   private void startDevice(String name, String budget) {
     ProcessBuilder builder = MeasuredJvm.builder(DEVICE_HEAP, DeviceProcess.class, List.of("--name", name,
-        "--budget", budget, "--seed", seed.address(), "--host", "127.0.0.1"));
+        "--budget", budget, "--seed", seedNode.address(), "--host", "127.0.0.1"));
     devices.put(name, follow(builder, name));
   }
 
   private Process startCoordinator(String jobId, boolean resume) {
     log.jobId = jobId;
-    List<String> args = new ArrayList<>(List.of("--seed", seed.address(), "--config", config.toString()));
+    List<String> args = new ArrayList<>(List.of("--seed", seedNode.address(), "--config", config.toString()));
     if (resume) {
       args.addAll(List.of("--resume", "devices"));
     }
     ProcessBuilder builder = MeasuredJvm.builder("512m", CoordinatorProcess.class, args);
-    builder.command().add(builder.command().indexOf(CoordinatorProcess.class.getName()),
-        "-Ddsparse.job.id=" + jobId);
+    int main = builder.command().indexOf(CoordinatorProcess.class.getName());
+    builder.command().add(main, "-Ddsparse.job.id=" + jobId);
+    builder.command().add(main, "-Ddsparse.job.seed=" + seed);
     return follow(builder, "coordinator");
   }
 
