@@ -33,6 +33,7 @@ public final class NodeMain {
       usage: java -jar node-app/target/node-app.jar [start] [options]     run a device
              java -jar node-app/target/node-app.jar submit --job FILE [options]   run a job, show progress
              java -jar node-app/target/node-app.jar profile [--help]     measure this machine's memory
+             java -jar node-app/target/node-app.jar --version
       options:
         --config FILE        HOCON with dsparse.device / dsparse.job / pekko settings (see conf/)
         --seed-nodes LIST    host:port,host:port of nodes to join (a node listing itself starts a cluster)
@@ -52,6 +53,10 @@ public final class NodeMain {
     org.dsparse.training.trainer.DjlDefaults.apply();
     String command = args.length > 0 && !args[0].startsWith("--") ? args[0] : "start";
     String[] rest = args.length > 0 && !args[0].startsWith("--") ? Arrays.copyOfRange(args, 1, args.length) : args;
+    if (args.length == 1 && (args[0].equals("--version") || args[0].equals("version"))) {
+      System.out.println(org.dsparse.core.cli.Version.of("node-app", NodeMain.class));
+      return;
+    }
     try {
       switch (command) {
         case "start" -> start(rest, false);

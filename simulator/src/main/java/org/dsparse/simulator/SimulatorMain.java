@@ -20,6 +20,7 @@ public final class SimulatorMain {
   static final String USAGE = """
       usage: java -jar simulator/target/simulator.jar [run] [--config FILE] [--processes] [--out DIR]
              java -jar simulator/target/simulator.jar profile [--help]
+             java -jar simulator/target/simulator.jar --version
         run      runs the experiment of FILE (default: the embedded 3-device example) in the full-update
                  and DSparse modes and prints the comparison; writes DIR/<name>.json (DIR: results)
         --processes  one JVM per device (measures each device's memory)
@@ -32,6 +33,10 @@ public final class SimulatorMain {
     org.dsparse.training.trainer.DjlDefaults.apply();
     String command = args.length > 0 && !args[0].startsWith("--") ? args[0] : "run";
     String[] rest = args.length > 0 && !args[0].startsWith("--") ? Arrays.copyOfRange(args, 1, args.length) : args;
+    if (args.length == 1 && (args[0].equals("--version") || args[0].equals("version"))) {
+      System.out.println(org.dsparse.core.cli.Version.of("simulator", SimulatorMain.class));
+      return;
+    }
     try {
       switch (command) {
         case "run" -> System.exit(run(rest));

@@ -111,7 +111,9 @@ final class JobMetrics {
   JobReport report(JobSpec spec, PlannedJob plan, Iterable<DeviceInfo> devices, long steps) {
     List<JobReport.DeviceReport> reports = new ArrayList<>();
     for (DeviceInfo device : devices) {
-      reports.add(totals.get(device.name()).report(device, plan.assignments().get(device.name())));
+      // A device adopted at the job's last committed step has no step of its own yet.
+      reports.add(totals.getOrDefault(device.name(), new DeviceTotals()).report(device,
+          plan.assignments().get(device.name())));
     }
     return new JobReport(spec, plan.description(), plan.fullUpdatePeakBytes(), reports, steps,
         mean(stepAggregation), mean(stepMillis), median(stepAggregation), median(stepMillis), median(stepCompute),

@@ -18,6 +18,8 @@ class JobConfigTest {
   void theDefaultsDescribeAValidJobWithAMicroBatchedFrozenPrefix() {
     JobConfig job = JobConfig.read(ConfigFactory.load());
     assertEquals(8, job.spec().frozenPrefixMicroBatch());
+    assertTrue(job.elasticity().enabled(), "jobs survive lost devices by default");
+    assertEquals(3, job.elasticity().maxRecoveriesWithoutProgress());
     assertEquals(0, JobConfig.read(with("dsparse.job.frozen-prefix-micro-batch = 0")).spec().frozenPrefixMicroBatch());
   }
 
@@ -25,7 +27,8 @@ class JobConfigTest {
   void aBadValueIsRefusedNamingItsKey() {
     for (String bad : new String[] {"frozen-prefix-micro-batch = -1", "batch = 0", "planner.shared-tail-layers = -2",
         "partition = \"by-label\"", "optimizer = rmsprop",
-        "learning-rate-scaling = linear"}) {
+        "learning-rate-scaling = linear", "elastic.abandon-timeout = 0s", "elastic.removal-wait = -1s",
+        "elastic.max-recoveries-without-progress = 0"}) {
       UsageException e = assertThrows(UsageException.class, () -> JobConfig.read(with("dsparse.job." + bad)));
       String key = bad.substring(0, bad.indexOf(' '));
       assertTrue(e.getMessage().contains("dsparse.job." + key), bad + " -> " + e.getMessage());

@@ -16,9 +16,17 @@ import java.util.List;
  * {@code -XX:TieredStopAtLevel=1} is the recommended setting for the node app.
  */
 public final class MeasuredJvm {
+  /**
+   * The command that starts a child JVM, words separated by spaces, when it is not this process's
+   * own executable: under user-mode emulation this process is the emulator, so the child must be
+   * started as {@code qemu-aarch64-static /usr/lib/jvm/java-17-openjdk-arm64/bin/java}. Children
+   * inherit it, and {@code jdk.lang.Process.launchMechanism} (FORK under emulation).
+   */
+  public static final String JVM_COMMAND_PROPERTY = "dsparse.jvm.command";
+
   private static final List<String> INHERITED_PROPERTIES = List.of("ai.djl.offline", "DJL_CACHE_DIR",
       "ai.djl.pytorch.num_threads", "ai.djl.pytorch.num_interop_threads", "config.file",
-      "logback.configurationFile");
+      "logback.configurationFile", JVM_COMMAND_PROPERTY, "jdk.lang.Process.launchMechanism");
 
   private MeasuredJvm() {}
 
@@ -27,7 +35,12 @@ public final class MeasuredJvm {
    */
   public static ProcessBuilder builder(String heap, Class<?> mainClass, List<String> args) {
     List<String> command = new ArrayList<>();
-    command.add(ProcessHandle.current().info().command().orElse("java"));
+    String launcher = System.getProperty(JVM_COMMAND_PROPERTY, "").trim();
+    if (launcher.isEmpty()) {
+      command.add(ProcessHandle.current().info().command().orElse("java"));
+    } else {
+      command.addAll(List.of(launcher.split("\\s+")));
+    }
     command.add("-Xms" + heap);
     command.add("-Xmx" + heap);
     command.add("-XX:+AlwaysPreTouch");
