@@ -27,6 +27,7 @@ import org.dsparse.actors.collective.Collectives;
 import org.dsparse.actors.collective.GroupSpec;
 import org.dsparse.actors.collective.ProcessGroup;
 import org.dsparse.actors.job.JobPlanning;
+import org.dsparse.actors.node.NodeMetrics;
 import org.dsparse.actors.shard.DeviceDirectory;
 import org.dsparse.actors.shard.DeviceEntry;
 import org.dsparse.actors.shard.LayerShard;
@@ -399,6 +400,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     if (finished.error() != null) {
       String reason = StepPipeline.message(finished.error());
       context.getLog().warn("job {} step {}: {}", run.jobId(), run.step(), reason);
+      NodeMetrics.get(context.getSystem()).deviceFailed(run.jobId(), settings.name());
       run.replyTo().tell(failed(run.jobId(), "step " + run.step() + ": " + reason));
       return this;
     }
@@ -412,6 +414,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     StepMetrics metrics = new StepMetrics(result.loss(), result.computeNanos() / 1e6,
         result.allReduceNanos() / 1e6, result.broadcastNanos() / 1e6, result.collectiveWallNanos() / 1e6,
         result.allReduceBytes(), result.broadcastBytes(), wireSinceLastStep(), current, peak, result.segments());
+    NodeMetrics.get(context.getSystem()).deviceStepped(run.jobId(), settings.name(), metrics);
     run.replyTo().tell(new DeviceEvent.StepCompleted(settings.name(), run.step(), metrics));
     return this;
   }

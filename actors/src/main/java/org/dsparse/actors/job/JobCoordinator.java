@@ -26,6 +26,7 @@ import org.apache.pekko.cluster.typed.Subscribe;
 import org.dsparse.actors.device.Device;
 import org.dsparse.actors.shard.DeviceDirectory;
 import org.dsparse.actors.shard.DeviceEntry;
+import org.dsparse.actors.node.NodeMetrics;
 import org.dsparse.actors.shard.LayerShard;
 import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.core.placement.ShardDemand;
@@ -485,6 +486,7 @@ public final class JobCoordinator {
     JobReport.Recovery done = new JobReport.Recovery(r.cause(), r.lost(), r.joined(), r.phase(), r.detectedAtMillis(),
         System.currentTimeMillis(), r.resumedFromStep(), r.stepsRedone(), List.copyOf(devices.keySet()));
     metrics.recovered(done);
+    NodeMetrics.get(context.getSystem()).jobRecovered(spec.jobId(), done.lost().size(), done.joined().size());
     client.tell(new JobEvent.Recovered(spec.jobId(), done));
     context.getLog().info("job {}: training again from step {} on {} devices {}, {} s after the change ({} steps of "
         + "{} per epoch done in epoch {})", spec.jobId(), step, devices.size(), devices.keySet(),
@@ -527,6 +529,7 @@ public final class JobCoordinator {
       double loss = metrics.stepEnded(stepMillis);
       step++;
       stepInEpoch++;
+      NodeMetrics.get(context.getSystem()).jobStepped(spec.jobId(), step, loss, stepMillis / 1e3, devices.size());
       if (refresh) {
         // Every device holds every layer as it now stands: the step is committed.
         committed = new Committed(step, epoch, stepInEpoch);
@@ -585,6 +588,7 @@ public final class JobCoordinator {
       }
       double accuracy = counts[1] == 0 ? 0 : (double) counts[0] / counts[1];
       metrics.evaluated(step, accuracy);
+      NodeMetrics.get(context.getSystem()).jobEvaluated(spec.jobId(), accuracy);
       if (stepInEpoch < stepsPerEpoch) {
         context.getLog().info("job {}: test accuracy {} after {} steps", spec.jobId(), accuracy, step);
         return committed.step() == step && adoptingNow() ? adopting("step " + step) : stepping();

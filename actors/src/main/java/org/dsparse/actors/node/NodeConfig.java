@@ -31,10 +31,17 @@ public final class NodeConfig {
         .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
         .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
         .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedNodes))
+        .withFallback(port == 0 ? EPHEMERAL_METRICS : ConfigFactory.empty())
         .withFallback(REQUIRED)
         .withFallback(withDowning(base))
         .resolve();
   }
+
+  /**
+   * A node on any free cluster port shares its machine with others (simulator, tests): its metrics
+   * take any free port too.
+   */
+  private static final Config EPHEMERAL_METRICS = ConfigFactory.parseString("dsparse.metrics.port = 0");
 
   /** What every dsparse node needs from Pekko, whatever the user's file says. */
   private static final Config REQUIRED = ConfigFactory.parseString("""
