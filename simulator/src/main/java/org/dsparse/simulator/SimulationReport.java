@@ -341,6 +341,44 @@ public final class SimulationReport {
     return m;
   }
 
+  /**
+   * The primary setting's figures beside the JSON, {@code <name>-memory.png} (each device's training
+   * memory, full against DSparse), {@code <name>-time.png} (aggregation and step time per step) and
+   * {@code <name>-accuracy.png} (test accuracy against steps, both modes); answers the files.
+   */
+  public List<Path> plots(Path dir) throws IOException {
+    Map<JobSpec.Mode, JobReport> reports = primary().reports();
+    JobReport full = reports.get(JobSpec.Mode.FULL);
+    JobReport sparse = reports.get(JobSpec.Mode.DSPARSE);
+    if (full == null || sparse == null) {
+      return List.of();
+    }
+    String name = simulation.name();
+    Map<String, Map<String, Double>> memory = new java.util.LinkedHashMap<>();
+    Map<String, Map<String, Double>> time = new java.util.LinkedHashMap<>();
+    Map<String, List<double[]>> accuracy = new java.util.LinkedHashMap<>();
+    for (var mode : List.of(Map.entry("full update", full), Map.entry("DSparse", sparse))) {
+      Map<String, Double> perDevice = new java.util.LinkedHashMap<>();
+      for (var device : simulation.devices()) {
+        perDevice.put(device.name(), memory(of(mode.getValue(), device.name()), measured()) / 1048576.0);
+      }
+      memory.put(mode.getKey(), perDevice);
+      Map<String, Double> perStep = new java.util.LinkedHashMap<>();
+      perStep.put("aggregation (mean)", mode.getValue().aggMillisPerStep());
+      perStep.put("step (median)", mode.getValue().medianStepMillis());
+      time.put(mode.getKey(), perStep);
+      accuracy.put(mode.getKey(), mode.getValue().accuracyCurve().stream()
+          .map(p -> new double[] {p.step(), 100 * p.accuracy()}).toList());
+    }
+    String setting = primary().setting() + ", protocol " + primary().protocol() + ", " + primary().links() + " links";
+    return List.of(
+        Plots.bars(dir.resolve(name + "-memory.png"), "Training memory per device (" + (measured() ? "measured"
+            : "predicted") + "), " + setting, "MiB", memory),
+        Plots.bars(dir.resolve(name + "-time.png"), "Time per step, " + setting, "ms", time),
+        Plots.lines(dir.resolve(name + "-accuracy.png"), "Test accuracy, " + setting, "steps", "accuracy %",
+            accuracy));
+  }
+
   public void write(Path file) throws IOException {
     Files.createDirectories(file.toAbsolutePath().getParent());
     Files.writeString(file, new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()

@@ -85,9 +85,13 @@ public final class SimulatorMain {
     SimulationReport report = new SimulationReport(simulation, outcome);
     Path file = out.resolve(simulation.name() + ".json");
     report.write(file);
+    List<Path> plots = report.plots(out);
     System.out.println();
     System.out.print(report.table());
     System.out.printf("wrote %s in %.0f s%n", file, (System.nanoTime() - start) / 1e9);
+    if (!plots.isEmpty()) {
+      System.out.println("plots: " + plots.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", ")));
+    }
     return 0;
   }
 

@@ -60,6 +60,21 @@ class SimulationTest {
     assertTrue(small.get("dsparsePredictedBytes").getAsLong() < small.get("fullPredictedBytes").getAsLong());
     assertTrue(report.table().contains("test accuracy"), report.table());
     assertTrue(log.stream().anyMatch(l -> l.startsWith("pre-trained on")), log.toString());
+    // The figures: PNGs of the chart size, drawn (more than a blank page's colours).
+    List<Path> plots = report.plots(dir);
+    assertEquals(List.of("tiny-memory.png", "tiny-time.png", "tiny-accuracy.png"),
+        plots.stream().map(p -> p.getFileName().toString()).toList());
+    for (Path plot : plots) {
+      java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(plot.toFile());
+      assertEquals(List.of(900, 500), List.of(image.getWidth(), image.getHeight()), plot.toString());
+      java.util.Set<Integer> colours = new java.util.HashSet<>();
+      for (int x = 0; x < image.getWidth(); x += 7) {
+        for (int y = 0; y < image.getHeight(); y += 7) {
+          colours.add(image.getRGB(x, y));
+        }
+      }
+      assertTrue(colours.size() > 3, plot + " draws something: " + colours.size() + " colours");
+    }
   }
 
   /**
