@@ -138,6 +138,7 @@ public final class FaultsBench {
     Files.createDirectories(out.toAbsolutePath().getParent());
     Files.writeString(out, new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
         .toJson(result));
+    Path figure = plot(faults, out.resolveSibling("faults.png"));
     for (JsonElement r : runs) {
       JsonObject run = r.getAsJsonObject();
       System.out.printf("seed %d: accuracy %.2f%% uninterrupted vs %.2f%% with faults (%+.2f points; %+.2f over the last"
@@ -148,7 +149,37 @@ public final class FaultsBench {
     System.out.printf("faults survived %d of %d, committed steps lost %d, detection <= %.1f s, training again <= %.1f s,"
         + " accuracy delta %+.2f points (%+.2f over the last three evaluations), mean of %d seed(s); %s%n", survived,
         faults.size(), lost, maxDetected, maxTrainingAgain, deltaSum / seeds, lastThreeSum / seeds, seeds, out);
+    System.out.println("figure: " + figure);
     System.exit(0);
+  }
+
+  /** Seconds to detection and to training again, the median of each kind of fault over the runs. */
+  private static Path plot(JsonArray faults, Path file) throws IOException {
+    Map<String, List<Double>> detected = new java.util.LinkedHashMap<>();
+    Map<String, List<Double>> again = new java.util.LinkedHashMap<>();
+    for (JsonElement f : faults) {
+      JsonObject fault = f.getAsJsonObject();
+      if (!fault.get("survived").getAsBoolean()) {
+        continue;
+      }
+      String kind = fault.get("kind").getAsString();
+      detected.computeIfAbsent(kind, k -> new ArrayList<>()).add(fault.get("detectedSeconds").getAsDouble());
+      again.computeIfAbsent(kind, k -> new ArrayList<>()).add(fault.get("trainingAgainSeconds").getAsDouble());
+    }
+    Map<String, Map<String, Double>> bars = new java.util.LinkedHashMap<>();
+    bars.put("detected", medians(detected));
+    bars.put("training again", medians(again));
+    return org.dsparse.simulator.Plots.bars(file, "Seconds from the fault (median per kind)", "s", bars);
+  }
+
+  private static Map<String, Double> medians(Map<String, List<Double>> values) {
+    Map<String, Double> medians = new java.util.LinkedHashMap<>();
+    values.forEach((kind, v) -> {
+      double[] sorted = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+      int mid = sorted.length / 2;
+      medians.put(kind, sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2);
+    });
+    return medians;
   }
 
   /** The mean accuracy of a run's last {@code n} evaluations (NaN without them). */
