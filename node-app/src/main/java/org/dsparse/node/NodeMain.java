@@ -101,6 +101,10 @@ public final class NodeMain {
     String name = flags.get("name", base.getString("dsparse.device.name"));
     String budget = flags.get("budget", base.getString("dsparse.device.memory-budget"));
     Config config = NodeConfig.node(base, name, host, port, seeds, budget, true);
+    if (coordinatorOnly) {
+      // It usually shares its machine with a device, which serves on the configured port.
+      config = config.withValue("dsparse.metrics.port", ConfigValueFactory.fromAnyRef(0));
+    }
     JobConfig job = coordinatorOnly || flags.has("job") ? JobConfig.read(config) : null;
     if (coordinatorOnly && job == null) {
       throw new UsageException("submit needs --job FILE");
@@ -113,8 +117,10 @@ public final class NodeMain {
       node.close();
       throw new UsageException(e.getMessage());
     }
+    int metricsPort = org.dsparse.actors.node.NodeMetrics.get(node.system()).port();
     System.err.println("node " + node.address() + " is up"
-        + node.device().map(d -> ", device " + d.name() + " with " + (d.budgetBytes() >> 20) + " MiB").orElse(""));
+        + node.device().map(d -> ", device " + d.name() + " with " + (d.budgetBytes() >> 20) + " MiB").orElse("")
+        + (metricsPort > 0 ? ", metrics at http://" + host + ":" + metricsPort + "/metrics" : ""));
     if (job != null) {
       System.exit(runJob(node, job) ? 0 : 1);
     }

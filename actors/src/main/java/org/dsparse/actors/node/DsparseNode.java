@@ -52,14 +52,32 @@ public final class DsparseNode implements AutoCloseable {
         com.typesafe.config.ConfigValueFactory.fromIterable(java.util.List.of(LayerShard.HOST_ROLE)));
     ActorSystem<Command> system = ActorSystem.create(guardian(device, collectives, compute, withRole),
         NodeConfig.SYSTEM_NAME, withRole);
-    return new DsparseNode(system, device);
+    return new DsparseNode(withMetrics(system), device);
+  }
+
+  /**
+   * Starts the node's metrics endpoint now, so that a port it cannot serve on stops the node at once
+   * with a message naming the setting, not a device in the middle of a job.
+   */
+  private static ActorSystem<Command> withMetrics(ActorSystem<Command> system) {
+    try {
+      NodeMetrics.get(system);
+      return system;
+    } catch (RuntimeException e) {
+      system.terminate();
+      Throwable cause = e;
+      while (cause.getCause() != null && !(cause instanceof java.io.UncheckedIOException)) {
+        cause = cause.getCause();
+      }
+      throw new IllegalArgumentException(cause.getMessage(), e);
+    }
   }
 
   /** Starts a node that coordinates jobs but trains nothing (the simulator's driver in process mode). */
   public static DsparseNode startCoordinator(Config config) {
     ActorSystem<Command> system = ActorSystem.create(guardian(null, null, null, config), NodeConfig.SYSTEM_NAME,
         config);
-    return new DsparseNode(system, null);
+    return new DsparseNode(withMetrics(system), null);
   }
 
   private static Behavior<Command> guardian(DeviceSettings device, CollectiveSettings collectives, Compute compute,

@@ -50,6 +50,26 @@ class NodeMetricsTest {
     }
   }
 
+  @Test
+  void aMetricsPortInUseStopsTheNodeAtStartNamingTheSetting() throws Exception {
+    int metricsPort;
+    try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1,
+        java.net.InetAddress.getByName("127.0.0.1"))) {
+      metricsPort = taken.getLocalPort();
+      int clusterPort;
+      try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+        clusterPort = free.getLocalPort();
+      }
+      Config config = ConfigFactory.parseString("dsparse.metrics.port = " + metricsPort)
+          .withFallback(ConfigFactory.load());
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> DsparseNode.startCoordinator(NodeConfig.node(config, "busy", "127.0.0.1", clusterPort,
+              List.of(), "1GiB", false)));
+      assertTrue(e.getMessage().startsWith("dsparse.metrics.port: cannot serve metrics on 127.0.0.1:" + metricsPort),
+          e.getMessage());
+    }
+  }
+
   private static String scrape(DsparseNode node) throws Exception {
     int port = NodeMetrics.get(node.system()).port();
     assertTrue(port > 0, "metrics are served");
