@@ -263,9 +263,6 @@ public final class Device extends AbstractBehavior<Device.Command> {
       return this;
     }
     preparing = null;
-    if (job != null) {
-      endJob();
-    }
     if (ready.error() != null) {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "set-up failed: " + describe(ready.error())));
       return this;
@@ -490,10 +487,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     if (running != null) {
       context.getLog().info("job {}: abandoning step {}", job.jobId, running.step());
     }
-    job.pipeline.cancel();
-    job.stopGroups();
-    job.abandoned = true;
-    running = null;
+    abandonStep();
     DeviceEvent.HeldState live = job.live;
     String jobId = job.jobId;
     answerLater(abandon.replyTo(), jobId, () -> {
@@ -516,11 +510,19 @@ public final class Device extends AbstractBehavior<Device.Command> {
     context.getLog().warn("job {}: its coordinator at {} {}; device {} stops its step and keeps the job's state{} "
         + "(submit the job again with --resume devices to continue)", job.jobId, lost.address(), lost.how(),
         settings.name(), kept != null && kept.jobId().equals(job.jobId) ? " after step " + kept.step() : "");
+    abandonStep();
+    return this;
+  }
+
+  /**
+   * Stops the job's step: no further model work of it runs, its groups stop (failing their
+   * collectives), and no step runs until the next Prepare. The model and data stay.
+   */
+  private void abandonStep() {
     job.pipeline.cancel();
     job.stopGroups();
     job.abandoned = true;
     running = null;
-    return this;
   }
 
   /**

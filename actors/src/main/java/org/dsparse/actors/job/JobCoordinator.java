@@ -481,10 +481,8 @@ public final class JobCoordinator {
     step = restore.step();
     restore = null;
     snapshotNext = true;
-    JobReport.Recovery r = recovering;
+    JobReport.Recovery done = recovering.trainingAgain(System.currentTimeMillis(), List.copyOf(devices.keySet()));
     recovering = null;
-    JobReport.Recovery done = new JobReport.Recovery(r.cause(), r.lost(), r.joined(), r.phase(), r.detectedAtMillis(),
-        System.currentTimeMillis(), r.resumedFromStep(), r.stepsRedone(), List.copyOf(devices.keySet()));
     metrics.recovered(done);
     NodeMetrics.get(context.getSystem()).jobRecovered(spec.jobId(), done.lost().size(), done.joined().size());
     client.tell(new JobEvent.Recovered(spec.jobId(), done));
@@ -682,11 +680,8 @@ public final class JobCoordinator {
   /** Drops a lost device from the job and from the recovery under way. */
   private void drop(String device) {
     membership.drop(device);
-    if (recovering != null && !recovering.lost().contains(device)) {
-      List<String> lost = new ArrayList<>(recovering.lost());
-      lost.add(device);
-      recovering = new JobReport.Recovery(recovering.cause(), lost, recovering.joined(), recovering.phase(),
-          recovering.detectedAtMillis(), 0, recovering.resumedFromStep(), recovering.stepsRedone(), List.of());
+    if (recovering != null) {
+      recovering = recovering.losing(device);
     }
   }
 
@@ -809,12 +804,7 @@ public final class JobCoordinator {
 
   /** Plans again for the devices left and those waiting to join, from the committed step. */
   private Behavior<Command> replanning() {
-    List<String> joined = membership.adoptJoiners();
-    JobReport.Recovery r = recovering;
-    List<String> allJoined = new ArrayList<>(r.joined());
-    allJoined.addAll(joined);
-    recovering = new JobReport.Recovery(r.cause(), r.lost(), allJoined, r.phase(), r.detectedAtMillis(), 0,
-        r.resumedFromStep(), r.stepsRedone(), List.of());
+    recovering = recovering.adopting(membership.adoptJoiners());
     restore = restoreFrom(restorePoint);
     if (restore == null) {
       return fail(recovering.cause() + ", and every device holding the job's state after step " + committed.step()

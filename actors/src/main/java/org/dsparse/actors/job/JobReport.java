@@ -62,6 +62,30 @@ public record JobReport(
       joined = List.copyOf(joined);
       devices = List.copyOf(devices);
     }
+
+    /** The same recovery, having lost {@code device} too. */
+    public Recovery losing(String device) {
+      if (lost.contains(device)) {
+        return this;
+      }
+      List<String> more = new java.util.ArrayList<>(lost);
+      more.add(device);
+      return new Recovery(cause, more, joined, phase, detectedAtMillis, trainingAgainAtMillis, resumedFromStep,
+          stepsRedone, devices);
+    }
+
+    /** The same recovery, having adopted {@code devices} too. */
+    public Recovery adopting(List<String> adopted) {
+      List<String> more = new java.util.ArrayList<>(joined);
+      more.addAll(adopted);
+      return new Recovery(cause, lost, more, phase, detectedAtMillis, trainingAgainAtMillis, resumedFromStep,
+          stepsRedone, devices);
+    }
+
+    /** The recovery done: training again at {@code atMillis} on {@code after}. */
+    public Recovery trainingAgain(long atMillis, List<String> after) {
+      return new Recovery(cause, lost, joined, phase, detectedAtMillis, atMillis, resumedFromStep, stepsRedone, after);
+    }
   }
 
   /**

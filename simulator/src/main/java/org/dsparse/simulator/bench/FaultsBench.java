@@ -301,29 +301,23 @@ public final class FaultsBench {
   }
 
   private JsonObject lostFault(String kind, String device, long t0, long stepBefore) {
+    return observed(kind, device, t0, stepBefore, () -> { }, r -> r.lost().contains(device));
+  }
+
+  private JsonObject restart(String device, String budget) {
+    return observed("restart", device, System.currentTimeMillis(), log.lastStep(), () -> startDevice(device, budget),
+        r -> r.joined().contains(device));
+  }
+
+  /** Runs {@code inject} and describes the recovery {@code which} that follows, begun after {@code t0}. */
+  private JsonObject observed(String kind, String device, long t0, long stepBefore, Runnable inject,
+      Predicate<JobLog.Recovery> which) {
     JsonObject fault = new JsonObject();
     fault.addProperty("kind", kind);
     fault.addProperty("device", device);
     try {
-      JsonObject recovery = log.awaitRecovery(r -> r.lost().contains(device), t0);
-      describe(fault, recovery, t0, stepBefore);
-    } catch (IllegalStateException e) {
-      unsurvived(fault, e);
-    }
-    System.out.println("fault: " + fault);
-    return fault;
-  }
-
-  private JsonObject restart(String device, String budget) {
-    JsonObject fault = new JsonObject();
-    fault.addProperty("kind", "restart");
-    fault.addProperty("device", device);
-    long stepBefore = log.lastStep();
-    long t0 = System.currentTimeMillis();
-    try {
-      startDevice(device, budget);
-      JsonObject recovery = log.awaitRecovery(r -> r.joined().contains(device), t0);
-      describe(fault, recovery, t0, stepBefore);
+      inject.run();
+      describe(fault, log.awaitRecovery(which, t0), t0, stepBefore);
     } catch (IllegalStateException e) {
       unsurvived(fault, e);
     }
