@@ -40,14 +40,23 @@ public final class Simulation {
   private final Config config;
   private final Path workDir;
   private final Consumer<String> log;
+  /** Given every job's events besides the progress lines (the dashboard). */
+  private final Consumer<JobEvent> watcher;
   /** Per job id, the bytes each device received on its shaped link during the job (tc's counters). */
   private final Map<String, Map<String, Long>> linkBytesByJob = new LinkedHashMap<>();
 
   public Simulation(SimulationConfig simulation, Config config, Path workDir, Consumer<String> log) {
+    this(simulation, config, workDir, log, event -> {});
+  }
+
+  /** An experiment whose jobs' events also go to {@code watcher}. */
+  public Simulation(SimulationConfig simulation, Config config, Path workDir, Consumer<String> log,
+      Consumer<JobEvent> watcher) {
     this.simulation = simulation;
     this.config = config;
     this.workDir = workDir;
     this.log = log;
+    this.watcher = watcher;
   }
 
   /**
@@ -190,7 +199,7 @@ public final class Simulation {
   }
 
   private JobReport runJob(JobConfig job, List<Long> budgets, List<DeviceProfile> devices) throws Exception {
-    Consumer<JobEvent> progress = new ProgressPrinter(log);
+    Consumer<JobEvent> progress = new ProgressPrinter(log).andThen(watcher);
     if (simulation.processes()) {
       // Links go after the cluster: it reads their counters as it closes.
       try (ShapedLinks links = ShapedLinks.anyShaped(devices) ? ShapedLinks.install(devices) : null) {

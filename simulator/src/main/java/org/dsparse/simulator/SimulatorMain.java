@@ -3,12 +3,14 @@ package org.dsparse.simulator;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import org.dsparse.actors.dashboard.Dashboard;
 import org.dsparse.core.cli.Flags;
 import org.dsparse.core.cli.UsageException;
 import org.dsparse.training.profile.ProfileCommand;
@@ -27,6 +29,9 @@ public final class SimulatorMain {
         shaped links (a device's link other than loopback) need --processes and root: the simulator
         then runs again in a network namespace of its own, removed when it ends""";
 
+  /** The experiment {@code run} runs without {@code --config}. */
+  static final String EMBEDDED_EXPERIMENT = "simulation-embedded.conf";
+
   private SimulatorMain() {}
 
   public static void main(String[] args) {
@@ -39,7 +44,7 @@ public final class SimulatorMain {
     }
     try {
       switch (command) {
-        case "run" -> System.exit(run(rest));
+        case "run" -> System.exit(run(rest, System.out));
         case "profile" -> ProfileCommand.run(rest);
         default -> throw new UsageException("unknown command '" + command + "'\n" + USAGE);
       }
@@ -57,11 +62,11 @@ public final class SimulatorMain {
     }
   }
 
-  /** @return the exit code */
-  static int run(String[] args) throws Exception {
+  /** Runs an experiment, printing its progress and comparison to {@code out}; answers the exit code. */
+  static int run(String[] args, java.io.PrintStream out) throws Exception {
     Flags flags = Flags.parse("run", args, Set.of("config", "out"), Set.of("processes", "help"));
     if (flags.has("help")) {
-      System.out.println(USAGE);
+      out.println(USAGE);
       return 0;
     }
     Config config = load(flags);
@@ -78,21 +83,46 @@ public final class SimulatorMain {
         return ShapedLinks.runInOwnNamespace(SimulatorMain.class, again);
       }
     }
-    Path out = Path.of(flags.get("out", "results"));
-    Files.createDirectories(out);
+    Path outDir = Path.of(flags.get("out", "results"));
+    Files.createDirectories(outDir);
     long start = System.nanoTime();
-    Simulation.Outcome outcome = new Simulation(simulation, config, out, System.out::println).run();
+    Dashboard dashboard = startDashboard(config, out);
+    Simulation.Outcome outcome;
+    Path savedDashboard = outDir.resolve(simulation.name() + "-dashboard.html");
+    try {
+      outcome = new Simulation(simulation, config, outDir, out::println, dashboard == null ? e -> {} : dashboard).run();
+    } finally {
+      if (dashboard != null) {
+        dashboard.save(savedDashboard);
+        dashboard.close();
+      }
+    }
     SimulationReport report = new SimulationReport(simulation, outcome);
-    Path file = out.resolve(simulation.name() + ".json");
+    Path file = outDir.resolve(simulation.name() + ".json");
     report.write(file);
-    List<Path> plots = report.plots(out);
-    System.out.println();
-    System.out.print(report.table());
-    System.out.printf("wrote %s in %.0f s%n", file, (System.nanoTime() - start) / 1e9);
+    List<Path> plots = report.plots(outDir);
+    out.println();
+    out.print(report.table());
+    out.printf("wrote %s in %.0f s%n", file, (System.nanoTime() - start) / 1e9);
     if (!plots.isEmpty()) {
-      System.out.println("plots: " + plots.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", ")));
+      out.println("plots: " + plots.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", ")));
+    }
+    if (dashboard != null) {
+      out.println("dashboard: " + dashboard.url() + " while the run lasted; saved as " + savedDashboard
+          + " (open it in a browser)");
     }
     return 0;
+  }
+
+  /** The live dashboard of the experiment's jobs, on this machine's loopback; null when turned off. */
+  private static Dashboard startDashboard(Config config, java.io.PrintStream out) {
+    int port = config.getInt("dsparse.dashboard.port");
+    if (port < 0) {
+      return null;
+    }
+    Dashboard dashboard = Dashboard.start("127.0.0.1", port);
+    out.println("dashboard: " + dashboard.url() + " (live while the run lasts)");
+    return dashboard;
   }
 
   /** The user's file over the defaults; a missing or malformed file is named. */
@@ -100,7 +130,9 @@ public final class SimulatorMain {
     ConfigFactory.invalidateCaches();
     try {
       if (flags.get("config").isEmpty()) {
-        return ConfigFactory.load();
+        // conf/simulation-embedded.conf, packed in the jar.
+        return ConfigFactory.load(ConfigFactory.parseResources(EMBEDDED_EXPERIMENT,
+            ConfigParseOptions.defaults().setAllowMissing(false)));
       }
       Path file = Path.of(flags.get("config").get());
       if (!Files.isRegularFile(file)) {

@@ -410,7 +410,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
     long peak = settings.measureMemory() ? ProcessMemory.peakResidentBytes() - baseline : 0;
     StepMetrics metrics = new StepMetrics(result.loss(), result.computeNanos() / 1e6,
         result.allReduceNanos() / 1e6, result.broadcastNanos() / 1e6, result.collectiveWallNanos() / 1e6,
-        result.allReduceBytes(), result.broadcastBytes(), wireSinceLastStep(), current, peak, result.segments());
+        result.allReduceBytes(), result.broadcastBytes(), wireSinceLastStep(), current, peak, result.segments(),
+        result.groupTimes());
     NodeMetrics.get(context.getSystem()).deviceStepped(run.jobId(), settings.name(), metrics);
     run.replyTo().tell(new DeviceEvent.StepCompleted(settings.name(), run.step(), metrics));
     return this;

@@ -27,6 +27,7 @@ import org.dsparse.actors.device.Device;
 import org.dsparse.actors.shard.DeviceDirectory;
 import org.dsparse.actors.shard.DeviceEntry;
 import org.dsparse.actors.node.NodeMetrics;
+import org.dsparse.actors.step.StepPipeline;
 import org.dsparse.actors.shard.LayerShard;
 import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.core.placement.ShardDemand;
@@ -89,6 +90,9 @@ public final class JobCoordinator {
 
   /** The deadline of the wait numbered {@code token} passed. */
   private record DeadlinePassed(long token) implements Command {}
+
+  /** The ended job's shards have stopped, or {@code error} says why not all did in time. */
+  private record ShardsRetired(Throwable error) implements Command {}
 
   /** A cluster member changed: {@code lost} when it became unreachable or is leaving. */
   private record NodeChanged(String address, String how, boolean lost) implements Command {}
@@ -373,7 +377,7 @@ public final class JobCoordinator {
       }
     }
     plan = plan.withGroups(groups, homesTable(groups));
-    client.tell(new JobEvent.Planned(spec.jobId(), plan.description()));
+    client.tell(new JobEvent.Planned(spec.jobId(), plan.description(), List.copyOf(devices.values()), plan));
     return preparing();
   }
 
@@ -509,12 +513,14 @@ public final class JobCoordinator {
           snapshot, replies));
     }
     Map<String, OverlapScheduler.SegmentTimes> segments = new TreeMap<>();
+    Map<String, StepMetrics> reported = new TreeMap<>();
     return awaitingDevices("step " + step, timeouts.step(), devices.keySet(), event -> {
       if (!(event instanceof DeviceEvent.StepCompleted completed) || completed.step() != step
           || !awaiting.remove(completed.device())) {
         return Behaviors.same();
       }
       metrics.deviceStepped(completed.device(), completed.metrics());
+      reported.put(completed.device(), completed.metrics());
       segments.put(completed.device(), segmentTimes(completed.metrics().segments()));
       if (!awaiting.isEmpty()) {
         return Behaviors.same();
@@ -537,7 +543,7 @@ public final class JobCoordinator {
       long totalSteps = (long) stepsPerEpoch * spec.epochs();
       double elapsed = (System.nanoTime() - jobStarted) / 1e9;
       client.tell(new JobEvent.StepReported(spec.jobId(), epoch, step, totalSteps, loss, stepMillis,
-          elapsed / step * (totalSteps - step)));
+          elapsed / step * (totalSteps - step), reported));
       boolean epochEnds = stepInEpoch >= stepsPerEpoch;
       boolean evaluateNow = epochEnds || (spec.evaluateEvery() > 0 && step % spec.evaluateEvery() == 0);
       if (evaluateNow) {
@@ -587,6 +593,7 @@ public final class JobCoordinator {
       double accuracy = counts[1] == 0 ? 0 : (double) counts[0] / counts[1];
       metrics.evaluated(step, accuracy);
       NodeMetrics.get(context.getSystem()).jobEvaluated(spec.jobId(), accuracy);
+      client.tell(new JobEvent.Evaluated(spec.jobId(), step, accuracy));
       if (stepInEpoch < stepsPerEpoch) {
         context.getLog().info("job {}: test accuracy {} after {} steps", spec.jobId(), accuracy, step);
         return committed.step() == step && adoptingNow() ? adopting("step " + step) : stepping();
@@ -674,6 +681,7 @@ public final class JobCoordinator {
         redone, List.of());
     context.getLog().warn("job {}: {} during {}: going back to step {} ({} step{} to train again) with {}",
         spec.jobId(), cause, phase, committed.step(), redone, redone == 1 ? "" : "s", devices.keySet());
+    client.tell(new JobEvent.Recovering(spec.jobId(), recovering));
     return abandoning();
   }
 
@@ -887,12 +895,29 @@ public final class JobCoordinator {
 
   // ---- endings ----------------------------------------------------------------------------------
 
+  /**
+   * The job ends once its shards have stopped: one still running when its node leaves would be handed
+   * off and placed again, on devices whose budgets the job no longer frees.
+   */
   private Behavior<Command> succeed() {
     timers.cancelAll();
     JobReport report = metrics.report(spec, plan, devices.values(), step);
-    endOnDevices();
-    client.tell(new JobEvent.Succeeded(report));
-    return Behaviors.stopped();
+    devices.values().forEach(d -> d.device().tell(new DeviceCommand.EndJob(spec.jobId())));
+    CompletableFuture<?>[] retired = plan.groups().stream()
+        .map(g -> LayerShard.retire(context.getSystem(), g.shardId(), timeouts.prepare()).toCompletableFuture())
+        .toArray(CompletableFuture[]::new);
+    context.pipeToSelf(CompletableFuture.allOf(retired), (done, error) -> new ShardsRetired(error));
+    return Behaviors.receive(Command.class)
+        .onMessage(ShardsRetired.class, shards -> {
+          if (shards.error() != null) {
+            context.getLog().info("job {}: not every layer shard confirmed it stopped ({})", spec.jobId(),
+                StepPipeline.message(shards.error()));
+          }
+          client.tell(new JobEvent.Succeeded(report));
+          return Behaviors.stopped();
+        })
+        .onAnyMessage(other -> Behaviors.same())
+        .build();
   }
 
   /**
@@ -930,7 +955,7 @@ public final class JobCoordinator {
   private void retireShards() {
     if (plan != null) {
       plan.groups().forEach(g -> LayerShard.shardOf(context.getSystem(), g.shardId())
-          .tell(LayerShard.Retire.INSTANCE));
+          .tell(new LayerShard.Retire(null)));
     }
   }
 

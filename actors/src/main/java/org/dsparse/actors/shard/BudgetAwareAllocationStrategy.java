@@ -119,8 +119,10 @@ public final class BudgetAwareAllocationStrategy extends ShardCoordinator.Abstra
     if (home.overBudget()) {
       long free = devices.loads.stream().filter(l -> l.device().equals(home.device())).findFirst()
           .orElseThrow().freeBytes();
-      log.warn("group {} goes over budget on device {}: its weights take {} bytes, the device has {} free",
-          shardId, home.device(), demand.weightBytes(), free);
+      // Free bytes go below zero when training already takes more than the budget: say so instead.
+      log.warn("group {} goes over budget on device {}, the one with the most room: its weights take {} MiB, {}",
+          shardId, home.device(), mib(demand.weightBytes()), free >= 0 ? "the device has " + mib(free) + " MiB left"
+              : "the device is already " + mib(-free) + " MiB over its budget");
     }
     return devices.regions.get(home.device());
   }
@@ -155,6 +157,10 @@ public final class BudgetAwareAllocationStrategy extends ShardCoordinator.Abstra
   private Address addressOf(ActorRef region) {
     Address address = region.path().address();
     return address.hasGlobalScope() ? address : Cluster.get(system).selfMember().address();
+  }
+
+  private static String mib(long bytes) {
+    return String.format(java.util.Locale.ROOT, "%.2f", bytes / 1048576.0);
   }
 
   private static Map<ActorRef, List<String>> toJava(Map<ActorRef, IndexedSeq<String>> allocations) {

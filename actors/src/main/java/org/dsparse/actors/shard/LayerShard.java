@@ -102,8 +102,13 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
 
   public record GetHome(ActorRef<Assigned> replyTo) implements Command, ControlMessage {}
 
-  /** The group's job has ended: the entity stops and frees its weights. */
-  public enum Retire implements Command, ControlMessage { INSTANCE }
+  /**
+   * The group's job has ended (or re-planned): the entity stops and frees its weights, then answers
+   * {@code replyTo} (when given), so that whoever ends the job knows no hand-off will move it again.
+   */
+  public record Retire(ActorRef<Retired> replyTo) implements Command, ControlMessage {}
+
+  public record Retired(String groupId) implements ControlMessage {}
 
   /** Cluster role of the nodes that host shards: those with a device. Other nodes get a proxy. */
   public static final String HOST_ROLE = "device";
@@ -207,6 +212,15 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   }
 
   /**
+   * Stops the shard of {@code groupId}; completes once it has, and fails after {@code timeout}. A
+   * shard stopped before its node leaves is not handed off: nothing re-homes the weights of a job
+   * that has ended.
+   */
+  public static CompletionStage<Retired> retire(ActorSystem<?> system, String groupId, Duration timeout) {
+    return shardOf(system, groupId).ask(Retire::new, timeout);
+  }
+
+  /**
    * Stores {@code weights} as the group's {@code version}, in as many messages as
    * {@code dsparse.shard.weights-chunk-size} requires. Parts from one sender arrive in order.
    */
@@ -243,8 +257,15 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
         .onMessage(GetWeights.class, this::onGetWeights)
         .onMessage(GetWeightsParts.class, this::onGetWeightsParts)
         .onMessageEquals(HandOff.INSTANCE, this::onHandOff)
-        .onMessageEquals(Retire.INSTANCE, Behaviors::stopped)
+        .onMessage(Retire.class, this::onRetire)
         .build();
+  }
+
+  private Behavior<Command> onRetire(Retire retire) {
+    if (retire.replyTo() != null) {
+      retire.replyTo().tell(new Retired(groupId));
+    }
+    return Behaviors.stopped();
   }
 
   private Behavior<Command> onAssign(Assign assign) {

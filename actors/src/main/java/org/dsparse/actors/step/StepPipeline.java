@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.TreeMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -17,6 +18,7 @@ import org.dsparse.core.collective.MemberParts;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.protocol.job.StepMetrics;
+import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.training.data.ImageBatch;
 import org.dsparse.training.data.ImageSetDataset;
 import org.dsparse.training.model.ChannelSlice;
@@ -169,10 +171,11 @@ public final class StepPipeline {
    * @param broadcastBytes payload of the Broadcasts it sent or received
    * @param keptShardWeights on refresh steps, the weights of the groups whose shard this device keeps
    * @param segments its backward's segments: times and AllReduce payloads
+   * @param groupTimes each of its groups' own collective time in the step, by kind
    */
   public record Result(float loss, long computeNanos, long allReduceNanos, long broadcastNanos,
       long collectiveWallNanos, long allReduceBytes, long broadcastBytes, Map<String, float[]> keptShardWeights,
-      StepMetrics.Segments segments) {}
+      StepMetrics.Segments segments, List<StepMetrics.GroupTime> groupTimes) {}
 
   /** A stage of the step failed; the message says which and why. */
   public static final class StageFailure extends RuntimeException {
@@ -383,6 +386,9 @@ public final class StepPipeline {
     private final List<Integer> partSegments = new ArrayList<>();
     private final List<CompletableFuture<Collectives.Transfer>> transfers = new ArrayList<>();
     private final Map<GroupPlan, Integer> startedPerGroup = new HashMap<>();
+    /** Each group's own collective time, by kind: its AllReduce parts summed, its refresh Broadcast. */
+    private final Map<List<String>, Long> groupNanos = new TreeMap<>(
+        java.util.Comparator.comparing((List<String> k) -> k.get(0)).thenComparing(k -> k.get(1)));
 
     Run(long step, int[] cuts) {
       this.step = step;
@@ -450,6 +456,8 @@ public final class StepPipeline {
           }
         }
         allReduceNanos += perGroup.values().stream().mapToLong(Long::longValue).max().orElse(0);
+        perGroup.forEach((group, nanos) -> groupNanos.merge(List.of(group.groupId(), WireBytes.ALL_REDUCE), nanos,
+            Long::sum));
         return results;
       });
     }
@@ -475,6 +483,8 @@ public final class StepPipeline {
             received.put(entry.getKey(), transfer.result());
           }
           longest = Math.max(longest, transfer.transferNanos());
+          groupNanos.merge(List.of(entry.getKey().groupId(), entry.getKey().isAllReduce() ? WireBytes.REFRESH
+              : WireBytes.BROADCAST), transfer.transferNanos(), Long::sum);
         }
         broadcastNanos += longest;
         return received;
@@ -490,7 +500,9 @@ public final class StepPipeline {
       }
       return new Result(loss, computeNanos, allReduceNanos, broadcastNanos, collectiveWallNanos, allReduceBytes,
           broadcastBytes, keptShardWeights, new StepMetrics.Segments(Arrays.stream(cuts).boxed().toList(),
-              backwardMillis, segmentBytes.clone(), transferMillis));
+              backwardMillis, segmentBytes.clone(), transferMillis),
+          groupNanos.entrySet().stream().map(e -> new StepMetrics.GroupTime(e.getKey().get(0), e.getKey().get(1),
+              e.getValue() / 1e6)).toList());
     }
   }
 

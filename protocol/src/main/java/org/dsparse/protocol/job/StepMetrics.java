@@ -19,7 +19,7 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param trainingBytes resident growth since before the model was built (current)
  * @param peakTrainingBytes the same at its peak so far
  * @param segments what it measured of its backward's segments (one without overlap), for the
- *     scheduler of the cuts
+ *     scheduler of the cuts * @param groupTimes each process group's own collective time on this device, by kind
  */
 public record StepMetrics(
     float loss,
@@ -32,11 +32,21 @@ public record StepMetrics(
     java.util.List<WireBytes> wire,
     long trainingBytes,
     long peakTrainingBytes,
-    Segments segments) implements ControlMessage {
+    Segments segments,
+    java.util.List<GroupTime> groupTimes) implements ControlMessage {
 
   public StepMetrics {
     wire = java.util.List.copyOf(wire);
+    groupTimes = java.util.List.copyOf(groupTimes);
   }
+
+  /**
+   * A process group's collective time in one step on one device, from the moment every member had
+   * started it: an AllReduce's parts summed, or a refresh.
+   *
+   * @param kind {@link WireBytes#ALL_REDUCE}, {@link WireBytes#BROADCAST} or {@link WireBytes#REFRESH}
+   */
+  public record GroupTime(String group, String kind, double millis) implements ControlMessage {}
 
   /**
    * One step's backward segments, lowest first.
