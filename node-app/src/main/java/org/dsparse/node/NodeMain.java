@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+import org.dsparse.actors.dashboard.Dashboard;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobEvent;
 import org.dsparse.actors.job.JobReport;
@@ -122,16 +123,56 @@ public final class NodeMain {
         + node.device().map(d -> ", device " + d.name() + " with " + (d.budgetBytes() >> 20) + " MiB").orElse("")
         + (metricsPort > 0 ? ", metrics at http://" + host + ":" + metricsPort + "/metrics" : ""));
     if (job != null) {
-      System.exit(runJob(node, job) ? 0 : 1);
+      Dashboard dashboard = startDashboard(node, host);
+      boolean succeeded;
+      try {
+        succeeded = runJob(node, job, dashboard == null ? e -> {} : dashboard);
+      } finally {
+        if (dashboard != null) {
+          saveDashboard(dashboard, job);
+          dashboard.close();
+        }
+      }
+      System.exit(succeeded ? 0 : 1);
     }
     awaitTermination(node);
   }
 
-  private static boolean runJob(DsparseNode node, JobConfig job) {
+  /** The live page of the job this node submits, on dsparse.dashboard.port; null when off. */
+  private static Dashboard startDashboard(DsparseNode node, String host) {
+    int port = node.system().settings().config().getInt("dsparse.dashboard.port");
+    if (port < 0) {
+      return null;
+    }
+    try {
+      Dashboard dashboard = Dashboard.start(node.system(), host, port);
+      System.err.println("dashboard at " + dashboard.url());
+      return dashboard;
+    } catch (IllegalArgumentException e) {
+      node.close();
+      throw new UsageException(e.getMessage() + " (set another port, 0 for any free one, or -1 for none)");
+    }
+  }
+
+  /** Keeps the page, with the job's events in it, beside the job's checkpoints. */
+  private static void saveDashboard(Dashboard dashboard, JobConfig job) {
+    if (job.spec().checkpointDir().isEmpty()) {
+      return;
+    }
+    Path file = Path.of(job.spec().checkpointDir(), job.spec().jobId(), "dashboard.html");
+    try {
+      Files.createDirectories(file.getParent());
+      System.err.println("dashboard saved as " + dashboard.save(file));
+    } catch (java.io.IOException e) {
+      System.err.println("node-app: could not save the dashboard to " + file + ": " + e.getMessage());
+    }
+  }
+
+  private static boolean runJob(DsparseNode node, JobConfig job, java.util.function.Consumer<JobEvent> watcher) {
     System.err.println("submitting job " + job.spec().jobId() + " (" + job.spec().mode() + ", " + job.spec().model()
         + ") for " + job.devices() + " devices");
     try {
-      JobEvent end = node.submit(job, new ProgressPrinter(System.out::println)).get();
+      JobEvent end = node.submit(job, new ProgressPrinter(System.out::println).andThen(watcher)).get();
       if (end instanceof JobEvent.Succeeded succeeded) {
         System.out.print(summary(succeeded.report()));
         return true;
