@@ -11,8 +11,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import com.typesafe.config.ConfigFactory;
 import org.dsparse.actors.collective.CollectiveSettings;
@@ -88,7 +90,27 @@ public final class CollectiveBenchmark {
     Files.createDirectories(out.toAbsolutePath().getParent());
     Files.writeString(out, json);
     printTable(rawTcp, rawTcpSamples, options, allReduce, broadcast);
-    System.out.println("wrote " + out);
+    System.out.println("wrote " + out + " and " + plot(out, allReduce, broadcast));
+  }
+
+  /**
+   * A bar chart beside the JSON: each collective's median time by transport and member count, against
+   * plain sockets moving the same bytes over the same links.
+   */
+  private static Path plot(Path json, List<Row> allReduce, List<Row> broadcast) throws IOException {
+    Map<String, Map<String, Double>> bars = new LinkedHashMap<>();
+    for (var collective : Map.of("AllReduce", allReduce, "Broadcast", broadcast).entrySet().stream()
+        .sorted(Map.Entry.comparingByKey()).toList()) {
+      for (Row row : collective.getValue()) {
+        String category = collective.getKey() + ", " + row.members() + " members";
+        bars.computeIfAbsent("dsparse (" + row.transport() + ")", k -> new LinkedHashMap<>()).put(category,
+            row.medianMillis());
+        bars.computeIfAbsent("plain sockets", k -> new LinkedHashMap<>()).putIfAbsent(category, row.rawLinksMillis());
+      }
+    }
+    String name = json.getFileName().toString().replaceFirst("\\.json$", "") + ".png";
+    return org.dsparse.simulator.Plots.bars(json.resolveSibling(name),
+        "AllReduce and Broadcast, median ms (" + allReduce.get(0).floats() + " floats)", "ms", bars);
   }
 
   static double median(double[] values) {

@@ -8,7 +8,10 @@ import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import org.dsparse.core.cli.Flags;
 import org.dsparse.core.cli.UsageException;
@@ -37,7 +40,7 @@ public final class OverlapReport {
       }
       JsonObject report = summarize(simulation, runs);
       Files.writeString(out, new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(report));
-      System.out.println("wrote " + out);
+      System.out.println("wrote " + out + " and " + plot(report, out));
     } catch (UsageException e) {
       System.err.println("overlap-report: " + e.getMessage());
       System.exit(2);
@@ -45,6 +48,24 @@ public final class OverlapReport {
       System.err.println("overlap-report: cannot write: " + e.getMessage());
       System.exit(1);
     }
+  }
+
+  /** Median step time of the full update with overlap off, fixed and dynamic, on each kind of link. */
+  private static Path plot(JsonObject report, Path json) throws IOException {
+    Map<String, Map<String, Double>> bars = new LinkedHashMap<>();
+    for (String links : List.of("loopback", "shaped")) {
+      JsonObject byOverlap = report.has(links) ? report.getAsJsonObject(links) : new JsonObject();
+      for (String overlap : List.of("off", "fixed", "on")) {
+        if (byOverlap.has(overlap)) {
+          String series = overlap.equals("on") ? "dynamic" : overlap.equals("fixed") ? "fixed segments" : "off";
+          bars.computeIfAbsent(series, k -> new LinkedHashMap<>()).put(links + " links",
+              byOverlap.getAsJsonObject(overlap).get("stepMillis").getAsDouble());
+        }
+      }
+    }
+    String name = json.getFileName().toString().replaceFirst("\\.json$", "") + ".png";
+    return org.dsparse.simulator.Plots.bars(json.resolveSibling(name),
+        "Full update, median step ms: overlap off, fixed segments, dynamic", "ms", bars);
   }
 
   static JsonObject summarize(JsonObject simulation, Path source) {
