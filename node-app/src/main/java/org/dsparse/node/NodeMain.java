@@ -26,15 +26,15 @@ import org.dsparse.actors.job.ProgressPrinter;
 import org.dsparse.training.profile.ProfileCommand;
 
 /**
- * {@code java -jar node-app/target/node-app.jar}: {@code start} one device (the default),
+ * {@code java -jar node-app-all.jar} (or the thin node-app/target/node-app.jar beside its lib/): {@code start} one device (the default),
  * {@code submit} a job to a running cluster, or {@code profile} this machine's training memory.
  */
 public final class NodeMain {
   static final String USAGE = """
-      usage: java -jar node-app/target/node-app.jar [start] [options]     run a device
-             java -jar node-app/target/node-app.jar submit --job FILE [options]   run a job, show progress
-             java -jar node-app/target/node-app.jar profile [--help]     measure this machine's memory
-             java -jar node-app/target/node-app.jar --version
+      usage: java -jar node-app-all.jar [start] [options]     run a device
+             java -jar node-app-all.jar submit --job FILE [options]   run a job, show progress
+             java -jar node-app-all.jar profile [--help]     measure this machine's memory
+             java -jar node-app-all.jar --version
       options:
         --config FILE        HOCON with dsparse.device / dsparse.job / pekko settings (see conf/)
         --seed-nodes LIST    host:port,host:port of nodes to join (a node listing itself starts a cluster)
@@ -51,6 +51,9 @@ public final class NodeMain {
   private NodeMain() {}
 
   public static void main(String[] args) {
+    // Logging starts here, on one thread: actor systems that start at once would otherwise log while
+    // SLF4J initializes, which makes it print a warning about replayed calls.
+    org.slf4j.LoggerFactory.getILoggerFactory();
     org.dsparse.training.trainer.DjlDefaults.apply();
     String command = args.length > 0 && !args[0].startsWith("--") ? args[0] : "start";
     String[] rest = args.length > 0 && !args[0].startsWith("--") ? Arrays.copyOfRange(args, 1, args.length) : args;

@@ -35,6 +35,9 @@ public final class SimulatorMain {
   private SimulatorMain() {}
 
   public static void main(String[] args) {
+    // Logging starts here, on one thread: actor systems that start at once would otherwise log while
+    // SLF4J initializes, which makes it print a warning about replayed calls.
+    org.slf4j.LoggerFactory.getILoggerFactory();
     org.dsparse.training.trainer.DjlDefaults.apply();
     String command = args.length > 0 && !args[0].startsWith("--") ? args[0] : "run";
     String[] rest = args.length > 0 && !args[0].startsWith("--") ? Arrays.copyOfRange(args, 1, args.length) : args;
