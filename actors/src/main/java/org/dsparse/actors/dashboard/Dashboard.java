@@ -70,9 +70,12 @@ public final class Dashboard implements Consumer<JobEvent>, AutoCloseable {
     this.system = system;
     this.ownSystem = ownSystem;
     try {
+      if (port > 0) {
+        probe(host, port);
+      }
       binding = Http.get(system).newServerAt(host, port).bind(routes()).toCompletableFuture()
           .get(BIND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (ExecutionException | TimeoutException e) {
+    } catch (ExecutionException | TimeoutException | IOException e) {
       close();
       throw new IllegalArgumentException("dsparse.dashboard.port: cannot serve the dashboard on " + host + ":" + port
           + ": " + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()));
@@ -82,6 +85,16 @@ public final class Dashboard implements Consumer<JobEvent>, AutoCloseable {
       throw new IllegalStateException("interrupted while starting the dashboard", e);
     }
     this.url = "http://" + host + ":" + binding.localAddress().getPort() + "/";
+  }
+
+  /**
+   * Fails as binding would, before Pekko tries: its TCP listener logs a failed bind with a stack trace,
+   * where one line naming the setting is what the user needs.
+   */
+  private static void probe(String host, int port) throws IOException {
+    try (java.net.ServerSocket socket = new java.net.ServerSocket()) {
+      socket.bind(new java.net.InetSocketAddress(host, port));
+    }
   }
 
   /** Serves the dashboard from {@code system} (a node's) on {@code host:port}; port 0 takes any free one. */
