@@ -34,6 +34,7 @@ public final class NodeMain {
       usage: java -jar node-app-all.jar [start] [options]     run a device
              java -jar node-app-all.jar submit --job FILE [options]   run a job, show progress
              java -jar node-app-all.jar profile [--help]     measure this machine's memory
+             java -jar node-app-all.jar certs init|issue|list [--help]   the cluster's CA and certificates
              java -jar node-app-all.jar --version
       options:
         --config FILE        HOCON with dsparse.device / dsparse.job / pekko settings (see conf/)
@@ -43,6 +44,8 @@ public final class NodeMain {
         --name NAME          device name (default: dsparse.device.name)
         --budget SIZE        memory budget, e.g. 512MiB or auto (default: dsparse.device.memory-budget)
         --data DIR           folder with this device's dataset files
+        --tls DIR            this node's certificate folder from certs issue (dsparse.tls.dir); node-app
+                             runs the cluster over mutual TLS unless dsparse.tls.enabled = off
         --job FILE           with start: also submit this job once the cluster has its devices
         --resume DIR         with the job: continue it from one epoch's checkpoints, checkpoint-dir/JOB/epoch-N
                              (each device reads its own file there); or --resume devices: from the last
@@ -66,6 +69,7 @@ public final class NodeMain {
         case "start" -> start(rest, false);
         case "submit" -> start(rest, true);
         case "profile" -> ProfileCommand.run(rest);
+        case "certs" -> CertsCommand.run(rest, java.time.Clock.systemUTC());
         case "help", "--help" -> System.out.println(USAGE);
         default -> throw new UsageException("unknown command '" + command + "'\n" + USAGE);
       }
@@ -81,7 +85,7 @@ public final class NodeMain {
    */
   static void start(String[] args, boolean coordinatorOnly) {
     Flags flags = Flags.parse(coordinatorOnly ? "submit" : "start", args,
-        Set.of("config", "seed-nodes", "bind", "port", "name", "budget", "data", "job", "resume"), Set.of("help"));
+        Set.of("config", "seed-nodes", "bind", "port", "name", "budget", "data", "job", "resume", "tls"), Set.of("help"));
     if (flags.has("help")) {
       System.out.println(USAGE);
       return;
@@ -98,6 +102,9 @@ public final class NodeMain {
     }
     if (flags.has("data")) {
       base = base.withValue("dsparse.device.data-dir", ConfigValueFactory.fromAnyRef(flags.get("data").get()));
+    }
+    if (flags.has("tls")) {
+      base = base.withValue("dsparse.tls.dir", ConfigValueFactory.fromAnyRef(flags.get("tls").get()));
     }
     String host = flags.get("bind", "127.0.0.1");
     int port = flags.getInt("port", 25520);
@@ -233,16 +240,21 @@ public final class NodeMain {
     return seeds;
   }
 
+  /** The libraries' defaults under node-app's own (node-app.conf: a real cluster runs over mutual TLS). */
+  private static Config defaults() {
+    return ConfigFactory.load(ConfigFactory.parseResources(NodeMain.class, "node-app.conf"));
+  }
+
   private static Config load(String file, String flag) {
     if (file == null) {
-      return ConfigFactory.load();
+      return defaults();
     }
     Path path = Path.of(file);
     if (!Files.isRegularFile(path)) {
       throw new UsageException(flag + ": " + path + " does not exist");
     }
     try {
-      return ConfigFactory.parseFile(path.toFile()).withFallback(ConfigFactory.load()).resolve();
+      return ConfigFactory.parseFile(path.toFile()).withFallback(defaults()).resolve();
     } catch (ConfigException e) {
       throw new UsageException(flag + " " + path + ": " + e.getMessage());
     }

@@ -1,6 +1,8 @@
 package org.dsparse.actors.node;
 
 import com.typesafe.config.Config;
+import java.time.Clock;
+import org.dsparse.actors.tls.ClusterTls;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -48,7 +50,7 @@ public final class DsparseNode implements AutoCloseable {
   public static DsparseNode start(Config config, Compute compute) {
     DeviceSettings device = DeviceSettings.fromConfig(config);
     CollectiveSettings collectives = CollectiveSettings.fromConfig(config);
-    Config withRole = config.withValue("pekko.cluster.roles",
+    Config withRole = secured(config).withValue("pekko.cluster.roles",
         com.typesafe.config.ConfigValueFactory.fromIterable(java.util.List.of(LayerShard.HOST_ROLE)));
     ActorSystem<Command> system = ActorSystem.create(guardian(device, collectives, compute, withRole),
         NodeConfig.SYSTEM_NAME, withRole);
@@ -73,10 +75,19 @@ public final class DsparseNode implements AutoCloseable {
     }
   }
 
+  /**
+   * With {@code dsparse.tls.enabled}, Artery over mutual TLS on the node's certificates, checked here,
+   * after every other setting and before the node binds or joins anything.
+   */
+  private static Config secured(Config config) {
+    return ClusterTls.apply(config, Clock.systemUTC());
+  }
+
   /** Starts a node that coordinates jobs but trains nothing (the simulator's driver in process mode). */
   public static DsparseNode startCoordinator(Config config) {
-    ActorSystem<Command> system = ActorSystem.create(guardian(null, null, null, config), NodeConfig.SYSTEM_NAME,
-        config);
+    Config secured = secured(config);
+    ActorSystem<Command> system = ActorSystem.create(guardian(null, null, null, secured), NodeConfig.SYSTEM_NAME,
+        secured);
     return new DsparseNode(withMetrics(system), null);
   }
 

@@ -37,7 +37,9 @@ import org.slf4j.LoggerFactory;
  *       {@code dsparse_job_devices{job}}, {@code dsparse_job_step_seconds{job}}: the coordinated job's
  *       steps done, mean loss, last test accuracy, devices and last step's wall time;
  *   <li>{@code dsparse_job_recoveries_total{job,kind}}: devices lost ({@code lost}) or adopted
- *       ({@code joined}) while it ran.
+ *       ({@code joined}) while it ran;
+ *   <li>{@code dsparse_tls_refused_total{direction,reason}}: TLS peers this node refused, {@code incoming}
+ *       or {@code outgoing}, as {@code untrusted}, {@code expired} or {@code not-yet-valid}.
  * </ul>
  */
 public final class NodeMetrics implements Extension {
@@ -61,6 +63,8 @@ public final class NodeMetrics implements Extension {
   private final Gauge jobStepSeconds = gauge("dsparse_job_step_seconds", "The job's last step's wall time", "job");
   private final Counter recoveries = counter("dsparse_job_recoveries", "Devices lost or adopted while the job ran",
       "job", "kind");
+  private final Counter tlsRefused = counter("dsparse_tls_refused", "TLS peers this node refused", "direction",
+      "reason");
   private final HttpServer server;
 
   private NodeMetrics(ActorSystem<?> system) {
@@ -145,6 +149,11 @@ public final class NodeMetrics implements Extension {
     if (joined > 0) {
       recoveries.labelValues(job, "joined").inc(joined);
     }
+  }
+
+  /** A TLS handshake with a peer failed on its certificate. */
+  public void tlsRefused(String direction, String reason) {
+    tlsRefused.labelValues(direction, reason).inc();
   }
 
   private Counter counter(String name, String help, String... labels) {
