@@ -38,6 +38,7 @@ import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.QueueOfferResult;
 import org.apache.pekko.stream.javadsl.Source;
 import org.dsparse.actors.job.JobEvent;
+import org.dsparse.core.cli.Ports;
 
 /**
  * A live web page of the jobs this node submits: their devices with budget, predicted and measured
@@ -70,12 +71,10 @@ public final class Dashboard implements Consumer<JobEvent>, AutoCloseable {
     this.system = system;
     this.ownSystem = ownSystem;
     try {
-      if (port > 0) {
-        probe(host, port);
-      }
+      Ports.checkFree("dsparse.dashboard.port", host, port);
       binding = Http.get(system).newServerAt(host, port).bind(routes()).toCompletableFuture()
           .get(BIND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (ExecutionException | TimeoutException | IOException e) {
+    } catch (ExecutionException | TimeoutException e) {
       close();
       throw new IllegalArgumentException("dsparse.dashboard.port: cannot serve the dashboard on " + host + ":" + port
           + ": " + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()));
@@ -85,16 +84,6 @@ public final class Dashboard implements Consumer<JobEvent>, AutoCloseable {
       throw new IllegalStateException("interrupted while starting the dashboard", e);
     }
     this.url = "http://" + host + ":" + binding.localAddress().getPort() + "/";
-  }
-
-  /**
-   * Fails as binding would, before Pekko tries: its TCP listener logs a failed bind with a stack trace,
-   * where one line naming the setting is what the user needs.
-   */
-  private static void probe(String host, int port) throws IOException {
-    try (java.net.ServerSocket socket = new java.net.ServerSocket()) {
-      socket.bind(new java.net.InetSocketAddress(host, port));
-    }
   }
 
   /** Serves the dashboard from {@code system} (a node's) on {@code host:port}; port 0 takes any free one. */

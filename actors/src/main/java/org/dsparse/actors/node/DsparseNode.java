@@ -3,6 +3,7 @@ package org.dsparse.actors.node;
 import com.typesafe.config.Config;
 import java.time.Clock;
 import org.dsparse.actors.tls.ClusterTls;
+import org.dsparse.core.cli.Ports;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -77,10 +78,17 @@ public final class DsparseNode implements AutoCloseable {
 
   /**
    * With {@code dsparse.tls.enabled}, Artery over mutual TLS on the node's certificates, checked here,
-   * after every other setting and before the node binds or joins anything.
+   * after every other setting and before the node binds or joins anything; and its cluster port free.
    */
   private static Config secured(Config config) {
-    return ClusterTls.apply(config, Clock.systemUTC());
+    Config secured = ClusterTls.apply(config, Clock.systemUTC());
+    String artery = "pekko.remote.artery.";
+    String host = secured.getString(artery + "bind.hostname").isEmpty() ? secured.getString(artery + "canonical.hostname")
+        : secured.getString(artery + "bind.hostname");
+    int port = secured.getString(artery + "bind.port").isEmpty() ? secured.getInt(artery + "canonical.port")
+        : secured.getInt(artery + "bind.port");
+    Ports.checkFree("the cluster port (--port, pekko.remote.artery.canonical.port)", host, port);
+    return secured;
   }
 
   /** Starts a node that coordinates jobs but trains nothing (the simulator's driver in process mode). */
