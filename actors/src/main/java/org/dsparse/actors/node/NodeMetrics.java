@@ -2,6 +2,7 @@ package org.dsparse.actors.node;
 
 import com.sun.net.httpserver.HttpServer;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -15,6 +16,7 @@ import org.apache.pekko.actor.typed.Extension;
 import org.apache.pekko.actor.typed.ExtensionId;
 import org.dsparse.protocol.job.StepMetrics;
 import org.dsparse.protocol.job.WireBytes;
+import org.dsparse.protocol.wire.WireTraffic;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -38,6 +40,8 @@ import org.slf4j.LoggerFactory;
  *       steps done, mean loss, last test accuracy, devices and last step's wall time;
  *   <li>{@code dsparse_job_recoveries_total{job,kind}}: devices lost ({@code lost}) or adopted
  *       ({@code joined}) while it ran;
+ *   <li>{@code dsparse_wire_refused_total{reason}}: frames this node refused on arrival
+ *       ({@code unknown-type}, {@code class-not-allowed}, {@code length-beyond-frame}, {@code malformed});
  *   <li>{@code dsparse_tls_refused_total{direction,reason}}: TLS peers this node refused, {@code incoming}
  *       or {@code outgoing}, as {@code untrusted}, {@code expired} or {@code not-yet-valid}.
  * </ul>
@@ -68,6 +72,10 @@ public final class NodeMetrics implements Extension {
   private final HttpServer server;
 
   private NodeMetrics(ActorSystem<?> system) {
+    WireTraffic traffic = WireTraffic.get(system);
+    CounterWithCallback.builder().name("dsparse_wire_refused").help("Frames refused on arrival, by reason")
+        .labelNames("reason").callback(out -> traffic.refusals().forEach((reason, n) -> out.call(n, reason)))
+        .register(registry);
     int port = system.settings().config().getInt("dsparse.metrics.port");
     if (port < 0) {
       server = null;

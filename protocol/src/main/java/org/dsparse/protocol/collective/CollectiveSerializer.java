@@ -102,7 +102,7 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
   public Object fromBinary(ByteBuffer buffer, String manifest) {
     if (CHUNK.equals(manifest)) {
       int length = buffer.remaining();
-      Chunk chunk = readChunk(buffer);
+      Chunk chunk = counted(() -> readChunk(buffer));
       traffic.received(chunk.groupId(), length);
       return chunk;
     }
@@ -113,9 +113,19 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
 
   @Override
   public Object fromBinary(byte[] bytes, String manifest) {
-    Object message = decode(bytes, manifest);
+    Object message = counted(() -> decode(bytes, manifest));
     traffic.received(message instanceof Chunk chunk ? chunk.groupId() : WireTraffic.CONTROL, bytes.length);
     return message;
+  }
+
+  /** A refused frame is counted by reason, then refused. */
+  private <T> T counted(java.util.function.Supplier<T> decoding) {
+    try {
+      return decoding.get();
+    } catch (IllegalArgumentException e) {
+      traffic.refused(WireTraffic.reasonOf(e));
+      throw e;
+    }
   }
 
   private Object decode(byte[] bytes, String manifest) {

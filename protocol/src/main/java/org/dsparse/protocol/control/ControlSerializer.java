@@ -62,6 +62,15 @@ public final class ControlSerializer extends SerializerWithStringManifest {
 
   @Override
   public Object fromBinary(byte[] bytes, String manifest) {
+    try {
+      return decode(bytes, manifest);
+    } catch (IllegalArgumentException e) {
+      traffic.refused(WireTraffic.reasonOf(e));
+      throw e;
+    }
+  }
+
+  private Object decode(byte[] bytes, String manifest) {
     Class<?> type;
     try {
       type = Class.forName(manifest, false, getClass().getClassLoader());

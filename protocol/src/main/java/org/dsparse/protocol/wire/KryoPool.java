@@ -43,7 +43,7 @@ public final class KryoPool {
    */
   public <T> T read(byte[] bytes, Class<T> type, String manifest) {
     Kryo kryo = pool.obtain();
-    try (Input input = new Input(bytes)) {
+    try (Input input = new BoundedInput(bytes)) {
       T message = kryo.readObject(input, type);
       if (input.position() != bytes.length) {
         throw new IllegalArgumentException((bytes.length - input.position()) + " trailing bytes");

@@ -75,6 +75,40 @@ public final class WireTraffic implements Extension {
     channels.computeIfAbsent(channel, c -> new Counter()).received.add(bytes);
   }
 
+  /** Frames refused on arrival, by reason (see {@link #refused}). */
+  private final Map<String, java.util.concurrent.atomic.LongAdder> refusals = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * A frame that arrived was refused: {@code reason} is one of a few fixed words ({@code unknown-type},
+   * {@code class-not-allowed}, {@code length-beyond-frame}, {@code malformed}), so that the counts stay
+   * few however hostile the input.
+   */
+  public void refused(String reason) {
+    refusals.computeIfAbsent(reason, r -> new java.util.concurrent.atomic.LongAdder()).increment();
+  }
+
+  /** The reason word for a serializer's refusal of a frame. */
+  public static String reasonOf(IllegalArgumentException refusal) {
+    String message = String.valueOf(refusal.getMessage());
+    if (message.contains("unknown") || message.contains("is not a control message")) {
+      return "unknown-type";
+    }
+    if (message.contains("not allowed")) {
+      return "class-not-allowed";
+    }
+    if (message.contains("claims")) {
+      return "length-beyond-frame";
+    }
+    return "malformed";
+  }
+
+  /** Frames refused so far, by reason. */
+  public Map<String, Long> refusals() {
+    Map<String, Long> out = new java.util.TreeMap<>();
+    refusals.forEach((reason, count) -> out.put(reason, count.sum()));
+    return out;
+  }
+
   /** Every channel's totals so far; subtract two snapshots for what happened between them. */
   public Map<String, Bytes> snapshot() {
     Map<String, Bytes> out = new TreeMap<>();
