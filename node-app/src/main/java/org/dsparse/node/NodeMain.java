@@ -122,12 +122,7 @@ public final class NodeMain {
     }
     DsparseNode node = coordinatorOnly ? DsparseNode.startCoordinator(config) : DsparseNode.start(config);
     Runtime.getRuntime().addShutdownHook(new Thread(node::close, "node-shutdown"));
-    try {
-      node.awaitUp(Duration.ofSeconds(120));
-    } catch (IllegalStateException e) {
-      node.close();
-      throw new UsageException(e.getMessage());
-    }
+    awaitCluster(node, seeds, coordinatorOnly);
     int metricsPort = org.dsparse.actors.node.NodeMetrics.get(node.system()).port();
     System.err.println("node " + node.address() + " is up"
         + node.device().map(d -> ", device " + d.name() + " with " + (d.budgetBytes() >> 20) + " MiB").orElse("")
@@ -146,6 +141,36 @@ public final class NodeMain {
       System.exit(succeeded ? 0 : 1);
     }
     awaitTermination(node);
+  }
+
+  /** How long a submitting node waits for the cluster before it gives up. */
+  static final Duration SUBMIT_JOIN_DEADLINE = Duration.ofSeconds(60);
+  /** How often a device waiting for its seed nodes says so. */
+  static final Duration WAITING_NOTICE = Duration.ofSeconds(30);
+
+  /**
+   * Waits until this node is Up. A submitting node gives up after {@link #SUBMIT_JOIN_DEADLINE}; a
+   * device keeps trying (devices may boot before their seed node) and says every
+   * {@link #WAITING_NOTICE} what it waits for.
+   */
+  private static void awaitCluster(DsparseNode node, List<String> seeds, boolean coordinatorOnly) {
+    long started = System.nanoTime();
+    while (true) {
+      try {
+        node.awaitUp(coordinatorOnly ? SUBMIT_JOIN_DEADLINE : WAITING_NOTICE);
+        return;
+      } catch (IllegalStateException e) {
+        if (coordinatorOnly) {
+          node.close();
+          throw new UsageException("could not reach the cluster within " + SUBMIT_JOIN_DEADLINE.toSeconds()
+              + " s: no seed node of " + seeds + " answered (are they running, and is this node's certificate"
+              + " issued by the cluster's CA?)");
+        }
+        System.err.println("node-app: still waiting to join the cluster through " + seeds + " after "
+            + Duration.ofNanos(System.nanoTime() - started).toSeconds() + " s; retrying (the seed node may not be"
+            + " up yet; with TLS, a certificate of another CA is refused: see the log)");
+      }
+    }
   }
 
   /** The live page of the job this node submits, on dsparse.dashboard.port; null when off. */
