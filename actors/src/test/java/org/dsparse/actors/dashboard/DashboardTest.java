@@ -118,7 +118,7 @@ class DashboardTest {
       int port = URI.create(first.url()).getPort();
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
           () -> Dashboard.start("127.0.0.1", port));
-      assertTrue(e.getMessage().startsWith("dsparse.dashboard.port: cannot serve the dashboard on 127.0.0.1:" + port),
+      assertTrue(e.getMessage().startsWith("dsparse.dashboard.port: cannot listen on 127.0.0.1:" + port),
           e.getMessage());
     }
   }
