@@ -76,6 +76,10 @@ public final class NodeMain {
     } catch (UsageException | IllegalArgumentException e) {
       System.err.println("node-app: " + e.getMessage());
       System.exit(2);
+    } catch (com.typesafe.config.ConfigException e) {
+      // Its message names the file, line and key.
+      System.err.println("node-app: config: " + e.getMessage());
+      System.exit(2);
     }
   }
 
@@ -116,10 +120,10 @@ public final class NodeMain {
       // It usually shares its machine with a device, which serves on the configured port.
       config = config.withValue("dsparse.metrics.port", ConfigValueFactory.fromAnyRef(0));
     }
-    JobConfig job = coordinatorOnly || flags.has("job") ? JobConfig.read(config) : null;
-    if (coordinatorOnly && job == null) {
+    if (coordinatorOnly && !flags.has("job")) {
       throw new UsageException("submit needs --job FILE");
     }
+    JobConfig job = flags.has("job") ? JobConfig.read(config) : null;
     DsparseNode node = coordinatorOnly ? DsparseNode.startCoordinator(config) : DsparseNode.start(config);
     Runtime.getRuntime().addShutdownHook(new Thread(node::close, "node-shutdown"));
     awaitCluster(node, seeds, coordinatorOnly);

@@ -55,6 +55,9 @@ public final class SimulatorMain {
     } catch (UsageException | IllegalArgumentException e) {
       System.err.println("simulator: " + e.getMessage());
       System.exit(2);
+    } catch (com.typesafe.config.ConfigException e) {
+      System.err.println("simulator: config: " + e.getMessage());
+      System.exit(2);
     } catch (Simulation.SimulationFailedException e) {
       System.err.println("simulator: " + e.getMessage());
       System.exit(1);

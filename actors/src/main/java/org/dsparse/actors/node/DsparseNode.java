@@ -93,6 +93,9 @@ public final class DsparseNode implements AutoCloseable {
 
   /** Starts a node that coordinates jobs but trains nothing (the simulator's driver in process mode). */
   public static DsparseNode startCoordinator(Config config) {
+    // Its collectives' settings are its devices' business, but a wrong one in the files it was given
+    // is named now, not ignored.
+    CollectiveSettings.fromConfig(config);
     Config secured = secured(config);
     ActorSystem<Command> system = ActorSystem.create(guardian(null, null, null, secured), NodeConfig.SYSTEM_NAME,
         secured);
