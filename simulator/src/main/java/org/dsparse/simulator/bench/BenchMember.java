@@ -27,7 +27,8 @@ import org.dsparse.core.collective.ReduceOp;
  * milliseconds per run (-1 over Artery).
  *
  * <p>Arguments: rank, comma-separated ports (rank order), floats, warm-ups, runs, chunk size in bytes,
- * transport ({@code tcp} or {@code artery}).
+ * transport ({@code tcp}, {@code artery}, or {@code artery-tls}: Artery over the cluster's mutual TLS,
+ * with the certificate folder {@code rank-N} under the eighth argument).
  */
 public final class BenchMember {
   static final String RESULT_PREFIX = "RESULT ";
@@ -35,10 +36,18 @@ public final class BenchMember {
 
   private BenchMember() {}
 
+  /** Artery over mutual TLS on this member's certificates, as a dsparse node with dsparse.tls.enabled has it. */
+  private static Config tls(java.nio.file.Path certificates) {
+    return org.dsparse.actors.tls.ClusterTls.apply(ConfigFactory.parseString("dsparse.tls.enabled = on")
+        .withValue("dsparse.tls.dir", com.typesafe.config.ConfigValueFactory.fromAnyRef(certificates.toString()))
+        .withFallback(ConfigFactory.load()), java.time.Clock.systemUTC());
+  }
+
   public static void main(String[] args) throws Exception {
-    if (args.length != 7) {
+    if (args.length != 7 && args.length != 8) {
       throw new IllegalArgumentException(
-          "usage: BenchMember <rank> <port,port,...> <floats> <warm-ups> <runs> <chunk-bytes> <tcp|artery>");
+          "usage: BenchMember <rank> <port,port,...> <floats> <warm-ups> <runs> <chunk-bytes> <tcp|artery|artery-tls>"
+              + " [certificates folder]");
     }
     int rank = Integer.parseInt(args[0]);
     String[] ports = args[1].split(",");
@@ -64,8 +73,10 @@ public final class BenchMember {
         "pekko.cluster.downing-provider-class = \"\"",
         "pekko.cluster.jmx.enabled = off",
         "dsparse.collective.chunk-size = " + chunkBytes,
-        "dsparse.collective.transport = " + transport,
+        "dsparse.collective.transport = " + (transport.equals("artery-tls") ? "artery" : transport),
         "dsparse.collective.deadline = 20 s"))
+        .withFallback(transport.equals("artery-tls") ? tls(java.nio.file.Path.of(args[7]).resolve("rank-" + rank))
+            : ConfigFactory.empty())
         .withFallback(ConfigFactory.load());
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "bench", config);
     try {

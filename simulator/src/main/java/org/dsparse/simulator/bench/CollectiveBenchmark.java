@@ -63,15 +63,19 @@ public final class CollectiveBenchmark {
     int bytes = options.floats * 4;
     List<Measured> measured = new ArrayList<>();
     List<Double> rawTcpSamples = new ArrayList<>();
-    for (String transport : List.of("tcp", "artery")) {
-      for (int members : transport.equals("tcp") ? options.members : options.arteryMembers) {
+    // The TLS rows' members hold certificates of one CA made for this run.
+    Path certificates = options.tlsMembers.length == 0 ? null : certificates(options.tlsMembers);
+    for (String transport : List.of("tcp", "artery", "artery-tls")) {
+      for (int members : transport.equals("tcp") ? options.members
+          : transport.equals("artery") ? options.arteryMembers : options.tlsMembers) {
         double rawTcp = LoopbackThroughput.measure(bytes, 2, 5);
         rawTcpSamples.add(rawTcp);
         int chunk = (int) options.chunkBytes;
         double ring = LoopbackThroughput.ringMillis(members, members, Math.round(2.0 * (members - 1) / members * bytes),
             chunk, 2, 5);
         double chain = LoopbackThroughput.ringMillis(members, members - 1, bytes, chunk, 2, 5);
-        measured.add(new Measured(transport, members, rawTcp, ring, chain, runMembers(members, transport, options)));
+        measured.add(new Measured(transport, members, rawTcp, ring, chain,
+            runMembers(members, transport, options, certificates)));
       }
     }
     rawTcpSamples.add(LoopbackThroughput.measure(bytes, 2, 5));
@@ -164,7 +168,19 @@ public final class CollectiveBenchmark {
     }
   }
 
-  private static MemberResults runMembers(int members, String transport, Options options) throws Exception {
+  /** A CA and a certificate per rank, in a temporary folder, for the artery-tls rows. */
+  private static Path certificates(int[] memberCounts) throws IOException {
+    Path dir = Files.createTempDirectory("allreduce-tls");
+    java.time.Clock now = java.time.Clock.systemUTC();
+    org.dsparse.actors.tls.ClusterCertificates.initCa(dir, "bench", java.time.Duration.ofDays(1), now);
+    for (int rank = 0; rank < Arrays.stream(memberCounts).max().orElse(0); rank++) {
+      org.dsparse.actors.tls.ClusterCertificates.issue(dir, "rank-" + rank, java.time.Duration.ofDays(1), now);
+    }
+    return dir;
+  }
+
+  private static MemberResults runMembers(int members, String transport, Options options, Path certificates)
+      throws Exception {
     List<Integer> ports = freePorts(members);
     String portList = String.join(",", ports.stream().map(String::valueOf).toList());
     String java = ProcessHandle.current().info().command().orElse("java");
@@ -182,6 +198,9 @@ public final class CollectiveBenchmark {
         command.addAll(List.of(BenchMember.class.getName(), String.valueOf(rank), portList,
             String.valueOf(options.floats), String.valueOf(options.warmUps), String.valueOf(options.runs),
             String.valueOf(options.chunkBytes), transport));
+        if (transport.equals("artery-tls")) {
+          command.add(certificates.toString());
+        }
         processes.add(new ProcessBuilder(command).redirectErrorStream(true).start());
       }
       double[][] allReduce = new double[members][];
@@ -253,7 +272,35 @@ public final class CollectiveBenchmark {
         + ",\n  \"rows\": " + rowsJson(onTransport(allReduce, "tcp"))
         + ",\n  \"broadcastRows\": " + rowsJson(onTransport(broadcast, "tcp"))
         + ",\n  \"arteryRows\": " + rowsJson(onTransport(allReduce, "artery"))
-        + ",\n  \"arteryBroadcastRows\": " + rowsJson(onTransport(broadcast, "artery")) + "\n}\n";
+        + ",\n  \"arteryBroadcastRows\": " + rowsJson(onTransport(broadcast, "artery"))
+        + ",\n  \"arteryTlsRows\": " + rowsJson(onTransport(allReduce, "artery-tls"))
+        + ",\n  \"arteryTlsBroadcastRows\": " + rowsJson(onTransport(broadcast, "artery-tls"))
+        + ",\n  \"tlsOverhead\": " + tlsOverhead(allReduce, broadcast) + "\n}\n";
+  }
+
+  /**
+   * Per member count measured both ways: the median time over Artery with TLS divided by the median
+   * over Artery without it, less one (measured side by side in this run).
+   */
+  private static String tlsOverhead(List<Row> allReduce, List<Row> broadcast) {
+    List<String> entries = new ArrayList<>();
+    for (Row tls : onTransport(allReduce, "artery-tls")) {
+      for (Row plain : onTransport(allReduce, "artery")) {
+        if (plain.members() == tls.members()) {
+          double broadcastRatio = Double.NaN;
+          for (Row b : onTransport(broadcast, "artery-tls")) {
+            for (Row p : onTransport(broadcast, "artery")) {
+              if (b.members() == tls.members() && p.members() == tls.members()) {
+                broadcastRatio = b.medianMillis() / p.medianMillis() - 1;
+              }
+            }
+          }
+          entries.add(String.format(Locale.ROOT, "{\"members\": %d, \"allReduce\": %.4f, \"broadcast\": %.4f}",
+              tls.members(), tls.medianMillis() / plain.medianMillis() - 1, broadcastRatio));
+        }
+      }
+    }
+    return "[" + String.join(", ", entries) + "]";
   }
 
   /** {@code rows} holds the default transport only, so each member count appears once per array. */
@@ -288,12 +335,12 @@ public final class CollectiveBenchmark {
             + "chunk %d KiB; median of %d runs after %d warm-ups%n",
         rawTcp / 1e9, rawTcpSamples.stream().map(b -> String.format(Locale.ROOT, "%.2f", b / 1e9)).toList(),
         options.floats, options.floats * 4 / 1e6, options.chunkBytes / 1024, options.runs, options.warmUps);
-    System.out.printf(Locale.ROOT, "%-10s %-9s %7s %10s %9s %6s %16s %6s %14s %8s%n", "collective", "transport",
+    System.out.printf(Locale.ROOT, "%-10s %-10s %7s %10s %9s %6s %16s %6s %14s %8s%n", "collective", "transport",
         "members", "median ms", "bound ms", "ratio", "raw links ms", "ratio", "cpu floor ms", "correct");
     for (List<Row> rows : List.of(allReduce, broadcast)) {
       String name = rows == allReduce ? "AllReduce" : "Broadcast";
       for (Row row : rows) {
-        System.out.printf(Locale.ROOT, "%-10s %-9s %7d %10.1f %9.1f %6.2f %16.1f %6.2f %14s %8b%n", name,
+        System.out.printf(Locale.ROOT, "%-10s %-10s %7d %10.1f %9.1f %6.2f %16.1f %6.2f %14s %8b%n", name,
             row.transport(), row.members(), row.medianMillis(), row.boundMillis(),
             row.medianMillis() / row.boundMillis(), row.rawLinksMillis(),
             row.medianMillis() / row.rawLinksMillis(),
@@ -310,6 +357,8 @@ public final class CollectiveBenchmark {
   private static final class Options {
     int[] members = {2, 3, 7};
     int[] arteryMembers = {2, 3};
+    /** Member counts also measured over Artery with mutual TLS, beside the plain Artery rows. */
+    int[] tlsMembers = {2, 3};
     int floats = 3_500_000;
     // The members' JIT still compiles Pekko's and the collectives' paths through the first few dozen
     // collectives; ten warm-ups keep most of that out of the timed runs.
@@ -330,13 +379,14 @@ public final class CollectiveBenchmark {
           switch (flag) {
             case "--members" -> options.members = counts(value);
             case "--artery-members" -> options.arteryMembers = counts(value);
+            case "--tls-members" -> options.tlsMembers = counts(value);
             case "--floats" -> options.floats = Integer.parseInt(value);
             case "--warm-ups" -> options.warmUps = Integer.parseInt(value);
             case "--runs" -> options.runs = Integer.parseInt(value);
             case "--chunk-bytes" -> options.chunkBytes = Long.parseLong(value);
             case "--out" -> options.output = value;
             default -> throw new IllegalArgumentException("unknown flag " + flag
-                + " (known: --members --artery-members --floats --warm-ups --runs --chunk-bytes --out)");
+                + " (known: --members --artery-members --tls-members --floats --warm-ups --runs --chunk-bytes --out)");
           }
         } catch (NumberFormatException e) {
           throw new IllegalArgumentException("flag " + flag + ": not a number: " + value);
@@ -344,7 +394,8 @@ public final class CollectiveBenchmark {
       }
       if (options.runs < 5 || options.floats < 1 || options.warmUps < 0
           || Arrays.stream(options.members).anyMatch(m -> m < 2)
-          || Arrays.stream(options.arteryMembers).anyMatch(m -> m < 2)) {
+          || Arrays.stream(options.arteryMembers).anyMatch(m -> m < 2)
+          || Arrays.stream(options.tlsMembers).anyMatch(m -> m < 2)) {
         throw new IllegalArgumentException("need --runs >= 5, --floats >= 1, --warm-ups >= 0 and every member count >= 2");
       }
       return options;
