@@ -248,7 +248,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       long pollNanos = colocated <= Runtime.getRuntime().availableProcessors()
           ? settings.pollBeforeBlocking().toNanos() : 0;
       this.path = new TcpDataPath(new PathGroup(), context.getSelf(), timers, settings,
-          selfAddress.getHost().orElseThrow(), pollNanos, WireTraffic.get(context.getSystem()));
+          selfAddress.getHost().orElseThrow(), pollNanos, WireTraffic.get(context.getSystem()),
+          org.dsparse.actors.tls.DataLinkTls.get(context.getSystem()).context().orElse(null));
     } else {
       this.path = new ArteryDataPath(new PathGroup(), settings.chunksInFlight());
     }

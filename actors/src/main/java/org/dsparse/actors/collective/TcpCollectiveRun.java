@@ -9,7 +9,6 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
-import java.nio.channels.SocketChannel;
 import java.util.ArrayDeque;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -59,8 +58,8 @@ final class TcpCollectiveRun {
   private final int members;
   private final CollectiveSchedule schedule;
   private final float[] buffer;
-  private final SocketChannel in;
-  private final SocketChannel out;
+  private final DataLink in;
+  private final DataLink out;
   private final long pollNanos;
   /** Every byte read or written on the links counts on the group's channel, frame headers included. */
   private final WireTraffic traffic;
@@ -82,7 +81,7 @@ final class TcpCollectiveRun {
    *     takes on loopback, while the gap between two chunks is usually far shorter.
    */
   TcpCollectiveRun(long sequence, CollectiveKind kind, int members, CollectiveSchedule schedule, float[] buffer,
-      SocketChannel in, SocketChannel out, long pollNanos, WireTraffic traffic, String channel) {
+      DataLink in, DataLink out, long pollNanos, WireTraffic traffic, String channel) {
     this.traffic = traffic;
     this.channel = channel;
     this.sequence = sequence;
@@ -208,8 +207,8 @@ final class TcpCollectiveRun {
     void run(Selector selector) throws IOException {
       boolean receives = schedule.receiveCount() > 0;
       boolean sends = schedule.sendCount() > 0;
-      SelectionKey inKey = receives ? in.register(selector, SelectionKey.OP_READ) : null;
-      SelectionKey outKey = sends ? out.register(selector, SelectionKey.OP_WRITE) : null;
+      SelectionKey inKey = receives ? in.channel().register(selector, SelectionKey.OP_READ) : null;
+      SelectionKey outKey = sends ? out.channel().register(selector, SelectionKey.OP_WRITE) : null;
       receivedEverything = !receives;
       try {
         while (!(receivedEverything && sent == schedule.sendCount() && !hasSomethingToWrite())) {
@@ -223,7 +222,9 @@ final class TcpCollectiveRun {
             // The predecessor may already be sending the next collective: leave it in the socket.
             inKey.interestOps(0);
           }
-          if (selector.selectNow() == 0) {
+          // Bytes a TLS link already decrypted do not make its socket readable: read them first.
+          boolean buffered = inKey != null && !receivedEverything && in.hasBufferedInput();
+          if (selector.selectNow() == 0 && !buffered) {
             long spinUntil = System.nanoTime() + pollNanos;
             while (selector.selectNow() == 0 && System.nanoTime() < spinUntil && !cancelled) {
               Thread.onSpinWait();
@@ -232,7 +233,7 @@ final class TcpCollectiveRun {
               selector.select(1_000);
             }
           }
-          if (inKey != null && inKey.isValid() && inKey.isReadable()) {
+          if (inKey != null && inKey.isValid() && (buffered || inKey.isReadable())) {
             failing = Side.RECEIVE;
             readAvailable();
           }
@@ -256,7 +257,7 @@ final class TcpCollectiveRun {
     }
 
     private boolean hasSomethingToWrite() {
-      return writing != null || sending.hasRemaining();
+      return writing != null || sending.hasRemaining() || out.hasPendingOutput();
     }
 
     private void readAvailable() throws IOException {
@@ -347,6 +348,9 @@ final class TcpCollectiveRun {
 
     private void writeAvailable() throws IOException {
       while (true) {
+        if (!out.flush()) {
+          return;
+        }
         if (!sending.hasRemaining() && !stageNextPiece()) {
           return;
         }

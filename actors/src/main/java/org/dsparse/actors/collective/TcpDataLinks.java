@@ -3,11 +3,11 @@ package org.dsparse.actors.collective;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import javax.net.ssl.SSLContext;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.concurrent.ExecutorService;
@@ -31,11 +31,11 @@ final class TcpDataLinks implements AutoCloseable {
 
   /** Callbacks from the I/O threads; implementations only enqueue messages to the group actor. */
   interface Events {
-    void incomingEstablished(long generation, SocketChannel channel);
+    void incomingEstablished(long generation, DataLink link);
 
     void intruderRefused(String remote, String reason);
 
-    void outgoingEstablished(long generation, SocketChannel channel);
+    void outgoingEstablished(long generation, DataLink link);
 
     void outgoingFailed(long generation, String reason);
   }
@@ -49,6 +49,8 @@ final class TcpDataLinks implements AutoCloseable {
   /** The handshakes count as control traffic; the frames count in {@link TcpCollectiveRun}. */
   private final WireTraffic traffic;
   private final ServerSocketChannel server;
+  /** The cluster's TLS context, or null: plain links. */
+  private final SSLContext tls;
   /**
    * The I/O threads of every group in this JVM: accept loops and collective runs. One pool, not one
    * per group, because each run thread keeps its direct staging buffers (about 128 KiB)
@@ -72,7 +74,8 @@ final class TcpDataLinks implements AutoCloseable {
   private long generations;
 
   private TcpDataLinks(String groupId, int selfRank, Events events, ServerSocketChannel server,
-      WireTraffic traffic) {
+      WireTraffic traffic, SSLContext tls) {
+    this.tls = tls;
     this.traffic = traffic;
     this.groupId = groupId;
     this.selfRank = selfRank;
@@ -82,7 +85,7 @@ final class TcpDataLinks implements AutoCloseable {
 
   /** Listens on {@code host} (an ephemeral port unless {@code port} is set) and starts accepting. */
   static TcpDataLinks open(String groupId, int selfRank, String host, int port, Events events,
-      WireTraffic traffic) throws IOException {
+      WireTraffic traffic, SSLContext tls) throws IOException {
     ServerSocketChannel server = ServerSocketChannel.open();
     try {
       server.bind(new InetSocketAddress(host, port));
@@ -91,7 +94,7 @@ final class TcpDataLinks implements AutoCloseable {
       throw new IOException("group " + groupId + " cannot listen for its data link on " + host + ":" + port
           + ": " + e.getMessage(), e);
     }
-    TcpDataLinks links = new TcpDataLinks(groupId, selfRank, events, server, traffic);
+    TcpDataLinks links = new TcpDataLinks(groupId, selfRank, events, server, traffic, tls);
     IO.execute(links::acceptLoop);
     return links;
   }
@@ -131,23 +134,20 @@ final class TcpDataLinks implements AutoCloseable {
       try {
         channel = SocketChannel.open();
         channel.socket().connect(new InetSocketAddress(host, port), HANDSHAKE_TIMEOUT_MILLIS);
-        channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        channel.socket().setSoTimeout(HANDSHAKE_TIMEOUT_MILLIS);
+        DataLink link = tls == null ? DataLink.plain(channel) : TlsDataLink.client(channel, tls, host, port);
         byte[] group = groupId.getBytes(StandardCharsets.UTF_8);
         ByteBuffer hello = ByteBuffer.allocate(4 + 4 + group.length + 4 + 8 + 8);
         hello.putInt(MAGIC).putInt(group.length).put(group).putInt(selfRank).putLong(generation).putLong(token).flip();
-        while (hello.hasRemaining()) {
-          channel.write(hello);
-        }
+        link.writeFully(hello);
         traffic.sent(WireTraffic.CONTROL, hello.limit());
-        channel.socket().setSoTimeout(HANDSHAKE_TIMEOUT_MILLIS);
-        int answer = channel.socket().getInputStream().read();
-        channel.socket().setSoTimeout(0);
+        int answer = link.input().read();
         traffic.received(WireTraffic.CONTROL, 1);
         if (answer != ACCEPTED) {
           throw new IOException("the successor refused the data link (answer " + answer + ")");
         }
-        channel.configureBlocking(false);
-        events.outgoingEstablished(generation, channel);
+        link.nonBlocking();
+        events.outgoingEstablished(generation, link);
       } catch (IOException e) {
         closeQuietly(channel);
         events.outgoingFailed(generation, "cannot open data link to " + host + ":" + port + ": " + e.getMessage());
@@ -174,7 +174,9 @@ final class TcpDataLinks implements AutoCloseable {
     String remote = remoteOf(channel);
     try {
       channel.socket().setSoTimeout(HANDSHAKE_TIMEOUT_MILLIS);
-      DataInputStream in = new DataInputStream(channel.socket().getInputStream());
+      // Under TLS a peer without a certificate of the cluster's CA fails here, before it can say anything.
+      DataLink link = tls == null ? DataLink.plain(channel) : TlsDataLink.server(channel, tls);
+      DataInputStream in = new DataInputStream(link.input());
       if (in.readInt() != MAGIC) {
         refuse(channel, remote, "not a dsparse data link handshake");
         return;
@@ -195,15 +197,13 @@ final class TcpDataLinks implements AutoCloseable {
         refuse(channel, remote, "wrong group, rank, generation or token (claims rank " + rank + ")");
         return;
       }
-      channel.socket().setSoTimeout(0);
-      channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
       traffic.received(WireTraffic.CONTROL, 4 + 4 + groupLength + 4 + 8 + 8);
-      channel.write(ByteBuffer.wrap(new byte[] {ACCEPTED}));
+      link.writeFully(ByteBuffer.wrap(new byte[] {ACCEPTED}));
       traffic.sent(WireTraffic.CONTROL, 1);
-      channel.configureBlocking(false);
-      events.incomingEstablished(generation, channel);
+      link.nonBlocking();
+      events.incomingEstablished(generation, link);
     } catch (IOException e) {
-      refuse(channel, remote, "handshake failed: " + e.getMessage());
+      refuse(channel, remote, (tls == null ? "handshake failed: " : "TLS or handshake failed: ") + e.getMessage());
     }
   }
 

@@ -2,7 +2,6 @@ package org.dsparse.actors.collective;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -20,13 +19,14 @@ import org.dsparse.protocol.wire.WireTraffic;
  * The data of a collective over TCP: one link from each member to its ring successor, set up by the
  * members' group actors and moved by a {@link TcpCollectiveRun} on a shared I/O thread. Each member
  * listens on an ephemeral port ({@link TcpDataLinks}) and offers it to its predecessor over the
- * cluster with a random token ({@link DataLinkOffered}); the predecessor connects. After a failed
+ * cluster with a random token ({@link DataLinkOffered}); the predecessor connects, under TLS on the
+ * cluster's certificates when the node runs TLS ({@link TlsDataLink}). After a failed
  * collective the streams' positions are unknown, so both links are dropped and offered afresh.
  */
 final class TcpDataPath implements DataPath {
-  private record IncomingLinkUp(long generation, SocketChannel channel) implements Event {}
+  private record IncomingLinkUp(long generation, DataLink channel) implements Event {}
 
-  private record OutgoingLinkUp(long generation, SocketChannel channel) implements Event {}
+  private record OutgoingLinkUp(long generation, DataLink channel) implements Event {}
 
   private record OutgoingLinkFailed(long generation, String reason) implements Event {}
 
@@ -54,8 +54,8 @@ final class TcpDataPath implements DataPath {
   /** Polling before blocking pays only while every member on this host can have a core of its own. */
   private final long pollNanos;
   private final TcpDataLinks links;
-  private SocketChannel incoming;
-  private SocketChannel outgoing;
+  private DataLink incoming;
+  private DataLink outgoing;
   private long incomingGeneration;
   private long outgoingGeneration;
   private long linksResetFor = Long.MIN_VALUE;
@@ -63,7 +63,7 @@ final class TcpDataPath implements DataPath {
   private long allStartedAt;
 
   TcpDataPath(Group group, ActorRef<ProcessGroup.Command> actor, TimerScheduler<ProcessGroup.Command> timers,
-      CollectiveSettings settings, String host, long pollNanos, WireTraffic traffic) {
+      CollectiveSettings settings, String host, long pollNanos, WireTraffic traffic, javax.net.ssl.SSLContext tls) {
     this.group = group;
     this.actor = actor;
     this.timers = timers;
@@ -74,7 +74,7 @@ final class TcpDataPath implements DataPath {
       this.links = TcpDataLinks.open(group.spec().groupId(), group.selfRank(), host, settings.dataPort(),
           new TcpDataLinks.Events() {
             @Override
-            public void incomingEstablished(long generation, SocketChannel channel) {
+            public void incomingEstablished(long generation, DataLink channel) {
               actor.tell(new IncomingLinkUp(generation, channel));
             }
 
@@ -84,7 +84,7 @@ final class TcpDataPath implements DataPath {
             }
 
             @Override
-            public void outgoingEstablished(long generation, SocketChannel channel) {
+            public void outgoingEstablished(long generation, DataLink channel) {
               actor.tell(new OutgoingLinkUp(generation, channel));
             }
 
@@ -92,7 +92,7 @@ final class TcpDataPath implements DataPath {
             public void outgoingFailed(long generation, String reason) {
               actor.tell(new OutgoingLinkFailed(generation, reason));
             }
-          }, traffic);
+          }, traffic, tls);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -71,7 +71,7 @@ class ClusterTlsTest {
     Files.copy(certs.resolve(ClusterCertificates.CA_CERT), other.resolve("copycat").resolve(ClusterCertificates.CA_CERT),
         java.nio.file.StandardCopyOption.REPLACE_EXISTING);
 
-    Logger providerLog = (Logger) LoggerFactory.getLogger(ClusterSslEngineProvider.class);
+    Logger providerLog = (Logger) LoggerFactory.getLogger(ClusterTrust.class);
     ListAppender<ILoggingEvent> refusals = new ListAppender<>();
     refusals.start();
     providerLog.addAppender(refusals);

@@ -27,8 +27,9 @@ import org.dsparse.core.collective.ReduceOp;
  * milliseconds per run (-1 over Artery).
  *
  * <p>Arguments: rank, comma-separated ports (rank order), floats, warm-ups, runs, chunk size in bytes,
- * transport ({@code tcp}, {@code artery}, or {@code artery-tls}: Artery over the cluster's mutual TLS,
- * with the certificate folder {@code rank-N} under the eighth argument).
+ * transport ({@code tcp} or {@code artery}, or {@code tcp-tls} / {@code artery-tls}: the same under the
+ * cluster's mutual TLS, Artery and data links alike, with the certificate folder {@code rank-N} under
+ * the eighth argument).
  */
 public final class BenchMember {
   static final String RESULT_PREFIX = "RESULT ";
@@ -46,7 +47,7 @@ public final class BenchMember {
   public static void main(String[] args) throws Exception {
     if (args.length != 7 && args.length != 8) {
       throw new IllegalArgumentException(
-          "usage: BenchMember <rank> <port,port,...> <floats> <warm-ups> <runs> <chunk-bytes> <tcp|artery|artery-tls>"
+          "usage: BenchMember <rank> <port,port,...> <floats> <warm-ups> <runs> <chunk-bytes> <tcp|artery|tcp-tls|artery-tls>"
               + " [certificates folder]");
     }
     int rank = Integer.parseInt(args[0]);
@@ -73,9 +74,9 @@ public final class BenchMember {
         "pekko.cluster.downing-provider-class = \"\"",
         "pekko.cluster.jmx.enabled = off",
         "dsparse.collective.chunk-size = " + chunkBytes,
-        "dsparse.collective.transport = " + (transport.equals("artery-tls") ? "artery" : transport),
+        "dsparse.collective.transport = " + transport.replace("-tls", ""),
         "dsparse.collective.deadline = 20 s"))
-        .withFallback(transport.equals("artery-tls") ? tls(java.nio.file.Path.of(args[7]).resolve("rank-" + rank))
+        .withFallback(transport.endsWith("-tls") ? tls(java.nio.file.Path.of(args[7]).resolve("rank-" + rank))
             : ConfigFactory.empty())
         .withFallback(ConfigFactory.load());
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "bench", config);

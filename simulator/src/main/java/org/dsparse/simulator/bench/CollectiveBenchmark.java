@@ -65,7 +65,7 @@ public final class CollectiveBenchmark {
     List<Double> rawTcpSamples = new ArrayList<>();
     // The TLS rows' members hold certificates of one CA made for this run.
     Path certificates = options.tlsMembers.length == 0 ? null : certificates(options.tlsMembers);
-    for (String transport : List.of("tcp", "artery", "artery-tls")) {
+    for (String transport : List.of("tcp", "tcp-tls", "artery", "artery-tls")) {
       for (int members : transport.equals("tcp") ? options.members
           : transport.equals("artery") ? options.arteryMembers : options.tlsMembers) {
         double rawTcp = LoopbackThroughput.measure(bytes, 2, 5);
@@ -198,7 +198,7 @@ public final class CollectiveBenchmark {
         command.addAll(List.of(BenchMember.class.getName(), String.valueOf(rank), portList,
             String.valueOf(options.floats), String.valueOf(options.warmUps), String.valueOf(options.runs),
             String.valueOf(options.chunkBytes), transport));
-        if (transport.equals("artery-tls")) {
+        if (transport.endsWith("-tls")) {
           command.add(certificates.toString());
         }
         processes.add(new ProcessBuilder(command).redirectErrorStream(true).start());
@@ -273,34 +273,39 @@ public final class CollectiveBenchmark {
         + ",\n  \"broadcastRows\": " + rowsJson(onTransport(broadcast, "tcp"))
         + ",\n  \"arteryRows\": " + rowsJson(onTransport(allReduce, "artery"))
         + ",\n  \"arteryBroadcastRows\": " + rowsJson(onTransport(broadcast, "artery"))
+        + ",\n  \"tcpTlsRows\": " + rowsJson(onTransport(allReduce, "tcp-tls"))
+        + ",\n  \"tcpTlsBroadcastRows\": " + rowsJson(onTransport(broadcast, "tcp-tls"))
         + ",\n  \"arteryTlsRows\": " + rowsJson(onTransport(allReduce, "artery-tls"))
         + ",\n  \"arteryTlsBroadcastRows\": " + rowsJson(onTransport(broadcast, "artery-tls"))
         + ",\n  \"tlsOverhead\": " + tlsOverhead(allReduce, broadcast) + "\n}\n";
   }
 
   /**
-   * Per member count measured both ways: the median time over Artery with TLS divided by the median
-   * over Artery without it, less one (measured side by side in this run).
+   * Per transport and member count measured both ways: the median time under TLS divided by the
+   * median without it, less one (measured side by side in this run).
    */
   private static String tlsOverhead(List<Row> allReduce, List<Row> broadcast) {
     List<String> entries = new ArrayList<>();
-    for (Row tls : onTransport(allReduce, "artery-tls")) {
-      for (Row plain : onTransport(allReduce, "artery")) {
-        if (plain.members() == tls.members()) {
-          double broadcastRatio = Double.NaN;
-          for (Row b : onTransport(broadcast, "artery-tls")) {
-            for (Row p : onTransport(broadcast, "artery")) {
-              if (b.members() == tls.members() && p.members() == tls.members()) {
-                broadcastRatio = b.medianMillis() / p.medianMillis() - 1;
-              }
-            }
-          }
-          entries.add(String.format(Locale.ROOT, "{\"members\": %d, \"allReduce\": %.4f, \"broadcast\": %.4f}",
-              tls.members(), tls.medianMillis() / plain.medianMillis() - 1, broadcastRatio));
+    for (String transport : List.of("tcp", "artery")) {
+      for (Row tls : onTransport(allReduce, transport + "-tls")) {
+        Row plain = row(allReduce, transport, tls.members());
+        Row tlsBroadcast = row(broadcast, transport + "-tls", tls.members());
+        Row plainBroadcast = row(broadcast, transport, tls.members());
+        if (plain != null) {
+          entries.add(String.format(Locale.ROOT,
+              "{\"transport\": \"%s\", \"members\": %d, \"allReduce\": %.4f, \"broadcast\": %.4f}", transport,
+              tls.members(), tls.medianMillis() / plain.medianMillis() - 1,
+              tlsBroadcast == null || plainBroadcast == null ? Double.NaN
+                  : tlsBroadcast.medianMillis() / plainBroadcast.medianMillis() - 1));
         }
       }
     }
     return "[" + String.join(", ", entries) + "]";
+  }
+
+  private static Row row(List<Row> rows, String transport, int members) {
+    return rows.stream().filter(r -> r.transport().equals(transport) && r.members() == members).findFirst()
+        .orElse(null);
   }
 
   /** {@code rows} holds the default transport only, so each member count appears once per array. */
@@ -357,7 +362,7 @@ public final class CollectiveBenchmark {
   private static final class Options {
     int[] members = {2, 3, 7};
     int[] arteryMembers = {2, 3};
-    /** Member counts also measured over Artery with mutual TLS, beside the plain Artery rows. */
+    /** Member counts also measured under the cluster's mutual TLS, on the data links and over Artery. */
     int[] tlsMembers = {2, 3};
     int floats = 3_500_000;
     // The members' JIT still compiles Pekko's and the collectives' paths through the first few dozen
