@@ -6,10 +6,10 @@ import java.time.Duration;
 
 /**
  * The {@code dsparse.collective} configuration block, validated: transport, chunk size,
- * flow-control window, progress deadline, data port and polling (see {@code reference.conf} of this module for what each one means).
+ * flow-control window, progress deadline, data ports and polling (see {@code reference.conf} of this module for what each one means).
  */
 public record CollectiveSettings(Transport transport, int chunkBytes, int chunksInFlight, Duration deadline,
-    int dataPort, Duration pollBeforeBlocking) {
+    int dataPort, int dataPorts, Duration pollBeforeBlocking) {
 
   /** How chunks travel between neighbours; control messages always use the cluster (Artery). */
   public enum Transport {
@@ -31,6 +31,10 @@ public record CollectiveSettings(Transport transport, int chunkBytes, int chunks
     }
     if (dataPort < 0 || dataPort > 65535) {
       throw new IllegalArgumentException("dsparse.collective.tcp.port must be in [0, 65535], was " + dataPort);
+    }
+    if (dataPorts < 1 || dataPort + dataPorts - 1 > 65535) {
+      throw new IllegalArgumentException("dsparse.collective.tcp.ports must be at least 1 and end by port 65535, was "
+          + dataPorts + " from port " + dataPort);
     }
     if (chunkBytes < MIN_CHUNK_BYTES || chunkBytes % 4 != 0) {
       throw new IllegalArgumentException("dsparse.collective.chunk-size must be a multiple of 4 bytes and >= "
@@ -63,7 +67,7 @@ public record CollectiveSettings(Transport transport, int chunkBytes, int chunks
         throw new IllegalArgumentException("dsparse.collective.transport must be tcp or artery, was " + transportName);
       }
       CollectiveSettings settings = new CollectiveSettings(transport, (int) chunkBytes,
-          config.getInt("chunks-in-flight"), config.getDuration("deadline"), config.getInt("tcp.port"),
+          config.getInt("chunks-in-flight"), config.getDuration("deadline"), config.getInt("tcp.port"), config.getInt("tcp.ports"),
           config.getDuration("tcp.poll-before-blocking"));
       String framePath = "pekko.remote.artery.advanced.maximum-frame-size";
       if (transport == Transport.ARTERY && root.hasPath(framePath)) {

@@ -83,16 +83,28 @@ final class TcpDataLinks implements AutoCloseable {
     this.server = server;
   }
 
-  /** Listens on {@code host} (an ephemeral port unless {@code port} is set) and starts accepting. */
-  static TcpDataLinks open(String groupId, int selfRank, String host, int port, Events events,
+  /**
+   * Listens on {@code host}, on an ephemeral port when {@code port} is 0, else on the first free one of
+   * {@code port .. port + ports - 1}, and starts accepting.
+   */
+  static TcpDataLinks open(String groupId, int selfRank, String host, int port, int ports, Events events,
       WireTraffic traffic, SSLContext tls) throws IOException {
-    ServerSocketChannel server = ServerSocketChannel.open();
-    try {
-      server.bind(new InetSocketAddress(host, port));
-    } catch (IOException e) {
-      server.close();
-      throw new IOException("group " + groupId + " cannot listen for its data link on " + host + ":" + port
-          + ": " + e.getMessage(), e);
+    ServerSocketChannel server = null;
+    IOException last = null;
+    for (int candidate = port; server == null && candidate < port + (port == 0 ? 1 : ports); candidate++) {
+      ServerSocketChannel opened = ServerSocketChannel.open();
+      try {
+        opened.bind(new InetSocketAddress(host, candidate));
+        server = opened;
+      } catch (IOException e) {
+        opened.close();
+        last = e;
+      }
+    }
+    if (server == null) {
+      String where = port == 0 || ports == 1 ? host + ":" + port : host + ":" + port + "-" + (port + ports - 1);
+      throw new IOException("group " + groupId + " cannot listen for its data link on " + where
+          + " (dsparse.collective.tcp.port, tcp.ports): " + last.getMessage(), last);
     }
     TcpDataLinks links = new TcpDataLinks(groupId, selfRank, events, server, traffic, tls);
     IO.execute(links::acceptLoop);

@@ -72,6 +72,7 @@ final class TcpDataPath implements DataPath {
     this.pollNanos = pollNanos;
     try {
       this.links = TcpDataLinks.open(group.spec().groupId(), group.selfRank(), host, settings.dataPort(),
+          settings.dataPorts(),
           new TcpDataLinks.Events() {
             @Override
             public void incomingEstablished(long generation, DataLink channel) {
