@@ -72,17 +72,20 @@ final class TlsDataLink implements DataLink {
             readBlocking();
           }
         }
-        case NEED_TASK -> {
-          Runnable task;
-          while ((task = engine.getDelegatedTask()) != null) {
-            task.run();
-          }
-        }
+        case NEED_TASK -> runDelegatedTasks();
         default -> {
           flushBlocking();
           return;
         }
       }
+    }
+  }
+
+  /** The engine's certificate checks and key computations, on this thread. */
+  private void runDelegatedTasks() {
+    Runnable task;
+    while ((task = engine.getDelegatedTask()) != null) {
+      task.run();
     }
   }
 
@@ -232,10 +235,7 @@ final class TlsDataLink implements DataLink {
             }
             progress = true;
             if (result.getHandshakeStatus() == SSLEngineResult.HandshakeStatus.NEED_TASK) {
-              Runnable task;
-              while ((task = engine.getDelegatedTask()) != null) {
-                task.run();
-              }
+              runDelegatedTasks();
             }
           }
         }

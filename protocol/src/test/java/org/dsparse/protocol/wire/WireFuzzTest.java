@@ -105,16 +105,8 @@ class WireFuzzTest {
       String manifest = serializer.manifest(sample);
       byte[] valid = serializer.toBinary(sample);
       for (int i = 0; i < MUTATIONS_PER_MESSAGE; i++) {
-        byte[] frame = mutate(valid, random);
         frames++;
-        try {
-          serializer.fromBinary(frame, manifest);
-          outcomes.merge("decoded", 1, Integer::sum);
-        } catch (IllegalArgumentException e) {
-          outcomes.merge("refused", 1, Integer::sum);
-        } catch (Throwable t) {
-          fail(sample.getClass().getSimpleName() + ": " + t + " escaped for frame " + HexFormat.of().formatHex(frame), t);
-        }
+        outcomes.merge(decodeOrRefuse(serializer, mutate(valid, random), manifest), 1, Integer::sum);
       }
     }
     // Garbage under every manifest either serializer knows, and under names it does not.
@@ -126,14 +118,7 @@ class WireFuzzTest {
           byte[] frame = new byte[random.nextInt(64)];
           random.nextBytes(frame);
           frames++;
-          try {
-            serializer.fromBinary(frame, manifest);
-            outcomes.merge("decoded", 1, Integer::sum);
-          } catch (IllegalArgumentException e) {
-            outcomes.merge("refused", 1, Integer::sum);
-          } catch (Throwable t) {
-            fail(manifest + ": " + t + " escaped for frame " + HexFormat.of().formatHex(frame), t);
-          }
+          outcomes.merge(decodeOrRefuse(serializer, frame, manifest), 1, Integer::sum);
         }
       }
     }
@@ -157,6 +142,18 @@ class WireFuzzTest {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
           () -> control.fromBinary(frame, Floats.class.getName()));
       assertTrue(e.getMessage().contains("500000000"), e.getMessage());
+    }
+  }
+
+  /** "decoded" or "refused"; anything else escaping the serializer fails the test, naming the frame. */
+  private static String decodeOrRefuse(SerializerWithStringManifest serializer, byte[] frame, String manifest) {
+    try {
+      serializer.fromBinary(frame, manifest);
+      return "decoded";
+    } catch (IllegalArgumentException e) {
+      return "refused";
+    } catch (Throwable t) {
+      return fail(manifest + ": " + t + " escaped for frame " + HexFormat.of().formatHex(frame), t);
     }
   }
 
