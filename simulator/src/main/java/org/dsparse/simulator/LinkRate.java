@@ -6,13 +6,13 @@ import java.util.regex.Pattern;
 import org.dsparse.core.cli.UsageException;
 
 /** A link's rate as tc writes it ({@code 50mbit}, {@code 1gbit}, {@code 800kbit}), or loopback (unshaped). */
-final class LinkRate {
+public final class LinkRate {
   private static final Pattern RATE = Pattern.compile("([0-9]+(?:\\.[0-9]+)?)\\s*(bit|kbit|mbit|gbit)");
 
   private LinkRate() {}
 
   /** Bits per second; 0 for {@code loopback}. Errors name {@code where}. */
-  static long parse(String where, String text) {
+  public static long parse(String where, String text) {
     String value = text.trim().toLowerCase(Locale.ROOT);
     if (value.equals("loopback") || value.isEmpty()) {
       return 0;

@@ -33,9 +33,9 @@ import org.dsparse.core.cli.UsageException;
  *
  * <p>Every failure is one {@link UsageException} line naming what failed and how to fix it.
  */
-final class ShapedLinks implements AutoCloseable {
+public final class ShapedLinks implements AutoCloseable {
   /** Set in the re-executed simulator: the namespace it runs in. */
-  static final String NAMESPACE_ENV = "DSPARSE_NETNS";
+  public static final String NAMESPACE_ENV = "DSPARSE_NETNS";
   static final String COORDINATOR_HOST = "127.0.0.1";
   private static final String UNSHAPED_RATE = "100gbit";
   private static final int UNSHAPED_CLASS = 0x1;
@@ -56,7 +56,7 @@ final class ShapedLinks implements AutoCloseable {
   }
 
   /** The address device {@code index} binds when links are shaped. */
-  static String host(int index) {
+  public static String host(int index) {
     if (index < 0 || index > 252) {
       throw new UsageException("shaped links give each device a 127.0.0.x address: at most 253 devices");
     }
@@ -73,7 +73,7 @@ final class ShapedLinks implements AutoCloseable {
    *
    * @param rates device name to bits per second, in device order; 0 for unshaped
    */
-  static ShapedLinks install(Map<String, Long> rates, String namespace) {
+  public static ShapedLinks install(Map<String, Long> rates, String namespace) {
     requireTool("tc");
     Map<String, Integer> classes = new LinkedHashMap<>();
     ShapedLinks links = new ShapedLinks(namespace, classes);
@@ -110,7 +110,7 @@ final class ShapedLinks implements AutoCloseable {
   }
 
   /** Bytes each device has received on its link since {@link #install}, as tc counts them. */
-  Map<String, Long> bytesReceived() {
+  public Map<String, Long> bytesReceived() {
     Map<Integer, Long> sent = parseClassBytes(tc("read the HTB class counters", "-s", "class", "show", "dev", "lo"));
     Map<String, Long> bytes = new LinkedHashMap<>();
     classes.forEach((device, minor) -> bytes.put(device, sent.getOrDefault(minor, 0L)));
@@ -158,7 +158,7 @@ final class ShapedLinks implements AutoCloseable {
    *
    * @return the child's exit code
    */
-  static int runInOwnNamespace(Class<?> mainClass, List<String> args) throws InterruptedException {
+  public static int runInOwnNamespace(Class<?> mainClass, List<String> args) throws InterruptedException {
     requireRoot();
     requireTool("ip");
     requireTool("tc");

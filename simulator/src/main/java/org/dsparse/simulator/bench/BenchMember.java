@@ -26,7 +26,8 @@ import org.dsparse.core.collective.ReduceOp;
  * correctness, the timed runs' milliseconds of each collective, then its data thread's CPU
  * milliseconds per run (-1 over Artery).
  *
- * <p>Arguments: rank, comma-separated ports (rank order), floats, warm-ups, runs, chunk size in bytes,
+ * <p>Arguments: rank, comma-separated {@code host:port} addresses (rank order; each member's own
+ * loopback address when links are shaped), floats, warm-ups, runs, chunk size in bytes,
  * transport ({@code tcp} or {@code artery}, or {@code tcp-tls} / {@code artery-tls}: the same under the
  * cluster's mutual TLS, Artery and data links alike, with the certificate folder {@code rank-N} under
  * the eighth argument).
@@ -47,27 +48,30 @@ public final class BenchMember {
   public static void main(String[] args) throws Exception {
     if (args.length != 7 && args.length != 8) {
       throw new IllegalArgumentException(
-          "usage: BenchMember <rank> <port,port,...> <floats> <warm-ups> <runs> <chunk-bytes> <tcp|artery|tcp-tls|artery-tls>"
+          "usage: BenchMember <rank> <host:port,host:port,...> <floats> <warm-ups> <runs> <chunk-bytes> <tcp|artery|tcp-tls|artery-tls>"
               + " [certificates folder]");
     }
     int rank = Integer.parseInt(args[0]);
-    String[] ports = args[1].split(",");
+    String[] endpoints = args[1].split(",");
     int floats = Integer.parseInt(args[2]);
     int warmUps = Integer.parseInt(args[3]);
     int runs = Integer.parseInt(args[4]);
     long chunkBytes = Long.parseLong(args[5]);
     String transport = args[6];
-    int members = ports.length;
+    int members = endpoints.length;
 
     List<Address> addresses = new ArrayList<>();
-    for (String port : ports) {
-      addresses.add(new Address("pekko", "bench", "127.0.0.1", Integer.parseInt(port)));
+    for (String endpoint : endpoints) {
+      int colon = endpoint.lastIndexOf(':');
+      addresses.add(new Address("pekko", "bench", endpoint.substring(0, colon),
+          Integer.parseInt(endpoint.substring(colon + 1))));
     }
+    Address self = addresses.get(rank);
     Config config = ConfigFactory.parseString(String.join("\n",
         "pekko.loglevel = WARNING",
         "pekko.actor.provider = cluster",
-        "pekko.remote.artery.canonical.hostname = 127.0.0.1",
-        "pekko.remote.artery.canonical.port = " + ports[rank],
+        "pekko.remote.artery.canonical.hostname = " + self.getHost().get(),
+        "pekko.remote.artery.canonical.port = " + self.getPort().get(),
         "pekko.remote.artery.advanced.maximum-frame-size = " + Math.max(256 * 1024, chunkBytes + 4096),
         "pekko.remote.artery.advanced.buffer-pool-size = 128",
         "pekko.cluster.seed-nodes = [\"" + addresses.get(0) + "\"]",

@@ -3,7 +3,6 @@ package org.dsparse.simulator.bench;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -16,8 +15,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 import com.typesafe.config.ConfigFactory;
 import org.dsparse.actors.collective.CollectiveSettings;
+import org.dsparse.core.cli.UsageException;
+import org.dsparse.simulator.LinkRate;
+import org.dsparse.simulator.ShapedLinks;
 
 /**
  * AllReduce and Broadcast of one buffer (default 3.5M floats, about MobileNetV2's gradients) at
@@ -33,6 +37,11 @@ import org.dsparse.actors.collective.CollectiveSettings;
  * Over TCP each member also reports its data thread's CPU time per collective; their sum over the
  * machine's cores is the other floor: the time the members' own work needs on these cores, whatever
  * the network could carry. Writes {@code results/allreduce.json} and prints a table.
+ *
+ * <p>With {@code --link 50mbit} (root) the benchmark runs again in a network namespace of its own
+ * where each rank has its own loopback address, shaped by tc to that rate ({@link ShapedLinks}): B,
+ * the plain-socket floors and the collectives are then measured on the shaped links, and each row
+ * also reports the bytes tc counted on the members' links while it ran.
  */
 public final class CollectiveBenchmark {
   private CollectiveBenchmark() {}
@@ -42,7 +51,7 @@ public final class CollectiveBenchmark {
    * is plain sockets moving the same per-link volumes over all links at once on this machine.
    */
   record Row(String transport, int members, int floats, double medianMillis, double boundMillis,
-      double rawLinksMillis, double dataCpuMillis, boolean correct) {
+      double rawLinksMillis, double dataCpuMillis, boolean correct, long linkBytes) {
     /** The time the members' data threads need at least when they share this machine's cores. */
     double cpuFloorMillis() {
       return dataCpuMillis / CORES;
@@ -56,11 +65,57 @@ public final class CollectiveBenchmark {
    * before it (the machine may be shared).
    */
   record Measured(String transport, int members, double rawTcpBefore, double rawRingMillis, double rawChainMillis,
-      MemberResults results) {}
+      MemberResults results, long linkBytes) {}
+
+  private static long sum(Map<String, Long> bytes) {
+    return bytes.values().stream().mapToLong(Long::longValue).sum();
+  }
 
   public static void main(String[] args) throws Exception {
-    Options options = Options.parse(args);
+    Options options;
+    try {
+      options = Options.parse(args);
+    } catch (IllegalArgumentException | UsageException e) {
+      System.err.println("allreduce: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    if (options.linkBits > 0 && System.getenv(ShapedLinks.NAMESPACE_ENV) == null) {
+      try {
+        System.exit(ShapedLinks.runInOwnNamespace(CollectiveBenchmark.class, List.of(args)));
+      } catch (UsageException e) {
+        System.err.println("allreduce: " + e.getMessage());
+        System.exit(2);
+      }
+    }
+    ShapedLinks links = options.linkBits > 0 ? shape(options) : null;
+    try {
+      run(options, links);
+    } finally {
+      if (links != null) {
+        links.close();
+      }
+    }
+  }
+
+  /** Every rank's address shaped to the link's rate, in the namespace this benchmark runs in. */
+  private static ShapedLinks shape(Options options) {
+    int ranks = IntStream.concat(IntStream.concat(Arrays.stream(options.members), Arrays.stream(options.arteryMembers)),
+        Arrays.stream(options.tlsMembers)).max().orElse(2);
+    Map<String, Long> rates = new LinkedHashMap<>();
+    for (int rank = 0; rank < ranks; rank++) {
+      rates.put("rank-" + rank, options.linkBits);
+    }
+    return ShapedLinks.install(rates, null);
+  }
+
+  private static void run(Options options, ShapedLinks links) throws Exception {
     int bytes = options.floats * 4;
+    // On shaped links every rank has its own address, whose traffic tc shapes to the link's rate.
+    IntFunction<String> host = links == null ? rank -> "127.0.0.1" : ShapedLinks::host;
+    // A shaped 14 MB transfer takes seconds, not milliseconds: fewer of them measure B well enough.
+    int rawWarmUps = links == null ? 2 : 1;
+    int rawRuns = links == null ? 5 : 3;
     List<Measured> measured = new ArrayList<>();
     List<Double> rawTcpSamples = new ArrayList<>();
     // The TLS rows' members hold certificates of one CA made for this run.
@@ -68,26 +123,29 @@ public final class CollectiveBenchmark {
     for (String transport : List.of("tcp", "tcp-tls", "artery", "artery-tls")) {
       for (int members : transport.equals("tcp") ? options.members
           : transport.equals("artery") ? options.arteryMembers : options.tlsMembers) {
-        double rawTcp = LoopbackThroughput.measure(bytes, 2, 5);
+        double rawTcp = LoopbackThroughput.measure(host.apply(0), bytes, rawWarmUps, rawRuns);
         rawTcpSamples.add(rawTcp);
         int chunk = (int) options.chunkBytes;
-        double ring = LoopbackThroughput.ringMillis(members, members, Math.round(2.0 * (members - 1) / members * bytes),
-            chunk, 2, 5);
-        double chain = LoopbackThroughput.ringMillis(members, members - 1, bytes, chunk, 2, 5);
-        measured.add(new Measured(transport, members, rawTcp, ring, chain,
-            runMembers(members, transport, options, certificates)));
+        double ring = LoopbackThroughput.ringMillis(host, members, members,
+            Math.round(2.0 * (members - 1) / members * bytes), chunk, rawWarmUps, rawRuns);
+        double chain = LoopbackThroughput.ringMillis(host, members, members - 1, bytes, chunk, rawWarmUps, rawRuns);
+        long linkBytesBefore = links == null ? 0 : sum(links.bytesReceived());
+        MemberResults results = runMembers(members, transport, options, certificates, host);
+        long linkBytes = links == null ? -1 : sum(links.bytesReceived()) - linkBytesBefore;
+        measured.add(new Measured(transport, members, rawTcp, ring, chain, results, linkBytes));
       }
     }
-    rawTcpSamples.add(LoopbackThroughput.measure(bytes, 2, 5));
+    rawTcpSamples.add(LoopbackThroughput.measure(host.apply(0), bytes, rawWarmUps, rawRuns));
     double rawTcp = median(rawTcpSamples.stream().mapToDouble(Double::doubleValue).toArray());
     List<Row> allReduce = new ArrayList<>();
     List<Row> broadcast = new ArrayList<>();
     for (Measured m : measured) {
       double ringBound = 2.0 * (m.members() - 1) / m.members() * bytes / rawTcp * 1e3;
       allReduce.add(new Row(m.transport(), m.members(), options.floats, m.results().allReduceMedian(), ringBound,
-          m.rawRingMillis(), m.results().allReduceCpuMedian(), m.results().correct));
+          m.rawRingMillis(), m.results().allReduceCpuMedian(), m.results().correct, m.linkBytes()));
       broadcast.add(new Row(m.transport(), m.members(), options.floats, m.results().broadcastMedian(),
-          bytes / rawTcp * 1e3, m.rawChainMillis(), m.results().broadcastCpuMedian(), m.results().correct));
+          bytes / rawTcp * 1e3, m.rawChainMillis(), m.results().broadcastCpuMedian(), m.results().correct,
+          m.linkBytes()));
     }
     String json = toJson(rawTcp, rawTcpSamples, options, allReduce, broadcast);
     Path out = Path.of(options.output);
@@ -179,10 +237,13 @@ public final class CollectiveBenchmark {
     return dir;
   }
 
-  private static MemberResults runMembers(int members, String transport, Options options, Path certificates)
-      throws Exception {
-    List<Integer> ports = freePorts(members);
-    String portList = String.join(",", ports.stream().map(String::valueOf).toList());
+  private static MemberResults runMembers(int members, String transport, Options options, Path certificates,
+      IntFunction<String> host) throws Exception {
+    List<String> endpoints = new ArrayList<>();
+    for (int rank = 0; rank < members; rank++) {
+      endpoints.add(host.apply(rank) + ":" + freePort(host.apply(rank)));
+    }
+    String endpointList = String.join(",", endpoints);
     String java = ProcessHandle.current().info().command().orElse("java");
     List<Process> processes = new ArrayList<>();
     try {
@@ -195,7 +256,7 @@ public final class CollectiveBenchmark {
             command.add(1, "-D" + key + "=" + System.getProperty(key));
           }
         }
-        command.addAll(List.of(BenchMember.class.getName(), String.valueOf(rank), portList,
+        command.addAll(List.of(BenchMember.class.getName(), String.valueOf(rank), endpointList,
             String.valueOf(options.floats), String.valueOf(options.warmUps), String.valueOf(options.runs),
             String.valueOf(options.chunkBytes), transport));
         if (transport.endsWith("-tls")) {
@@ -244,25 +305,18 @@ public final class CollectiveBenchmark {
     throw new IllegalStateException("rank " + rank + " of the " + members + "-member run exited without a result");
   }
 
-  private static List<Integer> freePorts(int count) throws IOException {
-    List<ServerSocket> sockets = new ArrayList<>();
-    try {
-      for (int i = 0; i < count; i++) {
-        ServerSocket socket = new ServerSocket();
-        socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        sockets.add(socket);
-      }
-      return sockets.stream().map(ServerSocket::getLocalPort).toList();
-    } finally {
-      for (ServerSocket socket : sockets) {
-        socket.close();
-      }
+  private static int freePort(String host) throws IOException {
+    try (ServerSocket socket = new ServerSocket()) {
+      socket.bind(new InetSocketAddress(host, 0));
+      return socket.getLocalPort();
     }
   }
 
   private static String toJson(double rawTcp, List<Double> rawTcpSamples, Options options, List<Row> allReduce,
       List<Row> broadcast) {
-    return "{\n  \"rawTcpBytesPerSec\": " + fmt(rawTcp)
+    return "{\n  \"link\": \"" + options.link + "\""
+        + ",\n  \"linkBitsPerSecond\": " + options.linkBits
+        + ",\n  \"rawTcpBytesPerSec\": " + fmt(rawTcp)
         + ",\n  \"rawTcpSamplesBytesPerSec\": [" + String.join(", ", rawTcpSamples.stream().map(CollectiveBenchmark::fmt)
             .toList()) + "]"
         + ",\n  \"cores\": " + CORES
@@ -319,9 +373,10 @@ public final class CollectiveBenchmark {
       out.add(String.format(Locale.ROOT,
           "    {\"transport\": \"%s\", \"members\": %d, \"floats\": %d, \"medianMillis\": %.3f, "
               + "\"boundMillis\": %.3f, \"rawLinksMillis\": %.3f, \"dataThreadsCpuMillis\": %s, "
-              + "\"cpuFloorMillis\": %s, \"correct\": %b}",
+              + "\"cpuFloorMillis\": %s, \"correct\": %b, \"linkBytes\": %s}",
           row.transport(), row.members(), row.floats(), row.medianMillis(), row.boundMillis(),
-          row.rawLinksMillis(), jsonMillis(row.dataCpuMillis()), jsonMillis(row.cpuFloorMillis()), row.correct()));
+          row.rawLinksMillis(), jsonMillis(row.dataCpuMillis()), jsonMillis(row.cpuFloorMillis()), row.correct(),
+          row.linkBytes() < 0 ? "null" : Long.toString(row.linkBytes())));
     }
     return out.isEmpty() ? "[]" : "[\n" + String.join(",\n", out) + "\n  ]";
   }
@@ -336,6 +391,10 @@ public final class CollectiveBenchmark {
 
   private static void printTable(double rawTcp, List<Double> rawTcpSamples, Options options, List<Row> allReduce,
       List<Row> broadcast) {
+    if (options.linkBits > 0) {
+      System.out.printf(Locale.ROOT, "every member's link shaped to %s by tc; B below is one plain stream on it%n",
+          options.link);
+    }
     System.out.printf(Locale.ROOT, "raw loopback TCP B = %.2f GB/s (median of %s GB/s); %d floats (%.1f MB); "
             + "chunk %d KiB; median of %d runs after %d warm-ups%n",
         rawTcp / 1e9, rawTcpSamples.stream().map(b -> String.format(Locale.ROOT, "%.2f", b / 1e9)).toList(),
@@ -357,7 +416,8 @@ public final class CollectiveBenchmark {
 
   /**
    * Command line: --members 2,3,7 --artery-members 2,3 (empty: none) --floats 3500000 --warm-ups 10
-   * --runs 7 --chunk-bytes (default: dsparse.collective.chunk-size) --out results/allreduce.json.
+   * --runs 7 --chunk-bytes (default: dsparse.collective.chunk-size) --link loopback (or a rate such as
+   * 50mbit: run as root) --out results/allreduce.json.
    */
   private static final class Options {
     int[] members = {2, 3, 7};
@@ -371,6 +431,9 @@ public final class CollectiveBenchmark {
     int runs = 7;
     long chunkBytes = CollectiveSettings.fromConfig(ConfigFactory.load()).chunkBytes();
     String output = "results/allreduce.json";
+    /** Each member's link as tc shapes it; {@code loopback}: not shaped. */
+    String link = "loopback";
+    long linkBits;
 
     static Options parse(String[] args) {
       Options options = new Options();
@@ -390,8 +453,12 @@ public final class CollectiveBenchmark {
             case "--runs" -> options.runs = Integer.parseInt(value);
             case "--chunk-bytes" -> options.chunkBytes = Long.parseLong(value);
             case "--out" -> options.output = value;
+            case "--link" -> {
+              options.link = value;
+              options.linkBits = LinkRate.parse("--link", value);
+            }
             default -> throw new IllegalArgumentException("unknown flag " + flag
-                + " (known: --members --artery-members --tls-members --floats --warm-ups --runs --chunk-bytes --out)");
+                + " (known: --members --artery-members --tls-members --floats --warm-ups --runs --chunk-bytes --link --out)");
           }
         } catch (NumberFormatException e) {
           throw new IllegalArgumentException("flag " + flag + ": not a number: " + value);

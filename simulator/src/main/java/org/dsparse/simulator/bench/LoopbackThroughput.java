@@ -1,7 +1,6 @@
 package org.dsparse.simulator.bench;
 
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -14,6 +13,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.IntFunction;
 
 /**
  * Plain sockets on loopback, direct buffers, no framing, no arithmetic: what the machine allows.
@@ -25,11 +25,14 @@ import java.util.concurrent.Future;
 final class LoopbackThroughput {
   private LoopbackThroughput() {}
 
-  /** Median bytes per second over {@code runs} transfers of {@code bytes}, after {@code warmUps}. */
-  static double measure(int bytes, int warmUps, int runs) throws Exception {
+  /**
+   * Median bytes per second over {@code runs} transfers of {@code bytes} to a listener on {@code host}
+   * (a loopback address; a shaped one when links are shaped), after {@code warmUps}.
+   */
+  static double measure(String host, int bytes, int warmUps, int runs) throws Exception {
     ExecutorService reader = Executors.newSingleThreadExecutor();
     try (ServerSocketChannel server = ServerSocketChannel.open()) {
-      server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      server.bind(new InetSocketAddress(host, 0));
       try (SocketChannel client = SocketChannel.open(server.getLocalAddress());
            SocketChannel accepted = server.accept()) {
         client.setOption(StandardSocketOptions.TCP_NODELAY, true);
@@ -64,8 +67,9 @@ final class LoopbackThroughput {
    *
    * @param links how many of the ring's links carry data: {@code members} for a ring AllReduce,
    *     {@code members - 1} for a chain Broadcast (the last member forwards nothing)
+   * @param host member i's listening address
    */
-  static double ringMillis(int members, int links, long bytesPerLink, int chunkBytes, int warmUps, int runs)
+  static double ringMillis(IntFunction<String> host, int members, int links, long bytesPerLink, int chunkBytes, int warmUps, int runs)
       throws Exception {
     ExecutorService threads = Executors.newFixedThreadPool(2 * links);
     List<SocketChannel> open = new ArrayList<>();
@@ -73,7 +77,7 @@ final class LoopbackThroughput {
       List<ServerSocketChannel> servers = new ArrayList<>();
       for (int i = 0; i < members; i++) {
         ServerSocketChannel server = ServerSocketChannel.open();
-        server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        server.bind(new InetSocketAddress(host.apply(i), 0));
         servers.add(server);
       }
       SocketChannel[] out = new SocketChannel[links];
