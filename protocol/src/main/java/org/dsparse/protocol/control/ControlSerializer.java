@@ -7,7 +7,6 @@ import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import com.esotericsoftware.kryo.util.DefaultClassResolver;
 
-import java.util.List;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.typed.ActorRef;
 
@@ -18,17 +17,15 @@ import org.dsparse.protocol.wire.WireTraffic;
 
 /**
  * Pekko serializer for {@link ControlMessage}s: the manifest is the message's class name, the body
- * is Kryo's encoding of the record. Kryo may only instantiate dsparse classes and plain JDK value
- * types, so a forged message cannot make a node load arbitrary classes; anything else, or bytes that
- * do not decode, is an {@link IllegalArgumentException} naming the manifest, which Artery logs with
- * the sender and drops.
+ * is Kryo's encoding of the record. The manifest must name a {@link ControlMessage}, and Kryo may
+ * only name classes that message type declares ({@link ControlTypes}: its registration list, derived
+ * from its components), so a forged message cannot make a node load or instantiate a class of its
+ * choosing; anything else, or bytes that do not decode, is an {@link IllegalArgumentException} naming
+ * the manifest, which Artery logs with the sender and drops, and which is counted by reason.
  */
 public final class ControlSerializer extends SerializerWithStringManifest {
   /** Registered id of this serializer; Pekko reserves 0 to 40. */
   public static final int IDENTIFIER = 7_310_002;
-
-  private static final List<String> ALLOWED_PREFIXES = List.of("org.dsparse.", "java.lang.",
-      "java.util.", "java.time.", "[");
 
   private final RefResolver refs;
   private final KryoPool kryos = new KryoPool(this::newKryo);
@@ -86,10 +83,12 @@ public final class ControlSerializer extends SerializerWithStringManifest {
   }
 
   private Kryo newKryo() {
-    Kryo kryo = new Kryo(new AllowListClassResolver(), null);
+    DeclaredTypesResolver resolver = new DeclaredTypesResolver();
+    Kryo kryo = new Kryo(resolver, null);
     kryo.setRegistrationRequired(false);
     kryo.setReferences(false);
     kryo.addDefaultSerializer(ActorRef.class, new ActorRefSerializer());
+    resolver.armed = true;
     return kryo;
   }
 
@@ -106,8 +105,14 @@ public final class ControlSerializer extends SerializerWithStringManifest {
     }
   }
 
-  /** Refuses to name, and so to instantiate, any class outside the allow-list. */
-  private static final class AllowListClassResolver extends DefaultClassResolver {
+  /**
+   * Refuses to name, and so to instantiate, any class the message being written or read does not
+   * declare ({@link ControlTypes}).
+   */
+  private static final class DeclaredTypesResolver extends DefaultClassResolver {
+    /** Off while Kryo's constructor registers its defaults, on for every message after. */
+    boolean armed;
+
     @Override
     public Registration readClass(Input input) {
       Registration registration = super.readClass(input);
@@ -123,17 +128,15 @@ public final class ControlSerializer extends SerializerWithStringManifest {
       return super.getRegistration(type);
     }
 
-    private static void check(Class<?> type) {
-      if (type.isPrimitive() || ActorRef.class.isAssignableFrom(type)) {
+    private void check(Class<?> type) {
+      if (!armed) {
         return;
       }
-      String name = type.getName();
-      for (String prefix : ALLOWED_PREFIXES) {
-        if (name.startsWith(prefix)) {
-          return;
-        }
+      Class<?> root = (Class<?>) kryo.getContext().get(KryoPool.ROOT_TYPE);
+      if (root == null || !ControlTypes.admits(root, type)) {
+        throw new IllegalArgumentException("class " + type.getName() + " is not declared by "
+            + (root == null ? "any message" : root.getName()) + ": not allowed in a control message");
       }
-      throw new IllegalArgumentException("class " + name + " is not allowed in a control message");
     }
   }
 }

@@ -12,6 +12,12 @@ import java.util.function.Supplier;
  * serializes on several threads, so each call borrows a configured instance.
  */
 public final class KryoPool {
+  /**
+   * Key of {@link Kryo#getContext()} under which the top-level type being written or read is kept
+   * while it is: a class resolver may admit classes by what that type declares.
+   */
+  public static final String ROOT_TYPE = "dsparse.root-type";
+
   private final Pool<Kryo> pool;
 
   public KryoPool(Supplier<Kryo> factory) {
@@ -27,6 +33,7 @@ public final class KryoPool {
   public byte[] write(Object message) {
     Kryo kryo = pool.obtain();
     try (Output output = new Output(256, -1)) {
+      kryo.getContext().put(ROOT_TYPE, message.getClass());
       kryo.writeObject(output, message);
       return output.toBytes();
     } catch (KryoException e) {
@@ -44,6 +51,7 @@ public final class KryoPool {
   public <T> T read(byte[] bytes, Class<T> type, String manifest) {
     Kryo kryo = pool.obtain();
     try (Input input = new BoundedInput(bytes)) {
+      kryo.getContext().put(ROOT_TYPE, type);
       T message = kryo.readObject(input, type);
       if (input.position() != bytes.length) {
         throw new IllegalArgumentException((bytes.length - input.position()) + " trailing bytes");

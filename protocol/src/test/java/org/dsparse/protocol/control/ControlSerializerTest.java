@@ -31,6 +31,8 @@ class ControlSerializerTest {
 
   record Evil(Object payload) implements ControlMessage {}
 
+  record Declares(List<Inner> inners) implements ControlMessage {}
+
   @AfterAll
   void shutdown() {
     testKit.shutdownTestKit();
@@ -75,5 +77,39 @@ class ControlSerializerTest {
     assertTrue(e.getMessage().contains(Sample.class.getName()), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> serializer.fromBinary(new byte[0], "java.lang.Runtime"));
     assertTrue(e.getMessage().contains("not a control message"), e.getMessage());
+  }
+
+  @Test
+  void aFrameNamingAClassItsMessageTypeDoesNotDeclareIsRefusedEvenInsideDsparse() {
+    ControlSerializer serializer = new ControlSerializer(
+        (org.apache.pekko.actor.ExtendedActorSystem) Adapter.toClassic(testKit.system()));
+    // Written by an unrestricted Kryo: Evil's Object field names Inner, a dsparse record Evil does not
+    // declare, and a list of Samples travels where Declares has a list of Inner.
+    com.esotericsoftware.kryo.Kryo open = new com.esotericsoftware.kryo.Kryo();
+    open.setRegistrationRequired(false);
+    for (var forged : List.of(Map.entry(new Evil(new Inner("x", 1)), Evil.class),
+        Map.entry(new Declares(new java.util.ArrayList<>(List.of(new Inner("x", 1)))), Declares.class))) {
+      var output = new com.esotericsoftware.kryo.io.Output(256, -1);
+      open.writeObject(output, forged.getKey());
+      byte[] bytes = output.toBytes();
+      if (forged.getValue() == Declares.class) {
+        // Legitimate as written: it decodes.
+        assertEquals(forged.getKey(), serializer.fromBinary(bytes, Declares.class.getName()));
+        continue;
+      }
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> serializer.fromBinary(bytes, forged.getValue().getName()));
+      assertTrue(e.getMessage().contains(Inner.class.getName()) && e.getMessage().contains("not allowed"),
+          e.getMessage());
+    }
+    assertEquals(List.of(Object.class), ControlTypes.openTypes(Evil.class));
+    assertEquals(List.of(), ControlTypes.openTypes(Sample.class));
+    // Declares names ArrayList for its list; a frame naming a JDK class no list field admits is refused.
+    var output = new com.esotericsoftware.kryo.io.Output(256, -1);
+    open.writeObject(output, new Evil(new StringBuilder("was allowed by package before")));
+    byte[] bytes = output.toBytes();
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> serializer.fromBinary(bytes, Evil.class.getName()));
+    assertTrue(e.getMessage().contains("java.lang.StringBuilder"), e.getMessage());
   }
 }

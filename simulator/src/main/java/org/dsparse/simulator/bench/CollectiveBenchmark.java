@@ -230,9 +230,9 @@ public final class CollectiveBenchmark {
   private static Path certificates(int[] memberCounts) throws IOException {
     Path dir = Files.createTempDirectory("allreduce-tls");
     java.time.Clock now = java.time.Clock.systemUTC();
-    org.dsparse.actors.tls.ClusterCertificates.initCa(dir, "bench", java.time.Duration.ofDays(1), now);
+    org.dsparse.actors.tls.ClusterCertificates.initCa(dir, "bench", java.time.Duration.ofDays(30), now);
     for (int rank = 0; rank < Arrays.stream(memberCounts).max().orElse(0); rank++) {
-      org.dsparse.actors.tls.ClusterCertificates.issue(dir, "rank-" + rank, java.time.Duration.ofDays(1), now);
+      org.dsparse.actors.tls.ClusterCertificates.issue(dir, "rank-" + rank, java.time.Duration.ofDays(30), now);
     }
     return dir;
   }
