@@ -23,6 +23,12 @@ public interface Collectives {
   CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int[] partLengths);
 
   /**
+   * Every member's part to every member, in place: {@code buffer} holds one part per member in rank
+   * order, of equal length, and this member has filled its own.
+   */
+  CompletionStage<Transfer> allGather(String group, long sequence, float[] buffer);
+
+  /**
    * The weights of the group's first member, its leader, on every member: the leader passes them,
    * the others {@code null} and receive {@code length} floats.
    */
@@ -53,6 +59,11 @@ public interface Collectives {
       public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int[] partLengths) {
         return ask(group, replyTo -> new ProcessGroup.AllReduce(sequence, payload, partLengths, ReduceOp.MEAN,
             replyTo));
+      }
+
+      @Override
+      public CompletionStage<Transfer> allGather(String group, long sequence, float[] buffer) {
+        return ask(group, replyTo -> new ProcessGroup.AllGather(sequence, buffer, replyTo));
       }
 
       @Override

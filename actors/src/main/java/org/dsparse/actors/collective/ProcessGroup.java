@@ -34,6 +34,7 @@ import org.dsparse.core.collective.ChunkLayout;
 import org.dsparse.core.collective.ChunkRejection;
 import org.dsparse.core.collective.CollectiveSchedule;
 import org.dsparse.core.collective.ReduceOp;
+import org.dsparse.core.collective.RingAllGatherSchedule;
 import org.dsparse.core.collective.RingAllReduceSchedule;
 import org.dsparse.protocol.collective.Chunk;
 import org.dsparse.protocol.collective.CollectiveAborted;
@@ -43,15 +44,15 @@ import org.dsparse.protocol.collective.PeerMessage;
 import org.dsparse.protocol.wire.WireTraffic;
 
 /**
- * One member's end of a process group: runs the group's collectives (chunked ring AllReduce,
- * pipelined chain Broadcast) one after the other, in sequence-number order, with the group actors
+ * One member's end of a process group: runs the group's collectives (chunked ring AllReduce and
+ * AllGather, pipelined chain Broadcast) one after the other, in sequence-number order, with the group actors
  * of the other members. See the package documentation for the API and the failure model.
  */
 public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   /** Everything a process group actor handles. */
   public sealed interface Command
-      permits AllReduce, Broadcast, GetStats, PeerMessageReceived, PeersListed, MemberChanged, DeadlinePassed,
+      permits AllReduce, AllGather, Broadcast, GetStats, PeerMessageReceived, PeersListed, MemberChanged, DeadlinePassed,
       DataPath.Event {}
 
   /**
@@ -80,6 +81,18 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     /** The AllReduce of a buffer in parts of equal length. */
     public AllReduce(long sequence, float[] buffer, ReduceOp op, ActorRef<CollectiveOutcome> replyTo) {
       this(sequence, buffer, new int[0], op, replyTo);
+    }
+  }
+
+  /**
+   * Every member's part of {@code buffer} to every member, in place: member {@code r} fills part
+   * {@code r} of {@code partLength} floats ({@code buffer} holds one part per member, in rank order)
+   * and the reply carries the same array with every part filled, bit for bit as its member sent it.
+   */
+  public record AllGather(long sequence, float[] buffer, ActorRef<CollectiveOutcome> replyTo) implements Command {
+    public AllGather {
+      Objects.requireNonNull(buffer, "buffer");
+      Objects.requireNonNull(replyTo, "replyTo");
     }
   }
 
@@ -114,7 +127,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
   }
 
-  /** Reply to {@link AllReduce} and {@link Broadcast}. */
+  /** Reply to {@link AllReduce}, {@link AllGather} and {@link Broadcast}. */
   public sealed interface CollectiveOutcome permits Completed, Failed {
     String groupId();
 
@@ -259,6 +272,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(AllReduce.class, this::onAllReduce)
+        .onMessage(AllGather.class, this::onAllGather)
         .onMessage(Broadcast.class, this::onBroadcast)
         .onMessage(GetStats.class, this::onGetStats)
         .onMessage(PeerMessageReceived.class, this::onPeerMessage)
@@ -281,6 +295,19 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       return this;
     }
     return enqueue(new Request(request.sequence(), kind, -1, request.buffer(), request.partLengths(),
+        request.replyTo()));
+  }
+
+  private Behavior<Command> onAllGather(AllGather request) {
+    if (request.buffer().length % spec.size() != 0) {
+      request.replyTo().tell(new Failed(spec.groupId(), request.sequence(), Optional.empty(),
+          "an AllGather of " + request.buffer().length + " floats does not split into " + spec.size()
+              + " equal parts for group " + spec.groupId()));
+      return this;
+    }
+    int[] parts = new int[spec.size()];
+    java.util.Arrays.fill(parts, request.buffer().length / spec.size());
+    return enqueue(new Request(request.sequence(), CollectiveKind.ALL_GATHER, -1, request.buffer(), parts,
         request.replyTo()));
   }
 
@@ -364,11 +391,14 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private CollectiveSchedule scheduleFor(Request request) {
     int length = request.buffer().length;
-    return request.kind() == CollectiveKind.BROADCAST
-        ? new ChainBroadcastSchedule(spec.size(), selfRank, request.ownerRank(), length, settings.chunkFloats())
-        : new RingAllReduceSchedule(spec.size(), selfRank, request.partLengths().length == 0
-            ? ChunkLayout.of(length, spec.size(), settings.chunkFloats())
-            : ChunkLayout.ofParts(request.partLengths(), settings.chunkFloats()));
+    if (request.kind() == CollectiveKind.BROADCAST) {
+      return new ChainBroadcastSchedule(spec.size(), selfRank, request.ownerRank(), length, settings.chunkFloats());
+    }
+    ChunkLayout parts = request.partLengths().length == 0
+        ? ChunkLayout.of(length, spec.size(), settings.chunkFloats())
+        : ChunkLayout.ofParts(request.partLengths(), settings.chunkFloats());
+    return request.kind() == CollectiveKind.ALL_GATHER ? new RingAllGatherSchedule(spec.size(), selfRank, parts)
+        : new RingAllReduceSchedule(spec.size(), selfRank, parts);
   }
 
   // ---- wire protocol -------------------------------------------------------------------------

@@ -322,6 +322,9 @@ public final class Device extends AbstractBehavior<Device.Command> {
       Duration answerWithin = collectiveSettings.deadline().multipliedBy(2).plusSeconds(10);
       this.pipeline = runtime.pipeline(groups, Collectives.of(actors, answerWithin, context.getSystem().scheduler()),
           compute);
+      pipeline.denseGroups().forEach((group, why) -> context.getLog().info(
+          "job {}: group {} sends its gradients uncompressed ({}): compression {} cannot reach its ratio there",
+          jobId, group, why, prepare.spec().compression().kind()));
     }
 
     private ActorRef<ProcessGroup.Command> spawnGroup(DeviceGroups.Collective collective,

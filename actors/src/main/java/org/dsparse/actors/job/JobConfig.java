@@ -81,7 +81,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),
           nonNegativeInt(c, "max-steps-per-epoch"), nonNegativeInt(c, "evaluate-every"),
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
-          c.getString("checkpoint-dir"), knobs, overlap(c),
+          c.getString("checkpoint-dir"), knobs, overlap(c), compression(c),
           c.getString("resume-from"));
       Config t = c.getConfig("timeouts");
       JobCoordinator.Timeouts timeouts = new JobCoordinator.Timeouts(duration(t, "discovery"),
@@ -122,6 +122,36 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       throw bad("overlap-segments", segments, "auto or 1 to " + JobSpec.MAX_OVERLAP_SEGMENTS);
     }
     return new JobSpec.Overlap(JobSpec.Overlap.Kind.FIXED, fixed, profileEvery, ahead);
+  }
+
+  /** {@code compression { kind, ratio, rows, columns, min-floats }}; kind none ignores the rest. */
+  private static JobSpec.Compression compression(Config c) {
+    Config z = c.getConfig("compression");
+    String kind = z.getString("kind").trim().toLowerCase(Locale.ROOT);
+    if (!kind.equals("none") && !kind.equals("topk") && !kind.equals("sketch")) {
+      throw bad("compression.kind", z.getString("kind"), "none, topk or sketch");
+    }
+    double ratio = z.getDouble("ratio");
+    if (!(ratio > 1)) {
+      throw bad("compression.ratio", Double.toString(ratio), "a reduction above 1, e.g. 50");
+    }
+    int rows = z.getInt("rows");
+    if (rows < 1 || rows > 15) {
+      throw bad("compression.rows", Integer.toString(rows), "1 to 15");
+    }
+    int columns = z.getInt("columns");
+    if (columns < 0) {
+      throw bad("compression.columns", Integer.toString(columns), "0 (from the ratio) or a positive number");
+    }
+    int minFloats = z.getInt("min-floats");
+    if (minFloats < 0) {
+      throw bad("compression.min-floats", Integer.toString(minFloats), "0 or a positive number");
+    }
+    if (!kind.equals("none") && c.getInt("averaging-interval") > 1) {
+      throw bad("compression.kind", kind, "none with averaging-interval > 1 (compression compresses the gradients"
+          + " AllReduced every step; periodic averaging averages weights)");
+    }
+    return kind.equals("none") ? JobSpec.Compression.NONE : new JobSpec.Compression(kind, ratio, rows, columns, minFloats);
   }
 
   private static String learningRateScaling(Config c) {

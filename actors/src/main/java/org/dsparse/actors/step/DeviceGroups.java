@@ -14,6 +14,7 @@ import org.dsparse.protocol.job.WireBytes;
  * receives at refreshes, which it leads, which shards it keeps, and the collectives it is a member
  * of.
  *
+ * @param device this device's name
  * @param allReduce groups this device updates with others: one AllReduce each, every step (of
  *     gradients) or every averaging step (of weights)
  * @param refresh groups whose weights this device sends, as leader, or receives at refreshes
@@ -21,7 +22,7 @@ import org.dsparse.protocol.job.WireBytes;
  * @param keptShards ids of the groups whose LayerShard this device keeps current, from its own copy
  * @param collectives by id, the process groups this device is a member of
  */
-public record DeviceGroups(List<GroupPlan> allReduce, List<GroupPlan> refresh, List<GroupPlan> led,
+public record DeviceGroups(String device, List<GroupPlan> allReduce, List<GroupPlan> refresh, List<GroupPlan> led,
     Set<String> keptShards, Map<String, Collective> collectives) {
 
   /**
@@ -66,7 +67,7 @@ public record DeviceGroups(List<GroupPlan> allReduce, List<GroupPlan> refresh, L
             group.isAllReduce() ? WireBytes.REFRESH : WireBytes.BROADCAST, members));
       }
     }
-    return new DeviceGroups(List.copyOf(allReduce), List.copyOf(refresh), List.copyOf(led), Set.copyOf(keptShards),
+    return new DeviceGroups(device, List.copyOf(allReduce), List.copyOf(refresh), List.copyOf(led), Set.copyOf(keptShards),
         Map.copyOf(collectives));
   }
 

@@ -54,8 +54,12 @@ import org.dsparse.training.trainer.SparseTrainer;
  * not started fails, so nothing changes the model after the abandoning device answered.
  */
 public final class StepPipeline {
-  /** AllReduces a group may run per step: sequence numbers are {@code step * this + k}. */
-  private static final int COLLECTIVES_PER_STEP = JobSpec.MAX_OVERLAP_SEGMENTS + 1;
+  /**
+   * Collectives a group may run per step (a part of a compressed group takes two): sequence numbers
+   * are {@code step * this + k}.
+   */
+  private static final int COLLECTIVES_PER_STEP = (JobSpec.MAX_OVERLAP_SEGMENTS + 1)
+      * CompressedGradients.COLLECTIVES_PER_PART;
 
   private final JobSpec spec;
   private final LayeredModel model;
@@ -64,6 +68,8 @@ public final class StepPipeline {
   private final DeviceGroups groups;
   private final Collectives collectives;
   private final Compute compute;
+  /** The groups whose gradients compress, and their residuals. */
+  private final CompressedGradients compressed;
   /** The current epoch's batches; touched only by model work. */
   private Iterator<ImageBatch> epochBatches;
   private int epoch = -1;
@@ -87,6 +93,13 @@ public final class StepPipeline {
     this.groups = groups;
     this.collectives = collectives;
     this.compute = compute;
+    this.compressed = new CompressedGradients(spec, groups.device(), groups.allReduce(),
+        group -> trainer.gradientLength(slices(group)));
+  }
+
+  /** Groups the job's compression leaves dense on this device, and why. */
+  public Map<String, String> denseGroups() {
+    return compressed.denseGroups();
   }
 
   /** Fails every stage not yet started: the job abandoned its step. */
@@ -270,8 +283,14 @@ public final class StepPipeline {
       run.loss = trainer.forwardBackward(batch.images(), prefix, batch.labels(), run.cuts, (segment, backwardNanos) -> {
         long entered = System.nanoTime();
         if (reduceGradients) {
-          run.partsBySegment.getOrDefault(segment, List.of())
-              .forEach(part -> run.allReduce(part, gradients(part), segment));
+          for (Part part : run.partsBySegment.getOrDefault(segment, List.of())) {
+            if (compressed.compresses(part.group())) {
+              run.exchangeCompressed(part, gradientOffset(part), sliceLengths(part),
+                  trainer.exportGradients(part.slices()), buffers(part.slices()), segment);
+            } else {
+              run.allReduce(part, gradients(part), segment);
+            }
+          }
         }
         // Segments finish from the top down; a segment's time ends after its gradients' hand-over.
         long handedOver = backwardNanos + System.nanoTime() - entered;
@@ -332,6 +351,56 @@ public final class StepPipeline {
     return new Payload(MemberParts.gather(perSlice, members), MemberParts.partLengths(sliceLengths, members));
   }
 
+  /** The slices' BatchNorm statistics, slice after slice. */
+  private float[] buffers(List<ChannelSlice> slices) {
+    float[] floats = new float[model.bufferLength(slices)];
+    int at = 0;
+    for (ChannelSlice slice : slices) {
+      model.exportBuffers(List.of(slice), floats, at);
+      at += model.bufferLength(List.of(slice));
+    }
+    return floats;
+  }
+
+  /** Each slice's gradient floats, then each slice's BatchNorm floats. */
+  private int[][] sliceLengths(Part part) {
+    return new int[][] {
+        part.slices().stream().mapToInt(slice -> trainer.gradientLength(List.of(slice))).toArray(),
+        part.slices().stream().mapToInt(slice -> model.bufferLength(List.of(slice))).toArray()};
+  }
+
+  /** Where a part's gradients start in its group's gradient vector (the group's slices in payload order). */
+  private int gradientOffset(Part part) {
+    int offset = 0;
+    for (ChannelSlice slice : payloadOrder(part.group())) {
+      if (slice.equals(part.slices().get(0))) {
+        return offset;
+      }
+      offset += trainer.gradientLength(List.of(slice));
+    }
+    throw new IllegalStateException("part of group " + part.group().groupId() + " outside the group");
+  }
+
+  /**
+   * A compressed part's averaged gradients and statistics laid out as {@link Payload} lays a dense
+   * part's, so that taking them back is the same for both.
+   */
+  private static float[] asPayload(Part part, int[][] sliceLengths, float[] gradients, float[] buffers) {
+    List<float[]> perSlice = new ArrayList<>();
+    int g = 0;
+    int b = 0;
+    for (int i = 0; i < part.slices().size(); i++) {
+      int gradientLength = sliceLengths[0][i];
+      int bufferLength = sliceLengths[1][i];
+      float[] floats = Arrays.copyOfRange(gradients, g, g + gradientLength + bufferLength);
+      System.arraycopy(buffers, b, floats, gradientLength, bufferLength);
+      perSlice.add(floats);
+      g += gradientLength;
+      b += bufferLength;
+    }
+    return MemberParts.gather(perSlice, part.group().updaters().size());
+  }
+
   /** Takes the averaged gradient payloads back, then runs the optimizer step. */
   private Void applyAndStep(List<Reduced> averaged) {
     for (Reduced reduced : averaged) {
@@ -386,6 +455,8 @@ public final class StepPipeline {
     private final List<Integer> partSegments = new ArrayList<>();
     private final List<CompletableFuture<Collectives.Transfer>> transfers = new ArrayList<>();
     private final Map<GroupPlan, Integer> startedPerGroup = new HashMap<>();
+    /** Per compressed group, the end of its last part's exchange: the next part's starts after it. */
+    private final Map<GroupPlan, CompletionStage<Void>> groupTails = new HashMap<>();
     /** Each group's own collective time, by kind: its AllReduce parts summed, its refresh Broadcast. */
     private final Map<List<String>, Long> groupNanos = new TreeMap<>(
         java.util.Comparator.comparing((List<String> k) -> k.get(0)).thenComparing(k -> k.get(1)));
@@ -421,14 +492,42 @@ public final class StepPipeline {
      */
     void allReduce(Part part, Payload payload, int segment) {
       int k = startedPerGroup.merge(part.group(), 1, Integer::sum) - 1;
-      allReduceBytes += 4L * payload.floats().length;
-      if (segment >= 0) {
-        segmentBytes[segment] += 4L * payload.floats().length;
-      }
+      noteSent(4L * payload.floats().length, segment);
       parts.add(part);
       partSegments.add(segment);
       transfers.add(collectives.allReduce(DeviceGroups.allReduceId(spec.jobId(), part.group()),
           step * COLLECTIVES_PER_STEP + k, payload.floats(), payload.partLengths()).toCompletableFuture());
+    }
+
+    /**
+     * Starts the compressed exchange of {@code part} ({@link CompressedGradients}): after the
+     * group's previous part's, so that the group's collectives are asked for in sequence order.
+     */
+    void exchangeCompressed(Part part, int offset, int[][] sliceLengths, float[] partGradients, float[] partBuffers,
+        int segment) {
+      int k = startedPerGroup.merge(part.group(), CompressedGradients.COLLECTIVES_PER_PART, Integer::sum)
+          - CompressedGradients.COLLECTIVES_PER_PART;
+      long sequence = step * COLLECTIVES_PER_STEP + k;
+      String id = DeviceGroups.allReduceId(spec.jobId(), part.group());
+      CompletableFuture<Collectives.Transfer> exchanged = groupTails.getOrDefault(part.group(), done())
+          .thenCompose(previous -> compressed.exchange(collectives, id, sequence, part.group(), step, offset,
+              partGradients, partBuffers))
+          .thenApply(result -> {
+            noteSent(4L * result.sentFloats(), segment);
+            return new Collectives.Transfer(asPayload(part, sliceLengths, result.gradients(), result.buffers()),
+                result.transferNanos());
+          }).toCompletableFuture();
+      groupTails.put(part.group(), exchanged.thenApply(transfer -> null));
+      parts.add(part);
+      partSegments.add(segment);
+      transfers.add(exchanged);
+    }
+
+    private synchronized void noteSent(long bytes, int segment) {
+      allReduceBytes += bytes;
+      if (segment >= 0) {
+        segmentBytes[segment] += bytes;
+      }
     }
 
     /** The started AllReduces' results once all are in. */
@@ -440,6 +539,7 @@ public final class StepPipeline {
       partSegments.clear();
       transfers.clear();
       startedPerGroup.clear();
+      groupTails.clear();
       long start = System.nanoTime();
       return CompletableFuture.allOf(pending.toArray(new CompletableFuture[0])).thenApply(all -> {
         collectiveWallNanos += System.nanoTime() - start;

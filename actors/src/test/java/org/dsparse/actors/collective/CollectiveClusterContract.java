@@ -20,7 +20,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * AllReduce and Broadcast on a real cluster of {@link #members()} ActorSystems; one subclass per
+ * AllReduce, AllGather and Broadcast on a real cluster of {@link #members()} ActorSystems; one subclass per
  * cluster size and transport (TCP data links unless the subclass overrides the configuration). Lengths cover 1, 7, lengths not divisible by the member count, and 3.5 million.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -66,6 +66,39 @@ abstract class CollectiveClusterContract {
     }
     for (float[] result : GroupRun.allReduce(cluster, spec, groups, sequence.incrementAndGet(), again, ReduceOp.SUM)) {
       assertArrayEquals(sum, result);
+    }
+  }
+
+  @ParameterizedTest(name = "{0} floats per member")
+  @ValueSource(ints = {0, 1, 13, 250_001})
+  void allGatherGivesEveryMemberEveryPartBitForBit(int partLength) {
+    int members = members();
+    float[] expected = new float[members * partLength];
+    float[][] inputs = new float[members][members * partLength];
+    for (int r = 0; r < members; r++) {
+      for (int i = 0; i < partLength; i++) {
+        // Any bit pattern, NaNs and denormals included: Top-k's indices travel as float bits.
+        float value = Float.intBitsToFloat(r * 0x9E3779B1 + i * 0x85EBCA6B);
+        expected[r * partLength + i] = value;
+        inputs[r][r * partLength + i] = value;
+      }
+    }
+    long seq = sequence.incrementAndGet();
+    List<float[]> results = GroupRun.results(GroupRun.start(cluster, spec, groups,
+        (rank, replyTo) -> new ProcessGroup.AllGather(seq, inputs[rank], replyTo)));
+    for (int r = 0; r < members; r++) {
+      assertArrayEquals(GroupRun.bits(expected), GroupRun.bits(results.get(r)), "rank " + r);
+    }
+  }
+
+  @Test
+  void allGatherOfALengthThatDoesNotSplitIntoEqualPartsIsRefused() {
+    long seq = sequence.incrementAndGet();
+    var probes = GroupRun.start(cluster, spec, groups,
+        (rank, replyTo) -> new ProcessGroup.AllGather(seq, new float[members() * 3 + 1], replyTo));
+    for (var probe : probes) {
+      var failed = assertInstanceOf(ProcessGroup.Failed.class, probe.receiveMessage(GroupRun.REPLY_TIMEOUT));
+      assertTrue(failed.reason().contains("equal parts"), failed.reason());
     }
   }
 

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The step pipeline without a cluster: three devices' pipelines in one JVM, their collectives run
- * by an in-memory stand-in that averages and copies as the process groups do.
+ * by an in-memory stand-in that averages, gathers and copies as the process groups do.
  */
 class StepPipelineTest {
   private static final Config CONFIG = ConfigFactory.parseString("""
@@ -99,6 +99,49 @@ class StepPipelineTest {
         }
         after = checkpoints;
       }
+    }
+  }
+
+  @Test
+  void compressedGroupsGiveEveryMemberTheSameWeightsForFewerBytes(@TempDir Path dir) throws Exception {
+    long denseBytes;
+    try (Devices devices = new Devices(CONFIG, new InMemoryCollectives(null))) {
+      denseBytes = devices.step(0, false).get(0).allReduceBytes();
+    }
+    Config overlapped = ConfigFactory.parseString("dsparse.job { overlap = on, overlap-segments = 3 }");
+    for (String kind : List.of("sketch", "topk")) {
+      for (Config protocol : List.of(ConfigFactory.empty(), overlapped)) {
+        Config config = protocol.withFallback(ConfigFactory.parseString(
+            "dsparse.job { mode = full, compression { kind = " + kind + ", ratio = 8, min-floats = 0 } }"))
+            .withFallback(CONFIG);
+        try (Devices devices = new Devices(config, new InMemoryCollectives(null))) {
+          assertEquals(Map.of(), devices.pipelines.get(0).denseGroups());
+          for (int step = 0; step < 3; step++) {
+            List<StepPipeline.Result> results = devices.step(step, false);
+            for (StepPipeline.Result result : results) {
+              assertTrue(Float.isFinite(result.loss()), kind + ": loss " + result.loss());
+              assertTrue(result.allReduceBytes() * 3 < denseBytes, kind + ": " + result.allReduceBytes()
+                  + " bytes against " + denseBytes + " dense");
+            }
+          }
+          // No refresh in full mode: the weights agree because every member applied the same update.
+          List<byte[]> checkpoints = devices.checkpoints(dir.resolve(kind + protocol.hashCode()));
+          assertArrayEquals(checkpoints.get(0), checkpoints.get(1), kind);
+          assertArrayEquals(checkpoints.get(0), checkpoints.get(2), kind);
+        }
+      }
+    }
+  }
+
+  @Test
+  void groupsTooSmallToCompressTravelDenseAndSaySo() throws Exception {
+    Config config = ConfigFactory.parseString(
+        "dsparse.job { mode = full, compression { kind = sketch, ratio = 8, min-floats = 100000000 } }")
+        .withFallback(CONFIG);
+    try (Devices devices = new Devices(config, new InMemoryCollectives(null))) {
+      Map<String, String> dense = devices.pipelines.get(0).denseGroups();
+      assertTrue(!dense.isEmpty() && dense.values().stream().allMatch(why -> why.contains("below min-floats")),
+          dense.toString());
     }
   }
 
@@ -208,6 +251,8 @@ class StepPipelineTest {
     /** Per group id and step: what each member passed, and their futures. */
     private final Map<String, Round> rounds = new HashMap<>();
     private final Map<String, Integer> sizes = new HashMap<>();
+    /** Per group id, its members in rank order. */
+    private final Map<String, List<String>> ranks = new HashMap<>();
 
     InMemoryCollectives(String failure) {
       this.failure = failure;
@@ -221,22 +266,30 @@ class StepPipelineTest {
     }
 
     Collectives member(String name, DeviceGroups groups) {
-      groups.collectives().values().forEach(c -> sizes.put(c.id(), c.members().size()));
+      groups.collectives().values().forEach(c -> {
+        sizes.put(c.id(), c.members().size());
+        ranks.put(c.id(), c.members());
+      });
       return new Collectives() {
         @Override
         public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int[] partLengths) {
-          return join(name, group, sequence, payload, false);
+          return join(name, group, sequence, payload, false, false);
+        }
+
+        @Override
+        public CompletionStage<Transfer> allGather(String group, long sequence, float[] buffer) {
+          return join(name, group, sequence, buffer, false, true);
         }
 
         @Override
         public CompletionStage<Transfer> broadcast(String group, long sequence, float[] weights, int length) {
-          return join(name, group, sequence, weights != null ? weights : new float[length], weights != null);
+          return join(name, group, sequence, weights != null ? weights : new float[length], weights != null, false);
         }
       };
     }
 
     private synchronized CompletionStage<Collectives.Transfer> join(String member, String group, long step,
-        float[] payload, boolean leads) {
+        float[] payload, boolean leads, boolean gather) {
       if (failure != null) {
         return CompletableFuture.failedFuture(new Collectives.Failure("collective of group " + group
             + " failed (" + failure + "): deadline passed"));
@@ -251,13 +304,24 @@ class StepPipelineTest {
       }
       if (round.payloads.size() == sizes.get(group)) {
         rounds.remove(group + "@" + step);
-        float[] result = round.leader != null ? round.leader.clone() : mean(List.copyOf(round.payloads.values()));
+        float[] result = gather ? gather(ranks.get(group), round.payloads)
+            : round.leader != null ? round.leader.clone() : mean(List.copyOf(round.payloads.values()));
         for (int i = 0; i < round.buffers.size(); i++) {
           System.arraycopy(result, 0, round.buffers.get(i), 0, result.length);
           round.futures.get(i).complete(new Collectives.Transfer(round.buffers.get(i), 0));
         }
       }
       return future;
+    }
+
+    /** Part r of member r's buffer, for every rank r. */
+    private static float[] gather(List<String> members, Map<String, float[]> payloads) {
+      float[] result = new float[payloads.values().iterator().next().length];
+      int part = result.length / members.size();
+      for (int r = 0; r < members.size(); r++) {
+        System.arraycopy(payloads.get(members.get(r)), r * part, result, r * part, part);
+      }
+      return result;
     }
 
     private static float[] mean(List<float[]> payloads) {

@@ -8,7 +8,8 @@ import java.util.Optional;
  * single successor and receives chunks from a single predecessor, which keeps each link busy with
  * one ordered flow and lets the transport apply per-link flow control.
  */
-public sealed interface CollectiveSchedule permits RingAllReduceSchedule, ChainBroadcastSchedule {
+public sealed interface CollectiveSchedule
+    permits RingAllReduceSchedule, RingAllGatherSchedule, ChainBroadcastSchedule {
 
   /** Rank this rank sends to, or empty when it only receives. */
   Optional<Integer> successor();

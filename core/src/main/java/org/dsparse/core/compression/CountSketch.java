@@ -127,7 +127,7 @@ public final class CountSketch {
   }
 
   /** SplitMix64's finalizer: every input bit reaches every output bit. */
-  static long mix(long z) {
+  public static long mix(long z) {
     z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
     z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
     return z ^ (z >>> 31);

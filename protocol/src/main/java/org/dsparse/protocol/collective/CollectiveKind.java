@@ -4,5 +4,7 @@ package org.dsparse.protocol.collective;
 public enum CollectiveKind {
   ALL_REDUCE_SUM,
   ALL_REDUCE_MEAN,
-  BROADCAST
+  BROADCAST,
+  /** Each member's part to every member, copied (new kinds go last: the wire carries the ordinal). */
+  ALL_GATHER
 }

@@ -40,6 +40,7 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param checkpointDir where the coordinator's node saves a checkpoint at each epoch end, or empty
  * @param planner planner knobs
  * @param overlap whether and how a step's gradient AllReduces overlap its backward
+ * @param compression whether and how each process group compresses its gradients
  * @param resumeFrom a directory of one epoch's checkpoints, from which every device continues
  *     (its own file, named after it, holds where training was and its optimizer state),
  *     {@link #RESUME_FROM_DEVICES} to continue from the last committed state the devices still hold,
@@ -68,6 +69,7 @@ public record JobSpec(
     String checkpointDir,
     PlannerKnobs planner,
     Overlap overlap,
+    Compression compression,
     String resumeFrom) implements ControlMessage {
 
   /** {@link #resumeFrom} that continues from the state the job's devices hold (its coordinator was lost). */
@@ -125,6 +127,11 @@ public record JobSpec(
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(planner, "planner");
     Objects.requireNonNull(overlap, "overlap");
+    Objects.requireNonNull(compression, "compression");
+    if (compression.enabled() && averagingInterval > 1) {
+      throw new IllegalArgumentException("job " + jobId + ": compression compresses the gradients a group AllReduces"
+          + " every step, and averaging-interval " + averagingInterval + " averages weights instead");
+    }
     Objects.requireNonNull(resumeFrom, "resumeFrom");
     if (!jobId.matches("[A-Za-z0-9_.-]+")) {
       throw new IllegalArgumentException("job id '" + jobId + "' may use only letters, digits, '_', '.', '-'");
@@ -149,6 +156,40 @@ public record JobSpec(
     }
   }
 
+  /**
+   * Gradient compression in each process group that AllReduces gradients (see
+   * {@code org.dsparse.core.compression.Compression} for what the numbers mean).
+   *
+   * @param kind {@code none}, {@code topk} (Top-k with error feedback, the baseline) or {@code sketch}
+   *     (gs-SGD: Count-Sketch, heavy hitters, exact values; error feedback)
+   * @param ratio the reduction of each member's gradient bytes on the wire, above 1
+   * @param rows the sketch's rows
+   * @param columns the sketch's columns; 0: from the ratio
+   * @param minFloats groups (or overlap segments) with fewer gradient floats travel dense
+   */
+  public record Compression(String kind, double ratio, int rows, int columns, int minFloats)
+      implements ControlMessage {
+    public static final Compression NONE = new Compression("none", 1, 1, 0, 0);
+
+    public Compression {
+      Objects.requireNonNull(kind, "kind");
+      if (!kind.equals("none") && !kind.equals("topk") && !kind.equals("sketch")) {
+        throw new IllegalArgumentException("compression kind '" + kind + "' is not none, topk or sketch");
+      }
+    }
+
+    public boolean enabled() {
+      return !kind.equals("none");
+    }
+  }
+
+  /** The same job with another compression. */
+  public JobSpec withCompression(Compression other) {
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
+        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
+        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, other, resumeFrom);
+  }
+
   /** The most segments a backward may be cut into (each is a collective of its own per group). */
   public static final int MAX_OVERLAP_SEGMENTS = 32;
 
@@ -161,7 +202,7 @@ public record JobSpec(
   public JobSpec withMode(Mode other, String otherJobId) {
     return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer, learningRate,
         momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
-        planner, overlap, resumeFrom);
+        planner, overlap, compression, resumeFrom);
   }
 
   /**
@@ -184,51 +225,52 @@ public record JobSpec(
   /**
    * The aggregation protocol's name in reports: {@code sync} ({@code sync-overlap-K} with the
    * backward cut into K overlapped segments, {@code sync-overlap-dynamic} with DynaComm's dynamic
-   * decomposition), or {@code periodic-N}.
+   * decomposition), or {@code periodic-N}; with compression, {@code +sketch-50x} or {@code +topk-50x} after it.
    */
   public String protocol() {
-    if (averagingInterval > 1) {
-      return "periodic-" + averagingInterval;
-    }
-    return switch (overlap.kind()) {
+    String aggregation = averagingInterval > 1 ? "periodic-" + averagingInterval : switch (overlap.kind()) {
       case OFF -> "sync";
       case FIXED -> "sync-overlap-" + overlap.segments();
       case DYNAMIC -> "sync-overlap-dynamic";
     };
+    return compression.enabled()
+        ? aggregation + "+" + compression.kind() + "-" + String.format(java.util.Locale.ROOT, "%.0fx", compression.ratio())
+        : aggregation;
   }
+
 
   /** The same job under another aggregation protocol: averaging and refreshing every {@code interval} steps. */
   public JobSpec withProtocol(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, interval, interval, seed,
-        initialCheckpoint, checkpointDir, planner, overlap, resumeFrom);
+        initialCheckpoint, checkpointDir, planner, overlap, compression, resumeFrom);
   }
 
   /** The same job cut to at most {@code steps} steps per epoch, evaluated at epoch ends only. */
   public JobSpec withMaxStepsPerEpoch(int steps) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, steps, 0, averagingInterval, refreshInterval, seed,
-        initialCheckpoint, checkpointDir, planner, overlap, resumeFrom);
+        initialCheckpoint, checkpointDir, planner, overlap, compression, resumeFrom);
   }
 
   /** The same job with another refresh interval. */
   public JobSpec withRefreshInterval(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, interval, seed, initialCheckpoint,
-        checkpointDir, planner, overlap, resumeFrom);
+        checkpointDir, planner, overlap, compression, resumeFrom);
   }
 
   /** The same job resuming from another directory of checkpoints. */
   public JobSpec withResumeFrom(String directory) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
-        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, directory);
+        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression, directory);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, path,
-        checkpointDir, planner, overlap, resumeFrom);
+        checkpointDir, planner, overlap, compression, resumeFrom);
   }
 }

@@ -392,10 +392,11 @@ public final class CollectiveBenchmark {
   private static void printTable(double rawTcp, List<Double> rawTcpSamples, Options options, List<Row> allReduce,
       List<Row> broadcast) {
     if (options.linkBits > 0) {
-      System.out.printf(Locale.ROOT, "every member's link shaped to %s by tc; B below is one plain stream on it%n",
-          options.link);
+      System.out.printf(Locale.ROOT, "every member's link shaped to %s by tc: one plain TCP stream on it moves"
+          + " B = %.2f MB/s (median of %s MB/s)%n", options.link, rawTcp / 1e6,
+          rawTcpSamples.stream().map(b -> String.format(Locale.ROOT, "%.2f", b / 1e6)).toList());
     }
-    System.out.printf(Locale.ROOT, "raw loopback TCP B = %.2f GB/s (median of %s GB/s); %d floats (%.1f MB); "
+    System.out.printf(Locale.ROOT, "raw TCP B = %.2f GB/s (median of %s GB/s); %d floats (%.1f MB); "
             + "chunk %d KiB; median of %d runs after %d warm-ups%n",
         rawTcp / 1e9, rawTcpSamples.stream().map(b -> String.format(Locale.ROOT, "%.2f", b / 1e9)).toList(),
         options.floats, options.floats * 4 / 1e6, options.chunkBytes / 1024, options.runs, options.warmUps);
