@@ -120,6 +120,14 @@ class BadInputCorpusTest {
         "dsparse.tls.enabled = off\ndsparse.metrics.port = nine\n").toString()), "dsparse.metrics.port"));
     cases.add(new Case("refresh interval zero", List.of("submit", "--job", job("refresh",
         "dsparse.job.refresh-interval = 0")), "refresh-interval"));
+    cases.add(new Case("unknown compressor", List.of("submit", "--job", job("zip",
+        "dsparse.job.compression.kind = zip")), "dsparse.job.compression.kind"));
+    cases.add(new Case("compression ratio 1", List.of("submit", "--job", job("ratio",
+        "dsparse.job.compression { kind = sketch, ratio = 1 }")), "dsparse.job.compression.ratio"));
+    cases.add(new Case("sketch of 16 rows", List.of("submit", "--job", job("rows",
+        "dsparse.job.compression { kind = sketch, rows = 16 }")), "dsparse.job.compression.rows"));
+    cases.add(new Case("compression with periodic averaging", List.of("submit", "--job", job("periodic",
+        "dsparse.job { averaging-interval = 5, compression.kind = topk }")), "averaging-interval"));
     // Certificates.
     cases.add(new Case("tls on without folder", List.of("start"), "dsparse.tls.dir"));
     cases.add(new Case("tls folder missing", List.of("start", "--tls", "/nonexistent-tls"), "/nonexistent-tls/tls.crt"));

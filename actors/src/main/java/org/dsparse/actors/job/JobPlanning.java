@@ -15,6 +15,7 @@ import org.dsparse.core.cli.Table;
 import org.dsparse.core.collective.DynamicDecomposition;
 import org.dsparse.core.collective.OverlapCuts;
 import org.dsparse.core.collective.OverlapScheduler;
+import org.dsparse.core.compression.Compression;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Split;
 import org.dsparse.core.memory.LayerCost;
@@ -69,7 +70,7 @@ public final class JobPlanning {
       }
       List<LayerCost> costs = model.layerCosts();
       MemoryModel memory = new MemoryModel(costs, MemoryModels.clusterDeviceCoefficients(config))
-          .withFrozenPrefixMicroBatch(spec.frozenPrefixMicroBatch());
+          .withFrozenPrefixMicroBatch(spec.frozenPrefixMicroBatch()).withCompression(compression(spec));
       OptimizerKind optimizer = OptimizerKind.parse(spec.optimizer());
       if (spec.mode() == JobSpec.Mode.FULL) {
         return withOverlap(spec, fullUpdate(spec, devices, memory, optimizer, model), model);
@@ -85,12 +86,52 @@ public final class JobPlanning {
           optimizer, spec.averagingInterval(), spec.refreshInterval(),
           new CommunicationModel(knobs.hopLatencySeconds(), knobs.linkBytesPerSecond()),
           knobs.communicationWeight(), knobs.memoryWeight(), knobs.channelSplits(),
-          PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION, knobs.sharedTailLayers());
+          PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION, knobs.sharedTailLayers()).withCompression(compression(spec));
       List<DeviceBudget> budgets = devices.stream()
           .map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList();
       Plan plan = Planner.plan(memory, budgets, importance, settings);
       return withOverlap(spec, fromPlan(spec, plan, model), model);
     }
+  }
+
+  /** The core's compression settings for the job's. */
+  public static Compression compression(JobSpec spec) {
+    JobSpec.Compression job = spec.compression();
+    return switch (job.kind()) {
+      case "topk" -> new Compression(Compression.Kind.TOPK, job.ratio(), job.rows(), job.columns(), job.minFloats());
+      case "sketch" -> new Compression(Compression.Kind.SKETCH, job.ratio(), job.rows(), job.columns(), job.minFloats());
+      default -> Compression.NONE;
+    };
+  }
+
+  /**
+   * What compression does to each AllReduce group: its compressor's sizes and the bytes each member
+   * sends against the dense ring's, or why it stays dense.
+   */
+  static String compressionDescription(JobSpec spec, List<GroupPlan> groups, LayeredModel model) {
+    Compression compression = compression(spec);
+    if (!compression.enabled()) {
+      return "";
+    }
+    StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "compression: %s at %.0fx%n",
+        spec.compression().kind(), compression.ratio()));
+    for (GroupPlan group : groups) {
+      if (!group.isAllReduce()) {
+        continue;
+      }
+      int dimension = model.trainableLength(channelSlices(group.slices()));
+      int members = group.updaters().size();
+      Compression.Sizes sizes = compression.plan(dimension, members);
+      double dense = Compression.NONE.plan(dimension, members).floatsSentPerMember(dimension, members);
+      out.append(sizes.compressed()
+          ? String.format(Locale.ROOT, "  %s: %d gradient floats, %s, %.2f MB sent per member and step instead of"
+              + " %.2f MB%n", group.groupId(), dimension, sizes.kind() == Compression.Kind.SKETCH
+              ? String.format(Locale.ROOT, "a %d x %d sketch then %d values", sizes.rows(), sizes.columns(), sizes.k())
+              : String.format(Locale.ROOT, "%d pairs per member", sizes.k()),
+              4 * sizes.floatsSentPerMember(dimension, members) / 1e6, 4 * dense / 1e6)
+          : String.format(Locale.ROOT, "  %s: dense (%s)%n", group.groupId(), sizes.denseBecause()));
+    }
+    return out.toString();
   }
 
   /**
@@ -108,7 +149,7 @@ public final class JobPlanning {
         }
       }
     }
-    String description = planned.description();
+    String description = planned.description() + compressionDescription(spec, planned.groups(), model);
     if (spec.overlaps()) {
       JobSpec.Overlap overlap = spec.overlap();
       long total = bytes.values().stream().flatMapToLong(java.util.Arrays::stream).sum();

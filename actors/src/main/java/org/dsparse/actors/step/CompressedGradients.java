@@ -10,6 +10,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.function.ToIntFunction;
 import org.dsparse.actors.collective.Collectives;
+import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.core.compression.Compression;
 import org.dsparse.core.compression.CountSketch;
 import org.dsparse.core.compression.ErrorFeedback;
@@ -52,7 +53,7 @@ final class CompressedGradients {
    * @param gradientLength a group's gradient floats on this device (the whole group, every slice)
    */
   CompressedGradients(JobSpec spec, String self, List<GroupPlan> allReduce, ToIntFunction<GroupPlan> gradientLength) {
-    this.settings = of(spec.compression());
+    this.settings = JobPlanning.compression(spec);
     this.seed = spec.seed();
     this.self = self;
     for (GroupPlan group : allReduce) {
@@ -68,15 +69,6 @@ final class CompressedGradients {
       compressors.put(group.groupId(), settings.kind() == Compression.Kind.SKETCH
           ? new SketchedGradients(dimension, settings, members) : new TopKGradients(dimension, settings, members));
     }
-  }
-
-  /** The core's settings from the job's. */
-  static Compression of(JobSpec.Compression job) {
-    return switch (job.kind()) {
-      case "topk" -> new Compression(Compression.Kind.TOPK, job.ratio(), job.rows(), job.columns(), job.minFloats());
-      case "sketch" -> new Compression(Compression.Kind.SKETCH, job.ratio(), job.rows(), job.columns(), job.minFloats());
-      default -> Compression.NONE;
-    };
   }
 
   boolean compresses(GroupPlan group) {

@@ -52,6 +52,15 @@ public record Compression(Kind kind, double ratio, int rows, int columns, int mi
   }
 
   /**
+   * The floats compressing {@code dimension} gradient floats holds on a member at most, whatever its
+   * group: the residual, and the payloads, which the ratio bounds ({@code 2 * dimension / ratio}: Top-k's
+   * gathered pairs; a sketch, its values and their indices take less).
+   */
+  public long stateFloatsAtMost(long dimension) {
+    return kind == Kind.NONE ? 0 : dimension + (long) Math.ceil(2 * dimension / ratio);
+  }
+
+  /**
    * What a payload of {@code dimension} gradient floats in a group of {@code members} does: its
    * compressor's sizes, or dense with the reason.
    */

@@ -8,6 +8,8 @@ import java.util.List;
  * @param weightBytes every layer's parameters and buffers (frozen layers still run forward)
  * @param gradientBytes gradients of the updated parameters
  * @param optimizerStateBytes optimizer state of the updated parameters
+ * @param compressionBytes with gradient compression, the error-feedback residual of the updated
+ *     parameters and the compressor's payloads; 0 without
  * @param activationBytesPerLayer at the peak: activations kept for backward, per layer in model
  *     order (zero for the frozen prefix, which runs without recording); all zero when the frozen
  *     prefix's forward sets the peak
@@ -19,6 +21,7 @@ public record MemoryEstimate(
     long weightBytes,
     long gradientBytes,
     long optimizerStateBytes,
+    long compressionBytes,
     List<Long> activationBytesPerLayer,
     long transientBytes,
     long overheadBytes) {
@@ -33,7 +36,7 @@ public record MemoryEstimate(
 
   /** The predicted peak: everything above alive at once. */
   public long totalBytes() {
-    return weightBytes + gradientBytes + optimizerStateBytes + activationBytes() + transientBytes
+    return weightBytes + gradientBytes + optimizerStateBytes + compressionBytes + activationBytes() + transientBytes
         + overheadBytes;
   }
 }

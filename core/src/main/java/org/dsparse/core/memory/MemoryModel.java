@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import org.dsparse.core.compression.Compression;
 
 /**
  * Predicts the peak memory of training one model with a given update set.
@@ -25,13 +26,15 @@ public final class MemoryModel {
   private final List<LayerCost> layers;
   private final MemoryCoefficients coefficients;
   private final int frozenPrefixMicroBatch;
+  private final Compression compression;
 
-  /** A model whose frozen prefix runs the whole batch at once. */
+  /** A model whose frozen prefix runs the whole batch at once, without gradient compression. */
   public MemoryModel(List<LayerCost> layers, MemoryCoefficients coefficients) {
-    this(layers, coefficients, 0);
+    this(layers, coefficients, 0, Compression.NONE);
   }
 
-  private MemoryModel(List<LayerCost> layers, MemoryCoefficients coefficients, int frozenPrefixMicroBatch) {
+  private MemoryModel(List<LayerCost> layers, MemoryCoefficients coefficients, int frozenPrefixMicroBatch,
+      Compression compression) {
     if (layers.isEmpty()) {
       throw new IllegalArgumentException("a model needs at least one layer");
     }
@@ -42,6 +45,7 @@ public final class MemoryModel {
     this.layers = List.copyOf(layers);
     this.coefficients = Objects.requireNonNull(coefficients, "coefficients");
     this.frozenPrefixMicroBatch = frozenPrefixMicroBatch;
+    this.compression = Objects.requireNonNull(compression, "compression");
   }
 
   public List<LayerCost> layers() {
@@ -54,12 +58,21 @@ public final class MemoryModel {
 
   /** The same layers under other coefficients. */
   public MemoryModel withCoefficients(MemoryCoefficients other) {
-    return new MemoryModel(layers, other, frozenPrefixMicroBatch);
+    return new MemoryModel(layers, other, frozenPrefixMicroBatch, compression);
   }
 
   /** The same model with the frozen prefix run {@code samples} at a time (0: the whole batch). */
   public MemoryModel withFrozenPrefixMicroBatch(int samples) {
-    return new MemoryModel(layers, coefficients, samples);
+    return new MemoryModel(layers, coefficients, samples, compression);
+  }
+
+  /**
+   * The same model with its updated parameters' gradients compressed: each holds an error-feedback
+   * residual and the compressor's payloads ({@link Compression#stateFloatsAtMost}), counted exactly
+   * as optimizer state is.
+   */
+  public MemoryModel withCompression(Compression other) {
+    return new MemoryModel(layers, coefficients, frozenPrefixMicroBatch, other);
   }
 
   public int frozenPrefixMicroBatch() {
@@ -72,7 +85,7 @@ public final class MemoryModel {
     MemoryCoefficients c = coefficients;
     long overhead = update.isEmpty() ? 0 : c.fixedOverheadBytes();
     if (!t.row().recordedPhaseDominates(c)) {
-      return new MemoryEstimate(t.weights, t.gradients, t.optimizerState,
+      return new MemoryEstimate(t.weights, t.gradients, t.optimizerState, t.compression,
           Collections.nCopies(layers.size(), 0L), Math.round(t.prefixPeak * c.prefixPeakFactor()),
           overhead);
     }
@@ -81,7 +94,7 @@ public final class MemoryModel {
       activations.add(Math.round(t.updatedActivation[i] * c.updatedActivationFactor()
           + t.passThroughActivation[i] * c.passThroughActivationFactor()));
     }
-    return new MemoryEstimate(t.weights, t.gradients, t.optimizerState, activations,
+    return new MemoryEstimate(t.weights, t.gradients, t.optimizerState, t.compression, activations,
         Math.round(t.transientBytes * c.transientFactor()), overhead);
   }
 
@@ -116,6 +129,7 @@ public final class MemoryModel {
         t.gradients += FLOAT_BYTES * layer.trainableParams();
         t.optimizerState += Math.round(FLOAT_BYTES * optimizer.stateTensorsPerParam()
             * layer.trainableParams() * fraction);
+        t.compression += FLOAT_BYTES * compression.stateFloatsAtMost(Math.round(layer.trainableParams() * fraction));
         t.updatedActivation[i] = activation;
       } else if (first >= 0 && i > first) {
         t.passThroughActivation[i] = activation;
@@ -139,6 +153,7 @@ public final class MemoryModel {
     long weights;
     long gradients;
     long optimizerState;
+    long compression;
     final double[] updatedActivation;
     final double[] passThroughActivation;
     double transientBytes;
@@ -158,7 +173,7 @@ public final class MemoryModel {
         updated += updatedActivation[i];
         passThrough += passThroughActivation[i];
       }
-      return new CalibrationRow(weights + gradients + optimizerState, updated, passThrough,
+      return new CalibrationRow(weights + gradients + optimizerState + compression, updated, passThrough,
           transientBytes, prefixPeak, training);
     }
   }

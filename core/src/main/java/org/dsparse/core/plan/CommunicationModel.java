@@ -1,5 +1,7 @@
 package org.dsparse.core.plan;
 
+import org.dsparse.core.compression.Compression;
+
 /**
  * Predicts how long a collective takes on the cluster's network, so plans can be compared by
  * aggregation time rather than bytes alone: a plan that moves fewer bytes in more collectives pays
@@ -31,6 +33,21 @@ public record CommunicationModel(double hopLatencySeconds, double bytesPerSecond
       return 0;
     }
     return 2.0 * (members - 1) * (hopLatencySeconds + bytes / (members * bytesPerSecond));
+  }
+
+  /**
+   * A group's gradient aggregation under {@code compression}: dense, gs-SGD's two ring AllReduces
+   * (the sketch, then the recovered values), or Top-k's ring AllGather of every member's pairs
+   * ({@code m-1} steps each moving one member's share); {@code bytes} is the dense gradient's size.
+   */
+  public double gradientAggregationSeconds(int members, long bytes, Compression compression) {
+    Compression.Sizes sizes = compression.plan((int) Math.min(Integer.MAX_VALUE, bytes / Float.BYTES), members);
+    return switch (sizes.kind()) {
+      case NONE -> allReduceSeconds(members, bytes);
+      case SKETCH -> allReduceSeconds(members, (long) Float.BYTES * sizes.rows() * sizes.columns())
+          + allReduceSeconds(members, (long) Float.BYTES * sizes.k());
+      case TOPK -> (members - 1) * (hopLatencySeconds + 2.0 * Float.BYTES * sizes.k() / bytesPerSecond);
+    };
   }
 
   /**

@@ -63,7 +63,7 @@ final class Evaluation {
         }
       }
       int members = Long.bitCount(mask);
-      collectiveSeconds[g] = net.allReduceSeconds(members, groupBytes[g]) / p.settings.averagingInterval();
+      collectiveSeconds[g] = p.settings.aggregationSeconds(members, groupBytes[g]) / p.settings.averagingInterval();
       refreshSeconds[g] = refresh == 0 ? 0 : net.broadcastSeconds(n - members, groupBytes[g]);
       refreshTotal += refresh == 0 ? 0 : refreshSeconds[g] / refresh;
     }

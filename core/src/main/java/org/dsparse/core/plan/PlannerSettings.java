@@ -1,6 +1,7 @@
 package org.dsparse.core.plan;
 
 import java.util.Objects;
+import org.dsparse.core.compression.Compression;
 import org.dsparse.core.memory.OptimizerKind;
 
 /**
@@ -26,6 +27,7 @@ import org.dsparse.core.memory.OptimizerKind;
  * @param channelSplits whether layers may be split by output channel between process groups
  * @param minChannelFraction the smallest share of a layer's output channels a slice may hold
  * @param sharedTailLayers the shared-tail strategy's tail length; 0 lets the score choose it
+ * @param compression how groups compress their gradients, which sets what their aggregation costs
  */
 public record PlannerSettings(
     PlanStrategy strategy,
@@ -38,7 +40,8 @@ public record PlannerSettings(
     double memoryWeight,
     boolean channelSplits,
     double minChannelFraction,
-    int sharedTailLayers) {
+    int sharedTailLayers,
+    Compression compression) {
 
   public static final int DEFAULT_REFRESH_INTERVAL = 10;
   public static final double DEFAULT_COMMUNICATION_WEIGHT = 0.75;
@@ -48,6 +51,7 @@ public record PlannerSettings(
     Objects.requireNonNull(strategy, "strategy");
     Objects.requireNonNull(optimizer, "optimizer");
     Objects.requireNonNull(communication, "communication");
+    Objects.requireNonNull(compression, "compression");
     if (batch <= 0) {
       throw new IllegalArgumentException("planner batch size must be positive, got " + batch);
     }
@@ -76,6 +80,26 @@ public record PlannerSettings(
     }
   }
 
+  /** Settings without gradient compression. */
+  public PlannerSettings(PlanStrategy strategy, int batch, OptimizerKind optimizer, int averagingInterval,
+      int refreshInterval, CommunicationModel communication, double communicationWeight, double memoryWeight,
+      boolean channelSplits, double minChannelFraction, int sharedTailLayers) {
+    this(strategy, batch, optimizer, averagingInterval, refreshInterval, communication, communicationWeight,
+        memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, Compression.NONE);
+  }
+
+  /** The same knobs with groups compressing their gradients. */
+  public PlannerSettings withCompression(Compression other) {
+    return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
+        communicationWeight, memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, other);
+  }
+
+  /** A group's aggregation of {@code bytes} among {@code members}, compressed when the settings compress. */
+  double aggregationSeconds(int members, long bytes) {
+    return averagingInterval > 1 ? communication.allReduceSeconds(members, bytes)
+        : communication.gradientAggregationSeconds(members, bytes, compression);
+  }
+
   /** The communication-aware planner with default knobs. */
   public static PlannerSettings defaults(int batch, OptimizerKind optimizer) {
     return new PlannerSettings(PlanStrategy.COMMUNICATION_AWARE, batch, optimizer, 1,
@@ -85,26 +109,26 @@ public record PlannerSettings(
 
   public PlannerSettings withStrategy(PlanStrategy other) {
     return new PlannerSettings(other, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, memoryWeight, channelSplits, minChannelFraction, sharedTailLayers);
+        communicationWeight, memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, compression);
   }
 
   public PlannerSettings withChannelSplits(boolean on) {
     return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, memoryWeight, on, minChannelFraction, sharedTailLayers);
+        communicationWeight, memoryWeight, on, minChannelFraction, sharedTailLayers, compression);
   }
 
   public PlannerSettings withCommunicationWeight(double weight) {
     return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication, weight,
-        memoryWeight, channelSplits, minChannelFraction, sharedTailLayers);
+        memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, compression);
   }
 
   public PlannerSettings withSharedTailLayers(int layers) {
     return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, memoryWeight, channelSplits, minChannelFraction, layers);
+        communicationWeight, memoryWeight, channelSplits, minChannelFraction, layers, compression);
   }
 
   public PlannerSettings withMemoryWeight(double weight) {
     return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, weight, channelSplits, minChannelFraction, sharedTailLayers);
+        communicationWeight, weight, channelSplits, minChannelFraction, sharedTailLayers, compression);
   }
 }

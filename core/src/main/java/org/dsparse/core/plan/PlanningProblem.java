@@ -65,7 +65,7 @@ final class PlanningProblem {
     long total = java.util.Arrays.stream(layerBytes).sum();
     fullUpdatePeak = model.fullUpdateBytes(settings.batch(), settings.optimizer());
     dataParallel = new AggregationCost(
-        settings.communication().allReduceSeconds(this.devices.size(), total), 0);
+        settings.aggregationSeconds(this.devices.size(), total), 0);
   }
 
   int layerCount() {

@@ -30,6 +30,19 @@ class MemoryModelTest {
   }
 
   @Test
+  void compressionAddsTheResidualAndPayloadsOfTheUpdatedParametersOnly() {
+    org.dsparse.core.compression.Compression sketch = new org.dsparse.core.compression.Compression(
+        org.dsparse.core.compression.Compression.Kind.SKETCH, 50, 3, 0, 0);
+    MemoryEstimate plain = nominal.predict(UpdateSet.of(4, 3), 8, OptimizerKind.SGD_MOMENTUM);
+    MemoryEstimate compressed = nominal.withCompression(sketch).predict(UpdateSet.of(4, 3), 8,
+        OptimizerKind.SGD_MOMENTUM);
+    assertEquals(0, plain.compressionBytes());
+    // Layer d alone is updated: 100,000 residual floats and at most 2 * 100,000 / 50 payload floats.
+    assertEquals(4L * (100_000 + 4_000), compressed.compressionBytes());
+    assertEquals(plain.totalBytes() + compressed.compressionBytes(), compressed.totalBytes());
+  }
+
+  @Test
   void frozenPrefixKeepsNoActivationsAndPassThroughLayersDo() {
     MemoryEstimate e = nominal.predict(UpdateSet.of(4, 1, 3), 2, OptimizerKind.SGD);
     List<Long> act = e.activationBytesPerLayer();
