@@ -21,8 +21,9 @@ import org.dsparse.protocol.job.JobSpec;
 
 /**
  * One device's compressed gradient exchange ({@code dsparse.job.compression}): for each group it
- * AllReduces with others, whether its gradients compress at the job's settings (a group too small,
- * or one the settings cannot bring to the ratio, travels dense and {@link #denseGroups} says why),
+ * AllReduces with others, whether its gradients compress at the job's settings (a group below
+ * {@code min-floats}, or one the settings cannot bring to the ratio, travels dense and
+ * {@link #denseGroups} says why; the overlap segments of a group that compresses all compress),
  * and for those that do, the compressor and its error-feedback residual, and the exchange of one
  * part of the group's gradient through the group's collectives: gs-SGD's AllReduce of the sketch
  * then of the recovered coordinates' values, or Top-k's AllGather of (index, value) pairs. BatchNorm
@@ -66,8 +67,9 @@ final class CompressedGradients {
         }
         continue;
       }
+      Compression parts = settings.forParts();
       compressors.put(group.groupId(), settings.kind() == Compression.Kind.SKETCH
-          ? new SketchedGradients(dimension, settings, members) : new TopKGradients(dimension, settings, members));
+          ? new SketchedGradients(dimension, parts, members) : new TopKGradients(dimension, parts, members));
     }
   }
 
@@ -151,8 +153,9 @@ final class CompressedGradients {
   }
 
   /**
-   * A part too small to compress at the settings: its gradients plus what its residual held travel
-   * dense, and the residual is emptied there (all of it was sent).
+   * A part the settings cannot bring to the ratio (a segment of a few floats, where not even one
+   * coordinate fits): its gradients plus what its residual held travel dense, and the residual is
+   * emptied there (all of it was sent).
    */
   private CompletionStage<Exchanged> dense(Collectives collectives, String id, long sequence, ErrorFeedback residual,
       int offset, float[] gradients, float[] buffers) {

@@ -52,6 +52,15 @@ public record Compression(Kind kind, double ratio, int rows, int columns, int mi
   }
 
   /**
+   * The same settings for the parts of a group that compresses: {@code minFloats} decides whether a
+   * group compresses at all, not whether each overlap segment of it does (a small segment sent dense
+   * would give back what the group's compression saves).
+   */
+  public Compression forParts() {
+    return new Compression(kind, ratio, rows, columns, 0);
+  }
+
+  /**
    * The floats compressing {@code dimension} gradient floats holds on a member at most, whatever its
    * group: the residual, and the payloads, which the ratio bounds ({@code 2 * dimension / ratio}: Top-k's
    * gathered pairs; a sketch, its values and their indices take less).

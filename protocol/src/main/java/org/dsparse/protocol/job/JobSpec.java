@@ -225,7 +225,7 @@ public record JobSpec(
   /**
    * The aggregation protocol's name in reports: {@code sync} ({@code sync-overlap-K} with the
    * backward cut into K overlapped segments, {@code sync-overlap-dynamic} with DynaComm's dynamic
-   * decomposition), or {@code periodic-N}; with compression, {@code +sketch-50x} or {@code +topk-50x} after it.
+   * decomposition), or {@code periodic-N}; with compression, {@code -sketch-50x} or {@code -topk-50x} after it.
    */
   public String protocol() {
     String aggregation = averagingInterval > 1 ? "periodic-" + averagingInterval : switch (overlap.kind()) {
@@ -234,7 +234,7 @@ public record JobSpec(
       case DYNAMIC -> "sync-overlap-dynamic";
     };
     return compression.enabled()
-        ? aggregation + "+" + compression.kind() + "-" + String.format(java.util.Locale.ROOT, "%.0fx", compression.ratio())
+        ? aggregation + "-" + compression.kind() + "-" + String.format(java.util.Locale.ROOT, "%.0fx", compression.ratio())
         : aggregation;
   }
 
