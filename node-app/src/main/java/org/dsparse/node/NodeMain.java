@@ -16,6 +16,7 @@ import java.util.concurrent.CountDownLatch;
 import org.dsparse.actors.dashboard.Dashboard;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobEvent;
+import org.dsparse.actors.job.JobFiles;
 import org.dsparse.actors.job.JobReport;
 import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.NodeConfig;
@@ -124,6 +125,9 @@ public final class NodeMain {
       throw new UsageException("submit needs --job FILE");
     }
     JobConfig job = flags.has("job") ? JobConfig.read(config) : null;
+    if (job != null) {
+      JobFiles.check(job.spec());
+    }
     DsparseNode node = coordinatorOnly ? DsparseNode.startCoordinator(config) : DsparseNode.start(config);
     Runtime.getRuntime().addShutdownHook(new Thread(node::close, "node-shutdown"));
     awaitCluster(node, seeds, coordinatorOnly);

@@ -128,6 +128,17 @@ class BadInputCorpusTest {
         "dsparse.job.compression { kind = sketch, rows = 16 }")), "dsparse.job.compression.rows"));
     cases.add(new Case("compression with periodic averaging", List.of("submit", "--job", job("periodic",
         "dsparse.job { averaging-interval = 5, compression.kind = topk }")), "averaging-interval"));
+    // The job's files, checked by submit before it joins anything.
+    cases.add(new Case("initial checkpoint missing", List.of("submit", "--job", job("ckptmissing",
+        "dsparse.job.initial-checkpoint = \"/nonexistent-initial.ckpt\"")), "/nonexistent-initial.ckpt"));
+    cases.add(new Case("initial checkpoint not a checkpoint", List.of("submit", "--job", job("ckptgarbage",
+        "dsparse.job.initial-checkpoint = \"" + file("garbage.ckpt", "not a checkpoint at all") + "\"")),
+        "garbage.ckpt"));
+    Files.createDirectories(dir.resolve("empty-data"));
+    cases.add(new Case("data folder without the dataset", List.of("submit", "--job", job("nodata",
+        "dsparse.job.data = \"fashion-mnist:" + dir.resolve("empty-data") + "\"")), "dsparse.job.data"));
+    cases.add(new Case("resume from a missing directory", List.of("submit", "--job", job("resume",
+        "dsparse.job.resume-from = \"/nonexistent-epoch-3\"")), "resume-from"));
     // Certificates.
     cases.add(new Case("tls on without folder", List.of("start"), "dsparse.tls.dir"));
     cases.add(new Case("tls folder missing", List.of("start", "--tls", "/nonexistent-tls"), "/nonexistent-tls/tls.crt"));
