@@ -1,6 +1,6 @@
 /**
  * Collectives on a Pekko cluster: one {@link org.dsparse.actors.collective.ProcessGroup} actor per
- * member and per process group runs chunked ring AllReduce and pipelined chain Broadcast
+ * member and per process group runs chunked ring AllReduce and AllGather and pipelined chain Broadcast
  * (schedules in {@code org.dsparse.core.collective}), with deadlines, membership checks and
  * failure reporting that names the member at fault.
  *
@@ -10,6 +10,7 @@
  * ActorRef<ProcessGroup.Command> group =
  *     context.spawn(ProcessGroup.create(spec), ProcessGroup.actorName(spec.groupId()));
  * group.tell(new ProcessGroup.AllReduce(step, gradients, ReduceOp.MEAN, replyTo));      // every member
+ * group.tell(new ProcessGroup.AllGather(step, parts, replyTo));  // every member, its own part filled
  * group.tell(new ProcessGroup.Broadcast(step, ownerRank, weights, replyTo));            // owner
  * group.tell(ProcessGroup.Broadcast.receive(step, ownerRank, weights.length, replyTo)); // the others
  * }</pre>

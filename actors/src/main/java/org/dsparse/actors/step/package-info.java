@@ -10,7 +10,10 @@
  * or one failure naming the stage, group and member.
  *
  * <p>{@link org.dsparse.actors.step.DeviceGroups} is the device's part of the plan's groups: the
- * collectives it is a member of and what each carries. The pipeline is tested without a cluster
+ * collectives it is a member of and what each carries. A group whose gradients compress
+ * ({@code dsparse.job.compression}) goes through {@link org.dsparse.actors.step.CompressedGradients}
+ * instead of one AllReduce: gs-SGD's two AllReduces or Top-k's AllGather, the math in
+ * {@code org.dsparse.core.compression}. The pipeline is tested without a cluster
  * behind an in-memory {@code Collectives}; the simulator slows a device down by wrapping its
  * {@code Compute}.
  */
