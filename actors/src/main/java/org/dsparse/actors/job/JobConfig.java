@@ -124,7 +124,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     return new JobSpec.Overlap(JobSpec.Overlap.Kind.FIXED, fixed, profileEvery, ahead);
   }
 
-  /** {@code compression { kind, ratio, rows, columns, min-floats }}; kind none ignores the rest. */
+  /** {@code compression { kind, ratio, rows, columns, min-floats, values-share }}; kind none ignores the rest. */
   private static JobSpec.Compression compression(Config c) {
     Config z = c.getConfig("compression");
     String kind = z.getString("kind").trim().toLowerCase(Locale.ROOT);
@@ -147,11 +147,16 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     if (minFloats < 0) {
       throw bad("compression.min-floats", Integer.toString(minFloats), "0 or a positive number");
     }
+    double valuesShare = z.getDouble("values-share");
+    if (!(valuesShare > 0 && valuesShare < 1)) {
+      throw bad("compression.values-share", Double.toString(valuesShare), "a fraction between 0 and 1, e.g. 0.25");
+    }
     if (!kind.equals("none") && c.getInt("averaging-interval") > 1) {
       throw bad("compression.kind", kind, "none with averaging-interval > 1 (compression compresses the gradients"
           + " AllReduced every step; periodic averaging averages weights)");
     }
-    return kind.equals("none") ? JobSpec.Compression.NONE : new JobSpec.Compression(kind, ratio, rows, columns, minFloats);
+    return kind.equals("none") ? JobSpec.Compression.NONE : new JobSpec.Compression(kind, ratio, rows, columns, minFloats,
+        valuesShare);
   }
 
   private static String learningRateScaling(Config c) {

@@ -98,8 +98,10 @@ public final class JobPlanning {
   public static Compression compression(JobSpec spec) {
     JobSpec.Compression job = spec.compression();
     return switch (job.kind()) {
-      case "topk" -> new Compression(Compression.Kind.TOPK, job.ratio(), job.rows(), job.columns(), job.minFloats());
-      case "sketch" -> new Compression(Compression.Kind.SKETCH, job.ratio(), job.rows(), job.columns(), job.minFloats());
+      case "topk" -> new Compression(Compression.Kind.TOPK, job.ratio(), job.rows(), job.columns(), job.minFloats(),
+          job.valuesShare());
+      case "sketch" -> new Compression(Compression.Kind.SKETCH, job.ratio(), job.rows(), job.columns(), job.minFloats(),
+          job.valuesShare());
       default -> Compression.NONE;
     };
   }

@@ -12,8 +12,8 @@ import java.util.Locale;
  * <ul>
  *   <li>{@link Kind#SKETCH} (gs-SGD) runs two ring AllReduces, of the {@code rows x columns} sketch
  *       and of the {@code k} recovered coordinates' exact values, so {@code rows * columns + k = d /
- *       ratio}; {@code k} takes a quarter of that budget, the sketch the rest, unless {@code columns}
- *       is set.
+ *       ratio}; {@code k} takes {@code valuesShare} of that budget (a quarter by default), the sketch
+ *       the rest, unless {@code columns} is set.
  *   <li>{@link Kind#TOPK} runs a ring AllGather of every member's {@code k} (index, value) pairs, each
  *       member sending {@code (P-1) * 2k} floats, so {@code k = d / (P * ratio)}: the price of
  *       local selection, which grows with the group.
@@ -26,11 +26,22 @@ import java.util.Locale;
  * @param rows the sketch's rows (1 to 15)
  * @param columns the sketch's columns; 0: from the budget
  * @param minFloats payloads below this many floats travel dense
+ * @param valuesShare the sketch's share of the budget spent on exact values (the rest on the sketch
+ *     itself), when {@code columns} is 0: more values update more coordinates a step, a larger
+ *     sketch chooses them better
  */
-public record Compression(Kind kind, double ratio, int rows, int columns, int minFloats) {
+public record Compression(Kind kind, double ratio, int rows, int columns, int minFloats, double valuesShare) {
   public enum Kind { NONE, TOPK, SKETCH }
 
   public static final Compression NONE = new Compression(Kind.NONE, 1, 1, 0, 0);
+
+  /** The default share of a sketch's budget spent on exact values. */
+  public static final double DEFAULT_VALUES_SHARE = 0.25;
+
+  /** Settings with the default values share. */
+  public Compression(Kind kind, double ratio, int rows, int columns, int minFloats) {
+    this(kind, ratio, rows, columns, minFloats, DEFAULT_VALUES_SHARE);
+  }
 
   public Compression {
     if (kind == null) {
@@ -45,6 +56,9 @@ public record Compression(Kind kind, double ratio, int rows, int columns, int mi
     if (columns < 0 || minFloats < 0) {
       throw new IllegalArgumentException("sketch columns and min-floats must not be negative");
     }
+    if (!(valuesShare > 0 && valuesShare < 1)) {
+      throw new IllegalArgumentException("the values' share of a sketch's budget must be in (0, 1), got " + valuesShare);
+    }
   }
 
   public boolean enabled() {
@@ -57,7 +71,7 @@ public record Compression(Kind kind, double ratio, int rows, int columns, int mi
    * would give back what the group's compression saves).
    */
   public Compression forParts() {
-    return new Compression(kind, ratio, rows, columns, 0);
+    return new Compression(kind, ratio, rows, columns, 0, valuesShare);
   }
 
   /**
@@ -92,7 +106,7 @@ public record Compression(Kind kind, double ratio, int rows, int columns, int mi
       }
       return new Sizes(kind, k, 0, 0, "");
     }
-    int k = columns > 0 ? (int) Math.floor(budget - (double) rows * columns) : (int) Math.floor(budget / 4);
+    int k = columns > 0 ? (int) Math.floor(budget - (double) rows * columns) : (int) Math.floor(budget * valuesShare);
     int cols = columns > 0 ? columns : (int) Math.floor((budget - k) / rows);
     if (k < 1 || cols < 1) {
       return Sizes.dense(String.format(Locale.ROOT, "a %d x %d sketch leaves no room for the values at ratio %.0f"

@@ -165,11 +165,12 @@ public record JobSpec(
    * @param ratio the reduction of each member's gradient bytes on the wire, above 1
    * @param rows the sketch's rows
    * @param columns the sketch's columns; 0: from the ratio
-   * @param minFloats groups (or overlap segments) with fewer gradient floats travel dense
+   * @param minFloats groups with fewer gradient floats travel dense
+   * @param valuesShare the sketch's share of its budget spent on exact values, when columns is 0
    */
-  public record Compression(String kind, double ratio, int rows, int columns, int minFloats)
+  public record Compression(String kind, double ratio, int rows, int columns, int minFloats, double valuesShare)
       implements ControlMessage {
-    public static final Compression NONE = new Compression("none", 1, 1, 0, 0);
+    public static final Compression NONE = new Compression("none", 1, 1, 0, 0, 0.25);
 
     public Compression {
       Objects.requireNonNull(kind, "kind");
