@@ -172,6 +172,7 @@ public record JobSpec(
       implements ControlMessage {
     public static final Compression NONE = new Compression("none", 1, 1, 0, 0, 0.25);
 
+
     public Compression {
       Objects.requireNonNull(kind, "kind");
       if (!kind.equals("none") && !kind.equals("topk") && !kind.equals("sketch")) {
@@ -179,8 +180,26 @@ public record JobSpec(
       }
     }
 
+    /** The sketch's rows and values share unless set otherwise (as {@code reference.conf} has them). */
+    public static final int DEFAULT_ROWS = 3;
+    public static final double DEFAULT_VALUES_SHARE = 0.25;
+
     public boolean enabled() {
       return !kind.equals("none");
+    }
+
+    /**
+     * {@code topk-50x}, {@code sketch-50x}; a sketch split otherwise than by default adds its rows
+     * ({@code -r5}), columns ({@code -c4096}) or values share ({@code -v0.50}).
+     */
+    public String name() {
+      String name = kind + "-" + String.format(java.util.Locale.ROOT, "%.0fx", ratio);
+      if (kind.equals("sketch")) {
+        name += (rows != DEFAULT_ROWS ? "-r" + rows : "") + (columns > 0 ? "-c" + columns : "")
+            + (columns == 0 && valuesShare != DEFAULT_VALUES_SHARE
+                ? String.format(java.util.Locale.ROOT, "-v%.2f", valuesShare) : "");
+      }
+      return name;
     }
   }
 
@@ -234,9 +253,7 @@ public record JobSpec(
       case FIXED -> "sync-overlap-" + overlap.segments();
       case DYNAMIC -> "sync-overlap-dynamic";
     };
-    return compression.enabled()
-        ? aggregation + "-" + compression.kind() + "-" + String.format(java.util.Locale.ROOT, "%.0fx", compression.ratio())
-        : aggregation;
+    return compression.enabled() ? aggregation + "-" + compression.name() : aggregation;
   }
 
 

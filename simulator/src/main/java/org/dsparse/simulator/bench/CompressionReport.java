@@ -30,14 +30,25 @@ public final class CompressionReport {
   public static void main(String[] args) {
     try {
       Flags flags = Flags.parse("compression-report", args, Set.of("runs", "out"), Set.of());
-      Path runs = Path.of(flags.get("runs").orElseThrow(() -> new UsageException("--runs PATH is required")));
+      String runsFlag = flags.get("runs").orElseThrow(() -> new UsageException("--runs PATH[,PATH...] is required"));
       Path out = Path.of(flags.get("out").orElseThrow(() -> new UsageException("--out PATH is required")));
-      JsonObject simulation;
-      try {
-        simulation = JsonParser.parseString(Files.readString(runs)).getAsJsonObject();
-      } catch (IOException | RuntimeException e) {
-        throw new UsageException(runs + ": not a simulation report (" + e.getMessage() + ")");
+      // Several simulations' runs are read as one (e.g. bench/compression's with a study of sketch splits).
+      JsonObject simulation = new JsonObject();
+      simulation.add("runs", new JsonArray());
+      simulation.add("timings", new JsonArray());
+      for (String file : runsFlag.split(",")) {
+        Path runs = Path.of(file);
+        try {
+          JsonObject one = JsonParser.parseString(Files.readString(runs)).getAsJsonObject();
+          simulation.getAsJsonArray("runs").addAll(one.getAsJsonArray("runs"));
+          if (one.has("timings")) {
+            simulation.getAsJsonArray("timings").addAll(one.getAsJsonArray("timings"));
+          }
+        } catch (IOException | RuntimeException e) {
+          throw new UsageException(runs + ": not a simulation report (" + e.getMessage() + ")");
+        }
       }
+      Path runs = Path.of(runsFlag);
       JsonObject report = summarize(simulation, runs);
       Files.writeString(out, new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(report));
       print(report);
@@ -52,12 +63,18 @@ public final class CompressionReport {
   }
 
   private static final java.util.regex.Pattern COMPRESSED = java.util.regex.Pattern.compile(
-      "(.*)-(topk|sketch)-[0-9]+x");
+      "(.*)-(topk|sketch)-[0-9]+x(-[rcv][0-9.]+)*");
 
   /** {@code none}, {@code topk} or {@code sketch}, from a protocol name such as {@code sync-sketch-50x}. */
   static String compressor(String protocol) {
     java.util.regex.Matcher m = COMPRESSED.matcher(protocol);
     return m.matches() ? m.group(2) : "none";
+  }
+
+  /** The compressor with its settings: {@code none}, {@code topk-50x}, {@code sketch-50x-v0.50}. */
+  static String settings(String protocol) {
+    java.util.regex.Matcher m = COMPRESSED.matcher(protocol);
+    return m.matches() ? protocol.substring(m.end(1) + 1) : "none";
   }
 
   private static String base(String protocol) {
@@ -87,6 +104,7 @@ public final class CompressionReport {
         JsonObject row = new JsonObject();
         row.addProperty("mode", mode);
         row.addProperty("compressor", compressor(protocol));
+        row.addProperty("compressorSettings", settings(protocol));
         row.addProperty("setting", setting);
         row.addProperty("protocol", protocol);
         row.addProperty("wireBytesPerStep", trained.get("wireBytesPerStepPerDevice").getAsDouble());
@@ -100,7 +118,7 @@ public final class CompressionReport {
             : "links " + timing.get("links").getAsString() + ", " + timing.get("setting").getAsString()
                 + " timing runs (median of their repeats)");
         rows.add(row);
-        byKey.put(mode + "/" + setting + "/" + compressor(protocol) + "/" + base(protocol), row);
+        byKey.put(mode + "/" + setting + "/" + settings(protocol) + "/" + base(protocol), row);
       }
     }
     JsonObject report = new JsonObject();
@@ -132,14 +150,17 @@ public final class CompressionReport {
         return;
       }
       JsonObject none = rows.get(parts[0] + "/" + parts[1] + "/none/" + parts[3]);
-      JsonObject topk = rows.get(parts[0] + "/" + parts[1] + "/topk/" + parts[3]);
+      JsonObject topk = rows.entrySet().stream()
+          .filter(e -> e.getKey().startsWith(parts[0] + "/" + parts[1] + "/topk") && e.getKey().endsWith("/" + parts[3]))
+          .map(Map.Entry::getValue).findFirst().orElse(null);
       if (none == null) {
         return;
       }
       JsonObject g = new JsonObject();
       g.addProperty("mode", parts[0]);
       g.addProperty("setting", parts[1]);
-      g.addProperty("compressor", parts[2]);
+      g.addProperty("compressor", row.get("compressor").getAsString());
+      g.addProperty("compressorSettings", parts[2]);
       double wireCut = none.get("wireBytesPerStep").getAsDouble() / row.get("wireBytesPerStep").getAsDouble();
       double allReduceCut = none.get("allReduceBytesPerStep").getAsDouble()
           / row.get("allReduceBytesPerStep").getAsDouble();
@@ -155,7 +176,7 @@ public final class CompressionReport {
       g.addProperty("stepTimeCut", stepCut);
       g.addProperty("aggregationTimeCut", none.get("aggregationMillis").getAsDouble()
           / row.get("aggregationMillis").getAsDouble());
-      if (parts[2].equals("sketch") && topk != null) {
+      if (row.get("compressor").getAsString().equals("sketch") && topk != null) {
         g.addProperty("accuracyAgainstTopKPoints", row.get("testAccuracy").getAsDouble()
             - topk.get("testAccuracy").getAsDouble());
         g.addProperty("wireBytesAgainstTopK", row.get("wireBytesPerStep").getAsDouble()
@@ -167,12 +188,12 @@ public final class CompressionReport {
   }
 
   private static void print(JsonObject report) {
-    System.out.printf(Locale.ROOT, "%-8s %-11s %-8s %14s %14s %10s %10s %9s%n", "mode", "setting", "comp.",
+    System.out.printf(Locale.ROOT, "%-8s %-11s %-16s %14s %14s %10s %10s %9s%n", "mode", "setting", "compressor",
         "wire MB/step", "allreduce MB", "agg ms", "step ms", "acc %");
     for (JsonElement element : report.getAsJsonArray("rows")) {
       JsonObject r = element.getAsJsonObject();
-      System.out.printf(Locale.ROOT, "%-8s %-11s %-8s %14.3f %14.3f %10.1f %10.1f %9.2f%n", r.get("mode").getAsString(),
-          r.get("setting").getAsString(), r.get("compressor").getAsString(),
+      System.out.printf(Locale.ROOT, "%-8s %-11s %-16s %14.3f %14.3f %10.1f %10.1f %9.2f%n", r.get("mode").getAsString(),
+          r.get("setting").getAsString(), r.get("compressorSettings").getAsString(),
           r.get("wireBytesPerStep").getAsDouble() / 1e6, r.get("allReduceBytesPerStep").getAsDouble() / 1e6,
           r.get("aggregationMillis").getAsDouble(), r.get("stepMillis").getAsDouble(),
           r.get("testAccuracy").getAsDouble());
@@ -181,7 +202,7 @@ public final class CompressionReport {
       JsonObject g = element.getAsJsonObject();
       System.out.printf(Locale.ROOT, "%s %s %s: wire bytes %.1fx fewer (allreduce %.1fx), accuracy %+.2f pt,"
               + " step %.2fx faster%s%n", g.get("mode").getAsString(), g.get("setting").getAsString(),
-          g.get("compressor").getAsString(), g.get("wireBytesCut").getAsDouble(),
+          g.get("compressorSettings").getAsString(), g.get("wireBytesCut").getAsDouble(),
           g.get("allReduceBytesCut").getAsDouble(), g.get("accuracyDeltaPoints").getAsDouble(),
           g.get("stepTimeCut").getAsDouble(), g.has("accuracyAgainstTopKPoints")
               ? String.format(Locale.ROOT, "; against Top-k %+.2f pt at %.2fx its bytes",
