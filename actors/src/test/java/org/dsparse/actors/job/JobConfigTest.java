@@ -15,6 +15,21 @@ class JobConfigTest {
   }
 
   @Test
+  void compressionIsOffByDefaultAndNamedInTheProtocolWhenOn() {
+    assertEquals("none", JobConfig.read(ConfigFactory.load()).spec().compression().kind());
+    assertEquals("sync-overlap-dynamic", JobConfig.read(ConfigFactory.load()).spec().protocol());
+    assertEquals("sync-overlap-dynamic-topk-50x",
+        JobConfig.read(with("dsparse.job.compression.kind = topk")).spec().protocol());
+    assertEquals("sync-overlap-dynamic-sketch-20x",
+        JobConfig.read(with("dsparse.job.compression { kind = sketch, ratio = 20 }")).spec().protocol());
+    assertEquals("sync-overlap-dynamic-sketch-50x-r5-v0.50", JobConfig.read(
+        with("dsparse.job.compression { kind = sketch, rows = 5, values-share = 0.5 }")).spec().protocol());
+    UsageException e = assertThrows(UsageException.class,
+        () -> JobConfig.read(with("dsparse.job.compression { kind = sketch, values-share = 1 }")));
+    assertTrue(e.getMessage().contains("dsparse.job.compression.values-share"), e.getMessage());
+  }
+
+  @Test
   void theDefaultsDescribeAValidJobWithAMicroBatchedFrozenPrefix() {
     JobConfig job = JobConfig.read(ConfigFactory.load());
     assertEquals(8, job.spec().frozenPrefixMicroBatch());
