@@ -545,7 +545,13 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       return;
     }
     departed.put(rank, how);
-    getContext().getLog().warn("group {}: member {} {}", spec.groupId(), address, how);
+    if (current != null || !queue.isEmpty()) {
+      getContext().getLog().warn("group {}: member {} {}", spec.groupId(), address, how);
+    } else {
+      // Idle: nothing fails yet (the next collective will, naming the member). A job that just ended
+      // sees this when another device's node leaves before this device has stopped its groups.
+      getContext().getLog().info("group {}: member {} {} (no collective running)", spec.groupId(), address, how);
+    }
     if (current != null) {
       failCurrent(rank, "member " + address + " " + how, true);
     }
