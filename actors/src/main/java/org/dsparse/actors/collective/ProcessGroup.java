@@ -34,7 +34,6 @@ import org.dsparse.core.collective.ChunkLayout;
 import org.dsparse.core.collective.ChunkRejection;
 import org.dsparse.core.collective.CollectiveSchedule;
 import org.dsparse.core.collective.ReduceOp;
-import org.dsparse.core.collective.RingAllGatherSchedule;
 import org.dsparse.core.collective.RingAllReduceSchedule;
 import org.dsparse.protocol.collective.Chunk;
 import org.dsparse.protocol.collective.CollectiveAborted;
@@ -397,7 +396,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     ChunkLayout parts = request.partLengths().length == 0
         ? ChunkLayout.of(length, spec.size(), settings.chunkFloats())
         : ChunkLayout.ofParts(request.partLengths(), settings.chunkFloats());
-    return request.kind() == CollectiveKind.ALL_GATHER ? new RingAllGatherSchedule(spec.size(), selfRank, parts)
+    return request.kind() == CollectiveKind.ALL_GATHER ? RingAllReduceSchedule.allGather(spec.size(), selfRank, parts)
         : new RingAllReduceSchedule(spec.size(), selfRank, parts);
   }
 

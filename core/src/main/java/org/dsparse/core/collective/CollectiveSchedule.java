@@ -9,7 +9,7 @@ import java.util.Optional;
  * one ordered flow and lets the transport apply per-link flow control.
  */
 public sealed interface CollectiveSchedule
-    permits RingAllReduceSchedule, RingAllGatherSchedule, ChainBroadcastSchedule {
+    permits RingAllReduceSchedule, ChainBroadcastSchedule {
 
   /** Rank this rank sends to, or empty when it only receives. */
   Optional<Integer> successor();

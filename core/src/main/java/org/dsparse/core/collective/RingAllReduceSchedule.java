@@ -11,11 +11,16 @@ import java.util.Optional;
  * receives part {@code (r - t - 1) mod N} from {@code r - 1}; the same formula holds in both phases.
  * Steps {@code < N-1} add what they receive, later steps copy. The chunk received at step {@code t}
  * is exactly the chunk to send at step {@code t + 1}, so chunks pipeline through the ring.
+ *
+ * <p>{@link #allGather} is the second phase alone: rank {@code r} starts with part {@code r} filled
+ * and after {@code N-1} copying steps holds every part, sending {@code (N-1)/N} of the buffer.
  */
 public final class RingAllReduceSchedule implements CollectiveSchedule {
   private final int members;
   private final int rank;
   private final ChunkLayout layout;
+  /** Whether the ring reduce-scatters first (an AllReduce) or only gathers (an AllGather). */
+  private final boolean reduces;
 
   public RingAllReduceSchedule(int members, int rank, int length, int maxChunkFloats) {
     this(members, rank, ChunkLayout.of(length, members, maxChunkFloats));
@@ -23,6 +28,15 @@ public final class RingAllReduceSchedule implements CollectiveSchedule {
 
   /** The ring over {@code layout}, whose parts are the members' (a window of a vector, or a whole one). */
   public RingAllReduceSchedule(int members, int rank, ChunkLayout layout) {
+    this(members, rank, layout, true);
+  }
+
+  /** Ring AllGather over {@code layout}, whose part {@code r} is rank {@code r}'s contribution. */
+  public static RingAllReduceSchedule allGather(int members, int rank, ChunkLayout layout) {
+    return new RingAllReduceSchedule(members, rank, layout, false);
+  }
+
+  private RingAllReduceSchedule(int members, int rank, ChunkLayout layout, boolean reduces) {
     if (rank < 0 || rank >= members) {
       throw new IllegalArgumentException("rank " + rank + " outside [0, " + members + ")");
     }
@@ -32,6 +46,7 @@ public final class RingAllReduceSchedule implements CollectiveSchedule {
     this.members = members;
     this.rank = rank;
     this.layout = layout;
+    this.reduces = reduces;
   }
 
   @Override
@@ -66,7 +81,7 @@ public final class RingAllReduceSchedule implements CollectiveSchedule {
 
   @Override
   public int steps() {
-    return 2 * (members - 1);
+    return (reduces ? 2 : 1) * (members - 1);
   }
 
   @Override
@@ -96,12 +111,12 @@ public final class RingAllReduceSchedule implements CollectiveSchedule {
 
   @Override
   public boolean reducesOnReceive(Transfer transfer) {
-    return transfer.step() < members - 1;
+    return reduces && transfer.step() < members - 1;
   }
 
   @Override
   public boolean completesReduction(Transfer transfer) {
-    return transfer.step() == members - 2;
+    return reduces && transfer.step() == members - 2;
   }
 
   private Region chunkOf(int part, int chunk) {

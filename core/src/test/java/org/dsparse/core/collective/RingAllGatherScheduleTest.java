@@ -22,7 +22,7 @@ class RingAllGatherScheduleTest {
         buffers[r][r * partLength + i] = value;
       }
     }
-    float[][] gathered = ScheduleSimulation.run(members, r -> new RingAllGatherSchedule(members, r, layout), buffers,
+    float[][] gathered = ScheduleSimulation.run(members, r -> RingAllReduceSchedule.allGather(members, r, layout), buffers,
         null);
     for (int r = 0; r < members; r++) {
       for (int i = 0; i < expected.length; i++) {
@@ -38,7 +38,7 @@ class RingAllGatherScheduleTest {
     int[] parts = new int[members];
     java.util.Arrays.fill(parts, 1000);
     ChunkLayout layout = ChunkLayout.ofParts(parts, 64);
-    RingAllGatherSchedule gather = new RingAllGatherSchedule(members, 0, layout);
+    RingAllReduceSchedule gather = RingAllReduceSchedule.allGather(members, 0, layout);
     RingAllReduceSchedule reduce = new RingAllReduceSchedule(members, 0, layout);
     long gatherFloats = 0;
     for (int t = 0; t < gather.steps(); t++) {
