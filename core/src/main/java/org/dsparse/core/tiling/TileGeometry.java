@@ -20,10 +20,14 @@ public final class TileGeometry {
   private final List<List<Piece>> tiles;
 
   /**
-   * What one tile does at one stage: the outputs it computes ({@code outRows x outColumns}) and what it
-   * holds of the stage's input to do so, with the padding to add at image borders.
+   * What one tile does at one stage: the outputs it computes ({@code outRows x outColumns}), what it
+   * holds of the stage's input to do so, with the padding to add at image borders, and the outputs
+   * it owns ({@code ownedRows x ownedColumns}): the owned parts of a stage's output partition it, each
+   * inside its tile's outputs, so sums over the whole map (BatchNorm's statistics) count every
+   * position once.
    */
-  public record Piece(Span outRows, Span outColumns, Window.Need inRows, Window.Need inColumns) {
+  public record Piece(Span outRows, Span outColumns, Window.Need inRows, Window.Need inColumns, Span ownedRows,
+      Span ownedColumns) {
     public long outArea() {
       return (long) outRows.length() * outColumns.length();
     }
@@ -64,25 +68,66 @@ public final class TileGeometry {
       throw new IllegalArgumentException("a " + rows + " x " + columns + " grid does not fit the group's "
           + heights[n] + " x " + widths[n] + " output");
     }
-    Span[] rowSplit = Span.split(heights[n], rows);
-    Span[] columnSplit = Span.split(widths[n], columns);
+    Axis[] alongRows = axis(stages, true, heights, rows);
+    Axis[] alongColumns = axis(stages, false, widths, columns);
     List<List<Piece>> tiles = new ArrayList<>();
-    for (Span r : rowSplit) {
-      for (Span c : columnSplit) {
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < columns; c++) {
         Piece[] pieces = new Piece[n];
-        Span outRows = r;
-        Span outColumns = c;
-        for (int s = n - 1; s >= 0; s--) {
-          Window.Need inRows = stages.get(s).height().need(outRows, heights[s]);
-          Window.Need inColumns = stages.get(s).width().need(outColumns, widths[s]);
-          pieces[s] = new Piece(outRows, outColumns, inRows, inColumns);
-          outRows = inRows.held();
-          outColumns = inColumns.held();
+        for (int s = 0; s < n; s++) {
+          pieces[s] = new Piece(alongRows[s].out[r], alongColumns[s].out[c], alongRows[s].need[r],
+              alongColumns[s].need[c], alongRows[s].owned[r], alongColumns[s].owned[c]);
         }
         tiles.add(List.of(pieces));
       }
     }
     return new TileGeometry(List.copyOf(stages), heights, widths, rows, columns, List.copyOf(tiles));
+  }
+
+  /** One axis of every stage: per part of the grid along it, the outputs computed, the input held, the outputs owned. */
+  private record Axis(Span[] out, Window.Need[] need, Span[] owned) {}
+
+  /**
+   * Going back from the last stage's even split: each stage's outputs are what the stage after reads,
+   * widened so that the parts cover the whole map (a stride or a border can leave rows nobody reads,
+   * which the untiled layers still compute and count in BatchNorm's statistics); each part owns a
+   * run of them, near the even split, inside what it computes.
+   */
+  private static Axis[] axis(List<Stage> stages, boolean alongRows, int[] sizes, int parts) {
+    int n = stages.size();
+    Axis[] axes = new Axis[n];
+    Span[] out = Span.split(sizes[n], parts);
+    for (int s = n - 1; s >= 0; s--) {
+      int size = sizes[s + 1];
+      Span[] even = Span.split(size, parts);
+      Span[] owned = new Span[parts];
+      int from = 0;
+      for (int p = 0; p < parts; p++) {
+        int to = size;
+        if (p + 1 < parts) {
+          // Between this part and the next: inside both where they overlap, else where the next begins.
+          int low = Math.min(out[p + 1].from(), out[p].to());
+          int high = Math.max(out[p + 1].from(), out[p].to());
+          to = Math.max(from, Math.min(high, Math.max(low, even[p].to())));
+          if (out[p].to() <= out[p + 1].from()) {
+            to = Math.max(from, out[p + 1].from());
+          }
+        }
+        owned[p] = new Span(from, to);
+        out[p] = new Span(Math.min(out[p].from(), from), Math.max(out[p].to(), to));
+        from = to;
+      }
+      Window window = alongRows ? stages.get(s).height() : stages.get(s).width();
+      Window.Need[] need = new Window.Need[parts];
+      Span[] below = new Span[parts];
+      for (int p = 0; p < parts; p++) {
+        need[p] = window.need(out[p], sizes[s]);
+        below[p] = need[p].held();
+      }
+      axes[s] = new Axis(out.clone(), need, owned);
+      out = below;
+    }
+    return axes;
   }
 
   public int tiles() {

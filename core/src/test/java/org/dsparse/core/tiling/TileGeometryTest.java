@@ -66,6 +66,7 @@ class TileGeometryTest {
             }
           }
           assertEquals((long) expected.length * expected[0].length, owned, "tiles overlap or leave gaps");
+          assertOwnedPartitionEveryStage(g);
           for (int r = 0; r < expected.length; r++) {
             assertArrayEquals(expected[r], assembled[r], height + "x" + width + " in " + grid[0] + "x" + grid[1]
                 + " tiles, output row " + r);
@@ -73,6 +74,42 @@ class TileGeometryTest {
         }
       }
     }
+  }
+
+  /** At every stage the owned parts cover the map once, each inside what its tile computes. */
+  private static void assertOwnedPartitionEveryStage(TileGeometry g) {
+    for (int s = 0; s < g.stages().size(); s++) {
+      long[][] count = new long[g.height(s + 1)][g.width(s + 1)];
+      for (int t = 0; t < g.tiles(); t++) {
+        TileGeometry.Piece p = g.tile(t).get(s);
+        assertTrue(p.outRows().contains(p.ownedRows()) && p.outColumns().contains(p.ownedColumns()),
+            "stage " + s + " tile " + t + " owns " + p.ownedRows() + " x " + p.ownedColumns() + " outside "
+                + p.outRows() + " x " + p.outColumns());
+        for (int r = p.ownedRows().from(); r < p.ownedRows().to(); r++) {
+          for (int c = p.ownedColumns().from(); c < p.ownedColumns().to(); c++) {
+            count[r][c]++;
+          }
+        }
+      }
+      for (long[] row : count) {
+        for (long c : row) {
+          assertEquals(1, c, "stage " + s + ": a position owned " + c + " times");
+        }
+      }
+    }
+  }
+
+  @Test
+  void rowsNobodyReadsAreStillComputedByTheLastTile() {
+    // 2x2 pooling, stride 2, on 15 rows reads rows 0-13: row 14 of the 3x3's output is computed
+    // untiled (and counted in a BatchNorm's statistics), so a tile must compute it too.
+    TileGeometry g = TileGeometry.of(List.of(conv("c", 3, 1, 1, 1), conv("pool", 2, 2, 0, 1)), 15, 15, 2, 1);
+    // The pooling's 7 outputs split 4 + 3 read rows [0, 8) and [8, 14) of the 3x3's output.
+    assertEquals(new Span(8, 15), g.tile(1).get(0).outRows());
+    assertEquals(new Span(8, 15), g.tile(1).get(0).ownedRows());
+    assertEquals(new Span(0, 8), g.tile(0).get(0).ownedRows());
+    // Row 14 needs input rows 13-14 (and the padding below).
+    assertEquals(new Window.Need(new Span(7, 15), 0, 1), g.tile(1).get(0).inRows());
   }
 
   @Test
