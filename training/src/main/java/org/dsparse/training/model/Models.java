@@ -91,9 +91,9 @@ public final class Models {
         .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).optPadding(new Shape(1, 1))
             .setFilters(filters).optBias(false).build())
         .add(BatchNorm.builder().build())
-        .add(Activation::relu);
+        .add(Activation.reluBlock());
     if (pool) {
-      block.add(Pool.maxPool2dBlock(new Shape(2, 2), new Shape(2, 2)));
+      block.add(new MaxPool(2, 2));
     }
     return block;
   }
