@@ -1,0 +1,25 @@
+package org.dsparse.training.tiling;
+
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * What a tile group's members exchange during a tiled step, each call made by every member in the
+ * same order: the group's collectives (a sum, a gather, a broadcast), whatever carries them. Every
+ * wait has the transport's deadline; a failure names the member that caused it.
+ */
+public interface TileExchange {
+  /** This member's place in the tile group: it computes tile {@code rank()}. */
+  int rank();
+
+  int members();
+
+  /** The element-wise sum of every member's {@code local} (all the same length). */
+  CompletionStage<float[]> sum(float[] local);
+
+  /** Every member's {@code local}, in rank order (lengths may differ). */
+  CompletionStage<List<float[]>> gather(float[] local);
+
+  /** Member {@code root}'s {@code data} (the others pass null and the length to expect). */
+  CompletionStage<float[]> broadcast(int root, float[] data, int length);
+}
