@@ -22,6 +22,9 @@ public interface Collectives {
    */
   CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int[] partLengths);
 
+  /** The element-wise sum of every member's {@code payload}, in place (a tile group's partial gradients). */
+  CompletionStage<Transfer> sum(String group, long sequence, float[] payload);
+
   /**
    * Every member's part to every member, in place: {@code buffer} holds one part per member in rank
    * order, of equal length, and this member has filled its own.
@@ -59,6 +62,11 @@ public interface Collectives {
       public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int[] partLengths) {
         return ask(group, replyTo -> new ProcessGroup.AllReduce(sequence, payload, partLengths, ReduceOp.MEAN,
             replyTo));
+      }
+
+      @Override
+      public CompletionStage<Transfer> sum(String group, long sequence, float[] payload) {
+        return ask(group, replyTo -> new ProcessGroup.AllReduce(sequence, payload, ReduceOp.SUM, replyTo));
       }
 
       @Override

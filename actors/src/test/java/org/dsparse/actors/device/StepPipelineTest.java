@@ -296,6 +296,11 @@ class StepPipelineTest {
         }
 
         @Override
+        public CompletionStage<Transfer> sum(String group, long sequence, float[] payload) {
+          throw new UnsupportedOperationException("the step pipeline averages");
+        }
+
+        @Override
         public CompletionStage<Transfer> allGather(String group, long sequence, float[] buffer) {
           return join(name, group, sequence, buffer, false, true);
         }

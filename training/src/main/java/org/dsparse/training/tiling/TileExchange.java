@@ -17,8 +17,11 @@ public interface TileExchange {
   /** The element-wise sum of every member's {@code local} (all the same length). */
   CompletionStage<float[]> sum(float[] local);
 
-  /** Every member's {@code local}, in rank order (lengths may differ). */
-  CompletionStage<List<float[]>> gather(float[] local);
+  /**
+   * Every member's {@code local}, in rank order; {@code lengths} is every member's length (which the
+   * geometry tells each of them), so that the transport knows what to expect.
+   */
+  CompletionStage<List<float[]>> gather(float[] local, int[] lengths);
 
   /** Member {@code root}'s {@code data} (the others pass null and the length to expect). */
   CompletionStage<float[]> broadcast(int root, float[] data, int length);

@@ -115,7 +115,9 @@ public final class TiledStep implements AutoCloseable {
       moments[1 + c] = (float) mean;
       moments[1 + channels + c] = (float) Math.max(0, local[channels + c] - count * mean * mean);
     }
-    return exchange.gather(moments).thenComposeAsync(all -> {
+    int[] lengths = new int[exchange.members()];
+    java.util.Arrays.fill(lengths, moments.length);
+    return exchange.gather(moments, lengths).thenComposeAsync(all -> {
       step.resume(combine(all, channels));
       return statistics(step);
     }, djl);
@@ -161,7 +163,15 @@ public final class TiledStep implements AutoCloseable {
       }
     }
     float[] packed = pack(parts);
-    return exchange.gather(packed).thenApplyAsync(all -> {
+    int[] lengths = new int[exchange.members()];
+    for (int from = 0; from < exchange.members(); from++) {
+      for (int u = 0; u < exchange.members(); u++) {
+        if (u != from) {
+          lengths[from] += area(block(before.owned(from), after.input(u)), own);
+        }
+      }
+    }
+    return exchange.gather(packed, lengths).thenApplyAsync(all -> {
       TileGeometry.Piece held = after.input(t);
       Span rows = held.inRows().held();
       Span columns = held.inColumns().held();
@@ -199,7 +209,12 @@ public final class TiledStep implements AutoCloseable {
   /** The last group's output onto the head. */
   private CompletionStage<NDArray> gatherOutput(NDArray own) {
     TileGeometry last = geometries.get(geometries.size() - 1);
-    return exchange.gather(pack(List.of(own))).thenApplyAsync(all -> {
+    int[] lengths = new int[exchange.members()];
+    for (int u = 0; u < exchange.members(); u++) {
+      TileGeometry.Piece p = last.owned(u);
+      lengths[u] = area(new Block(p.outRows(), p.outColumns()), own);
+    }
+    return exchange.gather(pack(List.of(own)), lengths).thenApplyAsync(all -> {
       if (tile() != head) {
         return null;
       }
@@ -286,7 +301,15 @@ public final class TiledStep implements AutoCloseable {
         }
       }
     }
-    return exchange.gather(pack(parts)).thenApplyAsync(all -> {
+    int[] lengths = new int[exchange.members()];
+    for (int from = 0; from < exchange.members(); from++) {
+      for (int o = 0; o < exchange.members(); o++) {
+        if (o != from) {
+          lengths[from] += area(block(before.owned(o), after.input(from)), inputGradient);
+        }
+      }
+    }
+    return exchange.gather(pack(parts), lengths).thenApplyAsync(all -> {
       TileGeometry.Piece own = before.owned(t);
       Span rows = own.outRows();
       Span columns = own.outColumns();
@@ -372,6 +395,12 @@ public final class TiledStep implements AutoCloseable {
   private static Block block(TileGeometry.Piece owner, TileGeometry.Piece input) {
     return new Block(owner.outRows().intersect(input.inRows().held()),
         owner.outColumns().intersect(input.inColumns().held()));
+  }
+
+  /** Floats of {@code b} over the batch and channels of {@code like}. */
+  private static int area(Block b, NDArray like) {
+    return b.isEmpty() ? 0 : Math.toIntExact(like.getShape().get(0) * like.getShape().get(1) * b.rows().length()
+        * b.columns().length());
   }
 
   private static NDIndex index(Block b, Span rows, Span columns) {

@@ -195,7 +195,8 @@ class TiledStepTest {
         }
 
         @Override
-        public CompletionStage<List<float[]>> gather(float[] local) {
+        public CompletionStage<List<float[]>> gather(float[] local, int[] lengths) {
+          assertEquals(lengths[rank], local.length, "member " + rank + " announced another length");
           return call(rank, local, all -> {
             List<float[]> list = new ArrayList<>();
             for (Object o : all) {

@@ -1,0 +1,93 @@
+package org.dsparse.actors.step;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicLong;
+import org.dsparse.actors.collective.Collectives;
+import org.dsparse.training.tiling.TileExchange;
+
+/**
+ * A tile group's exchanges over its process group: sums as its ring AllReduce, gathers as its ring
+ * AllGather (every part padded to the longest, which the geometry tells every member), the head's
+ * broadcast as its chain Broadcast from the leader. So every wait has the group's deadlines, and a
+ * member that is lost fails the step naming it.
+ *
+ * <p>A gather reaches every member, though each needs only its neighbours' halos: a neighbour
+ * exchange would send a tile's halo rows to the one or two tiles that read them; the ring sends
+ * them on to all. The bytes on the wire count what the ring sends.
+ */
+public final class TileGroupExchange implements TileExchange {
+  private final Collectives collectives;
+  private final String group;
+  private final int rank;
+  private final int members;
+  private final AtomicLong sequence;
+
+  /**
+   * @param sequence the group's collective sequence, the same on every member (each call takes the
+   *     next number)
+   */
+  public TileGroupExchange(Collectives collectives, String group, int rank, int members, AtomicLong sequence) {
+    if (rank < 0 || rank >= members) {
+      throw new IllegalArgumentException("rank " + rank + " outside a tile group of " + members);
+    }
+    this.collectives = collectives;
+    this.group = group;
+    this.rank = rank;
+    this.members = members;
+    this.sequence = sequence;
+  }
+
+  @Override
+  public int rank() {
+    return rank;
+  }
+
+  @Override
+  public int members() {
+    return members;
+  }
+
+  @Override
+  public CompletionStage<float[]> sum(float[] local) {
+    return collectives.sum(group, sequence.incrementAndGet(), local.clone()).thenApply(Collectives.Transfer::result);
+  }
+
+  @Override
+  public CompletionStage<List<float[]>> gather(float[] local, int[] lengths) {
+    if (lengths.length != members || lengths[rank] != local.length) {
+      throw new IllegalArgumentException("member " + rank + " of group " + group + " gathers " + local.length
+          + " floats, announced " + Arrays.toString(lengths));
+    }
+    int part = Arrays.stream(lengths).max().orElse(0);
+    if (part == 0) {
+      // Every member knows every length: all skip the collective together.
+      List<float[]> none = new ArrayList<>();
+      for (int u = 0; u < members; u++) {
+        none.add(new float[0]);
+      }
+      return CompletableFuture.completedFuture(none);
+    }
+    float[] buffer = new float[part * members];
+    System.arraycopy(local, 0, buffer, rank * part, local.length);
+    return collectives.allGather(group, sequence.incrementAndGet(), buffer).thenApply(done -> {
+      List<float[]> parts = new ArrayList<>();
+      for (int u = 0; u < members; u++) {
+        parts.add(Arrays.copyOfRange(done.result(), u * part, u * part + lengths[u]));
+      }
+      return parts;
+    });
+  }
+
+  @Override
+  public CompletionStage<float[]> broadcast(int root, float[] data, int length) {
+    if (root != 0) {
+      throw new IllegalArgumentException("group " + group + " broadcasts from its leader, rank 0, not " + root);
+    }
+    return collectives.broadcast(group, sequence.incrementAndGet(), rank == 0 ? data : null, length)
+        .thenApply(Collectives.Transfer::result);
+  }
+}
