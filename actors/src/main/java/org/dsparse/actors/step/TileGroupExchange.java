@@ -25,6 +25,7 @@ public final class TileGroupExchange implements TileExchange {
   private final int rank;
   private final int members;
   private final AtomicLong sequence;
+  private final AtomicLong calls = new AtomicLong();
 
   /**
    * @param sequence the group's collective sequence, the same on every member (each call takes the
@@ -41,6 +42,11 @@ public final class TileGroupExchange implements TileExchange {
     this.sequence = sequence;
   }
 
+  /** Collectives this member has run (each a round of ring latency on the tile group's links). */
+  public long calls() {
+    return calls.get();
+  }
+
   @Override
   public int rank() {
     return rank;
@@ -53,7 +59,7 @@ public final class TileGroupExchange implements TileExchange {
 
   @Override
   public CompletionStage<float[]> sum(float[] local) {
-    return collectives.sum(group, sequence.incrementAndGet(), local.clone()).thenApply(Collectives.Transfer::result);
+    return collectives.sum(group, next(), local.clone()).thenApply(Collectives.Transfer::result);
   }
 
   @Override
@@ -73,7 +79,7 @@ public final class TileGroupExchange implements TileExchange {
     }
     float[] buffer = new float[part * members];
     System.arraycopy(local, 0, buffer, rank * part, local.length);
-    return collectives.allGather(group, sequence.incrementAndGet(), buffer).thenApply(done -> {
+    return collectives.allGather(group, next(), buffer).thenApply(done -> {
       List<float[]> parts = new ArrayList<>();
       for (int u = 0; u < members; u++) {
         parts.add(Arrays.copyOfRange(done.result(), u * part, u * part + lengths[u]));
@@ -82,12 +88,17 @@ public final class TileGroupExchange implements TileExchange {
     });
   }
 
+  private long next() {
+    calls.incrementAndGet();
+    return sequence.incrementAndGet();
+  }
+
   @Override
   public CompletionStage<float[]> broadcast(int root, float[] data, int length) {
     if (root != 0) {
       throw new IllegalArgumentException("group " + group + " broadcasts from its leader, rank 0, not " + root);
     }
-    return collectives.broadcast(group, sequence.incrementAndGet(), rank == 0 ? data : null, length)
+    return collectives.broadcast(group, next(), rank == 0 ? data : null, length)
         .thenApply(Collectives.Transfer::result);
   }
 }

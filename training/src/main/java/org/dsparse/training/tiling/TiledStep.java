@@ -366,8 +366,11 @@ public final class TiledStep implements AutoCloseable {
       int at = 0;
       for (Parameter p : trained) {
         try (NDArray g = p.getArray().getGradient()) {
-          NativeFloats.withView(manager, total, at, g.getShape(), view -> view.toType(g.getDataType(), false)
-              .copyTo(g));
+          // In place through PyTorch: copyTo would point the gradient at the staging buffer's memory.
+          NativeFloats.withView(manager, total, at, g.getShape(), view -> {
+            g.subi(g);
+            g.addi(view.toType(g.getDataType(), false));
+          });
           at += (int) g.getShape().size();
         }
       }

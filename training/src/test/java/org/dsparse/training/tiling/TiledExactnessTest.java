@@ -140,7 +140,7 @@ class TiledExactnessTest {
   }
 
   /** The layers' tensors in float64, the trained ones recording gradients again. */
-  private static void toDoubles(List<Layer> layers) {
+  static void toDoubles(List<Layer> layers) {
     try {
       Field array = Parameter.class.getDeclaredField("array");
       array.setAccessible(true);

@@ -1,0 +1,283 @@
+package org.dsparse.simulator.bench;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.StreamSupport;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.dsparse.actors.collective.Collectives;
+import org.dsparse.actors.collective.GroupSpec;
+import org.dsparse.actors.collective.ProcessGroup;
+import org.dsparse.actors.step.TileGroupExchange;
+import org.dsparse.core.cli.Flags;
+import org.dsparse.core.data.ImageSet;
+import org.dsparse.core.data.Split;
+import org.dsparse.core.memory.UpdateSet;
+import org.dsparse.core.tiling.TilingCostModel;
+import org.dsparse.protocol.wire.WireTraffic;
+import org.dsparse.training.data.DataSource;
+import org.dsparse.training.data.ImageBatch;
+import org.dsparse.training.data.ImageSetDataset;
+import org.dsparse.training.model.Checkpoint;
+import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.model.Models;
+import org.dsparse.training.profile.ProcessMemory;
+import org.dsparse.training.tiling.TiledTrainer;
+import org.dsparse.training.trainer.DjlDefaults;
+import org.dsparse.training.trainer.DjlThread;
+import org.dsparse.training.trainer.OptimizerSpec;
+import org.dsparse.training.trainer.SparseTrainer;
+
+/**
+ * One device of {@link TilingBench}, in its own JVM: with {@code --members 1}, the whole network on
+ * this device (DSparse's ordinary step); otherwise one member of a tile group on a loopback cluster,
+ * its first layers tiled ({@link TiledTrainer}), rank 0 the head. Trains the same batches from the
+ * same weights, then writes what it measured as JSON: its peak training memory (resident growth),
+ * per step the CPU time of its DJL thread (the tiles, and on the head the rest of the network
+ * apart), its bytes on the wire, and on the head the test accuracy of a slice of the test set.
+ */
+public final class TileDevice {
+  private TileDevice() {}
+
+  public static void main(String[] args) throws Exception {
+    DjlDefaults.apply();
+    Flags flags = Flags.parse("tile-device", args, Set.of("rank", "members", "port", "model", "data", "resolution",
+        "batch", "steps", "seed", "grouping", "grid", "checkpoint", "evaluate", "learning-rate", "out"), Set.of());
+    int rank = Integer.parseInt(flags.get("rank").orElseThrow());
+    int members = Integer.parseInt(flags.get("members").orElseThrow());
+    int port = Integer.parseInt(flags.get("port").orElseThrow());
+    Path out = Path.of(flags.get("out").orElseThrow());
+    ActorSystem<Void> system = members > 1 ? cluster(rank, members, port) : null;
+    try {
+      JsonObject result = train(flags, rank, members, port, system);
+      Files.writeString(out, result.toString());
+    } finally {
+      if (system != null) {
+        system.terminate();
+        system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      }
+    }
+    System.exit(0);
+  }
+
+  private static ActorSystem<Void> cluster(int rank, int members, int port) throws InterruptedException {
+    Config config = ConfigFactory.parseString(String.join("\n",
+        "pekko.loglevel = WARNING",
+        "pekko.actor.provider = cluster",
+        "pekko.remote.artery.canonical.hostname = 127.0.0.1",
+        "pekko.remote.artery.canonical.port = " + (port + rank),
+        "pekko.cluster.seed-nodes = [\"pekko://tiles@127.0.0.1:" + port + "\"]",
+        "pekko.cluster.downing-provider-class = \"\"",
+        "pekko.cluster.jmx.enabled = off",
+        "dsparse.collective.deadline = 60 s"))
+        .withFallback(ConfigFactory.load());
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "tiles", config);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (StreamSupport.stream(Cluster.get(system).state().getMembers().spliterator(), false)
+        .filter(m -> m.status() == MemberStatus.up()).count() < members) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("tile device " + rank + ": a cluster of " + members
+            + " did not form within 120 s");
+      }
+      Thread.sleep(50);
+    }
+    return system;
+  }
+
+  private static JsonObject train(Flags flags, int rank, int members, int port, ActorSystem<Void> system)
+      throws Exception {
+    DataSource source = DataSource.parse(flags.get("data", "fashion-mnist"), "--data");
+    long seed = Long.parseLong(flags.get("seed", "1"));
+    int batch = Integer.parseInt(flags.get("batch").orElseThrow());
+    int steps = Integer.parseInt(flags.get("steps").orElseThrow());
+    int resolution = Integer.parseInt(flags.get("resolution").orElseThrow());
+    ImageSet trainSet = source.load(Split.TRAIN);
+    ImageSet testSet = source.load(Split.TEST);
+    ImageSetDataset train = ImageSetDataset.builder().setImageSet(trainSet)
+        .optNormalization(source.normalization()).setSeededSampling(batch, seed).build();
+    ImageSetDataset test = ImageSetDataset.builder().setImageSet(testSet)
+        .optNormalization(source.normalization()).setSeededSampling(batch, seed).build();
+    int pixels = (int) train.imageShape().get(1);
+    if (resolution % pixels != 0) {
+      throw new IllegalArgumentException("--resolution " + resolution + " is not a multiple of the images' "
+          + pixels + " pixels");
+    }
+    int factor = resolution / pixels;
+    Shape sample = new Shape(train.imageShape().get(0), resolution, resolution);
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    long djlThread = DjlThread.call(() -> Thread.currentThread().getId());
+    Executor djl = work -> DjlThread.submit(() -> {
+      work.run();
+      return null;
+    });
+    TileGroupExchange exchange = null;
+    if (members > 1) {
+      List<Address> addresses = new ArrayList<>();
+      for (int r = 0; r < members; r++) {
+        addresses.add(new Address("pekko", "tiles", "127.0.0.1", port + r));
+      }
+      GroupSpec spec = new GroupSpec("tiles", addresses);
+      ActorRef<ProcessGroup.Command> group = system.systemActorOf(ProcessGroup.create(spec),
+          ProcessGroup.actorName(spec.groupId()), org.apache.pekko.actor.typed.Props.empty());
+      Collectives collectives = Collectives.of(Map.of("tiles", group), Duration.ofSeconds(120), system.scheduler());
+      exchange = new TileGroupExchange(collectives, "tiles", rank, members, new AtomicLong());
+    }
+    TileGroupExchange tileExchange = exchange;
+    LayeredModel model = DjlThread.call(() -> {
+      LayeredModel m = Models.create(flags.get("model", "mobilenetv2"), sample, trainSet.classes(), seed);
+      if (!flags.get("checkpoint", "").isEmpty()) {
+        Checkpoint.load(m, Path.of(flags.get("checkpoint").get()));
+      }
+      return m;
+    });
+    NDManager manager = DjlThread.call(() -> Engine.getInstance().newBaseManager());
+    OptimizerSpec optimizer = new OptimizerSpec(org.dsparse.core.memory.OptimizerKind.SGD_MOMENTUM,
+        Float.parseFloat(flags.get("learning-rate", "0.01")), 0.9f, 0);
+    SparseTrainer whole = members == 1
+        ? DjlThread.call(() -> new SparseTrainer(model, UpdateSet.all(model.layerCount()), optimizer)) : null;
+    TiledTrainer tiled = members > 1 ? DjlThread.call(() -> new TiledTrainer(model,
+        groups(flags.get("grouping").orElseThrow()), grid(flags.get("grid").orElseThrow()), sample, optimizer,
+        tileExchange, djl)) : null;
+    try {
+      DjlThread.run(System::gc);
+      long baseline = ProcessMemory.residentBytes();
+      ProcessMemory.resetPeak();
+      JsonArray cpu = new JsonArray();
+      JsonArray rest = new JsonArray();
+      JsonArray losses = new JsonArray();
+      Map<String, WireTraffic.Bytes> before = system != null ? WireTraffic.get(system).snapshot() : Map.of();
+      Iterator<ImageBatch> batches = DjlThread.call(() -> train.batches(manager, batch, seed, 0).iterator());
+      for (int s = 0; s < steps; s++) {
+        ImageBatch b = DjlThread.call(batches::next);
+        NDManager stepManager = DjlThread.call(manager::newSubManager);
+        try {
+          NDArray images = DjlThread.call(() -> {
+            NDArray up = upsample(b.images(), factor);
+            up.attach(stepManager);
+            return up;
+          });
+          long started = threads.getThreadCpuTime(djlThread);
+          float loss;
+          if (whole != null) {
+            loss = DjlThread.call(() -> {
+              float l = whole.forwardBackward(images, b.labels());
+              whole.step();
+              return l;
+            });
+          } else {
+            GradientCollector collector = DjlThread.call(() -> Engine.getInstance().newGradientCollector());
+            try {
+              loss = DjlThread.call(() -> tiled.step(images, b.labels(), collector, stepManager))
+                  .toCompletableFuture().get(10, TimeUnit.MINUTES);
+            } finally {
+              DjlThread.run(collector::close);
+            }
+            DjlThread.run(tiled::update);
+          }
+          cpu.add((threads.getThreadCpuTime(djlThread) - started) / 1e6);
+          rest.add(tiled != null ? tiled.lastRestCpuNanos() / 1e6 : 0);
+          losses.add(loss);
+        } finally {
+          DjlThread.run(() -> {
+            stepManager.close();
+            b.close();
+          });
+        }
+      }
+      long peak = ProcessMemory.peakResidentBytes() - baseline;
+      Map<String, WireTraffic.Bytes> traffic = system != null
+          ? WireTraffic.between(before, WireTraffic.get(system).snapshot()) : Map.of();
+      long sent = 0;
+      long received = 0;
+      for (var e : traffic.entrySet()) {
+        if (!e.getKey().equals(WireTraffic.CONTROL)) {
+          sent += e.getValue().sent();
+          received += e.getValue().received();
+        }
+      }
+      JsonObject result = new JsonObject();
+      result.addProperty("rank", rank);
+      result.addProperty("members", members);
+      result.addProperty("peakMemoryBytes", peak);
+      result.add("cpuMillis", cpu);
+      result.add("restCpuMillis", rest);
+      result.add("losses", losses);
+      result.addProperty("sentBytesPerStep", (double) sent / steps);
+      result.addProperty("receivedBytesPerStep", (double) received / steps);
+      result.addProperty("exchangesPerStep", exchange != null ? (double) exchange.calls() / steps : 0);
+      if (rank == 0) {
+        int evaluate = Integer.parseInt(flags.get("evaluate", "1000"));
+        long[] counts = DjlThread.call(() -> {
+          long correct = 0;
+          long seen = 0;
+          for (ImageBatch b : test.batches(manager, batch, seed, 0)) {
+            try (b; NDManager evalManager = manager.newSubManager()) {
+              if (seen >= evaluate) {
+                break;
+              }
+              NDArray images = upsample(b.images(), factor);
+              images.attach(evalManager);
+              correct += whole != null ? whole.correct(images, b.labels()) : tiled.correct(images, b.labels());
+              seen += b.size();
+            }
+          }
+          return new long[] {correct, seen};
+        });
+        result.addProperty("testImages", counts[1]);
+        result.addProperty("testAccuracy", 100.0 * counts[0] / counts[1]);
+      }
+      return result;
+    } finally {
+      DjlThread.run(() -> {
+        manager.close();
+        model.close();
+      });
+    }
+  }
+
+  /** Nearest-neighbour upsampling by an integer factor: each pixel a factor x factor block. */
+  static NDArray upsample(NDArray images, int factor) {
+    return factor == 1 ? images : images.repeat(2, factor).repeat(3, factor);
+  }
+
+  static List<TilingCostModel.Group> groups(String text) {
+    List<TilingCostModel.Group> groups = new ArrayList<>();
+    for (String part : text.split(",")) {
+      String[] ends = part.split("-");
+      int from = Integer.parseInt(ends[0].trim());
+      int to = ends.length > 1 ? Integer.parseInt(ends[1].trim()) : from;
+      groups.add(new TilingCostModel.Group(from, to + 1));
+    }
+    return groups;
+  }
+
+  static TilingCostModel.Grid grid(String text) {
+    String[] parts = text.split("x");
+    return new TilingCostModel.Grid(Integer.parseInt(parts[0]), Integer.parseInt(parts[1]));
+  }
+}

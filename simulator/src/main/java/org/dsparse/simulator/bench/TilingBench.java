@@ -1,0 +1,254 @@
+package org.dsparse.simulator.bench;
+
+import ai.djl.ndarray.types.Shape;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.dsparse.core.cli.Flags;
+import org.dsparse.core.cli.UsageException;
+import org.dsparse.core.tiling.TiledLayer;
+import org.dsparse.core.tiling.TilingCostModel;
+import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.model.Models;
+import org.dsparse.training.profile.MeasuredJvm;
+import org.dsparse.training.tiling.TiledGroup;
+import org.dsparse.training.trainer.DjlDefaults;
+import org.dsparse.training.trainer.DjlThread;
+
+/**
+ * bench/tiling: the first layers of a CNN tiled across tile groups of k devices (each its own JVM,
+ * on a loopback cluster) against one device training the whole network, the same batches from the
+ * same weights. Per k the cost model picks grid and grouping; the devices measure their peak
+ * training memory, their CPU time per step and their bytes on the wire; the head, the test accuracy.
+ *
+ * <p>What is derived: on this 2-core machine the devices share the cores, so wall time says nothing
+ * of separate devices. The critical path of a step on separate devices is derived from what was
+ * measured: the slowest member's CPU time on its tiles, the head's on the rest of the network, and
+ * the exchanges at the configured link (each member's bytes at its bandwidth, each collective's ring
+ * rounds at its hop latency). The implied speed-up is the one device's critical path (its CPU time)
+ * over the tile group's. The tiled layers' activation bytes per device are the geometry's count.
+ */
+public final class TilingBench {
+  private TilingBench() {}
+
+  public static void main(String[] args) {
+    try {
+      Flags flags = Flags.parse("tiling-bench", args, Set.of("config", "out"), Set.of());
+      Path out = Path.of(flags.get("out", "results"));
+      Config config = ConfigFactory.parseFile(Path.of(flags.get("config").orElseThrow(
+          () -> new UsageException("tiling-bench: --config FILE missing"))).toFile())
+          .withFallback(ConfigFactory.load()).resolve().getConfig("dsparse.bench.tiling");
+      run(config, out);
+    } catch (UsageException | ConfigException | IllegalArgumentException e) {
+      System.err.println("tiling-bench: " + e.getMessage());
+      System.exit(2);
+    } catch (Exception e) {
+      System.err.println("tiling-bench: " + e);
+      System.exit(1);
+    }
+  }
+
+  private static void run(Config c, Path out) throws Exception {
+    DjlDefaults.apply();
+    String model = c.getString("model");
+    int resolution = c.getInt("resolution");
+    int batch = c.getInt("batch");
+    int layers = c.getInt("layers");
+    List<Integer> tiles = c.getIntList("tiles");
+    double link = c.getBytes("link-bandwidth");
+    double hop = c.getDuration("hop-latency").toNanos() / 1e9;
+    List<TiledLayer> described = DjlThread.call(() -> {
+      try (LayeredModel m = Models.create(model, new Shape(1, resolution, resolution), 10, 1)) {
+        return TiledGroup.of(m.layers().subList(0, layers), 1, resolution, resolution).layers();
+      }
+    });
+    TilingCostModel costs = new TilingCostModel(described, resolution, resolution, batch,
+        c.getDouble("flops-per-second"), 2, link, hop);
+    Files.createDirectories(out);
+    JsonArray rows = new JsonArray();
+    Double oneDevice = null;
+    TilingCostModel.Cost groupingChosen = null;
+    JsonObject groupingRow = null;
+    for (int k : tiles) {
+      TilingCostModel.Cost choice = k == 1 ? costs.best(1) : costs.best(k);
+      if (choice == null) {
+        throw new IllegalArgumentException("no grid of " + k + " tiles fits the first " + layers + " layers' outputs");
+      }
+      System.out.println(k == 1 ? "1 device: the whole network" : k + " devices: " + choice.describe()
+          + " (predicted)");
+      JsonObject row = measure(c, k, choice, out);
+      if (k == 1) {
+        oneDevice = row.get("criticalPathMillis").getAsDouble();
+      }
+      row.addProperty("impliedSpeedup", oneDevice != null ? oneDevice / row.get("criticalPathMillis").getAsDouble() : 1);
+      rows.add(row);
+      print(row);
+      if (k == c.getInt("grouping-at")) {
+        groupingChosen = choice;
+        groupingRow = row;
+      }
+    }
+    JsonObject result = new JsonObject();
+    result.addProperty("model", model);
+    result.addProperty("resolution", resolution);
+    result.addProperty("batch", batch);
+    result.addProperty("steps", c.getInt("steps"));
+    result.addProperty("tiledLayers", layers);
+    result.addProperty("linkBytesPerSecond", link);
+    result.addProperty("hopLatencySeconds", hop);
+    result.addProperty("measured", "peakMemoryBytesPerDevice, cpuMillis, sentBytesPerStep, bytesPerStep, testAccuracy");
+    result.addProperty("derived", "criticalPathMillis (measured CPU times and bytes at the link's bandwidth and"
+        + " latency), impliedSpeedup, tiledLayersActivationBytes (the tiles' geometry)");
+    result.add("rows", rows);
+    if (groupingRow != null) {
+      TilingCostModel.Grid grid = groupingChosen.grid();
+      TilingCostModel.Cost fixed = costs.bestFixed(grid);
+      JsonObject grouping = new JsonObject();
+      grouping.addProperty("k", grid.tiles());
+      grouping.addProperty("chosen", groupingChosen.groups().toString());
+      grouping.addProperty("bestFixed", fixed.groups().toString());
+      grouping.addProperty("chosenPredictedMillis", groupingChosen.seconds() * 1e3);
+      grouping.addProperty("bestFixedPredictedMillis", fixed.seconds() * 1e3);
+      grouping.addProperty("chosenMillis", groupingRow.get("criticalPathMillis").getAsDouble());
+      if (fixed.groups().equals(groupingChosen.groups())) {
+        grouping.addProperty("bestFixedMillis", groupingRow.get("criticalPathMillis").getAsDouble());
+        grouping.addProperty("note", "the cost model chose a fixed grouping: the same run");
+      } else {
+        System.out.println(grid.tiles() + " devices, the best fixed grouping: " + fixed.describe() + " (predicted)");
+        JsonObject fixedRow = measure(c, grid.tiles(), fixed, out);
+        print(fixedRow);
+        grouping.addProperty("bestFixedMillis", fixedRow.get("criticalPathMillis").getAsDouble());
+      }
+      result.add("grouping", grouping);
+    }
+    Path file = out.resolve("tiling.json");
+    Files.writeString(file, new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(result));
+    System.out.println("wrote " + file);
+  }
+
+  /** Runs k devices (one: the whole network) and reads their reports into a row. */
+  private static JsonObject measure(Config c, int k, TilingCostModel.Cost choice, Path out) throws Exception {
+    int port = c.getInt("port");
+    List<Process> processes = new ArrayList<>();
+    List<Path> reports = new ArrayList<>();
+    String grouping = choice.groups().stream().map(g -> g.from() + "-" + (g.to() - 1)).collect(Collectors.joining(","));
+    for (int r = 0; r < k; r++) {
+      Path report = Files.createTempFile(out, "tiling-" + k + "-" + r + "-", ".json");
+      reports.add(report);
+      List<String> args = new ArrayList<>(List.of("--rank", Integer.toString(r), "--members", Integer.toString(k),
+          "--port", Integer.toString(port), "--model", c.getString("model"), "--data", c.getString("data"),
+          "--resolution", Integer.toString(c.getInt("resolution")), "--batch", Integer.toString(c.getInt("batch")),
+          "--steps", Integer.toString(c.getInt("steps")), "--seed", Integer.toString(c.getInt("seed")),
+          "--grouping", grouping, "--grid", choice.grid().rows() + "x" + choice.grid().columns(),
+          "--checkpoint", c.getString("checkpoint"), "--evaluate", Integer.toString(c.getInt("evaluate")),
+          "--learning-rate", Double.toString(c.getDouble("learning-rate")), "--out", report.toString()));
+      ProcessBuilder builder = MeasuredJvm.builder(c.getString("device-heap"), TileDevice.class, args);
+      builder.redirectOutput(ProcessBuilder.Redirect.INHERIT);
+      processes.add(builder.start());
+    }
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(c.getDuration("run-timeout").toMinutes());
+    for (int r = 0; r < k; r++) {
+      Process p = processes.get(r);
+      long left = deadline - System.nanoTime();
+      if (!p.waitFor(Math.max(1, left), TimeUnit.NANOSECONDS) || p.exitValue() != 0) {
+        processes.forEach(Process::destroyForcibly);
+        throw new IllegalStateException("tile device " + r + " of " + k + (p.isAlive() ? " did not finish in time"
+            : " failed (exit " + p.exitValue() + "); its output is above"));
+      }
+    }
+    List<JsonObject> devices = new ArrayList<>();
+    for (Path report : reports) {
+      devices.add(JsonParser.parseString(Files.readString(report)).getAsJsonObject());
+      Files.delete(report);
+    }
+    return row(c, k, choice, devices);
+  }
+
+  private static JsonObject row(Config c, int k, TilingCostModel.Cost choice, List<JsonObject> devices) {
+    int warmUp = Math.min(c.getInt("warm-up-steps"), c.getInt("steps") - 1);
+    double link = c.getBytes("link-bandwidth");
+    double hopMillis = c.getDuration("hop-latency").toNanos() / 1e6;
+    long peak = 0;
+    double bytes = 0;
+    double maxSent = 0;
+    double slowestTiles = 0;
+    double rest = 0;
+    JsonArray perDevice = new JsonArray();
+    for (JsonObject d : devices) {
+      peak = Math.max(peak, d.get("peakMemoryBytes").getAsLong());
+      bytes += d.get("sentBytesPerStep").getAsDouble();
+      maxSent = Math.max(maxSent, d.get("sentBytesPerStep").getAsDouble());
+      double cpu = median(d.getAsJsonArray("cpuMillis"), warmUp);
+      double headRest = median(d.getAsJsonArray("restCpuMillis"), warmUp);
+      slowestTiles = Math.max(slowestTiles, cpu - headRest);
+      rest = Math.max(rest, headRest);
+      JsonObject one = new JsonObject();
+      one.addProperty("rank", d.get("rank").getAsInt());
+      one.addProperty("peakMemoryBytes", d.get("peakMemoryBytes").getAsLong());
+      one.addProperty("cpuMillis", cpu);
+      one.addProperty("restCpuMillis", headRest);
+      one.addProperty("sentBytesPerStep", d.get("sentBytesPerStep").getAsDouble());
+      perDevice.add(one);
+    }
+    JsonObject head = devices.stream().filter(d -> d.get("rank").getAsInt() == 0).findFirst().orElseThrow();
+    double exchanges = head.get("exchangesPerStep").getAsDouble();
+    double exchangeMillis = k == 1 ? 0 : maxSent / link * 1e3 + exchanges * 2 * (k - 1) * hopMillis;
+    JsonObject row = new JsonObject();
+    row.addProperty("k", k);
+    row.addProperty("grid", k == 1 ? "1x1" : choice.grid().toString());
+    row.addProperty("groups", k == 1 ? "untiled" : choice.groups().toString());
+    row.addProperty("peakMemoryBytesPerDevice", peak);
+    row.addProperty("tiledLayersActivationBytes", choice.storedBytesPerDevice());
+    row.addProperty("bytesPerStep", bytes);
+    row.addProperty("tilesCpuMillis", slowestTiles);
+    row.addProperty("restCpuMillis", rest);
+    row.addProperty("exchangeMillis", exchangeMillis);
+    row.addProperty("exchangesPerStep", exchanges);
+    row.addProperty("criticalPathMillis", slowestTiles + rest + exchangeMillis);
+    row.addProperty("testAccuracy", head.get("testAccuracy").getAsDouble());
+    row.addProperty("testImages", head.get("testImages").getAsLong());
+    row.addProperty("finalLoss", last(head.getAsJsonArray("losses")));
+    row.add("losses", head.getAsJsonArray("losses"));
+    row.add("devices", perDevice);
+    return row;
+  }
+
+  private static double median(JsonArray values, int skip) {
+    double[] v = new double[values.size() - skip];
+    for (int i = skip; i < values.size(); i++) {
+      v[i - skip] = values.get(i).getAsDouble();
+    }
+    Arrays.sort(v);
+    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  }
+
+  private static double last(JsonArray values) {
+    JsonElement e = values.get(values.size() - 1);
+    return e.getAsDouble();
+  }
+
+  private static void print(JsonObject row) {
+    System.out.printf(Locale.ROOT, "  k=%d %s %s: peak %.1f MB per device, tiled activations %.1f MB, %.2f MB/step,"
+            + " critical path %.0f ms (tiles %.0f + rest %.0f + exchanges %.0f), accuracy %.2f%%%n",
+        row.get("k").getAsInt(), row.get("grid").getAsString(), row.get("groups").getAsString(),
+        row.get("peakMemoryBytesPerDevice").getAsLong() / 1e6, row.get("tiledLayersActivationBytes").getAsDouble() / 1e6,
+        row.get("bytesPerStep").getAsDouble() / 1e6, row.get("criticalPathMillis").getAsDouble(),
+        row.get("tilesCpuMillis").getAsDouble(), row.get("restCpuMillis").getAsDouble(),
+        row.get("exchangeMillis").getAsDouble(), row.get("testAccuracy").getAsDouble());
+  }
+
+}
