@@ -151,7 +151,7 @@ public final class TileDevice {
     LayeredModel model = DjlThread.call(() -> {
       LayeredModel m = Models.create(flags.get("model", "mobilenetv2"), sample, trainSet.classes(), seed);
       if (!flags.get("checkpoint", "").isEmpty()) {
-        Checkpoint.load(m, Path.of(flags.get("checkpoint").get()));
+        Checkpoint.loadAtAnyResolution(m, Path.of(flags.get("checkpoint").get()));
       }
       return m;
     });

@@ -147,6 +147,21 @@ public final class Checkpoint {
    * checksum, a truncated file) names the file and what differs, and leaves the model as it was.
    */
   public static java.util.Optional<TrainingState> load(LayeredModel model, Path path) throws IOException {
+    return load(model, path, false);
+  }
+
+  /**
+   * {@link #load}, accepting a checkpoint of the same network trained at another image size (the same
+   * channels): a convolutional network's weights do not depend on it, and every layer's size is
+   * still checked. E.g. fine-tuning at 112 x 112 from weights trained at 28 x 28.
+   */
+  public static java.util.Optional<TrainingState> loadAtAnyResolution(LayeredModel model, Path path)
+      throws IOException {
+    return load(model, path, true);
+  }
+
+  private static java.util.Optional<TrainingState> load(LayeredModel model, Path path, boolean anyResolution)
+      throws IOException {
     if (!Files.isRegularFile(path)) {
       throw new IOException("checkpoint " + path + " does not exist or is not a file");
     }
@@ -171,7 +186,9 @@ public final class Checkpoint {
       String shape = in.readUTF();
       int classes = in.readInt();
       String expectedShape = Shapes.format(model.sampleShape());
-      if (!name.equals(model.name()) || !shape.equals(expectedShape) || classes != model.classes()) {
+      boolean shapeFits = shape.equals(expectedShape) || (anyResolution
+          && shape.split("x")[0].equals(expectedShape.split("x")[0]));
+      if (!name.equals(model.name()) || !shapeFits || classes != model.classes()) {
         throw new IOException("checkpoint " + path + " holds " + name + " " + shape + " with " + classes
             + " classes, not " + model.name() + " " + expectedShape + " with " + model.classes());
       }

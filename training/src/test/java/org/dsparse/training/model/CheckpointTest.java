@@ -86,6 +86,24 @@ class CheckpointTest {
   }
 
   @Test
+  void weightsTrainedAtOneImageSizeLoadAtAnotherOnlyWhenAskedFor(@TempDir Path dir) throws IOException {
+    Path path = dir.resolve("small.ckpt");
+    DjlThread.run(() -> {
+      try (LayeredModel small = Models.create("small-cnn", new Shape(1, 28, 28), 4, 1);
+          LayeredModel large = Models.create("small-cnn", new Shape(1, 56, 56), 4, 2);
+          LayeredModel colour = Models.create("small-cnn", new Shape(3, 56, 56), 4, 2)) {
+        Checkpoint.save(small, path);
+        IOException refused = assertThrows(IOException.class, () -> Checkpoint.load(large, path));
+        assertTrue(refused.getMessage().contains("1x28x28"), refused.getMessage());
+        Checkpoint.loadAtAnyResolution(large, path);
+        assertArrayEquals(small.exportWeights(new int[] {0, 1, 2, 3}), large.exportWeights(new int[] {0, 1, 2, 3}));
+        // Other channels are another network's weights.
+        assertThrows(IOException.class, () -> Checkpoint.loadAtAnyResolution(colour, path));
+      }
+    });
+  }
+
+  @Test
   void aDamagedCheckpointIsRefusedSayingHowAndTheModelKeepsItsWeights(@TempDir Path dir) throws IOException {
     Path good = dir.resolve("good.ckpt");
     DjlThread.run(() -> {
