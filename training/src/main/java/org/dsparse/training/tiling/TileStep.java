@@ -3,6 +3,7 @@ package org.dsparse.training.tiling;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -29,17 +30,23 @@ import org.dsparse.training.model.MaxPool;
  *
  * <p>BatchNorm uses the batch statistics of the whole feature map, as the untiled layers do: the
  * tile stops at each BatchNorm with its per-channel sums over the positions it owns
- * ({@link #statistics}), the caller sums them over the tile group, and the tile goes on with the
- * totals ({@link #resume}). Backward likewise: the gradient reaching a BatchNorm's mean and variance
- * is a sum over every position of the map ({@link #gradientSums}); with the totals, each tile adds
- * their share to the positions it owns. Why not frozen statistics: exactly the same step as untiled
- * is what lets a tile group stand in for one device with no change to accuracy, at the price of two
- * small exchanges (2 floats per channel) per BatchNorm.
+ * ({@link #statistics}), the caller combines them over the tile group, and the tile goes on with
+ * the totals ({@link #resume}). Backward likewise: BatchNorm's input gradient needs, per channel,
+ * the sums over the whole map of the output's gradient and of its product with the normalized
+ * input ({@link #gradientSums}); with the totals, each tile finishes the positions it owns. Why not
+ * frozen statistics: exactly the same step as untiled is what lets a tile group stand in for one
+ * device with no change to accuracy, at the price of two small exchanges (2 floats per channel) per
+ * BatchNorm.
  *
- * <p>How the backward is cut: at every BatchNorm the forward goes on from a detached copy of its
- * input, and a residual's kept input reaches its addition through one as well when a BatchNorm lies
- * between; the part below is then differentiated through {@code sum(tensor * its copy's gradient)},
- * so each part of the graph is differentiated once, after the sums it needs are known.
+ * <p>How the backward is cut: BatchNorm is computed outside the recorded graph (PyTorch's own
+ * kernel, with the group's statistics), its output a new leaf; its backward is the textbook formula
+ * with the group's sums. Below it the part of the graph is differentiated through {@code sum(input *
+ * its gradient)}; a residual's kept input reaches its addition through a detached copy when a
+ * BatchNorm lies between. So each part of the graph is differentiated once, after the sums it needs
+ * are known, and holds only what PyTorch's own layers would.
+ *
+ * <p>Memory: every operation runs in an {@link NDScope}, and a tensor no later step reads is closed
+ * as soon as the next one exists, so the tile holds what autograd saves and little more.
  */
 public final class TileStep implements AutoCloseable {
   private static final Field EPSILON = field("epsilon");
@@ -55,12 +62,15 @@ public final class TileStep implements AutoCloseable {
   /** A tensor and the positions of the feature map it holds. */
   private record Held(NDArray array, Span rows, Span columns, int segment) {}
 
-  /** Where the backward is cut: a tensor of {@code segment}, and the copy later parts read it through. */
+  /**
+   * Where the backward is cut: a tensor of {@code segment}, and the leaf later parts read it through
+   * (its copy, or for a BatchNorm its output).
+   */
   private record Cut(NDArray original, NDArray copy, int segment, NormCut norm) {}
 
-  /** What a BatchNorm cut needs to finish its input's gradient. */
-  private record NormCut(NDArray mean, NDArray variance, NDArray input, Span rows, Span columns, Span ownedRows,
-      Span ownedColumns, double count) {}
+  /** What a BatchNorm cut needs for its backward: the group's statistics and where this tile's parts lie. */
+  private record NormCut(BatchNorm block, double[] mean, double[] inverseDeviation, Span rows, Span columns,
+      Span ownedRows, Span ownedColumns, double count) {}
 
   private final List<Cut> cuts = new ArrayList<>();
   private final Deque<Held> skips = new ArrayDeque<>();
@@ -75,6 +85,9 @@ public final class TileStep implements AutoCloseable {
   /** Backward: the segment to differentiate next, and the cut whose sums it waits for. */
   private int backwardSegment = -1;
   private Cut waitingCut;
+  private double[] waitingSums;
+  /** This tile's gradients of the waiting BatchNorm's shift and scale, per channel. */
+  private NDArray[] waitingPartials;
 
   /**
    * @param collector the JVM's gradient collector, open for the step (one per JVM: tiles run in the
@@ -166,21 +179,18 @@ public final class TileStep implements AutoCloseable {
   }
 
   /**
-   * This tile's part of the gradient reaching the waiting BatchNorm's mean and variance, per
-   * channel: the mean's, then the variance's.
+   * This tile's part of the sums the waiting BatchNorm's backward needs, per channel: of the output's
+   * gradient, then of its product with the normalized input (also this tile's gradients of its shift
+   * and scale).
    */
   public double[] gradientSums() {
     if (waitingCut == null) {
       throw new IllegalStateException("tile " + tile + " does not wait for gradient sums");
     }
-    double[] mean = waitingCut.norm().mean().getGradient().toType(DataType.FLOAT64, false).toDoubleArray();
-    double[] variance = waitingCut.norm().variance().getGradient().toType(DataType.FLOAT64, false).toDoubleArray();
-    double[] sums = new double[mean.length * 2];
-    for (int c = 0; c < mean.length; c++) {
-      sums[c] = mean[c];
-      sums[mean.length + c] = variance[c];
+    if (waitingSums == null) {
+      waitingSums = normSums(waitingCut);
     }
-    return sums;
+    return waitingSums.clone();
   }
 
   /** Goes on with the sums of {@link #gradientSums} over the tile group. */
@@ -189,8 +199,16 @@ public final class TileStep implements AutoCloseable {
       throw new IllegalStateException("tile " + tile + " does not wait for gradient sums");
     }
     Cut cut = waitingCut;
+    if (waitingSums == null) {
+      waitingSums = normSums(cut);
+    }
     waitingCut = null;
+    waitingSums = null;
     differentiate(backwardSegment, cut, totals);
+    for (NDArray partial : waitingPartials) {
+      partial.close();
+    }
+    waitingPartials = null;
     backwardSegment--;
     backwardAdvance();
   }
@@ -219,22 +237,46 @@ public final class TileStep implements AutoCloseable {
     List<TiledGroup.Op> ops = group.ops();
     while (next < ops.size()) {
       TiledGroup.Op op = ops.get(next++);
-      if (op instanceof TiledGroup.Spatial s) {
-        x = spatial(s);
-      } else if (op instanceof TiledGroup.Pointwise p) {
-        x = new Held(forward(p.block(), x.array()), x.rows(), x.columns(), segment);
-      } else if (op instanceof TiledGroup.SkipStart) {
-        skips.push(x);
-      } else if (op instanceof TiledGroup.SkipAdd) {
-        x = skipAdd(skips.pop());
-      } else if (op instanceof TiledGroup.Norm n) {
-        waitingNorm = n;
-        localSums = sums(n);
+      Held before = x;
+      try (NDScope scope = new NDScope()) {
+        if (op instanceof TiledGroup.Spatial s) {
+          x = spatial(s);
+        } else if (op instanceof TiledGroup.Pointwise p) {
+          x = new Held(forward(p.block(), x.array()), x.rows(), x.columns(), segment);
+        } else if (op instanceof TiledGroup.SkipStart) {
+          skips.push(x);
+        } else if (op instanceof TiledGroup.SkipAdd) {
+          x = skipAdd(skips.pop());
+        } else if (op instanceof TiledGroup.Norm n) {
+          waitingNorm = n;
+          localSums = sums(n);
+          return;
+        }
+        NDScope.unregister(x.array());
+        for (Cut c : cuts) {
+          NDScope.unregister(c.copy());
+        }
+      }
+      retire(before);
+    }
+    TileGeometry.Piece last = geometry.owned(tile);
+    try (NDScope scope = new NDScope()) {
+      output = new Held(crop(x, last.outRows(), last.outColumns()), last.outRows(), last.outColumns(), segment);
+      NDScope.unregister(output.array());
+    }
+  }
+
+  /** Closes a tensor the tile no longer reads (autograd keeps what it saved of it). */
+  private void retire(Held old) {
+    if (old == null || old == x || old.array() == input || skips.contains(old)) {
+      return;
+    }
+    for (Cut c : cuts) {
+      if (c.original() == old.array() || c.copy() == old.array()) {
         return;
       }
     }
-    TileGeometry.Piece last = geometry.owned(tile);
-    output = new Held(crop(x, last.outRows(), last.outColumns()), last.outRows(), last.outColumns(), segment);
+    old.array().close();
   }
 
   private Held spatial(TiledGroup.Spatial op) {
@@ -275,7 +317,7 @@ public final class TileStep implements AutoCloseable {
 
   private double[] sums(TiledGroup.Norm op) {
     TileGeometry.Piece piece = geometry.tile(tile).get(op.stage());
-    NDArray owned = crop(x, piece.ownedRows(), piece.ownedColumns()).toType(DataType.FLOAT64, true);
+    NDArray owned = crop(x, piece.ownedRows(), piece.ownedColumns()).stopGradient().toType(DataType.FLOAT64, true);
     int[] axes = {0, 2, 3};
     double[] sum = owned.sum(axes).toDoubleArray();
     double[] squares = owned.square().sum(axes).toDoubleArray();
@@ -298,21 +340,27 @@ public final class TileStep implements AutoCloseable {
     }
     BatchNorm norm = op.block();
     float epsilon = read(EPSILON, norm);
-    Shape perChannel = new Shape(1, channels, 1, 1);
+    double[] inverse = new double[channels];
+    for (int c = 0; c < channels; c++) {
+      inverse[c] = 1 / Math.sqrt(variance[c] + epsilon);
+    }
     NDArray z = x.array();
-    NDArray meanLeaf = manager.create(mean, perChannel).toType(z.getDataType(), false);
-    NDArray varianceLeaf = manager.create(variance, perChannel).toType(z.getDataType(), false);
-    meanLeaf.setRequiresGradient(true);
-    varianceLeaf.setRequiresGradient(true);
     TileGeometry.Piece piece = geometry.tile(tile).get(op.stage());
-    NDArray copy = z.stopGradient();
-    copy.setRequiresGradient(true);
-    cuts.add(new Cut(z, copy, segment, new NormCut(meanLeaf, varianceLeaf, copy, x.rows(), x.columns(),
+    NDArray y;
+    try (NDScope scope = new NDScope()) {
+      DataType type = z.getDataType();
+      // PyTorch's kernel in inference mode normalizes with the statistics it is given: the group's.
+      NDArray groupMean = manager.create(mean).toType(type, false);
+      NDArray groupVariance = manager.create(variance).toType(type, false);
+      y = BatchNorm.batchNorm(z.stopGradient(), groupMean, groupVariance,
+          norm.getParameters().get("gamma").getArray().stopGradient(),
+          norm.getParameters().get("beta").getArray().stopGradient(), 1, 0.1f, epsilon, false).singletonOrThrow();
+      NDScope.unregister(y);
+    }
+    y.setRequiresGradient(true);
+    cuts.add(new Cut(z, y, segment, new NormCut(norm, mean, inverse, x.rows(), x.columns(),
         piece.ownedRows(), piece.ownedColumns(), count)));
     segment++;
-    NDArray gamma = norm.getParameters().get("gamma").getArray().reshape(perChannel);
-    NDArray beta = norm.getParameters().get("beta").getArray().reshape(perChannel);
-    NDArray y = copy.sub(meanLeaf).div(varianceLeaf.add(epsilon).sqrt()).mul(gamma).add(beta);
     x = new Held(y, x.rows(), x.columns(), segment);
     if (keepsRunningStatistics) {
       // As PyTorch keeps them: the variance unbiased; DJL's momentum is the weight of the old value.
@@ -326,9 +374,9 @@ public final class TileStep implements AutoCloseable {
         newMean[c] = (1 - momentum) * mean[c];
         newVariance[c] = (1 - momentum) * variance[c] * unbias;
       }
-      try (NDManager scratch = manager.newSubManager()) {
-        runningMean.muli(momentum).addi(scratch.create(newMean).toType(runningMean.getDataType(), false));
-        runningVariance.muli(momentum).addi(scratch.create(newVariance).toType(runningVariance.getDataType(), false));
+      try (NDScope scope = new NDScope()) {
+        runningMean.muli(momentum).addi(manager.create(newMean).toType(runningMean.getDataType(), false));
+        runningVariance.muli(momentum).addi(manager.create(newVariance).toType(runningVariance.getDataType(), false));
       }
     }
   }
@@ -356,43 +404,85 @@ public final class TileStep implements AutoCloseable {
 
   /** One backward through segment {@code s}, from every cut made of its tensors. */
   private void differentiate(int s, Cut norm, double[] totals) {
-    NDArray target = null;
-    for (Cut c : cuts) {
-      if (c.segment() != s) {
-        continue;
+    try (NDScope scope = new NDScope()) {
+      NDArray target = null;
+      for (Cut c : cuts) {
+        if (c.segment() != s) {
+          continue;
+        }
+        NDArray gradient = c == norm ? normGradient(norm, totals) : c.copy().getGradient();
+        NDArray part = c.original().mul(gradient).sum();
+        if (c == norm) {
+          BatchNorm block = norm.norm().block();
+          NDArray beta = block.getParameters().get("beta").getArray();
+          NDArray gamma = block.getParameters().get("gamma").getArray();
+          part = part.add(beta.mul(waitingPartials[0].toType(beta.getDataType(), false)).sum())
+              .add(gamma.mul(waitingPartials[1].toType(gamma.getDataType(), false)).sum());
+        }
+        target = target == null ? part : target.add(part);
       }
-      NDArray gradient = c == norm ? normGradient(norm.norm(), totals) : c.copy().getGradient();
-      NDArray part = c.original().mul(gradient).sum();
-      target = target == null ? part : target.add(part);
+      if (target != null) {
+        collector.backward(target);
+      }
     }
-    if (target != null) {
-      collector.backward(target);
+  }
+
+  /** The normalized input of a BatchNorm cut, {@code (x - mean) / deviation}, outside the graph. */
+  private NDArray normalized(Cut cut) {
+    NormCut n = cut.norm();
+    Shape perChannel = new Shape(1, n.mean().length, 1, 1);
+    DataType type = cut.original().getDataType();
+    return cut.original().stopGradient().sub(manager.create(n.mean(), perChannel).toType(type, false))
+        .mul(manager.create(n.inverseDeviation(), perChannel).toType(type, false));
+  }
+
+  /**
+   * Per channel, over this tile's part: the sum of the output's gradient (the shift's gradient), then
+   * of its product with the normalized input (the scale's). The segment's backward adds them to the
+   * shift's and scale's gradients (through autograd, which creates them the first time).
+   */
+  private double[] normSums(Cut cut) {
+    try (NDScope scope = new NDScope()) {
+      NDArray dy = cut.copy().getGradient();
+      int[] axes = {0, 2, 3};
+      NDArray shift = dy.sum(axes);
+      NDArray scale = dy.mul(normalized(cut)).sum(axes);
+      NDScope.unregister(shift, scale);
+      waitingPartials = new NDArray[] {shift, scale};
+      double[] a = shift.toType(DataType.FLOAT64, false).toDoubleArray();
+      double[] b = scale.toType(DataType.FLOAT64, false).toDoubleArray();
+      double[] sums = new double[a.length * 2];
+      System.arraycopy(a, 0, sums, 0, a.length);
+      System.arraycopy(b, 0, sums, a.length, b.length);
+      return sums;
     }
   }
 
   /**
-   * The full gradient of a BatchNorm's input: what reached it directly, and at the positions this
-   * tile owns, its share of the gradient through the mean and variance:
-   * {@code dMean / n + dVariance * 2 (x - mean) / n}.
+   * The gradient of a BatchNorm's input over this tile's part, with the group's sums:
+   * {@code gamma / deviation * (dy - (sum dy + xhat * sum dy xhat) / n)}, the sums' term only at the
+   * positions this tile owns (each position takes it once in the group).
    */
-  private NDArray normGradient(NormCut cut, double[] totals) {
+  private NDArray normGradient(Cut cut, double[] totals) {
+    NormCut n = cut.norm();
     int channels = totals.length / 2;
-    double[] dMean = new double[channels];
-    double[] dVariance = new double[channels];
+    double[] shift = new double[channels];
+    double[] scale = new double[channels];
     for (int c = 0; c < channels; c++) {
-      dMean[c] = totals[c] / cut.count();
-      dVariance[c] = 2 * totals[channels + c] / cut.count();
+      shift[c] = totals[c] / n.count();
+      scale[c] = totals[channels + c] / n.count();
     }
     Shape perChannel = new Shape(1, channels, 1, 1);
-    NDArray input = cut.input();
-    DataType type = input.getDataType();
-    NDArray shared = manager.create(dMean, perChannel).toType(type, false).add(input.stopGradient()
-        .sub(cut.mean().stopGradient()).mul(manager.create(dVariance, perChannel).toType(type, false)));
-    NDArray owned = manager.zeros(new Shape(1, 1, cut.rows().length(), cut.columns().length()), type);
-    owned.set(new NDIndex(":, :, {}:{}, {}:{}", cut.ownedRows().from() - cut.rows().from(),
-        cut.ownedRows().to() - cut.rows().from(), cut.ownedColumns().from() - cut.columns().from(),
-        cut.ownedColumns().to() - cut.columns().from()), 1f);
-    return input.getGradient().add(shared.mul(owned));
+    DataType type = cut.original().getDataType();
+    NDArray owned = manager.zeros(new Shape(1, 1, n.rows().length(), n.columns().length()), type);
+    owned.set(new NDIndex(":, :, {}:{}, {}:{}", n.ownedRows().from() - n.rows().from(),
+        n.ownedRows().to() - n.rows().from(), n.ownedColumns().from() - n.columns().from(),
+        n.ownedColumns().to() - n.columns().from()), 1f);
+    NDArray shared = manager.create(shift, perChannel).toType(type, false)
+        .add(normalized(cut).mul(manager.create(scale, perChannel).toType(type, false))).mul(owned);
+    NDArray gammaOverDeviation = n.block().getParameters().get("gamma").getArray().stopGradient().reshape(perChannel)
+        .mul(manager.create(n.inverseDeviation(), perChannel).toType(type, false));
+    return cut.copy().getGradient().sub(shared).mul(gammaOverDeviation);
   }
 
   // ---- helpers
