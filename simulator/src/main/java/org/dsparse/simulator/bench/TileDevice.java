@@ -47,6 +47,7 @@ import org.dsparse.training.model.Checkpoint;
 import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
 import org.dsparse.training.profile.ProcessMemory;
+import org.dsparse.training.tiling.TileExchange;
 import org.dsparse.training.tiling.TiledTrainer;
 import org.dsparse.training.trainer.DjlDefaults;
 import org.dsparse.training.trainer.DjlThread;
@@ -67,7 +68,8 @@ public final class TileDevice {
   public static void main(String[] args) throws Exception {
     DjlDefaults.apply();
     Flags flags = Flags.parse("tile-device", args, Set.of("rank", "members", "port", "model", "data", "resolution",
-        "batch", "steps", "seed", "grouping", "grid", "checkpoint", "evaluate", "learning-rate", "out"), Set.of());
+        "batch", "steps", "seed", "grouping", "grid", "checkpoint", "evaluate", "learning-rate", "out"),
+        Set.of("tiles-only"));
     int rank = Integer.parseInt(flags.get("rank").orElseThrow());
     int members = Integer.parseInt(flags.get("members").orElseThrow());
     int port = Integer.parseInt(flags.get("port").orElseThrow());
@@ -158,11 +160,13 @@ public final class TileDevice {
     NDManager manager = DjlThread.call(() -> Engine.getInstance().newBaseManager());
     OptimizerSpec optimizer = new OptimizerSpec(org.dsparse.core.memory.OptimizerKind.SGD_MOMENTUM,
         Float.parseFloat(flags.get("learning-rate", "0.01")), 0.9f, 0);
-    SparseTrainer whole = members == 1
+    boolean tilesOnly = flags.has("tiles-only");
+    SparseTrainer whole = members == 1 && !tilesOnly
         ? DjlThread.call(() -> new SparseTrainer(model, UpdateSet.all(model.layerCount()), optimizer)) : null;
-    TiledTrainer tiled = members > 1 ? DjlThread.call(() -> new TiledTrainer(model,
+    TileExchange tiles = members > 1 ? tileExchange : TileExchange.alone();
+    TiledTrainer tiled = whole == null ? DjlThread.call(() -> new TiledTrainer(model,
         groups(flags.get("grouping").orElseThrow()), grid(flags.get("grid").orElseThrow()), sample, optimizer,
-        tileExchange, djl)) : null;
+        tiles, djl)) : null;
     try {
       DjlThread.run(System::gc);
       long baseline = ProcessMemory.residentBytes();
@@ -183,7 +187,16 @@ public final class TileDevice {
           });
           long started = threads.getThreadCpuTime(djlThread);
           float loss;
-          if (whole != null) {
+          if (tilesOnly) {
+            GradientCollector collector = DjlThread.call(() -> Engine.getInstance().newGradientCollector());
+            try {
+              DjlThread.call(() -> tiled.tilesOnly(images, collector, stepManager)).toCompletableFuture()
+                  .get(10, TimeUnit.MINUTES);
+            } finally {
+              DjlThread.run(collector::close);
+            }
+            loss = Float.NaN;
+          } else if (whole != null) {
             loss = DjlThread.call(() -> {
               float l = whole.forwardBackward(images, b.labels());
               whole.step();
@@ -230,7 +243,7 @@ public final class TileDevice {
       result.addProperty("sentBytesPerStep", (double) sent / steps);
       result.addProperty("receivedBytesPerStep", (double) received / steps);
       result.addProperty("exchangesPerStep", exchange != null ? (double) exchange.calls() / steps : 0);
-      if (rank == 0) {
+      if (rank == 0 && !tilesOnly) {
         int evaluate = Integer.parseInt(flags.get("evaluate", "1000"));
         long[] counts = DjlThread.call(() -> {
           long correct = 0;

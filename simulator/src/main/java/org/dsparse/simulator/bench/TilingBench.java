@@ -81,6 +81,7 @@ public final class TilingBench {
     Files.createDirectories(out);
     JsonArray rows = new JsonArray();
     Double oneDevice = null;
+    Long oneDeviceTiles = null;
     TilingCostModel.Cost groupingChosen = null;
     JsonObject groupingRow = null;
     for (int k : tiles) {
@@ -90,9 +91,16 @@ public final class TilingBench {
       }
       System.out.println(k == 1 ? "1 device: the whole network" : k + " devices: " + choice.describe()
           + " (predicted)");
-      JsonObject row = measure(c, k, choice, out);
+      JsonObject row = measure(c, k, choice, out, false);
       if (k == 1) {
         oneDevice = row.get("criticalPathMillis").getAsDouble();
+        System.out.println("1 device: the tiled layers alone (what a tile group's member other than the head runs)");
+        JsonObject alone = measure(c, 1, choice, out, true);
+        row.addProperty("tiledLayersPeakBytes", alone.get("peakMemoryBytesPerDevice").getAsLong());
+        oneDeviceTiles = alone.get("peakMemoryBytesPerDevice").getAsLong();
+      }
+      if (oneDeviceTiles != null && row.has("tiledLayersPeakBytes")) {
+        row.addProperty("tiledLayersMemoryCut", (double) oneDeviceTiles / row.get("tiledLayersPeakBytes").getAsLong());
       }
       row.addProperty("impliedSpeedup", oneDevice != null ? oneDevice / row.get("criticalPathMillis").getAsDouble() : 1);
       rows.add(row);
@@ -110,7 +118,10 @@ public final class TilingBench {
     result.addProperty("tiledLayers", layers);
     result.addProperty("linkBytesPerSecond", link);
     result.addProperty("hopLatencySeconds", hop);
-    result.addProperty("measured", "peakMemoryBytesPerDevice, cpuMillis, sentBytesPerStep, bytesPerStep, testAccuracy");
+    result.addProperty("measured", "peakMemoryBytesPerDevice (largest over the group, the head included, which"
+        + " also runs the rest of the network), tiledLayersPeakBytes (a device running the tiled layers alone: at k = 1"
+        + " one device, else the largest member other than the head), cpuMillis, sentBytesPerStep, bytesPerStep,"
+        + " testAccuracy");
     result.addProperty("derived", "criticalPathMillis (measured CPU times and bytes at the link's bandwidth and"
         + " latency), impliedSpeedup, tiledLayersActivationBytes (the tiles' geometry)");
     result.add("rows", rows);
@@ -129,7 +140,7 @@ public final class TilingBench {
         grouping.addProperty("note", "the cost model chose a fixed grouping: the same run");
       } else {
         System.out.println(grid.tiles() + " devices, the best fixed grouping: " + fixed.describe() + " (predicted)");
-        JsonObject fixedRow = measure(c, grid.tiles(), fixed, out);
+        JsonObject fixedRow = measure(c, grid.tiles(), fixed, out, false);
         print(fixedRow);
         grouping.addProperty("bestFixedMillis", fixedRow.get("criticalPathMillis").getAsDouble());
       }
@@ -141,7 +152,8 @@ public final class TilingBench {
   }
 
   /** Runs k devices (one: the whole network) and reads their reports into a row. */
-  private static JsonObject measure(Config c, int k, TilingCostModel.Cost choice, Path out) throws Exception {
+  private static JsonObject measure(Config c, int k, TilingCostModel.Cost choice, Path out, boolean tilesOnly)
+      throws Exception {
     int port = c.getInt("port");
     List<Process> processes = new ArrayList<>();
     List<Path> reports = new ArrayList<>();
@@ -156,6 +168,9 @@ public final class TilingBench {
           "--grouping", grouping, "--grid", choice.grid().rows() + "x" + choice.grid().columns(),
           "--checkpoint", c.getString("checkpoint"), "--evaluate", Integer.toString(c.getInt("evaluate")),
           "--learning-rate", Double.toString(c.getDouble("learning-rate")), "--out", report.toString()));
+      if (tilesOnly) {
+        args.add("--tiles-only");
+      }
       ProcessBuilder builder = MeasuredJvm.builder(c.getString("device-heap"), TileDevice.class, args);
       builder.redirectOutput(ProcessBuilder.Redirect.INHERIT);
       processes.add(builder.start());
@@ -175,14 +190,16 @@ public final class TilingBench {
       devices.add(JsonParser.parseString(Files.readString(report)).getAsJsonObject());
       Files.delete(report);
     }
-    return row(c, k, choice, devices);
+    return row(c, k, choice, devices, tilesOnly);
   }
 
-  private static JsonObject row(Config c, int k, TilingCostModel.Cost choice, List<JsonObject> devices) {
+  private static JsonObject row(Config c, int k, TilingCostModel.Cost choice, List<JsonObject> devices,
+      boolean tilesOnly) {
     int warmUp = Math.min(c.getInt("warm-up-steps"), c.getInt("steps") - 1);
     double link = c.getBytes("link-bandwidth");
     double hopMillis = c.getDuration("hop-latency").toNanos() / 1e6;
     long peak = 0;
+    long tilesPeak = 0;
     double bytes = 0;
     double maxSent = 0;
     double slowestTiles = 0;
@@ -190,6 +207,9 @@ public final class TilingBench {
     JsonArray perDevice = new JsonArray();
     for (JsonObject d : devices) {
       peak = Math.max(peak, d.get("peakMemoryBytes").getAsLong());
+      if (d.get("rank").getAsInt() != 0) {
+        tilesPeak = Math.max(tilesPeak, d.get("peakMemoryBytes").getAsLong());
+      }
       bytes += d.get("sentBytesPerStep").getAsDouble();
       maxSent = Math.max(maxSent, d.get("sentBytesPerStep").getAsDouble());
       double cpu = median(d.getAsJsonArray("cpuMillis"), warmUp);
@@ -213,12 +233,18 @@ public final class TilingBench {
     row.addProperty("groups", k == 1 ? "untiled" : choice.groups().toString());
     row.addProperty("peakMemoryBytesPerDevice", peak);
     row.addProperty("tiledLayersActivationBytes", choice.storedBytesPerDevice());
+    if (k > 1) {
+      row.addProperty("tiledLayersPeakBytes", tilesPeak);
+    }
     row.addProperty("bytesPerStep", bytes);
     row.addProperty("tilesCpuMillis", slowestTiles);
     row.addProperty("restCpuMillis", rest);
     row.addProperty("exchangeMillis", exchangeMillis);
     row.addProperty("exchangesPerStep", exchanges);
     row.addProperty("criticalPathMillis", slowestTiles + rest + exchangeMillis);
+    if (tilesOnly) {
+      return row;
+    }
     row.addProperty("testAccuracy", head.get("testAccuracy").getAsDouble());
     row.addProperty("testImages", head.get("testImages").getAsLong());
     row.addProperty("finalLoss", last(head.getAsJsonArray("losses")));
@@ -242,10 +268,18 @@ public final class TilingBench {
   }
 
   private static void print(JsonObject row) {
-    System.out.printf(Locale.ROOT, "  k=%d %s %s: peak %.1f MB per device, tiled activations %.1f MB, %.2f MB/step,"
-            + " critical path %.0f ms (tiles %.0f + rest %.0f + exchanges %.0f), accuracy %.2f%%%n",
+    if (!row.has("testAccuracy")) {
+      System.out.printf(Locale.ROOT, "  tiled layers alone: peak %.1f MB%n", row.get("peakMemoryBytesPerDevice")
+          .getAsLong() / 1e6);
+      return;
+    }
+    System.out.printf(Locale.ROOT, "  k=%d %s %s: peak %.1f MB per device (tiled layers alone %.1f MB), tiled"
+            + " activations %.1f MB, %.2f MB/step, critical path %.0f ms (tiles %.0f + rest %.0f + exchanges %.0f),"
+            + " accuracy %.2f%%%n",
         row.get("k").getAsInt(), row.get("grid").getAsString(), row.get("groups").getAsString(),
-        row.get("peakMemoryBytesPerDevice").getAsLong() / 1e6, row.get("tiledLayersActivationBytes").getAsDouble() / 1e6,
+        row.get("peakMemoryBytesPerDevice").getAsLong() / 1e6,
+        row.has("tiledLayersPeakBytes") ? row.get("tiledLayersPeakBytes").getAsLong() / 1e6 : Double.NaN,
+        row.get("tiledLayersActivationBytes").getAsDouble() / 1e6,
         row.get("bytesPerStep").getAsDouble() / 1e6, row.get("criticalPathMillis").getAsDouble(),
         row.get("tilesCpuMillis").getAsDouble(), row.get("restCpuMillis").getAsDouble(),
         row.get("exchangeMillis").getAsDouble(), row.get("testAccuracy").getAsDouble());

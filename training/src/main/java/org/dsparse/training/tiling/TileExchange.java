@@ -1,6 +1,7 @@
 package org.dsparse.training.tiling;
 
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -25,4 +26,34 @@ public interface TileExchange {
 
   /** Member {@code root}'s {@code data} (the others pass null and the length to expect). */
   CompletionStage<float[]> broadcast(int root, float[] data, int length);
+
+  /** A tile group of one: every exchange answers this member's own data (one tile: no halo, no sums). */
+  static TileExchange alone() {
+    return new TileExchange() {
+      @Override
+      public int rank() {
+        return 0;
+      }
+
+      @Override
+      public int members() {
+        return 1;
+      }
+
+      @Override
+      public CompletionStage<float[]> sum(float[] local) {
+        return CompletableFuture.completedFuture(local.clone());
+      }
+
+      @Override
+      public CompletionStage<List<float[]>> gather(float[] local, int[] lengths) {
+        return CompletableFuture.completedFuture(List.of(local.clone()));
+      }
+
+      @Override
+      public CompletionStage<float[]> broadcast(int root, float[] data, int length) {
+        return CompletableFuture.completedFuture(data.clone());
+      }
+    };
+  }
 }

@@ -144,6 +144,24 @@ public final class TiledTrainer {
     }
   }
 
+  /**
+   * The tiled layers alone, forward and backward (the output's gradient all ones), no optimizer: what
+   * a member that is not the head does each step, for measuring its memory on one device.
+   */
+  public CompletionStage<Void> tilesOnly(NDArray images, GradientCollector collector, NDManager manager) {
+    TiledStep step = new TiledStep(groups, geometries, model.layers().subList(0, tiledLayers), exchange, 0, djl,
+        collector, manager);
+    return step.forward(images)
+        .thenComposeAsync(whole -> step.backward(isHead() ? whole.onesLike() : null), djl)
+        .handleAsync((done, error) -> {
+          step.close();
+          if (error != null) {
+            throw new java.util.concurrent.CompletionException(error);
+          }
+          return null;
+        }, djl);
+  }
+
   /** Predicted classes for a batch, untiled and in inference mode (the head holds every layer). */
   public int correct(NDArray images, NDArray labels) {
     NDList h = new NDList(images);
