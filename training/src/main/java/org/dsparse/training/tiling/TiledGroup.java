@@ -46,15 +46,13 @@ public final class TiledGroup {
   private final List<TiledLayer> layers;
   private final List<Op> ops;
   private final List<Stage> stages;
-  private final int channels;
   private final int height;
   private final int width;
 
-  private TiledGroup(List<TiledLayer> layers, List<Op> ops, int channels, int height, int width) {
+  private TiledGroup(List<TiledLayer> layers, List<Op> ops, int height, int width) {
     this.layers = layers;
     this.ops = ops;
     this.stages = layers.stream().flatMap(l -> l.stages().stream()).toList();
-    this.channels = channels;
     this.height = height;
     this.width = width;
   }
@@ -76,7 +74,7 @@ public final class TiledGroup {
       }
       described.add(new TiledLayer(layer.name(), List.copyOf(reader.stages.subList(first, reader.stages.size()))));
     }
-    return new TiledGroup(List.copyOf(described), List.copyOf(reader.ops), channels, height, width);
+    return new TiledGroup(List.copyOf(described), List.copyOf(reader.ops), height, width);
   }
 
   /** The layers as the cost model sees them. */
@@ -86,10 +84,6 @@ public final class TiledGroup {
 
   List<Op> ops() {
     return ops;
-  }
-
-  public int channels() {
-    return channels;
   }
 
   /** The tiles of a {@code rows x columns} grid over this group. */

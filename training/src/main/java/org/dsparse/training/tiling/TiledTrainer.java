@@ -82,17 +82,13 @@ public final class TiledTrainer {
     }
   }
 
-  public boolean isHead() {
+  private boolean isHead() {
     return exchange.rank() == 0;
   }
 
   /** The CPU time the head spent on the rest of the network (forward and backward) in the last step. */
   public long lastRestCpuNanos() {
     return lastRestCpuNanos;
-  }
-
-  public List<TileGeometry> geometries() {
-    return geometries;
   }
 
   /**
