@@ -170,11 +170,6 @@ public final class TileGeometry {
     return tiles.get(t).get(0);
   }
 
-  /** Output elements (per channel and sample) tile {@code t} computes over all stages, halo included. */
-  public long computedArea(int t, int stage) {
-    return tiles.get(t).get(stage).outArea();
-  }
-
   /** Forward FLOPs per sample of tile {@code t}, its halo recomputation included. */
   public double forwardFlops(int t) {
     double flops = 0;

@@ -130,33 +130,15 @@ public record TilingCostModel(List<TiledLayer> layers, int height, int width, in
     double tiledFlops = 0;
     double untiledFlops = 0;
     for (Group g : groups) {
-      List<Stage> stages = stages(g);
-      TileGeometry geometry = TileGeometry.of(stages, sizes[g.from()][0], sizes[g.from()][1], grid.rows(),
-          grid.columns());
-      double slowest = 0;
-      double haloBytes = 0;
+      GroupParts parts = groupParts(grid, g, sizes);
+      compute += parts.compute();
+      exchange += parts.exchange();
+      sync += parts.sync();
+      bytes += parts.bytes();
+      tiledFlops += parts.tiledFlops();
+      untiledFlops += parts.untiledFlops();
       for (int t = 0; t < k; t++) {
-        double flops = geometry.forwardFlops(t) * batch;
-        tiledFlops += flops;
-        slowest = Math.max(slowest, flops * (1 + backwardFactor) / flopsPerSecond);
-        stored[t] += geometry.storedFloats(t) * batch * Float.BYTES;
-        if (g.from() > 0) {
-          double halo = (double) geometry.halo(t) * stages.get(0).inChannels() * batch * Float.BYTES;
-          haloBytes = Math.max(haloBytes, halo);
-          bytes += 2 * halo; // the halo forward, its gradient back
-        }
-      }
-      untiledFlops += geometry.untiledForwardFlops() * batch;
-      compute += slowest;
-      if (g.from() > 0 && k > 1) {
-        exchange += 2 * (haloBytes / linkBytesPerSecond + hopSeconds);
-      }
-      for (Stage s : stages) {
-        if (s.normalized() && k > 1) {
-          // Per-channel sum and sum of squares forward, two gradient sums backward, each a ring AllReduce.
-          sync += 2 * ring(k, 2.0 * s.outChannels() * Float.BYTES);
-          bytes += 2 * k * ringBytesPerMember(k, 2.0 * s.outChannels() * Float.BYTES);
-        }
+        stored[t] += parts.stored()[t];
       }
     }
     if (k > 1) {
@@ -196,16 +178,17 @@ public record TilingCostModel(List<TiledLayer> layers, int height, int width, in
     int n = layers.size();
     // Each group's cost does not depend on the others (a boundary's halo is the later group's,
     // against the same even split of the map), so the best groupings of prefixes extend.
-    Map<Group, Cost> alone = new HashMap<>();
+    int[][] sizes = sizes();
+    Map<Group, Double> alone = new HashMap<>();
     double[] best = new double[n + 1];
     int[] cut = new int[n + 1];
     for (int j = 1; j <= n; j++) {
       best[j] = Double.POSITIVE_INFINITY;
       for (int i = 0; i < j; i++) {
         Group g = new Group(i, j);
-        Cost c = alone.computeIfAbsent(g, x -> groupCost(grid, x));
-        if (c != null && best[i] + c.seconds() < best[j]) {
-          best[j] = best[i] + c.seconds();
+        Double seconds = alone.computeIfAbsent(g, x -> groupSeconds(grid, x, sizes));
+        if (seconds != null && best[i] + seconds < best[j]) {
+          best[j] = best[i] + seconds;
           cut[j] = i;
         }
       }
@@ -221,34 +204,57 @@ public record TilingCostModel(List<TiledLayer> layers, int height, int width, in
   }
 
   /**
-   * The part of {@link #cost} one group adds, as if alone between its neighbours (its compute, the
-   * halo into it, its BatchNorm sums); null when the grid does not fit its output.
+   * What one group adds to {@link #cost}: the slowest tile's compute, the halo into it (forward and
+   * its gradient back), its BatchNorm sums; independent of the other groups.
    */
-  private Cost groupCost(Grid grid, Group g) {
-    List<Stage> stages = stages(g);
-    int[][] sizes = sizes();
-    int[] out = sizes[g.to()];
-    if (grid.rows() > out[0] || grid.columns() > out[1]) {
-      return null;
+  private record GroupParts(double compute, double exchange, double sync, double bytes, double[] stored,
+      double tiledFlops, double untiledFlops) {
+    double seconds() {
+      return compute + exchange + sync;
     }
+  }
+
+  private GroupParts groupParts(Grid grid, Group g, int[][] sizes) {
+    List<Stage> stages = stages(g);
     TileGeometry geometry = TileGeometry.of(stages, sizes[g.from()][0], sizes[g.from()][1], grid.rows(),
         grid.columns());
     int k = grid.tiles();
     double slowest = 0;
-    double halo = 0;
+    double haloBytes = 0;
+    double bytes = 0;
+    double tiledFlops = 0;
+    double[] stored = new double[k];
     for (int t = 0; t < k; t++) {
-      slowest = Math.max(slowest, geometry.forwardFlops(t) * batch * (1 + backwardFactor) / flopsPerSecond);
+      double flops = geometry.forwardFlops(t) * batch;
+      tiledFlops += flops;
+      slowest = Math.max(slowest, flops * (1 + backwardFactor) / flopsPerSecond);
+      stored[t] = geometry.storedFloats(t) * batch * Float.BYTES;
       if (g.from() > 0) {
-        halo = Math.max(halo, (double) geometry.halo(t) * stages.get(0).inChannels() * batch * Float.BYTES);
+        double halo = (double) geometry.halo(t) * stages.get(0).inChannels() * batch * Float.BYTES;
+        haloBytes = Math.max(haloBytes, halo);
+        bytes += 2 * halo; // the halo forward, its gradient back
       }
     }
-    double seconds = slowest + (g.from() > 0 && k > 1 ? 2 * (halo / linkBytesPerSecond + hopSeconds) : 0);
+    double exchange = g.from() > 0 && k > 1 ? 2 * (haloBytes / linkBytesPerSecond + hopSeconds) : 0;
+    double sync = 0;
     for (Stage s : stages) {
       if (s.normalized() && k > 1) {
-        seconds += 2 * ring(k, 2.0 * s.outChannels() * Float.BYTES);
+        // Per-channel sum and sum of squares forward, two gradient sums backward, each a ring AllReduce.
+        sync += 2 * ring(k, 2.0 * s.outChannels() * Float.BYTES);
+        bytes += 2 * k * ringBytesPerMember(k, 2.0 * s.outChannels() * Float.BYTES);
       }
     }
-    return new Cost(grid, List.of(g), seconds, 0, 0, 0, 0, 0, 0);
+    return new GroupParts(slowest, exchange, sync, bytes, stored, tiledFlops,
+        geometry.untiledForwardFlops() * batch);
+  }
+
+  /** A group's predicted seconds in a grouping; null when the grid does not fit its output. */
+  private Double groupSeconds(Grid grid, Group g, int[][] sizes) {
+    int[] out = sizes[g.to()];
+    if (grid.rows() > out[0] || grid.columns() > out[1]) {
+      return null;
+    }
+    return groupParts(grid, g, sizes).seconds();
   }
 
   /**

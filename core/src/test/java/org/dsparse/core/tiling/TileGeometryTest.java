@@ -123,8 +123,8 @@ class TileGeometryTest {
     // Two fused: two rows of halo, and the first layer recomputes a row on each side.
     TileGeometry fused = TileGeometry.of(List.of(conv("a", 3, 1, 1, 1), conv("b", 3, 1, 1, 1)), 8, 8, 2, 1);
     assertEquals(16, fused.halo(0));
-    assertEquals(5 * 8, fused.computedArea(0, 0));
-    assertEquals(4 * 8, fused.computedArea(0, 1));
+    assertEquals(5 * 8, fused.tile(0).get(0).outArea());
+    assertEquals(4 * 8, fused.tile(0).get(1).outArea());
     double recomputed = (fused.forwardFlops(0) + fused.forwardFlops(1)) / fused.untiledForwardFlops();
     assertEquals((10 + 8) / 16.0, recomputed, 1e-12);
     assertTrue(fused.storedFloats(0) < fused.untiledStoredFloats());

@@ -150,60 +150,71 @@ public final class TiledStep implements AutoCloseable {
 
   /** The next group's input for this tile: its own output and the neighbours' parts of theirs. */
   private CompletionStage<NDArray> halos(int g, NDArray own) {
-    TileGeometry before = geometries.get(g);
-    TileGeometry after = geometries.get(g + 1);
+    int boundary = g + 1;
     int t = tile();
+    TileGeometry.Piece owned = geometries.get(g).owned(t);
     List<NDArray> parts = new ArrayList<>();
     for (int u = 0; u < exchange.members(); u++) {
-      if (u != t) {
-        Block b = block(before.owned(t), after.input(u));
-        if (!b.isEmpty()) {
-          parts.add(crop(own, before.owned(t), b));
-        }
+      Block b = sent(boundary, t, u, true);
+      if (u != t && !b.isEmpty()) {
+        parts.add(crop(own, owned, b));
       }
     }
-    float[] packed = pack(parts);
-    int[] lengths = new int[exchange.members()];
-    for (int from = 0; from < exchange.members(); from++) {
-      for (int u = 0; u < exchange.members(); u++) {
-        if (u != from) {
-          lengths[from] += area(block(before.owned(from), after.input(u)), own);
-        }
-      }
-    }
-    return exchange.gather(packed, lengths).thenApplyAsync(all -> {
-      TileGeometry.Piece held = after.input(t);
+    return exchange.gather(pack(parts), sentLengths(boundary, true, own)).thenApplyAsync(all -> {
+      TileGeometry.Piece held = geometries.get(boundary).input(t);
       Span rows = held.inRows().held();
       Span columns = held.inColumns().held();
       NDArray input = manager.zeros(new Shape(own.getShape().get(0), own.getShape().get(1), rows.length(),
           columns.length()), own.getDataType());
-      Block mine = block(before.owned(t), held);
+      Block mine = block(owned, held);
       if (!mine.isEmpty()) {
-        input.set(index(mine, rows, columns), crop(own, before.owned(t), mine));
+        input.set(index(mine, rows, columns), crop(own, owned, mine));
       }
       for (int from = 0; from < exchange.members(); from++) {
-        if (from == t) {
-          continue;
-        }
-        int offset = 0;
-        for (int u = 0; u < exchange.members(); u++) {
-          if (u == from) {
-            continue;
-          }
-          Block b = block(before.owned(from), after.input(u));
-          if (b.isEmpty()) {
-            continue;
-          }
-          Shape shape = new Shape(own.getShape().get(0), own.getShape().get(1), b.rows().length(),
-              b.columns().length());
-          if (u == t) {
-            input.set(index(b, rows, columns), unpack(all.get(from), offset, shape, own.getDataType()));
-          }
-          offset += (int) shape.size();
+        Block b = sent(boundary, from, t, true);
+        if (from != t && !b.isEmpty()) {
+          input.set(index(b, rows, columns), received(all.get(from), boundary, from, true, own));
         }
       }
       return input;
     }, djl);
+  }
+
+  /**
+   * What {@code sender} sends {@code partner} at the boundary before group {@code boundary}: forward,
+   * the part of its output the partner's tile holds; backward, the gradient of the part of the
+   * partner's output its own tile held.
+   */
+  private Block sent(int boundary, int sender, int partner, boolean forward) {
+    int owner = forward ? sender : partner;
+    int reader = forward ? partner : sender;
+    return block(geometries.get(boundary - 1).owned(owner), geometries.get(boundary).input(reader));
+  }
+
+  /** Every member's packed floats at a boundary: its blocks for each other member, in rank order. */
+  private int[] sentLengths(int boundary, boolean forward, NDArray like) {
+    int[] lengths = new int[exchange.members()];
+    for (int sender = 0; sender < exchange.members(); sender++) {
+      for (int partner = 0; partner < exchange.members(); partner++) {
+        if (partner != sender) {
+          lengths[sender] += area(sent(boundary, sender, partner, forward), like);
+        }
+      }
+    }
+    return lengths;
+  }
+
+  /** The block {@code sender} packed for this member, out of its packed floats. */
+  private NDArray received(float[] packed, int boundary, int sender, boolean forward, NDArray like) {
+    int offset = 0;
+    for (int partner = 0; partner < tile(); partner++) {
+      if (partner != sender) {
+        offset += area(sent(boundary, sender, partner, forward), like);
+      }
+    }
+    Block b = sent(boundary, sender, tile(), forward);
+    return unpack(packed, offset, new Shape(like.getShape().get(0), like.getShape().get(1), b.rows().length(),
+        b.columns().length()), like.getDataType());
   }
 
   /** The last group's output onto the head. */
@@ -288,29 +299,17 @@ public final class TiledStep implements AutoCloseable {
    * sends back to it, plus what every other tile that held part of it sends.
    */
   private CompletionStage<NDArray> haloGradients(int g, NDArray inputGradient) {
-    TileGeometry before = geometries.get(g - 1);
-    TileGeometry after = geometries.get(g);
     int t = tile();
-    TileGeometry.Piece held = after.input(t);
+    TileGeometry.Piece held = geometries.get(g).input(t);
     List<NDArray> parts = new ArrayList<>();
     for (int o = 0; o < exchange.members(); o++) {
-      if (o != t) {
-        Block b = block(before.owned(o), held);
-        if (!b.isEmpty()) {
-          parts.add(cropInput(inputGradient, held, b));
-        }
+      Block b = sent(g, t, o, false);
+      if (o != t && !b.isEmpty()) {
+        parts.add(cropInput(inputGradient, held, b));
       }
     }
-    int[] lengths = new int[exchange.members()];
-    for (int from = 0; from < exchange.members(); from++) {
-      for (int o = 0; o < exchange.members(); o++) {
-        if (o != from) {
-          lengths[from] += area(block(before.owned(o), after.input(from)), inputGradient);
-        }
-      }
-    }
-    return exchange.gather(pack(parts), lengths).thenApplyAsync(all -> {
-      TileGeometry.Piece own = before.owned(t);
+    return exchange.gather(pack(parts), sentLengths(g, false, inputGradient)).thenApplyAsync(all -> {
+      TileGeometry.Piece own = geometries.get(g - 1).owned(t);
       Span rows = own.outRows();
       Span columns = own.outColumns();
       NDArray gradient = manager.zeros(new Shape(inputGradient.getShape().get(0), inputGradient.getShape().get(1),
@@ -321,26 +320,10 @@ public final class TiledStep implements AutoCloseable {
         gradient.set(at, gradient.get(at).add(cropInput(inputGradient, held, mine)));
       }
       for (int from = 0; from < exchange.members(); from++) {
-        if (from == t) {
-          continue;
-        }
-        int offset = 0;
-        TileGeometry.Piece theirs = after.input(from);
-        for (int o = 0; o < exchange.members(); o++) {
-          if (o == from) {
-            continue;
-          }
-          Block b = block(before.owned(o), theirs);
-          if (b.isEmpty()) {
-            continue;
-          }
-          Shape shape = new Shape(inputGradient.getShape().get(0), inputGradient.getShape().get(1),
-              b.rows().length(), b.columns().length());
-          if (o == t) {
-            NDIndex at = index(b, rows, columns);
-            gradient.set(at, gradient.get(at).add(unpack(all.get(from), offset, shape, inputGradient.getDataType())));
-          }
-          offset += (int) shape.size();
+        Block b = sent(g, from, t, false);
+        if (from != t && !b.isEmpty()) {
+          NDIndex at = index(b, rows, columns);
+          gradient.set(at, gradient.get(at).add(received(all.get(from), g, from, false, inputGradient)));
         }
       }
       return gradient;
