@@ -248,7 +248,8 @@ public final class Simulation {
     ImageSet sample = source.load(Split.TEST);
     return DjlThread.call(() -> {
       try (LayeredModel model = Models.create(job.model(),
-          new Shape(sample.channels(), sample.height(), sample.width()), sample.classes(), job.seed())) {
+          new Shape(sample.channels(), sample.height() * job.upsample(), sample.width() * job.upsample()),
+          sample.classes(), job.seed())) {
         return new MemoryModel(model.layerCosts(), MemoryModels.clusterDeviceCoefficients(config))
             .fullUpdateBytes(job.batch(), OptimizerKind.parse(job.optimizer()));
       }

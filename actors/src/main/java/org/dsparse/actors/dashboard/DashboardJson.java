@@ -98,7 +98,10 @@ final class DashboardJson {
       for (Map.Entry<String, StepMetrics> entry : step.devices().entrySet()) {
         StepMetrics m = entry.getValue();
         JsonObject d = new JsonObject();
-        d.addProperty("loss", m.loss());
+        // A tile group's member other than its head computes no loss: no number, not NaN (not JSON).
+        if (!Float.isNaN(m.loss())) {
+          d.addProperty("loss", m.loss());
+        }
         d.addProperty("computeMillis", m.computeMillis());
         d.addProperty("aggregationMillis", m.aggregationMillis());
         d.addProperty("measuredPeakBytes", m.peakTrainingBytes());

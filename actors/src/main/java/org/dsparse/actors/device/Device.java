@@ -230,13 +230,16 @@ public final class Device extends AbstractBehavior<Device.Command> {
       committed.set(ready.state());
     }
     int rank = rankOf(prepare.devices());
-    context.getLog().info("job {}: preparing as device {} of {}, updating {} layers{}",
+    var tile = prepare.assignment().tile();
+    context.getLog().info("job {}: preparing as device {} of {}, updating {} layers{}{}",
         prepare.spec().jobId(), rank, prepare.devices().size(), prepare.assignment().updatedLayers().size(),
+        tile == null ? "" : ", tile " + tile.rank(settings.name()) + " of the tile group " + tile.members(),
         prepare.restore() == null ? "" : ", from step " + prepare.restore().step());
     context.pipeToSelf(
-        DjlThread.submit(() -> DeviceRuntime.prepare(prepare.spec(), rank, prepare.devices().size(),
+        DjlThread.submit(() -> DeviceRuntime.prepare(prepare.spec(),
+            JobPlanning.dataShards(prepare.devices(), settings.name(), tile), prepare.devices().size(),
             prepare.assignment(), JobPlanning.learningRateScales(prepare.spec(), prepare.groups(), settings.name(),
-                prepare.devices().size()), settings, prepare.restore(), ready.state())),
+                prepare.devices().size(), tile), settings, prepare.restore(), ready.state())),
         (runtime, error) -> new RuntimeReady(prepare, runtime, error));
     return this;
   }
@@ -309,7 +312,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
       this.live = runtime.start();
       Map<String, String> addresses = new LinkedHashMap<>();
       prepare.devices().forEach(d -> addresses.put(d.name(), d.address()));
-      this.groups = DeviceGroups.of(settings.name(), jobId, prepare.groups(), List.copyOf(addresses.keySet()));
+      this.groups = DeviceGroups.of(settings.name(), jobId, prepare.groups(), List.copyOf(addresses.keySet()),
+          prepare.assignment().tile());
       Map<String, ActorRef<ProcessGroup.Command>> actors = new HashMap<>();
       for (DeviceGroups.Collective collective : groups.collectives().values()) {
         ActorRef<ProcessGroup.Command> actor = spawnGroup(collective, addresses);

@@ -15,11 +15,13 @@ import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Partitioner;
 import org.dsparse.core.data.Split;
 import org.dsparse.core.memory.OptimizerKind;
+import org.dsparse.core.tiling.TilingCostModel;
 import org.dsparse.protocol.job.Assignment;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.TileRole;
 import org.dsparse.training.data.DataSource;
 import org.dsparse.training.data.ImageBatch;
 import org.dsparse.training.data.ImageSetDataset;
@@ -28,6 +30,7 @@ import org.dsparse.training.model.Checkpoint;
 import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
 import org.dsparse.training.profile.ProcessMemory;
+import org.dsparse.training.tiling.TiledTrainer;
 import org.dsparse.training.trainer.DjlThread;
 import org.dsparse.training.trainer.OptimizerSpec;
 import org.dsparse.training.trainer.SparseTrainer;
@@ -41,6 +44,9 @@ final class DeviceRuntime implements AutoCloseable {
   private final JobSpec spec;
   private final LayeredModel model;
   private final SparseTrainer trainer;
+  /** Its tiles and its place in the job's tile group, or null outside one. */
+  private final TiledTrainer tiled;
+  private final TileRole tile;
   private final ImageSetDataset train;
   private final ImageSetDataset test;
   private final long baselineRss;
@@ -52,11 +58,13 @@ final class DeviceRuntime implements AutoCloseable {
   private final int startBatch;
   private final long startStep;
 
-  private DeviceRuntime(JobSpec spec, LayeredModel model, SparseTrainer trainer, ImageSetDataset train,
-      ImageSetDataset test, long baselineRss, int startEpoch, int startBatch, long startStep) {
+  private DeviceRuntime(JobSpec spec, LayeredModel model, SparseTrainer trainer, TiledTrainer tiled, TileRole tile,
+      ImageSetDataset train, ImageSetDataset test, long baselineRss, int startEpoch, int startBatch, long startStep) {
     this.spec = spec;
     this.model = model;
     this.trainer = trainer;
+    this.tiled = tiled;
+    this.tile = tile;
     this.train = train;
     this.test = test;
     this.baselineRss = baselineRss;
@@ -75,14 +83,18 @@ final class DeviceRuntime implements AutoCloseable {
    *
    * <p>The data shard is this device's rank's share of the job's devices as they are now, so a
    * re-planned job re-partitions the data among its new members; a mid-epoch restore starts at the
-   * epoch's batch it stopped at, in the epoch's seeded order of the new shard.
+   * epoch's batch it stopped at, in the epoch's seeded order of the new shard. The members of a tile
+   * group read one batch a step together, like any device: they draw it from their shards joined,
+   * in the head's seeded order, so every member reads the same batch and no shard goes unread.
    *
+   * @param shards the ranks whose shards this device reads: its own, or its tile group's members'
+   *     (the head's first, whose seed orders the batches)
    * @param learningRateScales learning-rate multipliers of some updated layers (see
    *     {@code JobPlanning.learningRateScales})
    * @param device this device; when it measures memory, the process's peak resident size is reset
    *     after the data is loaded, so that the peak measures training alone
    */
-  static DeviceRuntime prepare(JobSpec spec, int rank, int devices, Assignment assignment,
+  static DeviceRuntime prepare(JobSpec spec, int[] shards, int devices, Assignment assignment,
       Map<Integer, Double> learningRateScales, DeviceSettings device, DeviceCommand.Restore restore,
       CommittedState restored) throws IOException {
     DjlThread.checkCurrent();
@@ -91,10 +103,13 @@ final class DeviceRuntime implements AutoCloseable {
     ImageSet trainSet = source.load(Split.TRAIN);
     ImageSet testSet = source.load(Split.TEST);
     ImageSet jobSet = trainSet.subset(Partitioner.holdOut(trainSet.size(), spec.heldOutFraction(), spec.seed())[1]);
-    int[] shard = partition(spec, jobSet, devices)[rank];
-    ImageSetDataset train = dataset(source, jobSet.subset(shard), spec.batch(), spec.seed() + rank);
-    ImageSetDataset test = dataset(source, testSet, spec.batch(), spec.seed());
-    if (measureMemory && restored == null) {
+    int[][] partition = partition(spec, jobSet, devices);
+    int[] shard = IntStream.of(shards).flatMap(r -> IntStream.of(partition[r])).toArray();
+    ImageSetDataset train = dataset(source, jobSet.subset(shard), spec, spec.seed() + shards[0]);
+    ImageSetDataset test = dataset(source, testSet, spec, spec.seed());
+    TileRole tile = assignment.tile();
+    // A tile's warm-up would train the tiled layers whole: more memory than the member has.
+    if (measureMemory && restored == null && tile == null) {
       warmUp(spec, train, assignment);
     }
     System.gc();
@@ -125,13 +140,16 @@ final class DeviceRuntime implements AutoCloseable {
               + ", the job asks for " + spec.optimizer());
         }
       } else if (!spec.initialCheckpoint().isEmpty()) {
-        Checkpoint.load(model, Path.of(spec.initialCheckpoint()));
+        // Weights trained at another image size fit (the job may upsample).
+        Checkpoint.loadAtAnyResolution(model, Path.of(spec.initialCheckpoint()));
       }
       OptimizerKind kind = OptimizerKind.parse(spec.optimizer());
       List<ChannelSlice> slices = JobPlanning.channelSlices(assignment.updatedSlices());
       SparseTrainer trainer = new SparseTrainer(model, slices,
           new OptimizerSpec(kind, spec.learningRate(), kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0),
           spec.frozenPrefixMicroBatch(), learningRateScales);
+      TiledTrainer tiled = tile == null ? null : new TiledTrainer(trainer, grouping(tile),
+          new TilingCostModel.Grid(tile.rows(), tile.columns()), train.imageShape(), tile.rank(device.name()));
       if (restored != null) {
         List<ChannelSlice> keep = JobPlanning.channelSlices(restore.keptOptimizerState());
         for (Checkpoint.SliceState kept : restored.optimizer()) {
@@ -139,18 +157,30 @@ final class DeviceRuntime implements AutoCloseable {
             trainer.importOptimizerState(List.of(kept.slice()), kept.state(), restored.optimizerUpdates());
           }
         }
-        return new DeviceRuntime(spec, model, trainer, train, test, baseline, restore.epoch(), restore.stepInEpoch(),
-            restore.step());
+        return new DeviceRuntime(spec, model, trainer, tiled, tile, train, test, baseline, restore.epoch(),
+            restore.stepInEpoch(), restore.step());
       }
       if (resumed != null) {
         importOptimizerState(trainer, slices, resumed, resumeFile(spec, device.name()));
-        return new DeviceRuntime(spec, model, trainer, train, test, baseline, resumed.epoch(), 0, resumed.step());
+        return new DeviceRuntime(spec, model, trainer, tiled, tile, train, test, baseline, resumed.epoch(), 0,
+            resumed.step());
       }
-      return new DeviceRuntime(spec, model, trainer, train, test, baseline, 0, 0, 0);
+      return new DeviceRuntime(spec, model, trainer, tiled, tile, train, test, baseline, 0, 0, 0);
     } catch (IOException | RuntimeException e) {
       model.close();
       throw e;
     }
+  }
+
+  /** The tile group's fused groups of layers. */
+  private static List<TilingCostModel.Group> grouping(TileRole tile) {
+    List<TilingCostModel.Group> groups = new java.util.ArrayList<>();
+    int from = 0;
+    for (int end : tile.groupEnds()) {
+      groups.add(new TilingCostModel.Group(from, end));
+      from = end;
+    }
+    return groups;
   }
 
   static Path resumeFile(JobSpec spec, String device) {
@@ -225,8 +255,10 @@ final class DeviceRuntime implements AutoCloseable {
         + "' is neither iid nor dirichlet:ALPHA");
   }
 
-  private static ImageSetDataset dataset(DataSource source, ImageSet images, int batch, long seed) {
+  private static ImageSetDataset dataset(DataSource source, ImageSet images, JobSpec spec, long seed) {
+    int batch = spec.batch();
     return ImageSetDataset.builder().setImageSet(images).optNormalization(source.normalization())
+        .optUpsample(spec.upsample())
         .setSeededSampling(batch, seed).build();
   }
 
@@ -253,7 +285,8 @@ final class DeviceRuntime implements AutoCloseable {
    * {@code compute}.
    */
   StepPipeline pipeline(DeviceGroups groups, Collectives collectives, Compute compute) {
-    return new StepPipeline(spec, model, trainer, train, groups, collectives, compute, startEpoch, startBatch);
+    return new StepPipeline(spec, model, trainer, tiled, tile, train, groups, collectives, compute, startEpoch,
+        startBatch);
   }
 
   /** Correct predictions, samples and summed loss on shard {@code shard} of {@code shards} of the test set. */

@@ -76,12 +76,13 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           nonNegativeInt(c, "planner.shared-tail-layers"));
       JobSpec spec = new JobSpec(
           c.getString("id"), jobMode, model, data, partition, fraction(c, "held-out-fraction"),
-          positive(c, "batch"), nonNegativeInt(c, "frozen-prefix-micro-batch"), optimizer,
+          positive(c, "batch"), nonNegativeInt(c, "frozen-prefix-micro-batch"), positive(c, "upsample"),
+          optimizer,
           (float) positiveDouble(c, "learning-rate"),
           (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),
           nonNegativeInt(c, "max-steps-per-epoch"), nonNegativeInt(c, "evaluate-every"),
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
-          c.getString("checkpoint-dir"), knobs, overlap(c), compression(c),
+          c.getString("checkpoint-dir"), knobs, overlap(c), compression(c), tiling(c),
           c.getString("resume-from"));
       Config t = c.getConfig("timeouts");
       JobCoordinator.Timeouts timeouts = new JobCoordinator.Timeouts(duration(t, "discovery"),
@@ -157,6 +158,39 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     }
     return kind.equals("none") ? JobSpec.Compression.NONE : new JobSpec.Compression(kind, ratio, rows, columns, minFloats,
         valuesShare);
+  }
+
+  /** {@code tiling { devices, count, layers, flops-per-second }}: no names and count 0 tile nothing. */
+  private static JobSpec.Tiling tiling(Config c) {
+    Config t = c.getConfig("tiling");
+    java.util.List<String> devices = t.getStringList("devices");
+    if (devices.size() == 1 || devices.stream().distinct().count() != devices.size()) {
+      throw bad("tiling.devices", devices.toString(), "two or more different device names, or none");
+    }
+    int count = t.getInt("count");
+    if (count < 0 || count == 1) {
+      throw bad("tiling.count", Integer.toString(count), "0 (no tiling) or 2 or more devices");
+    }
+    if (!devices.isEmpty() && count > 0 && count != devices.size()) {
+      throw bad("tiling.count", Integer.toString(count), "0 or " + devices.size() + ", the number of names in"
+          + " tiling.devices");
+    }
+    int layers = t.getInt("layers");
+    if (layers < 1) {
+      throw bad("tiling.layers", Integer.toString(layers), "1 or more layers");
+    }
+    double flops = t.getDouble("flops-per-second");
+    if (!(flops > 0)) {
+      throw bad("tiling.flops-per-second", Double.toString(flops), "a positive number, e.g. 2e9");
+    }
+    if (devices.isEmpty() && count == 0) {
+      return JobSpec.Tiling.NONE;
+    }
+    if (c.getString("mode").trim().equalsIgnoreCase("full")) {
+      throw bad("tiling.count", Integer.toString(Math.max(count, devices.size())), "0 in mode full (a tile group"
+          + " takes part in DSparse's plan)");
+    }
+    return new JobSpec.Tiling(devices, devices.isEmpty() ? count : devices.size(), layers, flops);
   }
 
   private static String learningRateScaling(Config c) {

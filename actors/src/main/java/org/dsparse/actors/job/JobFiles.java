@@ -66,9 +66,9 @@ public final class JobFiles {
     try {
       DjlThread.call(() -> {
         ImageSetDataset data = ImageSetDataset.builder().setImageSet(test).optNormalization(source.normalization())
-            .setSeededSampling(spec.batch(), spec.seed()).build();
+            .optUpsample(spec.upsample()).setSeededSampling(spec.batch(), spec.seed()).build();
         try (LayeredModel model = Models.create(spec.model(), data.imageShape(), test.classes(), spec.seed())) {
-          Checkpoint.load(model, path);
+          Checkpoint.loadAtAnyResolution(model, path);
         }
         return null;
       });

@@ -46,7 +46,10 @@ final class JobMetrics {
   /** One device's account of the current step. */
   void deviceStepped(String device, StepMetrics metrics) {
     totals.computeIfAbsent(device, d -> new DeviceTotals()).add(metrics);
-    stepLosses.add(metrics.loss());
+    // A tile group's members other than its head compute no loss.
+    if (!Float.isNaN(metrics.loss())) {
+      stepLosses.add(metrics.loss());
+    }
     currentAggregation = Math.max(currentAggregation, metrics.aggregationMillis());
     currentCompute = Math.max(currentCompute, metrics.computeMillis());
     currentBackward = Math.max(currentBackward, java.util.Arrays.stream(metrics.segments().backwardMillis()).sum());

@@ -36,6 +36,7 @@ import org.dsparse.protocol.job.Assignment;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.TileRole;
 import org.dsparse.training.data.DataSource;
 import org.dsparse.training.data.ImageBatch;
 import org.dsparse.training.data.ImageSetDataset;
@@ -63,10 +64,11 @@ public final class JobPlanning {
     DataSource source = DataSource.parse(spec.data(), "job " + spec.jobId() + " data");
     ImageSet sample = source.load(Split.TEST);
     ImageSetDataset data = ImageSetDataset.builder().setImageSet(sample)
-        .optNormalization(source.normalization()).setSeededSampling(spec.batch(), spec.seed()).build();
+        .optNormalization(source.normalization()).optUpsample(spec.upsample()).setSeededSampling(spec.batch(), spec.seed()).build();
     try (LayeredModel model = Models.create(spec.model(), data.imageShape(), sample.classes(), spec.seed())) {
       if (!spec.initialCheckpoint().isEmpty()) {
-        Checkpoint.load(model, Path.of(spec.initialCheckpoint()));
+        // Weights trained at another image size fit (the job may upsample).
+        Checkpoint.loadAtAnyResolution(model, Path.of(spec.initialCheckpoint()));
       }
       List<LayerCost> costs = model.layerCosts();
       MemoryModel memory = new MemoryModel(costs, MemoryModels.clusterDeviceCoefficients(config))
@@ -87,10 +89,16 @@ public final class JobPlanning {
           new CommunicationModel(knobs.hopLatencySeconds(), knobs.linkBytesPerSecond()),
           knobs.communicationWeight(), knobs.memoryWeight(), knobs.channelSplits(),
           PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION, knobs.sharedTailLayers()).withCompression(compression(spec));
-      List<DeviceBudget> budgets = devices.stream()
-          .map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList();
-      Plan plan = Planner.plan(memory, budgets, importance, settings);
-      return withOverlap(spec, fromPlan(spec, plan, model), model);
+      TileGroupPlanning.Choice tiles = TileGroupPlanning.choose(spec, devices, model, data.imageShape());
+      if (tiles == null) {
+        List<DeviceBudget> budgets = devices.stream()
+            .map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList();
+        return withOverlap(spec, fromPlan(spec, Planner.plan(memory, budgets, importance, settings), model), model);
+      }
+      Plan plan = Planner.plan(memory, TileGroupPlanning.budgets(devices, tiles), importance, settings,
+          tiles.tiledLayers());
+      return withOverlap(spec, TileGroupPlanning.withTileGroup(spec, devices, fromPlan(spec, plan, model), tiles,
+          model, memory), model);
     }
   }
 
@@ -233,13 +241,23 @@ public final class JobPlanning {
    */
   public static Map<Integer, Double> learningRateScales(JobSpec spec, List<GroupPlan> groups, String device,
       int devices) {
+    return learningRateScales(spec, groups, device, devices, null);
+  }
+
+  /**
+   * The same for a member of a tile group ({@code tile}, or null): its tiled layers learn from one
+   * batch a step, as one device's layers do.
+   */
+  public static Map<Integer, Double> learningRateScales(JobSpec spec, List<GroupPlan> groups, String device,
+      int devices, TileRole tile) {
     Map<Integer, Integer> updaters = new TreeMap<>();
     for (GroupPlan group : groups) {
       if (!group.updaters().contains(device)) {
         continue;
       }
+      int count = tile != null && group.groupId().equals(tile.groupId()) ? 1 : group.updaters().size();
       for (GroupPlan.Slice slice : group.slices()) {
-        updaters.merge(slice.layer(), group.updaters().size(), Math::max);
+        updaters.merge(slice.layer(), count, Math::max);
       }
     }
     Map<Integer, Double> scales = new TreeMap<>();
@@ -250,6 +268,24 @@ public final class JobPlanning {
       }
     });
     return scales;
+  }
+
+  /**
+   * The ranks of the data shards {@code device} reads: its own; for a member of a tile group, every
+   * member's, the head's first (the group reads one batch a step from them joined).
+   */
+  public static int[] dataShards(List<DeviceInfo> devices, String device, TileRole tile) {
+    List<String> names = devices.stream().map(DeviceInfo::name).toList();
+    List<String> readers = tile == null ? List.of(device) : tile.members();
+    int[] shards = new int[readers.size()];
+    for (int i = 0; i < shards.length; i++) {
+      shards[i] = names.indexOf(readers.get(i));
+      if (shards[i] < 0) {
+        throw new IllegalArgumentException("device " + readers.get(i) + " of the tile group " + tile.members()
+            + " is not among the job's devices " + names);
+      }
+    }
+    return shards;
   }
 
   private static List<String> layerNames(LayeredModel model) {

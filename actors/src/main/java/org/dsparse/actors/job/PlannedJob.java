@@ -42,7 +42,12 @@ public record PlannedJob(Map<String, Assignment> assignments, List<GroupPlan> gr
       String id = prefix + g.groupId();
       return new GroupPlan(id, g.slices(), g.updaters(), g.owner(), g.weightBytes(), jobId + "." + id, g.shardHome());
     }).toList();
-    return new PlannedJob(assignments, renamed, layerNames, fullUpdatePeakBytes, description, allReduceBytesPerLayer);
+    Map<String, Assignment> retiled = new java.util.LinkedHashMap<>();
+    assignments.forEach((device, a) -> retiled.put(device, a.tile() == null ? a
+        : new Assignment(a.device(), a.updatedSlices(), a.predictedPeakBytes(), new org.dsparse.protocol.job.TileRole(
+            prefix + a.tile().groupId(), a.tile().members(), a.tile().groupEnds(), a.tile().rows(),
+            a.tile().columns()))));
+    return new PlannedJob(retiled, renamed, layerNames, fullUpdatePeakBytes, description, allReduceBytesPerLayer);
   }
 
   /** The same plan with other groups (e.g. led from their shard's home) and a longer description. */

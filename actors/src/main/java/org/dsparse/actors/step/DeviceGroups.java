@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import org.dsparse.protocol.job.GroupPlan;
+import org.dsparse.protocol.job.TileRole;
 import org.dsparse.protocol.job.WireBytes;
 
 /**
@@ -29,13 +30,23 @@ public record DeviceGroups(String device, List<GroupPlan> allReduce, List<GroupP
    * A process group of the job.
    *
    * @param kind what it carries: {@link WireBytes#ALL_REDUCE}, or the weights of a group that one
-   *     device updates ({@link WireBytes#BROADCAST}) or that several update ({@link WireBytes#REFRESH})
+   *     device updates ({@link WireBytes#BROADCAST}) or that several update ({@link WireBytes#REFRESH}),
+   *     or a tile group's exchanges ({@link WireBytes#TILES})
    * @param members device names in rank order; a refresh's leader first
    */
   public record Collective(String id, GroupPlan group, String kind, List<String> members) {}
 
   /** {@code device}'s part of {@code groups}, for a job of {@code devices} (names) called {@code jobId}. */
   public static DeviceGroups of(String device, String jobId, List<GroupPlan> groups, List<String> devices) {
+    return of(device, jobId, groups, devices, null);
+  }
+
+  /**
+   * The same for a member of a tile group ({@code tile}, null for none): it is also a member of the
+   * tile group's exchange.
+   */
+  public static DeviceGroups of(String device, String jobId, List<GroupPlan> groups, List<String> devices,
+      TileRole tile) {
     List<GroupPlan> allReduce = new ArrayList<>();
     List<GroupPlan> refresh = new ArrayList<>();
     List<GroupPlan> led = new ArrayList<>();
@@ -66,6 +77,13 @@ public record DeviceGroups(String device, List<GroupPlan> allReduce, List<GroupP
         collectives.put(id, new Collective(id, group,
             group.isAllReduce() ? WireBytes.REFRESH : WireBytes.BROADCAST, members));
       }
+    }
+    if (tile != null) {
+      GroupPlan tiled = groups.stream().filter(g -> g.groupId().equals(tile.groupId())).findFirst()
+          .orElseThrow(() -> new IllegalArgumentException("the plan has no group " + tile.groupId()
+              + " for its tile group " + tile.members()));
+      String id = tile.exchangeId(jobId);
+      collectives.put(id, new Collective(id, tiled, WireBytes.TILES, tile.members()));
     }
     return new DeviceGroups(device, List.copyOf(allReduce), List.copyOf(refresh), List.copyOf(led), Set.copyOf(keptShards),
         Map.copyOf(collectives));

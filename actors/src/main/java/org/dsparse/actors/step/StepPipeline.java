@@ -12,17 +12,22 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
 import org.dsparse.actors.collective.Collectives;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.core.collective.MemberParts;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.protocol.job.StepMetrics;
+import org.dsparse.protocol.job.TileRole;
 import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.training.data.ImageBatch;
 import org.dsparse.training.data.ImageSetDataset;
 import org.dsparse.training.model.ChannelSlice;
 import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.tiling.TiledStep;
+import org.dsparse.training.tiling.TiledTrainer;
 import org.dsparse.training.trainer.SparseTrainer;
 
 /**
@@ -49,9 +54,17 @@ import org.dsparse.training.trainer.SparseTrainer;
  * out. A group may hold only some output channels of a layer; the trainer then changes only those
  * rows here, and the rest arrive with the other groups' refreshes.
  *
+ * <p>On a member of the job's tile group the forward and backward are its tiles of the batch the
+ * group shares ({@link TiledTrainer}), the head running the rest of the network; the tiled layers'
+ * gradients (each member's share times the group's size) are then one more group's AllReduce, among
+ * the members, and everything after is as on any device.
+ *
  * <p>Steps must not overlap: the next one starts after the previous one completed. A cancelled
  * pipeline (its job abandoned a step to re-plan) runs no further model work: every stage that has
- * not started fails, so nothing changes the model after the abandoning device answered.
+ * not started fails, so nothing changes the model after the abandoning device answered. (A tile
+ * group's step goes on to its next exchange, which fails as the job's process groups are stopped; it
+ * changes only its own tensors and the tiled layers' BatchNorm statistics of a model the re-plan
+ * replaces.)
  */
 public final class StepPipeline {
   /**
@@ -61,9 +74,15 @@ public final class StepPipeline {
   private static final int COLLECTIVES_PER_STEP = (JobSpec.MAX_OVERLAP_SEGMENTS + 1)
       * CompressedGradients.COLLECTIVES_PER_PART;
 
+  /** Exchanges a tile group may run per step: sequence numbers of its exchange are {@code step * this + k}. */
+  private static final long TILE_EXCHANGES_PER_STEP = 1L << 20;
+
   private final JobSpec spec;
   private final LayeredModel model;
   private final SparseTrainer trainer;
+  /** This device's tiles and its place in the tile group, or null outside one. */
+  private final TiledTrainer tiled;
+  private final TileRole tile;
   private final ImageSetDataset train;
   private final DeviceGroups groups;
   private final Collectives collectives;
@@ -84,6 +103,22 @@ public final class StepPipeline {
 
   public StepPipeline(JobSpec spec, LayeredModel model, SparseTrainer trainer, ImageSetDataset train,
       DeviceGroups groups, Collectives collectives, Compute compute, int startEpoch, int startBatch) {
+    this(spec, model, trainer, null, null, train, groups, collectives, compute, startEpoch, startBatch);
+  }
+
+  /**
+   * The step of a member of the job's tile group ({@code tile}): {@code tiled} runs its tiles of the
+   * batch and, on the head, the rest of the network with {@code trainer}.
+   */
+  public StepPipeline(JobSpec spec, LayeredModel model, SparseTrainer trainer, TiledTrainer tiled, TileRole tile,
+      ImageSetDataset train, DeviceGroups groups, Collectives collectives, Compute compute, int startEpoch,
+      int startBatch) {
+    if ((tiled == null) != (tile == null)) {
+      throw new IllegalArgumentException("a tile group's member needs its tiles and its role, got " + tiled + " and "
+          + tile);
+    }
+    this.tiled = tiled;
+    this.tile = tile;
     this.startEpoch = startEpoch;
     this.startBatch = startBatch;
     this.spec = spec;
@@ -211,8 +246,11 @@ public final class StepPipeline {
     }
     boolean averagesWeights = spec.averagesWeights();
     boolean forwardAhead = spec.overlap().nextForwardAhead() && !refresh && trainer.update().firstUpdated() > 0;
-    return run.compute("forward/backward", () -> forwardBackward(epoch, run, !averagesWeights))
-        .thenCompose(launched -> run.allReduced().thenCombine(forwardAhead
+    CompletionStage<Void> launched = tiled == null
+        ? run.compute("forward/backward", () -> forwardBackward(epoch, run, !averagesWeights))
+        : run.compute("forward/backward", () -> tiledForwardBackward(epoch, run, !averagesWeights))
+            .thenCompose(tiles -> tiles);
+    return launched.thenCompose(backward -> run.allReduced().thenCombine(forwardAhead
             ? run.compute("the next batch's frozen layers", this::takeNextBatchAhead) : done(), (averaged, x) -> averaged))
         .thenCompose(averaged -> run.compute("optimizer step", () -> applyAndStep(averaged)))
         .thenCompose(stepped -> averagesWeights && average ? averageWeights(run) : done())
@@ -279,30 +317,68 @@ public final class StepPipeline {
     ImageBatch next = taken != null ? taken.batch() : nextBatch(epochIndex);
     NDList prefix = taken != null ? taken.prefix() : null;
     try (ImageBatch batch = next) {
-      long[] lastDone = new long[1];
-      run.loss = trainer.forwardBackward(batch.images(), prefix, batch.labels(), run.cuts, (segment, backwardNanos) -> {
-        long entered = System.nanoTime();
-        if (reduceGradients) {
-          for (Part part : run.partsBySegment.getOrDefault(segment, List.of())) {
-            if (compressed.compresses(part.group())) {
-              run.exchangeCompressed(part, gradientOffset(part), sliceLengths(part),
-                  trainer.exportGradients(part.slices()), buffers(part.slices()), segment);
-            } else {
-              run.allReduce(part, gradients(part), segment);
-            }
-          }
-        }
-        // Segments finish from the top down; a segment's time ends after its gradients' hand-over.
-        long handedOver = backwardNanos + System.nanoTime() - entered;
-        run.segmentBackwardNanos[segment] = handedOver - lastDone[0];
-        lastDone[0] = handedOver;
-      });
+      run.loss = trainer.forwardBackward(batch.images(), prefix, batch.labels(), run.cuts,
+          segmentsDone(run, reduceGradients));
       return null;
     } finally {
       if (prefix != null) {
         prefix.close();
       }
     }
+  }
+
+  /**
+   * The same on a member of the tile group: its tiles of the next batch (the head's: every member
+   * reads the same), the head running the rest of the network; it goes on on the model thread as the
+   * tile group's exchanges answer. Each member leaves its tiles' weight gradients times the group's
+   * size, so that the tiled layers' AllReduce among the members averages them into the batch's.
+   */
+  private CompletionStage<Void> tiledForwardBackward(int epochIndex, Run run, boolean reduceGradients) {
+    ImageBatch batch = nextBatch(epochIndex);
+    Executor modelThread = run.modelThread("tiles");
+    CompletionStage<Float> tiles;
+    try {
+      TileGroupExchange exchange = new TileGroupExchange(collectives, tile.exchangeId(spec.jobId()),
+          tile.rank(groups.device()), tile.members().size(), new AtomicLong(run.step * TILE_EXCHANGES_PER_STEP));
+      tiles = tiled.step(batch.images(), batch.labels(), exchange, modelThread, model.manager(), run.cuts,
+          segmentsDone(run, reduceGradients), TiledStep.WeightGradients.SCALED_FOR_AVERAGE);
+    } catch (RuntimeException e) {
+      batch.close();
+      throw e;
+    }
+    return tiles.handleAsync((loss, error) -> {
+      batch.close();
+      if (error != null) {
+        throw new StageFailure("the tile group's step failed: " + message(error), error);
+      }
+      run.loss = loss;
+      return null;
+    }, modelThread);
+  }
+
+  /**
+   * Hears each backward segment finish: when {@code reduceGradients}, starts its parts' AllReduces,
+   * and keeps its time.
+   */
+  private SparseTrainer.SegmentDone segmentsDone(Run run, boolean reduceGradients) {
+    long[] lastDone = new long[1];
+    return (segment, backwardNanos) -> {
+      long entered = System.nanoTime();
+      if (reduceGradients) {
+        for (Part part : run.partsBySegment.getOrDefault(segment, List.of())) {
+          if (compressed.compresses(part.group())) {
+            run.exchangeCompressed(part, gradientOffset(part), sliceLengths(part),
+                trainer.exportGradients(part.slices()), buffers(part.slices()), segment);
+          } else {
+            run.allReduce(part, gradients(part), segment);
+          }
+        }
+      }
+      // Segments finish from the top down; a segment's time ends after its gradients' hand-over.
+      long handedOver = backwardNanos + System.nanoTime() - entered;
+      run.segmentBackwardNanos[segment] = handedOver - lastDone[0];
+      lastDone[0] = handedOver;
+    };
   }
 
   /**
@@ -468,6 +544,21 @@ public final class StepPipeline {
       this.segmentBackwardNanos = new long[cuts.length + 1];
       this.segmentBytes = new long[cuts.length + 1];
       this.segmentTransferNanos = new long[cuts.length + 1];
+    }
+
+    /**
+     * The model thread as an executor, for the continuations of a tile group's step: each runs as
+     * model work of stage {@code stage} and counts in the step's compute time. Unlike
+     * {@link #compute}, it runs them after a cancel too, so that the step's chain ends and frees its
+     * tensors: the next exchange fails, as the abandoned job's process groups are stopped.
+     */
+    Executor modelThread(String stage) {
+      return work -> compute.submit(stage, () -> {
+        long start = System.nanoTime();
+        work.run();
+        computeNanos += System.nanoTime() - start;
+        return null;
+      });
     }
 
     <T> CompletionStage<T> compute(String stage, Callable<T> work) {

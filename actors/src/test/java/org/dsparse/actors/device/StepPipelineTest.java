@@ -221,7 +221,7 @@ class StepPipelineTest {
       for (int rank = 0; rank < infos.size(); rank++) {
         String name = names.get(rank);
         int r = rank;
-        DeviceRuntime runtime = DjlThread.call(() -> DeviceRuntime.prepare(spec, r, infos.size(),
+        DeviceRuntime runtime = DjlThread.call(() -> DeviceRuntime.prepare(spec, new int[] {r}, infos.size(),
             plan.assignments().get(name), JobPlanning.learningRateScales(spec, plan.groups(), name, infos.size()),
             DeviceSettings.of(name, BUDGETS[r], false), null, null));
         runtimes.add(runtime);

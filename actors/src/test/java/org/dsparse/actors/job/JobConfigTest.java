@@ -39,11 +39,25 @@ class JobConfigTest {
   }
 
   @Test
+  void tilingIsOffByDefaultAndTakesNamesOrACount() {
+    assertTrue(!JobConfig.read(ConfigFactory.load()).spec().tiling().enabled());
+    var named = JobConfig.read(with("dsparse.job.tiling { devices = [pi-a, pi-b], layers = 5 }")).spec().tiling();
+    assertEquals(2, named.count());
+    assertEquals(5, named.layers());
+    assertEquals(3, JobConfig.read(with("dsparse.job.tiling.count = 3")).spec().tiling().count());
+    UsageException full = assertThrows(UsageException.class,
+        () -> JobConfig.read(with("dsparse.job { mode = full, tiling.count = 2 }")));
+    assertTrue(full.getMessage().contains("dsparse.job.tiling.count") && full.getMessage().contains("mode full"),
+        full.getMessage());
+  }
+
+  @Test
   void aBadValueIsRefusedNamingItsKey() {
     for (String bad : new String[] {"frozen-prefix-micro-batch = -1", "batch = 0", "planner.shared-tail-layers = -2",
         "partition = \"by-label\"", "optimizer = rmsprop",
         "learning-rate-scaling = linear", "elastic.abandon-timeout = 0s", "elastic.removal-wait = -1s",
-        "elastic.max-recoveries-without-progress = 0"}) {
+        "elastic.max-recoveries-without-progress = 0", "tiling.count = 1", "tiling.devices = [pi]",
+        "tiling.devices = [pi, pi]", "tiling.layers = 0", "tiling.flops-per-second = 0"}) {
       UsageException e = assertThrows(UsageException.class, () -> JobConfig.read(with("dsparse.job." + bad)));
       String key = bad.substring(0, bad.indexOf(' '));
       assertTrue(e.getMessage().contains("dsparse.job." + key), bad + " -> " + e.getMessage());

@@ -18,6 +18,16 @@ public final class Planner {
    */
   public static Plan plan(MemoryModel model, List<DeviceBudget> budgets, Importance importance,
       PlannerSettings settings) {
+    return plan(model, budgets, importance, settings, 0);
+  }
+
+  /**
+   * A plan of the layers from {@code plannedFrom} on: the layers below are updated outside it (a
+   * tile group trains them), so no device of the plan updates them and every device runs them as
+   * its frozen prefix, which the memory model counts.
+   */
+  public static Plan plan(MemoryModel model, List<DeviceBudget> budgets, Importance importance,
+      PlannerSettings settings, int plannedFrom) {
     Objects.requireNonNull(model, "model");
     Objects.requireNonNull(importance, "importance");
     Objects.requireNonNull(settings, "settings");
@@ -38,7 +48,11 @@ public final class Planner {
       throw new IllegalArgumentException("importance is given for " + importance.layerCount()
           + " layers, the model has " + model.layers().size());
     }
-    PlanningProblem problem = new PlanningProblem(model, budgets, importance, settings);
+    if (plannedFrom < 0 || plannedFrom >= model.layers().size()) {
+      throw new IllegalArgumentException("the plan starts at layer " + plannedFrom + ", the model has "
+          + model.layers().size());
+    }
+    PlanningProblem problem = new PlanningProblem(model, budgets, importance, settings, plannedFrom);
     requireUsefulBudgets(problem);
     Assignment assignment = switch (settings.strategy()) {
       case SUFFIX -> SuffixStrategy.assign(problem);

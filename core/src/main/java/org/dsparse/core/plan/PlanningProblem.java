@@ -25,7 +25,10 @@ final class PlanningProblem {
   final int[] minUnits;
   /** Parameters and buffers per layer, in bytes. */
   final long[] layerBytes;
-  /** Layers with weights to update; the rest (pooling, reshaping) run forward only and are not planned. */
+  /**
+   * Layers with weights to update; the rest (pooling, reshaping) run forward only and are not
+   * planned, and neither are the layers below {@code plannedFrom}, which a tile group updates.
+   */
   final boolean[] trainable;
   /** Importance of the trainable layers, which normalises quality to 1 for data-parallel. */
   final double trainableImportance;
@@ -36,6 +39,12 @@ final class PlanningProblem {
 
   PlanningProblem(MemoryModel model, List<DeviceBudget> devices, Importance importance,
       PlannerSettings settings) {
+    this(model, devices, importance, settings, 0);
+  }
+
+  /** A problem whose first {@code plannedFrom} layers are updated outside the plan (by a tile group). */
+  PlanningProblem(MemoryModel model, List<DeviceBudget> devices, Importance importance,
+      PlannerSettings settings, int plannedFrom) {
     this.model = model;
     this.devices = devices.stream().sorted(Comparator.comparing(DeviceBudget::device)).toList();
     this.importance = importance;
@@ -48,7 +57,7 @@ final class PlanningProblem {
     double importanceSum = 0;
     for (int l = 0; l < n; l++) {
       LayerCost layer = model.layers().get(l);
-      trainable[l] = layer.trainableParams() > 0;
+      trainable[l] = layer.trainableParams() > 0 && l >= plannedFrom;
       importanceSum += trainable[l] ? importance.weight(l) : 0;
       layerBytes[l] = (long) Float.BYTES * (layer.trainableParams() + layer.bufferElements());
       int smallest = (int) Math.ceil(settings.minChannelFraction() * layer.outputChannels() - 1e-9);

@@ -85,6 +85,31 @@ class PlannerTest {
     }
   }
 
+  /**
+   * Layers a tile group trains are left out: no device of the plan updates them, every layer above
+   * them is covered, and the memory model counts them as each device's frozen prefix.
+   */
+  @ParameterizedTest
+  @EnumSource(PlanStrategy.class)
+  void layersBelowThePlannedOnesAreLeftToTheTileGroup(PlanStrategy strategy) {
+    int tiled = 7;
+    Plan plan = Planner.plan(MOBILENET, graded(), POSITIONAL, DEFAULTS.withStrategy(strategy), tiled);
+    assertTrue(plan.frozen().isEmpty(), plan.describe());
+    for (DeviceAssignment d : plan.devices()) {
+      assertTrue(d.update().layers().stream().allMatch(l -> l >= tiled), d.device() + " updates a tiled layer: "
+          + d.update());
+      assertEquals(MOBILENET.predict(d.update(), BATCH, OPTIMIZER).totalBytes(), d.predictedPeakBytes(), d.device());
+    }
+    for (int l = 0; l < MOBILENET.layers().size(); l++) {
+      int layer = l;
+      long slices = plan.groups().stream().flatMap(g -> g.slices().stream()).filter(s -> s.layer() == layer).count();
+      assertTrue(l < tiled ? slices == 0 : slices > 0, "layer " + l + ": " + slices + " slices");
+    }
+    IllegalArgumentException beyond = assertThrows(IllegalArgumentException.class,
+        () -> Planner.plan(MOBILENET, graded(), POSITIONAL, DEFAULTS, MOBILENET.layers().size()));
+    assertTrue(beyond.getMessage().contains("starts at layer"), beyond.getMessage());
+  }
+
   @ParameterizedTest
   @EnumSource(PlanStrategy.class)
   void groupsAreKeyedByTheDevicesThatUpdateTheirSlices(PlanStrategy strategy) {

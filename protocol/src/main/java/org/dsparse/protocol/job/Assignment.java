@@ -10,12 +10,19 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param updatedSlices the channel slices it updates, in model order: the slices of every group it
  *     is an updater of
  * @param predictedPeakBytes the memory model's prediction for this update set
+ * @param tile its place in the job's tile group, or null when it is in none (then it trains its
+ *     update set on its own batches)
  */
-public record Assignment(String device, List<GroupPlan.Slice> updatedSlices, long predictedPeakBytes)
+public record Assignment(String device, List<GroupPlan.Slice> updatedSlices, long predictedPeakBytes, TileRole tile)
     implements ControlMessage {
 
   public Assignment {
     updatedSlices = List.copyOf(updatedSlices);
+  }
+
+  /** A device outside any tile group. */
+  public Assignment(String device, List<GroupPlan.Slice> updatedSlices, long predictedPeakBytes) {
+    this(device, updatedSlices, predictedPeakBytes, null);
   }
 
   /** Indices of the layers it updates, whole or in part, ascending: every one runs forward in training. */

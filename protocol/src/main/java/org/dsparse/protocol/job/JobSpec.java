@@ -1,5 +1,6 @@
 package org.dsparse.protocol.job;
 
+import java.util.List;
 import java.util.Objects;
 import org.dsparse.protocol.control.ControlMessage;
 
@@ -17,6 +18,9 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param frozenPrefixMicroBatch samples per forward of a device's frozen prefix (0: the whole batch);
  *     the prefix keeps nothing for backward, so smaller micro-batches lower its peak without changing
  *     what is computed
+ * @param upsample each image's pixels repeated into {@code upsample x upsample} blocks (nearest
+ *     neighbour; 1 keeps the images as they are): a higher input resolution, where the first layers'
+ *     activations dominate a device's memory
  * @param optimizer sgd, sgd-momentum or adam
  * @param learningRate fixed step size
  * @param momentum for sgd-momentum
@@ -41,6 +45,7 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param planner planner knobs
  * @param overlap whether and how a step's gradient AllReduces overlap its backward
  * @param compression whether and how each process group compresses its gradients
+ * @param tiling whether a tile group of devices trains the first layers together, and which
  * @param resumeFrom a directory of one epoch's checkpoints, from which every device continues
  *     (its own file, named after it, holds where training was and its optimizer state),
  *     {@link #RESUME_FROM_DEVICES} to continue from the last committed state the devices still hold,
@@ -55,6 +60,7 @@ public record JobSpec(
     double heldOutFraction,
     int batch,
     int frozenPrefixMicroBatch,
+    int upsample,
     String optimizer,
     float learningRate,
     float momentum,
@@ -70,6 +76,7 @@ public record JobSpec(
     PlannerKnobs planner,
     Overlap overlap,
     Compression compression,
+    Tiling tiling,
     String resumeFrom) implements ControlMessage {
 
   /** {@link #resumeFrom} that continues from the state the job's devices hold (its coordinator was lost). */
@@ -132,6 +139,7 @@ public record JobSpec(
       throw new IllegalArgumentException("job " + jobId + ": compression compresses the gradients a group AllReduces"
           + " every step, and averaging-interval " + averagingInterval + " averages weights instead");
     }
+    Objects.requireNonNull(tiling, "tiling");
     Objects.requireNonNull(resumeFrom, "resumeFrom");
     if (!jobId.matches("[A-Za-z0-9_.-]+")) {
       throw new IllegalArgumentException("job id '" + jobId + "' may use only letters, digits, '_', '.', '-'");
@@ -149,6 +157,9 @@ public record JobSpec(
     if (!learningRateScaling.equals(NO_SCALING) && !learningRateScaling.equals(SQRT_UPDATER_SHARE)) {
       throw new IllegalArgumentException("job " + jobId + ": learning-rate scaling '" + learningRateScaling
           + "' is neither " + NO_SCALING + " nor " + SQRT_UPDATER_SHARE);
+    }
+    if (upsample < 1) {
+      throw new IllegalArgumentException("job " + jobId + ": upsample must be 1 (as they are) or more, got " + upsample);
     }
     if (frozenPrefixMicroBatch < 0) {
       throw new IllegalArgumentException("job " + jobId + ": frozen-prefix micro-batch must be 0 (whole batch) or"
@@ -203,11 +214,52 @@ public record JobSpec(
     }
   }
 
+  /**
+   * A tile group: devices that train the network's first {@code layers} layers together, each on a
+   * spatial tile of one batch, while DSparse's plan covers the rest of the network among the other
+   * devices and the tile group's head (its member with the most memory).
+   *
+   * @param devices the tile group's members by name; empty: the {@code count} devices with the least
+   *     memory
+   * @param count with no names, how many devices form the tile group (0: no tiling)
+   * @param layers how many of the first layers are tiled; the cost model fuses them into groups
+   * @param flopsPerSecond what the slowest member computes, for the cost model's choice of grid and
+   *     grouping
+   */
+  public record Tiling(List<String> devices, int count, int layers, double flopsPerSecond) implements ControlMessage {
+    public static final Tiling NONE = new Tiling(List.of(), 0, 0, 1e9);
+
+    public Tiling {
+      devices = List.copyOf(devices);
+      if (count < 0 || layers < 0 || !(flopsPerSecond > 0)) {
+        throw new IllegalArgumentException("tiling: count and layers must not be negative, the compute rate must be"
+            + " positive, got " + count + ", " + layers + " and " + flopsPerSecond);
+      }
+      if (devices.size() == 1 || count == 1) {
+        throw new IllegalArgumentException("tiling: a tile group needs at least two devices");
+      }
+      if ((!devices.isEmpty() || count > 0) && layers == 0) {
+        throw new IllegalArgumentException("tiling: a tile group needs at least one layer to tile");
+      }
+    }
+
+    public boolean enabled() {
+      return !devices.isEmpty() || count > 0;
+    }
+  }
+
+  /** The same job with another tile group. */
+  public JobSpec withTiling(Tiling other) {
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
+        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
+        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression, other, resumeFrom);
+  }
+
   /** The same job with another compression. */
   public JobSpec withCompression(Compression other) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
-        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, other, resumeFrom);
+        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, other, tiling, resumeFrom);
   }
 
   /** The most segments a backward may be cut into (each is a collective of its own per group). */
@@ -220,9 +272,9 @@ public record JobSpec(
 
   /** The same job in another mode, under another id. */
   public JobSpec withMode(Mode other, String otherJobId) {
-    return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer, learningRate,
+    return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer, learningRate,
         momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
-        planner, overlap, compression, resumeFrom);
+        planner, overlap, compression, tiling, resumeFrom);
   }
 
   /**
@@ -259,36 +311,36 @@ public record JobSpec(
 
   /** The same job under another aggregation protocol: averaging and refreshing every {@code interval} steps. */
   public JobSpec withProtocol(int interval) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, interval, interval, seed,
-        initialCheckpoint, checkpointDir, planner, overlap, compression, resumeFrom);
+        initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, resumeFrom);
   }
 
   /** The same job cut to at most {@code steps} steps per epoch, evaluated at epoch ends only. */
   public JobSpec withMaxStepsPerEpoch(int steps) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, steps, 0, averagingInterval, refreshInterval, seed,
-        initialCheckpoint, checkpointDir, planner, overlap, compression, resumeFrom);
+        initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, resumeFrom);
   }
 
   /** The same job with another refresh interval. */
   public JobSpec withRefreshInterval(int interval) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, interval, seed, initialCheckpoint,
-        checkpointDir, planner, overlap, compression, resumeFrom);
+        checkpointDir, planner, overlap, compression, tiling, resumeFrom);
   }
 
   /** The same job resuming from another directory of checkpoints. */
   public JobSpec withResumeFrom(String directory) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
-        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression, directory);
+        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, directory);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, optimizer,
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, path,
-        checkpointDir, planner, overlap, compression, resumeFrom);
+        checkpointDir, planner, overlap, compression, tiling, resumeFrom);
   }
 }

@@ -8,7 +8,7 @@ import org.dsparse.protocol.control.ControlMessage;
  * process group and kind, as its transports counted them (see {@code WireTraffic}).
  *
  * @param group the plan's group id; empty for traffic that belongs to no group (control, shards)
- * @param kind {@link #ALL_REDUCE}, {@link #BROADCAST}, {@link #REFRESH}, {@link #SHARD} or {@link #CONTROL}
+ * @param kind {@link #ALL_REDUCE}, {@link #BROADCAST}, {@link #REFRESH}, {@link #TILES}, {@link #SHARD} or {@link #CONTROL}
  */
 public record WireBytes(String group, String kind, long sent, long received) implements ControlMessage {
   /** A group's gradients (or, with periodic averaging, weights) averaged among its updaters. */
@@ -17,6 +17,8 @@ public record WireBytes(String group, String kind, long sent, long received) imp
   public static final String BROADCAST = "broadcast";
   /** The weights of a group of several updaters, sent from its owner to the devices outside it. */
   public static final String REFRESH = "refresh";
+  /** A tile group's halos, BatchNorm statistics, gathered output and its gradient. */
+  public static final String TILES = "tiles";
   /** Weights stored to, or fetched from, a layer shard on another device. */
   public static final String SHARD = "shard";
   /** Every other dsparse message: step commands and reports, collective start, credits, link set-up. */

@@ -4,7 +4,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.typesafe.config.Config;
@@ -48,6 +47,7 @@ import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
 import org.dsparse.training.profile.ProcessMemory;
 import org.dsparse.training.tiling.TileExchange;
+import org.dsparse.training.tiling.TiledStep;
 import org.dsparse.training.tiling.TiledTrainer;
 import org.dsparse.training.trainer.DjlDefaults;
 import org.dsparse.training.trainer.DjlThread;
@@ -164,9 +164,14 @@ public final class TileDevice {
     SparseTrainer whole = members == 1 && !tilesOnly
         ? DjlThread.call(() -> new SparseTrainer(model, UpdateSet.all(model.layerCount()), optimizer)) : null;
     TileExchange tiles = members > 1 ? tileExchange : TileExchange.alone();
-    TiledTrainer tiled = whole == null ? DjlThread.call(() -> new TiledTrainer(model,
-        groups(flags.get("grouping").orElseThrow()), grid(flags.get("grid").orElseThrow()), sample, optimizer,
-        tiles, djl)) : null;
+    List<TilingCostModel.Group> grouping = whole == null ? groups(flags.get("grouping").orElseThrow()) : List.of();
+    // The head updates every layer, the other members the tiled ones.
+    SparseTrainer sparse = whole == null ? DjlThread.call(() -> new SparseTrainer(model, rank == 0 && !tilesOnly
+        ? UpdateSet.all(model.layerCount())
+        : UpdateSet.of(model.layerCount(), java.util.stream.IntStream.range(0, grouping.get(grouping.size() - 1).to())
+            .toArray()), optimizer)) : null;
+    TiledTrainer tiled = whole == null ? DjlThread.call(() -> new TiledTrainer(sparse, grouping,
+        grid(flags.get("grid").orElseThrow()), sample, tiles.rank())) : null;
     try {
       DjlThread.run(System::gc);
       long baseline = ProcessMemory.residentBytes();
@@ -188,13 +193,8 @@ public final class TileDevice {
           long started = threads.getThreadCpuTime(djlThread);
           float loss;
           if (tilesOnly) {
-            GradientCollector collector = DjlThread.call(() -> Engine.getInstance().newGradientCollector());
-            try {
-              DjlThread.call(() -> tiled.tilesOnly(images, collector, stepManager)).toCompletableFuture()
-                  .get(10, TimeUnit.MINUTES);
-            } finally {
-              DjlThread.run(collector::close);
-            }
+            DjlThread.call(() -> tiled.tilesOnly(images, tiles, djl, stepManager)).toCompletableFuture()
+                .get(10, TimeUnit.MINUTES);
             loss = Float.NaN;
           } else if (whole != null) {
             loss = DjlThread.call(() -> {
@@ -203,14 +203,10 @@ public final class TileDevice {
               return l;
             });
           } else {
-            GradientCollector collector = DjlThread.call(() -> Engine.getInstance().newGradientCollector());
-            try {
-              loss = DjlThread.call(() -> tiled.step(images, b.labels(), collector, stepManager))
-                  .toCompletableFuture().get(10, TimeUnit.MINUTES);
-            } finally {
-              DjlThread.run(collector::close);
-            }
-            DjlThread.run(tiled::update);
+            loss = DjlThread.call(() -> tiled.step(images, b.labels(), tiles, djl, stepManager, new int[0],
+                (segment, nanos) -> { }, TiledStep.WeightGradients.SUMMED)).toCompletableFuture()
+                .get(10, TimeUnit.MINUTES);
+            DjlThread.run(sparse::step);
           }
           cpu.add((threads.getThreadCpuTime(djlThread) - started) / 1e6);
           rest.add(tiled != null ? tiled.lastRestCpuNanos() / 1e6 : 0);
@@ -255,7 +251,7 @@ public final class TileDevice {
               }
               NDArray images = upsample(b.images(), factor);
               images.attach(evalManager);
-              correct += whole != null ? whole.correct(images, b.labels()) : tiled.correct(images, b.labels());
+              correct += (whole != null ? whole : sparse).correct(images, b.labels());
               seen += b.size();
             }
           }

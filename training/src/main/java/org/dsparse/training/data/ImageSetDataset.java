@@ -30,6 +30,7 @@ public final class ImageSetDataset extends RandomAccessDataset {
   private final ImageSet images;
   private final Normalization normalization;
   private final boolean padded;
+  private final int upsample;
   private final int height;
   private final int width;
   private final float[][] lookup;
@@ -38,8 +39,9 @@ public final class ImageSetDataset extends RandomAccessDataset {
     super(builder);
     this.images = builder.images;
     this.normalization = builder.normalization;
-    this.height = builder.padTo > 0 ? builder.padTo : images.height();
-    this.width = builder.padTo > 0 ? builder.padTo : images.width();
+    this.upsample = builder.upsample;
+    this.height = builder.padTo > 0 ? builder.padTo : images.height() * upsample;
+    this.width = builder.padTo > 0 ? builder.padTo : images.width() * upsample;
     this.padded = builder.padTo > 0;
     this.lookup = normalization.lookupTable();
   }
@@ -56,7 +58,7 @@ public final class ImageSetDataset extends RandomAccessDataset {
     return normalization;
   }
 
-  /** Shape of one image tensor, {@code [C, H, W]}, after padding. */
+  /** Shape of one image tensor, {@code [C, H, W]}, after padding or upsampling. */
   public Shape imageShape() {
     return new Shape(images.channels(), height, width);
   }
@@ -152,6 +154,17 @@ public final class ImageSetDataset extends RandomAccessDataset {
         if (padded) {
           Arrays.fill(out, target, target + plane, table[0]);
         }
+        if (upsample > 1) {
+          for (int row = 0; row < height; row++) {
+            int from = source + (row / upsample) * sourceWidth;
+            int to = target + row * width;
+            for (int col = 0; col < width; col++) {
+              out[to + col] = table[pixels[from + col / upsample] & 0xff];
+            }
+          }
+          source += sourceHeight * sourceWidth;
+          continue;
+        }
         for (int row = 0; row < sourceHeight; row++) {
           int to = target + (row + top) * width + left;
           for (int col = 0; col < sourceWidth; col++) {
@@ -174,6 +187,7 @@ public final class ImageSetDataset extends RandomAccessDataset {
     private ImageSet images;
     private Normalization normalization;
     private int padTo;
+    private int upsample = 1;
 
     @Override
     protected Builder self() {
@@ -194,6 +208,12 @@ public final class ImageSetDataset extends RandomAccessDataset {
     /** Pads every image, centred, to {@code side} x {@code side}. */
     public Builder optPadTo(int side) {
       this.padTo = side;
+      return this;
+    }
+
+    /** Repeats every pixel into a {@code factor x factor} block (nearest-neighbour upsampling). */
+    public Builder optUpsample(int factor) {
+      this.upsample = factor;
       return this;
     }
 
@@ -219,6 +239,10 @@ public final class ImageSetDataset extends RandomAccessDataset {
       if (normalization.channels() != images.channels()) {
         throw new IllegalArgumentException("normalization has " + normalization.channels()
             + " channels but the images have " + images.channels());
+      }
+      if (upsample < 1 || (upsample > 1 && padTo != 0)) {
+        throw new IllegalArgumentException("upsampling by " + upsample + (padTo != 0 ? " with padding to " + padTo : "")
+            + ": expected a factor of 1 or more, without padding");
       }
       if (padTo != 0 && (padTo < images.height() || padTo < images.width())) {
         throw new IllegalArgumentException("cannot pad " + images.height() + "x" + images.width()

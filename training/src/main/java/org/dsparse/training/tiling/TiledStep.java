@@ -41,8 +41,20 @@ public final class TiledStep implements AutoCloseable {
   private final GradientCollector collector;
   private final NDManager manager;
   private final List<Parameter> trained;
+  private final WeightGradients weightGradients;
   private final List<TileStep> steps = new ArrayList<>();
   private Shape batchShape;
+
+  /** What becomes of the tiled weights' gradients, each member's share of the batch's, at the end of the backward. */
+  public enum WeightGradients {
+    /** Summed over the tile group here: every member then holds the batch's gradient. */
+    SUMMED,
+    /**
+     * Each member's share times the tile group's size, left for the caller's AllReduce, whose
+     * average is then the batch's gradient (a job's tile group averages them in its process group).
+     */
+    SCALED_FOR_AVERAGE
+  }
 
   /**
    * @param groups the fused groups, consecutive layers, the first reading the network's input
@@ -52,6 +64,12 @@ public final class TiledStep implements AutoCloseable {
    */
   public TiledStep(List<TiledGroup> groups, List<TileGeometry> geometries, List<Layer> layers, TileExchange exchange,
       int head, Executor djl, GradientCollector collector, NDManager parent) {
+    this(groups, geometries, layers, exchange, head, djl, collector, parent, WeightGradients.SUMMED);
+  }
+
+  /** The same, the tiled weights' gradients left as {@code weightGradients} says. */
+  public TiledStep(List<TiledGroup> groups, List<TileGeometry> geometries, List<Layer> layers, TileExchange exchange,
+      int head, Executor djl, GradientCollector collector, NDManager parent, WeightGradients weightGradients) {
     if (groups.size() != geometries.size() || groups.isEmpty()) {
       throw new IllegalArgumentException("a tiled step needs one geometry per group, got " + groups.size()
           + " groups and " + geometries.size() + " geometries");
@@ -70,6 +88,7 @@ public final class TiledStep implements AutoCloseable {
     this.collector = collector;
     this.manager = parent.newSubManager();
     this.trained = layers.stream().flatMap(l -> l.trainable().stream()).toList();
+    this.weightGradients = weightGradients;
   }
 
   private int tile() {
@@ -247,7 +266,7 @@ public final class TiledStep implements AutoCloseable {
 
   /**
    * The backward from the gradient of the last group's output ({@code outputGradient} on the head,
-   * null elsewhere), ending with the tiled weights' gradients summed over the tile group; answers
+   * null elsewhere), ending with the tiled weights' gradients as {@link WeightGradients} says; answers
    * this member's gradient of its first tile's input.
    */
   public CompletionStage<NDArray> backward(NDArray outputGradient) {
@@ -269,7 +288,7 @@ public final class TiledStep implements AutoCloseable {
     return gradientSums(step).thenComposeAsync(done -> {
       NDArray inputGradient = step.inputGradient();
       if (g == 0) {
-        return sumWeights().thenApply(summed -> inputGradient);
+        return finishWeights().thenApply(summed -> inputGradient);
       }
       return haloGradients(g, inputGradient).thenComposeAsync(previous -> backGroup(g - 1, previous), djl);
     }, djl);
@@ -328,6 +347,18 @@ public final class TiledStep implements AutoCloseable {
       }
       return gradient;
     }, djl);
+  }
+
+  private CompletionStage<Void> finishWeights() {
+    if (weightGradients == WeightGradients.SUMMED) {
+      return sumWeights();
+    }
+    for (Parameter p : trained) {
+      try (NDArray g = p.getArray().getGradient()) {
+        g.muli(exchange.members());
+      }
+    }
+    return CompletableFuture.completedFuture(null);
   }
 
   /** Sums the tiled weights' gradients over the tile group, in place. */

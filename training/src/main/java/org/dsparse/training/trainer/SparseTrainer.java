@@ -267,52 +267,87 @@ public final class SparseTrainer {
     int first = update.firstUpdated();
     NDList h = ahead != null ? ahead : forwardFrozenPrefix(new NDList(inputs), first);
     try (NDScope recorded = new NDScope();
-        GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        GradientCollector collector = Recording.start()) {
       recorded.suppressNotUsedWarning();
-      // Per cut above the first updated layer: the activation arriving there and its detached copy.
-      List<NDList> arriving = new ArrayList<>();
-      List<NDList> copies = new ArrayList<>();
-      List<Integer> cutSegments = new ArrayList<>();
-      NDList x = h;
-      int nextCut = 0;
-      for (int i = first; i < model.layerCount(); i++) {
-        while (nextCut < cuts.length && cuts[nextCut] <= i) {
-          if (cuts[nextCut] == i && i > first) {
-            arriving.add(x);
-            x = detachedCopy(x);
-            copies.add(x);
-            cutSegments.add(nextCut);
-          }
-          nextCut++;
-        }
-        x = model.layer(i).block().forward(parameters, x, update.isUpdated(i));
-      }
-      NDArray lossValue = loss.evaluate(new NDList(labels), x);
-      long backwardStarted = System.nanoTime();
-      collector.backward(lossValue);
-      gradientsPending = true;
-      int done = cuts.length;
-      for (int c = arriving.size() - 1; c >= 0; c--) {
-        int below = cutSegments.get(c);
-        for (; done > below; done--) {
-          segmentDone.accept(done, System.nanoTime() - backwardStarted);
-        }
-        NDArray target = null;
-        for (int j = 0; j < arriving.get(c).size(); j++) {
-          NDArray part = arriving.get(c).get(j).mul(copies.get(c).get(j).getGradient()).sum();
-          target = target == null ? part : target.add(part);
-        }
-        collector.backward(target);
-      }
-      for (; done >= 0; done--) {
-        segmentDone.accept(done, System.nanoTime() - backwardStarted);
-      }
-      return lossValue.getFloat();
+      return recordedStep(first, h, labels, collector, cuts, segmentDone);
     } finally {
       if (first > 0 && ahead == null) {
         h.close();
       }
     }
+  }
+
+  /**
+   * The step of a device whose first {@code from} layers a tile group computes ({@code TiledTrainer}):
+   * the layers from {@code from} on, forward from {@code input} (the tiles' gathered output, a leaf
+   * that records its gradient) and backward into {@code collector}, which the tiled layers' forward
+   * opened; segments as {@link #forwardBackward(NDArray, NDList, NDArray, int[], SegmentDone)}
+   * reports them, those holding tiled layers with empty gradients here (the tiles' backward fills
+   * them). Afterwards {@code input} holds its gradient.
+   */
+  public float forwardBackwardAbove(int from, NDArray input, NDArray labels, GradientCollector collector, int[] cuts,
+      SegmentDone segmentDone) {
+    DjlThread.checkCurrent();
+    startRecordedElsewhere();
+    return recordedStep(from, new NDList(input), labels, collector, cuts, segmentDone);
+  }
+
+  /**
+   * A step whose gradients the caller records (a tile group's member that is not its head: its
+   * tiles' backward is the whole of its gradients); then {@link #step} as after a forward.
+   */
+  public void startRecordedElsewhere() {
+    DjlThread.checkCurrent();
+    if (gradientsPending) {
+      throw new IllegalStateException("step() was not called after the previous backward");
+    }
+    keepOutsideRows();
+    gradientsPending = true;
+  }
+
+  /** Layers from {@code first} on, recorded into {@code collector}, then the backward segment by segment. */
+  private float recordedStep(int first, NDList h, NDArray labels, GradientCollector collector, int[] cuts,
+      SegmentDone segmentDone) {
+    // Per cut above the first updated layer: the activation arriving there and its detached copy.
+    List<NDList> arriving = new ArrayList<>();
+    List<NDList> copies = new ArrayList<>();
+    List<Integer> cutSegments = new ArrayList<>();
+    NDList x = h;
+    int nextCut = 0;
+    for (int i = first; i < model.layerCount(); i++) {
+      while (nextCut < cuts.length && cuts[nextCut] <= i) {
+        if (cuts[nextCut] == i && i > first) {
+          arriving.add(x);
+          x = detachedCopy(x);
+          copies.add(x);
+          cutSegments.add(nextCut);
+        }
+        nextCut++;
+      }
+      x = model.layer(i).block().forward(parameters, x, update.isUpdated(i));
+    }
+    NDArray lossValue = loss.evaluate(new NDList(labels), x);
+    long backwardStarted = System.nanoTime();
+    collector.backward(lossValue);
+    gradientsPending = true;
+    int done = cuts.length;
+    for (int c = arriving.size() - 1; c >= 0; c--) {
+      int below = cutSegments.get(c);
+      for (; done > below; done--) {
+        segmentDone.accept(done, System.nanoTime() - backwardStarted);
+      }
+      NDArray target = null;
+      for (int j = 0; j < arriving.get(c).size(); j++) {
+        NDArray part = arriving.get(c).get(j).mul(copies.get(c).get(j).getGradient()).sum();
+        target = target == null ? part : target.add(part);
+      }
+      collector.backward(target);
+    }
+    for (; done >= 0; done--) {
+      segmentDone.accept(done, System.nanoTime() - backwardStarted);
+    }
+    // A float64 model (exactness tests) reports its loss all the same.
+    return lossValue.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat();
   }
 
   private static NDList detachedCopy(NDList activation) {

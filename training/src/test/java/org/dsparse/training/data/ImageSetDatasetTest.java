@@ -50,6 +50,22 @@ class ImageSetDatasetTest {
     return new ImageSet(pixels, size, channels, side, side, labels, 10);
   }
 
+  /** Upsampling repeats every pixel into a block, channel by channel: the same as NDArray's repeat. */
+  @Test
+  void upsamplingRepeatsEachPixelIntoABlock() {
+    ImageSet images = randomImages(3, 3, 5, 7);
+    ImageSetDataset plain = ImageSetDataset.builder().setImageSet(images).setSeededSampling(3, 1).build();
+    ImageSetDataset up = ImageSetDataset.builder().setImageSet(images).optUpsample(3).setSeededSampling(3, 1).build();
+    assertEquals(new Shape(3, 15, 15), up.imageShape());
+    int[] all = {0, 1, 2};
+    try (ImageBatch small = plain.batchOf(manager, all); ImageBatch large = up.batchOf(manager, all)) {
+      NDArray expected = small.images().repeat(2, 3).repeat(3, 3);
+      assertArrayEquals(expected.toFloatArray(), large.images().toFloatArray());
+    }
+    assertThrows(IllegalArgumentException.class,
+        () -> ImageSetDataset.builder().setImageSet(images).optUpsample(2).optPadTo(12).setSeededSampling(3, 1).build());
+  }
+
   @Test
   void embeddedSubsetGivesPaddedNormalizedFloatBatches() throws IOException {
     ImageSet train = EmbeddedFashionMnist.load(Split.TRAIN);

@@ -18,12 +18,14 @@ import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import org.dsparse.core.memory.OptimizerKind;
+import org.dsparse.core.memory.UpdateSet;
 import org.dsparse.core.tiling.TilingCostModel;
 import org.dsparse.training.model.Layer;
 import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
 import org.dsparse.training.trainer.DjlThread;
 import org.dsparse.training.trainer.OptimizerSpec;
+import org.dsparse.training.trainer.SparseTrainer;
 import org.dsparse.training.trainer.StatefulOptimizer;
 import org.junit.jupiter.api.Test;
 
@@ -98,9 +100,12 @@ class TiledTrainerTest {
         Executor direct = Runnable::run;
         List<TiledTrainer> members = new ArrayList<>();
         for (int m = 0; m < 2; m++) {
-          members.add(new TiledTrainer(models.get(m), List.of(new TilingCostModel.Group(0, 1),
-              new TilingCostModel.Group(1, 3)), new TilingCostModel.Grid(1, 2), new Shape(1, size, size), optimizer,
-              tiles.member(m), direct));
+          LayeredModel model = models.get(m);
+          // The head updates every layer, the other member the three tiled ones.
+          SparseTrainer trainer = new SparseTrainer(model, m == 0 ? UpdateSet.all(model.layerCount())
+              : UpdateSet.of(model.layerCount(), 0, 1, 2), optimizer);
+          members.add(new TiledTrainer(trainer, List.of(new TilingCostModel.Group(0, 1),
+              new TilingCostModel.Group(1, 3)), new TilingCostModel.Grid(1, 2), new Shape(1, size, size), m));
         }
         Engine.getInstance().setRandomSeed(4);
         for (int step = 0; step < 3; step++) {
@@ -111,10 +116,10 @@ class TiledTrainerTest {
             expected = referenceStep(reference, referenceOptimizer, x, labels, manager);
           }
           List<CompletionStage<Float>> done = new ArrayList<>();
-          try (GradientCollector collector = Engine.getInstance().newGradientCollector();
-              NDManager stepManager = manager.newSubManager()) {
-            for (TiledTrainer member : members) {
-              done.add(member.step(x, labels, collector, stepManager));
+          try (NDManager stepManager = manager.newSubManager()) {
+            for (int m = 0; m < 2; m++) {
+              done.add(members.get(m).step(x, labels, tiles.member(m), direct, stepManager, new int[0],
+                  (segment, nanos) -> { }, TiledStep.WeightGradients.SUMMED));
             }
             float loss = done.get(0).toCompletableFuture().join();
             assertTrue(Float.isNaN(done.get(1).toCompletableFuture().join()), "only the head has the loss");
@@ -122,7 +127,7 @@ class TiledTrainerTest {
               assertEquals(expected, loss, 1e-6 * Math.abs(expected));
             }
           }
-          members.forEach(TiledTrainer::update);
+          members.forEach(member -> member.trainer().step());
           if (step == 0) {
             // One update: every weight as one device's, to the float32 rounding of the exchanges.
             for (int l = 0; l < reference.layerCount(); l++) {
