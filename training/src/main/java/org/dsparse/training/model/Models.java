@@ -74,16 +74,49 @@ public final class Models {
     return layers;
   }
 
+  /** The small CNN's filters per convolution layer. */
+  private static final int[] SMALL_CNN_WIDTHS = {16, 32, 64};
+
   /** Three conv-BN-ReLU layers and a linear classifier: a model that trains in seconds. */
   static List<Layer> smallCnnLayers(int classes) {
+    return smallCnnLayers(SMALL_CNN_WIDTHS, classes);
+  }
+
+  private static List<Layer> smallCnnLayers(int[] widths, int classes) {
     return List.of(
-        new Layer("conv1", convBnRelu(16, true)),
-        new Layer("conv2", convBnRelu(32, true)),
-        new Layer("conv3", convBnRelu(64, false)),
+        new Layer("conv1", convBnRelu(widths[0], true)),
+        new Layer("conv2", convBnRelu(widths[1], true)),
+        new Layer("conv3", convBnRelu(widths[2], false)),
         new Layer("classifier", new SequentialBlock()
             .add(Pool.globalAvgPool2dBlock())
             .add(Blocks.batchFlattenBlock())
             .add(Linear.builder().setUnits(classes).build())));
+  }
+
+  /**
+   * A narrower copy of a plain CNN (convolution layers, then a linear classifier): {@code widths}
+   * filters in each convolution layer and {@code classes} outputs; a sub-model holds some of a full
+   * model's filters and classes. Only the small CNN is plain among the models here.
+   */
+  public static LayeredModel narrow(String modelName, Shape sampleShape, int[] widths, int classes, long seed) {
+    if (!modelName.equalsIgnoreCase("small-cnn")) {
+      throw new IllegalArgumentException("model '" + modelName + "' has no narrow form: sub-models need a plain CNN"
+          + " (convolution, BatchNorm, ReLU and pooling layers, then a linear classifier), e.g. small-cnn");
+    }
+    if (widths.length != SMALL_CNN_WIDTHS.length) {
+      throw new IllegalArgumentException("small-cnn has " + SMALL_CNN_WIDTHS.length + " convolution layers, got "
+          + widths.length + " widths");
+    }
+    for (int w : widths) {
+      if (w < 1) {
+        throw new IllegalArgumentException("a layer of a narrow model needs a filter, got widths "
+            + java.util.Arrays.toString(widths));
+      }
+    }
+    Engine.getInstance().setRandomSeed((int) seed);
+    NDManager manager = Engine.getInstance().newBaseManager();
+    return new LayeredModel(modelName.toLowerCase(Locale.ROOT), sampleShape, classes, smallCnnLayers(widths, classes),
+        manager);
   }
 
   private static Block convBnRelu(int filters, boolean pool) {
