@@ -43,7 +43,7 @@ public record DeviceGroups(String device, List<GroupPlan> allReduce, List<GroupP
 
   /**
    * The same for a member of a tile group ({@code tile}, null for none): it is also a member of the
-   * tile group's exchange.
+   * tile group's exchange, and of a pair with each other member for its point-to-point exchanges.
    */
   public static DeviceGroups of(String device, String jobId, List<GroupPlan> groups, List<String> devices,
       TileRole tile) {
@@ -84,6 +84,14 @@ public record DeviceGroups(String device, List<GroupPlan> allReduce, List<GroupP
               + " for its tile group " + tile.members()));
       String id = tile.exchangeId(jobId);
       collectives.put(id, new Collective(id, tiled, WireBytes.TILES, tile.members()));
+      int rank = tile.rank(device);
+      for (int u = 0; u < tile.members().size(); u++) {
+        if (u != rank) {
+          String pair = TileGroupExchange.pairId(id, rank, u);
+          collectives.put(pair, new Collective(pair, tiled, WireBytes.TILES,
+              List.of(tile.members().get(Math.min(rank, u)), tile.members().get(Math.max(rank, u)))));
+        }
+      }
     }
     return new DeviceGroups(device, List.copyOf(allReduce), List.copyOf(refresh), List.copyOf(led), Set.copyOf(keptShards),
         Map.copyOf(collectives));

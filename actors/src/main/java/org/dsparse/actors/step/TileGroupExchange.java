@@ -15,9 +15,11 @@ import org.dsparse.training.tiling.TileExchange;
  * broadcast as its chain Broadcast from the leader. So every wait has the group's deadlines, and a
  * member that is lost fails the step naming it.
  *
- * <p>A gather reaches every member, though each needs only its neighbours' halos: a neighbour
- * exchange would send a tile's halo rows to the one or two tiles that read them; the ring sends
- * them on to all. The bytes on the wire count what the ring sends.
+ * <p>Halos, the gathered output and its gradient go point to point ({@link #swap}): each pair of
+ * members has a process group of its own ({@link #pairId}), where one AllGather of two parts (each
+ * padded to the longer) is one round on one link, and a member swaps with the members it sends to
+ * or hears from only, all pairs at once. BatchNorm's statistics, which every member needs from every
+ * other, stay on the tile group's ring.
  */
 public final class TileGroupExchange implements TileExchange {
   private final Collectives collectives;
@@ -86,6 +88,38 @@ public final class TileGroupExchange implements TileExchange {
       }
       return parts;
     });
+  }
+
+  /** The process group of members {@code a} and {@code b} of the tile group {@code group}. */
+  public static String pairId(String group, int a, int b) {
+    return group + ".p" + Math.min(a, b) + "-" + Math.max(a, b);
+  }
+
+  @Override
+  public CompletionStage<List<float[]>> swap(float[][] toEach, int[][] lengths) {
+    long sequence = next();
+    List<CompletableFuture<float[]>> received = new ArrayList<>();
+    for (int u = 0; u < members; u++) {
+      int out = lengths[rank][u];
+      int in = lengths[u][rank];
+      if (u == rank || (out == 0 && in == 0)) {
+        received.add(CompletableFuture.completedFuture(new float[0]));
+        continue;
+      }
+      if (toEach[u].length != out) {
+        throw new IllegalArgumentException("member " + rank + " of group " + group + " sends member " + u + " "
+            + toEach[u].length + " floats, announced " + out);
+      }
+      int part = Math.max(out, in);
+      int mine = rank < u ? 0 : 1;
+      float[] buffer = new float[2 * part];
+      System.arraycopy(toEach[u], 0, buffer, mine * part, out);
+      int from = (1 - mine) * part;
+      received.add(collectives.allGather(pairId(group, rank, u), sequence, buffer)
+          .thenApply(done -> Arrays.copyOfRange(done.result(), from, from + in)).toCompletableFuture());
+    }
+    return CompletableFuture.allOf(received.toArray(new CompletableFuture[0]))
+        .thenApply(all -> received.stream().map(CompletableFuture::join).toList());
   }
 
   private long next() {

@@ -115,9 +115,22 @@ class TiledStepOverGroupTest {
 
     Devices(TestCluster cluster) {
       GroupSpec spec = cluster.groupOfAll("tiles");
-      List<ActorRef<ProcessGroup.Command>> groups = cluster.spawn(spec);
+      List<Map<String, ActorRef<ProcessGroup.Command>>> groups = new ArrayList<>();
+      List<ActorRef<ProcessGroup.Command>> ring = cluster.spawn(spec);
       for (int m = 0; m < MEMBERS; m++) {
-        Collectives collectives = Collectives.of(Map.of("tiles", groups.get(m)), Duration.ofSeconds(30),
+        groups.add(new java.util.HashMap<>(Map.of("tiles", ring.get(m))));
+      }
+      // A pair group between every two members, for their point-to-point exchanges.
+      for (int a = 0; a < MEMBERS; a++) {
+        for (int b = a + 1; b < MEMBERS; b++) {
+          String pair = TileGroupExchange.pairId("tiles", a, b);
+          List<ActorRef<ProcessGroup.Command>> actors = cluster.spawn(cluster.group(pair, a, b));
+          groups.get(a).put(pair, actors.get(0));
+          groups.get(b).put(pair, actors.get(1));
+        }
+      }
+      for (int m = 0; m < MEMBERS; m++) {
+        Collectives collectives = Collectives.of(groups.get(m), Duration.ofSeconds(30),
             cluster.node(m).system().scheduler());
         exchanges.add(new TileGroupExchange(collectives, "tiles", m, MEMBERS, new AtomicLong()));
       }

@@ -143,10 +143,16 @@ public final class TileDevice {
       for (int r = 0; r < members; r++) {
         addresses.add(new Address("pekko", "tiles", "127.0.0.1", port + r));
       }
-      GroupSpec spec = new GroupSpec("tiles", addresses);
-      ActorRef<ProcessGroup.Command> group = system.systemActorOf(ProcessGroup.create(spec),
-          ProcessGroup.actorName(spec.groupId()), org.apache.pekko.actor.typed.Props.empty());
-      Collectives collectives = Collectives.of(Map.of("tiles", group), Duration.ofSeconds(120), system.scheduler());
+      Map<String, ActorRef<ProcessGroup.Command>> groups = new java.util.HashMap<>();
+      groups.put("tiles", processGroup(system, new GroupSpec("tiles", addresses)));
+      for (int u = 0; u < members; u++) {
+        if (u != rank) {
+          String pair = TileGroupExchange.pairId("tiles", rank, u);
+          groups.put(pair, processGroup(system, new GroupSpec(pair,
+              List.of(addresses.get(Math.min(rank, u)), addresses.get(Math.max(rank, u))))));
+        }
+      }
+      Collectives collectives = Collectives.of(groups, Duration.ofSeconds(120), system.scheduler());
       exchange = new TileGroupExchange(collectives, "tiles", rank, members, new AtomicLong());
     }
     TileGroupExchange tileExchange = exchange;
@@ -267,6 +273,11 @@ public final class TileDevice {
         model.close();
       });
     }
+  }
+
+  private static ActorRef<ProcessGroup.Command> processGroup(ActorSystem<Void> system, GroupSpec spec) {
+    return system.systemActorOf(ProcessGroup.create(spec), ProcessGroup.actorName(spec.groupId()),
+        org.apache.pekko.actor.typed.Props.empty());
   }
 
   /** Nearest-neighbour upsampling by an integer factor: each pixel a factor x factor block. */

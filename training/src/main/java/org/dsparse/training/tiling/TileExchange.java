@@ -27,6 +27,40 @@ public interface TileExchange {
   /** Member {@code root}'s {@code data} (the others pass null and the length to expect). */
   CompletionStage<float[]> broadcast(int root, float[] data, int length);
 
+  /**
+   * Point to point: {@code toEach[u]} goes to member {@code u} alone, and what every member sent this
+   * one comes back in rank order (empty from a member that sent it nothing). {@code lengths[s][u]} is
+   * what member {@code s} sends member {@code u}, which the geometry tells every member. A member
+   * exchanges with the members it sends to or hears from, no other: a tile's halo goes to the tiles
+   * that read it. This default carries it on {@link #gather}, every member's parts to every member.
+   */
+  default CompletionStage<List<float[]>> swap(float[][] toEach, int[][] lengths) {
+    int members = members();
+    int[] packed = new int[members];
+    for (int s = 0; s < members; s++) {
+      for (int u = 0; u < members; u++) {
+        packed[s] += lengths[s][u];
+      }
+    }
+    float[] mine = new float[packed[rank()]];
+    int at = 0;
+    for (int u = 0; u < members; u++) {
+      System.arraycopy(toEach[u], 0, mine, at, lengths[rank()][u]);
+      at += lengths[rank()][u];
+    }
+    return gather(mine, packed).thenApply(all -> {
+      List<float[]> received = new java.util.ArrayList<>();
+      for (int s = 0; s < members; s++) {
+        int offset = 0;
+        for (int u = 0; u < rank(); u++) {
+          offset += lengths[s][u];
+        }
+        received.add(java.util.Arrays.copyOfRange(all.get(s), offset, offset + lengths[s][rank()]));
+      }
+      return received;
+    });
+  }
+
   /** A tile group of one: every exchange answers this member's own data (one tile: no halo, no sums). */
   static TileExchange alone() {
     return new TileExchange() {

@@ -172,14 +172,12 @@ public final class TiledStep implements AutoCloseable {
     int boundary = g + 1;
     int t = tile();
     TileGeometry.Piece owned = geometries.get(g).owned(t);
-    List<NDArray> parts = new ArrayList<>();
+    float[][] toEach = new float[exchange.members()][];
     for (int u = 0; u < exchange.members(); u++) {
       Block b = sent(boundary, t, u, true);
-      if (u != t && !b.isEmpty()) {
-        parts.add(crop(own, owned, b));
-      }
+      toEach[u] = u != t && !b.isEmpty() ? pack(List.of(crop(own, owned, b))) : new float[0];
     }
-    return exchange.gather(pack(parts), sentLengths(boundary, true, own)).thenApplyAsync(all -> {
+    return exchange.swap(toEach, sentLengths(boundary, true, own)).thenApplyAsync(all -> {
       TileGeometry.Piece held = geometries.get(boundary).input(t);
       Span rows = held.inRows().held();
       Span columns = held.inColumns().held();
@@ -192,7 +190,7 @@ public final class TiledStep implements AutoCloseable {
       for (int from = 0; from < exchange.members(); from++) {
         Block b = sent(boundary, from, t, true);
         if (from != t && !b.isEmpty()) {
-          input.set(index(b, rows, columns), received(all.get(from), boundary, from, true, own));
+          input.set(index(b, rows, columns), unpack(all.get(from), 0, blockShape(b, own), own.getDataType()));
         }
       }
       return input;
@@ -210,41 +208,39 @@ public final class TiledStep implements AutoCloseable {
     return block(geometries.get(boundary - 1).owned(owner), geometries.get(boundary).input(reader));
   }
 
-  /** Every member's packed floats at a boundary: its blocks for each other member, in rank order. */
-  private int[] sentLengths(int boundary, boolean forward, NDArray like) {
-    int[] lengths = new int[exchange.members()];
+  /** What every member sends every other at a boundary: {@code [sender][partner]} floats. */
+  private int[][] sentLengths(int boundary, boolean forward, NDArray like) {
+    int[][] lengths = new int[exchange.members()][exchange.members()];
     for (int sender = 0; sender < exchange.members(); sender++) {
       for (int partner = 0; partner < exchange.members(); partner++) {
         if (partner != sender) {
-          lengths[sender] += area(sent(boundary, sender, partner, forward), like);
+          lengths[sender][partner] = area(sent(boundary, sender, partner, forward), like);
         }
       }
     }
     return lengths;
   }
 
-  /** The block {@code sender} packed for this member, out of its packed floats. */
-  private NDArray received(float[] packed, int boundary, int sender, boolean forward, NDArray like) {
-    int offset = 0;
-    for (int partner = 0; partner < tile(); partner++) {
-      if (partner != sender) {
-        offset += area(sent(boundary, sender, partner, forward), like);
-      }
-    }
-    Block b = sent(boundary, sender, tile(), forward);
-    return unpack(packed, offset, new Shape(like.getShape().get(0), like.getShape().get(1), b.rows().length(),
-        b.columns().length()), like.getDataType());
+  /** A block's shape over the batch and channels of {@code like}. */
+  private static Shape blockShape(Block b, NDArray like) {
+    return new Shape(like.getShape().get(0), like.getShape().get(1), b.rows().length(), b.columns().length());
   }
 
-  /** The last group's output onto the head. */
+  /** The last group's output onto the head: each member sends it the part it owns. */
   private CompletionStage<NDArray> gatherOutput(NDArray own) {
     TileGeometry last = geometries.get(geometries.size() - 1);
-    int[] lengths = new int[exchange.members()];
+    int[][] lengths = new int[exchange.members()][exchange.members()];
     for (int u = 0; u < exchange.members(); u++) {
-      TileGeometry.Piece p = last.owned(u);
-      lengths[u] = area(new Block(p.outRows(), p.outColumns()), own);
+      if (u != head) {
+        TileGeometry.Piece p = last.owned(u);
+        lengths[u][head] = area(new Block(p.outRows(), p.outColumns()), own);
+      }
     }
-    return exchange.gather(pack(List.of(own)), lengths).thenApplyAsync(all -> {
+    float[][] toEach = new float[exchange.members()][];
+    for (int u = 0; u < exchange.members(); u++) {
+      toEach[u] = u == head && tile() != head ? pack(List.of(own)) : new float[0];
+    }
+    return exchange.swap(toEach, lengths).thenApplyAsync(all -> {
       if (tile() != head) {
         return null;
       }
@@ -257,8 +253,8 @@ public final class TiledStep implements AutoCloseable {
       for (int u = 0; u < exchange.members(); u++) {
         TileGeometry.Piece p = last.owned(u);
         Block b = new Block(p.outRows(), p.outColumns());
-        whole.set(index(b, allRows, allColumns), unpack(all.get(u), 0, new Shape(own.getShape().get(0),
-            own.getShape().get(1), p.outRows().length(), p.outColumns().length()), own.getDataType()));
+        whole.set(index(b, allRows, allColumns), u == head ? own
+            : unpack(all.get(u), 0, blockShape(b, own), own.getDataType()));
       }
       return whole;
     }, djl);
@@ -271,14 +267,27 @@ public final class TiledStep implements AutoCloseable {
    */
   public CompletionStage<NDArray> backward(NDArray outputGradient) {
     TileGeometry last = geometries.get(geometries.size() - 1);
-    TileGeometry.Piece own = last.owned(tile());
     NDArray lastOutput = steps.get(steps.size() - 1).output();
-    Shape whole = new Shape(lastOutput.getShape().get(0), lastOutput.getShape().get(1),
-        last.height(last.stages().size()), last.width(last.stages().size()));
-    float[] data = tile() == head ? outputGradient.toType(DataType.FLOAT32, false).toFloatArray() : null;
-    return exchange.broadcast(head, data, (int) whole.size()).thenComposeAsync(all -> {
-      NDArray gradient = unpack(all, 0, whole, lastOutput.getDataType());
-      return backGroup(groups.size() - 1, crop(gradient, own.outRows(), own.outColumns()));
+    int[][] lengths = new int[exchange.members()][exchange.members()];
+    float[][] toEach = new float[exchange.members()][];
+    for (int u = 0; u < exchange.members(); u++) {
+      TileGeometry.Piece p = last.owned(u);
+      Block b = new Block(p.outRows(), p.outColumns());
+      if (u != head) {
+        lengths[head][u] = area(b, lastOutput);
+      }
+      toEach[u] = tile() == head && u != head ? pack(List.of(crop(outputGradient, p.outRows(), p.outColumns())))
+          : new float[0];
+    }
+    // The head sends each member the gradient of the part it owns.
+    return exchange.swap(toEach, lengths).thenComposeAsync(all -> {
+      TileGeometry.Piece own = last.owned(tile());
+      // The head's own part in the exchange's precision, as every other member's.
+      NDArray gradient = tile() == head ? crop(outputGradient, own.outRows(), own.outColumns())
+          .toType(DataType.FLOAT32, false).toType(lastOutput.getDataType(), false)
+          : unpack(all.get(head), 0, blockShape(new Block(own.outRows(), own.outColumns()), lastOutput),
+              lastOutput.getDataType());
+      return backGroup(groups.size() - 1, gradient);
     }, djl);
   }
 
@@ -320,14 +329,12 @@ public final class TiledStep implements AutoCloseable {
   private CompletionStage<NDArray> haloGradients(int g, NDArray inputGradient) {
     int t = tile();
     TileGeometry.Piece held = geometries.get(g).input(t);
-    List<NDArray> parts = new ArrayList<>();
+    float[][] toEach = new float[exchange.members()][];
     for (int o = 0; o < exchange.members(); o++) {
       Block b = sent(g, t, o, false);
-      if (o != t && !b.isEmpty()) {
-        parts.add(cropInput(inputGradient, held, b));
-      }
+      toEach[o] = o != t && !b.isEmpty() ? pack(List.of(cropInput(inputGradient, held, b))) : new float[0];
     }
-    return exchange.gather(pack(parts), sentLengths(g, false, inputGradient)).thenApplyAsync(all -> {
+    return exchange.swap(toEach, sentLengths(g, false, inputGradient)).thenApplyAsync(all -> {
       TileGeometry.Piece own = geometries.get(g - 1).owned(t);
       Span rows = own.outRows();
       Span columns = own.outColumns();
@@ -342,7 +349,8 @@ public final class TiledStep implements AutoCloseable {
         Block b = sent(g, from, t, false);
         if (from != t && !b.isEmpty()) {
           NDIndex at = index(b, rows, columns);
-          gradient.set(at, gradient.get(at).add(received(all.get(from), g, from, false, inputGradient)));
+          gradient.set(at, gradient.get(at).add(unpack(all.get(from), 0, blockShape(b, inputGradient),
+              inputGradient.getDataType())));
         }
       }
       return gradient;
