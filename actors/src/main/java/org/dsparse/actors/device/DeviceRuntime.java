@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.IntStream;
 import org.dsparse.actors.collective.Collectives;
+import org.dsparse.actors.job.ClassPartitions;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.step.Compute;
 import org.dsparse.actors.step.DeviceGroups;
@@ -251,8 +252,11 @@ final class DeviceRuntime implements AutoCloseable {
       }
       return Partitioner.dirichlet(trainSet.labels(), trainSet.classes(), devices, alpha, spec.seed());
     }
+    if (ClassPartitions.byClasses(spec)) {
+      return ClassPartitions.of(spec, trainSet.classes(), devices).samples(trainSet.labels(), spec.seed());
+    }
     throw new IllegalArgumentException("job " + spec.jobId() + ": partition '" + p
-        + "' is neither iid nor dirichlet:ALPHA");
+        + "' is neither iid, dirichlet:ALPHA nor classes:...");
   }
 
   private static ImageSetDataset dataset(DataSource source, ImageSet images, JobSpec spec, long seed) {

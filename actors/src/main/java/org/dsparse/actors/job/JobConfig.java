@@ -50,8 +50,9 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
         throw new UsageException(e.getMessage());
       }
       String partition = c.getString("partition").trim();
-      if (!partition.equals("iid") && !partition.matches("dirichlet:[0-9.]+(e-?[0-9]+)?")) {
-        throw bad("partition", partition, "iid or dirichlet:<alpha>");
+      if (!partition.equals("iid") && !partition.matches("dirichlet:[0-9.]+(e-?[0-9]+)?")
+          && !partition.matches(ClassPartitions.FORM)) {
+        throw bad("partition", partition, "iid, dirichlet:<alpha>, classes:<min>-<max> or classes:0+1,2+3,...");
       }
       String optimizer = c.getString("optimizer");
       try {

@@ -63,6 +63,18 @@ public final class JobPlanning {
     DjlThread.checkCurrent();
     DataSource source = DataSource.parse(spec.data(), "job " + spec.jobId() + " data");
     ImageSet sample = source.load(Split.TEST);
+    PlannedJob planned = plan(spec, devices, config, source, sample);
+    if (!ClassPartitions.byClasses(spec)) {
+      return planned;
+    }
+    // Refused here, before any device loads data, when a class is held by no device.
+    List<String> names = devices.stream().map(DeviceInfo::name).toList();
+    return planned.withGroups(planned.groups(), "classes per device (partition " + spec.partition() + "):\n"
+        + ClassPartitions.of(spec, sample.classes(), devices.size()).describe(names));
+  }
+
+  private static PlannedJob plan(JobSpec spec, List<DeviceInfo> devices, Config config, DataSource source,
+      ImageSet sample) throws IOException {
     ImageSetDataset data = ImageSetDataset.builder().setImageSet(sample)
         .optNormalization(source.normalization()).optUpsample(spec.upsample()).setSeededSampling(spec.batch(), spec.seed()).build();
     try (LayeredModel model = Models.create(spec.model(), data.imageShape(), sample.classes(), spec.seed())) {

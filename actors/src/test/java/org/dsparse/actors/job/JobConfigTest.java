@@ -54,7 +54,8 @@ class JobConfigTest {
   @Test
   void aBadValueIsRefusedNamingItsKey() {
     for (String bad : new String[] {"frozen-prefix-micro-batch = -1", "batch = 0", "planner.shared-tail-layers = -2",
-        "partition = \"by-label\"", "optimizer = rmsprop",
+        "partition = \"by-label\"", "partition = \"classes:two\"", "partition = \"classes:0+1,\"",
+        "optimizer = rmsprop",
         "learning-rate-scaling = linear", "elastic.abandon-timeout = 0s", "elastic.removal-wait = -1s",
         "elastic.max-recoveries-without-progress = 0", "tiling.count = 1", "tiling.devices = [pi]",
         "tiling.devices = [pi, pi]", "tiling.layers = 0", "tiling.flops-per-second = 0"}) {
