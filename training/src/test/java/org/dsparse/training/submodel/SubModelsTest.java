@@ -114,6 +114,37 @@ class SubModelsTest {
     });
   }
 
+  /** The sum of the devices' contributions, as an AllReduce adds them, assembles what assemble does. */
+  @Test
+  void summedContributionsAssembleTheModel() {
+    DjlThread.run(() -> {
+      try (LayeredModel viaSum = Models.create("small-cnn", SAMPLE, 10, 5);
+          LayeredModel direct = Models.create("small-cnn", SAMPLE, 10, 5);
+          LayeredModel a = SubModels.extract(direct, A, 1); LayeredModel b = SubModels.extract(direct, B, 1)) {
+        int[] all = IntStream.range(0, direct.layerCount()).toArray();
+        for (LayeredModel sub : List.of(a, b)) {
+          float[] w = sub.exportWeights(all);
+          for (int i = 0; i < w.length; i++) {
+            w[i] = w[i] * 0.5f + (sub == a ? 1 : -1) * (i % 5) * 0.01f;
+          }
+          sub.importWeights(all, w);
+        }
+        float[] summed = SubModels.contribution(viaSum, A, a, 600);
+        float[] other = SubModels.contribution(viaSum, B, b, 1400);
+        for (int i = 0; i < summed.length; i++) {
+          summed[i] += other[i];
+        }
+        SubModels.absorb(viaSum, summed);
+        SubModels.assemble(direct, List.of(new SubModels.Trained(A, a, 600), new SubModels.Trained(B, b, 1400)));
+        float[] expected = direct.exportWeights(all);
+        float[] actual = viaSum.exportWeights(all);
+        for (int i = 0; i < expected.length; i++) {
+          assertEquals(expected[i], actual[i], 1e-6 * Math.max(1, Math.abs(expected[i])), "element " + i);
+        }
+      }
+    });
+  }
+
   private static int[] complement(int[] kept, int n) {
     return IntStream.range(0, n).filter(i -> java.util.Arrays.binarySearch(kept, i) < 0).toArray();
   }
