@@ -56,6 +56,26 @@ public record ImageSet(byte[] pixels, int size, int channels, int height, int wi
     return new ImageSet(subsetPixels, indices.length, channels, height, width, subsetLabels, classes);
   }
 
+  /**
+   * The images of classes {@code kept} (distinct), in order, labelled by their class's position in
+   * {@code kept}: what a sub-model that outputs only those classes trains on.
+   */
+  public ImageSet ofClasses(int[] kept) {
+    int[] position = new int[classes];
+    Arrays.fill(position, -1);
+    for (int k = 0; k < kept.length; k++) {
+      if (kept[k] < 0 || kept[k] >= classes || position[kept[k]] >= 0) {
+        throw new IllegalArgumentException("classes " + Arrays.toString(kept) + " are not distinct classes of [0, "
+            + classes + ")");
+      }
+      position[kept[k]] = k;
+    }
+    int[] indices = java.util.stream.IntStream.range(0, size).filter(i -> position[labels[i]] >= 0).toArray();
+    ImageSet subset = subset(indices);
+    int[] relabelled = Arrays.stream(subset.labels).map(label -> position[label]).toArray();
+    return new ImageSet(subset.pixels, subset.size, channels, height, width, relabelled, kept.length);
+  }
+
   /** How many images carry each label, indexed by class. */
   public int[] classCounts() {
     int[] counts = new int[classes];

@@ -43,6 +43,20 @@ class ClassPartitionTest {
   }
 
   @Test
+  void aSubModelsImagesAreThoseOfItsClassesLabelledByTheirPlaceAmongThem() {
+    byte[] pixels = new byte[6 * 4];
+    for (int i = 0; i < pixels.length; i++) {
+      pixels[i] = (byte) i;
+    }
+    ImageSet images = new ImageSet(pixels, 6, 1, 2, 2, new int[] {3, 0, 1, 3, 2, 0}, 4);
+    ImageSet kept = images.ofClasses(new int[] {3, 1});
+    assertEquals(2, kept.classes());
+    assertArrayEquals(new int[] {0, 1, 0}, kept.labels());
+    assertArrayEquals(new byte[] {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15}, kept.pixels());
+    assertThrows(IllegalArgumentException.class, () -> images.ofClasses(new int[] {1, 1}));
+  }
+
+  @Test
   void aLabelSkewGivesEachDeviceItsNumberOfClassesAndCoversEveryClass() {
     for (long seed = 0; seed < 50; seed++) {
       ClassPartition p = ClassPartition.skewed(10, 7, 2, 4, seed);
