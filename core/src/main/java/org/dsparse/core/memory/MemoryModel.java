@@ -61,6 +61,11 @@ public final class MemoryModel {
     return new MemoryModel(layers, other, frozenPrefixMicroBatch, compression);
   }
 
+  /** Other layers (e.g. a narrower network's) under the same coefficients, micro-batch and compression. */
+  public MemoryModel withLayers(List<LayerCost> other) {
+    return new MemoryModel(other, coefficients, frozenPrefixMicroBatch, compression);
+  }
+
   /** The same model with the frozen prefix run {@code samples} at a time (0: the whole batch). */
   public MemoryModel withFrozenPrefixMicroBatch(int samples) {
     return new MemoryModel(layers, coefficients, samples, compression);

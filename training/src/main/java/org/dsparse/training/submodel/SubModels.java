@@ -241,7 +241,8 @@ public final class SubModels {
         h = next;
         NDArray output = h.singletonOrThrow();
         float[] means;
-        try (NDArray perChannel = output.mean(new int[] {2, 3})) {
+        // PyTorch's engine averages over one axis at a time.
+        try (NDArray rows = output.mean(new int[] {3}); NDArray perChannel = rows.mean(new int[] {2})) {
           means = perChannel.toFloatArray();
         }
         int filters = (int) output.getShape().get(1);
