@@ -33,6 +33,7 @@ import org.dsparse.actors.shard.DeviceEntry;
 import org.dsparse.actors.shard.LayerShard;
 import org.dsparse.actors.step.Compute;
 import org.dsparse.actors.step.DeviceGroups;
+import org.dsparse.actors.step.DeviceStep;
 import org.dsparse.actors.step.StepPipeline;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
@@ -291,7 +292,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     final String jobId;
     final DeviceRuntime runtime;
     final DeviceGroups groups;
-    final StepPipeline pipeline;
+    final DeviceStep pipeline;
     final List<ActorRef<ProcessGroup.Command>> groupActors = new ArrayList<>();
     /** Shard ids of the groups whose shard this device keeps current, by group id. */
     final Map<String, String> keptShards = new HashMap<>();

@@ -11,17 +11,22 @@ import org.dsparse.actors.job.ClassPartitions;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.step.Compute;
 import org.dsparse.actors.step.DeviceGroups;
+import org.dsparse.actors.step.DeviceStep;
 import org.dsparse.actors.step.StepPipeline;
+import org.dsparse.actors.step.SubModelPipeline;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Partitioner;
 import org.dsparse.core.data.Split;
 import org.dsparse.core.memory.OptimizerKind;
+import org.dsparse.core.memory.UpdateSet;
+import org.dsparse.core.submodel.SubModelSpec;
 import org.dsparse.core.tiling.TilingCostModel;
 import org.dsparse.protocol.job.Assignment;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.SubModelRole;
 import org.dsparse.protocol.job.TileRole;
 import org.dsparse.training.data.DataSource;
 import org.dsparse.training.data.ImageBatch;
@@ -31,6 +36,7 @@ import org.dsparse.training.model.Checkpoint;
 import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
 import org.dsparse.training.profile.ProcessMemory;
+import org.dsparse.training.submodel.SubModels;
 import org.dsparse.training.tiling.TiledTrainer;
 import org.dsparse.training.trainer.DjlThread;
 import org.dsparse.training.trainer.OptimizerSpec;
@@ -48,6 +54,8 @@ final class DeviceRuntime implements AutoCloseable {
   /** Its tiles and its place in the job's tile group, or null outside one. */
   private final TiledTrainer tiled;
   private final TileRole tile;
+  /** In mode submodels, the sub-model {@link #trainer} trains; {@link #model} is then the global model. */
+  private final SubModel subModel;
   private final ImageSetDataset train;
   private final ImageSetDataset test;
   private final long baselineRss;
@@ -59,13 +67,22 @@ final class DeviceRuntime implements AutoCloseable {
   private final int startBatch;
   private final long startStep;
 
+  /**
+   * A device's sub-model in mode submodels.
+   *
+   * @param evaluator the global model's inference (it trains nothing)
+   */
+  private record SubModel(SubModelSpec spec, LayeredModel model, SparseTrainer evaluator) {}
+
   private DeviceRuntime(JobSpec spec, LayeredModel model, SparseTrainer trainer, TiledTrainer tiled, TileRole tile,
-      ImageSetDataset train, ImageSetDataset test, long baselineRss, int startEpoch, int startBatch, long startStep) {
+      SubModel subModel, ImageSetDataset train, ImageSetDataset test, long baselineRss, int startEpoch, int startBatch,
+      long startStep) {
     this.spec = spec;
     this.model = model;
     this.trainer = trainer;
     this.tiled = tiled;
     this.tile = tile;
+    this.subModel = subModel;
     this.train = train;
     this.test = test;
     this.baselineRss = baselineRss;
@@ -106,11 +123,20 @@ final class DeviceRuntime implements AutoCloseable {
     ImageSet jobSet = trainSet.subset(Partitioner.holdOut(trainSet.size(), spec.heldOutFraction(), spec.seed())[1]);
     int[][] partition = partition(spec, jobSet, devices);
     int[] shard = IntStream.of(shards).flatMap(r -> IntStream.of(partition[r])).toArray();
-    ImageSetDataset train = dataset(source, jobSet.subset(shard), spec, spec.seed() + shards[0]);
+    SubModelRole role = assignment.subModel();
+    ImageSet shardSet = jobSet.subset(shard);
+    // A sub-model outputs its classes only: its images are labelled by their place among them.
+    ImageSetDataset train = dataset(source, role == null ? shardSet : shardSet.ofClasses(role.classArray()), spec,
+        spec.seed() + shards[0]);
     ImageSetDataset test = dataset(source, testSet, spec, spec.seed());
     TileRole tile = assignment.tile();
-    // A tile's warm-up would train the tiled layers whole: more memory than the member has.
-    if (measureMemory && restored == null && tile == null) {
+    if (role != null && restored == null && !spec.resumeFrom().isEmpty()) {
+      throw new IOException("mode submodels does not resume from checkpoints (resume-from = " + spec.resumeFrom()
+          + "): start it from the saved global model with initial-checkpoint");
+    }
+    // A tile's warm-up would train the tiled layers whole: more memory than the member has; a
+    // sub-model's, the whole model.
+    if (measureMemory && restored == null && tile == null && role == null) {
       warmUp(spec, train, assignment);
     }
     System.gc();
@@ -145,10 +171,23 @@ final class DeviceRuntime implements AutoCloseable {
         Checkpoint.loadAtAnyResolution(model, Path.of(spec.initialCheckpoint()));
       }
       OptimizerKind kind = OptimizerKind.parse(spec.optimizer());
+      OptimizerSpec optimizer =
+          new OptimizerSpec(kind, spec.learningRate(), kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0);
+      if (role != null) {
+        SubModelSpec subSpec = new SubModelSpec(role.filterArrays(), role.classArray());
+        LayeredModel sub = SubModels.extract(model, subSpec, spec.seed());
+        SubModel part = new SubModel(subSpec, sub, new SparseTrainer(model, List.of(), optimizer,
+            spec.frozenPrefixMicroBatch()));
+        SparseTrainer trainer = new SparseTrainer(sub, UpdateSet.all(sub.layerCount()), optimizer);
+        // Its optimizer state starts again after a re-plan: the partition, and so its sub-model, may have changed.
+        return restored != null
+            ? new DeviceRuntime(spec, model, trainer, null, null, part, train, test, baseline, restore.epoch(),
+                restore.stepInEpoch(), restore.step())
+            : new DeviceRuntime(spec, model, trainer, null, null, part, train, test, baseline, 0, 0, 0);
+      }
       List<ChannelSlice> slices = JobPlanning.channelSlices(assignment.updatedSlices());
-      SparseTrainer trainer = new SparseTrainer(model, slices,
-          new OptimizerSpec(kind, spec.learningRate(), kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0),
-          spec.frozenPrefixMicroBatch(), learningRateScales);
+      SparseTrainer trainer = new SparseTrainer(model, slices, optimizer, spec.frozenPrefixMicroBatch(),
+          learningRateScales);
       TiledTrainer tiled = tile == null ? null : new TiledTrainer(trainer, grouping(tile),
           new TilingCostModel.Grid(tile.rows(), tile.columns()), train.imageShape(), tile.rank(device.name()));
       if (restored != null) {
@@ -158,15 +197,15 @@ final class DeviceRuntime implements AutoCloseable {
             trainer.importOptimizerState(List.of(kept.slice()), kept.state(), restored.optimizerUpdates());
           }
         }
-        return new DeviceRuntime(spec, model, trainer, tiled, tile, train, test, baseline, restore.epoch(),
+        return new DeviceRuntime(spec, model, trainer, tiled, tile, null, train, test, baseline, restore.epoch(),
             restore.stepInEpoch(), restore.step());
       }
       if (resumed != null) {
         importOptimizerState(trainer, slices, resumed, resumeFile(spec, device.name()));
-        return new DeviceRuntime(spec, model, trainer, tiled, tile, train, test, baseline, resumed.epoch(), 0,
+        return new DeviceRuntime(spec, model, trainer, tiled, tile, null, train, test, baseline, resumed.epoch(), 0,
             resumed.step());
       }
-      return new DeviceRuntime(spec, model, trainer, tiled, tile, train, test, baseline, 0, 0, 0);
+      return new DeviceRuntime(spec, model, trainer, tiled, tile, null, train, test, baseline, 0, 0, 0);
     } catch (IOException | RuntimeException e) {
       model.close();
       throw e;
@@ -288,7 +327,11 @@ final class DeviceRuntime implements AutoCloseable {
    * The job's training step on this device, over {@code collectives}, its model work on
    * {@code compute}.
    */
-  StepPipeline pipeline(DeviceGroups groups, Collectives collectives, Compute compute) {
+  DeviceStep pipeline(DeviceGroups groups, Collectives collectives, Compute compute) {
+    if (subModel != null) {
+      return new SubModelPipeline(spec, model, subModel.model(), subModel.spec(), trainer, train, groups, collectives,
+          compute, startEpoch, startBatch);
+    }
     return new StepPipeline(spec, model, trainer, tiled, tile, train, groups, collectives, compute, startEpoch,
         startBatch);
   }
@@ -304,7 +347,7 @@ final class DeviceRuntime implements AutoCloseable {
       int[] indices = java.util.stream.IntStream.range(start, Math.min(to, start + spec.batch())).toArray();
       try (NDManager scratch = model.manager().newSubManager();
           ImageBatch batch = test.batchOf(scratch, indices)) {
-        correct += trainer.correct(batch.images(), batch.labels());
+        correct += (subModel != null ? subModel.evaluator() : trainer).correct(batch.images(), batch.labels());
       }
     }
     return new long[] {correct, to - from};
@@ -341,9 +384,12 @@ final class DeviceRuntime implements AutoCloseable {
     return trainer.slices().stream().map(s -> new GroupPlan.Slice(s.layer(), s.from(), s.to())).toList();
   }
 
-  /** The optimizer state of every slice this device updates. */
+  /** The optimizer state of every slice this device updates (none of the global model's in mode submodels). */
   private List<Checkpoint.SliceState> optimizerState() {
     List<Checkpoint.SliceState> state = new java.util.ArrayList<>();
+    if (subModel != null) {
+      return List.of();
+    }
     for (ChannelSlice slice : trainer.slices()) {
       state.add(new Checkpoint.SliceState(slice, trainer.exportOptimizerState(List.of(slice))));
     }
@@ -353,6 +399,9 @@ final class DeviceRuntime implements AutoCloseable {
   @Override
   public void close() {
     DjlThread.checkCurrent();
+    if (subModel != null) {
+      subModel.model().close();
+    }
     model.close();
   }
 }

@@ -37,7 +37,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       try {
         jobMode = JobSpec.Mode.valueOf(mode);
       } catch (IllegalArgumentException e) {
-        throw bad("mode", c.getString("mode"), "full or dsparse");
+        throw bad("mode", c.getString("mode"), "full, dsparse or submodels");
       }
       String model = c.getString("model");
       if (!Models.NAMES.contains(model.toLowerCase(Locale.ROOT))) {
@@ -53,6 +53,10 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       if (!partition.equals("iid") && !partition.matches("dirichlet:[0-9.]+(e-?[0-9]+)?")
           && !partition.matches(ClassPartitions.FORM)) {
         throw bad("partition", partition, "iid, dirichlet:<alpha>, classes:<min>-<max> or classes:0+1,2+3,...");
+      }
+      if (jobMode == JobSpec.Mode.SUBMODELS && !partition.startsWith("classes:")) {
+        throw bad("partition", partition, "classes:<min>-<max> or classes:0+1,2+3,... in mode submodels (each"
+            + " device's sub-model serves its classes)");
       }
       String optimizer = c.getString("optimizer");
       try {
@@ -83,7 +87,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),
           nonNegativeInt(c, "max-steps-per-epoch"), nonNegativeInt(c, "evaluate-every"),
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
-          c.getString("checkpoint-dir"), knobs, overlap(c), compression(c), tiling(c),
+          c.getString("checkpoint-dir"), knobs, overlap(c), compression(c), tiling(c), subModels(c),
           c.getString("resume-from"));
       Config t = c.getConfig("timeouts");
       JobCoordinator.Timeouts timeouts = new JobCoordinator.Timeouts(duration(t, "discovery"),
@@ -187,11 +191,25 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     if (devices.isEmpty() && count == 0) {
       return JobSpec.Tiling.NONE;
     }
-    if (c.getString("mode").trim().equalsIgnoreCase("full")) {
-      throw bad("tiling.count", Integer.toString(Math.max(count, devices.size())), "0 in mode full (a tile group"
-          + " takes part in DSparse's plan)");
+    if (!c.getString("mode").trim().equalsIgnoreCase("dsparse")) {
+      throw bad("tiling.count", Integer.toString(Math.max(count, devices.size())), "0 in mode "
+          + c.getString("mode").trim() + " (a tile group takes part in DSparse's plan)");
     }
     return new JobSpec.Tiling(devices, devices.isEmpty() ? count : devices.size(), layers, flops);
+  }
+
+  /** {@code submodels { compute-share, relevance-samples }}, read in every mode, used in mode submodels. */
+  private static JobSpec.SubModels subModels(Config c) {
+    Config m = c.getConfig("submodels");
+    double share = m.getDouble("compute-share");
+    if (!(share > 0 && share <= 1)) {
+      throw bad("submodels.compute-share", Double.toString(share), "a share in (0, 1], e.g. 0.33");
+    }
+    int samples = m.getInt("relevance-samples");
+    if (samples < 1) {
+      throw bad("submodels.relevance-samples", Integer.toString(samples), "a positive number of images");
+    }
+    return new JobSpec.SubModels(share, samples);
   }
 
   private static String learningRateScaling(Config c) {

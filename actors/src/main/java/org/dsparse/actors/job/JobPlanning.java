@@ -86,6 +86,9 @@ public final class JobPlanning {
       MemoryModel memory = new MemoryModel(costs, MemoryModels.clusterDeviceCoefficients(config))
           .withFrozenPrefixMicroBatch(spec.frozenPrefixMicroBatch()).withCompression(compression(spec));
       OptimizerKind optimizer = OptimizerKind.parse(spec.optimizer());
+      if (spec.mode() == JobSpec.Mode.SUBMODELS) {
+        return withOverlap(spec, SubModelPlanning.plan(spec, devices, model, memory, source), model);
+      }
       if (spec.mode() == JobSpec.Mode.FULL) {
         return withOverlap(spec, fullUpdate(spec, devices, memory, optimizer, model), model);
       }

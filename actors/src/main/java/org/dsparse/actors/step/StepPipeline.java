@@ -66,7 +66,7 @@ import org.dsparse.training.trainer.SparseTrainer;
  * changes only its own tensors and the tiled layers' BatchNorm statistics of a model the re-plan
  * replaces.)
  */
-public final class StepPipeline {
+public final class StepPipeline implements DeviceStep {
   /**
    * Collectives a group may run per step (a part of a compressed group takes two): sequence numbers
    * are {@code step * this + k}.
@@ -133,11 +133,13 @@ public final class StepPipeline {
   }
 
   /** Groups the job's compression leaves dense on this device, and why. */
+  @Override
   public Map<String, String> denseGroups() {
     return compressed.denseGroups();
   }
 
   /** Fails every stage not yet started: the job abandoned its step. */
+  @Override
   public void cancel() {
     cancelled = true;
   }
@@ -237,6 +239,7 @@ public final class StepPipeline {
    * average the groups' weights on this step; {@code refresh}: send the groups' weights to the
    * devices that do not update them; {@code cuts}: where to cut the backward (empty: no overlap).
    */
+  @Override
   public CompletionStage<Result> run(int epoch, long step, boolean average, boolean refresh, List<Integer> cuts) {
     Run run;
     try {

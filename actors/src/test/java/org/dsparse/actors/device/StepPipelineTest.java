@@ -23,6 +23,7 @@ import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.job.PlannedJob;
 import org.dsparse.actors.step.Compute;
 import org.dsparse.actors.step.DeviceGroups;
+import org.dsparse.actors.step.DeviceStep;
 import org.dsparse.actors.step.StepPipeline;
 import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.protocol.job.DeviceInfo;
@@ -203,7 +204,7 @@ class StepPipelineTest {
   /** Three devices' runtimes and pipelines for the planner's plan. */
   private static final class Devices implements AutoCloseable {
     final List<DeviceRuntime> runtimes = new ArrayList<>();
-    final List<StepPipeline> pipelines = new ArrayList<>();
+    final List<DeviceStep> pipelines = new ArrayList<>();
     final PlannedJob plan;
     final OverlapScheduler overlap;
     final JobSpec spec;
@@ -232,7 +233,7 @@ class StepPipelineTest {
 
     List<StepPipeline.Result> step(long step, boolean refresh) throws Exception {
       List<CompletableFuture<StepPipeline.Result>> running = new ArrayList<>();
-      for (StepPipeline pipeline : pipelines) {
+      for (DeviceStep pipeline : pipelines) {
         running.add(pipeline.run(0, step, refresh, refresh, overlap.cutsFor(step)).toCompletableFuture());
       }
       List<StepPipeline.Result> results = new ArrayList<>();

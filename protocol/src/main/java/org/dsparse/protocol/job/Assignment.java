@@ -12,9 +12,10 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param predictedPeakBytes the memory model's prediction for this update set
  * @param tile its place in the job's tile group, or null when it is in none (then it trains its
  *     update set on its own batches)
+ * @param subModel in a job of mode {@code submodels}, the sub-model it trains; else null
  */
-public record Assignment(String device, List<GroupPlan.Slice> updatedSlices, long predictedPeakBytes, TileRole tile)
-    implements ControlMessage {
+public record Assignment(String device, List<GroupPlan.Slice> updatedSlices, long predictedPeakBytes, TileRole tile,
+    SubModelRole subModel) implements ControlMessage {
 
   public Assignment {
     updatedSlices = List.copyOf(updatedSlices);
@@ -22,7 +23,12 @@ public record Assignment(String device, List<GroupPlan.Slice> updatedSlices, lon
 
   /** A device outside any tile group. */
   public Assignment(String device, List<GroupPlan.Slice> updatedSlices, long predictedPeakBytes) {
-    this(device, updatedSlices, predictedPeakBytes, null);
+    this(device, updatedSlices, predictedPeakBytes, null, null);
+  }
+
+  /** A device of a DSparse plan, in a tile group or not. */
+  public Assignment(String device, List<GroupPlan.Slice> updatedSlices, long predictedPeakBytes, TileRole tile) {
+    this(device, updatedSlices, predictedPeakBytes, tile, null);
   }
 
   /** Indices of the layers it updates, whole or in part, ascending: every one runs forward in training. */

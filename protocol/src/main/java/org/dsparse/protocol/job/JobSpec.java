@@ -46,6 +46,7 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param overlap whether and how a step's gradient AllReduces overlap its backward
  * @param compression whether and how each process group compresses its gradients
  * @param tiling whether a tile group of devices trains the first layers together, and which
+ * @param subModels in mode {@code SUBMODELS}, how large the devices' sub-models may be
  * @param resumeFrom a directory of one epoch's checkpoints, from which every device continues
  *     (its own file, named after it, holds where training was and its optimizer state),
  *     {@link #RESUME_FROM_DEVICES} to continue from the last committed state the devices still hold,
@@ -77,13 +78,18 @@ public record JobSpec(
     Overlap overlap,
     Compression compression,
     Tiling tiling,
+    SubModels subModels,
     String resumeFrom) implements ControlMessage {
 
   /** {@link #resumeFrom} that continues from the state the job's devices hold (its coordinator was lost). */
   public static final String RESUME_FROM_DEVICES = "devices";
 
-  /** Data-parallel baseline or DSparse's sparse update. */
-  public enum Mode { FULL, DSPARSE }
+  /**
+   * Data-parallel baseline; DSparse's sparse update; or sub-models (Chen and Qin 2020): each device
+   * trains the part of the network its classes need on its own data, and the parts are assembled back
+   * into one model every averaging interval and at each epoch's end.
+   */
+  public enum Mode { FULL, DSPARSE, SUBMODELS }
 
   /** Values of {@link #learningRateScaling}. */
   public static final String NO_SCALING = "none";
@@ -140,6 +146,7 @@ public record JobSpec(
           + " every step, and averaging-interval " + averagingInterval + " averages weights instead");
     }
     Objects.requireNonNull(tiling, "tiling");
+    Objects.requireNonNull(subModels, "subModels");
     Objects.requireNonNull(resumeFrom, "resumeFrom");
     if (!jobId.matches("[A-Za-z0-9_.-]+")) {
       throw new IllegalArgumentException("job id '" + jobId + "' may use only letters, digits, '_', '.', '-'");
@@ -248,18 +255,37 @@ public record JobSpec(
     }
   }
 
+  /**
+   * How a job of mode {@code SUBMODELS} sizes its devices' sub-models.
+   *
+   * @param computeShare the largest share of the full model's computation per sample a sub-model may
+   *     take (the device's memory budget bounds it too)
+   * @param relevanceSamples training images (the held-out share when the job has one) on which each
+   *     filter's relevance to each class is measured
+   */
+  public record SubModels(double computeShare, int relevanceSamples) implements ControlMessage {
+    public static final SubModels DEFAULT = new SubModels(1.0 / 3, 1000);
+
+    public SubModels {
+      if (!(computeShare > 0 && computeShare <= 1) || relevanceSamples < 1) {
+        throw new IllegalArgumentException("sub-models: the compute share must be in (0, 1] and the relevance samples"
+            + " positive, got " + computeShare + " and " + relevanceSamples);
+      }
+    }
+  }
+
   /** The same job with another tile group. */
   public JobSpec withTiling(Tiling other) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
-        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression, other, resumeFrom);
+        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression, other, subModels, resumeFrom);
   }
 
   /** The same job with another compression. */
   public JobSpec withCompression(Compression other) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
-        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, other, tiling, resumeFrom);
+        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, other, tiling, subModels, resumeFrom);
   }
 
   /** The most segments a backward may be cut into (each is a collective of its own per group). */
@@ -267,14 +293,14 @@ public record JobSpec(
 
   /** Whether the step overlaps its gradient AllReduces with its backward. */
   public boolean overlaps() {
-    return overlap.kind() != Overlap.Kind.OFF && !averagesWeights();
+    return overlap.kind() != Overlap.Kind.OFF && !averagesWeights() && mode != Mode.SUBMODELS;
   }
 
   /** The same job in another mode, under another id. */
   public JobSpec withMode(Mode other, String otherJobId) {
     return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer, learningRate,
         momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
-        planner, overlap, compression, tiling, resumeFrom);
+        planner, overlap, compression, tiling, subModels, resumeFrom);
   }
 
   /**
@@ -313,34 +339,34 @@ public record JobSpec(
   public JobSpec withProtocol(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, interval, interval, seed,
-        initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, resumeFrom);
+        initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, subModels, resumeFrom);
   }
 
   /** The same job cut to at most {@code steps} steps per epoch, evaluated at epoch ends only. */
   public JobSpec withMaxStepsPerEpoch(int steps) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, steps, 0, averagingInterval, refreshInterval, seed,
-        initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, resumeFrom);
+        initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, subModels, resumeFrom);
   }
 
   /** The same job with another refresh interval. */
   public JobSpec withRefreshInterval(int interval) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, interval, seed, initialCheckpoint,
-        checkpointDir, planner, overlap, compression, tiling, resumeFrom);
+        checkpointDir, planner, overlap, compression, tiling, subModels, resumeFrom);
   }
 
   /** The same job resuming from another directory of checkpoints. */
   public JobSpec withResumeFrom(String directory) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
-        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, directory);
+        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, subModels, directory);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
         learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, path,
-        checkpointDir, planner, overlap, compression, tiling, resumeFrom);
+        checkpointDir, planner, overlap, compression, tiling, subModels, resumeFrom);
   }
 }

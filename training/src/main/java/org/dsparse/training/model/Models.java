@@ -93,13 +93,18 @@ public final class Models {
             .add(Linear.builder().setUnits(classes).build())));
   }
 
+  /** Whether {@link #narrow} builds narrower copies of the model: whether it has sub-models. */
+  public static boolean hasNarrowForm(String modelName) {
+    return modelName.equalsIgnoreCase("small-cnn");
+  }
+
   /**
    * A narrower copy of a plain CNN (convolution layers, then a linear classifier): {@code widths}
    * filters in each convolution layer and {@code classes} outputs; a sub-model holds some of a full
    * model's filters and classes. Only the small CNN is plain among the models here.
    */
   public static LayeredModel narrow(String modelName, Shape sampleShape, int[] widths, int classes, long seed) {
-    if (!modelName.equalsIgnoreCase("small-cnn")) {
+    if (!hasNarrowForm(modelName)) {
       throw new IllegalArgumentException("model '" + modelName + "' has no narrow form: sub-models need a plain CNN"
           + " (convolution, BatchNorm, ReLU and pooling layers, then a linear classifier), e.g. small-cnn");
     }

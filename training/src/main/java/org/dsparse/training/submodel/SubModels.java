@@ -83,17 +83,22 @@ public final class SubModels {
     check(full, spec);
     LayeredModel sub = Models.narrow(full.name(), full.sampleShape(), spec.widths(), spec.classes().length, seed);
     try {
-      for (int l = 0; l < full.layerCount(); l++) {
-        int[] layer = {l};
-        float[] source = full.exportWeights(layer);
-        float[] target = new float[sub.weightLength(layer)];
-        walk(full, spec, l, sub, (fullIndex, subIndex) -> target[subIndex] = source[fullIndex]);
-        sub.importWeights(layer, target);
-      }
+      copyInto(full, spec, sub);
       return sub;
     } catch (RuntimeException e) {
       sub.close();
       throw e;
+    }
+  }
+
+  /** Gives {@code sub}, the sub-model {@code spec} of {@code full}, the full model's weights. DJL thread. */
+  public static void copyInto(LayeredModel full, SubModelSpec spec, LayeredModel sub) {
+    for (int l = 0; l < full.layerCount(); l++) {
+      int[] layer = {l};
+      float[] source = full.exportWeights(layer);
+      float[] target = new float[sub.weightLength(layer)];
+      walk(full, spec, l, sub, (fullIndex, subIndex) -> target[subIndex] = source[fullIndex]);
+      sub.importWeights(layer, target);
     }
   }
 

@@ -1,0 +1,23 @@
+package org.dsparse.actors.step;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletionStage;
+
+/** What a device does at each step of its job: DSparse's or the full update's ({@link StepPipeline}), or a sub-model's ({@link SubModelPipeline}). */
+public interface DeviceStep {
+  /**
+   * Runs step {@code step} of epoch {@code epoch}; {@code average}: average (or assemble) weights on
+   * this step; {@code refresh}: send weights to the devices that do not update them; {@code cuts}:
+   * where to cut the backward (empty: no overlap).
+   */
+  CompletionStage<StepPipeline.Result> run(int epoch, long step, boolean average, boolean refresh, List<Integer> cuts);
+
+  /** Fails every stage not yet started: the job abandoned its step. */
+  void cancel();
+
+  /** Groups that send their gradients uncompressed though the job compresses, and why. */
+  default Map<String, String> denseGroups() {
+    return Map.of();
+  }
+}
