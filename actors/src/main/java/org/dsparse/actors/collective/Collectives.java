@@ -38,6 +38,17 @@ public interface Collectives {
   CompletionStage<Transfer> broadcast(String group, long sequence, float[] weights, int length);
 
   /**
+   * The data of the group's member of rank {@code owner} on every member: the owner passes it, the
+   * others {@code null} and receive {@code length} floats.
+   */
+  default CompletionStage<Transfer> broadcast(String group, long sequence, int owner, float[] data, int length) {
+    if (owner != 0) {
+      throw new UnsupportedOperationException("these collectives broadcast from a group's leader only");
+    }
+    return broadcast(group, sequence, data, length);
+  }
+
+  /**
    * A finished collective.
    *
    * @param transferNanos its own time, from the moment every member had started it to its end
@@ -76,9 +87,14 @@ public interface Collectives {
 
       @Override
       public CompletionStage<Transfer> broadcast(String group, long sequence, float[] weights, int length) {
-        return ask(group, replyTo -> weights != null
-            ? new ProcessGroup.Broadcast(sequence, 0, weights, replyTo)
-            : ProcessGroup.Broadcast.receive(sequence, 0, length, replyTo));
+        return broadcast(group, sequence, 0, weights, length);
+      }
+
+      @Override
+      public CompletionStage<Transfer> broadcast(String group, long sequence, int owner, float[] data, int length) {
+        return ask(group, replyTo -> data != null
+            ? new ProcessGroup.Broadcast(sequence, owner, data, replyTo)
+            : ProcessGroup.Broadcast.receive(sequence, owner, length, replyTo));
       }
 
       private CompletionStage<Transfer> ask(String group,

@@ -16,9 +16,9 @@ import org.dsparse.training.tiling.TileExchange;
  * member that is lost fails the step naming it.
  *
  * <p>Halos, the gathered output and its gradient go point to point ({@link #swap}): each pair of
- * members has a process group of its own ({@link #pairId}), where one AllGather of two parts (each
- * padded to the longer) is one round on one link, and a member swaps with the members it sends to
- * or hears from only, all pairs at once. BatchNorm's statistics, which every member needs from every
+ * members has a process group of its own ({@link #pairId}), where a swap both ways is one AllGather
+ * of two parts (each padded to the longer), one way a broadcast from the sender, either one round on
+ * one link; a member swaps with the members it sends to or hears from only, all pairs at once. BatchNorm's statistics, which every member needs from every
  * other, stay on the tile group's ring.
  */
 public final class TileGroupExchange implements TileExchange {
@@ -110,12 +110,24 @@ public final class TileGroupExchange implements TileExchange {
         throw new IllegalArgumentException("member " + rank + " of group " + group + " sends member " + u + " "
             + toEach[u].length + " floats, announced " + out);
       }
-      int part = Math.max(out, in);
       int mine = rank < u ? 0 : 1;
+      String pair = pairId(group, rank, u);
+      if (in == 0) {
+        // One way: the pair's broadcast from this member, no padding back.
+        received.add(collectives.broadcast(pair, sequence, mine, toEach[u], out)
+            .thenApply(done -> new float[0]).toCompletableFuture());
+        continue;
+      }
+      if (out == 0) {
+        received.add(collectives.broadcast(pair, sequence, 1 - mine, null, in)
+            .thenApply(Collectives.Transfer::result).toCompletableFuture());
+        continue;
+      }
+      int part = Math.max(out, in);
       float[] buffer = new float[2 * part];
       System.arraycopy(toEach[u], 0, buffer, mine * part, out);
       int from = (1 - mine) * part;
-      received.add(collectives.allGather(pairId(group, rank, u), sequence, buffer)
+      received.add(collectives.allGather(pair, sequence, buffer)
           .thenApply(done -> Arrays.copyOfRange(done.result(), from, from + in)).toCompletableFuture());
     }
     return CompletableFuture.allOf(received.toArray(new CompletableFuture[0]))
