@@ -112,12 +112,7 @@ public final class Simulation {
 
   private Outcome runAll() throws Exception {
     JobSpec job = simulation.job().spec();
-    long fullUpdate = fullUpdatePredictedBytes(job, config);
-    List<Long> budgets = new ArrayList<>();
-    for (int i = 0; i < simulation.devices().size(); i++) {
-      DeviceProfile device = simulation.devices().get(i);
-      budgets.add(device.budgetBytes(fullUpdate, "dsparse.simulation.devices[" + i + "] (" + device.name() + ")"));
-    }
+    List<Long> budgets = budgets();
     List<SettingResult> settings = new ArrayList<>();
     Pretraining.Result pretrain = null;
     if (simulation.pretrainEpochs() > 0) {
@@ -164,7 +159,7 @@ public final class Simulation {
         timings.add(SettingResult.medianOf(repeats));
       }
     }
-    return new Outcome(budgets, fullUpdate, pretrain, settings, variants, timings, Map.copyOf(linkBytesByJob));
+    return new Outcome(budgets, fullUpdatePredictedBytes(job, config), pretrain, settings, variants, timings, Map.copyOf(linkBytesByJob));
   }
 
   /** Both modes under every protocol, from {@code checkpoint} (empty: a fresh model). */
@@ -198,7 +193,11 @@ public final class Simulation {
     return runJob(job, budgets, simulation.devices());
   }
 
-  private JobReport runJob(JobConfig job, List<Long> budgets, List<DeviceProfile> devices) throws Exception {
+  /**
+   * One job on {@code devices} (their budgets in bytes, in order), in processes or in this JVM as the
+   * experiment says; a benchmark that compares jobs of its own runs each through this.
+   */
+  public JobReport runJob(JobConfig job, List<Long> budgets, List<DeviceProfile> devices) throws Exception {
     Consumer<JobEvent> progress = new ProgressPrinter(log).andThen(watcher);
     if (simulation.processes()) {
       // Links go after the cluster: it reads their counters as it closes.
@@ -213,8 +212,8 @@ public final class Simulation {
       }
     }
     List<LocalCluster.Member> members = new ArrayList<>();
-    for (int i = 0; i < simulation.devices().size(); i++) {
-      DeviceProfile d = simulation.devices().get(i);
+    for (int i = 0; i < devices.size(); i++) {
+      DeviceProfile d = devices.get(i);
       members.add(new LocalCluster.Member(d.name(), Long.toString(budgets.get(i)),
           SlowedCompute.of(Compute.DJL_THREAD, d.computeSlowdown())));
     }
@@ -240,6 +239,17 @@ public final class Simulation {
       throw new SimulationFailedException("job " + failed.jobId() + " failed: " + failed.reason());
     }
     return ((JobEvent.Succeeded) end).report();
+  }
+
+  /** Each device's budget in bytes, a percentage taken of the job's predicted full-update peak. */
+  public List<Long> budgets() throws Exception {
+    long fullUpdate = fullUpdatePredictedBytes(simulation.job().spec(), config);
+    List<Long> budgets = new ArrayList<>();
+    for (int i = 0; i < simulation.devices().size(); i++) {
+      DeviceProfile device = simulation.devices().get(i);
+      budgets.add(device.budgetBytes(fullUpdate, "dsparse.simulation.devices[" + i + "] (" + device.name() + ")"));
+    }
+    return budgets;
   }
 
   /** A cluster device's predicted full-update peak for the job's model, data shape, batch and optimizer. */

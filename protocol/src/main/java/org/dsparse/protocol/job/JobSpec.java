@@ -274,6 +274,14 @@ public record JobSpec(
     }
   }
 
+  /** The same job with another data partition. */
+  public JobSpec withPartition(String other) {
+    return new JobSpec(jobId, mode, model, data, other, heldOutFraction, batch, frozenPrefixMicroBatch, upsample,
+        optimizer, learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery,
+        averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression,
+        tiling, subModels, resumeFrom);
+  }
+
   /** The same job with another tile group. */
   public JobSpec withTiling(Tiling other) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
