@@ -178,7 +178,8 @@ final class TileGroupPlanning {
       }
     }
     return new PlannedJob(assignments, groups, planned.layerNames(), planned.fullUpdatePeakBytes(),
-        describe(choice, model) + planned.description());
+        describe(choice, model, memberPeak, assignments.get(choice.head().name()).predictedPeakBytes())
+            + planned.description());
   }
 
   /**
@@ -197,16 +198,17 @@ final class TileGroupPlanning {
         + Math.round(choice.keptBytes() * memory.coefficients().updatedActivationFactor()) + untiled.overheadBytes();
   }
 
-  private static String describe(Choice choice, LayeredModel model) {
+  private static String describe(Choice choice, LayeredModel model, long memberPeak, long headPeak) {
     TilingCostModel.Cost c = choice.chosen();
     TilingCostModel.Cost one = choice.untiled();
     return String.format(Locale.ROOT, "tile group: layers 0-%d (%s to %s) tiled over %s (head %s), the cost model's"
         + " choice: %s tiles, fused groups %s; predicted %.1f ms per step for the tiled layers against %.1f ms on one"
-        + " device, %.2f MB exchanged per step, %.1f MB kept per member against %.1f MB untiled%n"
-        + "the plan below covers layers %d-%d, the head standing for the tile group%n",
+        + " device, %.2f MB exchanged per step, %.1f MB kept per member against %.1f MB untiled; predicted peak"
+        + " %.1f MiB per member, %.1f MiB on the head%n"
+        + "the plan below covers layers %d-%d, the head standing for the tile group (its budget less its tile)%n",
         choice.tiledLayers() - 1, model.layer(0).name(), model.layer(choice.tiledLayers() - 1).name(), choice.names(),
         choice.head().name(), c.grid(), c.groups(), c.seconds() * 1e3, one.seconds() * 1e3, c.bytesPerStep() / 1e6,
-        c.storedBytesPerDevice() / 1e6, one.storedBytesPerDevice() / 1e6, choice.tiledLayers(),
-        model.layerCount() - 1);
+        c.storedBytesPerDevice() / 1e6, one.storedBytesPerDevice() / 1e6, memberPeak / 1048576.0,
+        headPeak / 1048576.0, choice.tiledLayers(), model.layerCount() - 1);
   }
 }

@@ -76,6 +76,10 @@ public final class SubModelPipeline implements DeviceStep {
     CompletionStage<Float> trained = stage("forward/backward", computeNanos, () -> {
       try (ImageBatch batch = nextBatch(epochIndex)) {
         float value = trainer.forwardBackward(batch.images(), batch.labels());
+        if (!Float.isFinite(value)) {
+          throw new IllegalStateException("the sub-model of device " + groups.device() + " diverged: loss " + value
+              + " at step " + step);
+        }
         trainer.step();
         return value;
       }
@@ -100,7 +104,17 @@ public final class SubModelPipeline implements DeviceStep {
    */
   private CompletionStage<long[]> assemble(long step, long[] computeNanos) {
     double samples = train.imageSet().size();
-    return stage("contribution", computeNanos, () -> SubModels.contribution(global, subSpec, sub, samples))
+    return stage("contribution", computeNanos, () -> {
+      float[] contribution = SubModels.contribution(global, subSpec, sub, samples);
+      // A diverged sub-model must not reach the global model of every device.
+      for (float value : contribution) {
+        if (!Float.isFinite(value)) {
+          throw new IllegalStateException("the sub-model of device " + groups.device() + " holds a weight that is "
+              + value + " after step " + step + ": it is not assembled");
+        }
+      }
+      return contribution;
+    })
         .thenCompose(contribution -> {
           GroupPlan group = group();
           long started = System.nanoTime();
