@@ -117,6 +117,9 @@ public final class NodeMain {
     String name = flags.get("name", base.getString("dsparse.device.name"));
     String budget = flags.get("budget", base.getString("dsparse.device.memory-budget"));
     Config config = NodeConfig.node(base, name, host, port, seeds, budget, true);
+    // Read before the node starts: a bad value stops it with one line, not with the errors of a
+    // cluster torn down while it was still starting.
+    config.getInt("dsparse.metrics.port");
     if (coordinatorOnly) {
       // It usually shares its machine with a device, which serves on the configured port.
       config = config.withValue("dsparse.metrics.port", ConfigValueFactory.fromAnyRef(0));
