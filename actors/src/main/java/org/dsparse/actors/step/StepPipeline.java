@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDList;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.TreeMap;
@@ -83,20 +82,15 @@ public final class StepPipeline implements DeviceStep {
   /** This device's tiles and its place in the tile group, or null outside one. */
   private final TiledTrainer tiled;
   private final TileRole tile;
-  private final ImageSetDataset train;
   private final DeviceGroups groups;
   private final Collectives collectives;
   private final Compute compute;
   /** The groups whose gradients compress, and their residuals. */
   private final CompressedGradients compressed;
-  /** The current epoch's batches; touched only by model work. */
-  private Iterator<ImageBatch> epochBatches;
-  private int epoch = -1;
-  /** The next batch of {@link #epoch} and its frozen prefix's output, taken while collectives ran. */
+  /** The epochs' batches; touched only by model work. */
+  private final EpochBatches batches;
+  /** The next batch of the current epoch and its frozen prefix's output, taken while collectives ran. */
   private Ahead ahead;
-  /** Where the first step starts: an epoch and its batch (a job resumed or re-planned mid-epoch). */
-  private final int startEpoch;
-  private final int startBatch;
   private volatile boolean cancelled;
 
   private record Ahead(int epoch, ImageBatch batch, NDList prefix) {}
@@ -119,12 +113,10 @@ public final class StepPipeline implements DeviceStep {
     }
     this.tiled = tiled;
     this.tile = tile;
-    this.startEpoch = startEpoch;
-    this.startBatch = startBatch;
+    this.batches = new EpochBatches(train, model.manager(), spec.batch(), spec.seed(), startEpoch, startBatch);
     this.spec = spec;
     this.model = model;
     this.trainer = trainer;
-    this.train = train;
     this.groups = groups;
     this.collectives = collectives;
     this.compute = compute;
@@ -317,7 +309,7 @@ public final class StepPipeline implements DeviceStep {
       close(taken);
       taken = null;
     }
-    ImageBatch next = taken != null ? taken.batch() : nextBatch(epochIndex);
+    ImageBatch next = taken != null ? taken.batch() : batches.next(epochIndex);
     NDList prefix = taken != null ? taken.prefix() : null;
     try (ImageBatch batch = next) {
       run.loss = trainer.forwardBackward(batch.images(), prefix, batch.labels(), run.cuts,
@@ -337,7 +329,7 @@ public final class StepPipeline implements DeviceStep {
    * size, so that the tiled layers' AllReduce among the members averages them into the batch's.
    */
   private CompletionStage<Void> tiledForwardBackward(int epochIndex, Run run, boolean reduceGradients) {
-    ImageBatch batch = nextBatch(epochIndex);
+    ImageBatch batch = batches.next(epochIndex);
     Executor modelThread = run.modelThread("tiles");
     CompletionStage<Float> tiles;
     try {
@@ -384,24 +376,11 @@ public final class StepPipeline implements DeviceStep {
     };
   }
 
-  /**
-   * The next batch of the epoch, in the epoch's order; the start epoch's first batch is the one the
-   * pipeline was told to start at.
-   */
-  private ImageBatch nextBatch(int epochIndex) {
-    if (epochIndex != epoch || epochBatches == null || !epochBatches.hasNext()) {
-      int first = epoch < 0 && epochIndex == startEpoch ? startBatch : 0;
-      epoch = epochIndex;
-      epochBatches = train.batches(model.manager(), spec.batch(), spec.seed(), epochIndex, first).iterator();
-    }
-    return epochBatches.next();
-  }
-
   /** Takes the next batch of the current epoch through the frozen layers, for the next step. */
   private Void takeNextBatchAhead() {
-    ImageBatch batch = nextBatch(epoch);
+    ImageBatch batch = batches.next(batches.epoch());
     try {
-      ahead = new Ahead(epoch, batch, trainer.frozenPrefix(batch.images()));
+      ahead = new Ahead(batches.epoch(), batch, trainer.frozenPrefix(batch.images()));
     } catch (RuntimeException e) {
       batch.close();
       throw e;

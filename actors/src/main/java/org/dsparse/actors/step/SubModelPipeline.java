@@ -1,6 +1,5 @@
 package org.dsparse.actors.step;
 
-import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.Callable;
@@ -36,10 +35,7 @@ public final class SubModelPipeline implements DeviceStep {
   private final DeviceGroups groups;
   private final Collectives collectives;
   private final Compute compute;
-  private final int startEpoch;
-  private final int startBatch;
-  private Iterator<ImageBatch> epochBatches;
-  private int epoch = -1;
+  private final EpochBatches batches;
   private volatile boolean cancelled;
 
   /**
@@ -59,8 +55,7 @@ public final class SubModelPipeline implements DeviceStep {
     this.groups = groups;
     this.collectives = collectives;
     this.compute = compute;
-    this.startEpoch = startEpoch;
-    this.startBatch = startBatch;
+    this.batches = new EpochBatches(train, global.manager(), spec.batch(), spec.seed(), startEpoch, startBatch);
   }
 
   @Override
@@ -74,7 +69,7 @@ public final class SubModelPipeline implements DeviceStep {
     long[] computeNanos = {0};
     float[] loss = {Float.NaN};
     CompletionStage<Float> trained = stage("forward/backward", computeNanos, () -> {
-      try (ImageBatch batch = nextBatch(epochIndex)) {
+      try (ImageBatch batch = batches.next(epochIndex)) {
         float value = trainer.forwardBackward(batch.images(), batch.labels());
         if (!Float.isFinite(value)) {
           throw new IllegalStateException("the sub-model of device " + groups.device() + " diverged: loss " + value
@@ -149,15 +144,5 @@ public final class SubModelPipeline implements DeviceStep {
       }
       return value;
     });
-  }
-
-  /** The next batch of the epoch, in the epoch's order, as {@link StepPipeline} takes them. */
-  private ImageBatch nextBatch(int epochIndex) {
-    if (epochIndex != epoch || epochBatches == null || !epochBatches.hasNext()) {
-      int first = epoch < 0 && epochIndex == startEpoch ? startBatch : 0;
-      epoch = epochIndex;
-      epochBatches = train.batches(global.manager(), spec.batch(), spec.seed(), epochIndex, first).iterator();
-    }
-    return epochBatches.next();
   }
 }
