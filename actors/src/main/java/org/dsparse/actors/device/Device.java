@@ -388,7 +388,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
         return null;
       });
     }
-    context.pipeToSelf(job.pipeline.run(run.epoch(), run.step(), run.average(), run.refresh(), run.overlapCuts()),
+    context.pipeToSelf(job.pipeline.run(run.epoch(), run.step(), run.average(), run.refresh(), run.evaluated(),
+        run.overlapCuts()),
         (result, error) -> new StepFinished(run, result, error));
   }
 

@@ -70,9 +70,10 @@ final class DeviceRuntime implements AutoCloseable {
   /**
    * A device's sub-model in mode submodels.
    *
-   * @param evaluator the global model's inference (it trains nothing)
+   * @param calibrator the global model's classifier's trainer, which also evaluates it
+   * @param own the device's images labelled by their class in the global model
    */
-  private record SubModel(SubModelSpec spec, LayeredModel model, SparseTrainer evaluator) {}
+  private record SubModel(SubModelSpec spec, LayeredModel model, SparseTrainer calibrator, ImageSetDataset own) {}
 
   private DeviceRuntime(JobSpec spec, LayeredModel model, SparseTrainer trainer, TiledTrainer tiled, TileRole tile,
       SubModel subModel, ImageSetDataset train, ImageSetDataset test, long baselineRss, int startEpoch, int startBatch,
@@ -176,8 +177,9 @@ final class DeviceRuntime implements AutoCloseable {
       if (role != null) {
         SubModelSpec subSpec = new SubModelSpec(role.filterArrays(), role.classArray());
         LayeredModel sub = SubModels.extract(model, subSpec, spec.seed());
-        SubModel part = new SubModel(subSpec, sub, new SparseTrainer(model, List.of(), optimizer,
-            spec.frozenPrefixMicroBatch()));
+        SubModel part = new SubModel(subSpec, sub, new SparseTrainer(model,
+            model.wholeLayers(new int[] {model.layerCount() - 1}), optimizer, spec.frozenPrefixMicroBatch()),
+            dataset(source, shardSet, spec, spec.seed() + shards[0]));
         SparseTrainer trainer = new SparseTrainer(sub, UpdateSet.all(sub.layerCount()), optimizer);
         // Its optimizer state starts again after a re-plan: the partition, and so its sub-model, may have changed.
         return restored != null
@@ -329,8 +331,8 @@ final class DeviceRuntime implements AutoCloseable {
    */
   DeviceStep pipeline(DeviceGroups groups, Collectives collectives, Compute compute) {
     if (subModel != null) {
-      return new SubModelPipeline(spec, model, subModel.model(), subModel.spec(), trainer, train, groups, collectives,
-          compute, startEpoch, startBatch);
+      return new SubModelPipeline(spec, model, subModel.model(), subModel.spec(), trainer, subModel.calibrator(), train,
+          subModel.own(), groups, collectives, compute, startEpoch, startBatch);
     }
     return new StepPipeline(spec, model, trainer, tiled, tile, train, groups, collectives, compute, startEpoch,
         startBatch);
@@ -347,7 +349,7 @@ final class DeviceRuntime implements AutoCloseable {
       int[] indices = java.util.stream.IntStream.range(start, Math.min(to, start + spec.batch())).toArray();
       try (NDManager scratch = model.manager().newSubManager();
           ImageBatch batch = test.batchOf(scratch, indices)) {
-        correct += (subModel != null ? subModel.evaluator() : trainer).correct(batch.images(), batch.labels());
+        correct += (subModel != null ? subModel.calibrator() : trainer).correct(batch.images(), batch.labels());
       }
     }
     return new long[] {correct, to - from};

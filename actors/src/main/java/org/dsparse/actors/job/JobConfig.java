@@ -198,7 +198,10 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     return new JobSpec.Tiling(devices, devices.isEmpty() ? count : devices.size(), layers, flops);
   }
 
-  /** {@code submodels { compute-share, relevance-samples }}, read in every mode, used in mode submodels. */
+  /**
+   * {@code submodels { compute-share, relevance-samples, statistics-samples, calibration-steps }},
+   * read in every mode, used in mode submodels.
+   */
   private static JobSpec.SubModels subModels(Config c) {
     Config m = c.getConfig("submodels");
     double share = m.getDouble("compute-share");
@@ -209,7 +212,15 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     if (samples < 1) {
       throw bad("submodels.relevance-samples", Integer.toString(samples), "a positive number of images");
     }
-    return new JobSpec.SubModels(share, samples);
+    int statistics = m.getInt("statistics-samples");
+    if (statistics < 1) {
+      throw bad("submodels.statistics-samples", Integer.toString(statistics), "a positive number of images");
+    }
+    int calibration = m.getInt("calibration-steps");
+    if (calibration < 0) {
+      throw bad("submodels.calibration-steps", Integer.toString(calibration), "0 or more steps");
+    }
+    return new JobSpec.SubModels(share, samples, statistics, calibration);
   }
 
   private static String learningRateScaling(Config c) {

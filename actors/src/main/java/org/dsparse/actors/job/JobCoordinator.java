@@ -505,11 +505,12 @@ public final class JobCoordinator {
     boolean lastOfEpoch = stepInEpoch == stepsPerEpoch - 1;
     boolean refresh = lastOfEpoch || (step + 1) % spec.refreshInterval() == 0;
     boolean average = lastOfEpoch || (step + 1) % spec.averagingInterval() == 0;
+    boolean evaluated = lastOfEpoch || (spec.evaluateEvery() > 0 && (step + 1) % spec.evaluateEvery() == 0);
     boolean snapshot = snapshotNext && elasticity.enabled();
     snapshotNext = false;
     List<Integer> cuts = overlap.cutsFor(step);
     for (DeviceInfo device : devices.values()) {
-      device.device().tell(new DeviceCommand.RunStep(spec.jobId(), epoch, stepInEpoch, step, average, refresh, cuts,
+      device.device().tell(new DeviceCommand.RunStep(spec.jobId(), epoch, stepInEpoch, step, average, refresh, evaluated, cuts,
           snapshot, replies));
     }
     Map<String, OverlapScheduler.SegmentTimes> segments = new TreeMap<>();
@@ -544,9 +545,7 @@ public final class JobCoordinator {
       double elapsed = (System.nanoTime() - jobStarted) / 1e9;
       client.tell(new JobEvent.StepReported(spec.jobId(), epoch, step, totalSteps, loss, stepMillis,
           elapsed / step * (totalSteps - step), reported));
-      boolean epochEnds = stepInEpoch >= stepsPerEpoch;
-      boolean evaluateNow = epochEnds || (spec.evaluateEvery() > 0 && step % spec.evaluateEvery() == 0);
-      if (evaluateNow) {
+      if (evaluated) {
         return evaluating();
       }
       return refresh && adoptingNow() ? adopting("step " + step) : stepping();

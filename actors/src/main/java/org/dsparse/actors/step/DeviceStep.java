@@ -8,10 +8,12 @@ import java.util.concurrent.CompletionStage;
 public interface DeviceStep {
   /**
    * Runs step {@code step} of epoch {@code epoch}; {@code average}: average (or assemble) weights on
-   * this step; {@code refresh}: send weights to the devices that do not update them; {@code cuts}:
-   * where to cut the backward (empty: no overlap).
+   * this step; {@code refresh}: send weights to the devices that do not update them;
+   * {@code evaluated}: the job evaluates the model after this step; {@code cuts}: where to cut the
+   * backward (empty: no overlap).
    */
-  CompletionStage<StepPipeline.Result> run(int epoch, long step, boolean average, boolean refresh, List<Integer> cuts);
+  CompletionStage<StepPipeline.Result> run(int epoch, long step, boolean average, boolean refresh, boolean evaluated,
+      List<Integer> cuts);
 
   /** Fails every stage not yet started: the job abandoned its step. */
   void cancel();

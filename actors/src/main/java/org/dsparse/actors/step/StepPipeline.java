@@ -230,9 +230,11 @@ public final class StepPipeline implements DeviceStep {
    * Runs step {@code step} of epoch {@code epoch}; {@code average}: with periodic model averaging,
    * average the groups' weights on this step; {@code refresh}: send the groups' weights to the
    * devices that do not update them; {@code cuts}: where to cut the backward (empty: no overlap).
+   * {@code evaluated} changes nothing here: the model is evaluated as the step leaves it.
    */
   @Override
-  public CompletionStage<Result> run(int epoch, long step, boolean average, boolean refresh, List<Integer> cuts) {
+  public CompletionStage<Result> run(int epoch, long step, boolean average, boolean refresh, boolean evaluated,
+      List<Integer> cuts) {
     Run run;
     try {
       run = new Run(step, checkedCuts(cuts));

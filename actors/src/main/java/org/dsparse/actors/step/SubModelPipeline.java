@@ -1,5 +1,6 @@
 package org.dsparse.actors.step;
 
+import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.Callable;
@@ -14,6 +15,7 @@ import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.training.data.ImageBatch;
 import org.dsparse.training.data.ImageSetDataset;
 import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.submodel.BatchNormStatistics;
 import org.dsparse.training.submodel.SubModels;
 import org.dsparse.training.trainer.SparseTrainer;
 
@@ -24,6 +26,13 @@ import org.dsparse.training.trainer.SparseTrainer;
  * times its samples, and its samples, in the global model's layout) is summed by one AllReduce among
  * all devices, each weight becomes the mean of the devices that trained it, and each device takes
  * its sub-model's part of the assembled model and goes on from it (its optimizer state stays).
+ *
+ * <p>Before the job evaluates (and saves) the global model, it is assembled and calibrated: its
+ * BatchNorm statistics are estimated on every device's images ({@link BatchNormStatistics}, one
+ * AllReduce), then its classifier is fitted for a few steps, each on one batch of every device
+ * (gradients averaged by an AllReduce each step). Why the classifier: a sub-model's classifier rows
+ * compete only with its own classes' rows, so rows trained on different devices come out on
+ * different scales; a few steps over all classes put them on one.
  */
 public final class SubModelPipeline implements DeviceStep {
   private final JobSpec spec;
@@ -31,27 +40,36 @@ public final class SubModelPipeline implements DeviceStep {
   private final LayeredModel sub;
   private final SubModelSpec subSpec;
   private final SparseTrainer trainer;
+  private final SparseTrainer calibrator;
   private final ImageSetDataset train;
+  private final ImageSetDataset own;
   private final DeviceGroups groups;
   private final Collectives collectives;
   private final Compute compute;
   private final EpochBatches batches;
   private volatile boolean cancelled;
+  /** The calibration's batches and the step it is at. Model work only. */
+  private Iterator<ImageBatch> calibrationBatches;
+  private long calibrationStep = -1;
 
   /**
    * @param global the global model, which assemblies update; the device evaluates and saves it
    * @param sub the device's sub-model, trained by {@code trainer} on {@code train} (its classes'
    *     images, labelled by their place among its classes)
+   * @param calibrator a trainer of the global model's classifier
+   * @param own the same images labelled by their class in the global model
    */
   public SubModelPipeline(JobSpec spec, LayeredModel global, LayeredModel sub, SubModelSpec subSpec,
-      SparseTrainer trainer, ImageSetDataset train, DeviceGroups groups, Collectives collectives, Compute compute,
-      int startEpoch, int startBatch) {
+      SparseTrainer trainer, SparseTrainer calibrator, ImageSetDataset train, ImageSetDataset own, DeviceGroups groups,
+      Collectives collectives, Compute compute, int startEpoch, int startBatch) {
     this.spec = spec;
     this.global = global;
     this.sub = sub;
     this.subSpec = subSpec;
     this.trainer = trainer;
+    this.calibrator = calibrator;
     this.train = train;
+    this.own = own;
     this.groups = groups;
     this.collectives = collectives;
     this.compute = compute;
@@ -63,11 +81,19 @@ public final class SubModelPipeline implements DeviceStep {
     cancelled = true;
   }
 
+  /** Time and bytes of a step's exchanges: AllReduce nanos, wall nanos waiting for them, bytes contributed. */
+  private static final class Exchanges {
+    long transferNanos;
+    long waitedNanos;
+    long bytes;
+  }
+
   @Override
   public CompletionStage<StepPipeline.Result> run(int epochIndex, long step, boolean average, boolean refresh,
-      List<Integer> cuts) {
+      boolean evaluated, List<Integer> cuts) {
     long[] computeNanos = {0};
     float[] loss = {Float.NaN};
+    Exchanges exchanges = new Exchanges();
     CompletionStage<Float> trained = stage("forward/backward", computeNanos, () -> {
       try (ImageBatch batch = batches.next(epochIndex)) {
         float value = trainer.forwardBackward(batch.images(), batch.labels());
@@ -81,23 +107,45 @@ public final class SubModelPipeline implements DeviceStep {
     });
     return trained.thenCompose(value -> {
       loss[0] = value;
-      return average ? assemble(step, computeNanos) : CompletableFuture.completedFuture(new long[3]);
-    }).thenApply(exchange -> new StepPipeline.Result(loss[0], computeNanos[0], exchange[0], 0, exchange[1],
-        exchange[2], 0, java.util.Map.of(), new StepMetrics.Segments(List.of(), new double[] {0}, new long[] {0},
-            new double[] {0}), exchange[2] == 0 ? List.of() : List.of(new StepMetrics.GroupTime(group().groupId(),
-                WireBytes.ALL_REDUCE, exchange[0] / 1e6))));
+      if (!average && !evaluated) {
+        return CompletableFuture.completedFuture(null);
+      }
+      CompletionStage<Void> assembled = assemble(step, computeNanos, exchanges);
+      return evaluated ? assembled.thenCompose(done -> calibrate(step, computeNanos, exchanges)) : assembled;
+    }).thenApply(done -> new StepPipeline.Result(loss[0], computeNanos[0], exchanges.transferNanos, 0,
+        exchanges.waitedNanos, exchanges.bytes, 0, java.util.Map.of(), new StepMetrics.Segments(List.of(),
+            new double[] {0}, new long[] {0}, new double[] {0}), exchanges.bytes == 0 ? List.of()
+            : List.of(new StepMetrics.GroupTime(group().groupId(), WireBytes.ALL_REDUCE,
+                exchanges.transferNanos / 1e6))));
   }
 
-  /** The plan's one group: every device, the whole global model. */
+  /** The plan's one group: every device, the whole global model; null when the device is alone. */
   private GroupPlan group() {
     return groups.allReduce().isEmpty() ? null : groups.allReduce().get(0);
   }
 
-  /**
-   * The assembly: this device's contribution summed with every other's, taken in, and the sub-model
-   * refreshed from it; answers {AllReduce nanos, wall nanos waiting for it, bytes contributed}.
-   */
-  private CompletionStage<long[]> assemble(long step, long[] computeNanos) {
+  /** The sequence number of collective {@code k} of step {@code step}: assembly, statistics, calibration steps. */
+  private long sequence(long step, int k) {
+    return step * (2L + spec.subModels().calibrationSteps()) + k;
+  }
+
+  /** The element-wise sum of every device's {@code payload} (this device's alone without a group). */
+  private CompletionStage<float[]> sum(long sequence, float[] payload, Exchanges exchanges) {
+    GroupPlan group = group();
+    if (group == null) {
+      return CompletableFuture.completedFuture(payload);
+    }
+    long started = System.nanoTime();
+    return collectives.sum(DeviceGroups.allReduceId(spec.jobId(), group), sequence, payload).thenApply(transfer -> {
+      exchanges.waitedNanos += System.nanoTime() - started;
+      exchanges.transferNanos += transfer.transferNanos();
+      exchanges.bytes += 4L * payload.length;
+      return transfer.result();
+    });
+  }
+
+  /** The assembly: this device's contribution summed with every other's, taken in, and the sub-model refreshed from it. */
+  private CompletionStage<Void> assemble(long step, long[] computeNanos, Exchanges exchanges) {
     double samples = train.imageSet().size();
     return stage("contribution", computeNanos, () -> {
       float[] contribution = SubModels.contribution(global, subSpec, sub, samples);
@@ -109,22 +157,66 @@ public final class SubModelPipeline implements DeviceStep {
         }
       }
       return contribution;
-    })
-        .thenCompose(contribution -> {
-          GroupPlan group = group();
-          long started = System.nanoTime();
-          CompletionStage<Collectives.Transfer> summed = group == null
-              ? CompletableFuture.completedFuture(new Collectives.Transfer(contribution, 0))
-              : collectives.sum(DeviceGroups.allReduceId(spec.jobId(), group), step, contribution);
-          return summed.thenCompose(transfer -> {
-            long waited = System.nanoTime() - started;
-            return stage("assembly", computeNanos, () -> {
-              SubModels.absorb(global, transfer.result());
-              SubModels.copyInto(global, subSpec, sub);
-              return new long[] {transfer.transferNanos(), waited, group == null ? 0 : 4L * contribution.length};
-            });
-          });
-        });
+    }).thenCompose(contribution -> sum(sequence(step, 0), contribution, exchanges))
+        .thenCompose(summed -> stage("assembly", computeNanos, () -> {
+          SubModels.absorb(global, summed);
+          SubModels.copyInto(global, subSpec, sub);
+          return null;
+        }));
+  }
+
+  /** The next of the device's images for the calibration at {@code step}: its own order, the same on every run. */
+  private ImageBatch ownBatch(long step) {
+    if (calibrationStep != step || !calibrationBatches.hasNext()) {
+      calibrationStep = step;
+      calibrationBatches = own.batches(global.manager(), spec.batch(), spec.seed() + step, 0).iterator();
+    }
+    return calibrationBatches.next();
+  }
+
+  /** The assembled model's BatchNorm statistics, then its classifier, fitted on every device's images. */
+  private CompletionStage<Void> calibrate(long step, long[] computeNanos, Exchanges exchanges) {
+    CompletionStage<Void> done = stage("statistics", computeNanos, () -> {
+      double[] sums = new double[BatchNormStatistics.length(global)];
+      for (int seen = 0; seen < spec.subModels().statisticsSamples(); ) {
+        try (ImageBatch batch = ownBatch(step)) {
+          BatchNormStatistics.accumulate(global, batch.images(), sums);
+          seen += batch.size();
+        }
+      }
+      float[] contribution = new float[sums.length];
+      for (int i = 0; i < sums.length; i++) {
+        contribution[i] = (float) sums[i];
+      }
+      return contribution;
+    }).thenCompose(contribution -> sum(sequence(step, 1), contribution, exchanges))
+        .thenCompose(summed -> stage("statistics", computeNanos, () -> {
+          BatchNormStatistics.absorb(global, summed);
+          return null;
+        }));
+    int[] classifier = {global.layerCount() - 1};
+    int members = group() == null ? 1 : group().updaters().size();
+    for (int k = 0; k < spec.subModels().calibrationSteps(); k++) {
+      long sequence = sequence(step, 2 + k);
+      done = done.thenCompose(previous -> stage("calibration", computeNanos, () -> {
+        try (ImageBatch batch = ownBatch(step)) {
+          calibrator.forwardBackward(batch.images(), batch.labels());
+        }
+        return calibrator.exportGradients(classifier);
+      })).thenCompose(gradients -> sum(sequence, gradients, exchanges))
+          .thenCompose(summed -> stage("calibration", computeNanos, () -> {
+            for (int i = 0; i < summed.length; i++) {
+              summed[i] /= members;
+            }
+            calibrator.importGradients(classifier, summed);
+            calibrator.step();
+            return null;
+          }));
+    }
+    return done.thenCompose(calibrated -> stage("calibration", computeNanos, () -> {
+      SubModels.copyInto(global, subSpec, sub);
+      return null;
+    }));
   }
 
   private <T> CompletionStage<T> stage(String name, long[] nanos, Callable<T> work) {

@@ -178,7 +178,7 @@ class StepPipelineTest {
     for (Config config : List.of(CONFIG, overlapped)) {
       try (Devices devices = new Devices(config, new InMemoryCollectives("missing member c"))) {
         ExecutionException failure = assertThrows(ExecutionException.class, () ->
-            devices.pipelines.get(0).run(0, 0, true, true, devices.overlap.cutsFor(0)).toCompletableFuture()
+            devices.pipelines.get(0).run(0, 0, true, true, false, devices.overlap.cutsFor(0)).toCompletableFuture()
                 .get(60, TimeUnit.SECONDS));
         String message = StepPipeline.message(failure);
         assertTrue(message.contains("pipeline.g") && message.contains("missing member c"), message);
@@ -193,7 +193,7 @@ class StepPipelineTest {
     for (Config config : List.of(CONFIG, overlapped)) {
       try (Devices devices = new Devices(config, new InMemoryCollectives(null))) {
         ExecutionException failure = assertThrows(ExecutionException.class, () ->
-            devices.pipelines.get(0).run(0, 0, false, false, List.of(2, 1)).toCompletableFuture()
+            devices.pipelines.get(0).run(0, 0, false, false, false, List.of(2, 1)).toCompletableFuture()
                 .get(60, TimeUnit.SECONDS));
         String message = StepPipeline.message(failure);
         assertTrue(message.contains(config == CONFIG ? "does not overlap" : "ascending layers"), message);
@@ -234,7 +234,7 @@ class StepPipelineTest {
     List<StepPipeline.Result> step(long step, boolean refresh) throws Exception {
       List<CompletableFuture<StepPipeline.Result>> running = new ArrayList<>();
       for (DeviceStep pipeline : pipelines) {
-        running.add(pipeline.run(0, step, refresh, refresh, overlap.cutsFor(step)).toCompletableFuture());
+        running.add(pipeline.run(0, step, refresh, refresh, false, overlap.cutsFor(step)).toCompletableFuture());
       }
       List<StepPipeline.Result> results = new ArrayList<>();
       for (CompletableFuture<StepPipeline.Result> r : running) {

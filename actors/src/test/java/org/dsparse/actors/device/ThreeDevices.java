@@ -111,11 +111,17 @@ final class ThreeDevices implements AutoCloseable {
 
   /** One step that, with periodic model averaging, averages the groups' weights when {@code average}. */
   Map<String, DeviceEvent.StepCompleted> step(boolean average, boolean refresh) {
+    return step(average, refresh, false);
+  }
+
+  /** The same, followed by an evaluation when {@code evaluated}. */
+  Map<String, DeviceEvent.StepCompleted> step(boolean average, boolean refresh, boolean evaluated) {
     long step = nextStep++;
     List<Integer> cuts = overlap.cutsFor(step);
     stepCuts.add(cuts);
     devices.forEach(d -> d.device().tell(
-        new DeviceCommand.RunStep(spec.jobId(), 0, (int) step, step, average, refresh, cuts, false, probe.getRef())));
+        new DeviceCommand.RunStep(spec.jobId(), 0, (int) step, step, average, refresh, evaluated, cuts, false,
+            probe.getRef())));
     Map<String, DeviceEvent.StepCompleted> reports = new TreeMap<>();
     Map<String, OverlapScheduler.SegmentTimes> segments = new TreeMap<>();
     for (int i = 0; i < devices.size(); i++) {

@@ -97,7 +97,7 @@ class TiledJobTest {
       cluster.cluster.node(2).close();
       for (int i = 0; i < 2; i++) {
         cluster.devices.get(i).device().tell(new DeviceCommand.RunStep(cluster.spec.jobId(), 0, 1, 1, false, false,
-            List.of(), false, cluster.probe.getRef()));
+            false, List.of(), false, cluster.probe.getRef()));
       }
       for (int i = 0; i < 2; i++) {
         DeviceEvent event = cluster.probe.receiveMessage(Duration.ofSeconds(90));

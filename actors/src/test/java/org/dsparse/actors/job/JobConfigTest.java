@@ -58,7 +58,8 @@ class JobConfigTest {
         "optimizer = rmsprop",
         "learning-rate-scaling = linear", "elastic.abandon-timeout = 0s", "elastic.removal-wait = -1s",
         "elastic.max-recoveries-without-progress = 0", "tiling.count = 1", "tiling.devices = [pi]",
-        "tiling.devices = [pi, pi]", "tiling.layers = 0", "tiling.flops-per-second = 0"}) {
+        "tiling.devices = [pi, pi]", "tiling.layers = 0", "tiling.flops-per-second = 0", "submodels.compute-share = 0",
+        "submodels.relevance-samples = 0", "submodels.statistics-samples = 0", "submodels.calibration-steps = -1"}) {
       UsageException e = assertThrows(UsageException.class, () -> JobConfig.read(with("dsparse.job." + bad)));
       String key = bad.substring(0, bad.indexOf(' '));
       assertTrue(e.getMessage().contains("dsparse.job." + key), bad + " -> " + e.getMessage());

@@ -50,11 +50,28 @@ public record SubModelSpec(int[][] filters, int[] classes) {
    *     filter's mean activation on the class's samples)
    */
   public static SubModelSpec mostRelevant(double[][][] relevance, int[] classes, double keep) {
+    int[] ones = new int[relevance.length];
+    Arrays.fill(ones, 1);
+    return mostRelevant(relevance, classes, keep, ones);
+  }
+
+  /**
+   * The same, each layer's count of kept filters rounded up to a multiple of {@code multiples[l]}
+   * (at most all of the layer's filters).
+   */
+  public static SubModelSpec mostRelevant(double[][][] relevance, int[] classes, double keep, int[] multiples) {
     if (!(keep > 0 && keep <= 1)) {
       throw new IllegalArgumentException("the share of filters kept must be in (0, 1], got " + keep);
     }
+    if (multiples.length != relevance.length) {
+      throw new IllegalArgumentException("a multiple of filters per layer: " + relevance.length + " layers, got "
+          + multiples.length);
+    }
     int[][] filters = new int[relevance.length][];
     for (int l = 0; l < relevance.length; l++) {
+      if (multiples[l] < 1) {
+        throw new IllegalArgumentException("layer " + l + " keeps a multiple of " + multiples[l] + " filters");
+      }
       double[][] layer = relevance[l];
       double[] score = new double[layer.length];
       for (int f = 0; f < layer.length; f++) {
@@ -66,6 +83,7 @@ public record SubModelSpec(int[][] filters, int[] classes) {
         }
       }
       int count = Math.max(1, (int) Math.round(keep * layer.length));
+      count = Math.min(layer.length, (count + multiples[l] - 1) / multiples[l] * multiples[l]);
       filters[l] = IntStream.range(0, layer.length).boxed()
           .sorted(Comparator.comparingDouble((Integer f) -> -score[f]).thenComparingInt(f -> f))
           .limit(count).mapToInt(Integer::intValue).toArray();

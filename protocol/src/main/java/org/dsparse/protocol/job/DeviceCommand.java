@@ -51,14 +51,15 @@ public sealed interface DeviceCommand extends ControlMessage {
    * Runs one synchronous step, step {@code stepInEpoch} of epoch {@code epoch} (from 0): forward,
    * backward through the updated layers, AllReduce in each of the device's groups, optimizer step,
    * and, when {@code refresh}, the weight Broadcast to devices outside each group. With periodic model averaging the AllReduce averages weights instead, after
-   * the step, and only when {@code average}. {@code overlapCuts}: layer indices where every device
+   * the step, and only when {@code average}. {@code evaluated}: the job evaluates the model after
+   * this step (and saves it, at an epoch's end). {@code overlapCuts}: layer indices where every device
    * cuts this step's backward, to AllReduce each segment while the backward goes on below (empty:
    * none). {@code snapshot}: every device completed the previous step and it refreshed all weights,
    * so it is committed: first keep the model and optimizer state as they stand, which a
    * {@link Restore} to this step takes back if a device is lost later.
    */
   record RunStep(String jobId, int epoch, int stepInEpoch, long step, boolean average, boolean refresh,
-      List<Integer> overlapCuts, boolean snapshot, ActorRef<DeviceEvent> replyTo) implements DeviceCommand {
+      boolean evaluated, List<Integer> overlapCuts, boolean snapshot, ActorRef<DeviceEvent> replyTo) implements DeviceCommand {
     public RunStep {
       overlapCuts = List.copyOf(overlapCuts);
     }

@@ -262,14 +262,21 @@ public record JobSpec(
    *     take (the device's memory budget bounds it too)
    * @param relevanceSamples training images (the held-out share when the job has one) on which each
    *     filter's relevance to each class is measured
+   * @param statisticsSamples images per device on which the assembled model's BatchNorm statistics
+   *     are estimated before it is evaluated
+   * @param calibrationSteps steps that fit the assembled model's classifier on every device's data
+   *     (gradients averaged among the devices) before it is evaluated; 0 for none
    */
-  public record SubModels(double computeShare, int relevanceSamples) implements ControlMessage {
-    public static final SubModels DEFAULT = new SubModels(1.0 / 3, 1000);
+  public record SubModels(double computeShare, int relevanceSamples, int statisticsSamples, int calibrationSteps)
+      implements ControlMessage {
+    public static final SubModels DEFAULT = new SubModels(1.0 / 3, 1000, 256, 10);
 
     public SubModels {
-      if (!(computeShare > 0 && computeShare <= 1) || relevanceSamples < 1) {
-        throw new IllegalArgumentException("sub-models: the compute share must be in (0, 1] and the relevance samples"
-            + " positive, got " + computeShare + " and " + relevanceSamples);
+      if (!(computeShare > 0 && computeShare <= 1) || relevanceSamples < 1 || statisticsSamples < 1
+          || calibrationSteps < 0) {
+        throw new IllegalArgumentException("sub-models: the compute share must be in (0, 1], the relevance and"
+            + " statistics samples positive, the calibration steps not negative, got " + computeShare + ", "
+            + relevanceSamples + ", " + statisticsSamples + " and " + calibrationSteps);
       }
     }
   }

@@ -113,7 +113,8 @@ public final class SubModelsBench {
     root.addProperty("measured", "test accuracy, memory (peak resident growth per device JVM), compute time,"
         + " bytes on the wire");
     root.addProperty("derived", "multiply-adds per step (forward and backward, 3x the forward's) from the networks'"
-        + " shapes");
+        + " shapes; flopsPerStep is a sub-model's training step plus the calibrations before evaluations (whole-model"
+        + " forwards) spread over the steps");
     Path json = out.resolve("submodels.json");
     Files.writeString(json, new GsonBuilder().setPrettyPrinting().create().toJson(root));
     System.out.printf(Locale.ROOT, "central %.2f%%, full update across devices %.2f%%, sub-models %.2f%%; wrote %s%n",
@@ -149,13 +150,19 @@ public final class SubModelsBench {
         for (int l = 0; l < fullWidths.length; l++) {
           fullWidths[l] = model.layer(l).outputChannels();
         }
-        long fullPerStep = (long) FORWARD_AND_BACKWARD * spec.batch()
-            * SubModels.multiplyAdds(model, fullWidths, model.classes());
+        long fullForward = SubModels.multiplyAdds(model, fullWidths, model.classes());
+        long fullPerStep = (long) FORWARD_AND_BACKWARD * spec.batch() * fullForward;
+        // Before each evaluation every device runs the whole model forward on its statistics samples
+        // and on a batch per calibration step (the classifier's backward is negligible): spread over the steps.
+        long evaluations = spec.epochs() + (spec.evaluateEvery() > 0 ? subModels.steps() / spec.evaluateEvery() : 0);
+        long calibrationPerStep = Math.round((double) evaluations * fullForward
+            * (spec.subModels().statisticsSamples() + (long) spec.subModels().calibrationSteps() * spec.batch())
+            / Math.max(1, subModels.steps()));
         for (int i = 0; i < infos.size(); i++) {
           String name = infos.get(i).name();
           Assignment a = plan.assignments().get(name);
           int[] widths = a.subModel().filters().stream().mapToInt(List::size).toArray();
-          long perStep = (long) FORWARD_AND_BACKWARD * spec.batch()
+          long trainingPerStep = (long) FORWARD_AND_BACKWARD * spec.batch()
               * SubModels.multiplyAdds(model, widths, a.subModel().classes().size());
           JsonObject d = new JsonObject();
           d.addProperty("name", name);
@@ -167,7 +174,9 @@ public final class SubModelsBench {
             kept.add(w);
           }
           d.add("filtersKept", kept);
-          d.addProperty("flopsPerStep", perStep);
+          d.addProperty("flopsPerStep", trainingPerStep + calibrationPerStep);
+          d.addProperty("trainingFlopsPerStep", trainingPerStep);
+          d.addProperty("calibrationFlopsPerStep", calibrationPerStep);
           d.addProperty("fullModelFlopsPerStep", fullPerStep);
           d.addProperty("predictedMemoryBytes", a.predictedPeakBytes());
           JobReport.DeviceReport measured = deviceOf(subModels, name);

@@ -10,11 +10,23 @@ import org.dsparse.training.model.Models;
  * How large a device's sub-model can be: the largest share of every layer's filters (in eighths,
  * down to one eighth) whose training fits the device's memory budget, as the memory model predicts
  * it for the narrow network, and whose computation per sample is at most a share of the full
- * model's. The filters kept are the most relevant to the device's classes.
+ * model's. The filters kept are the most relevant to the device's classes; every convolution but
+ * the first keeps a multiple of {@link #FILTER_MULTIPLE}.
  */
 public final class SubModelSizing {
   /** The shares of filters tried, largest first. */
   private static final int EIGHTHS = 8;
+
+  /**
+   * Why a multiple of 16: PyTorch 2.7.1's CPU backward of a 3 x 3 convolution reads memory it never
+   * wrote when computing the gradient of its input, unless the convolution has a multiple of 16
+   * output channels (measured on x86-64 with AVX-512; 8, 12 and 24 are affected). The gradient of
+   * the layer below then holds whatever that memory held: NaN at random steps, depending on what
+   * was freed there before. A sub-model's first convolution is exempt: the images need no
+   * gradient. The full models here (16, 32, 64 filters; MobileNetV2's 3 x 3 convolutions are
+   * depthwise or read the images) are not affected. {@code SubModelSizingTest} checks both sides.
+   */
+  public static final int FILTER_MULTIPLE = 16;
 
   private SubModelSizing() {}
 
@@ -57,7 +69,7 @@ public final class SubModelSizing {
     long smallestPeak = Long.MAX_VALUE;
     for (int eighths = EIGHTHS; eighths >= 1; eighths--) {
       double keep = (double) eighths / EIGHTHS;
-      SubModelSpec spec = SubModelSpec.mostRelevant(relevance, classes, keep);
+      SubModelSpec spec = SubModelSpec.mostRelevant(relevance, classes, keep, filterMultiples(fullWidths.length));
       long multiplyAdds = SubModels.multiplyAdds(full, spec.widths(), classes.length);
       long peak;
       try (LayeredModel narrow = Models.narrow(full.name(), full.sampleShape(), spec.widths(), classes.length, 0)) {
@@ -68,8 +80,16 @@ public final class SubModelSizing {
         return new Sized(spec, keep, peak, multiplyAdds, fullMultiplyAdds);
       }
     }
-    throw new IllegalArgumentException("no sub-model of " + full.name() + " fits: an eighth of its filters needs "
+    throw new IllegalArgumentException("no sub-model of " + full.name() + " fits: the smallest needs "
         + smallestPeak + " bytes (budget " + budgetBytes + ") or more than " + maxComputeShare
         + " of its computation");
+  }
+
+  /** Per convolution layer, the multiple of filters a sub-model keeps: 1 for the first, {@link #FILTER_MULTIPLE} above. */
+  public static int[] filterMultiples(int convolutions) {
+    int[] multiples = new int[convolutions];
+    java.util.Arrays.fill(multiples, FILTER_MULTIPLE);
+    multiples[0] = 1;
+    return multiples;
   }
 }
