@@ -135,9 +135,8 @@ final class DeviceRuntime implements AutoCloseable {
       throw new IOException("mode submodels does not resume from checkpoints (resume-from = " + spec.resumeFrom()
           + "): start it from the saved global model with initial-checkpoint");
     }
-    // A tile's warm-up would train the tiled layers whole: more memory than the member has; a
-    // sub-model's, the whole model.
-    if (measureMemory && restored == null && tile == null && role == null) {
+    // A tile's warm-up would train the tiled layers whole: more memory than the member has.
+    if (measureMemory && restored == null && tile == null) {
       warmUp(spec, train, assignment);
     }
     System.gc();
@@ -258,6 +257,17 @@ final class DeviceRuntime implements AutoCloseable {
    * count as the job's training memory.
    */
   private static void warmUp(JobSpec spec, ImageSetDataset train, Assignment assignment) {
+    SubModelRole role = assignment.subModel();
+    if (role != null) {
+      // The sub-model's own network, not the whole model's: what the device trains.
+      int[] widths = role.filters().stream().mapToInt(List::size).toArray();
+      try (LayeredModel narrow = Models.narrow(spec.model(), train.imageShape(), widths, role.classes().size(),
+          spec.seed())) {
+        warmUp(narrow, new SparseTrainer(narrow, UpdateSet.all(narrow.layerCount()),
+            OptimizerSpec.sgd(spec.learningRate())), spec, train, null);
+      }
+      return;
+    }
     try (LayeredModel model = Models.create(spec.model(), train.imageShape(), train.imageSet().classes(),
         spec.seed())) {
       List<ChannelSlice> slices = JobPlanning.channelSlices(assignment.updatedSlices());
@@ -266,12 +276,20 @@ final class DeviceRuntime implements AutoCloseable {
       }
       SparseTrainer trainer = new SparseTrainer(model, slices, OptimizerSpec.sgd(spec.learningRate()),
           spec.frozenPrefixMicroBatch());
-      int[] samples = IntStream.range(0, Math.min(spec.batch(), train.imageSet().size())).toArray();
-      for (int step = 0; step < WARM_UP_STEPS; step++) {
-        try (NDManager scratch = model.manager().newSubManager();
-            ImageBatch batch = train.batchOf(scratch, samples)) {
-          trainer.forwardBackward(batch.images(), batch.labels());
-          trainer.step();
+      warmUp(model, trainer, spec, train, slices);
+    }
+  }
+
+  /** A few training steps of {@code trainer}; {@code slices}' weights also go out and back, as a refresh moves them. */
+  private static void warmUp(LayeredModel model, SparseTrainer trainer, JobSpec spec, ImageSetDataset train,
+      List<ChannelSlice> slices) {
+    int[] samples = IntStream.range(0, Math.min(spec.batch(), train.imageSet().size())).toArray();
+    for (int step = 0; step < WARM_UP_STEPS; step++) {
+      try (NDManager scratch = model.manager().newSubManager();
+          ImageBatch batch = train.batchOf(scratch, samples)) {
+        trainer.forwardBackward(batch.images(), batch.labels());
+        trainer.step();
+        if (slices != null) {
           model.importWeights(slices, model.exportWeights(slices));
         }
       }

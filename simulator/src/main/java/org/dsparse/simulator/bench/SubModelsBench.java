@@ -140,6 +140,8 @@ public final class SubModelsBench {
       infos.add(new DeviceInfo(simulation.devices().get(i).name(), "pekko://dsparse@127.0.0.1:" + (2800 + i),
           budgets.get(i), null));
     }
+    // In the job's order, by name: a class partition gives each device its classes in that order.
+    infos.sort(java.util.Comparator.comparing(DeviceInfo::name));
     PlannedJob plan = DjlThread.call(() -> JobPlanning.plan(spec, infos, config));
     ImageSet sample = DataSource.parse(spec.data(), "dsparse.job.data").load(Split.TEST);
     JsonArray devices = new JsonArray();
