@@ -76,23 +76,23 @@ public final class BatchNormStatistics {
   }
 
   private static NDList forward(Block block, ParameterStore store, NDList h, long samples, double[] sums, int[] offset) {
-    if (block.getChildren().isEmpty() || block instanceof BatchNorm) {
-      if (block instanceof BatchNorm norm) {
-        NDArray x = h.singletonOrThrow();
-        int c = channels(norm);
-        float[] mean = channelMeans(x);
-        float[] square;
-        try (NDArray squared = x.square()) {
-          square = channelMeans(squared);
-        }
-        for (int i = 0; i < c; i++) {
-          sums[offset[0] + i] += samples * (double) mean[i];
-          sums[offset[0] + c + i] += samples * (double) square[i];
-        }
-        offset[0] += 2 * c;
-        // Normalized with the batch's own moments, as in training: the layers above see what they will.
-        return block.forward(store, h, true);
+    if (block instanceof BatchNorm norm) {
+      NDArray x = h.singletonOrThrow();
+      int c = channels(norm);
+      float[] mean = channelMeans(x);
+      float[] square;
+      try (NDArray squared = x.square()) {
+        square = channelMeans(squared);
       }
+      for (int i = 0; i < c; i++) {
+        sums[offset[0] + i] += samples * (double) mean[i];
+        sums[offset[0] + c + i] += samples * (double) square[i];
+      }
+      offset[0] += 2 * c;
+      // Normalized with the batch's own moments, as in training: the layers above see what they will.
+      return block.forward(store, h, true);
+    }
+    if (block.getChildren().isEmpty()) {
       return block.forward(store, h, false);
     }
     for (var child : block.getChildren().values()) {
