@@ -1,5 +1,6 @@
 package org.dsparse.actors.step;
 
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CancellationException;
@@ -23,9 +24,10 @@ import org.dsparse.training.trainer.SparseTrainer;
  * One device's step in a job of sub-models (Chen and Qin 2020): forward, backward and the optimizer
  * on its sub-model and its own batch, nothing sent. On averaging steps the sub-models are assembled
  * into the global model on every device at once: each device's contribution (its trained weights
- * times its samples, and its samples, in the global model's layout) is summed by one AllReduce among
- * all devices, each weight becomes the mean of the devices that trained it, and each device takes
- * its sub-model's part of the assembled model and goes on from it (its optimizer state stays).
+ * times its samples, in the global model's layout) is summed by one AllReduce among all devices, each
+ * weight becomes the mean of the devices that trained it (the samples behind each weight are summed
+ * once per plan), and each device takes its sub-model's part of the assembled model and goes on from
+ * it (its optimizer state stays).
  *
  * <p>Before the job evaluates (and saves) the global model, it is assembled and calibrated: its
  * BatchNorm statistics are estimated on every device's images ({@link BatchNormStatistics}, one
@@ -48,6 +50,8 @@ public final class SubModelPipeline implements DeviceStep {
   private final Compute compute;
   private final EpochBatches batches;
   private volatile boolean cancelled;
+  /** Every device's samples summed per weight of the global model, once the plan's first assembly has summed them. Model work only. */
+  private float[] summedShares;
   /** The calibration's batches and the step it is at. Model work only. */
   private Iterator<ImageBatch> calibrationBatches;
   private long calibrationStep = -1;
@@ -144,7 +148,13 @@ public final class SubModelPipeline implements DeviceStep {
     });
   }
 
-  /** The assembly: this device's contribution summed with every other's, taken in, and the sub-model refreshed from it. */
+  /**
+   * The assembly: this device's contribution summed with every other's, taken in, and the sub-model
+   * refreshed from it. The shares (each weight's sum of samples over the devices that train it)
+   * depend on the plan alone, so the first assembly of the plan sums them together with the
+   * weights, in the same AllReduce, and later ones send the weights alone: every device's pipeline
+   * starts with the plan, so all agree on the payload's length.
+   */
   private CompletionStage<Void> assemble(long step, long[] computeNanos, Exchanges exchanges) {
     double samples = train.imageSet().size();
     return stage("contribution", computeNanos, () -> {
@@ -156,10 +166,22 @@ public final class SubModelPipeline implements DeviceStep {
               + value + " after step " + step + ": it is not assembled");
         }
       }
-      return contribution;
+      if (summedShares != null) {
+        return contribution;
+      }
+      float[] shares = SubModels.shares(global, subSpec, sub, samples);
+      float[] both = Arrays.copyOf(contribution, 2 * contribution.length);
+      System.arraycopy(shares, 0, both, contribution.length, shares.length);
+      return both;
     }).thenCompose(contribution -> sum(sequence(step, 0), contribution, exchanges))
         .thenCompose(summed -> stage("assembly", computeNanos, () -> {
-          SubModels.absorb(global, summed);
+          float[] weights = summed;
+          if (summedShares == null) {
+            int length = summed.length / 2;
+            weights = Arrays.copyOf(summed, length);
+            summedShares = Arrays.copyOfRange(summed, length, summed.length);
+          }
+          SubModels.absorb(global, weights, summedShares);
           SubModels.copyInto(global, subSpec, sub);
           return null;
         }));

@@ -9,6 +9,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.dsparse.actors.job.JobPlanning;
@@ -23,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A job of sub-models on a real cluster: each of three devices trains the small CNN's filters most
  * relevant to its classes on its own images, sending nothing, and every third step the sub-models
- * are assembled by one AllReduce into the same global model on every device, bit for bit; before an
+ * are assembled by one AllReduce into the same global model on every device, bit for bit (the
+ * samples behind each weight summed with the first assembly only); before an
  * evaluation the assembled model is calibrated (BatchNorm statistics, classifier) on all devices'
  * images, and stays the same on every device.
  */
@@ -50,16 +52,21 @@ class SubModelJobTest {
       Path initial = dir.resolve("initial");
       Files.createDirectories(initial);
       byte[] before = cluster.checkpoints(initial).get(0);
+      Map<String, Long> firstAssembly = new HashMap<>();
       long assemblyBytes = 0;
-      for (int step = 0; step < 6; step++) {
+      for (int step = 0; step < 9; step++) {
         boolean assemble = step % 3 == 2;
-        boolean evaluated = step == 5;
+        boolean evaluated = step == 8;
         Map<String, DeviceEvent.StepCompleted> reports = cluster.step(assemble, false, evaluated);
         for (DeviceEvent.StepCompleted report : reports.values()) {
           long bytes = report.metrics().allReduceBytes();
           assertTrue(Float.isFinite(report.metrics().loss()), report.toString());
           assertEquals(assemble, bytes > 0, "step " + step + ": " + report.device() + " sent " + bytes + " bytes");
           if (step == 2) {
+            firstAssembly.put(report.device(), bytes);
+          } else if (step == 5) {
+            // The plan's first assembly summed each weight's samples too; later ones send the weights alone.
+            assertEquals(firstAssembly.get(report.device()) / 2, bytes, report.device() + " at the second assembly");
             assemblyBytes = bytes;
           } else if (evaluated) {
             // The assembly, then the BatchNorm statistics and the classifier's gradients of every calibration step.

@@ -134,46 +134,62 @@ public final class SubModels {
   /**
    * One device's part of an assembly that travels as a sum: the global model's flat weights
    * ({@link LayeredModel#exportWeights(int[])} of every layer) with each element it trained times
-   * {@code weight}, then {@code weight} at each of those elements (0 elsewhere). The sum of every
-   * device's, taken in by {@link #absorb}, is {@link #assemble}: an AllReduce assembles the model on
+   * {@code weight}, 0 elsewhere. The sum of every device's, divided by the sum of their
+   * {@link #shares} in {@link #absorb}, is {@link #assemble}: an AllReduce assembles the model on
    * every device at once. DJL thread.
    */
   public static float[] contribution(LayeredModel global, SubModelSpec spec, LayeredModel sub, double weight) {
     check(global, spec);
-    int[] all = java.util.stream.IntStream.range(0, global.layerCount()).toArray();
-    int length = global.weightLength(all);
-    float[] out = new float[2 * length];
+    float[] out = new float[global.weightLength(allLayers(global))];
     int offset = 0;
     for (int l = 0; l < global.layerCount(); l++) {
       float[] part = sub.exportWeights(new int[] {l});
       int base = offset;
-      walk(global, spec, l, sub, (fullIndex, subIndex) -> {
-        out[base + fullIndex] = (float) (weight * part[subIndex]);
-        out[length + base + fullIndex] = (float) weight;
-      });
+      walk(global, spec, l, sub, (fullIndex, subIndex) -> out[base + fullIndex] = (float) (weight * part[subIndex]));
       offset += global.weightLength(new int[] {l});
     }
     return out;
   }
 
   /**
-   * Takes in the sum of every device's {@link #contribution}: each element some device trained
-   * becomes the weighted mean, the others stay as they are. DJL thread.
+   * The denominators of {@link #contribution}: {@code weight} at each element of the global model
+   * that the sub-model {@code spec} trains, 0 elsewhere. They depend on the plan alone, not on the
+   * training, so devices sum them once per plan rather than with every assembly. DJL thread.
    */
-  public static void absorb(LayeredModel global, float[] summed) {
-    int[] all = java.util.stream.IntStream.range(0, global.layerCount()).toArray();
+  public static float[] shares(LayeredModel global, SubModelSpec spec, LayeredModel sub, double weight) {
+    check(global, spec);
+    float[] out = new float[global.weightLength(allLayers(global))];
+    int offset = 0;
+    for (int l = 0; l < global.layerCount(); l++) {
+      int base = offset;
+      walk(global, spec, l, sub, (fullIndex, subIndex) -> out[base + fullIndex] = (float) weight);
+      offset += global.weightLength(new int[] {l});
+    }
+    return out;
+  }
+
+  /**
+   * Takes in the sum of every device's {@link #contribution}, given the sum of their
+   * {@link #shares}: each element some device trained becomes the weighted mean, the others stay as
+   * they are. DJL thread.
+   */
+  public static void absorb(LayeredModel global, float[] summed, float[] summedShares) {
+    int[] all = allLayers(global);
     float[] values = global.exportWeights(all);
-    if (summed.length != 2 * values.length) {
-      throw new IllegalArgumentException("an assembly of " + global.name() + " needs " + 2 * values.length
-          + " floats, got " + summed.length);
+    if (summed.length != values.length || summedShares.length != values.length) {
+      throw new IllegalArgumentException("an assembly of " + global.name() + " needs " + values.length
+          + " floats of weights and as many of shares, got " + summed.length + " and " + summedShares.length);
     }
     for (int i = 0; i < values.length; i++) {
-      float weights = summed[values.length + i];
-      if (weights > 0) {
-        values[i] = summed[i] / weights;
+      if (summedShares[i] > 0) {
+        values[i] = summed[i] / summedShares[i];
       }
     }
     global.importWeights(all, values);
+  }
+
+  private static int[] allLayers(LayeredModel model) {
+    return java.util.stream.IntStream.range(0, model.layerCount()).toArray();
   }
 
   @FunctionalInterface

@@ -131,10 +131,13 @@ class SubModelsTest {
         }
         float[] summed = SubModels.contribution(viaSum, A, a, 600);
         float[] other = SubModels.contribution(viaSum, B, b, 1400);
+        float[] shares = SubModels.shares(viaSum, A, a, 600);
+        float[] otherShares = SubModels.shares(viaSum, B, b, 1400);
         for (int i = 0; i < summed.length; i++) {
           summed[i] += other[i];
+          shares[i] += otherShares[i];
         }
-        SubModels.absorb(viaSum, summed);
+        SubModels.absorb(viaSum, summed, shares);
         SubModels.assemble(direct, List.of(new SubModels.Trained(A, a, 600), new SubModels.Trained(B, b, 1400)));
         float[] expected = direct.exportWeights(all);
         float[] actual = viaSum.exportWeights(all);
