@@ -10,6 +10,7 @@ import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -42,7 +43,8 @@ import org.dsparse.training.trainer.Pretraining;
  * Sub-models against the full model, the same data and epochs: (a) the full model trained centrally
  * on one device on all the job's data (iid); (b) the full update across the devices on the class
  * partition (data-parallel, every step); (c) sub-models on the same partition. All three start from
- * the same pre-trained checkpoint (the held-out share, one device), each device its own JVM. Writes
+ * the same pre-trained checkpoint (the held-out share, one device), each device its own JVM; with
+ * {@code --pretrain-epochs 1,20} the three runs are repeated from each of several checkpoints. Writes
  * {@code results/submodels.json}: each run's test accuracy and bytes, and per device its classes,
  * its computation per step against the full model's (multiply-adds of the forward and the backward,
  * derived from the networks' shapes; the measured compute time beside them) and its measured memory.
@@ -55,11 +57,11 @@ public final class SubModelsBench {
 
   public static void main(String[] args) {
     try {
-      Flags flags = Flags.parse("submodels-bench", args, Set.of("config", "out"), Set.of());
+      Flags flags = Flags.parse("submodels-bench", args, Set.of("config", "out", "pretrain-epochs"), Set.of());
       Path out = Path.of(flags.get("out", "results"));
       Path file = Path.of(flags.get("config").orElseThrow(() -> new UsageException("submodels-bench: --config FILE missing")));
       Config config = ConfigFactory.parseFile(file.toFile()).withFallback(ConfigFactory.load()).resolve();
-      run(config, out);
+      run(config, out, flags.get("pretrain-epochs").map(SubModelsBench::epochList).orElse(null));
       System.exit(0);
     } catch (UsageException | ConfigException | IllegalArgumentException e) {
       System.err.println("submodels-bench: " + e.getMessage());
@@ -70,46 +72,42 @@ public final class SubModelsBench {
     }
   }
 
-  private static void run(Config config, Path out) throws Exception {
+  /** {@code --pretrain-epochs 1,20}: the starting points, each pre-trained for that many epochs. */
+  private static int[] epochList(String value) {
+    try {
+      int[] epochs = Arrays.stream(value.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+      if (epochs.length > 0 && Arrays.stream(epochs).allMatch(e -> e > 0)) {
+        return epochs;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new UsageException("submodels-bench: --pretrain-epochs takes positive whole numbers separated by commas,"
+        + " got \"" + value + "\"");
+  }
+
+  /**
+   * Every run from each starting point in turn; the JSON's top-level runs are the last starting
+   * point's, and {@code startingPoints} holds them all.
+   */
+  private static void run(Config config, Path out, int[] pretrainEpochs) throws Exception {
     DjlDefaults.apply();
     Files.createDirectories(out);
     SimulationConfig simulation = SimulationConfig.read(config);
-    Simulation runner = new Simulation(simulation, config, out, System.out::println);
-    JobConfig job = simulation.job();
-    JobSpec spec = job.spec();
-    if (spec.mode() != JobSpec.Mode.SUBMODELS) {
+    if (simulation.job().spec().mode() != JobSpec.Mode.SUBMODELS) {
       throw new UsageException("submodels-bench: dsparse.job.mode must be submodels");
     }
-    DataSource source = DataSource.parse(spec.data(), "dsparse.job.data");
-    Path checkpoint = out.resolve(simulation.name() + "-pretrained.ckpt");
-    OptimizerKind kind = OptimizerKind.parse(spec.optimizer());
-    Pretraining.Result pretrained = Pretraining.run(spec.model(), source, spec.heldOutFraction(), spec.seed(),
-        spec.batch(), new OptimizerSpec(kind, (float) simulation.pretrainLearningRate(),
-            kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0), simulation.pretrainEpochs(), checkpoint);
-    System.out.printf(Locale.ROOT, "pre-trained on %d images: test accuracy %.2f%%%n", pretrained.samples(),
-        100 * pretrained.testAccuracy());
-    spec = spec.withInitialCheckpoint(checkpoint.toString());
-    List<DeviceProfile> devices = simulation.devices();
-    List<Long> budgets = runner.budgets();
-    int n = devices.size();
-
-    JobReport subModels = runner.runJob(job.with(spec.withMode(JobSpec.Mode.SUBMODELS, simulation.name() + "-submodels"),
-        n), budgets, devices);
-    JobReport full = runner.runJob(job.with(spec.withMode(JobSpec.Mode.FULL, simulation.name() + "-full"), n),
-        budgets, devices);
-    // One device, all the data: as many samples per epoch as the n devices together.
-    JobSpec centralSpec = spec.withMode(JobSpec.Mode.FULL, simulation.name() + "-central").withPartition("iid")
-        .withMaxStepsPerEpoch(spec.maxStepsPerEpoch() * n);
-    DeviceProfile big = new DeviceProfile("central", "1GiB", 1, 0);
-    JobReport central = runner.runJob(job.with(centralSpec, 1), List.of(1L << 30), List.of(big));
-
+    int[] starts = pretrainEpochs != null ? pretrainEpochs : new int[] {simulation.pretrainEpochs()};
+    JsonArray startingPoints = new JsonArray();
     JsonObject root = new JsonObject();
-    root.add("central", summary(central));
-    root.add("fullAcrossDevices", summary(full));
-    JsonObject sub = summary(subModels);
-    sub.add("devices", devices(spec, simulation, budgets, subModels, full, config));
-    root.add("submodels", sub);
-    root.addProperty("pretrainedAccuracy", 100 * pretrained.testAccuracy());
+    for (int epochs : starts) {
+      JsonObject start = startFrom(config, simulation, out, epochs);
+      startingPoints.add(start);
+      for (String key : List.of("pretrainEpochs", "pretrainedAccuracy", "central", "fullAcrossDevices", "submodels")) {
+        root.add(key, start.get(key));
+      }
+    }
+    root.add("startingPoints", startingPoints);
     root.addProperty("measured", "test accuracy, memory (peak resident growth per device JVM), compute time,"
         + " bytes on the wire");
     root.addProperty("derived", "multiply-adds per step (forward and backward, 3x the forward's) from the networks'"
@@ -117,8 +115,50 @@ public final class SubModelsBench {
         + " forwards) spread over the steps");
     Path json = out.resolve("submodels.json");
     Files.writeString(json, new GsonBuilder().setPrettyPrinting().create().toJson(root));
-    System.out.printf(Locale.ROOT, "central %.2f%%, full update across devices %.2f%%, sub-models %.2f%%; wrote %s%n",
-        central.testAccuracy() * 100, full.testAccuracy() * 100, subModels.testAccuracy() * 100, json);
+    System.out.println("wrote " + json);
+  }
+
+  /** The three runs from one checkpoint, pre-trained for {@code pretrainEpochs} on the held-out share. */
+  private static JsonObject startFrom(Config config, SimulationConfig simulation, Path out, int pretrainEpochs)
+      throws Exception {
+    Simulation runner = new Simulation(simulation, config, out, System.out::println);
+    JobConfig job = simulation.job();
+    JobSpec spec = job.spec();
+    DataSource source = DataSource.parse(spec.data(), "dsparse.job.data");
+    Path checkpoint = out.resolve(simulation.name() + "-pretrained-" + pretrainEpochs + ".ckpt");
+    OptimizerKind kind = OptimizerKind.parse(spec.optimizer());
+    Pretraining.Result pretrained = Pretraining.run(spec.model(), source, spec.heldOutFraction(), spec.seed(),
+        spec.batch(), new OptimizerSpec(kind, (float) simulation.pretrainLearningRate(),
+            kind == OptimizerKind.SGD_MOMENTUM ? spec.momentum() : 0, 0), pretrainEpochs, checkpoint);
+    System.out.printf(Locale.ROOT, "pre-trained for %d epochs on %d images: test accuracy %.2f%%%n", pretrainEpochs,
+        pretrained.samples(), 100 * pretrained.testAccuracy());
+    spec = spec.withInitialCheckpoint(checkpoint.toString());
+    String name = simulation.name() + "-pre" + pretrainEpochs;
+    List<DeviceProfile> devices = simulation.devices();
+    List<Long> budgets = runner.budgets();
+    int n = devices.size();
+
+    JobReport subModels = runner.runJob(job.with(spec.withMode(JobSpec.Mode.SUBMODELS, name + "-submodels"), n),
+        budgets, devices);
+    JobReport full = runner.runJob(job.with(spec.withMode(JobSpec.Mode.FULL, name + "-full"), n), budgets, devices);
+    // One device, all the data: as many samples per epoch as the n devices together.
+    JobSpec centralSpec = spec.withMode(JobSpec.Mode.FULL, name + "-central").withPartition("iid")
+        .withMaxStepsPerEpoch(spec.maxStepsPerEpoch() * n);
+    DeviceProfile big = new DeviceProfile("central", "1GiB", 1, 0);
+    JobReport central = runner.runJob(job.with(centralSpec, 1), List.of(1L << 30), List.of(big));
+
+    JsonObject start = new JsonObject();
+    start.addProperty("pretrainEpochs", pretrainEpochs);
+    start.addProperty("pretrainedAccuracy", 100 * pretrained.testAccuracy());
+    start.add("central", summary(central));
+    start.add("fullAcrossDevices", summary(full));
+    JsonObject sub = summary(subModels);
+    sub.add("devices", devices(spec, simulation, budgets, subModels, full, config));
+    start.add("submodels", sub);
+    System.out.printf(Locale.ROOT, "from %d epochs of pre-training: central %.2f%%, full update across devices %.2f%%,"
+        + " sub-models %.2f%%%n", pretrainEpochs, central.testAccuracy() * 100, full.testAccuracy() * 100,
+        subModels.testAccuracy() * 100);
+    return start;
   }
 
   private static JsonObject summary(JobReport report) {
