@@ -131,10 +131,6 @@ final class DeviceRuntime implements AutoCloseable {
         spec.seed() + shards[0]);
     ImageSetDataset test = dataset(source, testSet, spec, spec.seed());
     TileRole tile = assignment.tile();
-    if (role != null && restored == null && !spec.resumeFrom().isEmpty()) {
-      throw new IOException("mode submodels does not resume from checkpoints (resume-from = " + spec.resumeFrom()
-          + "): start it from the saved global model with initial-checkpoint");
-    }
     // A tile's warm-up would train the tiled layers whole: more memory than the member has.
     if (measureMemory && restored == null && tile == null) {
       warmUp(spec, train, assignment);
@@ -180,10 +176,16 @@ final class DeviceRuntime implements AutoCloseable {
             model.wholeLayers(new int[] {model.layerCount() - 1}), optimizer, spec.frozenPrefixMicroBatch()),
             dataset(source, shardSet, spec, spec.seed() + shards[0]));
         SparseTrainer trainer = new SparseTrainer(sub, UpdateSet.all(sub.layerCount()), optimizer);
-        // Its optimizer state starts again after a re-plan: the partition, and so its sub-model, may have changed.
-        return restored != null
-            ? new DeviceRuntime(spec, model, trainer, null, null, part, train, test, baseline, restore.epoch(),
-                restore.stepInEpoch(), restore.step())
+        // Its optimizer state starts again after a re-plan (the partition, and so its sub-model, may
+        // have changed) and on resuming (a checkpoint holds the assembled global model alone; the
+        // plan, made from the initial checkpoint, is the same, and so is the sub-model).
+        if (restored != null) {
+          return new DeviceRuntime(spec, model, trainer, null, null, part, train, test, baseline, restore.epoch(),
+              restore.stepInEpoch(), restore.step());
+        }
+        return resumed != null
+            ? new DeviceRuntime(spec, model, trainer, null, null, part, train, test, baseline, resumed.epoch(), 0,
+                resumed.step())
             : new DeviceRuntime(spec, model, trainer, null, null, part, train, test, baseline, 0, 0, 0);
       }
       List<ChannelSlice> slices = JobPlanning.channelSlices(assignment.updatedSlices());

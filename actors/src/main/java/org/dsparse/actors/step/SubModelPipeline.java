@@ -1,6 +1,5 @@
 package org.dsparse.actors.step;
 
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CancellationException;
@@ -128,9 +127,12 @@ public final class SubModelPipeline implements DeviceStep {
     return groups.allReduce().isEmpty() ? null : groups.allReduce().get(0);
   }
 
-  /** The sequence number of collective {@code k} of step {@code step}: assembly, statistics, calibration steps. */
+  /**
+   * The sequence number of collective {@code k} of step {@code step}: the plan's shares (its first
+   * assembly only), the assembly, the statistics, the calibration steps.
+   */
   private long sequence(long step, int k) {
-    return step * (2L + spec.subModels().calibrationSteps()) + k;
+    return step * (3L + spec.subModels().calibrationSteps()) + k;
   }
 
   /** The element-wise sum of every device's {@code payload} (this device's alone without a group). */
@@ -151,13 +153,18 @@ public final class SubModelPipeline implements DeviceStep {
   /**
    * The assembly: this device's contribution summed with every other's, taken in, and the sub-model
    * refreshed from it. The shares (each weight's sum of samples over the devices that train it)
-   * depend on the plan alone, so the first assembly of the plan sums them together with the
-   * weights, in the same AllReduce, and later ones send the weights alone: every device's pipeline
-   * starts with the plan, so all agree on the payload's length.
+   * depend on the plan alone: the plan's first assembly sums them in an AllReduce of their own, and
+   * every assembly sums the weights alone, always the same length (so the sums, and a job resumed
+   * from a checkpoint, come out bit for bit as in an uninterrupted run). Every device's pipeline
+   * starts with the plan, so all agree on which assembly is the first.
    */
   private CompletionStage<Void> assemble(long step, long[] computeNanos, Exchanges exchanges) {
     double samples = train.imageSet().size();
-    return stage("contribution", computeNanos, () -> {
+    CompletionStage<Void> shared = summedShares != null ? CompletableFuture.completedFuture(null)
+        : stage("contribution", computeNanos, () -> SubModels.shares(global, subSpec, sub, samples))
+            .thenCompose(shares -> sum(sequence(step, 0), shares, exchanges))
+            .thenAccept(summed -> summedShares = summed);
+    return shared.thenCompose(done -> stage("contribution", computeNanos, () -> {
       float[] contribution = SubModels.contribution(global, subSpec, sub, samples);
       // A diverged sub-model must not reach the global model of every device.
       for (float value : contribution) {
@@ -166,22 +173,10 @@ public final class SubModelPipeline implements DeviceStep {
               + value + " after step " + step + ": it is not assembled");
         }
       }
-      if (summedShares != null) {
-        return contribution;
-      }
-      float[] shares = SubModels.shares(global, subSpec, sub, samples);
-      float[] both = Arrays.copyOf(contribution, 2 * contribution.length);
-      System.arraycopy(shares, 0, both, contribution.length, shares.length);
-      return both;
-    }).thenCompose(contribution -> sum(sequence(step, 0), contribution, exchanges))
+      return contribution;
+    })).thenCompose(contribution -> sum(sequence(step, 1), contribution, exchanges))
         .thenCompose(summed -> stage("assembly", computeNanos, () -> {
-          float[] weights = summed;
-          if (summedShares == null) {
-            int length = summed.length / 2;
-            weights = Arrays.copyOf(summed, length);
-            summedShares = Arrays.copyOfRange(summed, length, summed.length);
-          }
-          SubModels.absorb(global, weights, summedShares);
+          SubModels.absorb(global, summed, summedShares);
           SubModels.copyInto(global, subSpec, sub);
           return null;
         }));
@@ -211,7 +206,7 @@ public final class SubModelPipeline implements DeviceStep {
         contribution[i] = (float) sums[i];
       }
       return contribution;
-    }).thenCompose(contribution -> sum(sequence(step, 1), contribution, exchanges))
+    }).thenCompose(contribution -> sum(sequence(step, 2), contribution, exchanges))
         .thenCompose(summed -> stage("statistics", computeNanos, () -> {
           BatchNormStatistics.absorb(global, summed);
           return null;
@@ -219,7 +214,7 @@ public final class SubModelPipeline implements DeviceStep {
     int[] classifier = {global.layerCount() - 1};
     int members = group() == null ? 1 : group().updaters().size();
     for (int k = 0; k < spec.subModels().calibrationSteps(); k++) {
-      long sequence = sequence(step, 2 + k);
+      long sequence = sequence(step, 3 + k);
       done = done.thenCompose(previous -> stage("calibration", computeNanos, () -> {
         try (ImageBatch batch = ownBatch(step)) {
           calibrator.forwardBackward(batch.images(), batch.labels());

@@ -121,6 +121,58 @@ class JobCoordinatorTest {
   }
 
   /** The same weights, step and optimizer state in two checkpoints (their plans' text may differ). */
+  @Test
+  void aSubModelJobResumedFromAnEpochsCheckpointsEndsAsTheUninterruptedOneBitForBit(@TempDir Path dir)
+      throws Exception {
+    // Plain SGD: a sub-model's optimizer state starts again on resuming, and plain SGD has none.
+    Config subModels = ConfigFactory.parseString("""
+        dsparse.job { mode = submodels, partition = "classes:0+1+2+3,3+4+5+6,6+7+8+9", optimizer = sgd,
+          learning-rate = 0.05, averaging-interval = 3, submodels { compute-share = 0.5, relevance-samples = 200 } }
+        """);
+    List<LocalCluster.Member> members = List.of(new LocalCluster.Member("a", "1GiB"),
+        new LocalCluster.Member("b", "1GiB"), new LocalCluster.Member("c", "1GiB"));
+    Path first = dir.resolve("uninterrupted");
+    Path second = dir.resolve("resumed");
+    Config whole = subModels.withFallback(config(first, "whole"));
+    try (LocalCluster cluster = LocalCluster.start(whole, members, Duration.ofSeconds(30))) {
+      JobEvent uninterrupted = cluster.node(0).submit(JobConfig.read(whole), e -> { }).get(180, TimeUnit.SECONDS);
+      assertTrue(uninterrupted instanceof JobEvent.Succeeded, uninterrupted.toString());
+      Config resume = subModels.withFallback(config(second, "continued")).withValue("dsparse.job.resume-from",
+          ConfigValueFactory.fromAnyRef(first.resolve("whole").resolve("epoch-1").toString()));
+      JobEvent continued = cluster.node(0).submit(JobConfig.read(resume), e -> { }).get(180, TimeUnit.SECONDS);
+      assertTrue(continued instanceof JobEvent.Succeeded, continued.toString());
+      JobReport report = ((JobEvent.Succeeded) continued).report();
+      assertEquals(16, report.steps(), "the step count goes on from the checkpoint's");
+      assertEquals(1, report.epochAccuracies().size(), "only the second epoch ran");
+      for (LocalCluster.Member device : members) {
+        Path a = first.resolve("whole").resolve("epoch-2").resolve(device.name() + ".ckpt");
+        Path b = second.resolve("continued").resolve("epoch-2").resolve(device.name() + ".ckpt");
+        assertSameWeights(a, b, 8);
+      }
+    }
+  }
+
+  /**
+   * The same global model at the same step, {@code b} from a job resumed {@code updatesSinceResume}
+   * steps before it was written: its optimizer counted from the resume.
+   */
+  private static void assertSameWeights(Path a, Path b, long updatesSinceResume) throws Exception {
+    org.dsparse.training.trainer.DjlThread.run(() -> {
+      try (var one = org.dsparse.training.model.Models.create("small-cnn", new ai.djl.ndarray.types.Shape(1, 28, 28),
+          10, 1);
+          var two = org.dsparse.training.model.Models.create("small-cnn", new ai.djl.ndarray.types.Shape(1, 28, 28),
+              10, 2)) {
+        var stateOne = org.dsparse.training.model.Checkpoint.load(one, a).orElseThrow();
+        var stateTwo = org.dsparse.training.model.Checkpoint.load(two, b).orElseThrow();
+        int[] all = java.util.stream.IntStream.range(0, one.layerCount()).toArray();
+        org.junit.jupiter.api.Assertions.assertArrayEquals(one.exportWeights(all), two.exportWeights(all), a + " " + b);
+        assertEquals(stateOne.epoch(), stateTwo.epoch(), "epoch");
+        assertEquals(stateOne.step(), stateTwo.step(), "step");
+        assertEquals(updatesSinceResume, stateTwo.optimizerUpdates(), "optimizer updates since the resume");
+      }
+    });
+  }
+
   static void assertSameTraining(Path a, Path b) throws Exception {
     org.dsparse.training.trainer.DjlThread.run(() -> {
       try (var one = org.dsparse.training.model.Models.create("small-cnn", new ai.djl.ndarray.types.Shape(1, 28, 28),
