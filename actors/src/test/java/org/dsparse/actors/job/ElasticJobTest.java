@@ -120,6 +120,32 @@ class ElasticJobTest {
     lostMidStep(dir, new StoppingCompute("forward/backward", 8, true), "midcompute");
   }
 
+  @Test
+  void inModeSubModelsALostDevicesClassesArePlannedOnTheOthersWhichEndTheJobWithOneModel(@TempDir Path dir)
+      throws Exception {
+    StoppingCompute victim = new StoppingCompute("forward/backward", 4, true);
+    Config config = ConfigFactory.parseString("""
+        dsparse.job { mode = submodels, partition = "classes:2-4", averaging-interval = 2,
+          submodels { compute-share = 0.5, relevance-samples = 200 } }
+        """).withFallback(config(dir, "submodels", 4));
+    List<LocalCluster.Member> members = List.of(new LocalCluster.Member("a", "1GiB"),
+        new LocalCluster.Member("b", "1GiB"), new LocalCluster.Member("c", "1GiB"),
+        new LocalCluster.Member("d", "1GiB", victim));
+    try (LocalCluster cluster = LocalCluster.start(config, members, Duration.ofSeconds(30))) {
+      victim.stop.set(() -> cluster.node(3).system().terminate());
+      JobEvent end = cluster.node(0).submit(JobConfig.read(config), e -> { }).get(300, TimeUnit.SECONDS);
+      assertTrue(victim.stopped.await(0, TimeUnit.SECONDS), "the device was stopped");
+      assertTrue(end instanceof JobEvent.Succeeded, end.toString());
+      JobReport report = ((JobEvent.Succeeded) end).report();
+      assertEquals(1, report.recoveries().size(), report.recoveries().toString());
+      assertEquals(List.of("d"), report.recoveries().get(0).lost());
+      assertEquals(2L * STEPS_PER_EPOCH, report.steps(), "every step of both epochs is done");
+      // The plan after the loss gives every class to a, b or c (planning refuses a class nobody holds).
+      assertTrue(report.plan().contains("a: classes") && !report.plan().contains("d: classes"), report.plan());
+      assertSameModel(dir.resolve("submodels").resolve("epoch-2"), List.of("a", "b", "c"));
+    }
+  }
+
   private void lostMidStep(Path dir, StoppingCompute victim, String id) throws Exception {
     Config config = config(dir, id, 4);
     List<LocalCluster.Member> members = List.of(new LocalCluster.Member("a", "1GiB"),
