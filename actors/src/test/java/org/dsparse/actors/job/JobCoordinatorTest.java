@@ -1,8 +1,10 @@
 package org.dsparse.actors.job;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.types.Shape;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
@@ -13,7 +15,12 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
 import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.training.model.Checkpoint;
+import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.model.Models;
+import org.dsparse.training.trainer.DjlThread;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -77,50 +84,9 @@ class JobCoordinatorTest {
 
   @Test
   void aJobResumedFromAnEpochsCheckpointsEndsAsTheUninterruptedOneBitForBit(@TempDir Path dir) throws Exception {
-    Path first = dir.resolve("uninterrupted");
-    Path second = dir.resolve("resumed");
-    try (LocalCluster cluster = LocalCluster.start(config(first, "whole"), DEVICES, Duration.ofSeconds(30))) {
-      JobEvent whole = cluster.node(0).submit(JobConfig.read(config(first, "whole")), e -> { })
-          .get(180, TimeUnit.SECONDS);
-      assertTrue(whole instanceof JobEvent.Succeeded, whole.toString());
-      Config resume = config(second, "continued").withValue("dsparse.job.resume-from",
-          ConfigValueFactory.fromAnyRef(first.resolve("whole").resolve("epoch-1").toString()));
-      JobEvent continued = cluster.node(0).submit(JobConfig.read(resume), e -> { }).get(180, TimeUnit.SECONDS);
-      assertTrue(continued instanceof JobEvent.Succeeded, continued.toString());
-      JobReport report = ((JobEvent.Succeeded) continued).report();
-      assertEquals(16, report.steps(), "the step count goes on from the checkpoint's");
-      assertEquals(1, report.epochAccuracies().size(), "only the second epoch ran");
-      for (LocalCluster.Member device : DEVICES) {
-        Path a = first.resolve("whole").resolve("epoch-2").resolve(device.name() + ".ckpt");
-        Path b = second.resolve("continued").resolve("epoch-2").resolve(device.name() + ".ckpt");
-        assertSameTraining(a, b);
-      }
-    }
+    resumedAfterTheFirstEpoch(dir, ConfigFactory.empty(), DEVICES, JobCoordinatorTest::assertSameTraining);
   }
 
-  @Test
-  void aDamagedCheckpointIsRefusedAndTheJobResumesFromThePreviousEpochs(@TempDir Path dir) throws Exception {
-    Path first = dir.resolve("first");
-    try (LocalCluster cluster = LocalCluster.start(config(first, "kept"), DEVICES, Duration.ofSeconds(30))) {
-      JobEvent whole = cluster.node(0).submit(JobConfig.read(config(first, "kept")), e -> { })
-          .get(180, TimeUnit.SECONDS);
-      assertTrue(whole instanceof JobEvent.Succeeded, whole.toString());
-      Path damaged = first.resolve("kept").resolve("epoch-2").resolve("b.ckpt");
-      byte[] bytes = Files.readAllBytes(damaged);
-      bytes[bytes.length / 2] ^= 0x10;
-      Files.write(damaged, bytes);
-      Config resume = ConfigFactory.parseString("dsparse.job.epochs = 3")
-          .withFallback(config(dir.resolve("second"), "again"))
-          .withValue("dsparse.job.resume-from", ConfigValueFactory.fromAnyRef(damaged.getParent().toString()));
-      JobEvent continued = cluster.node(0).submit(JobConfig.read(resume), e -> { }).get(180, TimeUnit.SECONDS);
-      assertTrue(continued instanceof JobEvent.Succeeded, continued.toString());
-      JobReport report = ((JobEvent.Succeeded) continued).report();
-      assertEquals(2, report.epochAccuracies().size(), "epochs 2 and 3 ran, from epoch 1's checkpoints");
-      assertEquals(24, report.steps());
-    }
-  }
-
-  /** The same weights, step and optimizer state in two checkpoints (their plans' text may differ). */
   @Test
   void aSubModelJobResumedFromAnEpochsCheckpointsEndsAsTheUninterruptedOneBitForBit(@TempDir Path dir)
       throws Exception {
@@ -131,13 +97,27 @@ class JobCoordinatorTest {
         """);
     List<LocalCluster.Member> members = List.of(new LocalCluster.Member("a", "1GiB"),
         new LocalCluster.Member("b", "1GiB"), new LocalCluster.Member("c", "1GiB"));
+    resumedAfterTheFirstEpoch(dir, subModels, members, (a, b) -> assertSameWeights(a, b, 8));
+  }
+
+  @FunctionalInterface
+  private interface Comparison {
+    void same(Path uninterrupted, Path resumed) throws Exception;
+  }
+
+  /**
+   * Runs the job ({@code settings} over the test's) for its 2 epochs, then again resumed from the
+   * first epoch's checkpoints, and compares each device's checkpoints of the second epoch.
+   */
+  private static void resumedAfterTheFirstEpoch(Path dir, Config settings, List<LocalCluster.Member> members,
+      Comparison comparison) throws Exception {
     Path first = dir.resolve("uninterrupted");
     Path second = dir.resolve("resumed");
-    Config whole = subModels.withFallback(config(first, "whole"));
+    Config whole = settings.withFallback(config(first, "whole"));
     try (LocalCluster cluster = LocalCluster.start(whole, members, Duration.ofSeconds(30))) {
       JobEvent uninterrupted = cluster.node(0).submit(JobConfig.read(whole), e -> { }).get(180, TimeUnit.SECONDS);
       assertTrue(uninterrupted instanceof JobEvent.Succeeded, uninterrupted.toString());
-      Config resume = subModels.withFallback(config(second, "continued")).withValue("dsparse.job.resume-from",
+      Config resume = settings.withFallback(config(second, "continued")).withValue("dsparse.job.resume-from",
           ConfigValueFactory.fromAnyRef(first.resolve("whole").resolve("epoch-1").toString()));
       JobEvent continued = cluster.node(0).submit(JobConfig.read(resume), e -> { }).get(180, TimeUnit.SECONDS);
       assertTrue(continued instanceof JobEvent.Succeeded, continued.toString());
@@ -145,9 +125,8 @@ class JobCoordinatorTest {
       assertEquals(16, report.steps(), "the step count goes on from the checkpoint's");
       assertEquals(1, report.epochAccuracies().size(), "only the second epoch ran");
       for (LocalCluster.Member device : members) {
-        Path a = first.resolve("whole").resolve("epoch-2").resolve(device.name() + ".ckpt");
-        Path b = second.resolve("continued").resolve("epoch-2").resolve(device.name() + ".ckpt");
-        assertSameWeights(a, b, 8);
+        comparison.same(first.resolve("whole").resolve("epoch-2").resolve(device.name() + ".ckpt"),
+            second.resolve("continued").resolve("epoch-2").resolve(device.name() + ".ckpt"));
       }
     }
   }
@@ -156,41 +135,38 @@ class JobCoordinatorTest {
    * The same global model at the same step, {@code b} from a job resumed {@code updatesSinceResume}
    * steps before it was written: its optimizer counted from the resume.
    */
-  private static void assertSameWeights(Path a, Path b, long updatesSinceResume) throws Exception {
-    org.dsparse.training.trainer.DjlThread.run(() -> {
-      try (var one = org.dsparse.training.model.Models.create("small-cnn", new ai.djl.ndarray.types.Shape(1, 28, 28),
-          10, 1);
-          var two = org.dsparse.training.model.Models.create("small-cnn", new ai.djl.ndarray.types.Shape(1, 28, 28),
-              10, 2)) {
-        var stateOne = org.dsparse.training.model.Checkpoint.load(one, a).orElseThrow();
-        var stateTwo = org.dsparse.training.model.Checkpoint.load(two, b).orElseThrow();
-        int[] all = java.util.stream.IntStream.range(0, one.layerCount()).toArray();
-        org.junit.jupiter.api.Assertions.assertArrayEquals(one.exportWeights(all), two.exportWeights(all), a + " " + b);
-        assertEquals(stateOne.epoch(), stateTwo.epoch(), "epoch");
-        assertEquals(stateOne.step(), stateTwo.step(), "step");
-        assertEquals(updatesSinceResume, stateTwo.optimizerUpdates(), "optimizer updates since the resume");
-      }
-    });
+  private static void assertSameWeights(Path a, Path b, long updatesSinceResume) {
+    List<Checkpoint.TrainingState> states = sameWeights(a, b);
+    assertEquals(states.get(0).epoch(), states.get(1).epoch(), "epoch");
+    assertEquals(states.get(0).step(), states.get(1).step(), "step");
+    assertEquals(updatesSinceResume, states.get(1).optimizerUpdates(), "optimizer updates since the resume");
   }
 
-  static void assertSameTraining(Path a, Path b) throws Exception {
-    org.dsparse.training.trainer.DjlThread.run(() -> {
-      try (var one = org.dsparse.training.model.Models.create("small-cnn", new ai.djl.ndarray.types.Shape(1, 28, 28),
-          10, 1);
-          var two = org.dsparse.training.model.Models.create("small-cnn", new ai.djl.ndarray.types.Shape(1, 28, 28),
-              10, 2)) {
-        var stateOne = org.dsparse.training.model.Checkpoint.load(one, a).orElseThrow();
-        var stateTwo = org.dsparse.training.model.Checkpoint.load(two, b).orElseThrow();
-        int[] all = java.util.stream.IntStream.range(0, one.layerCount()).toArray();
-        org.junit.jupiter.api.Assertions.assertArrayEquals(one.exportWeights(all), two.exportWeights(all), a + " " + b);
-        assertEquals(List.of(stateOne.epoch(), stateOne.step(), stateOne.optimizerUpdates()),
-            List.of(stateTwo.epoch(), stateTwo.step(), stateTwo.optimizerUpdates()));
-        assertEquals(stateOne.optimizerState().size(), stateTwo.optimizerState().size());
-        for (int i = 0; i < stateOne.optimizerState().size(); i++) {
-          assertEquals(stateOne.optimizerState().get(i).slice(), stateTwo.optimizerState().get(i).slice());
-          org.junit.jupiter.api.Assertions.assertArrayEquals(stateOne.optimizerState().get(i).state(),
-              stateTwo.optimizerState().get(i).state(), a + " " + stateOne.optimizerState().get(i).slice());
-        }
+  /** The same weights, step and optimizer state. */
+  static void assertSameTraining(Path a, Path b) {
+    List<Checkpoint.TrainingState> states = sameWeights(a, b);
+    Checkpoint.TrainingState one = states.get(0);
+    Checkpoint.TrainingState two = states.get(1);
+    assertEquals(List.of(one.epoch(), one.step(), one.optimizerUpdates()),
+        List.of(two.epoch(), two.step(), two.optimizerUpdates()));
+    assertEquals(one.optimizerState().size(), two.optimizerState().size());
+    for (int i = 0; i < one.optimizerState().size(); i++) {
+      assertEquals(one.optimizerState().get(i).slice(), two.optimizerState().get(i).slice());
+      assertArrayEquals(one.optimizerState().get(i).state(), two.optimizerState().get(i).state(),
+          a + " " + one.optimizerState().get(i).slice());
+    }
+  }
+
+  /** Asserts that the two checkpoints hold the same weights; their training states. */
+  private static List<Checkpoint.TrainingState> sameWeights(Path a, Path b) {
+    return DjlThread.call(() -> {
+      try (LayeredModel one = Models.create("small-cnn", new Shape(1, 28, 28), 10, 1);
+          LayeredModel two = Models.create("small-cnn", new Shape(1, 28, 28), 10, 2)) {
+        Checkpoint.TrainingState stateOne = Checkpoint.load(one, a).orElseThrow();
+        Checkpoint.TrainingState stateTwo = Checkpoint.load(two, b).orElseThrow();
+        int[] all = IntStream.range(0, one.layerCount()).toArray();
+        assertArrayEquals(one.exportWeights(all), two.exportWeights(all), a + " " + b);
+        return List.of(stateOne, stateTwo);
       }
     });
   }
