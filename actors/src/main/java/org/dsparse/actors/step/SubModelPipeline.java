@@ -49,7 +49,10 @@ public final class SubModelPipeline implements DeviceStep {
   private final Compute compute;
   private final EpochBatches batches;
   private volatile boolean cancelled;
-  /** Every device's samples summed per weight of the global model, once the plan's first assembly has summed them. Model work only. */
+  /**
+   * Every device's samples summed per weight of the global model: set by the plan's first assembly,
+   * read by it and every later one, each after the previous in the steps' chain.
+   */
   private float[] summedShares;
   /** The calibration's batches and the step it is at. Model work only. */
   private Iterator<ImageBatch> calibrationBatches;
