@@ -139,16 +139,7 @@ public final class SubModels {
    * every device at once. DJL thread.
    */
   public static float[] contribution(LayeredModel global, SubModelSpec spec, LayeredModel sub, double weight) {
-    check(global, spec);
-    float[] out = new float[global.weightLength(allLayers(global))];
-    int offset = 0;
-    for (int l = 0; l < global.layerCount(); l++) {
-      float[] part = sub.exportWeights(new int[] {l});
-      int base = offset;
-      walk(global, spec, l, sub, (fullIndex, subIndex) -> out[base + fullIndex] = (float) (weight * part[subIndex]));
-      offset += global.weightLength(new int[] {l});
-    }
-    return out;
+    return inGlobalLayout(global, spec, sub, (layer, subIndex) -> (float) (weight * layer[subIndex]));
   }
 
   /**
@@ -157,12 +148,27 @@ public final class SubModels {
    * training, so devices sum them once per plan rather than with every assembly. DJL thread.
    */
   public static float[] shares(LayeredModel global, SubModelSpec spec, LayeredModel sub, double weight) {
+    return inGlobalLayout(global, spec, sub, (layer, subIndex) -> (float) weight);
+  }
+
+  @FunctionalInterface
+  private interface ElementValue {
+    float of(float[] subLayer, int subIndex);
+  }
+
+  /**
+   * The global model's flat weights of every layer, each element the sub-model holds set to
+   * {@code value} of its counterpart in the sub-model's layer, the others 0.
+   */
+  private static float[] inGlobalLayout(LayeredModel global, SubModelSpec spec, LayeredModel sub,
+      ElementValue value) {
     check(global, spec);
     float[] out = new float[global.weightLength(allLayers(global))];
     int offset = 0;
     for (int l = 0; l < global.layerCount(); l++) {
+      float[] layer = sub.exportWeights(new int[] {l});
       int base = offset;
-      walk(global, spec, l, sub, (fullIndex, subIndex) -> out[base + fullIndex] = (float) weight);
+      walk(global, spec, l, sub, (fullIndex, subIndex) -> out[base + fullIndex] = value.of(layer, subIndex));
       offset += global.weightLength(new int[] {l});
     }
     return out;
