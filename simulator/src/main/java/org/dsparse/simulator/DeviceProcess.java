@@ -27,7 +27,7 @@ public final class DeviceProcess {
         flags.get("budget").orElseThrow(), true),
         SlowedCompute.of(Compute.DJL_THREAD, flags.getDouble("compute-slowdown", 1)));
     node.join(flags.get("seed").orElseThrow());
-    node.awaitUp(Duration.ofSeconds(60));
+    node.awaitUp(Duration.ofSeconds(300));
     System.out.println(ProcessCluster.READY + node.address());
     System.out.flush();
     // Downed by the cluster (e.g. after it was cut off for longer than the split-brain resolver

@@ -1,18 +1,45 @@
 package org.dsparse.simulator;
 
+import java.util.Optional;
+import org.dsparse.core.lab.LabProfile;
+
 /**
  * One simulated device.
  *
  * @param name unique name
- * @param budget a size ({@code 64MiB}) or a percentage of the full update's predicted peak ({@code 40%})
+ * @param budget a size ({@code 64MiB}), a percentage of the full update's predicted peak ({@code 40%}), or
+ *     {@code auto}: what the device's own process finds it has left (a lab device's RAM less what its JVM
+ *     keeps)
  * @param computeSlowdown compute takes this many times as long (1 = this machine's speed)
  * @param linkBitsPerSecond the device's link: its traffic is shaped to this rate (0: loopback as it is)
+ * @param lab the board the kernel holds the device's process to (its own cgroups), if any
  */
-public record DeviceProfile(String name, String budget, double computeSlowdown, long linkBitsPerSecond) {
+public record DeviceProfile(String name, String budget, double computeSlowdown, long linkBitsPerSecond,
+    Optional<LabProfile> lab) {
 
-  /** The budget in bytes, resolving a percentage against {@code fullUpdateBytes}. */
+  public static final String AUTO = "auto";
+
+  /** A device without kernel limits. */
+  public DeviceProfile(String name, String budget, double computeSlowdown, long linkBitsPerSecond) {
+    this(name, budget, computeSlowdown, linkBitsPerSecond, Optional.empty());
+  }
+
+  /** The same device on another link. */
+  public DeviceProfile withLink(long bitsPerSecond) {
+    return new DeviceProfile(name, budget, computeSlowdown, bitsPerSecond, lab);
+  }
+
+  /** Whether the device's own process chooses its budget ({@link #AUTO}). */
+  public boolean autoBudget() {
+    return budget.trim().equalsIgnoreCase(AUTO);
+  }
+
+  /** The budget in bytes, resolving a percentage against {@code fullUpdateBytes}; 0 for {@link #AUTO}. */
   public long budgetBytes(long fullUpdateBytes, String where) {
     String text = budget.trim();
+    if (autoBudget()) {
+      return 0;
+    }
     if (text.endsWith("%")) {
       double percent;
       try {

@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.NodeConfig;
+import org.dsparse.core.lab.JvmSizing;
 import org.dsparse.training.profile.MeasuredJvm;
 
 /**
@@ -38,13 +39,28 @@ final class ProcessCluster implements AutoCloseable {
   private final ShapedLinks links;
   private final Map<String, Long> linkBytesAtStart;
   private Map<String, Long> linkBytesReceived = Map.of();
+  /** Lab devices' cgroups by device name, in device order; empty without lab profiles. */
+  private final Map<String, DeviceCgroup> cgroups;
+  private final String lab;
+  private Map<String, LabMeasure> labMeasures = Map.of();
+
+  /**
+   * What the kernel charged a lab device's process while the cluster lived.
+   *
+   * @param peakAnonymousBytes the peak of its cgroup's anonymous memory (sampled)
+   * @param oomKilled whether the kernel's OOM killer killed a process of its cgroup
+   */
+  record LabMeasure(String device, String profile, long memoryLimitBytes, double cpuCores, long peakAnonymousBytes,
+      boolean oomKilled) {}
 
   private ProcessCluster(DsparseNode coordinator, List<Process> children, ShapedLinks links,
-      Map<String, Long> linkBytesAtStart) {
+      Map<String, Long> linkBytesAtStart, Map<String, DeviceCgroup> cgroups, String lab) {
     this.coordinator = coordinator;
     this.children = children;
     this.links = links;
     this.linkBytesAtStart = linkBytesAtStart;
+    this.cgroups = cgroups;
+    this.lab = lab;
   }
 
   /**
@@ -58,15 +74,25 @@ final class ProcessCluster implements AutoCloseable {
     DsparseNode coordinator = DsparseNode.startCoordinator(
         NodeConfig.node(base, "coordinator", ShapedLinks.COORDINATOR_HOST, 0, List.of(), "1GiB", false));
     List<Process> children = new ArrayList<>();
+    Map<String, DeviceCgroup> cgroups = new LinkedHashMap<>();
+    String lab = "dsparse-lab-" + ProcessHandle.current().pid() + "-" + LABS.incrementAndGet();
     try {
       coordinator.join(coordinator.address());
       coordinator.awaitUp(timeout);
       List<CompletableFuture<String>> ready = new ArrayList<>();
       for (int i = 0; i < devices.size(); i++) {
+        DeviceProfile device = devices.get(i);
         String host = links == null ? ShapedLinks.COORDINATOR_HOST : ShapedLinks.host(i);
-        Process child = launch(devices.get(i), budgets.get(i), coordinator.address(), host);
+        DeviceCgroup cgroup = device.lab().map(p -> DeviceCgroup.create(lab, device.name(), p)).orElse(null);
+        if (cgroup != null) {
+          cgroups.put(device.name(), cgroup);
+        }
+        Process child = launch(device, budgets.get(i), coordinator.address(), host, cgroup);
         children.add(child);
-        ready.add(readyLine(child, devices.get(i).name()));
+        ready.add(readyLine(child, device.name()));
+        if (cgroup != null) {
+          child.onExit().thenAccept(gone -> reportOomKill(cgroup, gone));
+        }
       }
       for (int i = 0; i < ready.size(); i++) {
         try {
@@ -75,24 +101,67 @@ final class ProcessCluster implements AutoCloseable {
           throw new IllegalStateException("device process " + devices.get(i).name()
               + " did not join within " + timeout + ": " + e.getMessage(), e);
         }
+        DeviceCgroup cgroup = cgroups.get(devices.get(i).name());
+        if (cgroup != null) {
+          cgroup.checkMember(children.get(i).pid());
+        }
       }
-      return new ProcessCluster(coordinator, children, links, linkBytesAtStart);
+      return new ProcessCluster(coordinator, children, links, linkBytesAtStart, cgroups, lab);
     } catch (RuntimeException e) {
       children.forEach(Process::destroyForcibly);
+      cgroups.values().forEach(DeviceCgroup::close);
+      if (!cgroups.isEmpty()) {
+        DeviceCgroup.removeLab(lab);
+      }
       coordinator.close();
       throw e;
     }
   }
 
-  private static Process launch(DeviceProfile device, long budget, String seed, String host) {
-    ProcessBuilder builder = MeasuredJvm.builder(CHILD_HEAP, DeviceProcess.class,
-        List.of("--name", device.name(), "--budget", Long.toString(budget), "--seed", seed,
-            "--compute-slowdown", Double.toString(device.computeSlowdown()), "--host", host));
+  private static final java.util.concurrent.atomic.AtomicInteger LABS = new java.util.concurrent.atomic.AtomicInteger();
+
+  /**
+   * A lab device's JVM takes the settings a node chooses from its RAM ({@link JvmSizing}) and finds its
+   * own budget; the others a fixed, pre-touched heap and the budget given.
+   */
+  private static Process launch(DeviceProfile device, long budget, String seed, String host, DeviceCgroup cgroup) {
+    List<String> args = List.of("--name", device.name(), "--budget", cgroup == null ? Long.toString(budget)
+        : DeviceProfile.AUTO, "--seed", seed, "--compute-slowdown", Double.toString(device.computeSlowdown()),
+        "--host", host);
+    ProcessBuilder builder;
+    if (cgroup == null) {
+      builder = MeasuredJvm.builder(CHILD_HEAP, DeviceProcess.class, args);
+    } else {
+      JvmSizing sizing = JvmSizing.forRam(cgroup.profile().memoryLimitBytes());
+      builder = MeasuredJvm.builder(sizing.options(), DeviceProcess.class, args);
+      builder.command(cgroup.wrap(builder.command()));
+      System.err.println("[" + device.name() + "] lab profile " + cgroup.profile().describe() + "; JVM: "
+          + sizing.describe());
+    }
     try {
       return builder.start();
     } catch (IOException e) {
       throw new IllegalStateException("cannot start the JVM of device " + device.name() + ": " + e.getMessage(), e);
     }
+  }
+
+  /** One line when the kernel killed a lab device: the job will name it too, as a lost device. */
+  private static void reportOomKill(DeviceCgroup cgroup, Process gone) {
+    if (cgroup.oomKills() > 0) {
+      System.err.println("lab: device " + cgroup.device() + " was killed by the kernel's OOM killer at its limit of "
+          + (cgroup.profile().memoryLimitBytes() >> 20) + " MiB (" + cgroup.profile().name() + "), exit code "
+          + gone.exitValue());
+    }
+  }
+
+  /** What the kernel charged each lab device; filled when the cluster closes, empty without a lab. */
+  Map<String, LabMeasure> labMeasures() {
+    return labMeasures;
+  }
+
+  /** The lab devices' cgroups by device name (empty without a lab). */
+  Map<String, DeviceCgroup> cgroups() {
+    return cgroups;
   }
 
   /** Completes with the child's address once it is Up; forwards the rest of its output, prefixed. */
@@ -157,6 +226,10 @@ final class ProcessCluster implements AutoCloseable {
         child.destroy();
       }
     }
+    Map<String, LabMeasure> measures = new LinkedHashMap<>();
+    cgroups.forEach((name, cgroup) -> measures.put(name, new LabMeasure(name, cgroup.profile().name(),
+        cgroup.profile().memoryLimitBytes(), cgroup.profile().cpuCores(), cgroup.peakAnonymousBytes(),
+        cgroup.oomKills() > 0)));
     for (Process child : children) {
       try {
         if (!child.waitFor(20, TimeUnit.SECONDS)) {
@@ -167,6 +240,11 @@ final class ProcessCluster implements AutoCloseable {
         child.destroyForcibly();
       }
     }
+    cgroups.values().forEach(DeviceCgroup::close);
+    if (!cgroups.isEmpty()) {
+      DeviceCgroup.removeLab(lab);
+    }
+    labMeasures = measures;
     coordinator.close();
   }
 }

@@ -193,7 +193,10 @@ public final class ShapedLinks implements AutoCloseable {
     try {
       run(List.of("ip", "-n", namespace, "link", "set", "lo", "up"),
           "shaped links: cannot bring up lo in network namespace " + namespace);
-      List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace));
+      // nsenter, not 'ip netns exec': that one mounts a fresh /sys for the namespace, which hides the
+      // cgroup controllers the lab's devices need.
+      requireTool("nsenter");
+      List<String> command = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + namespace));
       command.add(ProcessHandle.current().info().command().orElse("java"));
       command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
       command.add("-cp");

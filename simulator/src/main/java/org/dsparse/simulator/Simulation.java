@@ -34,7 +34,8 @@ import org.dsparse.training.trainer.Pretraining;
 
 /** Runs an experiment: optional pre-training, then each mode on a fresh cluster. */
 public final class Simulation {
-  private static final Duration JOIN_TIMEOUT = Duration.ofSeconds(90);
+  // A lab device at a tenth of a core starts its JVM, Pekko and PyTorch in a minute or more.
+  private static final Duration JOIN_TIMEOUT = Duration.ofSeconds(300);
 
   private final SimulationConfig simulation;
   private final Config config;
@@ -146,8 +147,8 @@ public final class Simulation {
     }
     List<SettingResult> timings = new ArrayList<>();
     if (simulation.timing().enabled()) {
-      List<DeviceProfile> shaped = simulation.devices().stream().map(d -> new DeviceProfile(d.name(), d.budget(),
-          d.computeSlowdown(), simulation.timing().linkBitsPerSecond())).toList();
+      List<DeviceProfile> shaped = simulation.devices().stream()
+          .map(d -> d.withLink(simulation.timing().linkBitsPerSecond())).toList();
       for (JobSpec protocol : simulation.protocolsToRun()) {
         JobSpec spec = protocol.withInitialCheckpoint(job.initialCheckpoint())
             .withMaxStepsPerEpoch(simulation.timing().steps());

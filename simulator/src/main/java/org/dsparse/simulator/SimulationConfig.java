@@ -9,6 +9,8 @@ import java.util.Locale;
 import java.util.Set;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.core.cli.UsageException;
+import org.dsparse.core.lab.LabProfile;
+import org.dsparse.core.lab.LabProfiles;
 import org.dsparse.protocol.job.JobSpec;
 
 /**
@@ -142,6 +144,12 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
     if (processes) {
       return;
     }
+    for (int i = 0; i < devices.size(); i++) {
+      if (devices.get(i).lab().isPresent()) {
+        throw new UsageException(PATH + ".devices[" + i + "].profile (" + devices.get(i).name() + "): a lab device"
+            + " is a process the kernel limits: set " + PATH + ".processes = true (or --processes)");
+      }
+    }
     if (timing.enabled()) {
       throw new UsageException(PATH + ".timing.link = " + timing.link() + ": timing on shaped links needs one JVM"
           + " per device: set " + PATH + ".processes = true (or --processes), or timing.link = loopback");
@@ -153,6 +161,39 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
             + " or link = loopback");
       }
     }
+  }
+
+  /**
+   * A device of the list. With {@code profile} the kernel holds its process to a board's RAM and CPU
+   * share (the lab): its budget is then what its process finds it has left, its link the board's unless
+   * it sets one, and it cannot also be slowed down in software.
+   */
+  private static DeviceProfile device(String where, String name, Config own, Config withDefaults, double slowdown) {
+    String profileName = withDefaults.getString("profile").trim();
+    if (profileName.isEmpty()) {
+      if (withDefaults.getString("budget").trim().equalsIgnoreCase(DeviceProfile.AUTO)) {
+        throw new UsageException(where + ".budget = auto (" + name + "): only a lab device (profile = ...) finds"
+            + " its own budget; give a size or a percentage");
+      }
+      return new DeviceProfile(name, withDefaults.getString("budget"), slowdown,
+          LinkRate.parse(where + ".link", withDefaults.getString("link")));
+    }
+    LabProfile lab = LabProfiles.named(profileName, where + ".profile (" + name + ")");
+    if (own.hasPath("budget")) {
+      throw new UsageException(where + ".budget (" + name + "): a lab device's budget is what its RAM leaves"
+          + " after its JVM; drop budget, or drop profile = " + profileName);
+    }
+    if (slowdown != 1) {
+      throw new UsageException(where + ".compute-slowdown (" + name + "): a lab device's speed is its CPU quota"
+          + " (profile " + profileName + "); drop compute-slowdown");
+    }
+    long link = own.hasPath("link") ? LinkRate.parse(where + ".link", own.getString("link")) : lab.linkBitsPerSecond();
+    return new DeviceProfile(name, DeviceProfile.AUTO, 1, link, java.util.Optional.of(lab));
+  }
+
+  /** Whether any device runs under a lab profile (its own cgroups: needs processes and root). */
+  public boolean anyLab() {
+    return devices.stream().anyMatch(d -> d.lab().isPresent());
   }
 
   public static SimulationConfig read(Config root) {
@@ -177,8 +218,7 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
         if (!(slowdown >= 1)) {
           throw new UsageException(where + ".compute-slowdown = " + slowdown + ": must be at least 1");
         }
-        devices.add(new DeviceProfile(deviceName, withDefaults.getString("budget"), slowdown,
-            LinkRate.parse(where + ".link", withDefaults.getString("link"))));
+        devices.add(device(where, deviceName, d, withDefaults, slowdown));
       }
       if (devices.isEmpty()) {
         throw new UsageException(PATH + ".devices is empty: an experiment needs at least one device");

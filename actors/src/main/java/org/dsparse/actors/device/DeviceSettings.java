@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.dsparse.core.cli.Flags;
 import org.dsparse.core.cli.UsageException;
+import org.dsparse.core.lab.MemoryRoom;
 
 /**
  * A device's identity and memory budget, from {@code dsparse.device}.
@@ -53,16 +54,54 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
     try {
       String name = c.getString("name");
       String budget = c.getString("memory-budget").trim();
-      long budgetBytes = budget.equalsIgnoreCase("auto")
-          ? availableBytes() - c.getBytes("memory-reserve")
-          : Flags.parseBytes("dsparse.device.memory-budget", budget);
-      if (budgetBytes <= 0) {
-        throw new UsageException("dsparse.device.memory-budget = auto leaves no memory after the "
-            + "reserve of " + c.getString("memory-reserve"));
+      long budgetBytes;
+      if (budget.equalsIgnoreCase("auto")) {
+        MemoryRoom room = room(c);
+        if (room.budgetBytes() <= 0) {
+          throw new UsageException("dsparse.device.memory-budget = auto leaves device " + name
+              + " no memory for training: " + room.explanation());
+        }
+        // One line a user reads to see what the device brings, and why.
+        System.out.println("device " + name + ": memory budget " + room.explanation());
+        budgetBytes = room.budgetBytes();
+      } else {
+        budgetBytes = Flags.parseBytes("dsparse.device.memory-budget", budget);
       }
       return new DeviceSettings(name, budgetBytes, c.getBoolean("measure-memory"), c.getString("data-dir"));
     } catch (ConfigException e) {
       throw new UsageException("device configuration: " + e.getMessage());
+    }
+  }
+
+  /**
+   * What is left for training: the machine's available memory less the reserve, or the process's
+   * cgroup limit less what it holds, whichever is smaller, less the runtime reserve. PyTorch is loaded
+   * first, so that what its libraries keep is counted as held.
+   */
+  private static MemoryRoom room(Config c) {
+    ai.djl.engine.Engine.getInstance();
+    long reserve = c.getBytes("memory-reserve");
+    long runtimeReserve = c.getBytes("runtime-reserve");
+    if (reserve < 0 || runtimeReserve < 0) {
+      throw new UsageException("dsparse.device.memory-reserve and runtime-reserve must not be negative");
+    }
+    java.util.OptionalLong limit;
+    long charged;
+    try {
+      limit = MemoryRoom.cgroupLimit(Files.readString(Path.of("/proc/self/cgroup")), DeviceSettings::readCgroupFile);
+      charged = MemoryRoom.statusBytes(Files.readString(Path.of("/proc/self/status")), "RssAnon");
+    } catch (IOException | RuntimeException e) {
+      limit = java.util.OptionalLong.empty();
+      charged = 0;
+    }
+    return MemoryRoom.of(availableBytes(), reserve, limit, Math.max(0, charged), runtimeReserve);
+  }
+
+  private static String readCgroupFile(String relative) {
+    try {
+      return Files.readString(Path.of("/sys/fs/cgroup/memory" + relative));
+    } catch (IOException e) {
+      return null;
     }
   }
 

@@ -34,6 +34,15 @@ public final class MeasuredJvm {
    * @param heap the child's fixed heap, e.g. {@code 512m}
    */
   public static ProcessBuilder builder(String heap, Class<?> mainClass, List<String> args) {
+    return builder(List.of("-Xms" + heap, "-Xmx" + heap, "-XX:+AlwaysPreTouch", "-XX:TieredStopAtLevel=1"),
+        mainClass, args);
+  }
+
+  /**
+   * A child JVM with {@code jvmOptions} in place of the fixed heap's (a lab device's, chosen from its
+   * RAM by {@code JvmSizing}), and the same allocator settings and inherited properties.
+   */
+  public static ProcessBuilder builder(List<String> jvmOptions, Class<?> mainClass, List<String> args) {
     List<String> command = new ArrayList<>();
     String launcher = System.getProperty(JVM_COMMAND_PROPERTY, "").trim();
     if (launcher.isEmpty()) {
@@ -41,10 +50,7 @@ public final class MeasuredJvm {
     } else {
       command.addAll(List.of(launcher.split("\\s+")));
     }
-    command.add("-Xms" + heap);
-    command.add("-Xmx" + heap);
-    command.add("-XX:+AlwaysPreTouch");
-    command.add("-XX:TieredStopAtLevel=1");
+    command.addAll(jvmOptions);
     for (String key : INHERITED_PROPERTIES) {
       String value = System.getProperty(key);
       if (value != null) {

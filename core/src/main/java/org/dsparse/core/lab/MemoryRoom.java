@@ -1,0 +1,75 @@
+package org.dsparse.core.lab;
+
+import java.util.Locale;
+import java.util.OptionalLong;
+
+/**
+ * What a device has left for training once its node runs: the budget of {@code memory-budget = auto}.
+ *
+ * <p>Two bounds, whichever is smaller. The machine's: {@code MemAvailable} less a reserve for the OS and
+ * other programs (the node's own memory is already in use, so not in MemAvailable). The process's, when
+ * a cgroup limits it (a lab device, a container): the limit less what the process is charged already
+ * (anonymous memory: the pre-touched heap, metaspace, the libraries' data, PyTorch loaded). From that the
+ * runtime reserve goes: what the node allocates later besides training (PyTorch's first-use buffers, the
+ * data links' threads and buffers), which the memory model's training peak does not hold.
+ *
+ * @param budgetBytes what the planner may give training; not positive when nothing is left
+ * @param explanation one line saying where the figure came from
+ */
+public record MemoryRoom(long budgetBytes, String explanation) {
+
+  /**
+   * @param memAvailableBytes {@code MemAvailable} of {@code /proc/meminfo}
+   * @param reserveBytes kept for the OS and other programs
+   * @param cgroupLimitBytes the process's memory cgroup limit, if it has one below the machine's RAM
+   * @param chargedBytes the process's anonymous memory now (what the cgroup cannot reclaim)
+   * @param runtimeReserveBytes kept for what the node allocates later besides training
+   */
+  public static MemoryRoom of(long memAvailableBytes, long reserveBytes, OptionalLong cgroupLimitBytes,
+      long chargedBytes, long runtimeReserveBytes) {
+    long machine = memAvailableBytes - reserveBytes;
+    String why = String.format(Locale.ROOT, "MemAvailable %d MiB less the reserve of %d MiB", memAvailableBytes >> 20,
+        reserveBytes >> 20);
+    long room = machine;
+    if (cgroupLimitBytes.isPresent() && cgroupLimitBytes.getAsLong() - chargedBytes < machine) {
+      room = cgroupLimitBytes.getAsLong() - chargedBytes;
+      why = String.format(Locale.ROOT, "cgroup limit %d MiB less the %d MiB this process holds",
+          cgroupLimitBytes.getAsLong() >> 20, chargedBytes >> 20);
+    }
+    long budget = room - runtimeReserveBytes;
+    return new MemoryRoom(budget, String.format(Locale.ROOT, "%d MiB: %s, less the runtime reserve of %d MiB",
+        budget >> 20, why, runtimeReserveBytes >> 20));
+  }
+
+  /**
+   * The limit of the memory cgroup a process is in, from its {@code /proc/self/cgroup} line for the
+   * {@code memory} controller and the files under {@code mount}: empty when it has none (the root
+   * group, or a limit at the kernel's "unlimited" value).
+   */
+  public static OptionalLong cgroupLimit(String procSelfCgroup, java.util.function.Function<String, String> readFile) {
+    for (String line : procSelfCgroup.split("\n")) {
+      String[] parts = line.split(":", 3);
+      if (parts.length == 3 && java.util.Arrays.asList(parts[1].split(",")).contains("memory")) {
+        String path = parts[2].trim();
+        String text = readFile.apply(path + "/memory.limit_in_bytes");
+        if (text == null) {
+          return OptionalLong.empty();
+        }
+        long limit = Long.parseLong(text.trim());
+        // Unlimited reads as the largest page-aligned long.
+        return limit >= (Long.MAX_VALUE >> 1) ? OptionalLong.empty() : OptionalLong.of(limit);
+      }
+    }
+    return OptionalLong.empty();
+  }
+
+  /** A {@code /proc/self/status} field in bytes ({@code RssAnon}, {@code VmRSS}), or -1 if absent. */
+  public static long statusBytes(String procSelfStatus, String field) {
+    for (String line : procSelfStatus.split("\n")) {
+      if (line.startsWith(field + ":")) {
+        return Long.parseLong(line.substring(field.length() + 1).trim().split("\\s+")[0]) * 1024;
+      }
+    }
+    return -1;
+  }
+}
