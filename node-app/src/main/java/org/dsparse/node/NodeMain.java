@@ -119,10 +119,11 @@ public final class NodeMain {
     Config config = NodeConfig.node(base, name, host, port, seeds, budget, true);
     // Read before the node starts: a bad value stops it with one line, not with the errors of a
     // cluster torn down while it was still starting.
-    config.getInt("dsparse.metrics.port");
+    int configuredMetricsPort = config.getInt("dsparse.metrics.port");
     if (coordinatorOnly) {
       // It usually shares its machine with a device, which serves on the configured port.
       config = config.withValue("dsparse.metrics.port", ConfigValueFactory.fromAnyRef(0));
+      configuredMetricsPort = 0;
     }
     if (coordinatorOnly && !flags.has("job")) {
       throw new UsageException("submit needs --job FILE");
@@ -137,7 +138,10 @@ public final class NodeMain {
     int metricsPort = org.dsparse.actors.node.NodeMetrics.get(node.system()).port();
     System.err.println("node " + node.address() + " is up"
         + node.device().map(d -> ", device " + d.name() + " with " + (d.budgetBytes() >> 20) + " MiB").orElse("")
-        + (metricsPort > 0 ? ", metrics at http://" + host + ":" + metricsPort + "/metrics" : ""));
+        + (metricsPort > 0 ? ", metrics at http://" + host + ":" + metricsPort + "/metrics" : "")
+        // Another node of this machine has the default port: the operator's scrape config needs this one.
+        + (metricsPort > 0 && configuredMetricsPort > 0 && metricsPort != configuredMetricsPort
+            ? " (" + configuredMetricsPort + " is taken)" : ""));
     if (job != null) {
       Dashboard dashboard = startDashboard(node, host);
       boolean succeeded;

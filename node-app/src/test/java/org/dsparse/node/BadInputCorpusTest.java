@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.dsparse.actors.tls.ClusterCertificates;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -180,5 +181,116 @@ class BadInputCorpusTest {
     List<String> lines = output.lines().filter(l -> l.startsWith("node-app: ")).toList();
     assertTrue(lines.size() == 1 && lines.get(0).contains(input.expected()),
         input + ": expected one line naming '" + input.expected() + "'\n" + output);
+  }
+
+  // Two nodes on one machine: the default metrics port gives way, a configured one does not.
+
+  /**
+   * A second {@code node-app start} on the machine, the way people try the system before deploying:
+   * the default metrics port (9464) is the first node's, so the second serves on another and says which
+   * in its start-up line; a metrics port the operator configured that is taken stops the node with one
+   * line naming the port and the key, a non-zero exit and no logged error after it.
+   */
+  @Test
+  void aSecondNodeOnTheMachineTakesAnotherMetricsPortUnlessOneIsConfigured() throws Exception {
+    String open = file("two-nodes/open.conf", "dsparse.tls.enabled = off\n").toString();
+    int firstPort = freePort();
+    RunningNode first = RunningNode.start(List.of("start", "--config", open, "--port", String.valueOf(firstPort),
+        "--name", "first", "--budget", "256MiB"));
+    try {
+      int firstMetrics = metricsPortOf(first.awaitLine(" is up"));
+      RunningNode second = RunningNode.start(List.of("start", "--config", open, "--port", String.valueOf(freePort()),
+          "--seed-nodes", "127.0.0.1:" + firstPort, "--name", "second", "--budget", "256MiB"));
+      try {
+        String up = second.awaitLine(" is up");
+        int secondMetrics = metricsPortOf(up);
+        assertTrue(secondMetrics > 0 && secondMetrics != firstMetrics, up);
+        assertTrue(!second.output().contains(" ERROR "), "an error logged:\n" + second.output());
+      } finally {
+        second.stop();
+      }
+      String taken = file("two-nodes/taken.conf", "dsparse.tls.enabled = off\ndsparse.metrics.port = " + firstMetrics
+          + "\n").toString();
+      RunningNode third = RunningNode.start(List.of("start", "--config", taken, "--port", String.valueOf(freePort()),
+          "--seed-nodes", "127.0.0.1:" + firstPort, "--name", "third", "--budget", "256MiB"));
+      boolean ended = third.process.waitFor(60, TimeUnit.SECONDS);
+      third.stop();
+      String output = third.output();
+      assertTrue(ended, "still running after 60 s on a taken metrics port:\n" + output);
+      assertTrue(third.process.exitValue() != 0, "exit 0\n" + output);
+      assertTrue(!STACK_TRACE.matcher(output).find() && !output.contains(" ERROR "), "an error or stack trace\n"
+          + output);
+      List<String> lines = output.lines().filter(l -> l.startsWith("node-app: ")).toList();
+      assertTrue(lines.size() == 1 && lines.get(0).contains("dsparse.metrics.port")
+          && lines.get(0).contains(":" + firstMetrics), "one line naming the key and the port\n" + output);
+    } finally {
+      first.stop();
+    }
+  }
+
+  /** The metrics port a start-up line names ({@code ..., metrics at http://127.0.0.1:9464/metrics}). */
+  private static int metricsPortOf(String upLine) {
+    java.util.regex.Matcher m = Pattern.compile("metrics at http://[^:]+:(\\d+)/metrics").matcher(upLine);
+    assertTrue(m.find(), "no metrics address in: " + upLine);
+    return Integer.parseInt(m.group(1));
+  }
+
+  private static int freePort() throws IOException {
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      return free.getLocalPort();
+    }
+  }
+
+  /** A node-app in a JVM of its own whose output is collected as it comes. */
+  private record RunningNode(Process process, StringBuffer out, Thread reader) {
+    static RunningNode start(List<String> args) throws IOException {
+      String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+      List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+          "-Dlogback.configurationFile=" + Path.of("..", ".mvn", "logback-test.xml").toAbsolutePath().normalize(),
+          "-cp", classpath, NodeMain.class.getName()));
+      command.addAll(args);
+      Process process = new ProcessBuilder(command).redirectErrorStream(true).directory(dir.toFile()).start();
+      StringBuffer out = new StringBuffer();
+      Thread reader = new Thread(() -> {
+        try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream(),
+            StandardCharsets.UTF_8))) {
+          for (String line; (line = lines.readLine()) != null; ) {
+            out.append(line).append('\n');
+          }
+        } catch (IOException e) {
+          // The process ended.
+        }
+      }, "node-app-output");
+      reader.setDaemon(true);
+      reader.start();
+      return new RunningNode(process, out, reader);
+    }
+
+    /** The first output line containing {@code text}, within 90 s. */
+    String awaitLine(String text) throws InterruptedException {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+      while (System.nanoTime() < deadline) {
+        var line = output().lines().filter(l -> l.contains(text)).findFirst();
+        if (line.isPresent()) {
+          return line.get();
+        }
+        assertTrue(process.isAlive() || output().contains(text), "ended before '" + text + "':\n" + output());
+        Thread.sleep(200);
+      }
+      throw new AssertionError("no '" + text + "' within 90 s:\n" + output());
+    }
+
+    String output() {
+      return out.toString();
+    }
+
+    /** Stops it as Ctrl-C would (its shutdown hook leaves the cluster). */
+    void stop() throws InterruptedException {
+      process.destroy();
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor();
+      }
+      reader.join(5000);
+    }
   }
 }

@@ -51,16 +51,18 @@ public final class DsparseNode implements AutoCloseable {
   public static DsparseNode start(Config config, Compute compute) {
     DeviceSettings device = DeviceSettings.fromConfig(config);
     CollectiveSettings collectives = CollectiveSettings.fromConfig(config);
-    Config withRole = secured(config).withValue("pekko.cluster.roles",
+    Config withRole = NodeMetrics.withFreePort(secured(config)).withValue("pekko.cluster.roles",
         com.typesafe.config.ConfigValueFactory.fromIterable(java.util.List.of(LayerShard.HOST_ROLE)));
     ActorSystem<Command> system = ActorSystem.create(guardian(device, collectives, compute, withRole),
         NodeConfig.SYSTEM_NAME, withRole);
-    return new DsparseNode(withMetrics(system), device);
+    NodeMetrics.get(withMetrics(system)).deviceStarted(device.name(), device.budgetBytes());
+    return new DsparseNode(system, device);
   }
 
   /**
    * Starts the node's metrics endpoint now, so that a port it cannot serve on stops the node at once
-   * with a message naming the setting, not a device in the middle of a job.
+   * with a message naming the setting, not a device in the middle of a job. Its port was chosen free
+   * before the system started ({@link NodeMetrics#withFreePort}); this catches one taken since.
    */
   private static ActorSystem<Command> withMetrics(ActorSystem<Command> system) {
     try {
@@ -96,7 +98,7 @@ public final class DsparseNode implements AutoCloseable {
     // Its collectives' settings are its devices' business, but a wrong one in the files it was given
     // is named now, not ignored.
     CollectiveSettings.fromConfig(config);
-    Config secured = secured(config);
+    Config secured = NodeMetrics.withFreePort(secured(config));
     ActorSystem<Command> system = ActorSystem.create(guardian(null, null, null, secured), NodeConfig.SYSTEM_NAME,
         secured);
     return new DsparseNode(withMetrics(system), null);
