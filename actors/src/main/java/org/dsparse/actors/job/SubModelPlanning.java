@@ -55,7 +55,8 @@ final class SubModelPlanning {
     List<GroupPlan.Slice> all = IntStream.range(0, model.layerCount())
         .mapToObj(l -> GroupPlan.Slice.whole(l, model.layer(l).outputChannels())).toList();
     Map<String, Assignment> assignments = new LinkedHashMap<>();
-    Table table = new Table("device", "budget MiB", "classes", "filters kept", "computation", "predicted MiB");
+    Table table = new Table("device", "budget MiB", "classes", "filters kept", "multiply-adds (derived)",
+        "predicted MiB");
     for (int d = 0; d < devices.size(); d++) {
       DeviceInfo device = devices.get(d);
       int[] classes = partition.held().get(d);

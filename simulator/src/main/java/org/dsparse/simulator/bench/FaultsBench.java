@@ -3,6 +3,7 @@ package org.dsparse.simulator.bench;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.typesafe.config.ConfigFactory;
@@ -109,35 +110,29 @@ public final class FaultsBench {
         faults.add(f);
       }
     }
-    long survived = 0;
-    double maxDetected = 0;
-    double maxTrainingAgain = 0;
-    long lost = 0;
-    for (JsonElement f : faults) {
-      JsonObject fault = f.getAsJsonObject();
-      survived += fault.get("survived").getAsBoolean() ? 1 : 0;
-      if (!fault.get("kind").getAsString().equals("restart")) {
-        maxDetected = Math.max(maxDetected, fault.get("detectedSeconds").getAsDouble());
-        maxTrainingAgain = Math.max(maxTrainingAgain, fault.get("trainingAgainSeconds").getAsDouble());
-      }
-      lost += fault.get("committedStepsLost").getAsLong();
-    }
+    Summary summary = summarize(faults);
     JsonObject result = new JsonObject();
     result.add("faults", faults);
     result.addProperty("faultsInjected", faults.size());
-    result.addProperty("faultsSurvived", survived);
-    result.addProperty("committedStepsLost", lost);
-    result.addProperty("maxDetectedSeconds", maxDetected);
-    result.addProperty("maxTrainingAgainSeconds", maxTrainingAgain);
+    result.addProperty("faultsSurvived", summary.survived());
+    // Sums over the faults whose lost steps are known; an unsurvived fault's are unknown (null).
+    result.addProperty("committedStepsLost", summary.committedStepsLost());
+    result.addProperty("stepsRedone", summary.stepsRedone());
+    result.addProperty("lostStepsUnknown", summary.lostStepsUnknown());
+    result.addProperty("maxDetectedSeconds", summary.maxDetectedSeconds());
+    result.addProperty("maxTrainingAgainSeconds", summary.maxTrainingAgainSeconds());
     result.addProperty("accuracyDelta", deltaSum / seeds);
     result.addProperty("accuracyDeltaLastThreeEvaluations", lastThreeSum / seeds);
     result.add("runs", runs);
     result.addProperty("config", config.toString());
     result.addProperty("measured", "detection and training-again times on this machine's wall clock; accuracy on the "
-        + "job's test set; accuracyDelta in points (faulty minus uninterrupted), the mean over the seeds' runs");
+        + "job's test set; accuracyDelta in points (faulty minus uninterrupted), the mean over the seeds' runs; "
+        + "committedStepsLost and stepsRedone summed over the faults that report them (an unsurvived fault's are "
+        + "unknown: null, counted in lostStepsUnknown)");
     Files.createDirectories(out.toAbsolutePath().getParent());
-    Files.writeString(out, new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
-        .toJson(result));
+    // serializeNulls: an unsurvived fault's unknown values are written as null, not left out.
+    Files.writeString(out, new GsonBuilder().setPrettyPrinting().serializeNulls().serializeSpecialFloatingPointValues()
+        .create().toJson(result));
     Path figure = plot(faults, out.resolveSibling("faults.png"));
     for (JsonElement r : runs) {
       JsonObject run = r.getAsJsonObject();
@@ -146,11 +141,98 @@ public final class FaultsBench {
           100 * run.get("faultyAccuracy").getAsDouble(), run.get("accuracyDelta").getAsDouble(),
           run.get("accuracyDeltaLastThreeEvaluations").getAsDouble());
     }
-    System.out.printf("faults survived %d of %d, committed steps lost %d, detection <= %.1f s, training again <= %.1f s,"
-        + " accuracy delta %+.2f points (%+.2f over the last three evaluations), mean of %d seed(s); %s%n", survived,
-        faults.size(), lost, maxDetected, maxTrainingAgain, deltaSum / seeds, lastThreeSum / seeds, seeds, out);
+    table(faults).forEach(System.out::println);
+    System.out.printf("faults survived %d of %d, committed steps lost %s, detection <= %.1f s, training again <= %.1f s,"
+        + " accuracy delta %+.2f points (%+.2f over the last three evaluations), mean of %d seed(s); %s%n",
+        summary.survived(), faults.size(), known(summary.committedStepsLost(), summary.lostStepsUnknown()),
+        summary.maxDetectedSeconds(), summary.maxTrainingAgainSeconds(), deltaSum / seeds, lastThreeSum / seeds, seeds,
+        out);
     System.out.println("figure: " + figure);
     System.exit(0);
+  }
+
+  /**
+   * What the faults add up to. Lost steps are summed over the faults that report them: the job did not
+   * survive the others, so how many steps they cost is unknown, and {@code lostStepsUnknown} counts them
+   * instead of adding a 0. The maxima are over the survived faults other than restarts.
+   */
+  record Summary(long survived, long committedStepsLost, long stepsRedone, long lostStepsUnknown,
+      double maxDetectedSeconds, double maxTrainingAgainSeconds) {}
+
+  static Summary summarize(JsonArray faults) {
+    long survived = 0;
+    long lost = 0;
+    long redone = 0;
+    long unknown = 0;
+    double maxDetected = 0;
+    double maxTrainingAgain = 0;
+    for (JsonElement f : faults) {
+      JsonObject fault = f.getAsJsonObject();
+      boolean ok = fault.get("survived").getAsBoolean();
+      survived += ok ? 1 : 0;
+      if (ok && !fault.get("kind").getAsString().equals("restart")) {
+        maxDetected = Math.max(maxDetected, fault.get("detectedSeconds").getAsDouble());
+        maxTrainingAgain = Math.max(maxTrainingAgain, fault.get("trainingAgainSeconds").getAsDouble());
+      }
+      Long faultLost = number(fault, "committedStepsLost");
+      Long faultRedone = number(fault, "stepsRedone");
+      if (faultLost == null || faultRedone == null) {
+        unknown++;
+      }
+      lost += faultLost == null ? 0 : faultLost;
+      redone += faultRedone == null ? 0 : faultRedone;
+    }
+    return new Summary(survived, lost, redone, unknown, maxDetected, maxTrainingAgain);
+  }
+
+  /**
+   * The printed table, one row per kind of fault: injected, survived, seconds to detection and to
+   * training again (median / max over the survived ones), steps redone and committed steps lost
+   * (sums over the faults that report them, with how many are unknown).
+   */
+  static List<String> table(JsonArray faults) {
+    Map<String, JsonArray> byKind = new java.util.LinkedHashMap<>();
+    for (JsonElement f : faults) {
+      byKind.computeIfAbsent(f.getAsJsonObject().get("kind").getAsString(), k -> new JsonArray()).add(f);
+    }
+    List<String> lines = new ArrayList<>();
+    lines.add(String.format("%-22s %8s %8s %16s %16s %14s %14s", "fault", "injected", "survived",
+        "detected s", "again s", "steps redone", "steps lost"));
+    byKind.forEach((kind, list) -> {
+      Summary s = summarize(list);
+      List<Double> detected = new ArrayList<>();
+      List<Double> again = new ArrayList<>();
+      for (JsonElement f : list) {
+        JsonObject fault = f.getAsJsonObject();
+        if (fault.get("survived").getAsBoolean()) {
+          detected.add(fault.get("detectedSeconds").getAsDouble());
+          again.add(fault.get("trainingAgainSeconds").getAsDouble());
+        }
+      }
+      lines.add(String.format("%-22s %8d %8d %16s %16s %14s %14s", kind, list.size(), s.survived(),
+          medianMax(detected), medianMax(again), known(s.stepsRedone(), s.lostStepsUnknown()),
+          known(s.committedStepsLost(), s.lostStepsUnknown())));
+    });
+    return lines;
+  }
+
+  /** A sum over the known values, and how many are unknown ("?") when any is. */
+  static String known(long sum, long unknown) {
+    return unknown == 0 ? Long.toString(sum) : sum + " + " + unknown + " unknown (?)";
+  }
+
+  private static String medianMax(List<Double> values) {
+    if (values.isEmpty()) {
+      return "?";
+    }
+    double median = medians(Map.of("", values)).get("");
+    return String.format("%.1f / %.1f", median, values.stream().mapToDouble(Double::doubleValue).max().orElseThrow());
+  }
+
+  /** A fault's count, null when it is unknown (JSON null, or absent). */
+  private static Long number(JsonObject fault, String key) {
+    JsonElement value = fault.get(key);
+    return value == null || value.isJsonNull() ? null : value.getAsLong();
   }
 
   /** Seconds to detection and to training again, the median of each kind of fault over the runs. */
@@ -319,7 +401,7 @@ public final class FaultsBench {
       inject.run();
       describe(fault, log.awaitRecovery(which, t0), t0, stepBefore);
     } catch (IllegalStateException e) {
-      unsurvived(fault, e);
+      unsurvived(fault, e.getMessage());
     }
     System.out.println("fault: " + fault);
     return fault;
@@ -340,7 +422,7 @@ public final class FaultsBench {
       fault.addProperty("detectedSeconds", (reported - t0) / 1e3);
       fault.addProperty("phase", "step " + step + " (the devices' report of the loss is the detection)");
     } catch (IllegalStateException e) {
-      unsurvived(fault, e);
+      unsurvived(fault, e.getMessage());
     }
     System.out.println("fault: " + fault);
     return fault;
@@ -368,14 +450,18 @@ public final class FaultsBench {
     fault.add("devicesAfter", recovery.get("devices"));
   }
 
-  private static void unsurvived(JsonObject fault, IllegalStateException e) {
+  /**
+   * A fault the job did not recover from: when it was detected, when training went on and which steps
+   * it cost are unknown, so they are null, not a number that a sum or a table would take for one.
+   */
+  static void unsurvived(JsonObject fault, String note) {
     fault.addProperty("survived", false);
     fault.addProperty("phase", "");
-    fault.addProperty("detectedSeconds", -1);
-    fault.addProperty("trainingAgainSeconds", -1);
-    fault.addProperty("stepsRedone", -1);
-    fault.addProperty("committedStepsLost", 0);
-    fault.addProperty("note", e.getMessage());
+    fault.add("detectedSeconds", JsonNull.INSTANCE);
+    fault.add("trainingAgainSeconds", JsonNull.INSTANCE);
+    fault.add("stepsRedone", JsonNull.INSTANCE);
+    fault.add("committedStepsLost", JsonNull.INSTANCE);
+    fault.addProperty("note", note);
   }
 
   private static void signal(Process process, String signal) throws Exception {
