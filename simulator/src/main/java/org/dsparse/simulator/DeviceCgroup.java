@@ -13,6 +13,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.dsparse.core.cli.UsageException;
+import org.dsparse.core.lab.KernelMemory;
 import org.dsparse.core.lab.LabProfile;
 
 /**
@@ -178,48 +179,16 @@ public final class DeviceCgroup implements AutoCloseable {
   /** How many processes of this group the kernel's OOM killer has killed. */
   public long oomKills() {
     try {
-      lastOomKills = oomKills(Files.readString(memory.resolve("memory.oom_control")));
+      lastOomKills = KernelMemory.oomKills(Files.readString(memory.resolve("memory.oom_control")));
     } catch (IOException e) {
       // The group is gone (closed): the last count read stands.
     }
     return lastOomKills;
   }
 
-  /** {@code oom_kill} of a {@code memory.oom_control} text (kernels before 4.13 lack it: 0). */
-  static long oomKills(String oomControl) {
-    for (String line : oomControl.split("\n")) {
-      String[] kv = line.trim().split("\\s+");
-      if (kv.length == 2 && kv[0].equals("oom_kill")) {
-        return Long.parseLong(kv[1]);
-      }
-    }
-    return 0;
-  }
-
-  /** {@code total_rss} (this group and below) of a {@code memory.stat} text, else {@code rss}. */
-  static long anonymousBytes(String memoryStat) {
-    long rss = -1;
-    for (String line : memoryStat.split("\n")) {
-      String[] kv = line.trim().split("\\s+");
-      if (kv.length != 2) {
-        continue;
-      }
-      if (kv[0].equals("total_rss")) {
-        return Long.parseLong(kv[1]);
-      }
-      if (kv[0].equals("rss")) {
-        rss = Long.parseLong(kv[1]);
-      }
-    }
-    if (rss < 0) {
-      throw new IllegalArgumentException("memory.stat has neither total_rss nor rss");
-    }
-    return rss;
-  }
-
   private void sample() {
     try {
-      long anonymous = anonymousBytes(Files.readString(memory.resolve("memory.stat")));
+      long anonymous = KernelMemory.anonymousBytes(Files.readString(memory.resolve("memory.stat")));
       peakAnonymous.accumulateAndGet(anonymous, Math::max);
     } catch (IOException | RuntimeException e) {
       // Between removal and cancellation; nothing to sample.

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.dsparse.core.cli.Flags;
 import org.dsparse.core.cli.UsageException;
+import org.dsparse.core.lab.KernelMemory;
 import org.dsparse.core.lab.MemoryRoom;
 
 /**
@@ -85,24 +86,16 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
     if (reserve < 0 || runtimeReserve < 0) {
       throw new UsageException("dsparse.device.memory-reserve and runtime-reserve must not be negative");
     }
-    java.util.OptionalLong limit;
-    long charged;
+    java.util.OptionalLong limit = java.util.OptionalLong.empty();
+    long charged = 0;
     try {
-      limit = MemoryRoom.cgroupLimit(Files.readString(Path.of("/proc/self/cgroup")), DeviceSettings::readCgroupFile);
-      charged = MemoryRoom.statusBytes(Files.readString(Path.of("/proc/self/status")), "RssAnon");
-    } catch (IOException | RuntimeException e) {
-      limit = java.util.OptionalLong.empty();
-      charged = 0;
+      KernelMemory.Snapshot self = KernelMemory.readSelf();
+      charged = self.rssAnonBytes();
+      limit = self.cgroup().map(KernelMemory.Cgroup::limitBytes).orElse(java.util.OptionalLong.empty());
+    } catch (java.io.UncheckedIOException e) {
+      // Not Linux: the machine's bound alone.
     }
-    return MemoryRoom.of(availableBytes(), reserve, limit, Math.max(0, charged), runtimeReserve);
-  }
-
-  private static String readCgroupFile(String relative) {
-    try {
-      return Files.readString(Path.of("/sys/fs/cgroup/memory" + relative));
-    } catch (IOException e) {
-      return null;
-    }
+    return MemoryRoom.of(availableBytes(), reserve, limit, charged, runtimeReserve);
   }
 
   /** MemAvailable from /proc/meminfo: what the machine can give without swapping. */

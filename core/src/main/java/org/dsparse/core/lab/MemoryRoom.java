@@ -40,36 +40,4 @@ public record MemoryRoom(long budgetBytes, String explanation) {
     return new MemoryRoom(budget, String.format(Locale.ROOT, "%d MiB: %s, less the runtime reserve of %d MiB",
         budget >> 20, why, runtimeReserveBytes >> 20));
   }
-
-  /**
-   * The limit of the memory cgroup a process is in, from its {@code /proc/self/cgroup} line for the
-   * {@code memory} controller and the files under {@code mount}: empty when it has none (the root
-   * group, or a limit at the kernel's "unlimited" value).
-   */
-  public static OptionalLong cgroupLimit(String procSelfCgroup, java.util.function.Function<String, String> readFile) {
-    for (String line : procSelfCgroup.split("\n")) {
-      String[] parts = line.split(":", 3);
-      if (parts.length == 3 && java.util.Arrays.asList(parts[1].split(",")).contains("memory")) {
-        String path = parts[2].trim();
-        String text = readFile.apply(path + "/memory.limit_in_bytes");
-        if (text == null) {
-          return OptionalLong.empty();
-        }
-        long limit = Long.parseLong(text.trim());
-        // Unlimited reads as the largest page-aligned long.
-        return limit >= (Long.MAX_VALUE >> 1) ? OptionalLong.empty() : OptionalLong.of(limit);
-      }
-    }
-    return OptionalLong.empty();
-  }
-
-  /** A {@code /proc/self/status} field in bytes ({@code RssAnon}, {@code VmRSS}), or -1 if absent. */
-  public static long statusBytes(String procSelfStatus, String field) {
-    for (String line : procSelfStatus.split("\n")) {
-      if (line.startsWith(field + ":")) {
-        return Long.parseLong(line.substring(field.length() + 1).trim().split("\\s+")[0]) * 1024;
-      }
-    }
-    return -1;
-  }
 }
