@@ -201,22 +201,30 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
     if (!names.add(deviceName)) {
       throw new UsageException(where + ".name = '" + deviceName + "': the name is used twice");
     }
-    String at = " (" + deviceName + ")";
+    String slowdownKey = key(d, where, "compute-slowdown", deviceName);
     double slowdown;
     try {
       slowdown = withDefaults.getDouble("compute-slowdown");
     } catch (ConfigException.WrongType e) {
-      throw new UsageException(where + ".compute-slowdown" + at + " = '" + withDefaults.getValue("compute-slowdown")
-          .unwrapped() + "': expected a number, at least 1");
+      throw new UsageException(slowdownKey + " = '" + withDefaults.getValue("compute-slowdown").unwrapped()
+          + "': expected a number, at least 1");
     }
     if (!(slowdown >= 1)) {
-      throw new UsageException(where + ".compute-slowdown" + at + " = " + slowdown + ": must be at least 1");
+      throw new UsageException(slowdownKey + " = " + slowdown + ": must be at least 1");
     }
-    DeviceProfile device = new DeviceProfile(deviceName, string(withDefaults, "budget", where + ".budget" + at),
-        slowdown, LinkRate.parse(where + ".link" + at, string(withDefaults, "link", where + ".link" + at)));
+    String budgetKey = key(d, where, "budget", deviceName);
+    String linkKey = key(d, where, "link", deviceName);
+    DeviceProfile device = new DeviceProfile(deviceName, string(withDefaults, "budget", budgetKey), slowdown,
+        LinkRate.parse(linkKey, string(withDefaults, "link", linkKey)));
     // A percentage resolves when the model is known; its form is checked now, before anything starts.
-    device.budgetBytes(1L << 30, where + ".budget" + at);
+    device.budgetBytes(1L << 30, budgetKey);
     return device;
+  }
+
+  /** Where a device's setting was written: its own entry, or device-defaults when it sets none. */
+  private static String key(Config device, String where, String key, String name) {
+    return device.hasPath(key) ? where + "." + key + " (" + name + ")"
+        : PATH + ".device-defaults." + key + " (for " + name + ")";
   }
 
   private static String string(Config c, String key, String where) {
