@@ -276,6 +276,30 @@ class BadInputCorpusTest {
     return cases;
   }
 
+  /** The other side: every experiment shipped under conf/ passes the checks that refuse the cases. */
+  @org.junit.jupiter.api.Test
+  void theShippedExperimentsRead() throws IOException {
+    List<Path> examples;
+    try (var files = Files.list(Path.of("..", "conf"))) {
+      examples = files.filter(p -> p.toString().endsWith(".conf")).sorted().toList();
+    }
+    int read = 0;
+    for (Path example : examples) {
+      if (!Files.readString(example).contains("dsparse.simulation")) {
+        continue;
+      }
+      com.typesafe.config.Config config = com.typesafe.config.ConfigFactory.parseFile(example.toFile())
+          .withFallback(com.typesafe.config.ConfigFactory.load()).resolve();
+      try {
+        SimulationConfig.read(config);
+        read++;
+      } catch (org.dsparse.core.cli.UsageException e) {
+        throw new AssertionError(example + ": " + e.getMessage(), e);
+      }
+    }
+    assertTrue(read >= 5, "found only " + read + " experiments under conf/");
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void badInputStopsWithOneLineNamingIt(Case input) throws Exception {
