@@ -261,9 +261,9 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
   }
 
   /** A variant or protocol starts where the job does: a starting checkpoint of its own would be dropped. */
-  private static void sameStart(String where, JobSpec spec, String initial) {
+  private static void sameStart(String key, JobSpec spec, String initial) {
     if (!spec.initialCheckpoint().equals(initial)) {
-      throw new UsageException(where + ".job.initial-checkpoint = '" + spec.initialCheckpoint() + "': every run of"
+      throw new UsageException(key + " = '" + spec.initialCheckpoint() + "': every run of"
           + " a setting starts from the same point (dsparse.job.initial-checkpoint, or the pre-trained checkpoint);"
           + " set it on dsparse.job instead");
     }
@@ -314,14 +314,15 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
       checkTiling("dsparse.job", job.spec(), names);
       List<Variant> variants = variants(root, c);
       for (int i = 0; i < variants.size(); i++) {
-        String where = PATH + ".variants[" + i + "] (" + variants.get(i).name() + ")";
-        sameStart(where, variants.get(i).spec(), initial);
-        checkTiling(where + ": dsparse.job", variants.get(i).spec(), names);
+        String where = PATH + ".variants[" + i + "]";
+        String variant = " (" + variants.get(i).name() + ")";
+        sameStart(where + ".job.initial-checkpoint" + variant, variants.get(i).spec(), initial);
+        checkTiling(where + variant + ": dsparse.job", variants.get(i).spec(), names);
       }
       List<JobSpec> protocols = protocols(root, c);
       for (int i = 0; i < protocols.size(); i++) {
         String where = PATH + ".protocols[" + i + "]";
-        sameStart(where, protocols.get(i), initial);
+        sameStart(where + ".job.initial-checkpoint", protocols.get(i), initial);
         checkTiling(where + ": dsparse.job", protocols.get(i), names);
       }
       return new SimulationConfig(name, c.getBoolean("processes"), List.copyOf(devices), List.copyOf(modes),
