@@ -128,6 +128,13 @@ public final class NodeMain {
     if (coordinatorOnly && !flags.has("job")) {
       throw new UsageException("submit needs --job FILE");
     }
+    if (coordinatorOnly && flags.has("data")) {
+      throw new UsageException("submit --data " + flags.get("data").get() + ": a submitting node reads no data of its"
+          + " own; the job's dataset is dsparse.job.data, a device's folder is start --data");
+    }
+    if (!coordinatorOnly) {
+      checkDataDir(config.getString("dsparse.device.data-dir"), flags.has("data"));
+    }
     JobConfig job = flags.has("job") ? JobConfig.read(config) : null;
     if (job != null) {
       JobFiles.check(job.spec());
@@ -156,6 +163,24 @@ public final class NodeMain {
       System.exit(succeeded ? 0 : 1);
     }
     awaitTermination(node);
+  }
+
+  /**
+   * A device's data folder must be there when it starts: a job reaches it only once the cluster has
+   * formed, and a missing folder would then fail the job of every device.
+   */
+  private static void checkDataDir(String dataDir, boolean fromFlag) {
+    if (dataDir.isEmpty()) {
+      return;
+    }
+    Path folder = Path.of(dataDir);
+    String named = fromFlag ? "--data " + dataDir : "dsparse.device.data-dir = '" + dataDir + "'";
+    if (!Files.exists(folder)) {
+      throw new UsageException(named + ": no such folder");
+    }
+    if (!Files.isDirectory(folder)) {
+      throw new UsageException(named + ": not a folder (name the folder that holds the dataset's files)");
+    }
   }
 
   /** How long a submitting node waits for the cluster before it gives up. */

@@ -140,6 +140,16 @@ class BadInputCorpusTest {
         "dsparse.job.data = \"fashion-mnist:" + dir.resolve("empty-data") + "\"")), "dsparse.job.data"));
     cases.add(new Case("resume from a missing directory", List.of("submit", "--job", job("resume",
         "dsparse.job.resume-from = \"/nonexistent-epoch-3\"")), "resume-from"));
+    // A device's data folder, checked when it starts, before it waits for the cluster.
+    cases.add(new Case("data folder missing", List.of("start", "--config", open, "--data", "/nonexistent/dir"),
+        "--data /nonexistent/dir: no such folder"));
+    cases.add(new Case("data folder a file", List.of("start", "--config", open, "--data", open), "--data " + open
+        + ": not a folder"));
+    cases.add(new Case("data folder in config missing", List.of("start", "--config", file("datadir.conf",
+        "dsparse.tls.enabled = off\ndsparse.device.data-dir = \"/nonexistent/data\"\n").toString()),
+        "dsparse.device.data-dir = '/nonexistent/data'"));
+    cases.add(new Case("data folder given to submit", List.of("submit", "--job", job("submitdata", ""), "--data",
+        dir.toString()), "submit --data"));
     // Certificates.
     cases.add(new Case("tls on without folder", List.of("start"), "dsparse.tls.dir"));
     cases.add(new Case("tls folder missing", List.of("start", "--tls", "/nonexistent-tls"), "/nonexistent-tls/tls.crt"));

@@ -34,7 +34,10 @@ public record DeviceProfile(String name, String budget, double computeSlowdown, 
     return budget.trim().equalsIgnoreCase(AUTO);
   }
 
-  /** The budget in bytes, resolving a percentage against {@code fullUpdateBytes}; 0 for {@link #AUTO}. */
+  /**
+   * The budget in bytes, resolving a percentage against {@code fullUpdateBytes}; 0 for {@link #AUTO}.
+   * {@code where} names the key and device in errors ({@code dsparse.simulation.devices[0].budget (a)}).
+   */
   public long budgetBytes(long fullUpdateBytes, String where) {
     String text = budget.trim();
     if (autoBudget()) {
@@ -45,10 +48,10 @@ public record DeviceProfile(String name, String budget, double computeSlowdown, 
       try {
         percent = Double.parseDouble(text.substring(0, text.length() - 1).trim());
       } catch (NumberFormatException e) {
-        throw new org.dsparse.core.cli.UsageException(where + ": budget '" + budget + "' is not a percentage");
+        throw new org.dsparse.core.cli.UsageException(where + ": '" + budget + "' is not a percentage (e.g. 40%) or a size (e.g. 64MiB)");
       }
       if (!(percent > 0)) {
-        throw new org.dsparse.core.cli.UsageException(where + ": budget '" + budget + "' must be positive");
+        throw new org.dsparse.core.cli.UsageException(where + ": percentage must be positive, got '" + budget + "'");
       }
       return Math.round(fullUpdateBytes * percent / 100);
     }

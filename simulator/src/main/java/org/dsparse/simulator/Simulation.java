@@ -248,7 +248,7 @@ public final class Simulation {
     List<Long> budgets = new ArrayList<>();
     for (int i = 0; i < simulation.devices().size(); i++) {
       DeviceProfile device = simulation.devices().get(i);
-      budgets.add(device.budgetBytes(fullUpdate, "dsparse.simulation.devices[" + i + "] (" + device.name() + ")"));
+      budgets.add(device.budgetBytes(fullUpdate, "dsparse.simulation.devices[" + i + "].budget (" + device.name() + ")"));
     }
     return budgets;
   }

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import org.dsparse.actors.job.JobConfig;
+import org.dsparse.actors.job.JobFiles;
 import org.dsparse.core.cli.UsageException;
 import org.dsparse.core.lab.LabProfile;
 import org.dsparse.core.lab.LabProfiles;
@@ -137,6 +138,34 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
   }
 
   /**
+   * The files the experiment names, checked as {@link JobFiles} checks a submitted job's, before
+   * anything starts: the job's dataset (both splits, read whole) and initial checkpoint, and the dataset
+   * of a variant or protocol that reads another one. Each problem is one {@link UsageException}.
+   */
+  public void checkFiles() {
+    JobFiles.check(job.spec());
+    Set<String> checked = new HashSet<>(Set.of(job.spec().data()));
+    for (int i = 0; i < variants.size(); i++) {
+      checkData(PATH + ".variants[" + i + "] (" + variants.get(i).name() + ")", variants.get(i).spec(), checked);
+    }
+    for (int i = 0; i < protocols.size(); i++) {
+      checkData(PATH + ".protocols[" + i + "]", protocols.get(i), checked);
+    }
+  }
+
+  private static void checkData(String where, JobSpec spec, Set<String> checked) {
+    if (!checked.add(spec.data())) {
+      return;
+    }
+    try {
+      // Its starting point is the job's, checked with the job.
+      JobFiles.check(spec.withInitialCheckpoint(""));
+    } catch (UsageException e) {
+      throw new UsageException(where + ": " + e.getMessage());
+    }
+  }
+
+  /**
    * Shaped links need one JVM per device, each on its own address. Checked when the experiment
    * starts, not in {@link #read}, because {@code --processes} may switch processes on after reading.
    */
@@ -163,23 +192,60 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
     }
   }
 
-  /**
-   * A device of the list. With {@code profile} the kernel holds its process to a board's RAM and CPU
-   * share (the lab): its budget is then what its process finds it has left, its link the board's unless
-   * it sets one, and it cannot also be slowed down in software.
-   */
-  private static DeviceProfile device(String where, String name, Config own, Config withDefaults, double slowdown) {
-    String profileName = withDefaults.getString("profile").trim();
-    if (profileName.isEmpty()) {
-      if (withDefaults.getString("budget").trim().equalsIgnoreCase(DeviceProfile.AUTO)) {
-        throw new UsageException(where + ".budget = auto (" + name + "): only a lab device (profile = ...) finds"
-            + " its own budget; give a size or a percentage");
-      }
-      return new DeviceProfile(name, withDefaults.getString("budget"), slowdown,
-          LinkRate.parse(where + ".link", withDefaults.getString("link")));
+  private static final Config REFERENCE = com.typesafe.config.ConfigFactory.defaultReference();
+  private static final Set<String> DEVICE_KEYS = Set.of("name", "budget", "compute-slowdown", "link", "profile");
+
+  /** One entry of {@code devices}: every error names the entry's key ({@code where.budget (name)}). */
+  private static DeviceProfile device(Config d, Config defaults, String where, Set<String> names) {
+    unknownKeys(d.root().keySet(), DEVICE_KEYS, where);
+    Config withDefaults = d.withFallback(defaults);
+    if (!withDefaults.hasPath("name")) {
+      throw new UsageException(where + ".name: missing; every device needs a unique name");
     }
-    LabProfile lab = LabProfiles.named(profileName, where + ".profile (" + name + ")");
-    if (own.hasPath("budget")) {
+    String deviceName = string(withDefaults, "name", where + ".name");
+    if (!deviceName.matches("[A-Za-z0-9_.-]+")) {
+      throw new UsageException(where + ".name = '" + deviceName + "': use letters, digits, '_', '.', '-'");
+    }
+    if (!names.add(deviceName)) {
+      throw new UsageException(where + ".name = '" + deviceName + "': the name is used twice");
+    }
+    String slowdownKey = key(d, where, "compute-slowdown", deviceName);
+    double slowdown;
+    try {
+      slowdown = withDefaults.getDouble("compute-slowdown");
+    } catch (ConfigException.WrongType e) {
+      throw new UsageException(slowdownKey + " = '" + withDefaults.getValue("compute-slowdown").unwrapped()
+          + "': expected a number, at least 1");
+    }
+    if (!(slowdown >= 1)) {
+      throw new UsageException(slowdownKey + " = " + slowdown + ": must be at least 1");
+    }
+    String budgetKey = key(d, where, "budget", deviceName);
+    String linkKey = key(d, where, "link", deviceName);
+    String profileName = string(withDefaults, "profile", key(d, where, "profile", deviceName)).trim();
+    if (!profileName.isEmpty()) {
+      return labDevice(d, where, deviceName, profileName, slowdown, linkKey);
+    }
+    if (string(withDefaults, "budget", budgetKey).trim().equalsIgnoreCase(DeviceProfile.AUTO)) {
+      throw new UsageException(budgetKey + " = auto: only a lab device (profile = ...) finds its own budget;"
+          + " give a size or a percentage");
+    }
+    DeviceProfile device = new DeviceProfile(deviceName, string(withDefaults, "budget", budgetKey), slowdown,
+        LinkRate.parse(linkKey, string(withDefaults, "link", linkKey)));
+    // A percentage resolves when the model is known; its form is checked now, before anything starts.
+    device.budgetBytes(1L << 30, budgetKey);
+    return device;
+  }
+
+  /**
+   * A device the kernel holds to a board's RAM and CPU share (the lab): its budget is what its process
+   * finds it has left, its link the board's unless it sets one, and it cannot also be slowed down in
+   * software.
+   */
+  private static DeviceProfile labDevice(Config d, String where, String name, String profileName, double slowdown,
+      String linkKey) {
+    LabProfile lab = LabProfiles.named(profileName, key(d, where, "profile", name));
+    if (d.hasPath("budget")) {
       throw new UsageException(where + ".budget (" + name + "): a lab device's budget is what its RAM leaves"
           + " after its JVM; drop budget, or drop profile = " + profileName);
     }
@@ -187,13 +253,61 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
       throw new UsageException(where + ".compute-slowdown (" + name + "): a lab device's speed is its CPU quota"
           + " (profile " + profileName + "); drop compute-slowdown");
     }
-    long link = own.hasPath("link") ? LinkRate.parse(where + ".link", own.getString("link")) : lab.linkBitsPerSecond();
+    long link = d.hasPath("link") ? LinkRate.parse(linkKey, d.getString("link")) : lab.linkBitsPerSecond();
     return new DeviceProfile(name, DeviceProfile.AUTO, 1, link, java.util.Optional.of(lab));
   }
 
   /** Whether any device runs under a lab profile (its own cgroups: needs processes and root). */
   public boolean anyLab() {
     return devices.stream().anyMatch(d -> d.lab().isPresent());
+  }
+
+  /** Where a device's setting was written: its own entry, or device-defaults when it sets none. */
+  private static String key(Config device, String where, String key, String name) {
+    return device.hasPath(key) ? where + "." + key + " (" + name + ")"
+        : PATH + ".device-defaults." + key + " (for " + name + ")";
+  }
+
+  private static String string(Config c, String key, String where) {
+    try {
+      return c.getString(key);
+    } catch (ConfigException.WrongType e) {
+      throw new UsageException(where + ": expected a single value, got " + c.getValue(key).valueType()
+          .name().toLowerCase(Locale.ROOT));
+    }
+  }
+
+  /** A key nobody reads is a setting that would be dropped unsaid (usually a misspelt one). */
+  private static void unknownKeys(Set<String> given, Set<String> known, String where) {
+    List<String> unknown = given.stream().filter(k -> !known.contains(k)).sorted().toList();
+    if (!unknown.isEmpty()) {
+      throw new UsageException(where + ": unknown key" + (unknown.size() > 1 ? "s " : " ") + String.join(", ", unknown)
+          + "; expected " + String.join(", ", known.stream().sorted().toList()));
+    }
+  }
+
+  /** Tile group members named in {@code job} must be devices of the experiment. */
+  private static void checkTiling(String where, JobSpec job, Set<String> devices) {
+    List<String> members = job.tiling().devices();
+    List<String> unknown = members.stream().filter(m -> !devices.contains(m)).toList();
+    if (!unknown.isEmpty()) {
+      throw new UsageException(where + ".tiling.devices = " + members + ": " + String.join(", ", unknown)
+          + (unknown.size() > 1 ? " are not devices" : " is not a device") + " of this simulation (devices: "
+          + String.join(", ", devices.stream().sorted().toList()) + ")");
+    }
+    if (members.isEmpty() && job.tiling().count() > devices.size()) {
+      throw new UsageException(where + ".tiling.count = " + job.tiling().count() + ": this simulation has only "
+          + devices.size() + " devices");
+    }
+  }
+
+  /** A variant or protocol starts where the job does: a starting checkpoint of its own would be dropped. */
+  private static void sameStart(String key, JobSpec spec, String initial) {
+    if (!spec.initialCheckpoint().equals(initial)) {
+      throw new UsageException(key + " = '" + spec.initialCheckpoint() + "': every run of"
+          + " a setting starts from the same point (dsparse.job.initial-checkpoint, or the pre-trained checkpoint);"
+          + " set it on dsparse.job instead");
+    }
   }
 
   public static SimulationConfig read(Config root) {
@@ -207,18 +321,10 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
       List<DeviceProfile> devices = new ArrayList<>();
       Set<String> names = new HashSet<>();
       int index = 0;
+      unknownKeys(c.root().keySet(), REFERENCE.getConfig(PATH).root().keySet(), PATH);
+      unknownKeys(c.getConfig("device-defaults").root().keySet(), DEVICE_KEYS, PATH + ".device-defaults");
       for (Config d : c.getConfigList("devices")) {
-        String where = PATH + ".devices[" + index++ + "]";
-        Config withDefaults = d.withFallback(c.getConfig("device-defaults"));
-        String deviceName = withDefaults.getString("name");
-        if (!names.add(deviceName)) {
-          throw new UsageException(where + ": device name '" + deviceName + "' is used twice");
-        }
-        double slowdown = withDefaults.getDouble("compute-slowdown");
-        if (!(slowdown >= 1)) {
-          throw new UsageException(where + ".compute-slowdown = " + slowdown + ": must be at least 1");
-        }
-        devices.add(device(where, deviceName, d, withDefaults, slowdown));
+        devices.add(device(d, c.getConfig("device-defaults"), PATH + ".devices[" + index++ + "]", names));
       }
       if (devices.isEmpty()) {
         throw new UsageException(PATH + ".devices is empty: an experiment needs at least one device");
@@ -239,10 +345,30 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
         throw new UsageException(PATH + ".pretrain.epochs = " + pretrainEpochs
             + " needs dsparse.job.held-out-fraction above 0: pre-training uses that share of the data");
       }
+      String initial = job.spec().initialCheckpoint();
+      if (pretrainEpochs > 0 && !initial.isEmpty()) {
+        // Pre-training makes the starting point: the user's checkpoint would be dropped unsaid.
+        throw new UsageException(PATH + ".pretrain.epochs = " + pretrainEpochs + " and dsparse.job.initial-checkpoint"
+            + " = '" + initial + "' cannot both be set: pre-training makes the runs' starting checkpoint, which would"
+            + " replace the file; set pretrain.epochs = 0 to start from the file, or remove initial-checkpoint");
+      }
+      checkTiling("dsparse.job", job.spec(), names);
+      List<Variant> variants = variants(root, c);
+      for (int i = 0; i < variants.size(); i++) {
+        String where = PATH + ".variants[" + i + "]";
+        String variant = " (" + variants.get(i).name() + ")";
+        sameStart(where + ".job.initial-checkpoint" + variant, variants.get(i).spec(), initial);
+        checkTiling(where + variant + ": dsparse.job", variants.get(i).spec(), names);
+      }
+      List<JobSpec> protocols = protocols(root, c);
+      for (int i = 0; i < protocols.size(); i++) {
+        String where = PATH + ".protocols[" + i + "]";
+        sameStart(where + ".job.initial-checkpoint", protocols.get(i), initial);
+        checkTiling(where + ": dsparse.job", protocols.get(i), names);
+      }
       return new SimulationConfig(name, c.getBoolean("processes"), List.copyOf(devices), List.copyOf(modes),
           pretrainEpochs, c.getDouble("pretrain.learning-rate"), c.getBoolean("scratch"),
-          variants(root, c), job.with(job.spec(), devices.size()), protocols(root, c),
-          timing(c));
+          variants, job.with(job.spec(), devices.size()), protocols, timing(c));
     } catch (ConfigException e) {
       throw new UsageException("simulation configuration: " + e.getMessage());
     }

@@ -80,6 +80,8 @@ public final class SimulatorMain {
     if (flags.has("processes")) {
       simulation = simulation.withProcesses(true);
     }
+    // Before any cluster, dashboard or pre-training: a broken file stops the run with one line.
+    simulation.checkFiles();
     if (simulation.needsShapedLinks()) {
       simulation.checkLinks();
       if (System.getenv(ShapedLinks.NAMESPACE_ENV) == null) {

@@ -134,7 +134,7 @@ class SimulationTest {
     UsageException e = assertThrows(UsageException.class, () -> SimulationConfig.read(config("""
         dsparse.simulation.devices = [ { name = a }, { name = a } ]
         """)));
-    assertTrue(e.getMessage().contains("'a' is used twice"), e.getMessage());
+    assertTrue(e.getMessage().contains("devices[1].name = 'a': the name is used twice"), e.getMessage());
     e = assertThrows(UsageException.class, () -> SimulationConfig.read(config("""
         dsparse.simulation.modes = [full, turbo]
         """)));

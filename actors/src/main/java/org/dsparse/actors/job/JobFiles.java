@@ -35,7 +35,7 @@ public final class JobFiles {
         if (split == Split.TEST) {
           test = images;
         }
-      } catch (IOException | RuntimeException e) {
+      } catch (RuntimeException e) {
         throw new UsageException("dsparse.job.data = '" + spec.data() + "': " + message(e));
       }
     }

@@ -18,6 +18,7 @@ import java.util.zip.ZipException;
 final class DataFileInput implements AutoCloseable {
   private static final int GZIP_MAGIC_1 = 0x1f;
   private static final int GZIP_MAGIC_2 = 0x8b;
+  private static final int FIRST_CHUNK = 1 << 20;
 
   private final InputStream in;
   private final String name;
@@ -65,8 +66,18 @@ final class DataFileInput implements AutoCloseable {
 
   /** Reads exactly {@code length} bytes; fewer means the file is truncated. */
   byte[] readFully(int length, String what) throws IOException {
-    byte[] bytes = new byte[length];
-    int read = readUpTo(bytes, length, what);
+    // Grown as the data comes: a header that lies about a huge size then costs what the file holds,
+    // not an array of the size it claims.
+    byte[] bytes = new byte[Math.min(length, FIRST_CHUNK)];
+    int read = 0;
+    while (true) {
+      int got = readUpTo(bytes, read, bytes.length - read, what);
+      read += got;
+      if (read < bytes.length || bytes.length == length) {
+        break;
+      }
+      bytes = java.util.Arrays.copyOf(bytes, (int) Math.min(length, 2L * bytes.length));
+    }
     if (read < length) {
       throw new DatasetFormatException(name, "truncated: expected " + length + " bytes of " + what
           + " at " + (gzipped ? "uncompressed " : "") + "offset " + (position - read) + ", found only " + read);
@@ -76,8 +87,12 @@ final class DataFileInput implements AutoCloseable {
 
   /** Reads up to {@code length} bytes, fewer only at the end of the data. */
   int readUpTo(byte[] into, int length, String what) throws IOException {
+    return readUpTo(into, 0, length, what);
+  }
+
+  private int readUpTo(byte[] into, int offset, int length, String what) throws IOException {
     try {
-      int read = in.readNBytes(into, 0, length);
+      int read = in.readNBytes(into, offset, length);
       position += read;
       return read;
     } catch (ZipException | EOFException e) {

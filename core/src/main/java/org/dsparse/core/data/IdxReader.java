@@ -41,6 +41,10 @@ public final class IdxReader {
     int count = readDimension(imageInput, "image count");
     int height = readDimension(imageInput, "image height");
     int width = readDimension(imageInput, "image width");
+    if (count == 0 || height == 0 || width == 0) {
+      throw new DatasetFormatException(imageInput.name(), "header declares " + count + " images of " + height + "x"
+          + width + " pixels: no data to train on");
+    }
     long pixelCount = (long) count * height * width;
     if (pixelCount > Integer.MAX_VALUE - 16) {
       throw new DatasetFormatException(imageInput.name(), "header declares " + count + " images of " + height + "x"

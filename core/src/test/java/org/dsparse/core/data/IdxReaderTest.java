@@ -154,4 +154,30 @@ class IdxReaderTest {
     assertMentions(failure(() -> IdxReader.read(images, labels, 10)),
         labels.toString(), "label 12 of item 4", "below 10");
   }
+
+  /** The header's count at offset 4 replaced. */
+  private void rewriteCount(int count) throws IOException {
+    byte[] bytes = Files.readAllBytes(images);
+    ByteBuffer.wrap(bytes).putInt(4, count);
+    Files.write(images, bytes);
+  }
+
+  @Test
+  void aHeaderOfNoImagesIsRefused() throws IOException {
+    write(false);
+    rewriteCount(0);
+    assertMentions(failure(() -> IdxReader.read(images, labels, 10)), images.toString(), "declares 0 images");
+  }
+
+  @Test
+  void aHeaderClaimingMillionsOfImagesCostsOnlyWhatTheFileHolds() throws IOException {
+    write(true);
+    Path plain = dir.resolve("plain-images");
+    IdxWriter.write(set, plain, dir.resolve("plain-labels"), false);
+    images = plain;
+    // 2.7e9 bytes would not fit one array; 2.5e6 images of 28x28 (1.96e9 bytes) would, if allocated.
+    rewriteCount(2_500_000);
+    assertMentions(failure(() -> IdxReader.read(images, labels, 10)), plain.toString(), "truncated",
+        "expected 1960000000 bytes", "found only " + 37 * 28 * 28);
+  }
 }

@@ -1,8 +1,12 @@
 package org.dsparse.training.data;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Path;
 import java.util.Locale;
+import org.dsparse.core.cli.UsageException;
+import org.dsparse.core.data.DatasetFormatException;
 import org.dsparse.core.data.DatasetKind;
 import org.dsparse.core.data.DatasetLocator;
 import org.dsparse.core.data.ImageSet;
@@ -13,13 +17,46 @@ import org.dsparse.core.data.Split;
  * Where training images come from, as written in configuration or on a command line:
  * {@code embedded} (the Fashion-MNIST subset in this jar), {@code fashion-mnist} (the installed
  * full dataset), or {@code fashion-mnist:<folder>} / {@code cifar10:<folder>} (files in a folder).
+ *
+ * <p>Every read of a dataset goes through {@link #load}: whoever reads (a job's submitter, a device,
+ * the simulator's pre-training), a missing folder or file, or a file that is not what it should be,
+ * is one {@link UsageException} naming the file and what is wrong with it.
  */
 public sealed interface DataSource {
   String FORMS = "embedded, fashion-mnist, fashion-mnist:<folder>, cifar10:<folder>";
 
   DatasetKind kind();
 
-  ImageSet load(Split split) throws IOException;
+  /**
+   * Reads one split. A folder without the dataset, a missing file or a file that is truncated,
+   * corrupt or inconsistent is a {@link UsageException} whose message names the file (or the
+   * folders tried) and the problem, on one line.
+   */
+  default ImageSet load(Split split) {
+    try {
+      return read(this, split);
+    } catch (DatasetFormatException | DatasetLocator.DatasetNotFoundException e) {
+      throw new UsageException(e.getMessage());
+    } catch (FileSystemException e) {
+      throw new UsageException(e.getFile() + ": cannot read it (" + (e.getReason() != null ? e.getReason()
+          : e.getClass().getSimpleName()) + ")");
+    } catch (IOException e) {
+      throw new UsageException(this + ": cannot read it (" + e.getMessage() + ")");
+    } catch (UncheckedIOException e) {
+      throw new UsageException(this + ": cannot read it (" + e.getCause().getMessage() + ")");
+    }
+  }
+
+  private static ImageSet read(DataSource source, Split split) throws IOException {
+    if (source instanceof Embedded) {
+      return EmbeddedFashionMnist.load(split);
+    }
+    if (source instanceof Installed installed) {
+      return installed.kind().load(DatasetLocator.standard().locateInstalled(installed.kind()), split);
+    }
+    Folder folder = (Folder) source;
+    return folder.kind().load(DatasetLocator.standard().locate(folder.kind(), folder.folder()), split);
+  }
 
   /** The published per-channel statistics of the dataset this source holds. */
   default Normalization normalization() {
@@ -34,11 +71,6 @@ public sealed interface DataSource {
     }
 
     @Override
-    public ImageSet load(Split split) throws IOException {
-      return EmbeddedFashionMnist.load(split);
-    }
-
-    @Override
     public String toString() {
       return "embedded";
     }
@@ -47,11 +79,6 @@ public sealed interface DataSource {
   /** A dataset installed by a system package, found by {@link DatasetLocator#standard()}. */
   record Installed(DatasetKind kind) implements DataSource {
     @Override
-    public ImageSet load(Split split) throws IOException {
-      return kind.load(DatasetLocator.standard().locateInstalled(kind), split);
-    }
-
-    @Override
     public String toString() {
       return name(kind);
     }
@@ -59,11 +86,6 @@ public sealed interface DataSource {
 
   /** A dataset's files in a folder the user named (or its conventional sub-folder). */
   record Folder(DatasetKind kind, Path folder) implements DataSource {
-    @Override
-    public ImageSet load(Split split) throws IOException {
-      return kind.load(DatasetLocator.standard().locate(kind, folder), split);
-    }
-
     @Override
     public String toString() {
       return name(kind) + ":" + folder;

@@ -35,7 +35,7 @@ public final class Pretraining {
         "seed=" + seed, "batch=" + batch, "optimizer=" + optimizer, "epochs=" + epochs);
     Path recipeFile = checkpoint.resolveSibling(checkpoint.getFileName() + ".recipe");
     Result earlier = reusable(checkpoint, recipeFile, recipe);
-    if (earlier != null) {
+    if (earlier != null && loads(modelName, source, seed, batch, checkpoint)) {
       return earlier;
     }
     Result made = train(modelName, source, heldOutFraction, seed, batch, optimizer, epochs, checkpoint);
@@ -60,6 +60,24 @@ public final class Pretraining {
     } catch (NumberFormatException | ArrayIndexOutOfBoundsException e) {
       return null; // an unreadable record: train again
     }
+  }
+
+  /**
+   * Whether the earlier checkpoint still loads into the model: one damaged since it was made is made
+   * again, rather than handed to every run that starts from it.
+   */
+  private static boolean loads(String modelName, DataSource source, long seed, int batch, Path checkpoint) {
+    return DjlThread.call(() -> {
+      ImageSet test = source.load(Split.TEST);
+      ImageSetDataset data = ImageSetDataset.builder().setImageSet(test).optNormalization(source.normalization())
+          .setSeededSampling(batch, seed).build();
+      try (LayeredModel model = Models.create(modelName, data.imageShape(), test.classes(), seed)) {
+        Checkpoint.load(model, checkpoint);
+        return true;
+      } catch (IOException e) {
+        return false;
+      }
+    });
   }
 
   private static Result train(String modelName, DataSource source, double heldOutFraction, long seed, int batch,

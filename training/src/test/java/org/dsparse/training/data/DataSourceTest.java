@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.dsparse.core.cli.UsageException;
 import org.dsparse.core.data.DatasetKind;
-import org.dsparse.core.data.DatasetLocator;
 import org.dsparse.core.data.IdxWriter;
 import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Split;
@@ -51,8 +51,18 @@ class DataSourceTest {
   @Test
   void folderWithoutTheDatasetSaysWhatIsMissing() {
     DataSource source = DataSource.parse("cifar10:" + dir, "test");
-    String message = assertThrows(DatasetLocator.DatasetNotFoundException.class, () -> source.load(Split.TRAIN))
-        .getMessage();
+    String message = assertThrows(UsageException.class, () -> source.load(Split.TRAIN)).getMessage();
     assertTrue(message.contains(dir + " (missing data_batch_1.bin[.gz]"), message);
+  }
+
+  @Test
+  void aBrokenFileIsOneUsageErrorNamingIt() throws IOException {
+    ImageSet test = EmbeddedFashionMnist.load(Split.TEST);
+    IdxWriter.write(test, dir.resolve("train-images-idx3-ubyte"), dir.resolve("train-labels-idx1-ubyte"), false);
+    IdxWriter.write(test, dir.resolve("t10k-images-idx3-ubyte"), dir.resolve("t10k-labels-idx1-ubyte"), false);
+    Files.write(dir.resolve("t10k-labels-idx1-ubyte"), new byte[] {0, 0, 8, 3, 0, 0, 0, 1});
+    DataSource source = DataSource.parse("fashion-mnist:" + dir, "test");
+    String message = assertThrows(UsageException.class, () -> source.load(Split.TEST)).getMessage();
+    assertTrue(message.startsWith(dir.resolve("t10k-labels-idx1-ubyte") + ": magic number 0x00000803"), message);
   }
 }

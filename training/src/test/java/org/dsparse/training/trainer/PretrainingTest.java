@@ -32,5 +32,12 @@ class PretrainingTest {
     Files.writeString(checkpoint.resolveSibling("pre.ckpt.recipe"), "garbage");
     assertFalse(Pretraining.run("small-cnn", data, 0.1, 8, 32, SGD, 1, checkpoint).reused(),
         "an unreadable recipe trains again");
+    assertTrue(Pretraining.run("small-cnn", data, 0.1, 8, 32, SGD, 1, checkpoint).reused());
+    byte[] bytes = Files.readAllBytes(checkpoint);
+    bytes[bytes.length / 2] ^= 0x5a;
+    Files.write(checkpoint, bytes);
+    assertFalse(Pretraining.run("small-cnn", data, 0.1, 8, 32, SGD, 1, checkpoint).reused(),
+        "a checkpoint damaged since it was made is made again");
+    assertTrue(Pretraining.run("small-cnn", data, 0.1, 8, 32, SGD, 1, checkpoint).reused());
   }
 }
