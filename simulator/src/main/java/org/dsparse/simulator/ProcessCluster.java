@@ -44,15 +44,6 @@ final class ProcessCluster implements AutoCloseable {
   private final String lab;
   private Map<String, LabMeasure> labMeasures = Map.of();
 
-  /**
-   * What the kernel charged a lab device's process while the cluster lived.
-   *
-   * @param peakAnonymousBytes the peak of its cgroup's anonymous memory (sampled)
-   * @param oomKilled whether the kernel's OOM killer killed a process of its cgroup
-   */
-  record LabMeasure(String device, String profile, long memoryLimitBytes, double cpuCores, long peakAnonymousBytes,
-      boolean oomKilled) {}
-
   private ProcessCluster(DsparseNode coordinator, List<Process> children, ShapedLinks links,
       Map<String, Long> linkBytesAtStart, Map<String, DeviceCgroup> cgroups, String lab) {
     this.coordinator = coordinator;
@@ -87,7 +78,7 @@ final class ProcessCluster implements AutoCloseable {
         if (cgroup != null) {
           cgroups.put(device.name(), cgroup);
         }
-        Process child = launch(device, budgets.get(i), coordinator.address(), host, cgroup);
+        Process child = launch(device, budgets.get(i), coordinator.address(), host, cgroup, base);
         children.add(child);
         ready.add(readyLine(child, device.name()));
         if (cgroup != null) {
@@ -118,13 +109,15 @@ final class ProcessCluster implements AutoCloseable {
     }
   }
 
+  private static final String FAILURE_DETECTOR_PAUSE = "pekko.cluster.failure-detector.acceptable-heartbeat-pause";
   private static final java.util.concurrent.atomic.AtomicInteger LABS = new java.util.concurrent.atomic.AtomicInteger();
 
   /**
    * A lab device's JVM takes the settings a node chooses from its RAM ({@link JvmSizing}) and finds its
    * own budget; the others a fixed, pre-touched heap and the budget given.
    */
-  private static Process launch(DeviceProfile device, long budget, String seed, String host, DeviceCgroup cgroup) {
+  private static Process launch(DeviceProfile device, long budget, String seed, String host, DeviceCgroup cgroup,
+      Config base) {
     List<String> args = List.of("--name", device.name(), "--budget", cgroup == null ? Long.toString(budget)
         : DeviceProfile.AUTO, "--seed", seed, "--compute-slowdown", Double.toString(device.computeSlowdown()),
         "--host", host);
@@ -133,7 +126,11 @@ final class ProcessCluster implements AutoCloseable {
       builder = MeasuredJvm.builder(CHILD_HEAP, DeviceProcess.class, args);
     } else {
       JvmSizing sizing = JvmSizing.forRam(cgroup.profile().memoryLimitBytes());
-      builder = MeasuredJvm.builder(sizing.options(), DeviceProcess.class, args);
+      List<String> options = new ArrayList<>(sizing.options());
+      // Every node of a cluster must judge heartbeats alike: a device whose whole process shares a
+      // fraction of a core sends them late while it trains (conf/lab-default.conf says how late).
+      options.add("-D" + FAILURE_DETECTOR_PAUSE + "=" + base.getString(FAILURE_DETECTOR_PAUSE));
+      builder = MeasuredJvm.builder(options, DeviceProcess.class, args);
       builder.command(cgroup.wrap(builder.command()));
       System.err.println("[" + device.name() + "] lab profile " + cgroup.profile().describe() + "; JVM: "
           + sizing.describe());
@@ -152,6 +149,22 @@ final class ProcessCluster implements AutoCloseable {
           + (cgroup.profile().memoryLimitBytes() >> 20) + " MiB (" + cgroup.profile().name() + "), exit code "
           + gone.exitValue());
     }
+  }
+
+  /**
+   * {@code reason} with the OOM kills of the lab devices it names, so that a job failed by a lost device
+   * says that the kernel killed it at its limit.
+   */
+  String withOomKills(String reason) {
+    StringBuilder out = new StringBuilder(reason);
+    cgroups.forEach((name, cgroup) -> {
+      if (cgroup.oomKills() > 0 && reason.contains("device " + name + " ")) {
+        out.append("; device ").append(name).append(" was killed by the kernel's OOM killer at its limit of ")
+            .append(cgroup.profile().memoryLimitBytes() >> 20).append(" MiB (").append(cgroup.profile().name())
+            .append(')');
+      }
+    });
+    return out.toString();
   }
 
   /** What the kernel charged each lab device; filled when the cluster closes, empty without a lab. */

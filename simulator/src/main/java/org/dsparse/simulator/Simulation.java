@@ -45,6 +45,8 @@ public final class Simulation {
   private final Consumer<JobEvent> watcher;
   /** Per job id, the bytes each device received on its shaped link during the job (tc's counters). */
   private final Map<String, Map<String, Long>> linkBytesByJob = new LinkedHashMap<>();
+  /** Per job id, what the kernel charged each lab device (failed jobs too). */
+  private final Map<String, Map<String, LabMeasure>> labByJob = new LinkedHashMap<>();
 
   public Simulation(SimulationConfig simulation, Config config, Path workDir, Consumer<String> log) {
     this(simulation, config, workDir, log, event -> {});
@@ -96,7 +98,7 @@ public final class Simulation {
    */
   public record Outcome(List<Long> budgets, long fullUpdatePredictedBytes, Pretraining.Result pretrain,
       List<SettingResult> settings, Map<String, JobReport> variants, List<SettingResult> timings,
-      Map<String, Map<String, Long>> linkBytesByJob) {}
+      Map<String, Map<String, Long>> linkBytesByJob, Map<String, Map<String, LabMeasure>> labByJob) {}
 
   /**
    * Runs the experiment. With shaped links it must run in a network namespace of its own, as
@@ -160,7 +162,8 @@ public final class Simulation {
         timings.add(SettingResult.medianOf(repeats));
       }
     }
-    return new Outcome(budgets, fullUpdatePredictedBytes(job, config), pretrain, settings, variants, timings, Map.copyOf(linkBytesByJob));
+    return new Outcome(budgets, fullUpdatePredictedBytes(job, config), pretrain, settings, variants, timings,
+        Map.copyOf(linkBytesByJob), Map.copyOf(labByJob));
   }
 
   /** Both modes under every protocol, from {@code checkpoint} (empty: a fresh model). */
@@ -206,9 +209,12 @@ public final class Simulation {
         ProcessCluster cluster = ProcessCluster.start(config, devices, budgets, JOIN_TIMEOUT, links);
         try {
           return await(cluster.coordinator(), job, progress);
+        } catch (SimulationFailedException e) {
+          throw new SimulationFailedException(cluster.withOomKills(e.getMessage()));
         } finally {
           cluster.close();
           recordLinkBytes(job.spec().jobId(), cluster.linkBytesReceived());
+          recordLab(job.spec().jobId(), cluster.labMeasures());
         }
       }
     }
@@ -221,6 +227,23 @@ public final class Simulation {
     try (LocalCluster cluster = LocalCluster.start(config, members, JOIN_TIMEOUT)) {
       return await(cluster.node(0), job, progress);
     }
+  }
+
+  private void recordLab(String jobId, Map<String, LabMeasure> measures) {
+    if (measures.isEmpty()) {
+      return;
+    }
+    labByJob.put(jobId, Map.copyOf(measures));
+    StringBuilder line = new StringBuilder(jobId + ": kernel-charged peak (anonymous memory) per lab device:");
+    measures.values().forEach(m -> line.append(' ').append(m.device()).append(' ')
+        .append(m.peakAnonymousBytes() >> 20).append('/').append(m.memoryLimitBytes() >> 20).append(" MiB")
+        .append(m.oomKilled() ? " OOM-KILLED" : "").append(','));
+    log.accept(line.substring(0, line.length() - 1));
+  }
+
+  /** What the kernel charged each lab device in job {@code jobId}; empty when it ran no lab device. */
+  public Map<String, LabMeasure> labMeasures(String jobId) {
+    return labByJob.getOrDefault(jobId, Map.of());
   }
 
   private void recordLinkBytes(String jobId, Map<String, Long> received) {

@@ -222,9 +222,14 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
     }
     String budgetKey = key(d, where, "budget", deviceName);
     String linkKey = key(d, where, "link", deviceName);
-    String profileName = string(withDefaults, "profile", key(d, where, "profile", deviceName)).trim();
+    String profileKey = key(d, where, "profile", deviceName);
+    if (withDefaults.getValue("profile").valueType() == com.typesafe.config.ConfigValueType.OBJECT) {
+      return labDevice(d, where, deviceName, customProfile(withDefaults.getConfig("profile"), profileKey, deviceName),
+          slowdown, linkKey);
+    }
+    String profileName = string(withDefaults, "profile", profileKey).trim();
     if (!profileName.isEmpty()) {
-      return labDevice(d, where, deviceName, profileName, slowdown, linkKey);
+      return labDevice(d, where, deviceName, LabProfiles.named(profileName, profileKey), slowdown, linkKey);
     }
     if (string(withDefaults, "budget", budgetKey).trim().equalsIgnoreCase(DeviceProfile.AUTO)) {
       throw new UsageException(budgetKey + " = auto: only a lab device (profile = ...) finds its own budget;"
@@ -242,9 +247,9 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
    * finds it has left, its link the board's unless it sets one, and it cannot also be slowed down in
    * software.
    */
-  private static DeviceProfile labDevice(Config d, String where, String name, String profileName, double slowdown,
+  private static DeviceProfile labDevice(Config d, String where, String name, LabProfile lab, double slowdown,
       String linkKey) {
-    LabProfile lab = LabProfiles.named(profileName, key(d, where, "profile", name));
+    String profileName = lab.name();
     if (d.hasPath("budget")) {
       throw new UsageException(where + ".budget (" + name + "): a lab device's budget is what its RAM leaves"
           + " after its JVM; drop budget, or drop profile = " + profileName);
@@ -255,6 +260,37 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
     }
     long link = d.hasPath("link") ? LinkRate.parse(linkKey, d.getString("link")) : lab.linkBitsPerSecond();
     return new DeviceProfile(name, DeviceProfile.AUTO, 1, link, java.util.Optional.of(lab));
+  }
+
+  private static final Set<String> PROFILE_KEYS = Set.of("memory", "cpu", "link");
+
+  /**
+   * A board of the user's own: {@code profile { memory = 512MiB, cpu = 0.3, link = 50mbit }} (memory:
+   * the whole process's limit; cpu: its share of a core; link: as device links are written).
+   */
+  private static LabProfile customProfile(Config p, String where, String device) {
+    unknownKeys(p.root().keySet(), PROFILE_KEYS, where);
+    for (String key : PROFILE_KEYS) {
+      if (!p.hasPath(key)) {
+        throw new UsageException(where + "." + key + ": missing; a profile of your own gives memory, cpu and link");
+      }
+    }
+    long memory = org.dsparse.core.cli.Flags.parseBytes(where + ".memory", p.getString("memory"));
+    double cpu;
+    try {
+      cpu = p.getDouble("cpu");
+    } catch (ConfigException.WrongType e) {
+      throw new UsageException(where + ".cpu = '" + p.getValue("cpu").unwrapped() + "': expected a share of a core");
+    }
+    if (!(cpu >= 0.01 && cpu <= 64)) {
+      throw new UsageException(where + ".cpu = " + cpu + ": a share of a core between 0.01 and 64");
+    }
+    if (memory < (256L << 20)) {
+      throw new UsageException(where + ".memory = " + p.getString("memory") + ": below 256 MiB no JVM of a device"
+          + " starts (heap " + (org.dsparse.core.lab.JvmSizing.MIN_HEAP >> 20) + " MiB, Pekko, PyTorch)");
+    }
+    long link = LinkRate.parse(where + ".link", p.getString("link"));
+    return new LabProfile(device + "-own", "a board of the user's", memory, cpu, link, cpu / LabProfiles.CORES_PER_SPEED);
   }
 
   /** Whether any device runs under a lab profile (its own cgroups: needs processes and root). */

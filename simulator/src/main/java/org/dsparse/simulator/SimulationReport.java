@@ -311,11 +311,21 @@ public final class SimulationReport {
     m.addProperty("payloadBytesPerStepPerDevice",
         report.devices().stream().mapToDouble(JobReport.DeviceReport::bytesPerStep).average().orElse(0));
     JsonArray devices = new JsonArray();
+    Map<String, LabMeasure> lab = outcome.labByJob().getOrDefault(report.spec().jobId(), Map.of());
     for (JobReport.DeviceReport d : report.devices()) {
       JsonObject device = new JsonObject();
       device.addProperty("name", d.name());
       device.addProperty("measuredBytes", d.measuredBytes());
       device.addProperty("predictedBytes", d.predictedBytes());
+      LabMeasure kernel = lab.get(d.name());
+      if (kernel != null) {
+        // The whole process as the kernel charged it (anonymous memory of its cgroup), and as predicted.
+        device.addProperty("profile", kernel.profile());
+        device.addProperty("memoryLimitBytes", kernel.memoryLimitBytes());
+        device.addProperty("peakBytes", kernel.peakAnonymousBytes());
+        device.addProperty("predictedProcessBytes", kernel.predictedProcessBytes(d.budgetBytes(), d.predictedBytes()));
+        device.addProperty("oomKilled", kernel.oomKilled());
+      }
       device.addProperty("updatedLayers", d.updatedLayers());
       device.addProperty("aggMillisPerStep", d.aggMillisPerStep());
       device.addProperty("wireBytesPerStep", d.wireBytesPerStep());

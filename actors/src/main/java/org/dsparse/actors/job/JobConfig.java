@@ -78,7 +78,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       JobSpec.PlannerKnobs knobs = new JobSpec.PlannerKnobs(strategy,
           nonNegative(p, "communication-weight"), nonNegative(p, "memory-weight"), importance, p.getBytes("link-bandwidth"),
           p.getDuration("hop-latency").toNanos() / 1e9, p.getBoolean("channel-splits"),
-          nonNegativeInt(c, "planner.shared-tail-layers"));
+          nonNegativeInt(c, "planner.shared-tail-layers"), p.getBoolean("memory-check"));
       JobSpec spec = new JobSpec(
           c.getString("id"), jobMode, model, data, partition, fraction(c, "held-out-fraction"),
           positive(c, "batch"), nonNegativeInt(c, "frozen-prefix-micro-batch"), positive(c, "upsample"),

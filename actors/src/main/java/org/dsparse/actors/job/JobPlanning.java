@@ -224,6 +224,9 @@ public final class JobPlanning {
     List<GroupPlan.Slice> all = IntStream.range(0, names.size())
         .mapToObj(i -> GroupPlan.Slice.whole(i, model.layer(i).outputChannels())).toList();
     long peak = memory.fullUpdateBytes(spec.batch(), optimizer);
+    if (spec.planner().memoryCheck()) {
+      checkFits(spec, devices, peak);
+    }
     Map<String, Assignment> assignments = new LinkedHashMap<>();
     Table table = new Table("device", "budget MiB", "updated layers", "predicted MiB");
     for (DeviceInfo d : devices) {
@@ -235,6 +238,40 @@ public final class JobPlanning {
     return new PlannedJob(assignments, List.of(everything), names, peak,
         "full update (data-parallel): one AllReduce of all " + names.size() + " layers among "
             + devices.size() + " devices\n" + table);
+  }
+
+  /**
+   * Refuses the full update when its predicted peak exceeds a device's budget: one line naming the
+   * device that lacks the most, and by how much (a job that starts anyway ends at that device's limit,
+   * killed by its kernel, or not at all).
+   */
+  static void checkFits(JobSpec spec, List<DeviceInfo> devices, long peak) {
+    List<DeviceInfo> short_ = devices.stream().filter(d -> d.budgetBytes() < peak)
+        .sorted(java.util.Comparator.comparingLong(DeviceInfo::budgetBytes).thenComparing(DeviceInfo::name)).toList();
+    if (short_.isEmpty()) {
+      return;
+    }
+    DeviceInfo worst = short_.get(0);
+    String others = short_.size() == 1 ? "" : " (also short: " + String.join(", ", short_.subList(1, short_.size())
+        .stream().map(DeviceInfo::name).toList()) + ")";
+    throw new PlanRefused(worst.name(), String.format(java.util.Locale.ROOT,
+        "the full update does not fit device %s: it needs %.1f MiB, the device has %.1f MiB (%.1f MiB short)%s;"
+            + " use mode dsparse, or planner.memory-check = off to run it anyway", worst.name(), peak / 1048576.0,
+        worst.budgetBytes() / 1048576.0, (peak - worst.budgetBytes()) / 1048576.0, others));
+  }
+
+  /** A plan refused before any device trains, naming the device it does not fit. */
+  public static final class PlanRefused extends IllegalArgumentException {
+    private final String device;
+
+    PlanRefused(String device, String message) {
+      super(message);
+      this.device = device;
+    }
+
+    public String device() {
+      return device;
+    }
   }
 
   private static GroupPlan group(JobSpec spec, String id, List<GroupPlan.Slice> slices, List<String> updaters,

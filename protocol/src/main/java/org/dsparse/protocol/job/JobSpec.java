@@ -104,9 +104,12 @@ public record JobSpec(
    * @param hopLatencySeconds the same
    * @param channelSplits whether the planner may split a layer's output channels between process groups
    * @param sharedTailLayers the shared-tail strategy's tail length, 0 to let the planner choose
+   * @param memoryCheck whether a plan that gives a device more than its budget is refused (off: it runs,
+   *     and the device's own limit decides, as a measurement of what happens)
    */
   public record PlannerKnobs(String strategy, double communicationWeight, double memoryWeight, String importance,
-      double linkBytesPerSecond, double hopLatencySeconds, boolean channelSplits, int sharedTailLayers) implements ControlMessage {}
+      double linkBytesPerSecond, double hopLatencySeconds, boolean channelSplits, int sharedTailLayers,
+      boolean memoryCheck) implements ControlMessage {}
 
   /**
    * Communication overlapped with computation: the backward is cut at layer boundaries into
