@@ -86,7 +86,9 @@ final class SizedJvm {
     for (String option : sizing.options()) {
       Optional<String> yours = jvm.inputArguments().stream().filter(a -> key(a).equals(key(option))).findFirst();
       if (yours.isPresent()) {
-        yoursKept.add(yours.get());
+        if (!yours.get().equals(option)) {
+          yoursKept.add(yours.get());
+        }
       } else {
         ours.add(option);
       }

@@ -95,9 +95,10 @@ class SizedJvmTest {
   @Test
   void theUsersOwnOptionsReplaceOursAndAreNamed() {
     var relaunch = assertInstanceOf(SizedJvm.Relaunch.class, SizedJvm.decide(null, null,
-        jvm(List.of("-XX:+UseG1GC", "-Xss1m"), false), TWO_GIB, null, ARGS));
+        jvm(List.of("-XX:+UseG1GC", "-Xss1m", "-XX:TieredStopAtLevel=1"), false), TWO_GIB, null, ARGS));
     assertTrue(!relaunch.command().contains("-XX:+UseSerialGC") && !relaunch.command().contains("-Xss512k")
         && relaunch.command().contains("-XX:+UseG1GC"), relaunch.command().toString());
+    assertEquals(1, relaunch.command().stream().filter(o -> o.startsWith("-XX:TieredStopAtLevel")).count());
     assertTrue(relaunch.line().endsWith("; yours kept: -XX:+UseG1GC -Xss1m; restarting in it (--jvm as-is keeps"
         + " this one)"), relaunch.line());
   }
