@@ -77,6 +77,12 @@ final class SizedJvm {
     if (debugger.isPresent()) {
       return new Keep(kept + "a debugger is attached (" + debugger.get() + ")");
     }
+    String executable = Path.of(jvm.javaCommand().get(0)).getFileName().toString();
+    if (jvm.javaCommand().size() == 1 && executable.startsWith("qemu-")) {
+      // Under user-mode emulation this process is the emulator, which cannot start a JVM by itself.
+      return new Keep(kept + "it runs under " + executable + "; -D" + MeasuredJvm.JVM_COMMAND_PROPERTY + "=\""
+          + executable + " JAVA\" lets it restart sized");
+    }
     if (ram == null) {
       return new Keep(kept + "cannot tell this machine's RAM (" + ramProblem + ")");
     }

@@ -55,6 +55,13 @@ class SizedJvmTest {
   }
 
   @Test
+  void anEmulatedJvmWithoutItsCommandIsKept() {
+    var qemu = new SizedJvm.ThisJvm(List.of("/usr/bin/qemu-aarch64-static"), List.of(), "cp", "Main", false, 1L << 30);
+    var keep = assertInstanceOf(SizedJvm.Keep.class, SizedJvm.decide(null, null, qemu, TWO_GIB, null, ARGS));
+    assertTrue(keep.line().contains("it runs under qemu-aarch64-static; -Ddsparse.jvm.command="), keep.line());
+  }
+
+  @Test
   void aHeapOfTheUsersKeepsTheJvm() {
     for (String heap : List.of("-Xmx2g", "-Xms300m", "-XX:MaxRAMPercentage=50")) {
       var keep = assertInstanceOf(SizedJvm.Keep.class, SizedJvm.decide(null, null, jvm(List.of("-Dx=1", heap), false),
