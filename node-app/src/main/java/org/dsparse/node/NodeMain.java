@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -50,21 +51,38 @@ public final class NodeMain {
         --job FILE           with start: also submit this job once the cluster has its devices
         --resume DIR         with the job: continue it from one epoch's checkpoints, checkpoint-dir/JOB/epoch-N
                              (each device reads its own file there); or --resume devices: from the last
-                             committed step the job's devices hold, after the node that submitted it was lost""";
+                             committed step the job's devices hold, after the node that submitted it was lost
+        --jvm as-is|sized    with start: sized (the default) restarts node-app once in a JVM chosen from the
+                             device's RAM (the smaller of MemTotal and its cgroup limit): fixed pre-touched
+                             heap, C1 only, serial GC; as-is (or DSPARSE_JVM=as-is) keeps the JVM as started.
+                             A JVM started with -Xmx, -Xms or -XX:MaxRAMPercentage is kept as it is""";
+
+  /** The flags of {@code submit}; {@code start} also takes {@code --jvm}. */
+  static final Set<String> FLAGS = Set.of("config", "seed-nodes", "bind", "port", "name", "budget", "data", "job",
+      "resume", "tls");
+  static final Set<String> START_FLAGS = union(FLAGS, SizedJvm.FLAG);
 
   private NodeMain() {}
 
   public static void main(String[] args) {
-    // Logging starts here, on one thread: actor systems that start at once would otherwise log while
-    // SLF4J initializes, which makes it print a warning about replayed calls.
-    org.slf4j.LoggerFactory.getILoggerFactory();
-    org.dsparse.training.trainer.DjlDefaults.apply();
     String command = args.length > 0 && !args[0].startsWith("--") ? args[0] : "start";
     String[] rest = args.length > 0 && !args[0].startsWith("--") ? Arrays.copyOfRange(args, 1, args.length) : args;
     if (args.length == 1 && (args[0].equals("--version") || args[0].equals("version"))) {
       System.out.println(org.dsparse.core.cli.Version.of("node-app", NodeMain.class));
       return;
     }
+    if (command.equals("start")) {
+      try {
+        sizeJvm(args, rest);
+      } catch (UsageException e) {
+        System.err.println("node-app: " + e.getMessage());
+        System.exit(2);
+      }
+    }
+    // Logging starts here, on one thread: actor systems that start at once would otherwise log while
+    // SLF4J initializes, which makes it print a warning about replayed calls.
+    org.slf4j.LoggerFactory.getILoggerFactory();
+    org.dsparse.training.trainer.DjlDefaults.apply();
     try {
       switch (command) {
         case "start" -> start(rest, false);
@@ -85,12 +103,60 @@ public final class NodeMain {
   }
 
   /**
+   * Before {@code start} does anything: runs it again in a JVM sized for this device unless this one
+   * is sized already or the user keeps it (see {@link SizedJvm}); exits with the sized JVM's code.
+   * The flags are checked first, so a mistyped one is one line from this JVM, not one from each.
+   */
+  private static void sizeJvm(String[] args, String[] rest) {
+    Flags flags = Flags.parse("start", rest, START_FLAGS, Set.of("help"));
+    if (flags.has("help")) {
+      return;
+    }
+    SizedJvm.Ram ram = null;
+    String ramProblem = null;
+    try {
+      ram = SizedJvm.ram();
+    } catch (RuntimeException e) {
+      ramProblem = e.getMessage();
+    }
+    if (ram == null && ramProblem == null) {
+      ramProblem = "no /proc/meminfo";
+    }
+    SizedJvm.Decision decision = SizedJvm.decide(flags.get(SizedJvm.FLAG).orElse(null), System.getenv(SizedJvm.ENV),
+        SizedJvm.current(NodeMain.class), ram, ramProblem, List.of(args));
+    if (decision instanceof SizedJvm.Keep keep) {
+      if (keep.line() != null) {
+        System.err.println(keep.line());
+      }
+    } else if (decision instanceof SizedJvm.Relaunch relaunch) {
+      System.err.println(relaunch.line());
+      System.exit(SizedJvm.run(relaunch.command()));
+    }
+  }
+
+  private static Set<String> union(Set<String> set, String more) {
+    Set<String> all = new java.util.HashSet<>(set);
+    all.add(more);
+    return Set.copyOf(all);
+  }
+
+  /** This JVM's maximum heap as set ({@code MaxHeapSize}: {@code -Xmx}), in MiB. */
+  static long heapMib() {
+    try {
+      var hotspot = ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+      return Long.parseLong(hotspot.getVMOption("MaxHeapSize").getValue()) >> 20;
+    } catch (RuntimeException | LinkageError e) {
+      return Runtime.getRuntime().maxMemory() >> 20;
+    }
+  }
+
+  /**
    * Starts a node: a device, or with {@code coordinatorOnly} a node that only submits the job and
    * exits when it ends.
    */
   static void start(String[] args, boolean coordinatorOnly) {
-    Flags flags = Flags.parse(coordinatorOnly ? "submit" : "start", args,
-        Set.of("config", "seed-nodes", "bind", "port", "name", "budget", "data", "job", "resume", "tls"), Set.of("help"));
+    Flags flags = Flags.parse(coordinatorOnly ? "submit" : "start", args, coordinatorOnly ? FLAGS : START_FLAGS,
+        Set.of("help"));
     if (flags.has("help")) {
       System.out.println(USAGE);
       return;
@@ -145,6 +211,7 @@ public final class NodeMain {
     int metricsPort = org.dsparse.actors.node.NodeMetrics.get(node.system()).port();
     System.err.println("node " + node.address() + " is up"
         + node.device().map(d -> ", device " + d.name() + " with " + (d.budgetBytes() >> 20) + " MiB").orElse("")
+        + ", heap " + heapMib() + " MiB"
         + (metricsPort > 0 ? ", metrics at http://" + host + ":" + metricsPort + "/metrics" : "")
         // Another node of this machine has the default port: the operator's scrape config needs this one.
         + (metricsPort > 0 && configuredMetricsPort > 0 && metricsPort != configuredMetricsPort

@@ -29,6 +29,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class BadInputCorpusTest {
+  /**
+   * The JVMs run as node-app's sized JVM does, so that {@code start} does not start itself again in a
+   * larger one (SizedJvmTest checks that) and the only {@code node-app:} line is the error.
+   */
+  private static final String SIZED = "-D" + org.dsparse.core.lab.JvmSizing.CHOSEN_PROPERTY + "=true";
   private static final Pattern STACK_TRACE = Pattern.compile("(?m)^\\s+at \\S+\\(|^Caused by: |^Exception in thread ");
 
   @TempDir
@@ -88,6 +93,8 @@ class BadInputCorpusTest {
     cases.add(new Case("budget not a size", List.of("start", "--config", open, "--budget", "lots"), "memory-budget"));
     cases.add(new Case("seed without port", List.of("start", "--seed-nodes", "pi4"), "'pi4' is not host:port"));
     cases.add(new Case("flag without value", List.of("start", "--name"), "--name"));
+    cases.add(new Case("jvm choice unknown", List.of("start", "--jvm", "big"), "--jvm 'big': expected sized"));
+    cases.add(new Case("jvm flag given to submit", List.of("submit", "--jvm", "as-is"), "submit: unknown flag --jvm"));
     cases.add(new Case("unknown command", List.of("frobnicate"), "unknown command 'frobnicate'"));
     cases.add(new Case("submit without job", List.of("submit", "--config", open), "submit needs --job"));
     cases.add(new Case("resume without job", List.of("start", "--resume", "x"), "--resume needs --job"));
@@ -177,7 +184,7 @@ class BadInputCorpusTest {
     String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
         "-Dlogback.configurationFile=" + Path.of("..", ".mvn", "logback-test.xml").toAbsolutePath().normalize(),
-        "-cp", classpath, NodeMain.class.getName()));
+        SIZED, "-cp", classpath, NodeMain.class.getName()));
     command.addAll(input.args());
     Process process = new ProcessBuilder(command).redirectErrorStream(true).directory(dir.toFile()).start();
     boolean ended = process.waitFor(60, TimeUnit.SECONDS);
@@ -257,7 +264,7 @@ class BadInputCorpusTest {
       String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
       List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
           "-Dlogback.configurationFile=" + Path.of("..", ".mvn", "logback-test.xml").toAbsolutePath().normalize(),
-          "-cp", classpath, NodeMain.class.getName()));
+          SIZED, "-cp", classpath, NodeMain.class.getName()));
       command.addAll(args);
       Process process = new ProcessBuilder(command).redirectErrorStream(true).directory(dir.toFile()).start();
       StringBuffer out = new StringBuffer();

@@ -90,7 +90,9 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
     long charged = 0;
     try {
       KernelMemory.Snapshot self = KernelMemory.readSelf();
-      charged = self.rssAnonBytes();
+      // The group's anonymous memory when larger: node-app's sized JVM shares its group with the JVM
+      // that started it (tools/lab), and the limit holds for both.
+      charged = Math.max(self.rssAnonBytes(), self.cgroup().map(KernelMemory.Cgroup::anonymousBytes).orElse(0L));
       limit = self.cgroup().map(KernelMemory.Cgroup::limitBytes).orElse(java.util.OptionalLong.empty());
     } catch (java.io.UncheckedIOException e) {
       // Not Linux: the machine's bound alone.
