@@ -14,8 +14,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.NodeConfig;
-import org.dsparse.core.lab.JvmSizing;
-import org.dsparse.training.profile.MeasuredJvm;
 
 /**
  * One JVM per device on loopback, plus a coordinator node in this JVM: the deployment shape on one
@@ -109,32 +107,17 @@ final class ProcessCluster implements AutoCloseable {
     }
   }
 
-  private static final String FAILURE_DETECTOR_PAUSE = "pekko.cluster.failure-detector.acceptable-heartbeat-pause";
   private static final java.util.concurrent.atomic.AtomicInteger LABS = new java.util.concurrent.atomic.AtomicInteger();
 
   /**
-   * A lab device's JVM takes the settings a node chooses from its RAM ({@link JvmSizing}) and finds its
-   * own budget; the others a fixed, pre-touched heap and the budget given.
+   * A lab device's JVM takes the settings a node chooses from its RAM and finds its own budget; the
+   * others a fixed, pre-touched heap and the budget given ({@link LabLaunch}).
    */
   private static Process launch(DeviceProfile device, long budget, String seed, String host, DeviceCgroup cgroup,
       Config base) {
-    List<String> args = List.of("--name", device.name(), "--budget", cgroup == null ? Long.toString(budget)
-        : DeviceProfile.AUTO, "--seed", seed, "--compute-slowdown", Double.toString(device.computeSlowdown()),
-        "--host", host);
-    ProcessBuilder builder;
-    if (cgroup == null) {
-      builder = MeasuredJvm.builder(CHILD_HEAP, DeviceProcess.class, args);
-    } else {
-      JvmSizing sizing = JvmSizing.forRam(cgroup.profile().memoryLimitBytes());
-      List<String> options = new ArrayList<>(sizing.options());
-      // Every node of a cluster must judge heartbeats alike: a device whose whole process shares a
-      // fraction of a core sends them late while it trains (conf/lab-default.conf says how late).
-      options.add("-D" + FAILURE_DETECTOR_PAUSE + "=" + base.getString(FAILURE_DETECTOR_PAUSE));
-      builder = MeasuredJvm.builder(options, DeviceProcess.class, args);
-      builder.command(cgroup.wrap(builder.command()));
-      System.err.println("[" + device.name() + "] lab profile " + cgroup.profile().describe() + "; JVM: "
-          + sizing.describe());
-    }
+    List<String> args = List.of("--name", device.name(), "--budget", LabLaunch.budget(cgroup, Long.toString(budget)),
+        "--seed", seed, "--compute-slowdown", Double.toString(device.computeSlowdown()), "--host", host);
+    ProcessBuilder builder = LabLaunch.builder(cgroup, CHILD_HEAP, DeviceProcess.class, args, base);
     try {
       return builder.start();
     } catch (IOException e) {
