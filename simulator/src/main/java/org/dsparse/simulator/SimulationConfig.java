@@ -346,6 +346,46 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
     }
   }
 
+  /**
+   * The devices of {@code simulation} (the {@code dsparse.simulation} block, reference defaults beneath):
+   * each entry over {@code device-defaults}, checked as {@link #read} checks them. For the benches that
+   * start their device processes themselves.
+   */
+  public static List<DeviceProfile> devices(Config simulation) {
+    try {
+      unknownKeys(simulation.getConfig("device-defaults").root().keySet(), DEVICE_KEYS, PATH + ".device-defaults");
+      List<DeviceProfile> devices = new ArrayList<>();
+      Set<String> names = new HashSet<>();
+      int index = 0;
+      for (Config d : simulation.getConfigList("devices")) {
+        devices.add(device(d, simulation.getConfig("device-defaults"), PATH + ".devices[" + index++ + "]", names));
+      }
+      if (devices.isEmpty()) {
+        throw new UsageException(PATH + ".devices is empty: an experiment needs at least one device");
+      }
+      return List.copyOf(devices);
+    } catch (ConfigException e) {
+      throw new UsageException("simulation configuration: " + e.getMessage());
+    }
+  }
+
+  /**
+   * A lab profile written at {@code c}'s {@code key} as a device's is: a catalogue name, or a board of the
+   * user's own ({@code { memory, cpu, link }}, called {@code <owner>-own}); empty when absent or "".
+   *
+   * @param where the key's full path, for errors
+   */
+  public static java.util.Optional<LabProfile> labProfile(Config c, String key, String where, String owner) {
+    if (!c.hasPath(key)) {
+      return java.util.Optional.empty();
+    }
+    if (c.getValue(key).valueType() == com.typesafe.config.ConfigValueType.OBJECT) {
+      return java.util.Optional.of(customProfile(c.getConfig(key), where, owner));
+    }
+    String name = string(c, key, where).trim();
+    return name.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(LabProfiles.named(name, where));
+  }
+
   public static SimulationConfig read(Config root) {
     JobConfig job = JobConfig.read(root);
     Config c = root.getConfig(PATH);
@@ -354,17 +394,9 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
       if (!name.matches("[A-Za-z0-9_.-]+")) {
         throw new UsageException(PATH + ".name = '" + name + "': use letters, digits, '_', '.', '-'");
       }
-      List<DeviceProfile> devices = new ArrayList<>();
-      Set<String> names = new HashSet<>();
-      int index = 0;
       unknownKeys(c.root().keySet(), REFERENCE.getConfig(PATH).root().keySet(), PATH);
-      unknownKeys(c.getConfig("device-defaults").root().keySet(), DEVICE_KEYS, PATH + ".device-defaults");
-      for (Config d : c.getConfigList("devices")) {
-        devices.add(device(d, c.getConfig("device-defaults"), PATH + ".devices[" + index++ + "]", names));
-      }
-      if (devices.isEmpty()) {
-        throw new UsageException(PATH + ".devices is empty: an experiment needs at least one device");
-      }
+      List<DeviceProfile> devices = devices(c);
+      Set<String> names = new HashSet<>(devices.stream().map(DeviceProfile::name).toList());
       List<JobSpec.Mode> modes = new ArrayList<>();
       for (String mode : c.getStringList("modes")) {
         try {

@@ -6,6 +6,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -19,12 +20,21 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.NodeConfig;
 import org.dsparse.core.cli.Flags;
+import org.dsparse.core.cli.UsageException;
+import org.dsparse.core.lab.LabProfile;
 import org.dsparse.simulator.CoordinatorProcess;
+import org.dsparse.simulator.DeviceCgroup;
 import org.dsparse.simulator.DeviceProcess;
+import org.dsparse.simulator.DeviceProfile;
+import org.dsparse.simulator.LabLaunch;
+import org.dsparse.simulator.LabMeasure;
+import org.dsparse.simulator.SimulationConfig;
 import org.dsparse.training.profile.MeasuredJvm;
 
 /**
@@ -39,6 +49,14 @@ import org.dsparse.training.profile.MeasuredJvm;
  * <p>Times are measured on this machine's wall clock: the driver notes when it injects a fault, the
  * coordinator when it learns of it and when it gives the devices their next step (for a lost
  * coordinator, the devices' own report of the loss counts as detection).
+ *
+ * <p>The devices are the config's {@code dsparse.simulation.devices} when it names them (read as the
+ * simulator reads them), else d1..d7 with fixed budgets from 1 GiB down to 160 MiB. A device with a
+ * lab profile runs on the lab: every process of it (first start and restart) in cgroups of its own
+ * ({@link LabLaunch}; a restart gets fresh ones), sized from its RAM and finding its own budget; the
+ * results then name each device's profile, what the kernel charged each of its processes, and per
+ * fault whether the lost process had been killed by the kernel's OOM killer. The coordinator and the
+ * seed node stay off the lab. Links are loopback: the profiles' link rates are not shaped here.
  */
 public final class FaultsBench {
   private static final Duration WAIT = Duration.ofMinutes(3);
@@ -46,8 +64,20 @@ public final class FaultsBench {
   private static final List<String> NAMES = List.of("d1", "d2", "d3", "d4", "d5", "d6", "d7");
   private static final List<String> BUDGETS = List.of("1GiB", "768MiB", "512MiB", "384MiB", "256MiB", "192MiB",
       "160MiB");
+  private static final AtomicInteger LABS = new AtomicInteger();
 
   private final Path config;
+  private final Config base;
+  /** The seven devices, in the schedule's order (d7 is the seventh). */
+  private final List<DeviceProfile> profiles;
+  private final String lab = "dsparse-faults-" + ProcessHandle.current().pid() + "-" + LABS.incrementAndGet();
+  /** Each lab device's current cgroups, until its process is gone and it restarts or the run ends. */
+  private final Map<String, DeviceCgroup> cgroups = new ConcurrentHashMap<>();
+  /** Each device's latest process, lost or not. */
+  private final Map<String, Process> latest = new ConcurrentHashMap<>();
+  private final Map<String, Integer> starts = new ConcurrentHashMap<>();
+  /** What the kernel charged each finished lab process, in the order they ended. */
+  private final List<LabMeasure> labMeasures = new ArrayList<>();
   private final int gapSteps;
   private final int seed;
   private final int evaluateEvery;
@@ -61,14 +91,75 @@ public final class FaultsBench {
     this.config = config;
     this.gapSteps = gapSteps;
     this.seed = seed;
-    var job = ConfigFactory.parseFile(config.toFile()).withFallback(ConfigFactory.load()).resolve()
-        .getConfig("dsparse.job");
+    this.base = ConfigFactory.parseFile(config.toFile()).withFallback(ConfigFactory.load()).resolve();
+    this.profiles = devices(config);
+    var job = base.getConfig("dsparse.job");
     this.evaluateEvery = job.getInt("evaluate-every");
     this.stepsPerEpoch = job.getInt("max-steps-per-epoch");
     if (stepsPerEpoch <= 0 || evaluateEvery <= 0) {
       throw new IllegalArgumentException(config + ": bench/faults needs max-steps-per-epoch and evaluate-every above 0 "
           + "(the same steps per epoch whatever the devices, and evaluations to hit)");
     }
+  }
+
+  /**
+   * The seven devices: the config's {@code dsparse.simulation.devices} when the file sets them, else
+   * d1..d7 with {@link #BUDGETS}. A device off the lab needs a size for its budget (the driver passes it
+   * to the device as it is); links are not shaped.
+   */
+  static List<DeviceProfile> devices(Path config) {
+    Config file = ConfigFactory.parseFile(config.toFile());
+    if (!file.hasPath("dsparse.simulation.devices")) {
+      List<DeviceProfile> builtIn = new ArrayList<>();
+      for (int i = 0; i < NAMES.size(); i++) {
+        builtIn.add(new DeviceProfile(NAMES.get(i), BUDGETS.get(i), 1, 0));
+      }
+      return builtIn;
+    }
+    List<DeviceProfile> devices = SimulationConfig.devices(file.withFallback(ConfigFactory.load()).resolve()
+        .getConfig("dsparse.simulation"));
+    if (devices.size() != NAMES.size()) {
+      throw new UsageException(config + ": dsparse.simulation.devices: bench/faults' schedule needs "
+          + NAMES.size() + " devices, got " + devices.size());
+    }
+    for (DeviceProfile d : devices) {
+      if (d.lab().isEmpty() && d.budget().trim().endsWith("%")) {
+        throw new UsageException(config + ": device " + d.name() + ": budget = " + d.budget() + ": bench/faults"
+            + " needs a size (e.g. 256MiB) or a lab profile");
+      }
+    }
+    return devices;
+  }
+
+  /** Each device's profile as results/faults.json records it (null off the lab), with the lab's cores. */
+  static JsonObject labDescription(List<DeviceProfile> devices, Config base) {
+    JsonArray list = new JsonArray();
+    double cores = 0;
+    for (DeviceProfile d : devices) {
+      JsonObject one = new JsonObject();
+      one.addProperty("device", d.name());
+      one.addProperty("budget", d.budget());
+      if (d.lab().isPresent()) {
+        LabProfile p = d.lab().get();
+        JsonObject profile = new JsonObject();
+        profile.addProperty("name", p.name());
+        profile.addProperty("board", p.board());
+        profile.addProperty("memoryLimitBytes", p.memoryLimitBytes());
+        profile.addProperty("cpuCores", p.cpuCores());
+        profile.addProperty("describe", p.describe());
+        one.add("profile", profile);
+        cores += p.cpuCores();
+      } else {
+        one.add("profile", JsonNull.INSTANCE);
+      }
+      list.add(one);
+    }
+    JsonObject lab = new JsonObject();
+    lab.add("devices", list);
+    lab.addProperty("labCpuCores", cores);
+    lab.addProperty("heartbeatPause", base.getString(LabLaunch.FAILURE_DETECTOR_PAUSE));
+    lab.addProperty("links", "loopback (the profiles' link rates are not shaped by bench/faults)");
+    return lab;
   }
 
   public static void main(String[] args) throws Exception {
@@ -102,6 +193,8 @@ public final class FaultsBench {
       run.addProperty("faultySeconds", withFaults.get("seconds").getAsDouble());
       run.add("uninterruptedCurve", uninterrupted.get("accuracyCurve"));
       run.add("faultyCurve", withFaults.get("accuracyCurve"));
+      run.add("uninterruptedLabMeasures", uninterrupted.get("labMeasures"));
+      run.add("faultyLabMeasures", withFaults.get("labMeasures"));
       runs.add(run);
       deltaSum += 100 * (b - a);
       lastThreeSum += lastThree;
@@ -125,10 +218,15 @@ public final class FaultsBench {
     result.addProperty("accuracyDeltaLastThreeEvaluations", lastThreeSum / seeds);
     result.add("runs", runs);
     result.addProperty("config", config.toString());
+    result.add("lab", labDescription(devices(config), ConfigFactory.parseFile(config.toFile())
+        .withFallback(ConfigFactory.load()).resolve()));
     result.addProperty("measured", "detection and training-again times on this machine's wall clock; accuracy on the "
         + "job's test set; accuracyDelta in points (faulty minus uninterrupted), the mean over the seeds' runs; "
         + "committedStepsLost and stepsRedone summed over the faults that report them (an unsurvived fault's are "
-        + "unknown: null, counted in lostStepsUnknown)");
+        + "unknown: null, counted in lostStepsUnknown); on the lab (lab.devices' profiles), each lab process's "
+        + "peakAnonymousBytes as the kernel charged it (runs[].*LabMeasures, one per process: a restart is a new one) "
+        + "and per fault oomKilled (the lost process had been killed by the kernel's OOM killer; null for the "
+        + "coordinator, restarts and devices off the lab)");
     Files.createDirectories(out.toAbsolutePath().getParent());
     // serializeNulls: an unsurvived fault's unknown values are written as null, not left out.
     Files.writeString(out, new GsonBuilder().setPrettyPrinting().serializeNulls().serializeSpecialFloatingPointValues()
@@ -282,17 +380,16 @@ public final class FaultsBench {
   /** Runs the job once, with the fault schedule when {@code faults}; answers its outcome. */
   private JsonObject run(String jobId, boolean faults) throws Exception {
     long started = System.currentTimeMillis();
-    seedNode = DsparseNode.startCoordinator(NodeConfig.node(ConfigFactory.load(), "seed", "127.0.0.1", 0, List.of(), "1GiB",
-        false));
+    seedNode = DsparseNode.startCoordinator(NodeConfig.node(base, "seed", "127.0.0.1", 0, List.of(), "1GiB", false));
     seedNode.join(seedNode.address());
     seedNode.awaitUp(Duration.ofSeconds(30));
     JsonObject result = new JsonObject();
     JsonArray injected = new JsonArray();
     try {
-      for (int i = 0; i < NAMES.size(); i++) {
-        startDevice(NAMES.get(i), BUDGETS.get(i));
+      for (DeviceProfile device : profiles) {
+        startDevice(device);
       }
-      log.awaitDevicesReady(NAMES.size());
+      log.awaitDevicesReady(profiles.size());
       coordinator = startCoordinator(jobId, false);
       log.await("the first step", l -> l.lastStep >= 1);
       if (faults) {
@@ -319,6 +416,15 @@ public final class FaultsBench {
       if (coordinator != null) {
         coordinator.destroyForcibly();
       }
+      new ArrayList<>(cgroups.keySet()).forEach(this::retire);
+      if (starts.keySet().stream().anyMatch(name -> profile(name).lab().isPresent())) {
+        DeviceCgroup.removeLab(lab);
+      }
+      JsonArray measures = new JsonArray();
+      synchronized (labMeasures) {
+        labMeasures.forEach(m -> measures.add(measure(m)));
+      }
+      result.add("labMeasures", measures);
       seedNode.close();
     }
     return result;
@@ -326,19 +432,28 @@ public final class FaultsBench {
 
   /** The faults, one after another, each once the job trains again after the previous one. */
   private void schedule(JsonArray out) throws Exception {
-    out.add(kill("d7", "step", 20));
-    out.add(restart("d7", BUDGETS.get(6)));
-    out.add(stopUntilDowned("d6"));
-    out.add(restart("d6", BUDGETS.get(5)));
-    out.add(kill("d5", "evaluate", 0));
-    out.add(restart("d5", BUDGETS.get(4)));
+    out.add(kill(name(7), "step", 20));
+    out.add(restart(name(7)));
+    out.add(stopUntilDowned(name(6)));
+    out.add(restart(name(6)));
+    out.add(kill(name(5), "evaluate", 0));
+    out.add(restart(name(5)));
     out.add(killCoordinator());
-    out.add(leave("d4"));
-    out.add(restart("d4", BUDGETS.get(3)));
-    out.add(kill("d3", "epoch-end", 0));
-    out.add(restart("d3", BUDGETS.get(2)));
-    out.add(stopUntilDowned("d2"));
-    out.add(restart("d2", BUDGETS.get(1)));
+    out.add(leave(name(4)));
+    out.add(restart(name(4)));
+    out.add(kill(name(3), "epoch-end", 0));
+    out.add(restart(name(3)));
+    out.add(stopUntilDowned(name(2)));
+    out.add(restart(name(2)));
+  }
+
+  /** The name of the {@code n}th device, from 1 (the built-in names are d1..d7). */
+  private String name(int n) {
+    return profiles.get(n - 1).name();
+  }
+
+  private DeviceProfile profile(String name) {
+    return profiles.stream().filter(d -> d.name().equals(name)).findFirst().orElseThrow();
   }
 
   /** Waits until the job is where the fault should hit: a step, an evaluation, an epoch's end. */
@@ -355,8 +470,11 @@ public final class FaultsBench {
   private JsonObject kill(String device, String trigger, long atLeast) {
     long step = awaitTrigger(trigger, atLeast);
     long t0 = System.currentTimeMillis();
-    devices.remove(device).destroyForcibly();
-    return lostFault("kill -9", device, t0, step);
+    Process process = devices.remove(device);
+    process.destroyForcibly();
+    JsonObject fault = lostFault("kill -9", device, t0, step);
+    fault.add("oomKilled", oomKilled(device, process));
+    return fault;
   }
 
   private JsonObject leave(String device) throws IOException {
@@ -364,7 +482,9 @@ public final class FaultsBench {
     long t0 = System.currentTimeMillis();
     Process process = devices.remove(device);
     process.getOutputStream().close(); // DeviceProcess leaves the cluster and exits
-    return lostFault("leave", device, t0, step);
+    JsonObject fault = lostFault("leave", device, t0, step);
+    fault.add("oomKilled", oomKilled(device, process));
+    return fault;
   }
 
   /** SIGSTOP until the job re-planned without it; SIGCONT then finds its node downed, and it exits. */
@@ -379,6 +499,7 @@ public final class FaultsBench {
       process.destroyForcibly();
       fault.addProperty("note", "still running " + WAIT + " after SIGCONT; killed");
     }
+    fault.add("oomKilled", oomKilled(device, process));
     return fault;
   }
 
@@ -386,9 +507,12 @@ public final class FaultsBench {
     return observed(kind, device, t0, stepBefore, () -> { }, r -> r.lost().contains(device));
   }
 
-  private JsonObject restart(String device, String budget) {
-    return observed("restart", device, System.currentTimeMillis(), log.lastStep(), () -> startDevice(device, budget),
-        r -> r.joined().contains(device));
+  /** A restart is a new process; on the lab in fresh cgroups, the old ones closed once its process is gone. */
+  private JsonObject restart(String device) {
+    return observed("restart", device, System.currentTimeMillis(), log.lastStep(), () -> {
+      retire(device);
+      startDevice(profile(device));
+    }, r -> r.joined().contains(device));
   }
 
   /** Runs {@code inject} and describes the recovery {@code which} that follows, begun after {@code t0}. */
@@ -397,6 +521,7 @@ public final class FaultsBench {
     JsonObject fault = new JsonObject();
     fault.addProperty("kind", kind);
     fault.addProperty("device", device);
+    fault.add("oomKilled", JsonNull.INSTANCE);
     try {
       inject.run();
       describe(fault, log.awaitRecovery(which, t0), t0, stepBefore);
@@ -412,6 +537,7 @@ public final class FaultsBench {
     JsonObject fault = new JsonObject();
     fault.addProperty("kind", "kill -9 coordinator");
     fault.addProperty("device", "coordinator");
+    fault.add("oomKilled", JsonNull.INSTANCE); // off the lab
     long t0 = System.currentTimeMillis();
     coordinator.destroyForcibly();
     try {
@@ -470,10 +596,81 @@ public final class FaultsBench {
 
   // ---- processes --------------------------------------------------------------------------------
 
-  private void startDevice(String name, String budget) {
-    ProcessBuilder builder = MeasuredJvm.builder(DEVICE_HEAP, DeviceProcess.class, List.of("--name", name,
-        "--budget", budget, "--seed", seedNode.address(), "--host", "127.0.0.1"));
-    devices.put(name, follow(builder, name));
+  /**
+   * Starts a device's process; a lab device's in cgroups of its own (a restart's named
+   * {@code <device>-<n>}), whose membership is checked once the device is up.
+   */
+  private void startDevice(DeviceProfile device) {
+    String name = device.name();
+    int start = starts.merge(name, 1, Integer::sum);
+    DeviceCgroup cgroup = device.lab().map(p -> DeviceCgroup.create(lab, start == 1 ? name : name + "-" + start, p))
+        .orElse(null);
+    List<String> args = new ArrayList<>(List.of("--name", name, "--budget", LabLaunch.budget(cgroup, device.budget()),
+        "--seed", seedNode.address(), "--host", "127.0.0.1"));
+    if (device.computeSlowdown() != 1) {
+      args.addAll(List.of("--compute-slowdown", Double.toString(device.computeSlowdown())));
+    }
+    ProcessBuilder builder = LabLaunch.builder(cgroup, DEVICE_HEAP, DeviceProcess.class, args, base);
+    Process process;
+    if (cgroup == null) {
+      process = follow(builder, name, null);
+    } else {
+      cgroups.put(name, cgroup);
+      process = follow(builder, name, pid -> cgroup.checkMember(pid));
+    }
+    latest.put(name, process);
+    devices.put(name, process);
+  }
+
+  /**
+   * Whether the kernel's OOM killer killed {@code device}'s lost {@code process} (null off the lab), read
+   * once the process is gone.
+   */
+  private JsonElement oomKilled(String device, Process process) {
+    DeviceCgroup cgroup = cgroups.get(device);
+    if (cgroup == null) {
+      return JsonNull.INSTANCE;
+    }
+    awaitGone(process);
+    return new com.google.gson.JsonPrimitive(cgroup.oomKills() > 0);
+  }
+
+  /** Once the device's latest process is gone, records what the kernel charged it and closes its cgroups. */
+  private void retire(String device) {
+    DeviceCgroup cgroup = cgroups.remove(device);
+    if (cgroup == null) {
+      return;
+    }
+    awaitGone(latest.get(device));
+    LabProfile p = cgroup.profile();
+    synchronized (labMeasures) {
+      labMeasures.add(new LabMeasure(cgroup.device(), p.name(), p.memoryLimitBytes(), p.cpuCores(),
+          cgroup.peakAnonymousBytes(), cgroup.oomKills() > 0));
+    }
+    cgroup.close();
+  }
+
+  static JsonObject measure(LabMeasure m) {
+    JsonObject one = new JsonObject();
+    one.addProperty("process", m.device());
+    one.addProperty("profile", m.profile());
+    one.addProperty("memoryLimitBytes", m.memoryLimitBytes());
+    one.addProperty("cpuCores", m.cpuCores());
+    one.addProperty("peakAnonymousBytes", m.peakAnonymousBytes());
+    one.addProperty("oomKilled", m.oomKilled());
+    return one;
+  }
+
+  /** Waits for a process to end; one still running after 30 s is killed. */
+  private static void awaitGone(Process process) {
+    try {
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      process.destroyForcibly();
+    }
   }
 
   private Process startCoordinator(String jobId, boolean resume) {
@@ -486,11 +683,20 @@ public final class FaultsBench {
     int main = builder.command().indexOf(CoordinatorProcess.class.getName());
     builder.command().add(main, "-Ddsparse.job.id=" + jobId);
     builder.command().add(main, "-Ddsparse.job.seed=" + seed);
-    return follow(builder, "coordinator");
+    if (profiles.stream().anyMatch(d -> d.lab().isPresent())) {
+      // Off the lab itself, but it judges the lab devices' heartbeats as they judge each other's.
+      builder.command().add(main, "-D" + LabLaunch.FAILURE_DETECTOR_PAUSE + "="
+          + base.getString(LabLaunch.FAILURE_DETECTOR_PAUSE));
+    }
+    return follow(builder, "coordinator", null);
   }
 
-  /** Starts the process and reads its output: job events, device reports; the rest is echoed. */
-  private Process follow(ProcessBuilder builder, String name) {
+  /**
+   * Starts the process and reads its output: job events, device reports; the rest is echoed. When a
+   * device is up, {@code onReady} (if any) checks it with its pid; a failed check kills the process and
+   * fails the run.
+   */
+  private Process follow(ProcessBuilder builder, String name, java.util.function.LongConsumer onReady) {
     Process process;
     try {
       process = builder.start();
@@ -502,6 +708,14 @@ public final class FaultsBench {
           StandardCharsets.UTF_8))) {
         String line;
         while ((line = in.readLine()) != null) {
+          if (onReady != null && line.startsWith("DSPARSE-DEVICE-READY ")) {
+            try {
+              onReady.accept(process.pid());
+            } catch (UsageException e) {
+              process.destroyForcibly();
+              log.fail(e.getMessage());
+            }
+          }
           log.line(name, line);
         }
       } catch (IOException e) {
@@ -516,6 +730,8 @@ public final class FaultsBench {
   /** What the driver heard from its processes, and waits on. */
   private static final class JobLog {
     String jobId = "";
+    /** Why the run cannot go on (a lab device outside its cgroups), or null. */
+    String failure;
     long lastStep;
     JsonObject end;
     int devicesReady;
@@ -557,6 +773,12 @@ public final class FaultsBench {
       notifyAll();
     }
 
+    synchronized void fail(String reason) {
+      failure = reason;
+      System.err.println("bench/faults: " + reason);
+      notifyAll();
+    }
+
     synchronized long lastStep() {
       return lastStep;
     }
@@ -573,6 +795,9 @@ public final class FaultsBench {
     synchronized JobLog await(String what, Predicate<JobLog> condition) {
       long deadline = System.currentTimeMillis() + WAIT.toMillis() * 4;
       while (!condition.test(this)) {
+        if (failure != null) {
+          throw new IllegalStateException(failure);
+        }
         if (end != null && condition != null && !what.equals("the job's end")) {
           throw new IllegalStateException("the job ended (" + end.get("type").getAsString() + ") before " + what);
         }
@@ -600,6 +825,9 @@ public final class FaultsBench {
           if (r.get("detectedAtMillis").getAsLong() >= t0 - 1000 && which.test(recovery)) {
             return r;
           }
+        }
+        if (failure != null) {
+          throw new IllegalStateException(failure);
         }
         long left = deadline - System.currentTimeMillis();
         if (left <= 0 || end != null) {
