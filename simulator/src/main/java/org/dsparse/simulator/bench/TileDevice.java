@@ -60,7 +60,7 @@ import org.dsparse.training.trainer.SparseTrainer;
  * its first layers tiled ({@link TiledTrainer}), rank 0 the head. Trains the same batches from the
  * same weights, then writes what it measured as JSON: its peak training memory (resident growth),
  * per step the CPU time of its DJL thread (the tiles, and on the head the rest of the network
- * apart), its bytes on the wire, and on the head the test accuracy of a slice of the test set.
+ * apart) and the step's wall-clock time (exchanges and waits for the group included), its bytes on the wire, and on the head the test accuracy of a slice of the test set.
  */
 public final class TileDevice {
   private TileDevice() {}
@@ -183,6 +183,7 @@ public final class TileDevice {
       long baseline = ProcessMemory.residentBytes();
       ProcessMemory.resetPeak();
       JsonArray cpu = new JsonArray();
+      JsonArray wall = new JsonArray();
       JsonArray rest = new JsonArray();
       JsonArray losses = new JsonArray();
       Map<String, WireTraffic.Bytes> before = system != null ? WireTraffic.get(system).snapshot() : Map.of();
@@ -197,6 +198,7 @@ public final class TileDevice {
             return up;
           });
           long started = threads.getThreadCpuTime(djlThread);
+          long wallStarted = System.nanoTime();
           float loss;
           if (tilesOnly) {
             DjlThread.call(() -> tiled.tilesOnly(images, tiles, djl, stepManager)).toCompletableFuture()
@@ -215,6 +217,7 @@ public final class TileDevice {
             DjlThread.run(sparse::step);
           }
           cpu.add((threads.getThreadCpuTime(djlThread) - started) / 1e6);
+          wall.add((System.nanoTime() - wallStarted) / 1e6);
           rest.add(tiled != null ? tiled.lastRestCpuNanos() / 1e6 : 0);
           losses.add(loss);
         } finally {
@@ -240,6 +243,7 @@ public final class TileDevice {
       result.addProperty("members", members);
       result.addProperty("peakMemoryBytes", peak);
       result.add("cpuMillis", cpu);
+      result.add("wallMillis", wall);
       result.add("restCpuMillis", rest);
       result.add("losses", losses);
       result.addProperty("sentBytesPerStep", (double) sent / steps);
