@@ -44,6 +44,20 @@ public final class DeviceCgroup implements AutoCloseable {
     return t;
   });
 
+  /** Groups not closed yet: a simulator stopped by a signal still kills their processes and removes them. */
+  private static final java.util.Set<DeviceCgroup> OPEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      java.util.Set<Path> labs = new java.util.HashSet<>();
+      for (DeviceCgroup group : List.copyOf(OPEN)) {
+        labs.add(group.memory.getParent().getFileName());
+        group.close();
+      }
+      labs.forEach(lab -> removeLab(lab.toString()));
+    }, "remove-lab-cgroups"));
+  }
+
   private final String device;
   private final LabProfile profile;
   private final Path memory;
@@ -58,6 +72,7 @@ public final class DeviceCgroup implements AutoCloseable {
     this.memory = memory;
     this.cpu = cpu;
     this.sampling = SAMPLER.scheduleAtFixedRate(this::sample, 0, SAMPLE_MILLIS, TimeUnit.MILLISECONDS);
+    OPEN.add(this);
   }
 
   /** Why the lab cannot run here, or empty when it can (root, cgroup v1 memory and cpu controllers). */
@@ -198,6 +213,9 @@ public final class DeviceCgroup implements AutoCloseable {
   /** Kills what is left in the group, then removes both groups. */
   @Override
   public void close() {
+    if (!OPEN.remove(this)) {
+      return;
+    }
     oomKills();
     sample();
     sampling.cancel(false);

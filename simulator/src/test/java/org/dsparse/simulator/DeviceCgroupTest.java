@@ -35,30 +35,35 @@ class DeviceCgroupTest {
     Path memory = DeviceCgroup.MEMORY_ROOT.resolve(lab).resolve("dev");
     Path cpu = DeviceCgroup.CPU_ROOT.resolve(lab).resolve("dev");
     try (DeviceCgroup group = DeviceCgroup.create(lab, "dev", profile)) {
-      // The kernel rounds the limit down to a page; the check accepts that and nothing else.
-      assertEquals((300 * MIB + 123) / 4096 * 4096, Long.parseLong(Files.readString(memory.resolve("memory.limit_in_bytes")).trim()));
-      assertEquals(25_000, Long.parseLong(Files.readString(cpu.resolve("cpu.cfs_quota_us")).trim()));
-      // A limit changed behind the lab's back is caught, naming the device and the file.
-      Files.writeString(memory.resolve("memory.limit_in_bytes"), Long.toString(200 * MIB));
-      UsageException e = assertThrows(UsageException.class, group::checkLimits);
-      assertTrue(e.getMessage().contains("dev") && e.getMessage().contains("memory.limit_in_bytes"), e.getMessage());
-      Files.writeString(memory.resolve("memory.limit_in_bytes"), Long.toString(profile.memoryLimitBytes()));
-      group.checkLimits();
-
-      // A process started through the group is in it; this JVM is not.
-      Process inside = new ProcessBuilder(group.wrap(List.of("sleep", "30"))).start();
-      try {
-        waitUntilExecd(inside);
-        group.checkMember(inside.pid());
-        UsageException outside = assertThrows(UsageException.class, () -> group.checkMember(ProcessHandle.current().pid()));
-        assertTrue(outside.getMessage().contains("not in its cgroups"), outside.getMessage());
-      } finally {
-        inside.destroyForcibly().waitFor();
-      }
+      checkLimitsOf(group, memory, cpu, profile);
+    } finally {
+      DeviceCgroup.removeLab(lab);
     }
-    DeviceCgroup.removeLab(lab);
     assertFalse(Files.exists(memory), "the device's memory group is removed");
     assertFalse(Files.exists(DeviceCgroup.CPU_ROOT.resolve(lab)), "the lab's cpu group is removed");
+  }
+
+  private static void checkLimitsOf(DeviceCgroup group, Path memory, Path cpu, LabProfile profile) throws Exception {
+    // The kernel rounds the limit down to a page; the check accepts that and nothing else.
+    assertEquals((300 * MIB + 123) / 4096 * 4096, Long.parseLong(Files.readString(memory.resolve("memory.limit_in_bytes")).trim()));
+    assertEquals(25_000, Long.parseLong(Files.readString(cpu.resolve("cpu.cfs_quota_us")).trim()));
+    // A limit changed behind the lab's back is caught, naming the device and the file.
+    Files.writeString(memory.resolve("memory.limit_in_bytes"), Long.toString(200 * MIB));
+    UsageException e = assertThrows(UsageException.class, group::checkLimits);
+    assertTrue(e.getMessage().contains("dev") && e.getMessage().contains("memory.limit_in_bytes"), e.getMessage());
+    Files.writeString(memory.resolve("memory.limit_in_bytes"), Long.toString(profile.memoryLimitBytes()));
+    group.checkLimits();
+
+    // A process started through the group is in it; this JVM is not.
+    Process inside = new ProcessBuilder(group.wrap(List.of("sleep", "30"))).start();
+    try {
+      waitUntilExecd(inside);
+      group.checkMember(inside.pid());
+      UsageException outside = assertThrows(UsageException.class, () -> group.checkMember(ProcessHandle.current().pid()));
+      assertTrue(outside.getMessage().contains("not in its cgroups"), outside.getMessage());
+    } finally {
+      inside.destroyForcibly().waitFor();
+    }
   }
 
   @Test
