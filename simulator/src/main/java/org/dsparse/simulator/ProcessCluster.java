@@ -40,16 +40,19 @@ final class ProcessCluster implements AutoCloseable {
   /** Lab devices' cgroups by device name, in device order; empty without lab profiles. */
   private final Map<String, DeviceCgroup> cgroups;
   private final String lab;
+  /** What the devices' budgets left to the kernel's share of their groups. */
+  private final long kernelReserve;
   private Map<String, LabMeasure> labMeasures = Map.of();
 
   private ProcessCluster(DsparseNode coordinator, List<Process> children, ShapedLinks links,
-      Map<String, Long> linkBytesAtStart, Map<String, DeviceCgroup> cgroups, String lab) {
+      Map<String, Long> linkBytesAtStart, Map<String, DeviceCgroup> cgroups, String lab, long kernelReserve) {
     this.coordinator = coordinator;
     this.children = children;
     this.links = links;
     this.linkBytesAtStart = linkBytesAtStart;
     this.cgroups = cgroups;
     this.lab = lab;
+    this.kernelReserve = kernelReserve;
   }
 
   /**
@@ -95,7 +98,8 @@ final class ProcessCluster implements AutoCloseable {
           cgroup.checkMember(children.get(i).pid());
         }
       }
-      return new ProcessCluster(coordinator, children, links, linkBytesAtStart, cgroups, lab);
+      return new ProcessCluster(coordinator, children, links, linkBytesAtStart, cgroups, lab,
+          LabMeasure.kernelReserve(base));
     } catch (RuntimeException e) {
       children.forEach(Process::destroyForcibly);
       cgroups.values().forEach(DeviceCgroup::close);
@@ -223,9 +227,7 @@ final class ProcessCluster implements AutoCloseable {
       }
     }
     Map<String, LabMeasure> measures = new LinkedHashMap<>();
-    cgroups.forEach((name, cgroup) -> measures.put(name, new LabMeasure(name, cgroup.profile().name(),
-        cgroup.profile().memoryLimitBytes(), cgroup.profile().cpuCores(), cgroup.peakAnonymousBytes(),
-        cgroup.oomKills() > 0)));
+    cgroups.forEach((name, cgroup) -> measures.put(name, LabMeasure.of(cgroup, kernelReserve)));
     for (Process child : children) {
       try {
         if (!child.waitFor(20, TimeUnit.SECONDS)) {

@@ -83,8 +83,9 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
     ai.djl.engine.Engine.getInstance();
     long reserve = c.getBytes("memory-reserve");
     long runtimeReserve = c.getBytes("runtime-reserve");
-    if (reserve < 0 || runtimeReserve < 0) {
-      throw new UsageException("dsparse.device.memory-reserve and runtime-reserve must not be negative");
+    long kernelReserve = c.getBytes("kernel-reserve");
+    if (reserve < 0 || runtimeReserve < 0 || kernelReserve < 0) {
+      throw new UsageException("dsparse.device.memory-reserve, runtime-reserve and kernel-reserve must not be negative");
     }
     java.util.OptionalLong limit = java.util.OptionalLong.empty();
     long charged = 0;
@@ -97,7 +98,7 @@ public record DeviceSettings(String name, long budgetBytes, boolean measureMemor
     } catch (java.io.UncheckedIOException e) {
       // Not Linux: the machine's bound alone.
     }
-    return MemoryRoom.of(availableBytes(), reserve, limit, charged, runtimeReserve);
+    return MemoryRoom.of(availableBytes(), reserve, limit, charged, runtimeReserve, kernelReserve);
   }
 
   /** MemAvailable from /proc/meminfo: what the machine can give without swapping. */

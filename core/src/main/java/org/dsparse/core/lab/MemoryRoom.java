@@ -24,17 +24,20 @@ public record MemoryRoom(long budgetBytes, String explanation) {
    * @param cgroupLimitBytes the process's memory cgroup limit, if it has one below the machine's RAM
    * @param chargedBytes the process's anonymous memory now (what the cgroup cannot reclaim)
    * @param runtimeReserveBytes kept for what the node allocates later besides training
+   * @param kernelReserveBytes kept, under a cgroup limit, for what the limit counts besides the process's
+   *     anonymous memory: kernel memory charged to the group (page tables, socket buffers, slab) and the
+   *     hot pages of the JVM's and PyTorch's code, which the kernel can drop only by thrashing
    */
   public static MemoryRoom of(long memAvailableBytes, long reserveBytes, OptionalLong cgroupLimitBytes,
-      long chargedBytes, long runtimeReserveBytes) {
+      long chargedBytes, long runtimeReserveBytes, long kernelReserveBytes) {
     long machine = memAvailableBytes - reserveBytes;
     String why = String.format(Locale.ROOT, "MemAvailable %d MiB less the reserve of %d MiB", memAvailableBytes >> 20,
         reserveBytes >> 20);
     long room = machine;
-    if (cgroupLimitBytes.isPresent() && cgroupLimitBytes.getAsLong() - chargedBytes < machine) {
-      room = cgroupLimitBytes.getAsLong() - chargedBytes;
-      why = String.format(Locale.ROOT, "cgroup limit %d MiB less the %d MiB this process holds",
-          cgroupLimitBytes.getAsLong() >> 20, chargedBytes >> 20);
+    if (cgroupLimitBytes.isPresent() && cgroupLimitBytes.getAsLong() - chargedBytes - kernelReserveBytes < machine) {
+      room = cgroupLimitBytes.getAsLong() - chargedBytes - kernelReserveBytes;
+      why = String.format(Locale.ROOT, "cgroup limit %d MiB less the %d MiB this process holds and the kernel's"
+          + " reserve of %d MiB", cgroupLimitBytes.getAsLong() >> 20, chargedBytes >> 20, kernelReserveBytes >> 20);
     }
     long budget = room - runtimeReserveBytes;
     return new MemoryRoom(budget, String.format(Locale.ROOT, "%d MiB: %s, less the runtime reserve of %d MiB",

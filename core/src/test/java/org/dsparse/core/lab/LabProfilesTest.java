@@ -62,15 +62,15 @@ class LabProfilesTest {
   void theRoomIsTheSmallerOfTheMachinesAndTheCgroupsLessTheRuntimeReserve() {
     long mib = 1L << 20;
     // In a 384 MiB cgroup on a big machine: the limit less what the process holds decides.
-    MemoryRoom lab = MemoryRoom.of(20_000 * mib, 512 * mib, OptionalLong.of(384 * mib), 271 * mib, 72 * mib);
+    MemoryRoom lab = MemoryRoom.of(20_000 * mib, 512 * mib, OptionalLong.of(416 * mib), 271 * mib, 72 * mib, 32 * mib);
     assertEquals(41 * mib, lab.budgetBytes());
-    assertTrue(lab.explanation().contains("cgroup limit 384 MiB"), lab.explanation());
+    assertTrue(lab.explanation().contains("cgroup limit 416 MiB"), lab.explanation());
     // On a board without a limit: MemAvailable less the reserve (the process is already out of it).
-    MemoryRoom board = MemoryRoom.of(900 * mib, 200 * mib, OptionalLong.empty(), 271 * mib, 72 * mib);
+    MemoryRoom board = MemoryRoom.of(900 * mib, 200 * mib, OptionalLong.empty(), 271 * mib, 72 * mib, 32 * mib);
     assertEquals(628 * mib, board.budgetBytes());
     assertTrue(board.explanation().contains("MemAvailable 900 MiB"), board.explanation());
     // A limit looser than the machine's room does not raise it.
-    MemoryRoom loose = MemoryRoom.of(500 * mib, 100 * mib, OptionalLong.of(8192 * mib), 271 * mib, 0);
+    MemoryRoom loose = MemoryRoom.of(500 * mib, 100 * mib, OptionalLong.of(8192 * mib), 271 * mib, 0, 32 * mib);
     assertEquals(400 * mib, loose.budgetBytes());
   }
 }

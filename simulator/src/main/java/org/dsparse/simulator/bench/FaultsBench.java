@@ -644,8 +644,7 @@ public final class FaultsBench {
     awaitGone(latest.get(device));
     LabProfile p = cgroup.profile();
     synchronized (labMeasures) {
-      labMeasures.add(new LabMeasure(cgroup.device(), p.name(), p.memoryLimitBytes(), p.cpuCores(),
-          cgroup.peakAnonymousBytes(), cgroup.oomKills() > 0));
+      labMeasures.add(LabMeasure.of(cgroup, LabMeasure.kernelReserve(com.typesafe.config.ConfigFactory.load())));
     }
     cgroup.close();
   }
