@@ -20,9 +20,10 @@ import org.dsparse.core.cli.UsageException;
  * oversubscribed and the coordinator keeps the rest.
  *
  * <p><b>Memory.</b> A board's RAM is scaled as {@code JVM_FLOOR + ram / MEMORY_SCALE}: the JVM, Pekko and
- * PyTorch's libraries cost the same on every board and are not scaled (352 MiB: a device JVM holds about
- * 271 MiB of anonymous memory once PyTorch is loaded, with a 192 MiB heap, and the kernel's share of its
- * group needs about 32 MiB more), while the room for training is
+ * PyTorch's libraries cost the same on every board and are not scaled (354 MiB: a device JVM holds
+ * 270.5-272.5 MiB of anonymous memory once PyTorch is loaded, with a 192 MiB heap, and the kernel's share of
+ * its group needs about 32 MiB more; the odd 2 MiB put the boards' budgets mid-way between two of
+ * {@link MemoryRoom#QUANTUM}'s steps, so that the start-to-start variation never moves them), while the room for training is
  * scaled by 1/16, as the lab's workload (MobileNetV2 on 28 x 28 images, batch 32) is far smaller than
  * what the boards would train in the field. With it the full update of that workload does not fit the
  * 1 GB boards, as a full update of a field-sized model does not fit them.
@@ -33,7 +34,7 @@ public final class LabProfiles {
   /** Cores the lab grants per unit of {@link LabProfile#relativeSpeed()}. */
   public static final double CORES_PER_SPEED = 0.12;
   /** What every device needs before training, whatever its board. */
-  public static final long JVM_FLOOR = 352L << 20;
+  public static final long JVM_FLOOR = 354L << 20;
   /** Divides a board's RAM into the lab's room for training. */
   public static final long MEMORY_SCALE = 16;
 

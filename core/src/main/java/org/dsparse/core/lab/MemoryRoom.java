@@ -17,6 +17,8 @@ import java.util.OptionalLong;
  * @param explanation one line saying where the figure came from
  */
 public record MemoryRoom(long budgetBytes, String explanation) {
+  /** Budgets are whole multiples of this (see {@link #of}). */
+  public static final long QUANTUM = 4L << 20;
 
   /**
    * @param memAvailableBytes {@code MemAvailable} of {@code /proc/meminfo}
@@ -39,8 +41,11 @@ public record MemoryRoom(long budgetBytes, String explanation) {
       why = String.format(Locale.ROOT, "cgroup limit %d MiB less the %d MiB this process holds and the kernel's"
           + " reserve of %d MiB", cgroupLimitBytes.getAsLong() >> 20, chargedBytes >> 20, kernelReserveBytes >> 20);
     }
-    long budget = room - runtimeReserveBytes;
-    return new MemoryRoom(budget, String.format(Locale.ROOT, "%d MiB: %s, less the runtime reserve of %d MiB",
-        budget >> 20, why, runtimeReserveBytes >> 20));
+    // Whole steps of QUANTUM, rounded down: what a JVM holds at start varies by 1-2 MiB from one start to
+    // the next, and a budget that moved with it flipped the planner's choices between two runs of the
+    // same job on the same boards (bench/lab: the body went to another device, and the step times with it).
+    long budget = Math.floorDiv(room - runtimeReserveBytes, QUANTUM) * QUANTUM;
+    return new MemoryRoom(budget, String.format(Locale.ROOT, "%d MiB: %s, less the runtime reserve of %d MiB,"
+        + " in whole %d MiB", budget >> 20, why, runtimeReserveBytes >> 20, QUANTUM >> 20));
   }
 }
