@@ -5,7 +5,6 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.io.BufferedReader;
@@ -59,7 +58,8 @@ import org.dsparse.training.profile.MeasuredJvm;
  * seed node stay off the lab. Links are loopback: the profiles' link rates are not shaped here.
  */
 public final class FaultsBench {
-  private static final Duration WAIT = Duration.ofMinutes(3);
+  /** How long the driver waits for a process to start or the job to recover (JobLog waits multiples of it). */
+  static final Duration WAIT = Duration.ofMinutes(3);
   private static final String DEVICE_HEAP = "384m";
   private static final List<String> NAMES = List.of("d1", "d2", "d3", "d4", "d5", "d6", "d7");
   private static final List<String> BUDGETS = List.of("1GiB", "768MiB", "512MiB", "384MiB", "256MiB", "192MiB",
@@ -180,7 +180,7 @@ public final class FaultsBench {
       double b = withFaults.has("testAccuracy") ? withFaults.get("testAccuracy").getAsDouble() : Double.NaN;
       // One evaluation moves by a point or two between neighbours this early in training: the mean of
       // the last three evaluations of each run is steadier.
-      double lastThree = 100 * (meanOfLast(withFaults, 3) - meanOfLast(uninterrupted, 3));
+      double lastThree = 100 * (FaultsReport.meanOfLast(withFaults, 3) - FaultsReport.meanOfLast(uninterrupted, 3));
       JsonObject run = new JsonObject();
       run.addProperty("seed", seed);
       run.addProperty("uninterruptedAccuracy", a);
@@ -203,7 +203,7 @@ public final class FaultsBench {
         faults.add(f);
       }
     }
-    Summary summary = summarize(faults);
+    FaultsReport.Summary summary = FaultsReport.summarize(faults);
     JsonObject result = new JsonObject();
     result.add("faults", faults);
     result.addProperty("faultsInjected", faults.size());
@@ -231,7 +231,7 @@ public final class FaultsBench {
     // serializeNulls: an unsurvived fault's unknown values are written as null, not left out.
     Files.writeString(out, new GsonBuilder().setPrettyPrinting().serializeNulls().serializeSpecialFloatingPointValues()
         .create().toJson(result));
-    Path figure = plot(faults, out.resolveSibling("faults.png"));
+    Path figure = FaultsReport.plot(faults, out.resolveSibling("faults.png"));
     for (JsonElement r : runs) {
       JsonObject run = r.getAsJsonObject();
       System.out.printf("seed %d: accuracy %.2f%% uninterrupted vs %.2f%% with faults (%+.2f points; %+.2f over the last"
@@ -239,142 +239,14 @@ public final class FaultsBench {
           100 * run.get("faultyAccuracy").getAsDouble(), run.get("accuracyDelta").getAsDouble(),
           run.get("accuracyDeltaLastThreeEvaluations").getAsDouble());
     }
-    table(faults).forEach(System.out::println);
+    FaultsReport.table(faults).forEach(System.out::println);
     System.out.printf("faults survived %d of %d, committed steps lost %s, detection <= %.1f s, training again <= %.1f s,"
         + " accuracy delta %+.2f points (%+.2f over the last three evaluations), mean of %d seed(s); %s%n",
-        summary.survived(), faults.size(), known(summary.committedStepsLost(), summary.lostStepsUnknown()),
+        summary.survived(), faults.size(), FaultsReport.known(summary.committedStepsLost(), summary.lostStepsUnknown()),
         summary.maxDetectedSeconds(), summary.maxTrainingAgainSeconds(), deltaSum / seeds, lastThreeSum / seeds, seeds,
         out);
     System.out.println("figure: " + figure);
     System.exit(0);
-  }
-
-  /**
-   * What the faults add up to. Lost steps are summed over the faults that report them: the job did not
-   * survive the others, so how many steps they cost is unknown, and {@code lostStepsUnknown} counts them
-   * instead of adding a 0. The maxima are over the survived faults other than restarts.
-   */
-  record Summary(long survived, long committedStepsLost, long stepsRedone, long lostStepsUnknown,
-      double maxDetectedSeconds, double maxTrainingAgainSeconds) {}
-
-  static Summary summarize(JsonArray faults) {
-    long survived = 0;
-    long lost = 0;
-    long redone = 0;
-    long unknown = 0;
-    double maxDetected = 0;
-    double maxTrainingAgain = 0;
-    for (JsonElement f : faults) {
-      JsonObject fault = f.getAsJsonObject();
-      boolean ok = fault.get("survived").getAsBoolean();
-      survived += ok ? 1 : 0;
-      if (ok && !fault.get("kind").getAsString().equals("restart")) {
-        maxDetected = Math.max(maxDetected, fault.get("detectedSeconds").getAsDouble());
-        maxTrainingAgain = Math.max(maxTrainingAgain, fault.get("trainingAgainSeconds").getAsDouble());
-      }
-      Long faultLost = number(fault, "committedStepsLost");
-      Long faultRedone = number(fault, "stepsRedone");
-      if (faultLost == null || faultRedone == null) {
-        unknown++;
-      }
-      lost += faultLost == null ? 0 : faultLost;
-      redone += faultRedone == null ? 0 : faultRedone;
-    }
-    return new Summary(survived, lost, redone, unknown, maxDetected, maxTrainingAgain);
-  }
-
-  /**
-   * The printed table, one row per kind of fault: injected, survived, seconds to detection and to
-   * training again (median / max over the survived ones), steps redone and committed steps lost
-   * (sums over the faults that report them, with how many are unknown).
-   */
-  static List<String> table(JsonArray faults) {
-    Map<String, JsonArray> byKind = new java.util.LinkedHashMap<>();
-    for (JsonElement f : faults) {
-      byKind.computeIfAbsent(f.getAsJsonObject().get("kind").getAsString(), k -> new JsonArray()).add(f);
-    }
-    List<String> lines = new ArrayList<>();
-    lines.add(String.format("%-22s %8s %8s %16s %16s %14s %14s", "fault", "injected", "survived",
-        "detected s", "again s", "steps redone", "steps lost"));
-    byKind.forEach((kind, list) -> {
-      Summary s = summarize(list);
-      List<Double> detected = new ArrayList<>();
-      List<Double> again = new ArrayList<>();
-      for (JsonElement f : list) {
-        JsonObject fault = f.getAsJsonObject();
-        if (fault.get("survived").getAsBoolean()) {
-          detected.add(fault.get("detectedSeconds").getAsDouble());
-          again.add(fault.get("trainingAgainSeconds").getAsDouble());
-        }
-      }
-      lines.add(String.format("%-22s %8d %8d %16s %16s %14s %14s", kind, list.size(), s.survived(),
-          medianMax(detected), medianMax(again), known(s.stepsRedone(), s.lostStepsUnknown()),
-          known(s.committedStepsLost(), s.lostStepsUnknown())));
-    });
-    return lines;
-  }
-
-  /** A sum over the known values, and how many are unknown ("?") when any is. */
-  static String known(long sum, long unknown) {
-    return unknown == 0 ? Long.toString(sum) : sum + " + " + unknown + " unknown (?)";
-  }
-
-  private static String medianMax(List<Double> values) {
-    if (values.isEmpty()) {
-      return "?";
-    }
-    double median = medians(Map.of("", values)).get("");
-    return String.format("%.1f / %.1f", median, values.stream().mapToDouble(Double::doubleValue).max().orElseThrow());
-  }
-
-  /** A fault's count, null when it is unknown (JSON null, or absent). */
-  private static Long number(JsonObject fault, String key) {
-    JsonElement value = fault.get(key);
-    return value == null || value.isJsonNull() ? null : value.getAsLong();
-  }
-
-  /** Seconds to detection and to training again, the median of each kind of fault over the runs. */
-  private static Path plot(JsonArray faults, Path file) throws IOException {
-    Map<String, List<Double>> detected = new java.util.LinkedHashMap<>();
-    Map<String, List<Double>> again = new java.util.LinkedHashMap<>();
-    for (JsonElement f : faults) {
-      JsonObject fault = f.getAsJsonObject();
-      if (!fault.get("survived").getAsBoolean()) {
-        continue;
-      }
-      String kind = fault.get("kind").getAsString();
-      detected.computeIfAbsent(kind, k -> new ArrayList<>()).add(fault.get("detectedSeconds").getAsDouble());
-      again.computeIfAbsent(kind, k -> new ArrayList<>()).add(fault.get("trainingAgainSeconds").getAsDouble());
-    }
-    Map<String, Map<String, Double>> bars = new java.util.LinkedHashMap<>();
-    bars.put("detected", medians(detected));
-    bars.put("training again", medians(again));
-    return org.dsparse.simulator.Plots.bars(file, "Seconds from the fault (median per kind)", "s", bars);
-  }
-
-  private static Map<String, Double> medians(Map<String, List<Double>> values) {
-    Map<String, Double> medians = new java.util.LinkedHashMap<>();
-    values.forEach((kind, v) -> {
-      double[] sorted = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-      int mid = sorted.length / 2;
-      medians.put(kind, sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2);
-    });
-    return medians;
-  }
-
-  /** The mean accuracy of a run's last {@code n} evaluations (NaN without them). */
-  private static double meanOfLast(JsonObject run, int n) {
-    if (!run.has("accuracyCurve")) {
-      return Double.NaN;
-    }
-    JsonArray curve = run.getAsJsonArray("accuracyCurve");
-    double sum = 0;
-    int count = 0;
-    for (int i = Math.max(0, curve.size() - n); i < curve.size(); i++) {
-      sum += curve.get(i).getAsJsonObject().get("accuracy").getAsDouble();
-      count++;
-    }
-    return count == 0 ? Double.NaN : sum / count;
   }
 
   /** Runs the job once, with the fault schedule when {@code faults}; answers its outcome. */
@@ -724,134 +596,5 @@ public final class FaultsBench {
     reader.setDaemon(true);
     reader.start();
     return process;
-  }
-
-  /** What the driver heard from its processes, and waits on. */
-  private static final class JobLog {
-    String jobId = "";
-    /** Why the run cannot go on (a lab device outside its cgroups), or null. */
-    String failure;
-    long lastStep;
-    JsonObject end;
-    int devicesReady;
-    final List<JsonObject> recoveries = new ArrayList<>();
-    final List<Long> coordinatorLossReports = new ArrayList<>();
-
-    /** A recovery as the coordinator reported it, for matching. */
-    record Recovery(String cause, List<String> lost, List<String> joined) {}
-
-    synchronized void line(String from, String line) {
-      if (line.startsWith(CoordinatorProcess.EVENT)) {
-        JsonObject event = JsonParser.parseString(line.substring(CoordinatorProcess.EVENT.length())).getAsJsonObject();
-        String type = event.get("type").getAsString();
-        JsonObject body = event.getAsJsonObject("event");
-        switch (type) {
-          case "StepReported" -> lastStep = Math.max(lastStep, body.get("step").getAsLong());
-          case "Recovered" -> {
-            recoveries.add(body.getAsJsonObject("recovery"));
-            System.out.println("[coordinator] recovered: " + body.getAsJsonObject("recovery"));
-          }
-          case "Succeeded", "Failed" -> {
-            if (type.equals("Succeeded") || !body.get("reason").getAsString().contains("--resume devices")) {
-              end = event;
-            }
-            System.out.println("[coordinator] " + type + (type.equals("Failed") ? ": " + body.get("reason") : ""));
-          }
-          default -> System.out.println("[coordinator] " + type);
-        }
-      } else if (line.startsWith("DSPARSE-DEVICE-READY ")) {
-        devicesReady++;
-      } else {
-        if (line.contains("its coordinator at")) {
-          coordinatorLossReports.add(System.currentTimeMillis());
-        }
-        if (line.contains("WARN") || line.contains("ERROR") || line.contains("job ")) {
-          System.out.println("[" + from + "] " + line);
-        }
-      }
-      notifyAll();
-    }
-
-    synchronized void fail(String reason) {
-      failure = reason;
-      System.err.println("bench/faults: " + reason);
-      notifyAll();
-    }
-
-    synchronized long lastStep() {
-      return lastStep;
-    }
-
-    /** The step the job trained again from after the latest recovery (0 before any). */
-    synchronized long lastTrainingAgainStep() {
-      return recoveries.isEmpty() ? 0 : recoveries.get(recoveries.size() - 1).get("resumedFromStep").getAsLong();
-    }
-
-    synchronized void awaitDevicesReady(int count) {
-      await(count + " devices up", l -> l.devicesReady >= count);
-    }
-
-    synchronized JobLog await(String what, Predicate<JobLog> condition) {
-      long deadline = System.currentTimeMillis() + WAIT.toMillis() * 4;
-      while (!condition.test(this)) {
-        if (failure != null) {
-          throw new IllegalStateException(failure);
-        }
-        if (end != null && condition != null && !what.equals("the job's end")) {
-          throw new IllegalStateException("the job ended (" + end.get("type").getAsString() + ") before " + what);
-        }
-        long left = deadline - System.currentTimeMillis();
-        if (left <= 0) {
-          throw new IllegalStateException("no " + what + " within " + WAIT.multipliedBy(4));
-        }
-        try {
-          wait(Math.min(left, 1000));
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IllegalStateException("interrupted waiting for " + what);
-        }
-      }
-      return this;
-    }
-
-    /** The first recovery matching {@code which} that began after {@code t0}. */
-    synchronized JsonObject awaitRecovery(Predicate<Recovery> which, long t0) {
-      long deadline = System.currentTimeMillis() + WAIT.toMillis();
-      while (true) {
-        for (JsonObject r : recoveries) {
-          Recovery recovery = new Recovery(r.get("cause").getAsString(), strings(r.getAsJsonArray("lost")),
-              strings(r.getAsJsonArray("joined")));
-          if (r.get("detectedAtMillis").getAsLong() >= t0 - 1000 && which.test(recovery)) {
-            return r;
-          }
-        }
-        if (failure != null) {
-          throw new IllegalStateException(failure);
-        }
-        long left = deadline - System.currentTimeMillis();
-        if (left <= 0 || end != null) {
-          throw new IllegalStateException("the job did not recover within " + WAIT);
-        }
-        try {
-          wait(Math.min(left, 1000));
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IllegalStateException("interrupted");
-        }
-      }
-    }
-
-    /** When a device first reported its coordinator lost, after {@code t0}. */
-    synchronized long awaitDeviceReport(long t0) {
-      await("a device's report of the lost coordinator",
-          l -> l.coordinatorLossReports.stream().anyMatch(t -> t >= t0));
-      return coordinatorLossReports.stream().filter(t -> t >= t0).findFirst().orElseThrow();
-    }
-
-    private static List<String> strings(JsonArray array) {
-      List<String> values = new ArrayList<>();
-      array.forEach(e -> values.add(e.getAsString()));
-      return values;
-    }
   }
 }

@@ -45,7 +45,7 @@ class FaultsBenchTest {
     faults.add(lost);
     faults.add(survived("restart", 7.5, 11.8, 0, 0));
 
-    FaultsBench.Summary summary = FaultsBench.summarize(faults);
+    FaultsReport.Summary summary = FaultsReport.summarize(faults);
     assertEquals(3, summary.survived());
     assertEquals(2, summary.committedStepsLost());
     assertEquals(4, summary.stepsRedone());
@@ -53,7 +53,7 @@ class FaultsBenchTest {
     assertEquals(4.7, summary.maxDetectedSeconds(), 1e-9);
     assertEquals(23.8, summary.maxTrainingAgainSeconds(), 1e-9, "restarts are not in the maxima");
 
-    List<String> table = FaultsBench.table(faults);
+    List<String> table = FaultsReport.table(faults);
     String kill = table.stream().filter(l -> l.startsWith("kill -9")).findFirst().orElseThrow();
     assertTrue(kill.contains("4 + 1 unknown (?)") && kill.contains("2 + 1 unknown (?)"), kill);
     assertTrue(kill.contains("4.6 / 4.7") && kill.contains("20.3 / 23.8"),
