@@ -31,6 +31,7 @@ import org.dsparse.simulator.CoordinatorProcess;
 import org.dsparse.simulator.DeviceCgroup;
 import org.dsparse.simulator.DeviceProcess;
 import org.dsparse.simulator.DeviceProfile;
+import org.dsparse.simulator.LabJson;
 import org.dsparse.simulator.LabLaunch;
 import org.dsparse.simulator.LabMeasure;
 import org.dsparse.simulator.SimulationConfig;
@@ -140,15 +141,8 @@ public final class FaultsBench {
       one.addProperty("device", d.name());
       one.addProperty("budget", d.budget());
       if (d.lab().isPresent()) {
-        LabProfile p = d.lab().get();
-        JsonObject profile = new JsonObject();
-        profile.addProperty("name", p.name());
-        profile.addProperty("board", p.board());
-        profile.addProperty("memoryLimitBytes", p.memoryLimitBytes());
-        profile.addProperty("cpuCores", p.cpuCores());
-        profile.addProperty("describe", p.describe());
-        one.add("profile", profile);
-        cores += p.cpuCores();
+        one.add("profile", LabJson.profile(d.lab().get()));
+        cores += d.lab().get().cpuCores();
       } else {
         one.add("profile", JsonNull.INSTANCE);
       }
@@ -294,7 +288,7 @@ public final class FaultsBench {
       }
       JsonArray measures = new JsonArray();
       synchronized (labMeasures) {
-        labMeasures.forEach(m -> measures.add(measure(m)));
+        labMeasures.forEach(m -> measures.add(LabJson.measure(m)));
       }
       result.add("labMeasures", measures);
       seedNode.close();
@@ -521,16 +515,6 @@ public final class FaultsBench {
     cgroup.close();
   }
 
-  static JsonObject measure(LabMeasure m) {
-    JsonObject one = new JsonObject();
-    one.addProperty("process", m.device());
-    one.addProperty("profile", m.profile());
-    one.addProperty("memoryLimitBytes", m.memoryLimitBytes());
-    one.addProperty("cpuCores", m.cpuCores());
-    one.addProperty("peakAnonymousBytes", m.peakAnonymousBytes());
-    one.addProperty("oomKilled", m.oomKilled());
-    return one;
-  }
 
   /** Waits for a process to end; one still running after 30 s is killed. */
   private static void awaitGone(Process process) {

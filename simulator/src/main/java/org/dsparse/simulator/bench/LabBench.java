@@ -27,6 +27,7 @@ import org.dsparse.core.lab.LabProfiles;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.simulator.DeviceCgroup;
 import org.dsparse.simulator.DeviceProfile;
+import org.dsparse.simulator.LabJson;
 import org.dsparse.simulator.LabMeasure;
 import org.dsparse.simulator.ShapedLinks;
 import org.dsparse.simulator.Simulation;
@@ -149,14 +150,7 @@ public final class LabBench {
     for (DeviceProfile d : devices) {
       LabProfile p = d.lab().orElseThrow();
       if (seen.add(p.name())) {
-        JsonObject o = new JsonObject();
-        o.addProperty("name", p.name());
-        o.addProperty("board", p.board());
-        o.addProperty("memoryLimitBytes", p.memoryLimitBytes());
-        o.addProperty("cpuQuota", p.cpuCores());
-        o.addProperty("link", p.linkBitsPerSecond() == 0 ? "loopback" : (p.linkBitsPerSecond() / 1_000_000) + "mbit");
-        o.addProperty("relativeSpeed", p.relativeSpeed());
-        profiles.add(o);
+        profiles.add(LabJson.profile(p));
       }
     }
     return profiles;

@@ -27,6 +27,7 @@ import org.dsparse.core.tiling.TiledLayer;
 import org.dsparse.core.tiling.TilingCostModel;
 import org.dsparse.training.model.LayeredModel;
 import org.dsparse.simulator.DeviceCgroup;
+import org.dsparse.simulator.LabJson;
 import org.dsparse.simulator.LabLaunch;
 import org.dsparse.simulator.SimulationConfig;
 import org.dsparse.training.model.Models;
@@ -218,23 +219,14 @@ public final class TilingBench {
 
   static JsonObject labJson(Lab lab, List<Integer> tiles) {
     JsonObject json = new JsonObject();
-    json.add("head", profileJson(lab.head()));
-    json.add("member", profileJson(lab.member()));
+    json.add("head", LabJson.profile(lab.head()));
+    json.add("member", LabJson.profile(lab.member()));
     JsonObject cores = new JsonObject();
     tiles.forEach(k -> cores.addProperty(Integer.toString(k), lab.cores(k)));
     json.add("cpuCoresByK", cores);
     return json;
   }
 
-  private static JsonObject profileJson(LabProfile p) {
-    JsonObject json = new JsonObject();
-    json.addProperty("name", p.name());
-    json.addProperty("board", p.board());
-    json.addProperty("memoryLimitBytes", p.memoryLimitBytes());
-    json.addProperty("cpuCores", p.cpuCores());
-    json.addProperty("describe", p.describe());
-    return json;
-  }
 
   /**
    * Runs k devices (one: the whole network) and reads their reports into a row; on the lab each in its

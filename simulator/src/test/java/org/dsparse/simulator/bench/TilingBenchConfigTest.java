@@ -37,7 +37,7 @@ class TilingBenchConfigTest {
     assertEquals(1.44, lab.cores(6), 1e-9);
     assertEquals("20 s", root.getString(LabLaunch.FAILURE_DETECTOR_PAUSE));
     JsonObject json = TilingBench.labJson(lab, tiles);
-    assertEquals(0.24, json.getAsJsonObject("head").get("cpuCores").getAsDouble(), 1e-9);
+    assertEquals(0.24, json.getAsJsonObject("head").get("cpuQuota").getAsDouble(), 1e-9);
     assertEquals(1.44, json.getAsJsonObject("cpuCoresByK").get("6").getAsDouble(), 1e-9);
   }
 
