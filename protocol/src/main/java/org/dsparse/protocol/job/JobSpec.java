@@ -299,6 +299,16 @@ public record JobSpec(
         refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression, other, subModels, resumeFrom);
   }
 
+  /** The same job with the planner's memory check on or off. */
+  public JobSpec withMemoryCheck(boolean on) {
+    PlannerKnobs p = planner;
+    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
+        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
+        refreshInterval, seed, initialCheckpoint, checkpointDir, new PlannerKnobs(p.strategy(), p.communicationWeight(),
+            p.memoryWeight(), p.importance(), p.linkBytesPerSecond(), p.hopLatencySeconds(), p.channelSplits(),
+            p.sharedTailLayers(), on), overlap, compression, tiling, subModels, resumeFrom);
+  }
+
   /** The same job with another compression. */
   public JobSpec withCompression(Compression other) {
     return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
