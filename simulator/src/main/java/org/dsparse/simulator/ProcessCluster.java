@@ -20,6 +20,10 @@ import org.dsparse.actors.node.NodeConfig;
  * machine. Each child's memory is its own, so its resident growth measures its training memory. A
  * child exits when this JVM closes its standard input (on close, or if this JVM dies).
  *
+ * <p>A device with a lab profile runs in cgroups of its own ({@link DeviceCgroup}): the kernel holds its
+ * whole process to the profile's memory and CPU share, and {@link #labMeasures()} is what the kernel
+ * charged it (its anonymous memory's peak) and whether its OOM killer acted.
+ *
  * <p>With {@link ShapedLinks}, device {@code i} binds {@link ShapedLinks#host}{@code (i)} (Artery and
  * the collectives' data listeners), so tc shapes what it receives; the coordinator
  * stays on 127.0.0.1. {@link #linkBytesReceived()} is then what each device received on its link while this
