@@ -12,9 +12,6 @@ import org.dsparse.core.lab.LabProfiles;
  * {@code LabProfileMain --list} the catalogue as a table.
  */
 public final class LabProfileMain {
-  /** The CFS period tools/lab writes; the quota is the profile's cores of it. */
-  static final long CFS_PERIOD_MICROS = 100_000;
-
   private LabProfileMain() {}
 
   public static void main(String[] args) {
@@ -40,6 +37,6 @@ public final class LabProfileMain {
     }
     LabProfile p = LabProfiles.named(args[0], "--profile");
     return String.format(Locale.ROOT, "memory=%d cpu_period_us=%d cpu_quota_us=%d link=%d%n", p.memoryLimitBytes(),
-        CFS_PERIOD_MICROS, p.cfsQuotaMicros(CFS_PERIOD_MICROS), p.linkBitsPerSecond());
+        p.cfsPeriodMicros(), p.cfsQuotaMicros(), p.linkBitsPerSecond());
   }
 }

@@ -73,7 +73,7 @@ class LabScriptTest {
     assertEquals(0, dry.exit(), dry.output());
     assertTrue(dry.output().contains("tools/lab: device t1 as pi4-2g: memory.limit_in_bytes = "
         + profile.memoryLimitBytes() + " (" + (profile.memoryLimitBytes() >> 20) + " MiB), cpu.cfs_quota_us = "
-        + profile.cfsQuotaMicros(100_000) + " of 100000"), dry.output());
+        + profile.cfsQuotaMicros() + " of " + profile.cfsPeriodMicros()), dry.output());
     assertTrue(dry.output().contains("org.dsparse.node.NodeMain start --name t1 --budget auto --port 0"),
         dry.output());
     assertGone("t1");

@@ -35,7 +35,6 @@ public final class DeviceCgroup implements AutoCloseable {
   static final Path MEMORY_ROOT = Path.of("/sys/fs/cgroup/memory");
   static final Path CPU_ROOT = Path.of("/sys/fs/cgroup/cpu");
   static final long SAMPLE_MILLIS = 20;
-  private static final long CFS_PERIOD_MICROS = 100_000;
   private static final long PAGE = 4096;
 
   private static final ScheduledExecutorService SAMPLER = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -110,8 +109,8 @@ public final class DeviceCgroup implements AutoCloseable {
       // Memory and swap together at the same limit: no swap to hide in, as on a board without it.
       write(device, memory.resolve("memory.memsw.limit_in_bytes"), Long.toString(profile.memoryLimitBytes()));
     }
-    write(device, cpu.resolve("cpu.cfs_period_us"), Long.toString(CFS_PERIOD_MICROS));
-    write(device, cpu.resolve("cpu.cfs_quota_us"), Long.toString(profile.cfsQuotaMicros(CFS_PERIOD_MICROS)));
+    write(device, cpu.resolve("cpu.cfs_period_us"), Long.toString(profile.cfsPeriodMicros()));
+    write(device, cpu.resolve("cpu.cfs_quota_us"), Long.toString(profile.cfsQuotaMicros()));
     DeviceCgroup group = new DeviceCgroup(device, profile, memory, cpu);
     group.checkLimits();
     return group;
@@ -124,10 +123,11 @@ public final class DeviceCgroup implements AutoCloseable {
       throw new UsageException("lab device " + device + ": " + memory.resolve("memory.limit_in_bytes")
           + " reads " + limit + ", not the profile's " + profile.memoryLimitBytes());
     }
+    long period = readLong(cpu.resolve("cpu.cfs_period_us"));
     long quota = readLong(cpu.resolve("cpu.cfs_quota_us"));
-    if (quota != profile.cfsQuotaMicros(CFS_PERIOD_MICROS)) {
+    if (period != profile.cfsPeriodMicros() || quota != profile.cfsQuotaMicros()) {
       throw new UsageException("lab device " + device + ": " + cpu.resolve("cpu.cfs_quota_us") + " reads " + quota
-          + ", not " + profile.cfsQuotaMicros(CFS_PERIOD_MICROS));
+          + " of " + period + ", not " + profile.cfsQuotaMicros() + " of " + profile.cfsPeriodMicros());
     }
   }
 

@@ -28,8 +28,27 @@ public record LabProfile(String name, String board, long memoryLimitBytes, doubl
         linkBitsPerSecond == 0 ? "loopback" : (linkBitsPerSecond / 1_000_000) + " Mbit/s");
   }
 
-  /** The CFS quota in microseconds for {@code periodMicros}, never below the kernel's 1 ms minimum. */
-  public long cfsQuotaMicros(long periodMicros) {
-    return Math.max(1000, Math.round(cpuCores * periodMicros));
+  /**
+   * The CFS period the lab writes, in microseconds: the kernel's default of 100 ms, or longer where the
+   * profile's share of it would fall below the kernel's 1 ms minimum quota.
+   *
+   * <p>A board's slow CPU is slow all the time, while a group over its quota stops until the next
+   * period, so a shorter period looks closer to a board. It was tried and is not used: at 10 ms the
+   * default lab's DSparse step took 11.9 s against 8.6 (median of 30 steps, one run each, 2026-12-07)
+   * and moved as much from step to step (9 to 17 s against 8 to 14). The slowest devices use their
+   * quota to the full either way; 100 slices a second rather than 10 cost them in switches and caches.
+   */
+  public long cfsPeriodMicros() {
+    return Math.max(DEFAULT_CFS_PERIOD_MICROS, Math.min(1_000_000, (long) Math.ceil(MIN_CFS_QUOTA_MICROS / cpuCores)));
   }
+
+  /** The CFS quota in microseconds for {@link #cfsPeriodMicros()}: the profile's share of a core of it. */
+  public long cfsQuotaMicros() {
+    return Math.max(MIN_CFS_QUOTA_MICROS, Math.round(cpuCores * cfsPeriodMicros()));
+  }
+
+  /** The lab's CFS period where the quota allows it. */
+  public static final long DEFAULT_CFS_PERIOD_MICROS = 100_000;
+  /** The smallest {@code cpu.cfs_quota_us} the kernel accepts. */
+  public static final long MIN_CFS_QUOTA_MICROS = 1_000;
 }

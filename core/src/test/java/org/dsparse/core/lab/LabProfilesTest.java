@@ -43,8 +43,17 @@ class LabProfilesTest {
 
   @Test
   void theCfsQuotaIsTheCoreShareOfThePeriodAndNeverBelowTheKernelsMinimum() {
-    assertEquals(12_000, LabProfiles.named("pi3-1g", "t").cfsQuotaMicros(100_000));
-    assertEquals(1000, new LabProfile("x", "x", 1 << 30, 0.001, 0, 1).cfsQuotaMicros(100_000));
+    LabProfile pi3 = LabProfiles.named("pi3-1g", "t");
+    assertEquals(100_000, pi3.cfsPeriodMicros());
+    assertEquals(12_000, pi3.cfsQuotaMicros());
+    // A share too small for 1 ms of 100: the period grows so that the share holds.
+    LabProfile slow = new LabProfile("x", "x", 1 << 30, 0.005, 0, 1);
+    assertEquals(200_000, slow.cfsPeriodMicros());
+    assertEquals(1_000, slow.cfsQuotaMicros());
+    // Shares below 1 ms a second are clamped to the kernel's limits: 1 ms of 1 s.
+    LabProfile tiny = new LabProfile("x", "x", 1 << 30, 0.0001, 0, 1);
+    assertEquals(1_000_000, tiny.cfsPeriodMicros());
+    assertEquals(1_000, tiny.cfsQuotaMicros());
   }
 
   @Test

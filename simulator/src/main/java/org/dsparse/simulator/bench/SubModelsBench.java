@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobPlanning;
@@ -28,6 +29,8 @@ import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.simulator.DeviceProfile;
+import org.dsparse.simulator.LabJson;
+import org.dsparse.simulator.LabMeasure;
 import org.dsparse.simulator.Simulation;
 import org.dsparse.simulator.SimulationConfig;
 import org.dsparse.training.data.DataSource;
@@ -108,9 +111,10 @@ public final class SubModelsBench {
       }
     }
     root.add("startingPoints", startingPoints);
-    root.addProperty("measured", "test accuracy, memory (peak resident growth per device JVM), compute time,"
-        + " bytes on the wire");
-    root.addProperty("derived", "multiply-adds per step (forward and backward, 3x the forward's) from the networks'"
+    root.addProperty("measured", "test accuracy; memory (on the lab peakBytes, the kernel-charged anonymous memory"
+        + " of each device's cgroup; measuredMemoryBytes, the training's native growth); compute time per step"
+        + " and measuredComputeCut (full model's compute time over the sub-model's, same device); bytes on the wire");
+    root.addProperty("derived", "derivedComputeCut and multiply-adds per step (forward and backward, 3x the forward's) from the networks'"
         + " shapes; flopsPerStep is a sub-model's training step plus the calibrations before evaluations (whole-model"
         + " forwards) spread over the steps");
     Path json = out.resolve("submodels.json");
@@ -153,7 +157,8 @@ public final class SubModelsBench {
     start.add("central", summary(central));
     start.add("fullAcrossDevices", summary(full));
     JsonObject sub = summary(subModels);
-    sub.add("devices", devices(spec, simulation, budgets, subModels, full, config));
+    sub.add("devices", devices(spec, simulation, budgets, subModels, full, config,
+        runner.labMeasures(subModels.spec().jobId()), runner.labMeasures(full.spec().jobId())));
     start.add("submodels", sub);
     System.out.printf(Locale.ROOT, "from %d epochs of pre-training: central %.2f%%, full update across devices %.2f%%,"
         + " sub-models %.2f%%%n", pretrainEpochs, central.testAccuracy() * 100, full.testAccuracy() * 100,
@@ -174,7 +179,8 @@ public final class SubModelsBench {
 
   /** Per device: its classes and sub-model (the same plan the job made), what it computed and held. */
   private static JsonArray devices(JobSpec spec, SimulationConfig simulation, List<Long> budgets, JobReport subModels,
-      JobReport full, Config config) throws Exception {
+      JobReport full, Config config, Map<String, LabMeasure> subModelsLab, Map<String, LabMeasure> fullLab)
+      throws Exception {
     List<DeviceInfo> infos = new ArrayList<>();
     for (int i = 0; i < simulation.devices().size(); i++) {
       infos.add(new DeviceInfo(simulation.devices().get(i).name(), "pekko://dsparse@127.0.0.1:" + (2800 + i),
@@ -227,6 +233,21 @@ public final class SubModelsBench {
           d.addProperty("fullUpdateMeasuredMemoryBytes", fullMeasured.measuredBytes());
           d.addProperty("computeMillisPerStep", measured.computeMillisPerStep());
           d.addProperty("fullUpdateComputeMillisPerStep", fullMeasured.computeMillisPerStep());
+          // The computation cut in wall-clock time, measured: the same device (on the lab, the same CPU
+          // share) computing the full model's step against its sub-model's.
+          if (measured.computeMillisPerStep() > 0) {
+            d.addProperty("measuredComputeCut", fullMeasured.computeMillisPerStep() / measured.computeMillisPerStep());
+          }
+          d.addProperty("derivedComputeCut", (double) fullPerStep / (trainingPerStep + calibrationPerStep));
+          LabMeasure kernel = subModelsLab.get(name);
+          LabMeasure fullKernel = fullLab.get(name);
+          if (kernel != null && fullKernel != null) {
+            simulation.devices().stream().filter(p -> p.name().equals(name)).findFirst()
+                .flatMap(DeviceProfile::lab).ifPresent(p -> d.add("profile", LabJson.profile(p)));
+            d.addProperty("peakBytes", kernel.peakAnonymousBytes());
+            d.addProperty("fullUpdatePeakBytes", fullKernel.peakAnonymousBytes());
+            d.addProperty("oomKilled", kernel.oomKilled());
+          }
           devices.add(d);
         }
       }
