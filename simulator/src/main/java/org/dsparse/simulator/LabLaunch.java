@@ -49,10 +49,10 @@ public final class LabLaunch {
     options.add("-D" + FAILURE_DETECTOR_PAUSE + "=" + base.getString(FAILURE_DETECTOR_PAUSE));
     ProcessBuilder builder = MeasuredJvm.builder(options, mainClass, args);
     builder.command(wrap.apply(builder.command()));
-    // In a lab device's groups PyTorch's NNPACK fails to initialise ("Unsupported hardware"; outside them
-    // it does not) and PyTorch warns at every convolution that could use it: about 270 lines per
-    // MobileNetV2 step, 111,000 in one bench/lab run, written from the device's fraction of a core.
-    // The convolutions run on PyTorch's other kernels either way; errors are still printed.
+    // Here PyTorch's NNPACK fails to initialise ("Unsupported hardware": it wants AVX2 and an L3 cache
+    // its CPU detection can see), and PyTorch then warns at every convolution that could use it: about
+    // 270 lines per MobileNetV2 step, 111,000 in one bench/lab run, written from the device's fraction
+    // of a core. The convolutions run on PyTorch's other kernels either way; errors are still printed.
     builder.environment().put(TORCH_LOG_LEVEL, "ERROR");
     return builder;
   }
