@@ -157,7 +157,7 @@ public final class SubModelsBench {
     start.add("central", summary(central));
     start.add("fullAcrossDevices", summary(full));
     JsonObject sub = summary(subModels);
-    sub.add("devices", devices(spec, simulation, budgets, subModels, full, config,
+    sub.add("devices", devices(spec, simulation, subModels, full, config,
         runner.labMeasures(subModels.spec().jobId()), runner.labMeasures(full.spec().jobId())));
     start.add("submodels", sub);
     System.out.printf(Locale.ROOT, "from %d epochs of pre-training: central %.2f%%, full update across devices %.2f%%,"
@@ -178,13 +178,16 @@ public final class SubModelsBench {
   }
 
   /** Per device: its classes and sub-model (the same plan the job made), what it computed and held. */
-  private static JsonArray devices(JobSpec spec, SimulationConfig simulation, List<Long> budgets, JobReport subModels,
+  private static JsonArray devices(JobSpec spec, SimulationConfig simulation, JobReport subModels,
       JobReport full, Config config, Map<String, LabMeasure> subModelsLab, Map<String, LabMeasure> fullLab)
       throws Exception {
     List<DeviceInfo> infos = new ArrayList<>();
     for (int i = 0; i < simulation.devices().size(); i++) {
-      infos.add(new DeviceInfo(simulation.devices().get(i).name(), "pekko://dsparse@127.0.0.1:" + (2800 + i),
-          budgets.get(i), null));
+      String name = simulation.devices().get(i).name();
+      // The budget each device planned with: on the lab it chose its own (auto), which the
+      // configuration does not hold.
+      infos.add(new DeviceInfo(name, "pekko://dsparse@127.0.0.1:" + (2800 + i),
+          deviceOf(subModels, name).budgetBytes(), null));
     }
     // In the job's order, by name: a class partition gives each device its classes in that order.
     infos.sort(java.util.Comparator.comparing(DeviceInfo::name));
