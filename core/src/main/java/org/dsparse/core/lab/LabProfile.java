@@ -34,8 +34,9 @@ public record LabProfile(String name, String board, long memoryLimitBytes, doubl
    *
    * <p>A board's slow CPU is slow all the time, while a group over its quota stops until the next
    * period, so a shorter period looks closer to a board. It was tried and is not used: at 10 ms the
-   * default lab's DSparse step took 11.9 s against 8.6 (median of 30 steps, one run each, 2026-12-07)
-   * and moved as much from step to step (9 to 17 s against 8 to 14). The slowest devices use their
+   * default lab's DSparse step took 12.02 and 11.02 s in two runs against 7.94 to 8.80 s at 100 ms
+   * (medians of 30 steps, bench/lab, 2026-12-06 and 07), and moved as much from step to step (9 to 19 s
+   * against 7.5 to 14). The slowest devices use their
    * quota to the full either way; 100 slices a second rather than 10 cost them in switches and caches.
    */
   public long cfsPeriodMicros() {
