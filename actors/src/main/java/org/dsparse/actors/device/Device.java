@@ -26,15 +26,20 @@ import org.dsparse.actors.collective.CollectiveSettings;
 import org.dsparse.actors.collective.Collectives;
 import org.dsparse.actors.collective.GroupSpec;
 import org.dsparse.actors.collective.ProcessGroup;
-import org.dsparse.actors.job.JobPlanning;
+import org.dsparse.actors.mode.TrainingModes;
 import org.dsparse.actors.node.NodeMetrics;
 import org.dsparse.actors.shard.DeviceDirectory;
 import org.dsparse.actors.shard.DeviceEntry;
 import org.dsparse.actors.shard.LayerShard;
+import org.dsparse.actors.step.CommittedState;
 import org.dsparse.actors.step.Compute;
 import org.dsparse.actors.step.DeviceGroups;
 import org.dsparse.actors.step.DeviceStep;
-import org.dsparse.actors.step.StepPipeline;
+import org.dsparse.actors.step.ModeRuntime;
+import org.dsparse.actors.step.Preparation;
+import org.dsparse.actors.step.StageFailure;
+import org.dsparse.actors.step.StepResult;
+import org.dsparse.actors.step.TrainingMode;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
@@ -46,8 +51,8 @@ import org.dsparse.training.trainer.DjlThread;
 
 /**
  * One device of the cluster. It announces itself under {@link #SERVICE_KEY}, and for a job holds a
- * full model replica and its data shard ({@link DeviceRuntime}), forms its process groups and runs
- * each step with the job's {@link StepPipeline}: the actor sequences steps, owns the groups and the
+ * full model replica and its data shard (the {@link ModeRuntime} its job's {@link TrainingMode}
+ * prepares), forms its process groups and runs each step with the mode's {@link DeviceStep}: the actor sequences steps, owns the groups and the
  * shards it keeps, and turns each step's outcome into one {@link DeviceEvent.StepCompleted} or one
  * failure naming the group and member. DJL work runs on the JVM's DJL thread and comes back as
  * messages, so the actor never blocks.
@@ -65,10 +70,10 @@ public final class Device extends AbstractBehavior<Device.Command> {
   /** The state a re-planned job continues from is here (null for a fresh start): build the runtime. */
   private record StateReady(DeviceCommand.Prepare prepare, CommittedState state, Throwable error) implements Command {}
 
-  private record RuntimeReady(DeviceCommand.Prepare prepare, DeviceRuntime runtime, Throwable error)
+  private record RuntimeReady(DeviceCommand.Prepare prepare, ModeRuntime runtime, Throwable error)
       implements Command {}
 
-  private record StepFinished(DeviceCommand.RunStep command, StepPipeline.Result result, Throwable error)
+  private record StepFinished(DeviceCommand.RunStep command, StepResult result, Throwable error)
       implements Command {}
 
   private record Answered(DeviceEvent event, ActorRef<DeviceEvent> replyTo) implements Command {}
@@ -198,7 +203,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       return CompletableFuture.completedFuture(kept);
     }
     if (job != null && job.jobId.equals(jobId) && job.live != null && job.live.step() == restore.step()) {
-      DeviceRuntime runtime = job.runtime;
+      ModeRuntime runtime = job.runtime;
       DeviceEvent.HeldState live = job.live;
       return DjlThread.submit(() -> {
         CommittedState taken = runtime.capture(live.step(), live.epoch(), live.stepInEpoch());
@@ -231,16 +236,21 @@ public final class Device extends AbstractBehavior<Device.Command> {
       committed.set(ready.state());
     }
     int rank = rankOf(prepare.devices());
-    var tile = prepare.assignment().tile();
+    TrainingMode mode = TrainingModes.of(prepare.spec());
+    Preparation preparation;
+    try {
+      preparation = new Preparation(prepare.spec(), prepare.devices(), settings.name(), prepare.assignment(),
+          prepare.groups(), settings.dataSource(prepare.spec().data(), "job " + prepare.spec().jobId() + " data"),
+          settings.measureMemory(), prepare.restore(), ready.state());
+    } catch (IllegalArgumentException e) {
+      preparing = null;
+      prepare.replyTo().tell(failed(prepare.spec().jobId(), "set-up failed: " + describe(e)));
+      return this;
+    }
     context.getLog().info("job {}: preparing as device {} of {}, updating {} layers{}{}",
         prepare.spec().jobId(), rank, prepare.devices().size(), prepare.assignment().updatedLayers().size(),
-        tile == null ? "" : ", tile " + tile.rank(settings.name()) + " of the tile group " + tile.members(),
-        prepare.restore() == null ? "" : ", from step " + prepare.restore().step());
-    context.pipeToSelf(
-        DjlThread.submit(() -> DeviceRuntime.prepare(prepare.spec(),
-            JobPlanning.dataShards(prepare.devices(), settings.name(), tile), prepare.devices().size(),
-            prepare.assignment(), JobPlanning.learningRateScales(prepare.spec(), prepare.groups(), settings.name(),
-                prepare.devices().size(), tile), settings, prepare.restore(), ready.state())),
+        mode.role(preparation), prepare.restore() == null ? "" : ", from step " + prepare.restore().step());
+    context.pipeToSelf(DjlThread.submit(() -> mode.prepare(preparation)),
         (runtime, error) -> new RuntimeReady(prepare, runtime, error));
     return this;
   }
@@ -290,7 +300,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
   /** This device's part of a job: its runtime, its process groups and its step. */
   private final class Job {
     final String jobId;
-    final DeviceRuntime runtime;
+    final ModeRuntime runtime;
     final DeviceGroups groups;
     final DeviceStep pipeline;
     final List<ActorRef<ProcessGroup.Command>> groupActors = new ArrayList<>();
@@ -305,7 +315,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     /** The job abandoned its step: its groups are stopped until the next Prepare. */
     boolean abandoned;
 
-    Job(DeviceCommand.Prepare prepare, DeviceRuntime runtime) {
+    Job(DeviceCommand.Prepare prepare, ModeRuntime runtime) {
       this.jobId = prepare.spec().jobId();
       this.runtime = runtime;
       var coordinatorAddress = prepare.replyTo().path().address();
@@ -313,8 +323,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       this.live = runtime.start();
       Map<String, String> addresses = new LinkedHashMap<>();
       prepare.devices().forEach(d -> addresses.put(d.name(), d.address()));
-      this.groups = DeviceGroups.of(settings.name(), jobId, prepare.groups(), List.copyOf(addresses.keySet()),
-          prepare.assignment().tile());
+      this.groups = runtime.groups(settings.name(), jobId, prepare.groups(), List.copyOf(addresses.keySet()));
       Map<String, ActorRef<ProcessGroup.Command>> actors = new HashMap<>();
       for (DeviceGroups.Collective collective : groups.collectives().values()) {
         ActorRef<ProcessGroup.Command> actor = spawnGroup(collective, addresses);
@@ -382,7 +391,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
     job.live = null;
     if (run.snapshot()) {
       // Queued before the step's model work, on the same thread: the model as the previous step left it.
-      DeviceRuntime runtime = job.runtime;
+      ModeRuntime runtime = job.runtime;
       DjlThread.submit(() -> {
         committed.set(runtime.capture(run.step(), run.epoch(), run.stepInEpoch()));
         return null;
@@ -404,13 +413,13 @@ public final class Device extends AbstractBehavior<Device.Command> {
           job.runtime.updatedSlices());
     }
     if (finished.error() != null) {
-      String reason = StepPipeline.message(finished.error());
+      String reason = StageFailure.message(finished.error());
       context.getLog().warn("job {} step {}: {}", run.jobId(), run.step(), reason);
       NodeMetrics.get(context.getSystem()).deviceFailed(run.jobId(), settings.name());
       run.replyTo().tell(failed(run.jobId(), "step " + run.step() + ": " + reason));
       return this;
     }
-    StepPipeline.Result result = finished.result();
+    StepResult result = finished.result();
     result.keptShardWeights().forEach((group, weights) ->
         LayerShard.storeWeights(context.getSystem(), job.keptShards.get(group), run.step(), weights));
     long baseline = job.runtime.baselineRss();
@@ -449,7 +458,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       evaluate.replyTo().tell(failed(evaluate.jobId(), "no such job is prepared on this device"));
       return;
     }
-    DeviceRuntime runtime = job.runtime;
+    ModeRuntime runtime = job.runtime;
     answerLater(evaluate.replyTo(), evaluate.jobId(), () -> {
       long[] result = runtime.evaluate(evaluate.shard(), evaluate.shards());
       return new DeviceEvent.Evaluated(settings.name(), result[0], result[1]);
@@ -461,7 +470,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
       save.replyTo().tell(failed(save.jobId(), "no such job is prepared on this device"));
       return;
     }
-    DeviceRuntime runtime = job.runtime;
+    ModeRuntime runtime = job.runtime;
     answerLater(save.replyTo(), save.jobId(), () -> {
       runtime.saveCheckpoint(Path.of(save.path()), save.nextEpoch(), save.step(), save.plan());
       return new DeviceEvent.CheckpointSaved(settings.name(), save.path());
@@ -584,6 +593,6 @@ public final class Device extends AbstractBehavior<Device.Command> {
   }
 
   private static String describe(Throwable error) {
-    return StepPipeline.message(error);
+    return StageFailure.message(error);
   }
 }

@@ -7,6 +7,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.dsparse.actors.step.CommittedState;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 

@@ -4,6 +4,8 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import java.time.Duration;
 import java.util.Locale;
+import org.dsparse.actors.mode.TrainingModes;
+import org.dsparse.actors.plan.ClassPartitions;
 import org.dsparse.core.cli.UsageException;
 import org.dsparse.core.memory.OptimizerKind;
 import org.dsparse.core.plan.PlanStrategy;
@@ -54,10 +56,6 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           && !partition.matches(ClassPartitions.FORM)) {
         throw bad("partition", partition, "iid, dirichlet:<alpha>, classes:<min>-<max> or classes:0+1,2+3,...");
       }
-      if (jobMode == JobSpec.Mode.SUBMODELS && !partition.startsWith("classes:")) {
-        throw bad("partition", partition, "classes:<min>-<max> or classes:0+1,2+3,... in mode submodels (each"
-            + " device's sub-model serves its classes)");
-      }
       String optimizer = c.getString("optimizer");
       try {
         OptimizerKind.parse(optimizer);
@@ -89,6 +87,10 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
           c.getString("checkpoint-dir"), knobs, overlap(c), compression(c), tiling(c), subModels(c),
           c.getString("resume-from"));
+      var refused = TrainingModes.of(spec).check(spec);
+      if (refused.isPresent()) {
+        throw bad(refused.get().key(), refused.get().value(), refused.get().expected());
+      }
       Config t = c.getConfig("timeouts");
       JobCoordinator.Timeouts timeouts = new JobCoordinator.Timeouts(duration(t, "discovery"),
           duration(t, "prepare"), duration(t, "step"), duration(t, "evaluate"));

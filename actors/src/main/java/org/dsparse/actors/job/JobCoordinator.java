@@ -24,11 +24,12 @@ import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
 import org.dsparse.actors.device.Device;
+import org.dsparse.actors.node.NodeMetrics;
+import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.actors.shard.DeviceDirectory;
 import org.dsparse.actors.shard.DeviceEntry;
-import org.dsparse.actors.node.NodeMetrics;
-import org.dsparse.actors.step.StepPipeline;
 import org.dsparse.actors.shard.LayerShard;
+import org.dsparse.actors.step.StageFailure;
 import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.core.placement.ShardDemand;
 import org.dsparse.protocol.job.DeviceCommand;
@@ -910,7 +911,7 @@ public final class JobCoordinator {
         .onMessage(ShardsRetired.class, shards -> {
           if (shards.error() != null) {
             context.getLog().info("job {}: not every layer shard confirmed it stopped ({})", spec.jobId(),
-                StepPipeline.message(shards.error()));
+                StageFailure.message(shards.error()));
           }
           client.tell(new JobEvent.Succeeded(report));
           return Behaviors.stopped();

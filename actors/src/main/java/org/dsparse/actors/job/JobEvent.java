@@ -2,6 +2,7 @@ package org.dsparse.actors.job;
 
 import java.util.List;
 import java.util.Map;
+import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.StepMetrics;
 

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.protocol.job.Assignment;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.JobSpec;

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.GroupPlan;
 

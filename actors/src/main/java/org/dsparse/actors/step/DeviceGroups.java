@@ -7,7 +7,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import org.dsparse.protocol.job.GroupPlan;
-import org.dsparse.protocol.job.TileRole;
 import org.dsparse.protocol.job.WireBytes;
 
 /**
@@ -38,15 +37,6 @@ public record DeviceGroups(String device, List<GroupPlan> allReduce, List<GroupP
 
   /** {@code device}'s part of {@code groups}, for a job of {@code devices} (names) called {@code jobId}. */
   public static DeviceGroups of(String device, String jobId, List<GroupPlan> groups, List<String> devices) {
-    return of(device, jobId, groups, devices, null);
-  }
-
-  /**
-   * The same for a member of a tile group ({@code tile}, null for none): it is also a member of the
-   * tile group's exchange, and of a pair with each other member for its point-to-point exchanges.
-   */
-  public static DeviceGroups of(String device, String jobId, List<GroupPlan> groups, List<String> devices,
-      TileRole tile) {
     List<GroupPlan> allReduce = new ArrayList<>();
     List<GroupPlan> refresh = new ArrayList<>();
     List<GroupPlan> led = new ArrayList<>();
@@ -78,23 +68,15 @@ public record DeviceGroups(String device, List<GroupPlan> allReduce, List<GroupP
             group.isAllReduce() ? WireBytes.REFRESH : WireBytes.BROADCAST, members));
       }
     }
-    if (tile != null) {
-      GroupPlan tiled = groups.stream().filter(g -> g.groupId().equals(tile.groupId())).findFirst()
-          .orElseThrow(() -> new IllegalArgumentException("the plan has no group " + tile.groupId()
-              + " for its tile group " + tile.members()));
-      String id = tile.exchangeId(jobId);
-      collectives.put(id, new Collective(id, tiled, WireBytes.TILES, tile.members()));
-      int rank = tile.rank(device);
-      for (int u = 0; u < tile.members().size(); u++) {
-        if (u != rank) {
-          String pair = TileGroupExchange.pairId(id, rank, u);
-          collectives.put(pair, new Collective(pair, tiled, WireBytes.TILES,
-              List.of(tile.members().get(Math.min(rank, u)), tile.members().get(Math.max(rank, u)))));
-        }
-      }
-    }
     return new DeviceGroups(device, List.copyOf(allReduce), List.copyOf(refresh), List.copyOf(led), Set.copyOf(keptShards),
         Map.copyOf(collectives));
+  }
+
+  /** The same with more collectives a mode's step runs (a tile group's exchanges). */
+  public DeviceGroups with(Map<String, Collective> more) {
+    Map<String, Collective> all = new LinkedHashMap<>(collectives);
+    all.putAll(more);
+    return new DeviceGroups(device, allReduce, refresh, led, keptShards, Map.copyOf(all));
   }
 
   public static String allReduceId(String jobId, GroupPlan group) {

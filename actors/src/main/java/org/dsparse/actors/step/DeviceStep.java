@@ -4,7 +4,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
 
-/** What a device does at each step of its job: DSparse's or the full update's ({@link StepPipeline}), or a sub-model's ({@link SubModelPipeline}). */
+/** What a device does at each step of its job, as its {@link TrainingMode} builds it ({@link ModeRuntime#pipeline}). */
 public interface DeviceStep {
   /**
    * Runs step {@code step} of epoch {@code epoch}; {@code average}: average (or assemble) weights on
@@ -12,7 +12,7 @@ public interface DeviceStep {
    * {@code evaluated}: the job evaluates the model after this step; {@code cuts}: where to cut the
    * backward (empty: no overlap).
    */
-  CompletionStage<StepPipeline.Result> run(int epoch, long step, boolean average, boolean refresh, boolean evaluated,
+  CompletionStage<StepResult> run(int epoch, long step, boolean average, boolean refresh, boolean evaluated,
       List<Integer> cuts);
 
   /** Fails every stage not yet started: the job abandoned its step. */

@@ -9,7 +9,7 @@ import org.dsparse.training.data.ImageSetDataset;
  * A device's batches, epoch by epoch, each epoch in its seeded order; the first epoch the device
  * runs starts at the batch it was told (a job resumed or re-planned mid-epoch). Model work only.
  */
-final class EpochBatches {
+public final class EpochBatches {
   private final ImageSetDataset train;
   private final NDManager manager;
   private final int batch;
@@ -19,7 +19,7 @@ final class EpochBatches {
   private Iterator<ImageBatch> batches;
   private int epoch = -1;
 
-  EpochBatches(ImageSetDataset train, NDManager manager, int batch, long seed, int startEpoch, int startBatch) {
+  public EpochBatches(ImageSetDataset train, NDManager manager, int batch, long seed, int startEpoch, int startBatch) {
     this.train = train;
     this.manager = manager;
     this.batch = batch;
@@ -29,12 +29,12 @@ final class EpochBatches {
   }
 
   /** The epoch of the last batch taken; -1 before the first. */
-  int epoch() {
+  public int epoch() {
     return epoch;
   }
 
   /** The next batch of epoch {@code epochIndex}, in its order; the caller closes it. */
-  ImageBatch next(int epochIndex) {
+  public ImageBatch next(int epochIndex) {
     if (epochIndex != epoch || batches == null || !batches.hasNext()) {
       int first = epoch < 0 && epochIndex == startEpoch ? startBatch : 0;
       epoch = epochIndex;

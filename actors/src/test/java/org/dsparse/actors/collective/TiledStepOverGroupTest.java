@@ -1,6 +1,5 @@
 package org.dsparse.actors.collective;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,7 +22,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.dsparse.actors.step.TileGroupExchange;
+import org.dsparse.actors.mode.tiles.TileGroupExchange;
 import org.dsparse.core.tiling.TileGeometry;
 import org.dsparse.training.model.Layer;
 import org.dsparse.training.model.LayeredModel;

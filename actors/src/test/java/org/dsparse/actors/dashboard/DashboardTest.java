@@ -23,7 +23,7 @@ import java.util.List;
 import java.util.Map;
 import org.dsparse.actors.job.JobEvent;
 import org.dsparse.actors.job.JobReport;
-import org.dsparse.actors.job.PlannedJob;
+import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.protocol.job.Assignment;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;

@@ -13,9 +13,9 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.dsparse.actors.job.JobPlanning;
-import org.dsparse.actors.job.PlannedJob;
 import org.dsparse.actors.node.LocalCluster;
+import org.dsparse.actors.plan.PlannedJob;
+import org.dsparse.actors.plan.Plans;
 import org.dsparse.protocol.job.Assignment;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
@@ -79,7 +79,7 @@ class ChannelSplitProtocolTest {
   }
 
   private GroupPlan group(LayeredModel model, String id, List<Slice> slices, String... updaters) {
-    long bytes = 4L * model.weightLength(JobPlanning.channelSlices(slices));
+    long bytes = 4L * model.weightLength(Plans.channelSlices(slices));
     return new GroupPlan(id, slices, List.of(updaters), updaters[0], bytes, cluster.spec.jobId() + "." + id);
   }
 

@@ -20,11 +20,15 @@ import java.util.concurrent.TimeUnit;
 import org.dsparse.actors.collective.Collectives;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobPlanning;
-import org.dsparse.actors.job.PlannedJob;
+import org.dsparse.actors.mode.TrainingModes;
+import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.actors.step.Compute;
 import org.dsparse.actors.step.DeviceGroups;
 import org.dsparse.actors.step.DeviceStep;
-import org.dsparse.actors.step.StepPipeline;
+import org.dsparse.actors.step.ModeRuntime;
+import org.dsparse.actors.step.Preparation;
+import org.dsparse.actors.step.StageFailure;
+import org.dsparse.actors.step.StepResult;
 import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.JobSpec;
@@ -49,8 +53,8 @@ class StepPipelineTest {
   void threePipelinesStepTogetherAndAgreeAfterARefresh(@TempDir Path dir) throws Exception {
     try (Devices devices = new Devices(CONFIG, new InMemoryCollectives(null))) {
       for (int step = 0; step < 3; step++) {
-        List<StepPipeline.Result> results = devices.step(step, step == 2);
-        for (StepPipeline.Result result : results) {
+        List<StepResult> results = devices.step(step, step == 2);
+        for (StepResult result : results) {
           assertTrue(Float.isFinite(result.loss()), "loss " + result.loss());
         }
         // The budgets make b and c update only some layers: groups AllReduce every step, and the
@@ -121,8 +125,8 @@ class StepPipelineTest {
         try (Devices devices = new Devices(config, new InMemoryCollectives(null))) {
           assertEquals(Map.of(), devices.pipelines.get(0).denseGroups());
           for (int step = 0; step < 3; step++) {
-            List<StepPipeline.Result> results = devices.step(step, false);
-            for (StepPipeline.Result result : results) {
+            List<StepResult> results = devices.step(step, false);
+            for (StepResult result : results) {
               assertTrue(Float.isFinite(result.loss()), kind + ": loss " + result.loss());
               assertTrue(result.allReduceBytes() * 3 < denseBytes, kind + ": " + result.allReduceBytes()
                   + " bytes against " + denseBytes + " dense");
@@ -183,7 +187,7 @@ class StepPipelineTest {
         ExecutionException failure = assertThrows(ExecutionException.class, () ->
             devices.pipelines.get(0).run(0, 0, true, true, false, devices.overlap.cutsFor(0)).toCompletableFuture()
                 .get(60, TimeUnit.SECONDS));
-        String message = StepPipeline.message(failure);
+        String message = StageFailure.message(failure);
         assertTrue(message.contains("pipeline.g") && message.contains("missing member c"), message);
       }
     }
@@ -198,7 +202,7 @@ class StepPipelineTest {
         ExecutionException failure = assertThrows(ExecutionException.class, () ->
             devices.pipelines.get(0).run(0, 0, false, false, false, List.of(2, 1)).toCompletableFuture()
                 .get(60, TimeUnit.SECONDS));
-        String message = StepPipeline.message(failure);
+        String message = StageFailure.message(failure);
         assertTrue(message.contains(config == CONFIG ? "does not overlap" : "ascending layers"), message);
       }
     }
@@ -206,7 +210,7 @@ class StepPipelineTest {
 
   /** Three devices' runtimes and pipelines for the planner's plan. */
   private static final class Devices implements AutoCloseable {
-    final List<DeviceRuntime> runtimes = new ArrayList<>();
+    final List<ModeRuntime> runtimes = new ArrayList<>();
     final List<DeviceStep> pipelines = new ArrayList<>();
     final PlannedJob plan;
     final OverlapScheduler overlap;
@@ -225,22 +229,22 @@ class StepPipelineTest {
       for (int rank = 0; rank < infos.size(); rank++) {
         String name = names.get(rank);
         int r = rank;
-        DeviceRuntime runtime = DjlThread.call(() -> DeviceRuntime.prepare(spec, new int[] {r}, infos.size(),
-            plan.assignments().get(name), JobPlanning.learningRateScales(spec, plan.groups(), name, infos.size()),
-            DeviceSettings.of(name, BUDGETS[r], false), null, null));
+        ModeRuntime runtime = DjlThread.call(() -> TrainingModes.of(spec).prepare(new Preparation(spec, infos, name,
+            plan.assignments().get(name), plan.groups(), DeviceSettings.of(name, BUDGETS[r], false)
+                .dataSource(spec.data(), "test data"), false, null, null)));
         runtimes.add(runtime);
-        DeviceGroups groups = DeviceGroups.of(name, spec.jobId(), plan.groups(), names);
+        DeviceGroups groups = runtime.groups(name, spec.jobId(), plan.groups(), names);
         pipelines.add(runtime.pipeline(groups, collectives.member(name, groups), Compute.DJL_THREAD));
       }
     }
 
-    List<StepPipeline.Result> step(long step, boolean refresh) throws Exception {
-      List<CompletableFuture<StepPipeline.Result>> running = new ArrayList<>();
+    List<StepResult> step(long step, boolean refresh) throws Exception {
+      List<CompletableFuture<StepResult>> running = new ArrayList<>();
       for (DeviceStep pipeline : pipelines) {
         running.add(pipeline.run(0, step, refresh, refresh, false, overlap.cutsFor(step)).toCompletableFuture());
       }
-      List<StepPipeline.Result> results = new ArrayList<>();
-      for (CompletableFuture<StepPipeline.Result> r : running) {
+      List<StepResult> results = new ArrayList<>();
+      for (CompletableFuture<StepResult> r : running) {
         results.add(r.get(60, TimeUnit.SECONDS));
       }
       return results;
@@ -251,7 +255,7 @@ class StepPipelineTest {
       Files.createDirectories(dir);
       for (int i = 0; i < runtimes.size(); i++) {
         Path path = dir.resolve(i + ".ckpt");
-        DeviceRuntime runtime = runtimes.get(i);
+        ModeRuntime runtime = runtimes.get(i);
         DjlThread.run(() -> runtime.saveCheckpoint(path, 0, 0, ""));
         result.add(ThreeDevices.weights(path, spec));
       }

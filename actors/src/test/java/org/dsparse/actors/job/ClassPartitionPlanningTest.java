@@ -8,6 +8,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.util.List;
 import java.util.stream.IntStream;
+import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.training.trainer.DjlThread;

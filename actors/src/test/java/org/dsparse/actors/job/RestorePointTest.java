@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Map;
+import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.protocol.job.Assignment;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.GroupPlan;

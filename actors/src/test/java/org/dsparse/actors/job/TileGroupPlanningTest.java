@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.util.List;
+import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.protocol.job.Assignment;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;

@@ -31,6 +31,15 @@ public record Assignment(String device, List<GroupPlan.Slice> updatedSlices, lon
     this(device, updatedSlices, predictedPeakBytes, tile, null);
   }
 
+  /**
+   * The same assignment in a re-plan whose group ids take {@code prefix}: its tile role names the
+   * prefixed group.
+   */
+  public Assignment prefixed(String prefix) {
+    return tile == null ? this : new Assignment(device, updatedSlices, predictedPeakBytes, new TileRole(
+        prefix + tile.groupId(), tile.members(), tile.groupEnds(), tile.rows(), tile.columns()), subModel);
+  }
+
   /** Indices of the layers it updates, whole or in part, ascending: every one runs forward in training. */
   public List<Integer> updatedLayers() {
     return updatedSlices.stream().map(GroupPlan.Slice::layer).distinct().sorted().toList();

@@ -319,9 +319,12 @@ public record JobSpec(
   /** The most segments a backward may be cut into (each is a collective of its own per group). */
   public static final int MAX_OVERLAP_SEGMENTS = 32;
 
-  /** Whether the step overlaps its gradient AllReduces with its backward. */
+  /**
+   * Whether the job's settings ask the step to overlap its gradient AllReduces with its backward
+   * (a mode whose step sends nothing during its backward declines: {@code TrainingMode.overlaps}).
+   */
   public boolean overlaps() {
-    return overlap.kind() != Overlap.Kind.OFF && !averagesWeights() && mode != Mode.SUBMODELS;
+    return overlap.kind() != Overlap.Kind.OFF && !averagesWeights();
   }
 
   /** The same job in another mode, under another id. */
@@ -339,8 +342,7 @@ public record JobSpec(
     if (updaters <= 0 || updaters > devices) {
       throw new IllegalArgumentException(updaters + " updaters of " + devices + " devices");
     }
-    return mode == Mode.DSPARSE && learningRateScaling.equals(SQRT_UPDATER_SHARE)
-        ? Math.sqrt((double) updaters / devices) : 1;
+    return learningRateScaling.equals(SQRT_UPDATER_SHARE) ? Math.sqrt((double) updaters / devices) : 1;
   }
 
   /** Whether groups average weights periodically instead of gradients every step, in either mode. */

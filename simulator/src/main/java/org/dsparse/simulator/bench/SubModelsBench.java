@@ -18,7 +18,7 @@ import java.util.Set;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.job.JobReport;
-import org.dsparse.actors.job.PlannedJob;
+import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.core.cli.Flags;
 import org.dsparse.core.cli.UsageException;
 import org.dsparse.core.data.ImageSet;

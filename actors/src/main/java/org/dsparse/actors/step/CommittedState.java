@@ -1,4 +1,4 @@
-package org.dsparse.actors.device;
+package org.dsparse.actors.step;
 
 import java.util.List;
 import org.dsparse.protocol.job.DeviceCommand;
@@ -19,14 +19,14 @@ import org.dsparse.training.model.Checkpoint;
  * @param optimizer the optimizer state of each slice this device updated (empty when fetched)
  * @param optimizerUpdates optimizer steps behind that state
  */
-record CommittedState(String jobId, long step, int epoch, int stepInEpoch, float[] weights,
+public record CommittedState(String jobId, long step, int epoch, int stepInEpoch, float[] weights,
     List<Checkpoint.SliceState> optimizer, int optimizerUpdates) {
 
   /**
    * The state of {@code restore}'s step fetched from a peer, laid out as {@link #flattened} with the
    * layout the peer's parts describe.
    */
-  static CommittedState fetched(String jobId, DeviceCommand.Restore restore, DeviceEvent.StatePart layout,
+  public static CommittedState fetched(String jobId, DeviceCommand.Restore restore, DeviceEvent.StatePart layout,
       float[] flat) {
     float[] weights = java.util.Arrays.copyOf(flat, layout.weightsLength());
     List<Checkpoint.SliceState> optimizer = new java.util.ArrayList<>();
@@ -43,7 +43,7 @@ record CommittedState(String jobId, long step, int epoch, int stepInEpoch, float
   }
 
   /** The weights, then each slice's optimizer state, in one array: what a peer is sent. */
-  float[] flattened() {
+  public float[] flattened() {
     int length = weights.length + optimizer.stream().mapToInt(s -> s.state().length).sum();
     float[] flat = java.util.Arrays.copyOf(weights, length);
     int offset = weights.length;
@@ -55,12 +55,12 @@ record CommittedState(String jobId, long step, int epoch, int stepInEpoch, float
   }
 
   /** What it holds, as the device reports it. */
-  DeviceEvent.HeldState held() {
+  public DeviceEvent.HeldState held() {
     return new DeviceEvent.HeldState(step, epoch, stepInEpoch, optimizer.stream()
         .map(s -> new GroupPlan.Slice(s.slice().layer(), s.slice().from(), s.slice().to())).toList());
   }
 
-  boolean isOf(String job, long steps) {
+  public boolean isOf(String job, long steps) {
     return jobId.equals(job) && step == steps;
   }
 }

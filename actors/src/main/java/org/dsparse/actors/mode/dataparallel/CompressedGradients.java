@@ -1,4 +1,4 @@
-package org.dsparse.actors.step;
+package org.dsparse.actors.mode.dataparallel;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -10,7 +10,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.function.ToIntFunction;
 import org.dsparse.actors.collective.Collectives;
-import org.dsparse.actors.job.JobPlanning;
+import org.dsparse.actors.plan.Plans;
 import org.dsparse.core.compression.Compression;
 import org.dsparse.core.compression.CountSketch;
 import org.dsparse.core.compression.ErrorFeedback;
@@ -54,7 +54,7 @@ final class CompressedGradients {
    * @param gradientLength a group's gradient floats on this device (the whole group, every slice)
    */
   CompressedGradients(JobSpec spec, String self, List<GroupPlan> allReduce, ToIntFunction<GroupPlan> gradientLength) {
-    this.settings = JobPlanning.compression(spec);
+    this.settings = Plans.compression(spec);
     this.seed = spec.seed();
     this.self = self;
     for (GroupPlan group : allReduce) {

@@ -1,12 +1,16 @@
-package org.dsparse.actors.step;
+package org.dsparse.actors.mode.submodels;
 
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.dsparse.actors.collective.Collectives;
+import org.dsparse.actors.step.Compute;
+import org.dsparse.actors.step.DeviceGroups;
+import org.dsparse.actors.step.DeviceStep;
+import org.dsparse.actors.step.EpochBatches;
+import org.dsparse.actors.step.StageRunner;
+import org.dsparse.actors.step.StepResult;
 import org.dsparse.core.submodel.SubModelSpec;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
@@ -35,7 +39,7 @@ import org.dsparse.training.trainer.SparseTrainer;
  * compete only with its own classes' rows, so rows trained on different devices come out on
  * different scales; a few steps over all classes put them on one.
  */
-public final class SubModelPipeline implements DeviceStep {
+final class SubModelStep implements DeviceStep {
   private final JobSpec spec;
   private final LayeredModel global;
   private final LayeredModel sub;
@@ -46,9 +50,8 @@ public final class SubModelPipeline implements DeviceStep {
   private final ImageSetDataset own;
   private final DeviceGroups groups;
   private final Collectives collectives;
-  private final Compute compute;
+  private final StageRunner stages;
   private final EpochBatches batches;
-  private volatile boolean cancelled;
   /**
    * Every device's samples summed per weight of the global model: set by the plan's first assembly,
    * read by it and every later one, each after the previous in the steps' chain.
@@ -65,7 +68,7 @@ public final class SubModelPipeline implements DeviceStep {
    * @param calibrator a trainer of the global model's classifier
    * @param own the same images labelled by their class in the global model
    */
-  public SubModelPipeline(JobSpec spec, LayeredModel global, LayeredModel sub, SubModelSpec subSpec,
+  SubModelStep(JobSpec spec, LayeredModel global, LayeredModel sub, SubModelSpec subSpec,
       SparseTrainer trainer, SparseTrainer calibrator, ImageSetDataset train, ImageSetDataset own, DeviceGroups groups,
       Collectives collectives, Compute compute, int startEpoch, int startBatch) {
     this.spec = spec;
@@ -78,13 +81,13 @@ public final class SubModelPipeline implements DeviceStep {
     this.own = own;
     this.groups = groups;
     this.collectives = collectives;
-    this.compute = compute;
+    this.stages = new StageRunner(compute);
     this.batches = new EpochBatches(train, global.manager(), spec.batch(), spec.seed(), startEpoch, startBatch);
   }
 
   @Override
   public void cancel() {
-    cancelled = true;
+    stages.cancel();
   }
 
   /** Time and bytes of a step's exchanges: AllReduce nanos, wall nanos waiting for them, bytes contributed. */
@@ -95,12 +98,12 @@ public final class SubModelPipeline implements DeviceStep {
   }
 
   @Override
-  public CompletionStage<StepPipeline.Result> run(int epochIndex, long step, boolean average, boolean refresh,
+  public CompletionStage<StepResult> run(int epochIndex, long step, boolean average, boolean refresh,
       boolean evaluated, List<Integer> cuts) {
-    long[] computeNanos = {0};
+    StageRunner.Step stages = this.stages.step();
     float[] loss = {Float.NaN};
     Exchanges exchanges = new Exchanges();
-    CompletionStage<Float> trained = stage("forward/backward", computeNanos, () -> {
+    CompletionStage<Float> trained = stages.compute("forward/backward", () -> {
       try (ImageBatch batch = batches.next(epochIndex)) {
         float value = trainer.forwardBackward(batch.images(), batch.labels());
         if (!Float.isFinite(value)) {
@@ -116,12 +119,11 @@ public final class SubModelPipeline implements DeviceStep {
       if (!average && !evaluated) {
         return CompletableFuture.completedFuture(null);
       }
-      CompletionStage<Void> assembled = assemble(step, computeNanos, exchanges);
-      return evaluated ? assembled.thenCompose(done -> calibrate(step, computeNanos, exchanges)) : assembled;
-    }).thenApply(done -> new StepPipeline.Result(loss[0], computeNanos[0], exchanges.transferNanos, 0,
-        exchanges.waitedNanos, exchanges.bytes, 0, java.util.Map.of(), new StepMetrics.Segments(List.of(),
-            new double[] {0}, new long[] {0}, new double[] {0}), exchanges.bytes == 0 ? List.of()
-            : List.of(new StepMetrics.GroupTime(group().groupId(), WireBytes.ALL_REDUCE,
+      CompletionStage<Void> assembled = assemble(step, stages, exchanges);
+      return evaluated ? assembled.thenCompose(done -> calibrate(step, stages, exchanges)) : assembled;
+    }).thenApply(done -> new StepResult(loss[0], stages.computeNanos(), exchanges.transferNanos, 0,
+        exchanges.waitedNanos, exchanges.bytes, 0, java.util.Map.of(), StepResult.UNCUT, exchanges.bytes == 0
+            ? List.of() : List.of(new StepMetrics.GroupTime(group().groupId(), WireBytes.ALL_REDUCE,
                 exchanges.transferNanos / 1e6))));
   }
 
@@ -161,13 +163,13 @@ public final class SubModelPipeline implements DeviceStep {
    * from a checkpoint, come out bit for bit as in an uninterrupted run). Every device's pipeline
    * starts with the plan, so all agree on which assembly is the first.
    */
-  private CompletionStage<Void> assemble(long step, long[] computeNanos, Exchanges exchanges) {
+  private CompletionStage<Void> assemble(long step, StageRunner.Step stages, Exchanges exchanges) {
     double samples = train.imageSet().size();
     CompletionStage<Void> shared = summedShares != null ? CompletableFuture.completedFuture(null)
-        : stage("contribution", computeNanos, () -> SubModels.shares(global, subSpec, sub, samples))
+        : stages.compute("contribution", () -> SubModels.shares(global, subSpec, sub, samples))
             .thenCompose(shares -> sum(sequence(step, 0), shares, exchanges))
             .thenAccept(summed -> summedShares = summed);
-    return shared.thenCompose(done -> stage("contribution", computeNanos, () -> {
+    return shared.thenCompose(done -> stages.compute("contribution", () -> {
       float[] contribution = SubModels.contribution(global, subSpec, sub, samples);
       // A diverged sub-model must not reach the global model of every device.
       for (float value : contribution) {
@@ -178,7 +180,7 @@ public final class SubModelPipeline implements DeviceStep {
       }
       return contribution;
     })).thenCompose(contribution -> sum(sequence(step, 1), contribution, exchanges))
-        .thenCompose(summed -> stage("assembly", computeNanos, () -> {
+        .thenCompose(summed -> stages.compute("assembly", () -> {
           SubModels.absorb(global, summed, summedShares);
           SubModels.copyInto(global, subSpec, sub);
           return null;
@@ -195,8 +197,8 @@ public final class SubModelPipeline implements DeviceStep {
   }
 
   /** The assembled model's BatchNorm statistics, then its classifier, fitted on every device's images. */
-  private CompletionStage<Void> calibrate(long step, long[] computeNanos, Exchanges exchanges) {
-    CompletionStage<Void> done = stage("statistics", computeNanos, () -> {
+  private CompletionStage<Void> calibrate(long step, StageRunner.Step stages, Exchanges exchanges) {
+    CompletionStage<Void> done = stages.compute("statistics", () -> {
       double[] sums = new double[BatchNormStatistics.length(global)];
       for (int seen = 0; seen < spec.subModels().statisticsSamples(); ) {
         try (ImageBatch batch = ownBatch(step)) {
@@ -210,7 +212,7 @@ public final class SubModelPipeline implements DeviceStep {
       }
       return contribution;
     }).thenCompose(contribution -> sum(sequence(step, 2), contribution, exchanges))
-        .thenCompose(summed -> stage("statistics", computeNanos, () -> {
+        .thenCompose(summed -> stages.compute("statistics", () -> {
           BatchNormStatistics.absorb(global, summed);
           return null;
         }));
@@ -218,13 +220,13 @@ public final class SubModelPipeline implements DeviceStep {
     int members = group() == null ? 1 : group().updaters().size();
     for (int k = 0; k < spec.subModels().calibrationSteps(); k++) {
       long sequence = sequence(step, 3 + k);
-      done = done.thenCompose(previous -> stage("calibration", computeNanos, () -> {
+      done = done.thenCompose(previous -> stages.compute("calibration", () -> {
         try (ImageBatch batch = ownBatch(step)) {
           calibrator.forwardBackward(batch.images(), batch.labels());
         }
         return calibrator.exportGradients(classifier);
       })).thenCompose(gradients -> sum(sequence, gradients, exchanges))
-          .thenCompose(summed -> stage("calibration", computeNanos, () -> {
+          .thenCompose(summed -> stages.compute("calibration", () -> {
             for (int i = 0; i < summed.length; i++) {
               summed[i] /= members;
             }
@@ -233,28 +235,9 @@ public final class SubModelPipeline implements DeviceStep {
             return null;
           }));
     }
-    return done.thenCompose(calibrated -> stage("calibration", computeNanos, () -> {
+    return done.thenCompose(calibrated -> stages.compute("calibration", () -> {
       SubModels.copyInto(global, subSpec, sub);
       return null;
     }));
-  }
-
-  private <T> CompletionStage<T> stage(String name, long[] nanos, Callable<T> work) {
-    return compute.submit(name, () -> {
-      if (cancelled) {
-        throw new CancellationException("the step was abandoned");
-      }
-      long start = System.nanoTime();
-      try {
-        return work.call();
-      } finally {
-        nanos[0] += System.nanoTime() - start;
-      }
-    }).handle((value, error) -> {
-      if (error != null) {
-        throw new StepPipeline.StageFailure(name + " failed: " + StepPipeline.message(error), error);
-      }
-      return value;
-    });
   }
 }

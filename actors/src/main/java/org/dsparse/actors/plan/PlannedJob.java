@@ -1,4 +1,4 @@
-package org.dsparse.actors.job;
+package org.dsparse.actors.plan;
 
 import java.util.List;
 import java.util.Map;
@@ -43,10 +43,7 @@ public record PlannedJob(Map<String, Assignment> assignments, List<GroupPlan> gr
       return new GroupPlan(id, g.slices(), g.updaters(), g.owner(), g.weightBytes(), jobId + "." + id, g.shardHome());
     }).toList();
     Map<String, Assignment> retiled = new java.util.LinkedHashMap<>();
-    assignments.forEach((device, a) -> retiled.put(device, a.tile() == null ? a
-        : new Assignment(a.device(), a.updatedSlices(), a.predictedPeakBytes(), new org.dsparse.protocol.job.TileRole(
-            prefix + a.tile().groupId(), a.tile().members(), a.tile().groupEnds(), a.tile().rows(),
-            a.tile().columns()))));
+    assignments.forEach((device, a) -> retiled.put(device, a.prefixed(prefix)));
     return new PlannedJob(retiled, renamed, layerNames, fullUpdatePeakBytes, description, allReduceBytesPerLayer);
   }
 

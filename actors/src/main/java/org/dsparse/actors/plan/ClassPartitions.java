@@ -1,4 +1,4 @@
-package org.dsparse.actors.job;
+package org.dsparse.actors.plan;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -12,7 +12,7 @@ import org.dsparse.protocol.job.JobSpec;
  */
 public final class ClassPartitions {
   /** What the partition key accepts after {@code classes:}. */
-  static final String FORM = "classes:([0-9]+-[0-9]+|[0-9]+(\\+[0-9]+)*(,[0-9]+(\\+[0-9]+)*)*)";
+  public static final String FORM = "classes:([0-9]+-[0-9]+|[0-9]+(\\+[0-9]+)*(,[0-9]+(\\+[0-9]+)*)*)";
 
   private ClassPartitions() {}
 

@@ -1,14 +1,15 @@
-package org.dsparse.actors.job;
+package org.dsparse.actors.mode.submodels;
 
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.IntStream;
+import org.dsparse.actors.plan.ClassPartitions;
+import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.core.cli.Table;
 import org.dsparse.core.data.ClassPartition;
 import org.dsparse.core.data.EpochOrder;

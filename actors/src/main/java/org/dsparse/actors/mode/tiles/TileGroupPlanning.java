@@ -1,4 +1,4 @@
-package org.dsparse.actors.job;
+package org.dsparse.actors.mode.tiles;
 
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
@@ -8,6 +8,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.IntStream;
+import org.dsparse.actors.plan.PlannedJob;
+import org.dsparse.actors.plan.Plans;
 import org.dsparse.core.memory.MemoryEstimate;
 import org.dsparse.core.memory.MemoryModel;
 import org.dsparse.core.memory.OptimizerKind;
@@ -155,7 +157,7 @@ final class TileGroupPlanning {
           + " weights to train");
     }
     GroupPlan tiles = new GroupPlan(GROUP_ID, tiledSlices, choice.names(), choice.head().name(),
-        4L * model.weightLength(JobPlanning.channelSlices(tiledSlices)), spec.jobId() + "." + GROUP_ID);
+        4L * model.weightLength(Plans.channelSlices(tiledSlices)), spec.jobId() + "." + GROUP_ID);
     List<GroupPlan> groups = new ArrayList<>(planned.groups());
     groups.add(0, tiles);
     TileRole role = choice.role();

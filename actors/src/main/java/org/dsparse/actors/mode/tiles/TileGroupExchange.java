@@ -1,4 +1,4 @@
-package org.dsparse.actors.step;
+package org.dsparse.actors.mode.tiles;
 
 import java.util.ArrayList;
 import java.util.Arrays;
