@@ -19,12 +19,13 @@ import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobEvent;
 import org.dsparse.actors.job.JobFiles;
 import org.dsparse.actors.job.JobReport;
+import org.dsparse.actors.job.ProgressPrinter;
+import org.dsparse.actors.metrics.NodeMetrics;
 import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.NodeConfig;
 import org.dsparse.core.cli.Flags;
 import org.dsparse.core.cli.Table;
 import org.dsparse.core.cli.UsageException;
-import org.dsparse.actors.job.ProgressPrinter;
 import org.dsparse.training.profile.ProfileCommand;
 
 /**
@@ -208,7 +209,7 @@ public final class NodeMain {
     DsparseNode node = coordinatorOnly ? DsparseNode.startCoordinator(config) : DsparseNode.start(config);
     Runtime.getRuntime().addShutdownHook(new Thread(node::close, "node-shutdown"));
     awaitCluster(node, seeds, coordinatorOnly);
-    int metricsPort = org.dsparse.actors.node.NodeMetrics.get(node.system()).port();
+    int metricsPort = org.dsparse.actors.metrics.NodeMetrics.get(node.system()).port();
     System.err.println("node " + node.address() + " is up"
         + node.device().map(d -> ", device " + d.name() + " with " + (d.budgetBytes() >> 20) + " MiB").orElse("")
         + ", heap " + heapMib() + " MiB"

@@ -24,7 +24,7 @@ import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
 import org.dsparse.actors.device.Device;
-import org.dsparse.actors.node.NodeMetrics;
+import org.dsparse.actors.metrics.NodeMetrics;
 import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.actors.shard.DeviceDirectory;
 import org.dsparse.actors.shard.DeviceEntry;

@@ -2,8 +2,6 @@ package org.dsparse.actors.node;
 
 import com.typesafe.config.Config;
 import java.time.Clock;
-import org.dsparse.actors.tls.ClusterTls;
-import org.dsparse.core.cli.Ports;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -15,11 +13,14 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.dsparse.actors.collective.CollectiveSettings;
 import org.dsparse.actors.device.Device;
 import org.dsparse.actors.device.DeviceSettings;
-import org.dsparse.actors.step.Compute;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobCoordinator;
 import org.dsparse.actors.job.JobEvent;
+import org.dsparse.actors.metrics.NodeMetrics;
 import org.dsparse.actors.shard.LayerShard;
+import org.dsparse.actors.step.Compute;
+import org.dsparse.actors.tls.ClusterTls;
+import org.dsparse.core.cli.Ports;
 
 /**
  * A running node: its ActorSystem, with a Device and a guardian that coordinates jobs submitted here.

@@ -9,7 +9,6 @@
  * <p>A leaf of the actors module, on the JDK, BouncyCastle and Pekko only: it must not depend on the
  * job, device, step, collective, shard or dashboard packages, on DJL, or on the protocol and
  * training modules; node start-up and the collectives use it, not the other way round. Its one use
- * of another actors package, {@code org.dsparse.actors.node.NodeMetrics} to count refused peers,
- * closes a package cycle with {@code org.dsparse.actors.node}, which starts TLS.
+ * of another actors package is {@code org.dsparse.actors.metrics.NodeMetrics}, to count refused peers.
  */
 package org.dsparse.actors.tls;

@@ -22,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobEvent;
+import org.dsparse.actors.metrics.NodeMetrics;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,4 +1,4 @@
-package org.dsparse.actors.node;
+package org.dsparse.actors.metrics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
