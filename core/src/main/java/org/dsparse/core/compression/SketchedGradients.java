@@ -19,27 +19,9 @@ package org.dsparse.core.compression;
  * whatever the cut. Momentum is the optimizer's, applied after the exchange to the identical
  * averaged gradient (see {@code README}, "Gradient compression").
  */
-public final class SketchedGradients {
-  private final Compression settings;
-  private final int members;
-  private final ErrorFeedback residual;
-
+public final class SketchedGradients extends ErrorFeedbackCompressor {
   public SketchedGradients(int dimension, Compression settings, int members) {
-    if (settings.kind() != Compression.Kind.SKETCH) {
-      throw new IllegalArgumentException("SketchedGradients needs kind SKETCH, got " + settings.kind());
-    }
-    this.settings = settings;
-    this.members = members;
-    this.residual = new ErrorFeedback(dimension);
-  }
-
-  /** The sizes for a region of {@code length} floats (dense when the settings cannot compress it). */
-  public Compression.Sizes sizes(int length) {
-    return settings.plan(length, members);
-  }
-
-  public ErrorFeedback residual() {
-    return residual;
+    super(dimension, settings, members, Compression.Kind.SKETCH);
   }
 
   /**
@@ -47,25 +29,21 @@ public final class SketchedGradients {
    * residual and answers the residual's sketch, hashed with {@code seed} (the same on every member).
    */
   public float[] sketch(int offset, float[] gradient, Compression.Sizes sizes, long seed) {
-    residual.add(gradient, 0, offset, gradient.length);
+    float[] residual = accumulate(offset, gradient);
     CountSketch sketch = new CountSketch(sizes.rows(), sizes.columns(), seed);
-    sketch.add(residual.values(), offset, gradient.length, offset);
+    sketch.add(residual, offset, gradient.length, offset);
     return sketch.table();
   }
 
   /** Round 2, first half: the region's {@code k} heaviest coordinates in the averaged sketch, as offsets. */
   public int[] candidates(int offset, int length, float[] averagedTable, Compression.Sizes sizes, long seed) {
     CountSketch sketch = CountSketch.over(averagedTable, sizes.rows(), sizes.columns(), seed);
-    TopK top = new TopK(Math.min(sizes.k(), length));
-    for (int i = 0; i < length; i++) {
-      top.offer(Math.abs(sketch.estimate(offset + (long) i)), offset + i);
-    }
-    return top.indices();
+    return TopK.ofMagnitudes(sizes.k(), offset, length, sketch::estimate);
   }
 
   /** Round 2, second half: this member's exact residual values at {@code candidates}, now sent. */
   public float[] values(int[] candidates) {
-    return residual.takeSent(candidates);
+    return residual().takeSent(candidates);
   }
 
   /** The region's averaged sparse gradient, dense: {@code averaged} at {@code candidates}, zeros elsewhere. */

@@ -20,11 +20,25 @@ public final class TopK {
     this.indices = new int[k];
   }
 
+  /** The value of coordinate {@code index} of a vector that may be held implicitly (a sketch's estimate). */
+  @FunctionalInterface
+  interface Values {
+    float at(int index);
+  }
+
   /** The {@code k} coordinates of {@code values} with the largest magnitude, in ascending index order. */
   public static int[] ofMagnitudes(float[] values, int k) {
-    TopK top = new TopK(Math.min(k, values.length));
-    for (int i = 0; i < values.length; i++) {
-      top.offer(Math.abs(values[i]), i);
+    return ofMagnitudes(k, 0, values.length, i -> values[i]);
+  }
+
+  /**
+   * The {@code k} coordinates of {@code [from, from + length)} whose values have the largest magnitude,
+   * in ascending index order; all of them when there are fewer.
+   */
+  static int[] ofMagnitudes(int k, int from, int length, Values values) {
+    TopK top = new TopK(Math.min(k, length));
+    for (int i = from; i < from + length; i++) {
+      top.offer(Math.abs(values.at(i)), i);
     }
     return top.indices();
   }

@@ -8,26 +8,9 @@ package org.dsparse.core.compression;
  * rank order and divides by the members: the same sparse mean gradient everywhere. Its traffic grows
  * with the group ({@code (P-1) * 2k} floats sent per member), which is what global sketching avoids.
  */
-public final class TopKGradients {
-  private final Compression settings;
-  private final int members;
-  private final ErrorFeedback residual;
-
+public final class TopKGradients extends ErrorFeedbackCompressor {
   public TopKGradients(int dimension, Compression settings, int members) {
-    if (settings.kind() != Compression.Kind.TOPK) {
-      throw new IllegalArgumentException("TopKGradients needs kind TOPK, got " + settings.kind());
-    }
-    this.settings = settings;
-    this.members = members;
-    this.residual = new ErrorFeedback(dimension);
-  }
-
-  public Compression.Sizes sizes(int length) {
-    return settings.plan(length, members);
-  }
-
-  public ErrorFeedback residual() {
-    return residual;
+    super(dimension, settings, members, Compression.Kind.TOPK);
   }
 
   /**
@@ -36,13 +19,8 @@ public final class TopKGradients {
    * the region, as float bits: copied, never computed on) then their {@code k} values.
    */
   public float[] select(int offset, float[] gradient, Compression.Sizes sizes) {
-    residual.add(gradient, 0, offset, gradient.length);
-    TopK top = new TopK(Math.min(sizes.k(), gradient.length));
-    float[] values = residual.values();
-    for (int i = 0; i < gradient.length; i++) {
-      top.offer(Math.abs(values[offset + i]), i);
-    }
-    int[] chosen = top.indices();
+    float[] values = accumulate(offset, gradient);
+    int[] chosen = TopK.ofMagnitudes(sizes.k(), 0, gradient.length, i -> values[offset + i]);
     int k = sizes.k();
     float[] part = new float[2 * k];
     for (int j = 0; j < chosen.length; j++) {

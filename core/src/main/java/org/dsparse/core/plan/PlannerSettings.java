@@ -1,6 +1,7 @@
 package org.dsparse.core.plan;
 
 import java.util.Objects;
+import java.util.function.Consumer;
 import org.dsparse.core.compression.Compression;
 import org.dsparse.core.memory.OptimizerKind;
 
@@ -90,8 +91,7 @@ public record PlannerSettings(
 
   /** The same knobs with groups compressing their gradients. */
   public PlannerSettings withCompression(Compression other) {
-    return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, other);
+    return with(b -> b.compression = other);
   }
 
   /** A group's aggregation of {@code bytes} among {@code members}, compressed when the settings compress. */
@@ -108,27 +108,68 @@ public record PlannerSettings(
   }
 
   public PlannerSettings withStrategy(PlanStrategy other) {
-    return new PlannerSettings(other, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, compression);
+    return with(b -> b.strategy = other);
   }
 
   public PlannerSettings withChannelSplits(boolean on) {
-    return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, memoryWeight, on, minChannelFraction, sharedTailLayers, compression);
+    return with(b -> b.channelSplits = on);
   }
 
   public PlannerSettings withCommunicationWeight(double weight) {
-    return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication, weight,
-        memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, compression);
+    return with(b -> b.communicationWeight = weight);
   }
 
   public PlannerSettings withSharedTailLayers(int layers) {
-    return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, memoryWeight, channelSplits, minChannelFraction, layers, compression);
+    return with(b -> b.sharedTailLayers = layers);
   }
 
   public PlannerSettings withMemoryWeight(double weight) {
-    return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
-        communicationWeight, weight, channelSplits, minChannelFraction, sharedTailLayers, compression);
+    return with(b -> b.memoryWeight = weight);
+  }
+
+  /** These knobs with what {@code change} sets on a copy of their components changed. */
+  private PlannerSettings with(Consumer<Builder> change) {
+    Builder builder = new Builder(this);
+    change.accept(builder);
+    return builder.build();
+  }
+
+  /**
+   * The knobs, copied so that each {@code with*} method names only what it changes: the canonical
+   * constructor is spelt out once, here, and not again in every such method.
+   */
+  private static final class Builder {
+    PlanStrategy strategy;
+    int batch;
+    OptimizerKind optimizer;
+    int averagingInterval;
+    int refreshInterval;
+    CommunicationModel communication;
+    double communicationWeight;
+    double memoryWeight;
+    boolean channelSplits;
+    double minChannelFraction;
+    int sharedTailLayers;
+    Compression compression;
+
+    Builder(PlannerSettings settings) {
+      strategy = settings.strategy;
+      batch = settings.batch;
+      optimizer = settings.optimizer;
+      averagingInterval = settings.averagingInterval;
+      refreshInterval = settings.refreshInterval;
+      communication = settings.communication;
+      communicationWeight = settings.communicationWeight;
+      memoryWeight = settings.memoryWeight;
+      channelSplits = settings.channelSplits;
+      minChannelFraction = settings.minChannelFraction;
+      sharedTailLayers = settings.sharedTailLayers;
+      compression = settings.compression;
+    }
+
+    PlannerSettings build() {
+      return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
+          communicationWeight, memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, compression);
+    }
   }
 }

@@ -11,9 +11,7 @@ import java.nio.charset.StandardCharsets;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.serialization.ByteBufferSerializer;
-import org.apache.pekko.serialization.SerializerWithStringManifest;
-import org.dsparse.protocol.wire.KryoPool;
-import org.dsparse.protocol.wire.RefResolver;
+import org.dsparse.protocol.wire.WireSerializer;
 import org.dsparse.protocol.wire.WireTraffic;
 
 /**
@@ -25,7 +23,7 @@ import org.dsparse.protocol.wire.WireTraffic;
  * and go through Kryo. Malformed input raises {@link IllegalArgumentException} naming the manifest
  * and the problem; Artery logs it with the sender's address and drops the message.
  */
-public final class CollectiveSerializer extends SerializerWithStringManifest implements ByteBufferSerializer {
+public final class CollectiveSerializer extends WireSerializer implements ByteBufferSerializer {
   /** Registered id of this serializer; Pekko reserves 0 to 40. */
   public static final int IDENTIFIER = 7_310_001;
 
@@ -37,18 +35,8 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
 
   private static final int MAX_STRING_BYTES = 16 * 1024;
 
-  private final RefResolver refs;
-  private final KryoPool kryos = new KryoPool(this::newKryo);
-  private final WireTraffic traffic;
-
   public CollectiveSerializer(ExtendedActorSystem system) {
-    this.refs = new RefResolver(system);
-    this.traffic = WireTraffic.get(system);
-  }
-
-  @Override
-  public int identifier() {
-    return IDENTIFIER;
+    super(system, IDENTIFIER);
   }
 
   @Override
@@ -64,7 +52,7 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
     } else if (message instanceof DataLinkOffered) {
       return LINK_OFFERED;
     }
-    throw new IllegalArgumentException("CollectiveSerializer cannot serialize " + message.getClass().getName());
+    throw notOwned(message);
   }
 
   /** Exact number of bytes {@link #toBinary(Object, ByteBuffer)} writes for {@code chunk}. */
@@ -78,7 +66,7 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
     if (message instanceof Chunk chunk) {
       int start = buffer.position();
       writeChunk(chunk, buffer);
-      traffic.sent(chunk.groupId(), buffer.position() - start);
+      traffic().sent(chunk.groupId(), buffer.position() - start);
     } else {
       buffer.put(toBinary(message));
     }
@@ -89,13 +77,10 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
     if (message instanceof Chunk chunk) {
       byte[] bytes = new byte[chunkSize(chunk)];
       writeChunk(chunk, ByteBuffer.wrap(bytes));
-      traffic.sent(chunk.groupId(), bytes.length);
+      traffic().sent(chunk.groupId(), bytes.length);
       return bytes;
     }
-    manifest(message);
-    byte[] bytes = kryos.write(message);
-    traffic.sent(WireTraffic.CONTROL, bytes.length);
-    return bytes;
+    return super.toBinary(message);
   }
 
   @Override
@@ -103,7 +88,7 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
     if (CHUNK.equals(manifest)) {
       int length = buffer.remaining();
       Chunk chunk = counted(() -> readChunk(buffer));
-      traffic.received(chunk.groupId(), length);
+      traffic().received(chunk.groupId(), length);
       return chunk;
     }
     byte[] bytes = new byte[buffer.remaining()];
@@ -112,23 +97,12 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
   }
 
   @Override
-  public Object fromBinary(byte[] bytes, String manifest) {
-    Object message = counted(() -> decode(bytes, manifest));
-    traffic.received(message instanceof Chunk chunk ? chunk.groupId() : WireTraffic.CONTROL, bytes.length);
-    return message;
+  protected String channel(Object message) {
+    return message instanceof Chunk chunk ? chunk.groupId() : WireTraffic.CONTROL;
   }
 
-  /** A refused frame is counted by reason, then refused. */
-  private <T> T counted(java.util.function.Supplier<T> decoding) {
-    try {
-      return decoding.get();
-    } catch (IllegalArgumentException e) {
-      traffic.refused(WireTraffic.reasonOf(e));
-      throw e;
-    }
-  }
-
-  private Object decode(byte[] bytes, String manifest) {
+  @Override
+  protected Object decode(byte[] bytes, String manifest) {
     Class<? extends PeerMessage> type = switch (manifest) {
       case CHUNK -> Chunk.class;
       case CONSUMED -> ChunksConsumed.class;
@@ -140,7 +114,7 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
     if (type == Chunk.class) {
       return readChunk(ByteBuffer.wrap(bytes));
     }
-    return kryos.read(bytes, type, manifest);
+    return readWithKryo(bytes, type, manifest);
   }
 
   private void writeChunk(Chunk chunk, ByteBuffer buffer) {
@@ -212,14 +186,15 @@ public final class CollectiveSerializer extends SerializerWithStringManifest imp
   }
 
   private String refString(ActorRef<?> ref) {
-    return refs.toSerializationFormat(ref);
+    return refs().toSerializationFormat(ref);
   }
 
   private ActorRef<PeerMessage> resolve(String serialized) {
-    return refs.resolve(serialized);
+    return refs().resolve(serialized);
   }
 
-  private Kryo newKryo() {
+  @Override
+  protected Kryo newKryo() {
     Kryo kryo = new Kryo();
     kryo.setRegistrationRequired(true);
     kryo.setReferences(false);

@@ -6,14 +6,10 @@ import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import com.esotericsoftware.kryo.util.DefaultClassResolver;
-
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.typed.ActorRef;
-
-import org.apache.pekko.serialization.SerializerWithStringManifest;
 import org.dsparse.protocol.wire.KryoPool;
-import org.dsparse.protocol.wire.RefResolver;
-import org.dsparse.protocol.wire.WireTraffic;
+import org.dsparse.protocol.wire.WireSerializer;
 
 /**
  * Pekko serializer for {@link ControlMessage}s: the manifest is the message's class name, the body
@@ -23,51 +19,29 @@ import org.dsparse.protocol.wire.WireTraffic;
  * choosing; anything else, or bytes that do not decode, is an {@link IllegalArgumentException} naming
  * the manifest, which Artery logs with the sender and drops, and which is counted by reason.
  */
-public final class ControlSerializer extends SerializerWithStringManifest {
+public final class ControlSerializer extends WireSerializer {
   /** Registered id of this serializer; Pekko reserves 0 to 40. */
   public static final int IDENTIFIER = 7_310_002;
 
-  private final RefResolver refs;
-  private final KryoPool kryos = new KryoPool(this::newKryo);
-  private final WireTraffic traffic;
-
   public ControlSerializer(ExtendedActorSystem system) {
-    this.refs = new RefResolver(system);
-    this.traffic = WireTraffic.get(system);
-  }
-
-  @Override
-  public int identifier() {
-    return IDENTIFIER;
+    super(system, IDENTIFIER);
   }
 
   @Override
   public String manifest(Object message) {
     if (!(message instanceof ControlMessage)) {
-      throw new IllegalArgumentException("ControlSerializer cannot serialize " + message.getClass().getName());
+      throw notOwned(message);
     }
     return message.getClass().getName();
   }
 
   @Override
-  public byte[] toBinary(Object message) {
-    manifest(message);
-    byte[] bytes = kryos.write(message);
-    traffic.sent(((ControlMessage) message).wireChannel(), bytes.length);
-    return bytes;
+  protected String channel(Object message) {
+    return ((ControlMessage) message).wireChannel();
   }
 
   @Override
-  public Object fromBinary(byte[] bytes, String manifest) {
-    try {
-      return decode(bytes, manifest);
-    } catch (IllegalArgumentException e) {
-      traffic.refused(WireTraffic.reasonOf(e));
-      throw e;
-    }
-  }
-
-  private Object decode(byte[] bytes, String manifest) {
+  protected Object decode(byte[] bytes, String manifest) {
     Class<?> type;
     try {
       type = Class.forName(manifest, false, getClass().getClassLoader());
@@ -77,12 +51,11 @@ public final class ControlSerializer extends SerializerWithStringManifest {
     if (!ControlMessage.class.isAssignableFrom(type)) {
       throw new IllegalArgumentException("manifest " + manifest + " is not a control message");
     }
-    Object message = kryos.read(bytes, type, manifest);
-    traffic.received(((ControlMessage) message).wireChannel(), bytes.length);
-    return message;
+    return readWithKryo(bytes, type, manifest);
   }
 
-  private Kryo newKryo() {
+  @Override
+  protected Kryo newKryo() {
     DeclaredTypesResolver resolver = new DeclaredTypesResolver();
     Kryo kryo = new Kryo(resolver, null);
     kryo.setRegistrationRequired(false);
@@ -96,12 +69,12 @@ public final class ControlSerializer extends SerializerWithStringManifest {
   private final class ActorRefSerializer extends Serializer<ActorRef<?>> {
     @Override
     public void write(Kryo kryo, Output output, ActorRef<?> ref) {
-      output.writeString(refs.toSerializationFormat(ref));
+      output.writeString(refs().toSerializationFormat(ref));
     }
 
     @Override
     public ActorRef<?> read(Kryo kryo, Input input, Class<? extends ActorRef<?>> type) {
-      return refs.resolve(input.readString());
+      return refs().resolve(input.readString());
     }
   }
 

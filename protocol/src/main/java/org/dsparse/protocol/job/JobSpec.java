@@ -2,6 +2,7 @@ package org.dsparse.protocol.job;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Consumer;
 import org.dsparse.protocol.control.ControlMessage;
 
 /**
@@ -286,34 +287,24 @@ public record JobSpec(
 
   /** The same job with another data partition. */
   public JobSpec withPartition(String other) {
-    return new JobSpec(jobId, mode, model, data, other, heldOutFraction, batch, frozenPrefixMicroBatch, upsample,
-        optimizer, learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery,
-        averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression,
-        tiling, subModels, resumeFrom);
+    return with(b -> b.partition = other);
   }
 
   /** The same job with another tile group. */
   public JobSpec withTiling(Tiling other) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
-        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
-        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression, other, subModels, resumeFrom);
+    return with(b -> b.tiling = other);
   }
 
   /** The same job with the planner's memory check on or off. */
   public JobSpec withMemoryCheck(boolean on) {
     PlannerKnobs p = planner;
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
-        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
-        refreshInterval, seed, initialCheckpoint, checkpointDir, new PlannerKnobs(p.strategy(), p.communicationWeight(),
-            p.memoryWeight(), p.importance(), p.linkBytesPerSecond(), p.hopLatencySeconds(), p.channelSplits(),
-            p.sharedTailLayers(), on), overlap, compression, tiling, subModels, resumeFrom);
+    return with(b -> b.planner = new PlannerKnobs(p.strategy(), p.communicationWeight(), p.memoryWeight(),
+        p.importance(), p.linkBytesPerSecond(), p.hopLatencySeconds(), p.channelSplits(), p.sharedTailLayers(), on));
   }
 
   /** The same job with another compression. */
   public JobSpec withCompression(Compression other) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
-        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
-        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, other, tiling, subModels, resumeFrom);
+    return with(b -> b.compression = other);
   }
 
   /** The most segments a backward may be cut into (each is a collective of its own per group). */
@@ -329,9 +320,10 @@ public record JobSpec(
 
   /** The same job in another mode, under another id. */
   public JobSpec withMode(Mode other, String otherJobId) {
-    return new JobSpec(otherJobId, other, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer, learningRate,
-        momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir,
-        planner, overlap, compression, tiling, subModels, resumeFrom);
+    return with(b -> {
+      b.jobId = otherJobId;
+      b.mode = other;
+    });
   }
 
   /**
@@ -367,36 +359,113 @@ public record JobSpec(
 
   /** The same job under another aggregation protocol: averaging and refreshing every {@code interval} steps. */
   public JobSpec withProtocol(int interval) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
-        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, interval, interval, seed,
-        initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, subModels, resumeFrom);
+    return with(b -> {
+      b.averagingInterval = interval;
+      b.refreshInterval = interval;
+    });
   }
 
   /** The same job cut to at most {@code steps} steps per epoch, evaluated at epoch ends only. */
   public JobSpec withMaxStepsPerEpoch(int steps) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
-        learningRate, momentum, learningRateScaling, epochs, steps, 0, averagingInterval, refreshInterval, seed,
-        initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, subModels, resumeFrom);
+    return with(b -> {
+      b.maxStepsPerEpoch = steps;
+      b.evaluateEvery = 0;
+    });
   }
 
   /** The same job with another refresh interval. */
   public JobSpec withRefreshInterval(int interval) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
-        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, interval, seed, initialCheckpoint,
-        checkpointDir, planner, overlap, compression, tiling, subModels, resumeFrom);
+    return with(b -> b.refreshInterval = interval);
   }
 
   /** The same job resuming from another directory of checkpoints. */
   public JobSpec withResumeFrom(String directory) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
-        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval,
-        refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression, tiling, subModels, directory);
+    return with(b -> b.resumeFrom = directory);
   }
 
   /** The same job starting from another checkpoint. */
   public JobSpec withInitialCheckpoint(String path) {
-    return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample, optimizer,
-        learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery, averagingInterval, refreshInterval, seed, path,
-        checkpointDir, planner, overlap, compression, tiling, subModels, resumeFrom);
+    return with(b -> b.initialCheckpoint = path);
+  }
+
+  /**
+   * This job with what {@code change} sets on a copy of its components changed, as Java's proposed
+   * derived record creation would write it ({@code spec with { partition = other; }}).
+   */
+  private JobSpec with(Consumer<Builder> change) {
+    Builder builder = new Builder(this);
+    change.accept(builder);
+    return builder.build();
+  }
+
+  /**
+   * A job's components, copied so that each {@code with*} method names only what it changes: the
+   * canonical constructor is spelt out once, here, and not again in every such method.
+   */
+  private static final class Builder {
+    String jobId;
+    Mode mode;
+    String model;
+    String data;
+    String partition;
+    double heldOutFraction;
+    int batch;
+    int frozenPrefixMicroBatch;
+    int upsample;
+    String optimizer;
+    float learningRate;
+    float momentum;
+    String learningRateScaling;
+    int epochs;
+    int maxStepsPerEpoch;
+    int evaluateEvery;
+    int averagingInterval;
+    int refreshInterval;
+    long seed;
+    String initialCheckpoint;
+    String checkpointDir;
+    PlannerKnobs planner;
+    Overlap overlap;
+    Compression compression;
+    Tiling tiling;
+    SubModels subModels;
+    String resumeFrom;
+
+    Builder(JobSpec spec) {
+      jobId = spec.jobId;
+      mode = spec.mode;
+      model = spec.model;
+      data = spec.data;
+      partition = spec.partition;
+      heldOutFraction = spec.heldOutFraction;
+      batch = spec.batch;
+      frozenPrefixMicroBatch = spec.frozenPrefixMicroBatch;
+      upsample = spec.upsample;
+      optimizer = spec.optimizer;
+      learningRate = spec.learningRate;
+      momentum = spec.momentum;
+      learningRateScaling = spec.learningRateScaling;
+      epochs = spec.epochs;
+      maxStepsPerEpoch = spec.maxStepsPerEpoch;
+      evaluateEvery = spec.evaluateEvery;
+      averagingInterval = spec.averagingInterval;
+      refreshInterval = spec.refreshInterval;
+      seed = spec.seed;
+      initialCheckpoint = spec.initialCheckpoint;
+      checkpointDir = spec.checkpointDir;
+      planner = spec.planner;
+      overlap = spec.overlap;
+      compression = spec.compression;
+      tiling = spec.tiling;
+      subModels = spec.subModels;
+      resumeFrom = spec.resumeFrom;
+    }
+
+    JobSpec build() {
+      return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample,
+          optimizer, learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery,
+          averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression,
+          tiling, subModels, resumeFrom);
+    }
   }
 }
