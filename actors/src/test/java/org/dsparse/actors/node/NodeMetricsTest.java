@@ -1,4 +1,4 @@
-package org.dsparse.actors.metrics;
+package org.dsparse.actors.node;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -19,6 +19,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobEvent;
+import org.dsparse.actors.metrics.NodeMetrics;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
