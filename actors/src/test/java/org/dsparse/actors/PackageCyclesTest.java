@@ -1,19 +1,10 @@
 package org.dsparse.actors;
 
 import org.dsparse.core.PackageRules;
-import org.junit.jupiter.api.Test;
 
-/** The packages of {@code org.dsparse.actors} form no cycle, and each has a package-info ({@code PackageRules}). */
-class PackageCyclesTest {
-  private static final String MODULE_PACKAGE = "org.dsparse.actors";
-
-  @Test
-  void packagesAreFreeOfCycles() {
-    PackageRules.assertFreeOfCycles(MODULE_PACKAGE);
-  }
-
-  @Test
-  void everyPackageHasAPackageInfo() {
-    PackageRules.assertEveryPackageHasAPackageInfo(MODULE_PACKAGE);
+/** The packages of {@code org.dsparse.actors} form no cycle, and each has a package-info. */
+class PackageCyclesTest extends PackageRules {
+  PackageCyclesTest() {
+    super("org.dsparse.actors");
   }
 }

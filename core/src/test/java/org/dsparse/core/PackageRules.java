@@ -13,11 +13,12 @@ import java.nio.file.Path;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
 
 /**
  * What every module's {@code PackageCyclesTest} checks of its main classes, as core's purity is
- * checked by its build: its packages form no cycle, and each has a package-info. (In core's test jar,
- * which every other module's tests use.)
+ * checked by its build: its packages form no cycle, and each has a package-info. A module's test
+ * extends this with its root package. (In core's test jar, which every other module's tests use.)
  *
  * <p>Every package is its own slice: {@code org.dsparse.(**)} captures the whole package name, so a
  * package and its sub-packages (e.g. {@code org.dsparse.simulator} and {@code
@@ -25,8 +26,23 @@ import java.util.stream.Collectors;
  * out the module's root package and {@code (*)..} would merge sub-packages into their parent. Only the
  * module's own classes are imported, so other modules' packages are no slices.
  */
-public final class PackageRules {
-  private PackageRules() {}
+public abstract class PackageRules {
+  private final String modulePackage;
+
+  /** The rules for the main classes under {@code modulePackage}, the module's root package. */
+  protected PackageRules(String modulePackage) {
+    this.modulePackage = modulePackage;
+  }
+
+  @Test
+  public void packagesAreFreeOfCycles() {
+    assertFreeOfCycles(modulePackage);
+  }
+
+  @Test
+  public void everyPackageHasAPackageInfo() {
+    assertEveryPackageHasAPackageInfo(modulePackage);
+  }
 
   /** The main classes under {@code modulePackage}, tests left out. */
   private static JavaClasses mainClasses(String modulePackage) {

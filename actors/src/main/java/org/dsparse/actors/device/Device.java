@@ -2,30 +2,22 @@ package org.dsparse.actors.device;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
-import org.apache.pekko.actor.AddressFromURIString;
+import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
 import org.dsparse.actors.collective.CollectiveSettings;
-import org.dsparse.actors.collective.Collectives;
-import org.dsparse.actors.collective.GroupSpec;
-import org.dsparse.actors.collective.ProcessGroup;
 import org.dsparse.actors.metrics.NodeMetrics;
 import org.dsparse.actors.mode.TrainingModes;
 import org.dsparse.actors.shard.DeviceDirectory;
@@ -33,7 +25,6 @@ import org.dsparse.actors.shard.DeviceEntry;
 import org.dsparse.actors.shard.LayerShard;
 import org.dsparse.actors.step.CommittedState;
 import org.dsparse.actors.step.Compute;
-import org.dsparse.actors.step.DeviceGroups;
 import org.dsparse.actors.step.DeviceStep;
 import org.dsparse.actors.step.ModeRuntime;
 import org.dsparse.actors.step.Preparation;
@@ -44,20 +35,23 @@ import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.StepMetrics;
-import org.dsparse.protocol.job.WireBytes;
-import org.dsparse.protocol.wire.WireTraffic;
 import org.dsparse.training.profile.ProcessMemory;
 import org.dsparse.training.trainer.DjlThread;
 
 /**
- * One device of the cluster. It announces itself under {@link #SERVICE_KEY}, and for a job holds a
- * full model replica and its data shard (the {@link ModeRuntime} its job's {@link TrainingMode}
- * prepares), forms its process groups and runs each step with the mode's {@link DeviceStep}: the actor sequences steps, owns the groups and the
- * shards it keeps, and turns each step's outcome into one {@link DeviceEvent.StepCompleted} or one
- * failure naming the group and member. DJL work runs on the JVM's DJL thread and comes back as
- * messages, so the actor never blocks.
+ * One device of the cluster. It announces itself under {@link #SERVICE_KEY}, and for a job lets the
+ * job's {@link TrainingMode} prepare its side ({@link ModeRuntime}: model replica, data shard,
+ * trainer), forms its process groups ({@link DeviceJob}) and runs each step with the mode's
+ * {@link DeviceStep}: the actor sequences steps, owns the groups and the shards it keeps, and turns
+ * each step's outcome into one {@link DeviceEvent.StepCompleted} or one failure naming the group and
+ * member. DJL work runs on the JVM's DJL thread and comes back as messages, so the actor never blocks.
+ *
+ * <p>Its phases are its behaviours, each holding what it needs: {@link #idle}, {@link #preparing} a
+ * job, {@link #ready} for the job's next step, {@link #running} a step, and {@link #abandoned} (the
+ * job stopped its step to re-plan). What outlives a job's runtime, the state of the last committed
+ * step, is {@link #committed}.
  */
-public final class Device extends AbstractBehavior<Device.Command> {
+public final class Device {
   /** Where coordinators find devices. */
   public static final ServiceKey<DeviceCommand> SERVICE_KEY =
       ServiceKey.create(DeviceCommand.class, "dsparse-device");
@@ -88,11 +82,6 @@ public final class Device extends AbstractBehavior<Device.Command> {
   private final String address;
   /** This device's address for commands from other nodes. */
   private final ActorRef<DeviceCommand> commands;
-  private Job job;
-  /** The step in flight, if any. */
-  private DeviceCommand.RunStep running;
-  /** The Prepare being carried out, if any: a later one, an abandon or the job's end replaces it. */
-  private DeviceCommand.Prepare preparing;
   /**
    * The job's state at its last committed step, which a re-plan rolls back to; it outlives the
    * job's runtime so that a re-plan can rebuild from it. Written on the DJL thread (where the
@@ -101,6 +90,7 @@ public final class Device extends AbstractBehavior<Device.Command> {
   private final AtomicReference<CommittedState> committed = new AtomicReference<>();
   /** How long a device waits for another's model when it joins a running job. */
   private static final Duration FETCH_TIMEOUT = Duration.ofMinutes(2);
+  private static final String NO_SUCH_JOB = "no such job is prepared on this device";
 
   /** A device whose steps' model work runs on the DJL thread. */
   public static Behavior<Command> create(DeviceSettings settings, CollectiveSettings collectiveSettings) {
@@ -110,12 +100,11 @@ public final class Device extends AbstractBehavior<Device.Command> {
   /** A device whose steps' model work runs on {@code compute} (the simulator slows it down). */
   public static Behavior<Command> create(DeviceSettings settings, CollectiveSettings collectiveSettings,
       Compute compute) {
-    return Behaviors.setup(ctx -> new Device(ctx, settings, collectiveSettings, compute));
+    return Behaviors.setup(ctx -> new Device(ctx, settings, collectiveSettings, compute).idle());
   }
 
   private Device(ActorContext<Command> context, DeviceSettings settings,
       CollectiveSettings collectiveSettings, Compute compute) {
-    super(context);
     this.context = context;
     this.settings = settings;
     this.collectiveSettings = collectiveSettings;
@@ -138,54 +127,188 @@ public final class Device extends AbstractBehavior<Device.Command> {
         settings.budgetBytes() >> 20);
   }
 
-  @Override
-  public Receive<Command> createReceive() {
-    return newReceiveBuilder()
-        .onMessage(Remote.class, this::onRemote)
-        .onMessage(StateReady.class, this::onStateReady)
-        .onMessage(RuntimeReady.class, this::onRuntimeReady)
-        .onMessage(StepFinished.class, this::onStepFinished)
-        .onMessage(Answered.class, this::onAnswered)
-        .onMessage(NodeLost.class, this::onNodeLost)
+  // ---- phases -------------------------------------------------------------------------------------
+
+  /** No job prepared (a committed state may be kept for one). */
+  private Behavior<Command> idle() {
+    return built(phase(null, null, remote -> {
+      if (remote instanceof DeviceCommand.Abandon abandon) {
+        answerAbandonedWithoutJob(abandon);
+      } else if (remote instanceof DeviceCommand.EndJob end) {
+        forget(end.jobId());
+      } else {
+        return unhandled(remote, null);
+      }
+      return Behaviors.same();
+    }));
+  }
+
+  /** Carrying out {@code prepare}: the state to continue from, then the runtime. A later Prepare replaces it. */
+  private Behavior<Command> preparing(DeviceCommand.Prepare prepare) {
+    String jobId = prepare.spec().jobId();
+    return built(phase(null, null, remote -> {
+      if (remote instanceof DeviceCommand.Abandon abandon) {
+        answerAbandonedWithoutJob(abandon);
+        return abandon.jobId().equals(jobId) ? idle() : Behaviors.same();
+      } else if (remote instanceof DeviceCommand.EndJob end) {
+        forget(end.jobId());
+        return end.jobId().equals(jobId) ? idle() : Behaviors.same();
+      }
+      return unhandled(remote, null);
+    }).onMessage(StateReady.class, ready -> ready.prepare() == prepare ? onStateReady(ready) : Behaviors.same())
+        .onMessage(RuntimeReady.class, ready -> ready.prepare() == prepare ? onRuntimeReady(ready)
+            : closeUnwanted(ready))
+        );
+  }
+
+  /**
+   * Prepared for {@code job}, no step in flight; {@code live}: where its model stands, when no step
+   * failed since it was prepared or last completed a step (else null).
+   */
+  private Behavior<Command> ready(DeviceJob job, DeviceEvent.HeldState live) {
+    return built(phase(job, live, remote -> {
+      if (remote instanceof DeviceCommand.RunStep run && run.jobId().equals(job.jobId)) {
+        return onRunStep(job, run);
+      } else if (remote instanceof DeviceCommand.Abandon abandon && abandon.jobId().equals(job.jobId)) {
+        return abandon(job, live, abandon);
+      }
+      return onJobCommand(job, remote);
+    }).onMessage(NodeLost.class, lost -> onNodeLost(job, live, lost)));
+  }
+
+  /** Step {@code run} of {@code job} in flight. */
+  private Behavior<Command> running(DeviceJob job, DeviceCommand.RunStep run) {
+    return built(phase(job, null, remote -> {
+      if (remote instanceof DeviceCommand.RunStep other && other.jobId().equals(job.jobId)) {
+        other.replyTo().tell(failed(other.jobId(), "step " + other.step() + " asked while step "
+            + run.step() + " is still running"));
+        return Behaviors.same();
+      } else if (remote instanceof DeviceCommand.Abandon abandon && abandon.jobId().equals(job.jobId)) {
+        context.getLog().info("job {}: abandoning step {}", job.jobId, run.step());
+        return abandon(job, null, abandon);
+      }
+      return onJobCommand(job, remote);
+    }).onMessage(StepFinished.class, finished -> finished.command() == run ? onStepFinished(job, finished)
+            : Behaviors.same())
+        .onMessage(NodeLost.class, lost -> onNodeLost(job, null, lost)));
+  }
+
+  /**
+   * {@code job} abandoned its step (to re-plan, or its coordinator was lost): its groups are stopped
+   * and no step runs until the next Prepare; the model and data stay. {@code live} as in {@link #ready}.
+   */
+  private Behavior<Command> abandoned(DeviceJob job, DeviceEvent.HeldState live) {
+    return built(phase(job, live, remote -> {
+      if (remote instanceof DeviceCommand.RunStep run && run.jobId().equals(job.jobId)) {
+        run.replyTo().tell(failed(run.jobId(), "step " + run.step() + " asked after the job abandoned its step; "
+            + "it needs a new plan first"));
+        return Behaviors.same();
+      } else if (remote instanceof DeviceCommand.Abandon abandon && abandon.jobId().equals(job.jobId)) {
+        answerAbandoned(abandon, live);
+        return Behaviors.same();
+      }
+      return onJobCommand(job, remote);
+    }));
+  }
+
+  /**
+   * What every phase does alike: describe this device, send a committed state, take a Prepare,
+   * answer its own DJL work, drop stale continuations; {@code remote} handles the rest of the
+   * commands. {@code job} and {@code live} are the phase's (null without a job); a Prepare may
+   * capture a live model at a step boundary.
+   */
+  private BehaviorBuilder<Command> phase(DeviceJob job, DeviceEvent.HeldState live,
+      Function<DeviceCommand, Behavior<Command>> remote) {
+    return Behaviors.receive(Command.class)
+        .onMessage(Remote.class, message -> {
+          DeviceCommand command = message.command();
+          if (command instanceof DeviceCommand.Describe describe) {
+            describe.replyTo().tell(
+                new DeviceEvent.Described(settings.name(), address, settings.budgetBytes(), commands));
+            return Behaviors.same();
+          } else if (command instanceof DeviceCommand.FetchState fetch) {
+            onFetchState(fetch);
+            return Behaviors.same();
+          } else if (command instanceof DeviceCommand.Prepare prepare) {
+            return onPrepare(prepare, job, live);
+          }
+          return remote.apply(command);
+        })
+        .onMessage(Answered.class, answered -> {
+          answered.replyTo().tell(answered.event());
+          return Behaviors.same();
+        });
+  }
+
+  /**
+   * The phase's behaviour: its own handlers first (a builder matches in order), then what every
+   * phase drops, the continuations of a phase left behind (the job ended or was replaced meanwhile).
+   */
+  private Behavior<Command> built(BehaviorBuilder<Command> phase) {
+    return phase.onMessage(StateReady.class, stale -> Behaviors.same())
+        .onMessage(RuntimeReady.class, this::closeUnwanted)
+        .onMessage(StepFinished.class, stale -> Behaviors.same())
+        .onMessage(NodeLost.class, lost -> Behaviors.same())
         .build();
   }
 
-  private Behavior<Command> onRemote(Remote remote) {
-    DeviceCommand command = remote.command();
-    if (command instanceof DeviceCommand.Describe describe) {
-      describe.replyTo().tell(
-          new DeviceEvent.Described(settings.name(), address, settings.budgetBytes(), commands));
-    } else if (command instanceof DeviceCommand.Prepare prepare) {
-      onPrepare(prepare);
-    } else if (command instanceof DeviceCommand.RunStep run) {
-      onRunStep(run);
-    } else if (command instanceof DeviceCommand.Evaluate evaluate) {
-      onEvaluate(evaluate);
-    } else if (command instanceof DeviceCommand.SaveCheckpoint save) {
-      onSaveCheckpoint(save);
+  /** The commands of a job's phases that do not depend on the phase: evaluate, save, end, others' jobs. */
+  private Behavior<Command> onJobCommand(DeviceJob job, DeviceCommand command) {
+    if (command instanceof DeviceCommand.Evaluate evaluate && evaluate.jobId().equals(job.jobId)) {
+      ModeRuntime runtime = job.runtime;
+      answerLater(evaluate.replyTo(), evaluate.jobId(), () -> {
+        long[] result = runtime.evaluate(evaluate.shard(), evaluate.shards());
+        return new DeviceEvent.Evaluated(settings.name(), result[0], result[1]);
+      });
+      return Behaviors.same();
+    } else if (command instanceof DeviceCommand.SaveCheckpoint save && save.jobId().equals(job.jobId)) {
+      ModeRuntime runtime = job.runtime;
+      answerLater(save.replyTo(), save.jobId(), () -> {
+        runtime.saveCheckpoint(Path.of(save.path()), save.nextEpoch(), save.step(), save.plan());
+        return new DeviceEvent.CheckpointSaved(settings.name(), save.path());
+      });
+      return Behaviors.same();
     } else if (command instanceof DeviceCommand.EndJob end) {
-      onEndJob(end);
+      forget(end.jobId());
+      if (end.jobId().equals(job.jobId)) {
+        endJob(job);
+        return idle();
+      }
+      return Behaviors.same();
     } else if (command instanceof DeviceCommand.Abandon abandon) {
-      onAbandon(abandon);
-    } else if (command instanceof DeviceCommand.FetchState fetch) {
-      onFetchState(fetch);
+      answerAbandonedWithoutJob(abandon);
+      return Behaviors.same();
     }
-    return this;
+    return unhandled(command, job);
+  }
+
+  /** A command for a job this device has not prepared (or a step asked outside one): refused, naming why. */
+  private Behavior<Command> unhandled(DeviceCommand command, DeviceJob job) {
+    if (command instanceof DeviceCommand.RunStep run) {
+      run.replyTo().tell(failed(run.jobId(), NO_SUCH_JOB));
+    } else if (command instanceof DeviceCommand.Evaluate evaluate) {
+      evaluate.replyTo().tell(failed(evaluate.jobId(), NO_SUCH_JOB));
+    } else if (command instanceof DeviceCommand.SaveCheckpoint save) {
+      save.replyTo().tell(failed(save.jobId(), NO_SUCH_JOB));
+    } else if (command instanceof DeviceCommand.EndJob end) {
+      forget(end.jobId());
+    }
+    return Behaviors.same();
   }
 
   // ---- job set-up -------------------------------------------------------------------------------
 
-  private void onPrepare(DeviceCommand.Prepare prepare) {
+  private Behavior<Command> onPrepare(DeviceCommand.Prepare prepare, DeviceJob job, DeviceEvent.HeldState live) {
     if (rankOf(prepare.devices()) < 0) {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "this device is not in the job's device list"));
-      return;
+      return Behaviors.same();
     }
-    CompletionStage<CommittedState> state = stateToContinueFrom(prepare.spec().jobId(), prepare.restore());
-    preparing = prepare;
+    CompletionStage<CommittedState> state = stateToContinueFrom(prepare.spec().jobId(), prepare.restore(), job, live);
     if (job != null) {
-      endJob(); // after a live capture was queued: the runtime closes behind it
+      endJob(job); // after a live capture was queued: the runtime closes behind it
     }
     context.pipeToSelf(state, (restored, error) -> new StateReady(prepare, restored, error));
+    return preparing(prepare);
   }
 
   /**
@@ -193,7 +316,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
    * has done exactly those steps and nothing since (a device adopted at a step boundary), or the
    * model fetched from the restore's source device. Null without a restore.
    */
-  private CompletionStage<CommittedState> stateToContinueFrom(String jobId, DeviceCommand.Restore restore) {
+  private CompletionStage<CommittedState> stateToContinueFrom(String jobId, DeviceCommand.Restore restore,
+      DeviceJob job, DeviceEvent.HeldState live) {
     CommittedState kept = committed.get();
     if (restore == null) {
       committed.set(null);
@@ -202,9 +326,8 @@ public final class Device extends AbstractBehavior<Device.Command> {
     if (kept != null && kept.isOf(jobId, restore.step())) {
       return CompletableFuture.completedFuture(kept);
     }
-    if (job != null && job.jobId.equals(jobId) && job.live != null && job.live.step() == restore.step()) {
+    if (job != null && job.jobId.equals(jobId) && live != null && live.step() == restore.step()) {
       ModeRuntime runtime = job.runtime;
-      DeviceEvent.HeldState live = job.live;
       return DjlThread.submit(() -> {
         CommittedState taken = runtime.capture(live.step(), live.epoch(), live.stepInEpoch());
         committed.set(taken);
@@ -224,13 +347,9 @@ public final class Device extends AbstractBehavior<Device.Command> {
 
   private Behavior<Command> onStateReady(StateReady ready) {
     DeviceCommand.Prepare prepare = ready.prepare();
-    if (prepare != preparing) {
-      return this;
-    }
     if (ready.error() != null) {
-      preparing = null;
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "no state to continue from: " + describe(ready.error())));
-      return this;
+      return idle();
     }
     if (ready.state() != null) {
       committed.set(ready.state());
@@ -243,16 +362,15 @@ public final class Device extends AbstractBehavior<Device.Command> {
           prepare.groups(), settings.dataSource(prepare.spec().data(), "job " + prepare.spec().jobId() + " data"),
           settings.measureMemory(), prepare.restore(), ready.state());
     } catch (IllegalArgumentException e) {
-      preparing = null;
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "set-up failed: " + describe(e)));
-      return this;
+      return idle();
     }
     context.getLog().info("job {}: preparing as device {} of {}, updating {} layers{}{}",
         prepare.spec().jobId(), rank, prepare.devices().size(), prepare.assignment().updatedLayers().size(),
         mode.role(preparation), prepare.restore() == null ? "" : ", from step " + prepare.restore().step());
     context.pipeToSelf(DjlThread.submit(() -> mode.prepare(preparation)),
         (runtime, error) -> new RuntimeReady(prepare, runtime, error));
-    return this;
+    return Behaviors.same();
   }
 
   private int rankOf(List<DeviceInfo> devices) {
@@ -266,129 +384,41 @@ public final class Device extends AbstractBehavior<Device.Command> {
 
   private Behavior<Command> onRuntimeReady(RuntimeReady ready) {
     DeviceCommand.Prepare prepare = ready.prepare();
-    if (prepare != preparing) {
-      // Replaced by a later Prepare, or the job abandoned or ended meanwhile.
-      if (ready.runtime() != null) {
-        DjlThread.submit(() -> {
-          ready.runtime().close();
-          return null;
-        });
-      }
-      return this;
-    }
-    preparing = null;
     if (ready.error() != null) {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "set-up failed: " + describe(ready.error())));
-      return this;
+      return idle();
     }
+    DeviceJob job;
     try {
-      job = new Job(prepare, ready.runtime());
+      job = new DeviceJob(context, settings.name(), prepare, ready.runtime(), collectiveSettings, compute);
     } catch (RuntimeException e) {
-      DjlThread.submit(() -> {
-        ready.runtime().close();
-        return null;
-      });
+      close(ready.runtime());
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "cannot form its process groups: " + describe(e)));
-      return this;
+      return idle();
     }
-    job.trafficAtLastStep = WireTraffic.get(context.getSystem()).snapshot();
     prepare.replyTo().tell(new DeviceEvent.Prepared(settings.name(), ready.runtime().stepsPerEpoch(),
         ready.runtime().startEpoch(), ready.runtime().startStep()));
-    return this;
+    return ready(job, ready.runtime().start());
   }
 
-  /** This device's part of a job: its runtime, its process groups and its step. */
-  private final class Job {
-    final String jobId;
-    final ModeRuntime runtime;
-    final DeviceGroups groups;
-    final DeviceStep pipeline;
-    final List<ActorRef<ProcessGroup.Command>> groupActors = new ArrayList<>();
-    /** Shard ids of the groups whose shard this device keeps current, by group id. */
-    final Map<String, String> keptShards = new HashMap<>();
-    /** The cluster address of the job's coordinator; empty when it runs on this node. */
-    final String coordinator;
-    /** The network counters when the previous step ended (or the job was ready). */
-    Map<String, WireTraffic.Bytes> trafficAtLastStep;
-    /** Where the model stands while no step ran since the last one completed (or the job was ready); else null. */
-    DeviceEvent.HeldState live;
-    /** The job abandoned its step: its groups are stopped until the next Prepare. */
-    boolean abandoned;
-
-    Job(DeviceCommand.Prepare prepare, ModeRuntime runtime) {
-      this.jobId = prepare.spec().jobId();
-      this.runtime = runtime;
-      var coordinatorAddress = prepare.replyTo().path().address();
-      this.coordinator = coordinatorAddress.hasGlobalScope() ? coordinatorAddress.toString() : "";
-      this.live = runtime.start();
-      Map<String, String> addresses = new LinkedHashMap<>();
-      prepare.devices().forEach(d -> addresses.put(d.name(), d.address()));
-      this.groups = runtime.groups(settings.name(), jobId, prepare.groups(), List.copyOf(addresses.keySet()));
-      Map<String, ActorRef<ProcessGroup.Command>> actors = new HashMap<>();
-      for (DeviceGroups.Collective collective : groups.collectives().values()) {
-        ActorRef<ProcessGroup.Command> actor = spawnGroup(collective, addresses);
-        actors.put(collective.id(), actor);
-        groupActors.add(actor);
-      }
-      prepare.groups().stream().filter(g -> groups.keptShards().contains(g.groupId()))
-          .forEach(g -> keptShards.put(g.groupId(), g.shardId()));
-      // A collective's members fail it at its deadline; the ask waits longer, as a last resort.
-      Duration answerWithin = collectiveSettings.deadline().multipliedBy(2).plusSeconds(10);
-      this.pipeline = runtime.pipeline(groups, Collectives.of(actors, answerWithin, context.getSystem().scheduler()),
-          compute);
-      pipeline.denseGroups().forEach((group, why) -> context.getLog().info(
-          "job {}: group {} sends its gradients uncompressed ({}): compression {} cannot reach its ratio there",
-          jobId, group, why, prepare.spec().compression().kind()));
+  /** A runtime prepared for a Prepare since replaced, or a job abandoned or ended meanwhile. */
+  private Behavior<Command> closeUnwanted(RuntimeReady ready) {
+    if (ready.runtime() != null) {
+      close(ready.runtime());
     }
+    return Behaviors.same();
+  }
 
-    private ActorRef<ProcessGroup.Command> spawnGroup(DeviceGroups.Collective collective,
-        Map<String, String> addresses) {
-      List<org.apache.pekko.actor.Address> memberAddresses = new ArrayList<>();
-      for (String member : collective.members()) {
-        String memberAddress = addresses.get(member);
-        if (memberAddress == null) {
-          throw new IllegalArgumentException("group " + collective.id() + " names device " + member
-              + ", which is not in the job");
-        }
-        memberAddresses.add(AddressFromURIString.parse(memberAddress));
-      }
-      GroupSpec spec = new GroupSpec(collective.id(), memberAddresses);
-      return context.spawn(ProcessGroup.create(spec, collectiveSettings), ProcessGroup.actorName(collective.id()));
-    }
-
-    void stopGroups() {
-      groupActors.forEach(context::stop);
-      groupActors.clear();
-    }
-
-    void stop() {
-      stopGroups();
-      DjlThread.submit(() -> {
-        runtime.close();
-        return null;
-      });
-    }
+  private static void close(ModeRuntime runtime) {
+    DjlThread.submit(() -> {
+      runtime.close();
+      return null;
+    });
   }
 
   // ---- one step ---------------------------------------------------------------------------------
 
-  private void onRunStep(DeviceCommand.RunStep run) {
-    if (job == null || !job.jobId.equals(run.jobId())) {
-      run.replyTo().tell(failed(run.jobId(), "no such job is prepared on this device"));
-      return;
-    }
-    if (running != null) {
-      run.replyTo().tell(failed(run.jobId(), "step " + run.step() + " asked while step "
-          + running.step() + " is still running"));
-      return;
-    }
-    if (job.abandoned) {
-      run.replyTo().tell(failed(run.jobId(), "step " + run.step() + " asked after the job abandoned its step; "
-          + "it needs a new plan first"));
-      return;
-    }
-    running = run;
-    job.live = null;
+  private Behavior<Command> onRunStep(DeviceJob job, DeviceCommand.RunStep run) {
     if (run.snapshot()) {
       // Queued before the step's model work, on the same thread: the model as the previous step left it.
       ModeRuntime runtime = job.runtime;
@@ -400,24 +430,17 @@ public final class Device extends AbstractBehavior<Device.Command> {
     context.pipeToSelf(job.pipeline.run(run.epoch(), run.step(), run.average(), run.refresh(), run.evaluated(),
         run.overlapCuts()),
         (result, error) -> new StepFinished(run, result, error));
+    return running(job, run);
   }
 
-  private Behavior<Command> onStepFinished(StepFinished finished) {
+  private Behavior<Command> onStepFinished(DeviceJob job, StepFinished finished) {
     DeviceCommand.RunStep run = finished.command();
-    if (running != run) {
-      return this; // the job ended or was replaced while the step ran
-    }
-    running = null;
-    if (finished.error() == null) {
-      job.live = new DeviceEvent.HeldState(run.step() + 1, run.epoch(), run.stepInEpoch() + 1,
-          job.runtime.updatedSlices());
-    }
     if (finished.error() != null) {
       String reason = StageFailure.message(finished.error());
       context.getLog().warn("job {} step {}: {}", run.jobId(), run.step(), reason);
       NodeMetrics.get(context.getSystem()).deviceFailed(run.jobId(), settings.name());
       run.replyTo().tell(failed(run.jobId(), "step " + run.step() + ": " + reason));
-      return this;
+      return ready(job, null);
     }
     StepResult result = finished.result();
     result.keptShardWeights().forEach((group, weights) ->
@@ -428,53 +451,12 @@ public final class Device extends AbstractBehavior<Device.Command> {
     long peak = settings.measureMemory() ? ProcessMemory.peakResidentBytes() - baseline : 0;
     StepMetrics metrics = new StepMetrics(result.loss(), result.computeNanos() / 1e6,
         result.allReduceNanos() / 1e6, result.broadcastNanos() / 1e6, result.collectiveWallNanos() / 1e6,
-        result.allReduceBytes(), result.broadcastBytes(), wireSinceLastStep(), current, peak, result.segments(),
+        result.allReduceBytes(), result.broadcastBytes(), job.wireSinceLastStep(), current, peak, result.segments(),
         result.groupTimes());
     NodeMetrics.get(context.getSystem()).deviceStepped(run.jobId(), settings.name(), metrics);
     run.replyTo().tell(new DeviceEvent.StepCompleted(settings.name(), run.step(), metrics));
-    return this;
-  }
-
-  /** What the transports counted since the previous step ended, by the plan's groups and kinds. */
-  private List<WireBytes> wireSinceLastStep() {
-    Map<String, WireTraffic.Bytes> now = WireTraffic.get(context.getSystem()).snapshot();
-    Map<String, WireTraffic.Bytes> delta = WireTraffic.between(job.trafficAtLastStep, now);
-    job.trafficAtLastStep = now;
-    List<WireBytes> wire = new ArrayList<>();
-    delta.forEach((id, bytes) -> {
-      DeviceGroups.Collective collective = job.groups.collectives().get(id);
-      wire.add(collective != null
-          ? new WireBytes(collective.group().groupId(), collective.kind(), bytes.sent(), bytes.received())
-          : new WireBytes("", id.equals(WireTraffic.SHARD) ? WireBytes.SHARD : WireBytes.CONTROL, bytes.sent(),
-              bytes.received()));
-    });
-    return wire;
-  }
-
-  // ---- evaluation, checkpoints, end -------------------------------------------------------------
-
-  private void onEvaluate(DeviceCommand.Evaluate evaluate) {
-    if (job == null || !job.jobId.equals(evaluate.jobId())) {
-      evaluate.replyTo().tell(failed(evaluate.jobId(), "no such job is prepared on this device"));
-      return;
-    }
-    ModeRuntime runtime = job.runtime;
-    answerLater(evaluate.replyTo(), evaluate.jobId(), () -> {
-      long[] result = runtime.evaluate(evaluate.shard(), evaluate.shards());
-      return new DeviceEvent.Evaluated(settings.name(), result[0], result[1]);
-    });
-  }
-
-  private void onSaveCheckpoint(DeviceCommand.SaveCheckpoint save) {
-    if (job == null || !job.jobId.equals(save.jobId())) {
-      save.replyTo().tell(failed(save.jobId(), "no such job is prepared on this device"));
-      return;
-    }
-    ModeRuntime runtime = job.runtime;
-    answerLater(save.replyTo(), save.jobId(), () -> {
-      runtime.saveCheckpoint(Path.of(save.path()), save.nextEpoch(), save.step(), save.plan());
-      return new DeviceEvent.CheckpointSaved(settings.name(), save.path());
-    });
+    return ready(job, new DeviceEvent.HeldState(run.step() + 1, run.epoch(), run.stepInEpoch() + 1,
+        job.runtime.updatedSlices()));
   }
 
   private void answerLater(ActorRef<DeviceEvent> replyTo, String jobId,
@@ -484,31 +466,21 @@ public final class Device extends AbstractBehavior<Device.Command> {
         new Answered(event != null ? event : failed(jobId, describe(error)), replyTo));
   }
 
-  private Behavior<Command> onAnswered(Answered answered) {
-    answered.replyTo().tell(answered.event());
-    return this;
-  }
+  // ---- abandoning, losing the coordinator, ending -----------------------------------------------
 
   /**
    * Stops the step in flight and the job's groups, then answers once the model work queued so far
    * has run (stages not yet started fail), with the states this device can continue from.
    */
-  private void onAbandon(DeviceCommand.Abandon abandon) {
-    if (preparing != null && preparing.spec().jobId().equals(abandon.jobId())) {
-      preparing = null;
-    }
-    if (job == null || !job.jobId.equals(abandon.jobId())) {
-      CommittedState kept = committed.get();
-      abandon.replyTo().tell(new DeviceEvent.Abandoned(settings.name(),
-          kept != null && kept.jobId().equals(abandon.jobId()) ? kept.held() : null, null));
-      return;
-    }
-    if (running != null) {
-      context.getLog().info("job {}: abandoning step {}", job.jobId, running.step());
-    }
-    abandonStep();
-    DeviceEvent.HeldState live = job.live;
-    String jobId = job.jobId;
+  private Behavior<Command> abandon(DeviceJob job, DeviceEvent.HeldState live, DeviceCommand.Abandon abandon) {
+    job.abandonStep();
+    answerAbandoned(abandon, live);
+    return abandoned(job, live);
+  }
+
+  /** The Abandoned answer, after the model work queued so far: the committed state kept and the live one. */
+  private void answerAbandoned(DeviceCommand.Abandon abandon, DeviceEvent.HeldState live) {
+    String jobId = abandon.jobId();
     answerLater(abandon.replyTo(), jobId, () -> {
       CommittedState kept = committed.get();
       return new DeviceEvent.Abandoned(settings.name(), kept != null && kept.jobId().equals(jobId) ? kept.held() : null,
@@ -516,32 +488,28 @@ public final class Device extends AbstractBehavior<Device.Command> {
     });
   }
 
+  /** The Abandoned answer of a device without the job prepared: the committed state it keeps, if any. */
+  private void answerAbandonedWithoutJob(DeviceCommand.Abandon abandon) {
+    CommittedState kept = committed.get();
+    abandon.replyTo().tell(new DeviceEvent.Abandoned(settings.name(),
+        kept != null && kept.jobId().equals(abandon.jobId()) ? kept.held() : null, null));
+  }
+
   /**
    * The job's coordinator was lost: its step cannot complete. The device stops it and keeps its
    * model, data and committed state, so that the job continues when it is submitted again with
    * {@code resume-from = devices}.
    */
-  private Behavior<Command> onNodeLost(NodeLost lost) {
-    if (lost.how().isEmpty() || job == null || job.abandoned || !lost.address().equals(job.coordinator)) {
-      return this;
+  private Behavior<Command> onNodeLost(DeviceJob job, DeviceEvent.HeldState live, NodeLost lost) {
+    if (lost.how().isEmpty() || !lost.address().equals(job.coordinator)) {
+      return Behaviors.same();
     }
     CommittedState kept = committed.get();
     context.getLog().warn("job {}: its coordinator at {} {}; device {} stops its step and keeps the job's state{} "
         + "(submit the job again with --resume devices to continue)", job.jobId, lost.address(), lost.how(),
         settings.name(), kept != null && kept.jobId().equals(job.jobId) ? " after step " + kept.step() : "");
-    abandonStep();
-    return this;
-  }
-
-  /**
-   * Stops the job's step: no further model work of it runs, its groups stop (failing their
-   * collectives), and no step runs until the next Prepare. The model and data stay.
-   */
-  private void abandonStep() {
-    job.pipeline.cancel();
-    job.stopGroups();
-    job.abandoned = true;
-    running = null;
+    job.abandonStep();
+    return abandoned(job, live);
   }
 
   /**
@@ -568,24 +536,17 @@ public final class Device extends AbstractBehavior<Device.Command> {
     } while (offset < flat.length);
   }
 
-  private void onEndJob(DeviceCommand.EndJob end) {
-    if (preparing != null && preparing.spec().jobId().equals(end.jobId())) {
-      preparing = null;
-    }
-    if (job != null && job.jobId.equals(end.jobId())) {
-      endJob();
-    }
+  /** The job ended: its committed state goes too. */
+  private void forget(String jobId) {
     CommittedState kept = committed.get();
-    if (kept != null && kept.jobId().equals(end.jobId())) {
+    if (kept != null && kept.jobId().equals(jobId)) {
       committed.set(null);
     }
   }
 
-  private void endJob() {
+  private void endJob(DeviceJob job) {
     context.getLog().info("job {}: ended on device {}", job.jobId, settings.name());
     job.stop();
-    job = null;
-    running = null;
   }
 
   private DeviceEvent.Failed failed(String jobId, String reason) {

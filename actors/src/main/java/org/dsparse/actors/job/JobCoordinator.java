@@ -9,10 +9,10 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -26,20 +26,15 @@ import org.apache.pekko.cluster.typed.Subscribe;
 import org.dsparse.actors.device.Device;
 import org.dsparse.actors.metrics.NodeMetrics;
 import org.dsparse.actors.plan.PlannedJob;
-import org.dsparse.actors.shard.DeviceDirectory;
-import org.dsparse.actors.shard.DeviceEntry;
 import org.dsparse.actors.shard.LayerShard;
 import org.dsparse.actors.step.StageFailure;
 import org.dsparse.core.collective.OverlapScheduler;
-import org.dsparse.core.placement.ShardDemand;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
-import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.protocol.job.StepMetrics;
 import org.dsparse.training.trainer.DjlThread;
-import org.slf4j.LoggerFactory;
 
 /**
  * Drives one job through its phases, one behaviour each: discovering its devices, planning (and
@@ -178,21 +173,8 @@ public final class JobCoordinator {
   }
 
   private static NodeChanged nodeChanged(Object event) {
-    if (event instanceof ClusterEvent.UnreachableMember u) {
-      return new NodeChanged(u.member().address().toString(), "became unreachable", true);
-    }
-    if (event instanceof ClusterEvent.ReachableMember r) {
-      return new NodeChanged(r.member().address().toString(), "is reachable again", false);
-    }
-    if (event instanceof ClusterEvent.MemberLeft || event instanceof ClusterEvent.MemberExited
-        || event instanceof ClusterEvent.MemberDowned || event instanceof ClusterEvent.MemberRemoved) {
-      ClusterEvent.MemberEvent member = (ClusterEvent.MemberEvent) event;
-      String how = event instanceof ClusterEvent.MemberRemoved ? "was removed from the cluster"
-          : event instanceof ClusterEvent.MemberDowned ? "was downed" : "left the cluster";
-      return new NodeChanged(member.member().address().toString(), how, true);
-    }
-    String address = event instanceof ClusterEvent.MemberEvent m ? m.member().address().toString() : "";
-    return new NodeChanged(address, "changed", false);
+    ClusterChanges.Change change = ClusterChanges.of(event);
+    return new NodeChanged(change.address(), change.how(), change.lost());
   }
 
   // ---- discovering ------------------------------------------------------------------------------
@@ -300,7 +282,8 @@ public final class JobCoordinator {
                 + cause.getMessage()) : fail("planning failed: " + cause.getMessage());
           }
           plan = planned.plan().prefixed(spec.jobId(), groupPrefix());
-          context.pipeToSelf(assignHomes(), HomesAssigned::new);
+          context.pipeToSelf(ShardPlacement.assignHomes(context.getSystem(), spec.jobId(), devices.values(), plan,
+              timeouts.prepare()), HomesAssigned::new);
           return Behaviors.same();
         })
         .onMessage(HomesAssigned.class, this::onHomesAssigned)
@@ -321,74 +304,11 @@ public final class JobCoordinator {
         .build();
   }
 
-  /**
-   * Tells the shard directory what each device reserves for training under the plan, waits until
-   * every device's node can host shards, then places each group's LayerShard; answers the home
-   * device of each group.
-   */
-  private CompletionStage<Map<String, String>> assignHomes() {
-    var system = context.getSystem();
-    var directory = DeviceDirectory.get(system);
-    List<CompletableFuture<?>> announced = new ArrayList<>();
-    for (DeviceInfo d : devices.values()) {
-      announced.add(directory.announce(new DeviceEntry(d.name(), d.address(),
-          d.budgetBytes(), plan.assignments().get(d.name()).predictedPeakBytes())).toCompletableFuture());
-    }
-    List<String> addresses = devices.values().stream().map(DeviceInfo::address).toList();
-    List<GroupPlan> groups = plan.groups();
-    return CompletableFuture.allOf(announced.toArray(new CompletableFuture[0]))
-        .thenCompose(done -> LayerShard.awaitRegions(system, addresses, timeouts.prepare()))
-        .thenCompose(missing -> {
-          if (!missing.isEmpty()) {
-            // Off the actor's thread: its context's logger is not for futures.
-            LoggerFactory.getLogger(JobCoordinator.class).warn(
-                "job {}: no shard region registered yet at {}; shards go to the others", spec.jobId(), missing);
-          }
-          Map<String, CompletableFuture<LayerShard.Assigned>> assigned = new LinkedHashMap<>();
-          for (GroupPlan group : groups) {
-            assigned.put(group.groupId(), LayerShard.assign(system,
-                new ShardDemand(group.shardId(), group.weightBytes(), group.updaters()),
-                timeouts.prepare()).toCompletableFuture());
-          }
-          return CompletableFuture.allOf(assigned.values().toArray(new CompletableFuture[0])).thenApply(all -> {
-            Map<String, String> homes = new LinkedHashMap<>();
-            assigned.forEach((id, home) -> homes.put(id, home.join().homeDevice()));
-            return homes;
-          });
-        });
-  }
-
   private Behavior<Command> onHomesAssigned(HomesAssigned assigned) {
-    List<GroupPlan> groups = new ArrayList<>();
-    for (GroupPlan group : plan.groups()) {
-      String home = assigned.error() == null ? assigned.homes().get(group.groupId()) : null;
-      if (home != null && devices.containsKey(home)) {
-        if (!group.updaters().contains(home)) {
-          // It then stores the weights each refresh brings it, which cost no extra transfer.
-          context.getLog().info("job {}: group {} has its shard on {}, which does not update it (no updater"
-              + " had room)", spec.jobId(), group.groupId(), home);
-        }
-        groups.add(group.withShardHome(home));
-      } else {
-        // The owner keeps the shard current over the network.
-        context.getLog().warn("job {}: group {} has its shard on {} ({}), outside the job",
-            spec.jobId(), group.groupId(), home == null || home.isEmpty() ? "no device" : home,
-            assigned.error() == null ? "placed by the shard allocation" : assigned.error().getMessage());
-        groups.add(group);
-      }
-    }
-    plan = plan.withGroups(groups, homesTable(groups));
+    plan = ShardPlacement.withHomes(plan, assigned.homes(), assigned.error(), devices.keySet(), spec.jobId(),
+        context.getLog());
     client.tell(new JobEvent.Planned(spec.jobId(), plan.description(), List.copyOf(devices.values()), plan));
     return preparing();
-  }
-
-  private static String homesTable(List<GroupPlan> groups) {
-    StringBuilder out = new StringBuilder("layer shards (an updater at the home leads the refresh):\n");
-    for (GroupPlan g : groups) {
-      out.append(String.format(Locale.ROOT, "  %-6s %-28s home %-10s refresh from %-10s %8.2f MiB  layers %s%n",
-          g.groupId(), g.shardId(), g.shardHome(), g.owner(), g.weightBytes() / 1048576.0, g.layers()));
-    }
-    return out.toString();
   }
 
   // ---- preparing --------------------------------------------------------------------------------
@@ -457,8 +377,7 @@ public final class JobCoordinator {
 
   /** A device could not resume from its file in the resume directory (damaged, missing, another plan). */
   private boolean refusedCheckpoint(DeviceEvent.Failed failure) {
-    return restore == null && !spec.resumeFrom().isEmpty() && failure.jobId().equals(spec.jobId())
-        && failure.reason().contains(spec.resumeFrom());
+    return restore == null && ResumeFolder.refused(spec, failure);
   }
 
   /**
@@ -466,13 +385,11 @@ public final class JobCoordinator {
    * round is still on its way): the job resumes from epoch N-1's checkpoints instead, if there are.
    */
   private Behavior<Command> resumingFromThePreviousEpoch(Map<String, String> refused) {
-    Path dir = Path.of(spec.resumeFrom());
-    String name = dir.getFileName() == null ? "" : dir.getFileName().toString();
-    java.util.regex.Matcher epochDir = java.util.regex.Pattern.compile("epoch-([0-9]+)").matcher(name);
-    if (!epochDir.matches() || Integer.parseInt(epochDir.group(1)) <= 1) {
+    Optional<Path> before = ResumeFolder.previousEpoch(spec.resumeFrom());
+    if (before.isEmpty()) {
       return fail("cannot resume from " + spec.resumeFrom() + ": " + refused);
     }
-    Path previous = dir.resolveSibling("epoch-" + (Integer.parseInt(epochDir.group(1)) - 1));
+    Path previous = before.get();
     context.getLog().warn("job {}: checkpoints in {} refused ({}); resuming from the previous epoch's, {}",
         spec.jobId(), spec.resumeFrom(), refused, previous);
     spec = spec.withResumeFrom(previous.toString());

@@ -40,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The step pipeline without a cluster: three devices' pipelines in one JVM, their collectives run
  * by an in-memory stand-in that averages, gathers and copies as the process groups do.
  */
-class StepPipelineTest {
+class DataParallelStepTest {
   private static final Config CONFIG = ConfigFactory.parseString("""
       dsparse.job { model = small-cnn, batch = 32, learning-rate = 0.05, checkpoint-dir = "", id = pipeline, overlap = off }
       # The budgets shape DSparse's plans; the full-update pipelines here run on the same three devices
