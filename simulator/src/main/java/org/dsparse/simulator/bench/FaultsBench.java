@@ -169,6 +169,12 @@ public final class FaultsBench {
     for (int seed = 1; seed <= seeds; seed++) {
       // The same job, seed, steps and devices, without and with the faults.
       JsonObject uninterrupted = new FaultsBench(config, gap, seed).run("faults-uninterrupted-" + seed, false);
+      if (!uninterrupted.has("testAccuracy")) {
+        // Without it there is nothing to compare the faults with: say why, once, and stop.
+        System.err.println("bench/faults: the uninterrupted run of seed " + seed + " did not complete: "
+            + uninterrupted.get("failure").getAsString());
+        System.exit(1);
+      }
       JsonObject withFaults = new FaultsBench(config, gap, seed).run("faults-injected-" + seed, true);
       double a = uninterrupted.get("testAccuracy").getAsDouble();
       double b = withFaults.has("testAccuracy") ? withFaults.get("testAccuracy").getAsDouble() : Double.NaN;

@@ -3,6 +3,7 @@ package org.dsparse.simulator.bench;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
@@ -18,6 +19,20 @@ final class JobLog {
   int devicesReady;
   final List<JsonObject> recoveries = new ArrayList<>();
   final List<Long> coordinatorLossReports = new ArrayList<>();
+  /**
+   * How long a wait may go without the job reporting a step: a wait ends at its deadline only when
+   * the job stopped progressing, so that a job that takes longer at a board's share of a core (the
+   * lab: 450 steps in about 20 minutes) is not cut short.
+   */
+  private final Duration patience;
+
+  JobLog() {
+    this(FaultsBench.WAIT.multipliedBy(4));
+  }
+
+  JobLog(Duration patience) {
+    this.patience = patience;
+  }
 
   /** A recovery as the coordinator reported it, for matching. */
   record Recovery(String cause, List<String> lost, List<String> joined) {}
@@ -74,8 +89,14 @@ final class JobLog {
   }
 
   synchronized JobLog await(String what, Predicate<JobLog> condition) {
-    long deadline = System.currentTimeMillis() + FaultsBench.WAIT.toMillis() * 4;
+    long deadline = System.currentTimeMillis() + patience.toMillis();
+    long progress = lastStep;
     while (!condition.test(this)) {
+      if (lastStep != progress) {
+        // The job stepped: the wait goes on.
+        progress = lastStep;
+        deadline = System.currentTimeMillis() + patience.toMillis();
+      }
       if (failure != null) {
         throw new IllegalStateException(failure);
       }
@@ -84,7 +105,8 @@ final class JobLog {
       }
       long left = deadline - System.currentTimeMillis();
       if (left <= 0) {
-        throw new IllegalStateException("no " + what + " within " + FaultsBench.WAIT.multipliedBy(4));
+        throw new IllegalStateException("no " + what + ", and no step of the job for " + patience + " (last step "
+            + lastStep + ")");
       }
       try {
         wait(Math.min(left, 1000));
