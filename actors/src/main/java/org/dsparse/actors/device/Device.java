@@ -1,5 +1,6 @@
 package org.dsparse.actors.device;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -8,6 +9,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -34,6 +36,7 @@ import org.dsparse.actors.step.TrainingMode;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
+import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.StepMetrics;
 import org.dsparse.training.profile.ProcessMemory;
 import org.dsparse.training.trainer.DjlThread;
@@ -64,8 +67,9 @@ public final class Device {
   /** The state a re-planned job continues from is here (null for a fresh start): build the runtime. */
   private record StateReady(DeviceCommand.Prepare prepare, CommittedState state, Throwable error) implements Command {}
 
-  private record RuntimeReady(DeviceCommand.Prepare prepare, ModeRuntime runtime, Throwable error)
-      implements Command {}
+  /** {@code state}: what the runtime was built from (null for a fresh start). */
+  private record RuntimeReady(DeviceCommand.Prepare prepare, CommittedState state, ModeRuntime runtime,
+      Throwable error) implements Command {}
 
   private record StepFinished(DeviceCommand.RunStep command, StepResult result, Throwable error)
       implements Command {}
@@ -90,6 +94,12 @@ public final class Device {
   private final AtomicReference<CommittedState> committed = new AtomicReference<>();
   /** How long a device waits for another's model when it joins a running job. */
   private static final Duration FETCH_TIMEOUT = Duration.ofMinutes(2);
+  /**
+   * How long a joining device waits for the layer shards to hold the restore's step before it
+   * fetches the model from a device instead: the shards' homes store it as the step is committed,
+   * seconds before any re-plan, so a shard still behind after this has lost it.
+   */
+  private static final Duration SHARD_TIMEOUT = Duration.ofSeconds(20);
   private static final String NO_SUCH_JOB = "no such job is prepared on this device";
 
   /** A device whose steps' model work runs on the DJL thread. */
@@ -338,10 +348,13 @@ public final class Device {
       return CompletableFuture.failedFuture(new IllegalStateException("this device holds no state of job " + jobId
           + " after step " + restore.step() + " and was given no device to fetch it from"));
     }
-    context.getLog().info("job {}: fetching the model after step {} from device {}", jobId, restore.step(),
-        restore.source());
+    return fetch(jobId, restore);
+  }
+
+  /** The state of {@code restore}'s step from its layer shards, else from its source device. */
+  private CompletableFuture<CommittedState> fetch(String jobId, DeviceCommand.Restore restore) {
     CompletableFuture<CommittedState> fetched = new CompletableFuture<>();
-    context.spawnAnonymous(StateFetcher.create(restore, jobId, FETCH_TIMEOUT, fetched));
+    context.spawnAnonymous(StateFetcher.create(restore, jobId, SHARD_TIMEOUT, FETCH_TIMEOUT, fetched));
     return fetched;
   }
 
@@ -351,8 +364,9 @@ public final class Device {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "no state to continue from: " + describe(ready.error())));
       return idle();
     }
-    if (ready.state() != null) {
-      committed.set(ready.state());
+    CommittedState state = ready.state();
+    if (state != null && !state.inGroups()) {
+      committed.set(state);
     }
     int rank = rankOf(prepare.devices());
     TrainingMode mode = TrainingModes.of(prepare.spec());
@@ -368,8 +382,18 @@ public final class Device {
     context.getLog().info("job {}: preparing as device {} of {}, updating {} layers{}{}",
         prepare.spec().jobId(), rank, prepare.devices().size(), prepare.assignment().updatedLayers().size(),
         mode.role(preparation), prepare.restore() == null ? "" : ", from step " + prepare.restore().step());
-    context.pipeToSelf(DjlThread.submit(() -> mode.prepare(preparation)),
-        (runtime, error) -> new RuntimeReady(prepare, runtime, error));
+    context.pipeToSelf(DjlThread.submit(() -> {
+      ModeRuntime runtime = mode.prepare(preparation);
+      if (state != null && state.inGroups()) {
+        try {
+          committed.set(runtime.laidOut(state)); // what a later restore to this step, or a peer, takes
+        } catch (IOException | RuntimeException e) {
+          runtime.close();
+          throw e;
+        }
+      }
+      return runtime;
+    }), (runtime, error) -> new RuntimeReady(prepare, state, runtime, error));
     return Behaviors.same();
   }
 
@@ -384,6 +408,15 @@ public final class Device {
 
   private Behavior<Command> onRuntimeReady(RuntimeReady ready) {
     DeviceCommand.Prepare prepare = ready.prepare();
+    if (ready.error() != null && ready.state() != null && ready.state().inGroups()) {
+      // The shards' state did not make this job's model: the source device's snapshot still can.
+      context.getLog().warn("job {}: the layer shards' state of step {} does not fit the job's model ({}); fetching "
+          + "it from device {}", prepare.spec().jobId(), prepare.restore().step(), describe(ready.error()),
+          prepare.restore().source());
+      context.pipeToSelf(fetch(prepare.spec().jobId(), prepare.restore().fromSource()),
+          (restored, error) -> new StateReady(prepare, restored, error));
+      return Behaviors.same();
+    }
     if (ready.error() != null) {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "set-up failed: " + describe(ready.error())));
       return idle();
@@ -422,8 +455,18 @@ public final class Device {
     if (run.snapshot()) {
       // Queued before the step's model work, on the same thread: the model as the previous step left it.
       ModeRuntime runtime = job.runtime;
+      ActorSystem<?> system = context.getSystem();
+      String self = settings.name();
       DjlThread.submit(() -> {
-        committed.set(runtime.capture(run.step(), run.epoch(), run.stepInEpoch()));
+        CommittedState taken = runtime.capture(run.step(), run.epoch(), run.stepInEpoch());
+        committed.set(taken);
+        // The shards this device keeps take the committed step from its own copy: every device
+        // holds the same weights after it, and a group's updaters the same optimizer state.
+        for (GroupPlan group : job.keptShards) {
+          float[] optimizer = group.updaters().contains(self) ? taken.optimizerOf(group.slices()) : new float[0];
+          LayerShard.storeState(system, group.shardId(), taken.step(), runtime.groupWeights(group), optimizer,
+              taken.optimizerUpdates());
+        }
         return null;
       });
     }
@@ -443,8 +486,6 @@ public final class Device {
       return ready(job, null);
     }
     StepResult result = finished.result();
-    result.keptShardWeights().forEach((group, weights) ->
-        LayerShard.storeWeights(context.getSystem(), job.keptShards.get(group), run.step(), weights));
     long baseline = job.runtime.baselineRss();
     // Resident growth is this device's only when it has the process to itself.
     long current = settings.measureMemory() ? ProcessMemory.residentBytes() - baseline : 0;

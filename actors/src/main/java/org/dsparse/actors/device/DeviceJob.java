@@ -19,6 +19,7 @@ import org.dsparse.actors.step.DeviceGroups;
 import org.dsparse.actors.step.DeviceStep;
 import org.dsparse.actors.step.ModeRuntime;
 import org.dsparse.protocol.job.DeviceCommand;
+import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.protocol.wire.WireTraffic;
 import org.dsparse.training.trainer.DjlThread;
@@ -33,8 +34,8 @@ final class DeviceJob {
   final ModeRuntime runtime;
   final DeviceGroups groups;
   final DeviceStep pipeline;
-  /** Shard ids of the groups whose shard this device keeps current, by group id. */
-  final Map<String, String> keptShards = new HashMap<>();
+  /** The groups whose LayerShard this device keeps: it stores their state there at every committed step. */
+  final List<GroupPlan> keptShards;
   /** The cluster address of the job's coordinator; empty when it runs on this node. */
   final String coordinator;
   private final List<ActorRef<ProcessGroup.Command>> groupActors = new ArrayList<>();
@@ -64,8 +65,7 @@ final class DeviceJob {
       stopGroups();
       throw e;
     }
-    prepare.groups().stream().filter(g -> groups.keptShards().contains(g.groupId()))
-        .forEach(g -> keptShards.put(g.groupId(), g.shardId()));
+    this.keptShards = prepare.groups().stream().filter(g -> groups.keptShards().contains(g.groupId())).toList();
     // A collective's members fail it at its deadline; the ask waits longer, as a last resort.
     Duration answerWithin = collectiveSettings.deadline().multipliedBy(2).plusSeconds(10);
     this.pipeline = runtime.pipeline(groups, Collectives.of(actors, answerWithin, context.getSystem().scheduler()),

@@ -1,22 +1,35 @@
 package org.dsparse.actors.device;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.dsparse.actors.shard.LayerShard;
 import org.dsparse.actors.step.CommittedState;
+import org.dsparse.actors.step.StageFailure;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
+import org.dsparse.protocol.job.GroupPlan;
 
 /**
- * Fetches a job's state as it stood after a given step (the model, and the optimizer state of the
- * slices the source updated) from another device, in
- * {@link DeviceEvent.StatePart}s, and completes {@code result} with it. The source may still be
- * taking that state (it is re-planned at the same moment): its refusal is retried every
- * {@link #RETRY_EVERY} until the deadline, which fails {@code result} naming the source.
+ * Fetches a job's state as it stood after a given step for a device that does not hold it, and
+ * completes {@code result} with it.
+ *
+ * <p>First from the restore's layer shards, when it names them: every group's shard at once, each
+ * from its own home, so that no one device's link carries the whole model, and each group's
+ * optimizer state where its home updates it. A shard that is behind is asked again every
+ * {@link #RETRY_EVERY} until {@code shardTimeout}; one that is empty (its home was lost) or past the
+ * step sends the fetch to the source device instead.
+ *
+ * <p>From the restore's source device: the model, and the optimizer state of the slices the source
+ * updated, in {@link DeviceEvent.StatePart}s. The source may still be taking that state (it is
+ * re-planned at the same moment): its refusal is retried every {@link #RETRY_EVERY} until the
+ * deadline, which fails {@code result} naming the source.
  */
 final class StateFetcher {
   static final Duration RETRY_EVERY = Duration.ofMillis(250);
@@ -25,19 +38,111 @@ final class StateFetcher {
 
   private record Received(DeviceEvent event) implements Command {}
 
+  private record ShardsRead(List<LayerShard.WeightsSnapshot> snapshots, Throwable error) implements Command {}
+
   private enum Retry implements Command { INSTANCE }
 
   private enum DeadlineMissed implements Command { INSTANCE }
 
   private StateFetcher() {}
 
-  static Behavior<Command> create(DeviceCommand.Restore restore, String jobId, Duration timeout,
+  static Behavior<Command> create(DeviceCommand.Restore restore, String jobId, Duration shardTimeout,
+      Duration timeout, CompletableFuture<CommittedState> result) {
+    return Behaviors.setup(context -> Behaviors.withTimers(timers -> restore.shards().isEmpty()
+        ? fromSource(context, timers, restore, jobId, timeout, result)
+        : fromShards(context, timers, restore, jobId, shardTimeout, timeout, result)));
+  }
+
+  private static Behavior<Command> fromShards(ActorContext<Command> context, TimerScheduler<Command> timers,
+      DeviceCommand.Restore restore, String jobId, Duration shardTimeout, Duration timeout,
       CompletableFuture<CommittedState> result) {
-    return Behaviors.setup(context -> Behaviors.withTimers(timers -> {
-      timers.startSingleTimer(DeadlineMissed.INSTANCE, timeout);
-      ask(context, restore, jobId);
-      return fetching(context, timers, restore, jobId, timeout, result, new Assembly());
-    }));
+    long started = System.nanoTime();
+    long deadline = started + shardTimeout.toNanos();
+    List<String> homes = restore.shards().stream().map(GroupPlan::shardHome).distinct().sorted().toList();
+    context.getLog().info("job {}: fetching the model after step {} from {} layer shards on {}", jobId, restore.step(),
+        restore.shards().size(), homes);
+    readShards(context, restore, deadline);
+    return Behaviors.receive(Command.class)
+        .onMessage(ShardsRead.class, read -> {
+          String missing = read.error() != null ? StageFailure.message(read.error()) : behind(restore, read.snapshots());
+          if (missing.isEmpty()) {
+            CommittedState state = fromShards(jobId, restore, read.snapshots());
+            long floats = read.snapshots().stream().mapToLong(s -> s.weights().length + s.optimizer().length).sum();
+            context.getLog().info("job {}: took the model after step {} from {} layer shards on {} in {} s, {} MB",
+                jobId, restore.step(), restore.shards().size(), homes, seconds(started), megabytes(floats));
+            result.complete(state);
+            return Behaviors.stopped();
+          }
+          boolean behindOnly = read.error() == null && read.snapshots().stream()
+              .allMatch(s -> s.version() == restore.step() || (s.hasWeights() && s.version() < restore.step()));
+          if (behindOnly && System.nanoTime() + RETRY_EVERY.toNanos() < deadline) {
+            timers.startSingleTimer(Retry.INSTANCE, RETRY_EVERY);
+            return Behaviors.same();
+          }
+          context.getLog().warn("job {}: the layer shards do not hold the model after step {} ({}); fetching it from "
+              + "device {}", jobId, restore.step(), missing, restore.source());
+          return fromSource(context, timers, restore, jobId, timeout, result);
+        })
+        .onMessageEquals(Retry.INSTANCE, () -> {
+          readShards(context, restore, deadline);
+          return Behaviors.same();
+        })
+        .onAnyMessage(other -> Behaviors.same())
+        .build();
+  }
+
+  /** Every shard of the restore at once, each read within what is left of {@code deadline}. */
+  private static void readShards(ActorContext<Command> context, DeviceCommand.Restore restore, long deadline) {
+    Duration left = Duration.ofNanos(Math.max(RETRY_EVERY.toNanos(), deadline - System.nanoTime()));
+    List<CompletableFuture<LayerShard.WeightsSnapshot>> reads = restore.shards().stream()
+        .map(g -> LayerShard.fetchWeights(context.getSystem(), g.shardId(), left).toCompletableFuture()).toList();
+    context.pipeToSelf(CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new)),
+        (done, error) -> new ShardsRead(error == null ? reads.stream().map(CompletableFuture::join).toList()
+            : List.of(), error));
+  }
+
+  /** The shards that do not hold the restore's step, described; empty when they all do. */
+  private static String behind(DeviceCommand.Restore restore, List<LayerShard.WeightsSnapshot> snapshots) {
+    List<String> behind = new ArrayList<>();
+    for (int i = 0; i < snapshots.size(); i++) {
+      LayerShard.WeightsSnapshot s = snapshots.get(i);
+      if (s.version() != restore.step()) {
+        behind.add("group " + restore.shards().get(i).groupId() + (s.hasWeights() ? " holds step " + s.version()
+            : " holds nothing"));
+      }
+    }
+    return String.join(", ", behind);
+  }
+
+  private static CommittedState fromShards(String jobId, DeviceCommand.Restore restore,
+      List<LayerShard.WeightsSnapshot> snapshots) {
+    List<CommittedState.GroupState> groups = new ArrayList<>();
+    int updates = 0;
+    for (int i = 0; i < snapshots.size(); i++) {
+      GroupPlan group = restore.shards().get(i);
+      LayerShard.WeightsSnapshot s = snapshots.get(i);
+      groups.add(new CommittedState.GroupState(group.groupId(), group.slices(), s.weights(), s.optimizer()));
+      updates = Math.max(updates, s.optimizer().length > 0 ? s.optimizerUpdates() : 0);
+    }
+    return CommittedState.fromShards(jobId, restore, groups, updates);
+  }
+
+  private static Behavior<Command> fromSource(ActorContext<Command> context, TimerScheduler<Command> timers,
+      DeviceCommand.Restore restore, String jobId, Duration timeout, CompletableFuture<CommittedState> result) {
+    context.getLog().info("job {}: fetching the model after step {} from device {}", jobId, restore.step(),
+        restore.source());
+    timers.cancel(Retry.INSTANCE);
+    timers.startSingleTimer(DeadlineMissed.INSTANCE, timeout);
+    ask(context, restore, jobId);
+    return fetching(context, timers, restore, jobId, timeout, result, new Assembly(System.nanoTime()));
+  }
+
+  private static String seconds(long since) {
+    return String.format(java.util.Locale.ROOT, "%.2f", (System.nanoTime() - since) / 1e9);
+  }
+
+  private static String megabytes(long floats) {
+    return String.format(java.util.Locale.ROOT, "%.2f", floats * 4 / 1e6);
   }
 
   private static void ask(ActorContext<Command> context, DeviceCommand.Restore restore, String jobId) {
@@ -47,10 +152,15 @@ final class StateFetcher {
 
   /** The floats received so far, and the first part (for the layout). */
   private static final class Assembly {
+    final long started;
     DeviceEvent.StatePart layout;
     float[] floats;
     int received;
     String refusal = "";
+
+    Assembly(long started) {
+      this.started = started;
+    }
   }
 
   private static Behavior<Command> fetching(ActorContext<Command> context, TimerScheduler<Command> timers,
@@ -85,6 +195,8 @@ final class StateFetcher {
           if (assembly.received == floats.length) {
             try {
               result.complete(CommittedState.fetched(jobId, restore, assembly.layout, floats));
+              context.getLog().info("job {}: took the model after step {} from device {} in {} s, {} MB", jobId,
+                  restore.step(), restore.source(), seconds(assembly.started), megabytes(floats.length));
             } catch (RuntimeException e) {
               result.completeExceptionally(new IllegalStateException(source + " sent a state whose layout does not "
                   + "add up: " + e.getMessage()));
@@ -97,6 +209,7 @@ final class StateFetcher {
           ask(context, restore, jobId);
           return Behaviors.same();
         })
+        .onMessage(ShardsRead.class, late -> Behaviors.same())
         .onMessageEquals(DeadlineMissed.INSTANCE, () -> {
           result.completeExceptionally(new TimeoutException("the model after step " + restore.step() + " did not come"
               + " from " + source + " within " + timeout + (assembly.refusal.isEmpty() ? "" : ": " + assembly.refusal)));

@@ -679,7 +679,7 @@ public final class JobCoordinator {
   private DeviceCommand.Restore restoreFrom(RestorePoint point) {
     return point.holders().stream().filter(devices::containsKey).findFirst()
         .map(source -> new DeviceCommand.Restore(point.state().step(), point.state().epoch(),
-            point.state().stepInEpoch(), source, devices.get(source).device(), List.of()))
+            point.state().stepInEpoch(), source, devices.get(source).device(), List.of(), List.of()))
         .orElse(null);
   }
 

@@ -35,13 +35,17 @@ import org.dsparse.protocol.wire.WireTraffic;
 
 /**
  * The shard of one fused layer group: it lives on the group's home device, chosen by
- * {@link BudgetAwareAllocationStrategy}, and keeps the group's latest weights and their version.
+ * {@link BudgetAwareAllocationStrategy}, and keeps the group's committed state: its weights (and
+ * BatchNorm statistics) after the last step every device committed, that step as the version and,
+ * when the group has one updater and that updater is the home, the updater's optimizer state of the
+ * group's slices. A device that joins a re-planned job reads the model from these shards, each from
+ * its own home at once ({@code Device}'s restore), instead of all of it from one device's snapshot.
  * One entity per shard, entity id = shard id = group id; entities are never passivated.
  *
- * <p>When a rebalance or a graceful leave hands the shard off, the entity sends its weights to its
- * own group id on the way out, so the new home starts with them. A home that crashes loses them; the
- * shard restarts empty on a survivor when next messaged and is filled by the next
- * {@link StoreWeights}.
+ * <p>When a rebalance or a graceful leave hands the shard off, the entity sends its state to its
+ * own group id on the way out, so the new home starts with it. A home that crashes loses it; the
+ * shard restarts empty on a survivor when next messaged, readers fall back to device snapshots, and
+ * the next commit fills it again.
  */
 public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "LayerShard");
@@ -69,16 +73,34 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
    */
   public record Assigned(String groupId, String homeDevice, String homeAddress) implements ControlMessage {}
 
-  /** The group's weights after a refresh, sent by its home device; older or equal versions are ignored. */
-  public record StoreWeights(long version, float[] weights) implements Command, WeightsMessage {}
+  /**
+   * The group's state after {@code version} steps, sent by its home device; older or equal versions
+   * are ignored.
+   *
+   * @param weights the weights, then the optimizer state when the group's one updater keeps it here
+   * @param weightsLength the floats of {@code weights} that are weights
+   * @param optimizerUpdates optimizer steps behind the optimizer state
+   */
+  public record StoreWeights(long version, float[] weights, int weightsLength, int optimizerUpdates)
+      implements Command, WeightsMessage {
+    /** Weights alone. */
+    public StoreWeights(long version, float[] weights) {
+      this(version, weights, weights == null ? 0 : weights.length, 0);
+    }
+  }
 
   /**
-   * One part of the group's weights at {@code version}: floats {@code offset} onwards of
-   * {@code totalLength}. The shard takes the version once all parts have arrived; see
-   * {@link #storeWeights}.
+   * One part of the group's state at {@code version}: floats {@code offset} onwards of
+   * {@code totalLength}, laid out as {@link StoreWeights}'. The shard takes the version once all
+   * parts have arrived; see {@link #storeState}.
    */
-  public record StoreWeightsPart(long version, int offset, int totalLength, float[] part)
-      implements Command, WeightsMessage {}
+  public record StoreWeightsPart(long version, int offset, int totalLength, int weightsLength, int optimizerUpdates,
+      float[] part) implements Command, WeightsMessage {
+    /** A part of weights alone. */
+    public StoreWeightsPart(long version, int offset, int totalLength, float[] part) {
+      this(version, offset, totalLength, totalLength, 0, part);
+    }
+  }
 
   /** Asks for the latest weights in one message; for weights of any size use {@link #fetchWeights}. */
   public record GetWeights(ActorRef<WeightsSnapshot> replyTo) implements Command, ControlMessage {}
@@ -86,17 +108,34 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   /** Asks for the latest weights as {@link WeightsPart}s, in order, at least one. */
   public record GetWeightsParts(ActorRef<WeightsPart> replyTo) implements Command, ControlMessage {}
 
-  /** Floats {@code offset} onwards of the group's {@code totalLength} weights at {@code version}. */
-  public record WeightsPart(String groupId, long version, int offset, int totalLength, float[] part)
-      implements WeightsMessage {}
+  /** Floats {@code offset} onwards of the group's {@code totalLength} floats of state at {@code version}. */
+  public record WeightsPart(String groupId, long version, int offset, int totalLength, int weightsLength,
+      int optimizerUpdates, float[] part) implements WeightsMessage {}
 
   /**
-   * The shard's latest weights, {@link #NO_VERSION} and none if it holds none. The array is the
-   * shard's own: readers must not modify it.
+   * The shard's latest state, {@link #NO_VERSION} and none if it holds none. The arrays are the
+   * shard's own: readers must not modify them.
+   *
+   * @param optimizer the optimizer state of the group's slices, as its one updater exported it; empty
+   *     when the shard does not keep it
    */
-  public record WeightsSnapshot(String groupId, long version, float[] weights) implements WeightsMessage {
+  public record WeightsSnapshot(String groupId, long version, float[] weights, float[] optimizer,
+      int optimizerUpdates) implements WeightsMessage {
+    public WeightsSnapshot(String groupId, long version, float[] weights) {
+      this(groupId, version, weights, new float[0], 0);
+    }
+
     public boolean hasWeights() {
       return version != NO_VERSION;
+    }
+
+    /** Split from the layout the shard keeps: weights, then optimizer state. */
+    static WeightsSnapshot of(String groupId, long version, float[] state, int weightsLength, int optimizerUpdates) {
+      if (weightsLength == state.length) {
+        return new WeightsSnapshot(groupId, version, state);
+      }
+      return new WeightsSnapshot(groupId, version, Arrays.copyOf(state, weightsLength),
+          Arrays.copyOfRange(state, weightsLength, state.length), optimizerUpdates);
     }
   }
 
@@ -123,6 +162,8 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   private final int chunkFloats;
   private long version = NO_VERSION;
   private float[] weights = new float[0];
+  private int weightsLength;
+  private int optimizerUpdates;
   // Parts of a newer version being received, committed once every float has arrived; null once
   // committed or abandoned.
   private long partialVersion = NO_VERSION;
@@ -225,19 +266,33 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
    * {@code dsparse.shard.weights-chunk-size} requires. Parts from one sender arrive in order.
    */
   public static void storeWeights(ActorSystem<?> system, String groupId, long version, float[] weights) {
+    storeState(system, groupId, version, weights, new float[0], 0);
+  }
+
+  /**
+   * Stores the group's state after {@code version} steps: its weights and, when not empty, the
+   * optimizer state of its one updater ({@code optimizerUpdates} steps behind it).
+   */
+  public static void storeState(ActorSystem<?> system, String groupId, long version, float[] weights,
+      float[] optimizer, int optimizerUpdates) {
     EntityRef<Command> shard = shardOf(system, groupId);
+    float[] state = weights;
+    if (optimizer.length > 0) {
+      state = Arrays.copyOf(weights, weights.length + optimizer.length);
+      System.arraycopy(optimizer, 0, state, weights.length, optimizer.length);
+    }
     int chunk = DeviceDirectory.get(system).settings().weightsChunkFloats();
-    if (weights.length <= chunk) {
-      shard.tell(new StoreWeights(version, weights));
+    if (state.length <= chunk) {
+      shard.tell(new StoreWeights(version, state, weights.length, optimizerUpdates));
       return;
     }
-    for (int offset = 0; offset < weights.length; offset += chunk) {
-      float[] part = Arrays.copyOfRange(weights, offset, Math.min(weights.length, offset + chunk));
-      shard.tell(new StoreWeightsPart(version, offset, weights.length, part));
+    for (int offset = 0; offset < state.length; offset += chunk) {
+      float[] part = Arrays.copyOfRange(state, offset, Math.min(state.length, offset + chunk));
+      shard.tell(new StoreWeightsPart(version, offset, state.length, weights.length, optimizerUpdates, part));
     }
   }
 
-  /** The group's latest weights, fetched in parts; fails naming the group if they are not all in within {@code timeout}. */
+  /** The group's latest state, fetched in parts; fails naming the group if they are not all in within {@code timeout}. */
   public static CompletionStage<WeightsSnapshot> fetchWeights(ActorSystem<?> system, String groupId, Duration timeout) {
     ShardDemand.checkGroupId(groupId);
     CompletableFuture<WeightsSnapshot> result = new CompletableFuture<>();
@@ -297,14 +352,17 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   }
 
   private Behavior<Command> onStoreWeights(StoreWeights store) {
-    if (store.weights() == null || store.version() < 0) {
-      getContext().getLog().error("shard {}: StoreWeights needs weights and a version >= 0, got version {}",
-          groupId, store.version());
+    if (store.weights() == null || store.version() < 0 || store.weightsLength() < 0
+        || store.weightsLength() > store.weights().length) {
+      getContext().getLog().error("shard {}: StoreWeights needs weights, a version >= 0 and at most as many weights "
+          + "as floats, got version {}", groupId, store.version());
     } else if (store.version() <= version) {
       getContext().getLog().debug("shard {}: version {} ignored, holding {}", groupId, store.version(), version);
     } else {
       version = store.version();
       weights = store.weights();
+      weightsLength = store.weightsLength();
+      optimizerUpdates = store.optimizerUpdates();
     }
     return this;
   }
@@ -322,7 +380,8 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
       return this; // this version was abandoned
     }
     if (part.part() == null || part.totalLength() != partial.length || part.offset() < 0
-        || part.offset() > partial.length - part.part().length) {
+        || part.offset() > partial.length - part.part().length || part.weightsLength() < 0
+        || part.weightsLength() > part.totalLength()) {
       getContext().getLog().error("shard {}: version {} abandoned, a part does not fit: offset {}, {} floats, "
           + "total {} (expected {})", groupId, part.version(), part.offset(),
           part.part() == null ? 0 : part.part().length, part.totalLength(), partial.length);
@@ -334,6 +393,8 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     if (partialReceived == partial.length) {
       version = partialVersion;
       weights = partial;
+      weightsLength = part.weightsLength();
+      optimizerUpdates = part.optimizerUpdates();
       partial = null;
     }
     return this;
@@ -341,17 +402,18 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
 
   private Behavior<Command> onGetWeightsParts(GetWeightsParts get) {
     if (weights.length == 0) {
-      get.replyTo().tell(new WeightsPart(groupId, version, 0, 0, weights));
+      get.replyTo().tell(new WeightsPart(groupId, version, 0, 0, 0, 0, weights));
     }
     for (int offset = 0; offset < weights.length; offset += chunkFloats) {
       float[] part = Arrays.copyOfRange(weights, offset, Math.min(weights.length, offset + chunkFloats));
-      get.replyTo().tell(new WeightsPart(groupId, version, offset, weights.length, part));
+      get.replyTo().tell(new WeightsPart(groupId, version, offset, weights.length, weightsLength, optimizerUpdates,
+          part));
     }
     return this;
   }
 
   private Behavior<Command> onGetWeights(GetWeights get) {
-    get.replyTo().tell(new WeightsSnapshot(groupId, version, weights));
+    get.replyTo().tell(WeightsSnapshot.of(groupId, version, weights, weightsLength, optimizerUpdates));
     return this;
   }
 
@@ -359,7 +421,9 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     if (version != NO_VERSION && anotherMemberIsUp()) {
       // The region buffers this until the coordinator has allocated the shard's new home. With no
       // other member there is no new home, and the buffered message would hold up the shutdown.
-      storeWeights(getContext().getSystem(), groupId, version, weights);
+      float[] optimizer = Arrays.copyOfRange(weights, weightsLength, weights.length);
+      storeState(getContext().getSystem(), groupId, version, Arrays.copyOf(weights, weightsLength), optimizer,
+          optimizerUpdates);
     }
     return Behaviors.stopped();
   }

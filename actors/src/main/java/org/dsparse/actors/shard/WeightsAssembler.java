@@ -62,7 +62,8 @@ final class WeightsAssembler extends AbstractBehavior<WeightsAssembler.Command> 
       weights = new float[Math.max(0, part.totalLength())];
     }
     if (part.version() != version || part.totalLength() != weights.length || part.offset() < 0
-        || part.offset() > weights.length - part.part().length) {
+        || part.offset() > weights.length - part.part().length || part.weightsLength() < 0
+        || part.weightsLength() > weights.length) {
       result.completeExceptionally(new IllegalStateException("group " + groupId + ": inconsistent weights part "
           + "(version " + part.version() + ", offset " + part.offset() + ", total " + part.totalLength()
           + ") after version " + version + " of " + weights.length + " floats"));
@@ -71,7 +72,7 @@ final class WeightsAssembler extends AbstractBehavior<WeightsAssembler.Command> 
     System.arraycopy(part.part(), 0, weights, part.offset(), part.part().length);
     this.received += part.part().length;
     if (this.received == weights.length) {
-      result.complete(new WeightsSnapshot(groupId, version, weights));
+      result.complete(WeightsSnapshot.of(groupId, version, weights, part.weightsLength(), part.optimizerUpdates()));
       return Behaviors.stopped();
     }
     return this;

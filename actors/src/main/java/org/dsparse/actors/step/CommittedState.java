@@ -11,16 +11,78 @@ import org.dsparse.training.model.Checkpoint;
  * A device's state after {@code step} steps of job {@code jobId}, a step every device completed and
  * that refreshed every layer: the whole model as every device then holds it, and the optimizer state
  * of the slices this device updated. A job that loses a device rolls back to it; a device without it
- * fetches it from one that has it. Never modified once taken.
+ * fetches it, from the job's LayerShards or from a device that has it. Never modified once taken.
  *
  * @param epoch the epoch the state is in, {@code stepInEpoch} of its steps done
  * @param weights the weights and BatchNorm statistics of every layer, as
- *     {@code LayeredModel.exportWeights} lays them out
- * @param optimizer the optimizer state of each slice this device updated (empty when fetched)
+ *     {@code LayeredModel.exportWeights} lays them out; empty while the state is in {@code groups}
+ * @param groups the state as it came from the LayerShards, group by group, before a model laid it
+ *     out ({@link #inGroups}); empty once it is in {@code weights} and {@code optimizer}
+ * @param optimizer the optimizer state of each slice this device updated, or fetched
  * @param optimizerUpdates optimizer steps behind that state
  */
 public record CommittedState(String jobId, long step, int epoch, int stepInEpoch, float[] weights,
-    List<Checkpoint.SliceState> optimizer, int optimizerUpdates) {
+    List<GroupState> groups, List<Checkpoint.SliceState> optimizer, int optimizerUpdates) {
+
+  /**
+   * One group's part of the state, as its LayerShard keeps it.
+   *
+   * @param weights the slices' weights and buffers, laid out as {@code LayeredModel.exportWeights(slices)}
+   * @param optimizer the optimizer state of the slices one after another, as their updaters hold it;
+   *     empty when the shard does not keep it
+   */
+  public record GroupState(String groupId, List<GroupPlan.Slice> slices, float[] weights, float[] optimizer) {
+    public GroupState {
+      slices = List.copyOf(slices);
+    }
+  }
+
+  public CommittedState {
+    groups = List.copyOf(groups);
+    optimizer = List.copyOf(optimizer);
+  }
+
+  /** A state laid out whole. */
+  public CommittedState(String jobId, long step, int epoch, int stepInEpoch, float[] weights,
+      List<Checkpoint.SliceState> optimizer, int optimizerUpdates) {
+    this(jobId, step, epoch, stepInEpoch, weights, List.of(), optimizer, optimizerUpdates);
+  }
+
+  /** The state of {@code restore}'s step read from its LayerShards, one {@link GroupState} per group. */
+  public static CommittedState fromShards(String jobId, DeviceCommand.Restore restore, List<GroupState> groups,
+      int optimizerUpdates) {
+    return new CommittedState(jobId, restore.step(), restore.epoch(), restore.stepInEpoch(), new float[0], groups,
+        List.of(), optimizerUpdates);
+  }
+
+  /** Whether the state is still group by group, as the shards gave it: a model lays it out. */
+  public boolean inGroups() {
+    return !groups.isEmpty();
+  }
+
+  /**
+   * The optimizer state of {@code slices} one after another, as a shard keeps it; empty unless this
+   * state holds every one of them.
+   */
+  public float[] optimizerOf(List<GroupPlan.Slice> slices) {
+    List<float[]> states = new java.util.ArrayList<>();
+    for (GroupPlan.Slice slice : slices) {
+      ChannelSlice wanted = new ChannelSlice(slice.layer(), slice.from(), slice.to());
+      java.util.Optional<Checkpoint.SliceState> held = optimizer.stream().filter(s -> s.slice().equals(wanted))
+          .findFirst();
+      if (held.isEmpty()) {
+        return new float[0];
+      }
+      states.add(held.get().state());
+    }
+    float[] flat = new float[states.stream().mapToInt(s -> s.length).sum()];
+    int offset = 0;
+    for (float[] state : states) {
+      System.arraycopy(state, 0, flat, offset, state.length);
+      offset += state.length;
+    }
+    return flat;
+  }
 
   /**
    * The state of {@code restore}'s step fetched from a peer, laid out as {@link #flattened} with the
@@ -39,7 +101,7 @@ public record CommittedState(String jobId, long step, int epoch, int stepInEpoch
       offset += length;
     }
     return new CommittedState(jobId, restore.step(), restore.epoch(), restore.stepInEpoch(), weights,
-        List.copyOf(optimizer), layout.optimizerUpdates());
+        optimizer, layout.optimizerUpdates());
   }
 
   /** The weights, then each slice's optimizer state, in one array: what a peer is sent. */

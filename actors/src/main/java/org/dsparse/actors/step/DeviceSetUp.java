@@ -112,8 +112,10 @@ public final class DeviceSetUp {
    * @param resumed where training was, when the model came from this device's file in the job's
    *     resume directory; else null
    * @param start where this device continues
+   * @param restored the state a re-planned job continues from, laid out whole; else null
    */
-  public record Start(LayeredModel model, Checkpoint.TrainingState resumed, ModeRuntime.Position start) {}
+  public record Start(LayeredModel model, Checkpoint.TrainingState resumed, ModeRuntime.Position start,
+      CommittedState restored) {}
 
   /**
    * Builds the job's model from {@code p}'s restored state when the job was re-planned (the model
@@ -128,13 +130,17 @@ public final class DeviceSetUp {
       CommittedState restored = p.restored();
       if (restored != null) {
         int[] all = IntStream.range(0, model.layerCount()).toArray();
-        if (restored.weights().length != model.weightLength(all)) {
+        if (restored.inGroups()) {
+          GroupLayout.importGroups(model, restored);
+          restored = GroupLayout.laidOut(model, restored);
+        } else if (restored.weights().length != model.weightLength(all)) {
           throw new IOException("the restored model of step " + restored.step() + " holds " + restored.weights().length
               + " floats, the job's model " + model.weightLength(all));
+        } else {
+          model.importWeights(all, restored.weights());
         }
-        model.importWeights(all, restored.weights());
         return new Start(model, null, new ModeRuntime.Position(p.restore().epoch(), p.restore().stepInEpoch(),
-            p.restore().step()));
+            p.restore().step()), restored);
       }
       if (!spec.resumeFrom().isEmpty()) {
         Path file = resumeFile(p);
@@ -148,13 +154,13 @@ public final class DeviceSetUp {
           throw new IOException("checkpoint " + file + " was trained with optimizer " + resumed.optimizer()
               + ", the job asks for " + spec.optimizer());
         }
-        return new Start(model, resumed, new ModeRuntime.Position(resumed.epoch(), 0, resumed.step()));
+        return new Start(model, resumed, new ModeRuntime.Position(resumed.epoch(), 0, resumed.step()), null);
       }
       if (!spec.initialCheckpoint().isEmpty()) {
         // Weights trained at another image size fit (the job may upsample).
         Checkpoint.loadAtAnyResolution(model, Path.of(spec.initialCheckpoint()));
       }
-      return new Start(model, null, ModeRuntime.Position.FRESH);
+      return new Start(model, null, ModeRuntime.Position.FRESH, null);
     } catch (IOException | RuntimeException e) {
       model.close();
       throw e;

@@ -131,6 +131,21 @@ public abstract class ModeRuntime implements AutoCloseable {
         trainer.optimizerUpdates());
   }
 
+  /** The weights and buffers of {@code group}'s slices as the model holds them: what its LayerShard keeps. */
+  public float[] groupWeights(GroupPlan group) {
+    DjlThread.checkCurrent();
+    return model.exportWeights(group.slices().stream().map(s -> new ChannelSlice(s.layer(), s.from(), s.to())).toList());
+  }
+
+  /**
+   * {@code state}, which came group by group from the LayerShards and from which this runtime's model
+   * was built, laid out whole, as this device keeps it for the next restore.
+   */
+  public CommittedState laidOut(CommittedState state) throws IOException {
+    DjlThread.checkCurrent();
+    return GroupLayout.laidOut(model, state);
+  }
+
   /** Where this runtime's model stands before its first step, with the slices it holds optimizer state of. */
   public DeviceEvent.HeldState start() {
     return new DeviceEvent.HeldState(start.step(), start.epoch(), start.batch(), updatedSlices());

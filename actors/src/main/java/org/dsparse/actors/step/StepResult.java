@@ -1,7 +1,6 @@
 package org.dsparse.actors.step;
 
 import java.util.List;
-import java.util.Map;
 import org.dsparse.protocol.job.StepMetrics;
 
 /**
@@ -14,12 +13,11 @@ import org.dsparse.protocol.job.StepMetrics;
  * @param collectiveWallNanos wall time spent waiting for collectives, later members included
  * @param allReduceBytes payload this device contributed to AllReduces
  * @param broadcastBytes payload of the Broadcasts it sent or received
- * @param keptShardWeights on refresh steps, the weights of the groups whose shard this device keeps
  * @param segments its backward's segments: times and AllReduce payloads
  * @param groupTimes each of its groups' own collective time in the step, by kind
  */
 public record StepResult(float loss, long computeNanos, long allReduceNanos, long broadcastNanos,
-    long collectiveWallNanos, long allReduceBytes, long broadcastBytes, Map<String, float[]> keptShardWeights,
+    long collectiveWallNanos, long allReduceBytes, long broadcastBytes,
     StepMetrics.Segments segments, List<StepMetrics.GroupTime> groupTimes) {
 
   /** The segments of a backward that is not cut and sends nothing while it runs. */

@@ -149,7 +149,8 @@ class LayerShardClusterTest {
     for (int i = 0; i < large.length; i++) {
       large[i] = i * 0.5f;
     }
-    LayerShard.storeWeights(node(2), "g3", 7, large);
+    float[] optimizer = {-1, -2, -3};
+    LayerShard.storeState(node(2), "g3", 7, large, optimizer, 11);
     TestProbe<Object> probe = nodes.get(0).createTestProbe();
     WeightsSnapshot fetched = probe.awaitAssert(EVENTUALLY, Duration.ofMillis(100), () -> {
       WeightsSnapshot snapshot = LayerShard.fetchWeights(node(0), "g3", ASK).toCompletableFuture()
@@ -159,6 +160,8 @@ class LayerShardClusterTest {
     });
     assertEquals("g3", fetched.groupId());
     assertArrayEquals(large, fetched.weights());
+    assertArrayEquals(optimizer, fetched.optimizer(), "the optimizer state comes apart from the weights");
+    assertEquals(11, fetched.optimizerUpdates());
   }
 
   @Test
@@ -178,7 +181,7 @@ class LayerShardClusterTest {
     Assigned g1 = home(node(0), "g1");
     assertEquals("b", g1.homeDevice(), "c is gone, updater a has no room, b has 40 MB left");
     assertEquals(3, weights(1, "g1").version(), "a device leaving gracefully hands its shards' weights over");
-    LayerShard.shardOf(node(1), "g1").tell(new StoreWeights(5, new float[] {5, 5}));
+    LayerShard.shardOf(node(1), "g1").tell(new StoreWeights(5, new float[] {5, 5, 0.5f}, 2, 4));
     probe.awaitAssert(EVENTUALLY, Duration.ofMillis(200), () -> {
       assertEquals(5, weights(0, "g1").version());
       return null;
@@ -200,6 +203,8 @@ class LayerShardClusterTest {
     WeightsSnapshot handedOver = weights(1, "g1");
     assertEquals(5, handedOver.version(), "the old home hands its weights to the new one");
     assertArrayEquals(new float[] {5, 5}, handedOver.weights());
+    assertArrayEquals(new float[] {0.5f}, handedOver.optimizer(), "and the optimizer state with them");
+    assertEquals(4, handedOver.optimizerUpdates());
     assertEquals("a", home(joined, "g2").homeDevice(), "shards already on an updater stay");
     assertEquals("b", home(joined, "g3").homeDevice(), "d does not update g3, so g3 stays");
   }

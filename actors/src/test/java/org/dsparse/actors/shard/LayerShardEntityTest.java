@@ -59,6 +59,28 @@ class LayerShardEntityTest {
   }
 
   @Test
+  void optimizerStateInPartsComesBackApartFromTheWeights() {
+    ActorRef<Command> shard = node.spawn(LayerShard.create("g4"));
+    // Three weights, then two optimizer values, in parts of two floats.
+    shard.tell(new StoreWeightsPart(2, 0, 5, 3, 7, new float[] {1, 2}));
+    shard.tell(new StoreWeightsPart(2, 2, 5, 3, 7, new float[] {3, 10}));
+    shard.tell(new StoreWeightsPart(2, 4, 5, 3, 7, new float[] {20}));
+    WeightsSnapshot stored = weights(shard);
+    assertEquals(2, stored.version());
+    assertArrayEquals(new float[] {1, 2, 3}, stored.weights());
+    assertArrayEquals(new float[] {10, 20}, stored.optimizer());
+    assertEquals(7, stored.optimizerUpdates());
+
+    shard.tell(new StoreWeights(3, new float[] {4, 5}));
+    WeightsSnapshot weightsOnly = weights(shard);
+    assertArrayEquals(new float[] {4, 5}, weightsOnly.weights());
+    assertEquals(0, weightsOnly.optimizer().length, "a version without optimizer state drops the older one");
+
+    shard.tell(new StoreWeights(4, new float[] {1, 2}, 3, 0));
+    assertEquals(3, weights(shard).version(), "more weights than floats is refused");
+  }
+
+  @Test
   void aVersionWithAPartThatDoesNotFitIsAbandoned() {
     ActorRef<Command> shard = node.spawn(LayerShard.create("g2"));
     shard.tell(new StoreWeights(1, new float[] {7, 7, 7}));

@@ -30,20 +30,36 @@ public sealed interface DeviceCommand extends ControlMessage {
   /**
    * Where a re-planned job continues: after {@code step} steps, at batch {@code stepInEpoch} of epoch
    * {@code epoch}, the last step every device committed. A device takes that state from its own
-   * snapshot (or from its live model when no step ran since), else fetches the model from
-   * {@code source}. It keeps its optimizer state of the {@code keptOptimizerState} slices, which
-   * every updater of theirs updated before, so that they all hold the same; the optimizer state of
-   * other slices starts again from zero (on every updater alike).
+   * snapshot (or from its live model when no step ran since), else from the LayerShards of
+   * {@code shards}, each group's from its own home, all at once, and from {@code source}'s snapshot
+   * when a shard does not hold that step. It keeps its optimizer state of the
+   * {@code keptOptimizerState} slices, which every updater of theirs updated before, so that they all
+   * hold the same; the optimizer state of other slices starts again from zero (on every updater
+   * alike).
+   *
+   * @param shards the groups of the plan that committed {@code step}, whose shards hold it; empty:
+   *     fetch from {@code source}
    */
   record Restore(long step, int epoch, int stepInEpoch, String source, ActorRef<DeviceCommand> sourceDevice,
-      List<GroupPlan.Slice> keptOptimizerState) implements ControlMessage {
+      List<GroupPlan.Slice> keptOptimizerState, List<GroupPlan> shards) implements ControlMessage {
     public Restore {
       keptOptimizerState = List.copyOf(keptOptimizerState);
+      shards = List.copyOf(shards);
     }
 
     /** The same restore keeping the optimizer state of {@code slices}. */
     public Restore keeping(List<GroupPlan.Slice> slices) {
-      return new Restore(step, epoch, stepInEpoch, source, sourceDevice, slices);
+      return new Restore(step, epoch, stepInEpoch, source, sourceDevice, slices, shards);
+    }
+
+    /** The same restore reading {@code groups}' shards. */
+    public Restore fromShards(List<GroupPlan> groups) {
+      return new Restore(step, epoch, stepInEpoch, source, sourceDevice, keptOptimizerState, groups);
+    }
+
+    /** The same restore from the source device alone. */
+    public Restore fromSource() {
+      return fromShards(List.of());
     }
   }
 

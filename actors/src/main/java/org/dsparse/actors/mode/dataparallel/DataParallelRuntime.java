@@ -64,11 +64,21 @@ public final class DataParallelRuntime extends ModeRuntime {
       SparseTrainer trainer = new SparseTrainer(model, slices, DeviceSetUp.optimizer(spec),
           spec.frozenPrefixMicroBatch(), learningRateScales);
       Backward own = backward.create(trainer, model, train);
-      if (p.restored() != null) {
+      if (start.restored() != null) {
         List<ChannelSlice> keep = Plans.channelSlices(p.restore().keptOptimizerState());
-        for (Checkpoint.SliceState kept : p.restored().optimizer()) {
+        List<ChannelSlice> imported = new java.util.ArrayList<>();
+        for (Checkpoint.SliceState kept : start.restored().optimizer()) {
           if (slices.contains(kept.slice()) && keep.contains(kept.slice())) {
-            trainer.importOptimizerState(List.of(kept.slice()), kept.state(), p.restored().optimizerUpdates());
+            trainer.importOptimizerState(List.of(kept.slice()), kept.state(), start.restored().optimizerUpdates());
+            imported.add(kept.slice());
+          }
+        }
+        // The other updaters of a kept slice continue from their state: one that started from zero
+        // would step differently on the same averaged gradients from then on.
+        for (ChannelSlice slice : slices) {
+          if (keep.contains(slice) && !imported.contains(slice)) {
+            throw new IOException("the optimizer state of slice " + slice + ", which its other updaters keep, is not "
+                + "in the state of step " + p.restore().step() + " this device took");
           }
         }
       } else if (start.resumed() != null) {

@@ -145,8 +145,8 @@ public final class DataParallelStep implements DeviceStep {
           return null;
         }))
         .thenCompose(stepped -> averagesWeights && average ? averageWeights(run) : done())
-        .thenCompose(averaged -> refresh ? refresh(run) : CompletableFuture.completedFuture(Map.of()))
-        .thenApply(run::result);
+        .thenCompose(averaged -> refresh ? refresh(run) : done())
+        .thenApply(refreshed -> run.result());
   }
 
   /**
@@ -202,28 +202,15 @@ public final class DataParallelStep implements DeviceStep {
         }));
   }
 
-  /**
-   * The led groups' weights to the devices that do not update them; answers the weights of the
-   * groups whose shard this device keeps.
-   */
-  private CompletionStage<Map<String, float[]>> refresh(Run run) {
-    List<GroupPlan> toSend = groups.led().stream()
-        .filter(g -> groups.refresh().contains(g) || groups.keptShards().contains(g.groupId())).toList();
+  /** The led groups' weights to the devices that do not update them. */
+  private CompletionStage<Void> refresh(Run run) {
+    List<GroupPlan> toSend = groups.led().stream().filter(groups.refresh()::contains).toList();
     return run.stages.compute("exporting weights", () -> export(toSend))
         .thenCompose(led -> run.broadcast(led).thenCompose(received ->
             run.stages.compute("applying refreshed weights", () -> {
               received.forEach((group, weights) -> model.importWeights(slices(group), weights));
-              Map<String, float[]> kept = new LinkedHashMap<>();
-              led.forEach((group, weights) -> keep(group, weights, kept));
-              received.forEach((group, weights) -> keep(group, weights, kept));
-              return kept;
+              return null;
             })));
-  }
-
-  private void keep(GroupPlan group, float[] weights, Map<String, float[]> kept) {
-    if (groups.keptShards().contains(group.groupId())) {
-      kept.put(group.groupId(), weights);
-    }
   }
 
   private static CompletionStage<Void> done() {
@@ -309,7 +296,7 @@ public final class DataParallelStep implements DeviceStep {
       });
     }
 
-    StepResult result(Map<String, float[]> keptShardWeights) {
+    StepResult result() {
       long[] segmentBytes = round.segmentBytes;
       double[] backwardMillis = new double[segmentBytes.length];
       double[] transferMillis = new double[segmentBytes.length];
@@ -323,7 +310,7 @@ public final class DataParallelStep implements DeviceStep {
       round.groupNanos.forEach((group, nanos) -> groupNanos.put(List.of(group, WireBytes.ALL_REDUCE), nanos));
       groupNanos.putAll(refreshNanos);
       return new StepResult(loss, stages.computeNanos(), round.allReduceNanos, broadcastNanos,
-          round.waitedNanos + broadcastWaitedNanos, round.allReduceBytes, broadcastBytes, keptShardWeights,
+          round.waitedNanos + broadcastWaitedNanos, round.allReduceBytes, broadcastBytes,
           new StepMetrics.Segments(Arrays.stream(round.cuts).boxed().toList(), backwardMillis, segmentBytes.clone(),
               transferMillis),
           groupNanos.entrySet().stream().map(e -> new StepMetrics.GroupTime(e.getKey().get(0), e.getKey().get(1),

@@ -122,7 +122,7 @@ final class SubModelStep implements DeviceStep {
       CompletionStage<Void> assembled = assemble(step, stages, exchanges);
       return evaluated ? assembled.thenCompose(done -> calibrate(step, stages, exchanges)) : assembled;
     }).thenApply(done -> new StepResult(loss[0], stages.computeNanos(), exchanges.transferNanos, 0,
-        exchanges.waitedNanos, exchanges.bytes, 0, java.util.Map.of(), StepResult.UNCUT, exchanges.bytes == 0
+        exchanges.waitedNanos, exchanges.bytes, 0, StepResult.UNCUT, exchanges.bytes == 0
             ? List.of() : List.of(new StepMetrics.GroupTime(group().groupId(), WireBytes.ALL_REDUCE,
                 exchanges.transferNanos / 1e6))));
   }
