@@ -26,10 +26,10 @@ import org.dsparse.training.trainer.DjlThread;
 import org.junit.jupiter.api.Test;
 
 /**
- * A group's LayerShard is kept current by the device it lives on, from that device's own copy of
- * the weights: when sharding puts the shard of a group on a device that does not update it (its
- * updaters had no room), that device stores what the refresh brings it, and no weights cross the
- * network a second time.
+ * A group's LayerShard is kept by the device it lives on, from that device's own copy: at each
+ * committed step every device holds every layer as it stands, so even a device that does not update
+ * the group (its updaters had no room) stores its weights there, and no shard bytes cross the
+ * network. A home that updates the group stores its optimizer state too.
  */
 class ShardHomeTest {
   private static final Duration ANSWER = Duration.ofSeconds(30);
@@ -63,19 +63,26 @@ class ShardHomeTest {
           "some shard lives on a device that does not update its group: " + groups);
       cluster.prepare(plan.withGroups(groups, ""));
 
-      Map<String, DeviceEvent.StepCompleted> reports = cluster.step(true);
+      List<Map<String, DeviceEvent.StepCompleted>> steps = List.of(cluster.step(true),
+          // The first step refreshed every layer: it is committed, and the next step's devices keep it.
+          cluster.step(true, true, false, true));
 
-      for (DeviceEvent.StepCompleted report : reports.values()) {
-        for (WireBytes w : report.metrics().wire()) {
-          assertFalse(w.kind().equals(WireBytes.SHARD) && (w.sent() > 0 || w.received() > 0),
-              report.device() + " moved shard weights over the network: " + w);
+      for (Map<String, DeviceEvent.StepCompleted> reports : steps) {
+        for (DeviceEvent.StepCompleted report : reports.values()) {
+          for (WireBytes w : report.metrics().wire()) {
+            assertFalse(w.kind().equals(WireBytes.SHARD) && (w.sent() > 0 || w.received() > 0),
+                report.device() + " moved shard weights over the network: " + w);
+          }
         }
       }
       for (GroupPlan group : groups) {
         LayerShard.WeightsSnapshot stored = LayerShard.fetchWeights(system, group.shardId(), ANSWER)
             .toCompletableFuture().get();
-        assertEquals(reports.get("a").step(), stored.version(), group.groupId() + " holds the refreshed step");
+        assertEquals(1, stored.version(), group.groupId() + " holds the committed step");
         assertEquals(group.weightBytes() / 4, stored.weights().length, group.groupId());
+        assertEquals(group.updaters().contains(group.shardHome()), stored.optimizer().length > 0,
+            group.groupId() + " at " + group.shardHome() + ", updated by " + group.updaters()
+                + ": optimizer state where the home updates the group");
       }
     }
   }

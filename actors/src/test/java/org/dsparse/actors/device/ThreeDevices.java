@@ -115,11 +115,16 @@ final class ThreeDevices implements AutoCloseable {
 
   /** The same, followed by an evaluation when {@code evaluated}. */
   Map<String, DeviceEvent.StepCompleted> step(boolean average, boolean refresh, boolean evaluated) {
+    return step(average, refresh, evaluated, false);
+  }
+
+  /** The same; {@code snapshot}: the previous step is committed, as the coordinator says after a refresh. */
+  Map<String, DeviceEvent.StepCompleted> step(boolean average, boolean refresh, boolean evaluated, boolean snapshot) {
     long step = nextStep++;
     List<Integer> cuts = overlap.cutsFor(step);
     stepCuts.add(cuts);
     devices.forEach(d -> d.device().tell(
-        new DeviceCommand.RunStep(spec.jobId(), 0, (int) step, step, average, refresh, evaluated, cuts, false,
+        new DeviceCommand.RunStep(spec.jobId(), 0, (int) step, step, average, refresh, evaluated, cuts, snapshot,
             probe.getRef())));
     Map<String, DeviceEvent.StepCompleted> reports = new TreeMap<>();
     Map<String, OverlapScheduler.SegmentTimes> segments = new TreeMap<>();
