@@ -20,6 +20,7 @@ import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
 import org.dsparse.actors.collective.CollectiveSettings;
+import org.dsparse.actors.device.StateFetcher.Fetched;
 import org.dsparse.actors.metrics.NodeMetrics;
 import org.dsparse.actors.mode.TrainingModes;
 import org.dsparse.actors.shard.DeviceDirectory;
@@ -65,10 +66,10 @@ public final class Device {
   private record Remote(DeviceCommand command) implements Command {}
 
   /** The state a re-planned job continues from is here (null for a fresh start): build the runtime. */
-  private record StateReady(DeviceCommand.Prepare prepare, CommittedState state, Throwable error) implements Command {}
+  private record StateReady(DeviceCommand.Prepare prepare, Fetched state, Throwable error) implements Command {}
 
-  /** {@code state}: what the runtime was built from (null for a fresh start). */
-  private record RuntimeReady(DeviceCommand.Prepare prepare, CommittedState state, ModeRuntime runtime,
+  /** {@code state}: what the runtime was built from (a null state for a fresh start). */
+  private record RuntimeReady(DeviceCommand.Prepare prepare, Fetched state, ModeRuntime runtime,
       Throwable error) implements Command {}
 
   private record StepFinished(DeviceCommand.RunStep command, StepResult result, Throwable error)
@@ -313,7 +314,7 @@ public final class Device {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "this device is not in the job's device list"));
       return Behaviors.same();
     }
-    CompletionStage<CommittedState> state = stateToContinueFrom(prepare.spec().jobId(), prepare.restore(), job, live);
+    CompletionStage<Fetched> state = stateToContinueFrom(prepare.spec().jobId(), prepare.restore(), job, live);
     if (job != null) {
       endJob(job); // after a live capture was queued: the runtime closes behind it
     }
@@ -326,22 +327,24 @@ public final class Device {
    * has done exactly those steps and nothing since (a device adopted at a step boundary), or the
    * model fetched from the restore's source device. Null without a restore.
    */
-  private CompletionStage<CommittedState> stateToContinueFrom(String jobId, DeviceCommand.Restore restore,
+  private CompletionStage<Fetched> stateToContinueFrom(String jobId, DeviceCommand.Restore restore,
       DeviceJob job, DeviceEvent.HeldState live) {
     CommittedState kept = committed.get();
     if (restore == null) {
       committed.set(null);
-      return CompletableFuture.completedFuture(null);
+      return CompletableFuture.completedFuture(new Fetched(null, DeviceEvent.StateTaken.HELD));
     }
     if (kept != null && kept.isOf(jobId, restore.step())) {
-      return CompletableFuture.completedFuture(kept);
+      return CompletableFuture.completedFuture(new Fetched(kept, DeviceEvent.StateTaken.HELD));
     }
     if (job != null && job.jobId.equals(jobId) && live != null && live.step() == restore.step()) {
       ModeRuntime runtime = job.runtime;
+      ActorSystem<?> system = context.getSystem();
       return DjlThread.submit(() -> {
         CommittedState taken = runtime.capture(live.step(), live.epoch(), live.stepInEpoch());
         committed.set(taken);
-        return taken;
+        keepShards(system, job, taken);
+        return new Fetched(taken, DeviceEvent.StateTaken.HELD);
       });
     }
     if (restore.sourceDevice() == null || restore.source().equals(settings.name())) {
@@ -352,8 +355,8 @@ public final class Device {
   }
 
   /** The state of {@code restore}'s step from its layer shards, else from its source device. */
-  private CompletableFuture<CommittedState> fetch(String jobId, DeviceCommand.Restore restore) {
-    CompletableFuture<CommittedState> fetched = new CompletableFuture<>();
+  private CompletableFuture<Fetched> fetch(String jobId, DeviceCommand.Restore restore) {
+    CompletableFuture<Fetched> fetched = new CompletableFuture<>();
     context.spawnAnonymous(StateFetcher.create(restore, jobId, SHARD_TIMEOUT, FETCH_TIMEOUT, fetched));
     return fetched;
   }
@@ -364,7 +367,7 @@ public final class Device {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "no state to continue from: " + describe(ready.error())));
       return idle();
     }
-    CommittedState state = ready.state();
+    CommittedState state = ready.state().state();
     if (state != null && !state.inGroups()) {
       committed.set(state);
     }
@@ -374,7 +377,7 @@ public final class Device {
     try {
       preparation = new Preparation(prepare.spec(), prepare.devices(), settings.name(), prepare.assignment(),
           prepare.groups(), settings.dataSource(prepare.spec().data(), "job " + prepare.spec().jobId() + " data"),
-          settings.measureMemory(), prepare.restore(), ready.state());
+          settings.measureMemory(), prepare.restore(), state);
     } catch (IllegalArgumentException e) {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "set-up failed: " + describe(e)));
       return idle();
@@ -393,7 +396,7 @@ public final class Device {
         }
       }
       return runtime;
-    }), (runtime, error) -> new RuntimeReady(prepare, state, runtime, error));
+    }), (runtime, error) -> new RuntimeReady(prepare, ready.state(), runtime, error));
     return Behaviors.same();
   }
 
@@ -408,7 +411,7 @@ public final class Device {
 
   private Behavior<Command> onRuntimeReady(RuntimeReady ready) {
     DeviceCommand.Prepare prepare = ready.prepare();
-    if (ready.error() != null && ready.state() != null && ready.state().inGroups()) {
+    if (ready.error() != null && ready.state().state() != null && ready.state().state().inGroups()) {
       // The shards' state did not make this job's model: the source device's snapshot still can.
       context.getLog().warn("job {}: the layer shards' state of step {} does not fit the job's model ({}); fetching "
           + "it from device {}", prepare.spec().jobId(), prepare.restore().step(), describe(ready.error()),
@@ -430,7 +433,7 @@ public final class Device {
       return idle();
     }
     prepare.replyTo().tell(new DeviceEvent.Prepared(settings.name(), ready.runtime().stepsPerEpoch(),
-        ready.runtime().startEpoch(), ready.runtime().startStep()));
+        ready.runtime().startEpoch(), ready.runtime().startStep(), ready.state().taken()));
     return ready(job, ready.runtime().start());
   }
 
@@ -456,17 +459,10 @@ public final class Device {
       // Queued before the step's model work, on the same thread: the model as the previous step left it.
       ModeRuntime runtime = job.runtime;
       ActorSystem<?> system = context.getSystem();
-      String self = settings.name();
       DjlThread.submit(() -> {
         CommittedState taken = runtime.capture(run.step(), run.epoch(), run.stepInEpoch());
         committed.set(taken);
-        // The shards this device keeps take the committed step from its own copy: every device
-        // holds the same weights after it, and a group's updaters the same optimizer state.
-        for (GroupPlan group : job.keptShards) {
-          float[] optimizer = group.updaters().contains(self) ? taken.optimizerOf(group.slices()) : new float[0];
-          LayerShard.storeState(system, group.shardId(), taken.step(), runtime.groupWeights(group), optimizer,
-              taken.optimizerUpdates());
-        }
+        keepShards(system, job, taken);
         return null;
       });
     }
@@ -474,6 +470,20 @@ public final class Device {
         run.overlapCuts()),
         (result, error) -> new StepFinished(run, result, error));
     return running(job, run);
+  }
+
+  /**
+   * The shards this device keeps take the committed state {@code taken} from its own copy (on the DJL
+   * thread, as {@code taken} was captured): every device holds the same weights at a committed step,
+   * and a group's updaters the same optimizer state.
+   */
+  private void keepShards(ActorSystem<?> system, DeviceJob job, CommittedState taken) {
+    for (GroupPlan group : job.keptShards) {
+      float[] optimizer = group.updaters().contains(settings.name()) ? taken.optimizerOf(group.slices())
+          : new float[0];
+      LayerShard.storeState(system, group.shardId(), taken.step(), job.runtime.groupWeights(group),
+          optimizer, taken.optimizerUpdates());
+    }
   }
 
   private Behavior<Command> onStepFinished(DeviceJob job, StepFinished finished) {

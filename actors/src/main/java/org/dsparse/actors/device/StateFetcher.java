@@ -22,9 +22,9 @@ import org.dsparse.protocol.job.GroupPlan;
  *
  * <p>First from the restore's layer shards, when it names them: every group's shard at once, each
  * from its own home, so that no one device's link carries the whole model, and each group's
- * optimizer state where its home updates it. A shard that is behind is asked again every
- * {@link #RETRY_EVERY} until {@code shardTimeout}; one that is empty (its home was lost) or past the
- * step sends the fetch to the source device instead.
+ * optimizer state where its home updates it. A shard that is behind (its home stores the step as
+ * it prepares, when it held it live) is asked again every {@link #RETRY_EVERY} until
+ * {@code shardTimeout}; then, or when a shard is past the step, the fetch goes to the source device.
  *
  * <p>From the restore's source device: the model, and the optimizer state of the slices the source
  * updated, in {@link DeviceEvent.StatePart}s. The source may still be taking that state (it is
@@ -33,6 +33,9 @@ import org.dsparse.protocol.job.GroupPlan;
  */
 final class StateFetcher {
   static final Duration RETRY_EVERY = Duration.ofMillis(250);
+
+  /** The state, and how it came. */
+  record Fetched(CommittedState state, DeviceEvent.StateTaken taken) {}
 
   sealed interface Command {}
 
@@ -47,15 +50,15 @@ final class StateFetcher {
   private StateFetcher() {}
 
   static Behavior<Command> create(DeviceCommand.Restore restore, String jobId, Duration shardTimeout,
-      Duration timeout, CompletableFuture<CommittedState> result) {
+      Duration timeout, CompletableFuture<Fetched> result) {
     return Behaviors.setup(context -> Behaviors.withTimers(timers -> restore.shards().isEmpty()
-        ? fromSource(context, timers, restore, jobId, timeout, result)
+        ? fromSource(context, timers, restore, jobId, timeout, result, "")
         : fromShards(context, timers, restore, jobId, shardTimeout, timeout, result)));
   }
 
   private static Behavior<Command> fromShards(ActorContext<Command> context, TimerScheduler<Command> timers,
       DeviceCommand.Restore restore, String jobId, Duration shardTimeout, Duration timeout,
-      CompletableFuture<CommittedState> result) {
+      CompletableFuture<Fetched> result) {
     long started = System.nanoTime();
     long deadline = started + shardTimeout.toNanos();
     List<String> homes = restore.shards().stream().map(GroupPlan::shardHome).distinct().sorted().toList();
@@ -70,18 +73,21 @@ final class StateFetcher {
             long floats = read.snapshots().stream().mapToLong(s -> s.weights().length + s.optimizer().length).sum();
             context.getLog().info("job {}: took the model after step {} from {} layer shards on {} in {} s, {} MB",
                 jobId, restore.step(), restore.shards().size(), homes, seconds(started), megabytes(floats));
-            result.complete(state);
+            result.complete(new Fetched(state, new DeviceEvent.StateTaken("shards", (System.nanoTime() - started) / 1e9,
+                floats * 4, "")));
             return Behaviors.stopped();
           }
+          // A home stores the step as it takes it, at its own Prepare when it held it live: a shard
+          // behind (or still empty) may yet get it. One past it never will.
           boolean behindOnly = read.error() == null && read.snapshots().stream()
-              .allMatch(s -> s.version() == restore.step() || (s.hasWeights() && s.version() < restore.step()));
+              .allMatch(s -> s.version() <= restore.step());
           if (behindOnly && System.nanoTime() + RETRY_EVERY.toNanos() < deadline) {
             timers.startSingleTimer(Retry.INSTANCE, RETRY_EVERY);
             return Behaviors.same();
           }
           context.getLog().warn("job {}: the layer shards do not hold the model after step {} ({}); fetching it from "
               + "device {}", jobId, restore.step(), missing, restore.source());
-          return fromSource(context, timers, restore, jobId, timeout, result);
+          return fromSource(context, timers, restore, jobId, timeout, result, "the shards did not hold it: " + missing);
         })
         .onMessageEquals(Retry.INSTANCE, () -> {
           readShards(context, restore, deadline);
@@ -128,13 +134,13 @@ final class StateFetcher {
   }
 
   private static Behavior<Command> fromSource(ActorContext<Command> context, TimerScheduler<Command> timers,
-      DeviceCommand.Restore restore, String jobId, Duration timeout, CompletableFuture<CommittedState> result) {
+      DeviceCommand.Restore restore, String jobId, Duration timeout, CompletableFuture<Fetched> result, String note) {
     context.getLog().info("job {}: fetching the model after step {} from device {}", jobId, restore.step(),
         restore.source());
     timers.cancel(Retry.INSTANCE);
     timers.startSingleTimer(DeadlineMissed.INSTANCE, timeout);
     ask(context, restore, jobId);
-    return fetching(context, timers, restore, jobId, timeout, result, new Assembly(System.nanoTime()));
+    return fetching(context, timers, restore, jobId, timeout, result, new Assembly(System.nanoTime(), note));
   }
 
   private static String seconds(long since) {
@@ -153,18 +159,20 @@ final class StateFetcher {
   /** The floats received so far, and the first part (for the layout). */
   private static final class Assembly {
     final long started;
+    final String note;
     DeviceEvent.StatePart layout;
     float[] floats;
     int received;
     String refusal = "";
 
-    Assembly(long started) {
+    Assembly(long started, String note) {
       this.started = started;
+      this.note = note;
     }
   }
 
   private static Behavior<Command> fetching(ActorContext<Command> context, TimerScheduler<Command> timers,
-      DeviceCommand.Restore restore, String jobId, Duration timeout, CompletableFuture<CommittedState> result,
+      DeviceCommand.Restore restore, String jobId, Duration timeout, CompletableFuture<Fetched> result,
       Assembly assembly) {
     String source = "device " + restore.source();
     return Behaviors.receive(Command.class)
@@ -194,7 +202,9 @@ final class StateFetcher {
           assembly.received += part.part().length;
           if (assembly.received == floats.length) {
             try {
-              result.complete(CommittedState.fetched(jobId, restore, assembly.layout, floats));
+              result.complete(new Fetched(CommittedState.fetched(jobId, restore, assembly.layout, floats),
+                  new DeviceEvent.StateTaken("device " + restore.source(), (System.nanoTime() - assembly.started) / 1e9,
+                      floats.length * 4L, assembly.note)));
               context.getLog().info("job {}: took the model after step {} from device {} in {} s, {} MB", jobId,
                   restore.step(), restore.source(), seconds(assembly.started), megabytes(floats.length));
             } catch (RuntimeException e) {

@@ -97,7 +97,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       Config e = c.getConfig("elastic");
       JobCoordinator.Elasticity elasticity = new JobCoordinator.Elasticity(e.getBoolean("enabled"),
           elasticDuration(e, "abandon-timeout"), elasticDuration(e, "removal-wait"), elasticDuration(e, "pause-timeout"),
-          positiveInt(e, "elastic.max-recoveries-without-progress"));
+          positiveInt(e, "elastic.max-recoveries-without-progress"), restoreFromShards(e));
       return new JobConfig(spec, positive(c, "devices"), timeouts, elasticity);
     } catch (ConfigException e) {
       throw new UsageException("job configuration: " + e.getMessage());
@@ -283,6 +283,15 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       throw bad("elastic." + key, value.toString(), "a positive duration");
     }
     return value;
+  }
+
+  private static boolean restoreFromShards(Config c) {
+    String value = c.getString("restore-from");
+    return switch (value) {
+      case "shards" -> true;
+      case "device" -> false;
+      default -> throw bad("elastic.restore-from", value, "shards or device");
+    };
   }
 
   private static int positiveInt(Config c, String key) {

@@ -32,6 +32,7 @@ import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
+import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.protocol.job.StepMetrics;
 import org.dsparse.training.trainer.DjlThread;
@@ -66,12 +67,31 @@ public final class JobCoordinator {
    * @param removalWait how long a re-plan waits for a lost node to leave the cluster's membership
    * @param pause how long a job without a valid plan waits for devices before it fails
    * @param maxRecoveriesWithoutProgress recoveries in a row without a committed step before the job fails
+   * @param restoreFromShards a device without the committed state reads it from the layer shards
+   *     (each group's from its own home, at once) rather than from one device's snapshot
    */
   public record Elasticity(boolean enabled, Duration abandon, Duration removalWait, Duration pause,
-      int maxRecoveriesWithoutProgress) {}
+      int maxRecoveriesWithoutProgress, boolean restoreFromShards) {}
 
-  /** The last step every device completed with every layer refreshed: where a recovery goes back to. */
-  private record Committed(long step, int epoch, int stepInEpoch) {}
+  /**
+   * The last step every device completed with every layer refreshed: where a recovery goes back to.
+   *
+   * @param shards the groups whose layer shards hold it (their homes were told to store it); empty
+   *     until then
+   */
+  private record Committed(long step, int epoch, int stepInEpoch, List<GroupPlan> shards) {
+    Committed(long step, int epoch, int stepInEpoch) {
+      this(step, epoch, stepInEpoch, List.of());
+    }
+
+    Committed keptIn(List<GroupPlan> groups) {
+      return new Committed(step, epoch, stepInEpoch, groups);
+    }
+
+    Committed inEpoch(int next) {
+      return new Committed(step, next, 0, shards);
+    }
+  }
 
   public sealed interface Command {}
 
@@ -315,7 +335,7 @@ public final class JobCoordinator {
 
   private Behavior<Command> preparing() {
     if (restore != null) {
-      restore = restore.keeping(restorePoint.keptOptimizerState(plan, restore.source()));
+      restore = restore.keeping(restorePoint.keptOptimizerState(plan, restore.source(), restore.shards()));
     }
     List<DeviceInfo> ordered = List.copyOf(devices.values());
     for (DeviceInfo device : ordered) {
@@ -336,6 +356,9 @@ public final class JobCoordinator {
         return Behaviors.same();
       } else {
         stepsPerEpoch = Math.min(stepsPerEpoch, prepared.stepsPerEpoch());
+        if (prepared.taken().fetched() && recovering != null) {
+          recovering = recovering.taking(prepared.device(), prepared.taken());
+        }
         startsAt.put(prepared.device(), "epoch " + (prepared.epoch() + 1) + " after step " + prepared.step());
         epoch = prepared.epoch();
         step = prepared.step();
@@ -426,6 +449,11 @@ public final class JobCoordinator {
     boolean evaluated = lastOfEpoch || (spec.evaluateEvery() > 0 && (step + 1) % spec.evaluateEvery() == 0);
     boolean snapshot = snapshotNext && elasticity.enabled();
     snapshotNext = false;
+    if (snapshot) {
+      // Each group's home stores the committed step in its shard before it runs this step.
+      retire(committed.shards().stream().filter(g -> !plan.groups().contains(g)).toList());
+      committed = committed.keptIn(plan.groups());
+    }
     List<Integer> cuts = overlap.cutsFor(step);
     for (DeviceInfo device : devices.values()) {
       device.device().tell(new DeviceCommand.RunStep(spec.jobId(), epoch, stepInEpoch, step, average, refresh, evaluated, cuts,
@@ -556,7 +584,7 @@ public final class JobCoordinator {
     epoch++;
     stepInEpoch = 0;
     if (committed.step() == step) {
-      committed = new Committed(step, epoch, 0);
+      committed = committed.inEpoch(epoch);
     }
     if (epoch >= spec.epochs()) {
       return succeed();
@@ -679,8 +707,25 @@ public final class JobCoordinator {
   private DeviceCommand.Restore restoreFrom(RestorePoint point) {
     return point.holders().stream().filter(devices::containsKey).findFirst()
         .map(source -> new DeviceCommand.Restore(point.state().step(), point.state().epoch(),
-            point.state().stepInEpoch(), source, devices.get(source).device(), List.of(), List.of()))
+            point.state().stepInEpoch(), source, devices.get(source).device(), List.of(), shardsHolding(point)))
         .orElse(null);
+  }
+
+  /**
+   * The groups whose shards hold the restore point, when the job reads joiners' state from shards:
+   * those whose homes stored it when they took their snapshot of it, else the plan's (the restore
+   * point is the step every device completed last: each home stores it as it takes its live model
+   * at Prepare). None unless every home holds the point and is still in the job (a lost home's
+   * shard comes back empty).
+   */
+  private List<GroupPlan> shardsHolding(RestorePoint point) {
+    if (!elasticity.restoreFromShards() || committed.step() != point.state().step()) {
+      return List.of();
+    }
+    List<GroupPlan> shards = !committed.shards().isEmpty() ? committed.shards() : plan == null ? List.of()
+        : plan.groups();
+    return shards.stream().allMatch(g -> point.holders().contains(g.shardHome()) && devices.containsKey(g.shardHome()))
+        ? shards : List.of();
   }
 
   /**
@@ -735,7 +780,12 @@ public final class JobCoordinator {
       return fail(recovering.cause() + ", and every device holding the job's state after step " + committed.step()
           + " (" + restorePoint.holders() + ") was lost");
     }
-    retireShards();
+    // The shards holding the committed step stay until the new plan's shards hold one: the devices
+    // that join read the model from them.
+    if (!restore.shards().isEmpty()) {
+      committed = committed.keptIn(restore.shards());
+    }
+    retire(plan.groups().stream().filter(g -> !committed.shards().contains(g)).toList());
     generation++;
     return planning();
   }
@@ -869,11 +919,18 @@ public final class JobCoordinator {
     retireShards();
   }
 
+  /** Stops the job's shards: the plan's, and those of an earlier plan that hold the committed step. */
   private void retireShards() {
     if (plan != null) {
-      plan.groups().forEach(g -> LayerShard.shardOf(context.getSystem(), g.shardId())
-          .tell(new LayerShard.Retire(null)));
+      retire(plan.groups());
     }
+    if (committed != null) {
+      retire(committed.shards());
+    }
+  }
+
+  private void retire(List<GroupPlan> groups) {
+    groups.forEach(g -> LayerShard.shardOf(context.getSystem(), g.shardId()).tell(new LayerShard.Retire(null)));
   }
 
   // ---- waits ------------------------------------------------------------------------------------

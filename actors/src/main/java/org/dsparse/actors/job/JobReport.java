@@ -1,6 +1,7 @@
 package org.dsparse.actors.job;
 
 import java.util.List;
+import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.protocol.job.WireBytes;
 
@@ -54,13 +55,30 @@ public record JobReport(
    * @param resumedFromStep the committed step the job went on from
    * @param stepsRedone steps done after that one, which were lost and trained again
    * @param devices the job's devices afterwards
+   * @param fetched how each device that did not hold the committed state took it, by device
    */
   public record Recovery(String cause, List<String> lost, List<String> joined, String phase, long detectedAtMillis,
-      long trainingAgainAtMillis, long resumedFromStep, long stepsRedone, List<String> devices) {
+      long trainingAgainAtMillis, long resumedFromStep, long stepsRedone, List<String> devices,
+      java.util.Map<String, DeviceEvent.StateTaken> fetched) {
     public Recovery {
       lost = List.copyOf(lost);
       joined = List.copyOf(joined);
       devices = List.copyOf(devices);
+      fetched = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(fetched));
+    }
+
+    public Recovery(String cause, List<String> lost, List<String> joined, String phase, long detectedAtMillis,
+        long trainingAgainAtMillis, long resumedFromStep, long stepsRedone, List<String> devices) {
+      this(cause, lost, joined, phase, detectedAtMillis, trainingAgainAtMillis, resumedFromStep, stepsRedone, devices,
+          java.util.Map.of());
+    }
+
+    /** The same recovery, {@code device} having taken the state as {@code taken} says. */
+    public Recovery taking(String device, DeviceEvent.StateTaken taken) {
+      java.util.Map<String, DeviceEvent.StateTaken> more = new java.util.TreeMap<>(fetched);
+      more.put(device, taken);
+      return new Recovery(cause, lost, joined, phase, detectedAtMillis, trainingAgainAtMillis, resumedFromStep,
+          stepsRedone, devices, more);
     }
 
     /** The same recovery, having lost {@code device} too. */
@@ -71,7 +89,7 @@ public record JobReport(
       List<String> more = new java.util.ArrayList<>(lost);
       more.add(device);
       return new Recovery(cause, more, joined, phase, detectedAtMillis, trainingAgainAtMillis, resumedFromStep,
-          stepsRedone, devices);
+          stepsRedone, devices, fetched);
     }
 
     /** The same recovery, having adopted {@code devices} too. */
@@ -79,12 +97,13 @@ public record JobReport(
       List<String> more = new java.util.ArrayList<>(joined);
       more.addAll(adopted);
       return new Recovery(cause, lost, more, phase, detectedAtMillis, trainingAgainAtMillis, resumedFromStep,
-          stepsRedone, devices);
+          stepsRedone, devices, fetched);
     }
 
     /** The recovery done: training again at {@code atMillis} on {@code after}. */
     public Recovery trainingAgain(long atMillis, List<String> after) {
-      return new Recovery(cause, lost, joined, phase, detectedAtMillis, atMillis, resumedFromStep, stepsRedone, after);
+      return new Recovery(cause, lost, joined, phase, detectedAtMillis, atMillis, resumedFromStep, stepsRedone, after,
+          fetched);
     }
   }
 

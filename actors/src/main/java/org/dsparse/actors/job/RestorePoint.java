@@ -67,12 +67,19 @@ record RestorePoint(DeviceEvent.HeldState state, List<String> holders, Map<Strin
   /**
    * The slices of {@code next} whose updaters all hold optimizer state of that very slice: the same
    * state, since a group's updaters step alike, which they keep. A device without the restore
-   * point's state fetches {@code source}'s, optimizer state included. Any other updated slice starts
-   * its optimizer state from zero on all its updaters, so that a group's members never step
-   * differently on the same averaged gradient.
+   * point's state reads it from the layer shards of {@code shards} (when there are any), each of
+   * which holds the optimizer state of its group when its home updates the group, or fetches
+   * {@code source}'s, optimizer state included; it may do either (it falls back to the source when a
+   * shard has lost the step), so it is counted as holding only what both would give it. Any other
+   * updated slice starts its optimizer state from zero on all its updaters, so that a group's members
+   * never step differently on the same averaged gradient.
    */
-  List<GroupPlan.Slice> keptOptimizerState(PlannedJob next, String source) {
-    List<GroupPlan.Slice> fetched = heldSlices.getOrDefault(source, List.of());
+  List<GroupPlan.Slice> keptOptimizerState(PlannedJob next, String source, List<GroupPlan> shards) {
+    List<GroupPlan.Slice> fetched = new ArrayList<>(heldSlices.getOrDefault(source, List.of()));
+    if (!shards.isEmpty()) {
+      fetched.retainAll(shards.stream().filter(g -> g.updaters().contains(g.shardHome()))
+          .flatMap(g -> g.slices().stream()).toList());
+    }
     List<GroupPlan.Slice> kept = new ArrayList<>();
     for (GroupPlan group : next.groups()) {
       for (GroupPlan.Slice slice : group.slices()) {

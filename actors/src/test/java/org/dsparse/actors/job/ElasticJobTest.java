@@ -26,12 +26,15 @@ import org.dsparse.actors.node.DsparseNode;
 import org.dsparse.actors.node.LocalCluster;
 import org.dsparse.actors.node.NodeConfig;
 import org.dsparse.actors.step.Compute;
+import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.training.model.Checkpoint;
 import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
 import org.dsparse.training.trainer.DjlThread;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Jobs whose devices change while they run, on an in-JVM cluster of four devices: a device stopped
@@ -174,11 +177,14 @@ class ElasticJobTest {
     }
   }
 
-  @Test
-  void aDeviceThatJoinsARunningJobIsAdoptedReceivesTheModelAndTrains(@TempDir Path dir) throws Exception {
+  @ParameterizedTest
+  @ValueSource(strings = {"shards", "device"})
+  void aDeviceThatJoinsARunningJobIsAdoptedReceivesTheModelAndTrains(String restoreFrom, @TempDir Path dir)
+      throws Exception {
     // Device a holds the job at step 3 until the coordinator has heard of d, so that d joins mid-job;
     // meanwhile the others wait for a in their collectives.
-    Config config = ConfigFactory.parseString("dsparse.collective.deadline = 90 s").withFallback(config(dir, "joined", 3));
+    Config config = ConfigFactory.parseString("dsparse.collective.deadline = 90 s\n"
+        + "dsparse.job.elastic.restore-from = " + restoreFrom).withFallback(config(dir, "joined", 3));
     CountDownLatch dWaits = new CountDownLatch(1);
     Compute gate = new Compute() {
       private final AtomicInteger forwards = new AtomicInteger();
@@ -224,6 +230,13 @@ class ElasticJobTest {
       assertEquals(List.of("d"), adopted.joined());
       assertEquals(List.of(), adopted.lost());
       assertEquals(0, adopted.stepsRedone(), "adopted at a committed step: nothing to train again");
+      // d alone lacked the state; it took the model and the optimizer state it keeps from the shards,
+      // each from its home, or from the first holder's snapshot.
+      assertEquals(List.of("d"), List.copyOf(adopted.fetched().keySet()), adopted.toString());
+      DeviceEvent.StateTaken taken = adopted.fetched().get("d");
+      assertEquals(restoreFrom.equals("shards") ? "shards" : "device a", taken.from(), taken.toString());
+      assertEquals("", taken.note(), "no fallback");
+      assertTrue(taken.bytes() >= 4L * modelFloats(), "at least the whole model came: " + taken);
       JobReport.DeviceReport d = report.devices().stream().filter(r -> r.name().equals("d")).findFirst().orElseThrow();
       assertTrue(d.steps() > 0 && d.updatedLayers() > 0, "d trained: " + d);
       assertSameModel(dir.resolve("joined").resolve("epoch-2"), List.of("a", "b", "c", "d"));
@@ -302,6 +315,14 @@ class ElasticJobTest {
             dir.resolve("cut").resolve("epoch-2").resolve(device.name() + ".ckpt"));
       }
     }
+  }
+
+  private static int modelFloats() {
+    return DjlThread.call(() -> {
+      try (LayeredModel model = Models.create("small-cnn", new Shape(1, 28, 28), 10, 99)) {
+        return model.weightLength(IntStream.range(0, model.layerCount()).toArray());
+      }
+    });
   }
 
   /** The devices' epoch-end checkpoints in {@code dir} hold the same weights and BatchNorm statistics. */

@@ -58,7 +58,7 @@ class RestorePointTest {
             new GroupPlan("g2", List.of(HALF), List.of("a", "c"), "a", 40, "s2")),
         List.of("l0", "l1", "l2", "l3"), 0, "");
     // HEAD: all three held it. BODY: b did not. HALF: nobody held channels [0, 8) as such (c held [0, 16)).
-    assertEquals(List.of(HEAD), point.keptOptimizerState(next, "a"));
+    assertEquals(List.of(HEAD), point.keptOptimizerState(next, "a", List.of()));
 
     // A joining device d, without state, fetches a's: it has what a has.
     PlannedJob withJoiner = new PlannedJob(Map.of(
@@ -66,7 +66,30 @@ class RestorePointTest {
         List.of(new GroupPlan("g0", List.of(HEAD), List.of("a", "d"), "a", 40, "s0"),
             new GroupPlan("g1", List.of(BODY), List.of("a", "d"), "a", 40, "s1")),
         List.of("l0", "l1", "l2", "l3"), 0, "");
-    assertEquals(List.of(HEAD, BODY), point.keptOptimizerState(withJoiner, "a"));
-    assertEquals(List.of(HEAD), point.keptOptimizerState(withJoiner, "b"), "b never updated BODY");
+    assertEquals(List.of(HEAD, BODY), point.keptOptimizerState(withJoiner, "a", List.of()));
+    assertEquals(List.of(HEAD), point.keptOptimizerState(withJoiner, "b", List.of()), "b never updated BODY");
+  }
+
+  @Test
+  void aJoinerReadingShardsHoldsOnlyWhatBothTheShardsAndItsSourceWouldGiveIt() {
+    var a = new DeviceEvent.Abandoned("a", held(5, List.of(HEAD, BODY)), null);
+    var b = new DeviceEvent.Abandoned("b", held(5, List.of(HEAD)), null);
+    RestorePoint point = RestorePoint.at(held(5, List.of()), List.of(a, b));
+    PlannedJob withJoiner = new PlannedJob(Map.of(
+        "a", new Assignment("a", List.of(BODY, HEAD), 0), "d", new Assignment("d", List.of(BODY, HEAD), 0)),
+        List.of(new GroupPlan("g0", List.of(HEAD), List.of("a", "d"), "a", 40, "s0"),
+            new GroupPlan("g1", List.of(BODY), List.of("a", "d"), "a", 40, "s1")),
+        List.of("l0", "l1", "l2", "l3"), 0, "");
+    // The committing plan's shards: HEAD's on b, which updated it; BODY's on b, which did not (no
+    // optimizer state there).
+    List<GroupPlan> shards = List.of(
+        new GroupPlan("g0", List.of(HEAD), List.of("a", "b"), "a", 40, "s0", "b"),
+        new GroupPlan("g1", List.of(BODY), List.of("a"), "a", 40, "s1", "b"));
+
+    assertEquals(List.of(HEAD), point.keptOptimizerState(withJoiner, "a", shards),
+        "BODY's shard holds no optimizer state: d may not have it");
+    assertEquals(List.of(HEAD, BODY), point.keptOptimizerState(withJoiner, "a", List.of(
+        new GroupPlan("g0", List.of(HEAD), List.of("a", "b"), "a", 40, "s0", "b"),
+        new GroupPlan("g1", List.of(BODY), List.of("a"), "a", 40, "s1", "a"))));
   }
 }

@@ -14,8 +14,31 @@ public sealed interface DeviceEvent extends ControlMessage {
    * @param stepsPerEpoch whole batches in this device's data shard
    * @param epoch the epoch its state continues in (0 for a fresh start)
    * @param step the steps its state has done (0 for a fresh start)
+   * @param taken how the device took that state over the network, {@link StateTaken#HELD} when it held it
    */
-  record Prepared(String device, int stepsPerEpoch, int epoch, long step) implements DeviceEvent {}
+  record Prepared(String device, int stepsPerEpoch, int epoch, long step, StateTaken taken) implements DeviceEvent {
+    public Prepared(String device, int stepsPerEpoch, int epoch, long step) {
+      this(device, stepsPerEpoch, epoch, step, StateTaken.HELD);
+    }
+  }
+
+  /**
+   * How a device without a re-planned job's state took it.
+   *
+   * @param from {@code shards} (the committing plan's layer shards, each from its home) or
+   *     {@code device NAME} (that device's snapshot); empty: the device held the state itself
+   * @param seconds from asking to holding all of it
+   * @param bytes the state's floats received, as bytes
+   * @param note why the shards were not used, when they were tried first; else empty
+   */
+  record StateTaken(String from, double seconds, long bytes, String note)
+      implements org.dsparse.protocol.control.ControlMessage {
+    public static final StateTaken HELD = new StateTaken("", 0, 0, "");
+
+    public boolean fetched() {
+      return !from.isEmpty();
+    }
+  }
 
   record StepCompleted(String device, long step, StepMetrics metrics) implements DeviceEvent {}
 
