@@ -37,6 +37,7 @@ final class ProcessCluster implements AutoCloseable {
   private static final String CHILD_HEAP = "512m";
 
   private final DsparseNode coordinator;
+  /** The device processes, those added while a job runs included. */
   private final List<Process> children;
   private final ShapedLinks links;
   private final Map<String, Long> linkBytesAtStart;
@@ -47,11 +48,14 @@ final class ProcessCluster implements AutoCloseable {
   /** What the devices' budgets left to the kernel's share of their groups. */
   private final long kernelReserve;
   private Map<String, LabMeasure> labMeasures = Map.of();
+  private final Config config;
 
   private ProcessCluster(DsparseNode coordinator, List<Process> children, ShapedLinks links,
-      Map<String, Long> linkBytesAtStart, Map<String, DeviceCgroup> cgroups, String lab, long kernelReserve) {
+      Map<String, Long> linkBytesAtStart, Map<String, DeviceCgroup> cgroups, String lab, long kernelReserve,
+      Config config) {
+    this.config = config;
     this.coordinator = coordinator;
-    this.children = children;
+    this.children = new java.util.concurrent.CopyOnWriteArrayList<>(children);
     this.links = links;
     this.linkBytesAtStart = linkBytesAtStart;
     this.cgroups = cgroups;
@@ -103,7 +107,7 @@ final class ProcessCluster implements AutoCloseable {
         }
       }
       return new ProcessCluster(coordinator, children, links, linkBytesAtStart, cgroups, lab,
-          LabMeasure.kernelReserve(base));
+          LabMeasure.kernelReserve(base), base);
     } catch (RuntimeException e) {
       children.forEach(Process::destroyForcibly);
       cgroups.values().forEach(DeviceCgroup::close);
@@ -116,6 +120,36 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   private static final java.util.concurrent.atomic.AtomicInteger LABS = new java.util.concurrent.atomic.AtomicInteger();
+
+  /**
+   * Starts one more device, the {@code index}th of the links installed (its address and shaped link),
+   * in cgroups of its own when it has a lab profile, and waits until it is Up: a device that joins the
+   * cluster, and a running job, later.
+   */
+  void add(DeviceProfile device, long budget, int index, Duration timeout) {
+    String host = links == null ? ShapedLinks.COORDINATOR_HOST : ShapedLinks.host(index);
+    DeviceCgroup cgroup;
+    synchronized (cgroups) {
+      cgroup = device.lab().map(p -> DeviceCgroup.create(lab, device.name(), p)).orElse(null);
+      if (cgroup != null) {
+        cgroups.put(device.name(), cgroup);
+      }
+    }
+    Process child = launch(device, budget, coordinator.address(), host, cgroup, config);
+    children.add(child);
+    if (cgroup != null) {
+      child.onExit().thenAccept(gone -> reportOomKill(cgroup, gone));
+    }
+    try {
+      readyLine(child, device.name()).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("device process " + device.name() + " did not join within " + timeout + ": "
+          + e.getMessage(), e);
+    }
+    if (cgroup != null) {
+      cgroup.checkMember(child.pid());
+    }
+  }
 
   /**
    * A lab device's JVM takes the settings a node chooses from its RAM and finds its own budget; the
@@ -231,7 +265,9 @@ final class ProcessCluster implements AutoCloseable {
       }
     }
     Map<String, LabMeasure> measures = new LinkedHashMap<>();
-    cgroups.forEach((name, cgroup) -> measures.put(name, LabMeasure.of(cgroup, kernelReserve)));
+    synchronized (cgroups) {
+      cgroups.forEach((name, cgroup) -> measures.put(name, LabMeasure.of(cgroup, kernelReserve)));
+    }
     for (Process child : children) {
       try {
         if (!child.waitFor(20, TimeUnit.SECONDS)) {

@@ -63,7 +63,7 @@ public final class ShapedLinks implements AutoCloseable {
     return "127.0.0." + (index + 2);
   }
 
-  static boolean anyShaped(List<DeviceProfile> devices) {
+  public static boolean anyShaped(List<DeviceProfile> devices) {
     return devices.stream().anyMatch(d -> d.linkBitsPerSecond() > 0);
   }
 

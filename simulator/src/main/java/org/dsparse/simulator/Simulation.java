@@ -202,6 +202,20 @@ public final class Simulation {
    * experiment says; a benchmark that compares jobs of its own runs each through this.
    */
   public JobReport runJob(JobConfig job, List<Long> budgets, List<DeviceProfile> devices) throws Exception {
+    return runJob(job, budgets, devices, java.util.Optional.empty());
+  }
+
+  /**
+   * A device that starts once the job has reported step {@code afterStep}: it joins the cluster and
+   * the running job (which adopts it at its next committed step, when elastic).
+   *
+   * @param budget its budget in bytes (0: a lab device finds its own)
+   */
+  public record Joiner(DeviceProfile device, long budget, long afterStep) {}
+
+  /** The same, with {@code joiner} started while the job runs. */
+  public JobReport runJob(JobConfig job, List<Long> budgets, List<DeviceProfile> devices,
+      java.util.Optional<Joiner> joiner) throws Exception {
     Consumer<JobEvent> progress = new ProgressPrinter(log).andThen(watcher);
     if (job.spec().mode() == JobSpec.Mode.FULL && job.spec().planner().memoryCheck()
         && devices.stream().noneMatch(d -> d.lab().isPresent())) {
@@ -213,10 +227,13 @@ public final class Simulation {
     }
     if (simulation.processes()) {
       // Links go after the cluster: it reads their counters as it closes.
-      try (ShapedLinks links = ShapedLinks.anyShaped(devices) ? ShapedLinks.install(devices) : null) {
+      List<DeviceProfile> linked = new ArrayList<>(devices);
+      joiner.ifPresent(j -> linked.add(j.device()));
+      try (ShapedLinks links = ShapedLinks.anyShaped(linked) ? ShapedLinks.install(linked) : null) {
         ProcessCluster cluster = ProcessCluster.start(config, devices, budgets, JOIN_TIMEOUT, links);
         try {
-          return await(cluster.coordinator(), job, progress);
+          return await(cluster.coordinator(), job, progress.andThen(joining(joiner,
+              j -> cluster.add(j.device(), j.budget(), devices.size(), JOIN_TIMEOUT))));
         } catch (SimulationFailedException e) {
           throw new SimulationFailedException(cluster.withOomKills(e.getMessage()));
         } finally {
@@ -233,8 +250,33 @@ public final class Simulation {
           SlowedCompute.of(Compute.DJL_THREAD, d.computeSlowdown())));
     }
     try (LocalCluster cluster = LocalCluster.start(config, members, JOIN_TIMEOUT)) {
-      return await(cluster.node(0), job, progress);
+      return await(cluster.node(0), job, progress.andThen(joining(joiner, j -> cluster.add(
+          new LocalCluster.Member(j.device().name(), Long.toString(j.budget()),
+              SlowedCompute.of(Compute.DJL_THREAD, j.device().computeSlowdown())), JOIN_TIMEOUT))));
     }
+  }
+
+  /**
+   * Starts {@code joiner} with {@code start}, on a thread of its own (it waits for the device to be
+   * Up), the first time the job reports its step; nothing without one.
+   */
+  private Consumer<JobEvent> joining(java.util.Optional<Joiner> joiner, Consumer<Joiner> start) {
+    java.util.concurrent.atomic.AtomicBoolean started = new java.util.concurrent.atomic.AtomicBoolean();
+    return event -> joiner.ifPresent(j -> {
+      if (event instanceof JobEvent.StepReported step && step.step() >= j.afterStep() && started.compareAndSet(false,
+          true)) {
+        log.accept("simulator: device " + j.device().name() + " joins after step " + step.step());
+        Thread thread = new Thread(() -> {
+          try {
+            start.accept(j);
+          } catch (RuntimeException e) {
+            log.accept("simulator: device " + j.device().name() + " could not join: " + e.getMessage());
+          }
+        }, "joiner-" + j.device().name());
+        thread.setDaemon(true);
+        thread.start();
+      }
+    });
   }
 
   private void recordLab(String jobId, Map<String, LabMeasure> measures) {
@@ -252,6 +294,11 @@ public final class Simulation {
   /** What the kernel charged each lab device in job {@code jobId}; empty when it ran no lab device. */
   public Map<String, LabMeasure> labMeasures(String jobId) {
     return labByJob.getOrDefault(jobId, Map.of());
+  }
+
+  /** Bytes each device received on its shaped link in job {@code jobId}, as tc counted them; empty when unshaped. */
+  public Map<String, Long> linkBytes(String jobId) {
+    return linkBytesByJob.getOrDefault(jobId, Map.of());
   }
 
   private void recordLinkBytes(String jobId, Map<String, Long> received) {
