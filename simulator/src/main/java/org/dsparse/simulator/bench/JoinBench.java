@@ -63,11 +63,15 @@ public final class JoinBench {
         System.exit(ShapedLinks.runInOwnNamespace(JoinBench.class, List.of(args)));
       }
       int runs = flags.getInt("runs", 3);
-      int afterStep = flags.getInt("after-step", 3);
+      // The config pins the joiner and when it starts (dsparse.bench.join); the flags override it.
+      int afterStep = flags.getInt("after-step", config.hasPath("dsparse.bench.join.after-step")
+          ? config.getInt("dsparse.bench.join.after-step") : 3);
       if (runs < 1 || afterStep < 1) {
         throw new UsageException("--runs and --after-step: at least 1");
       }
-      String joiner = flags.get("joiner", simulation.devices().get(simulation.devices().size() - 1).name());
+      String joiner = flags.get("joiner", config.hasPath("dsparse.bench.join.device")
+          ? config.getString("dsparse.bench.join.device")
+          : simulation.devices().get(simulation.devices().size() - 1).name());
       run(config, simulation, Path.of(flags.get("out", "results")), runs, joiner, afterStep);
       System.exit(0);
     } catch (UsageException | ConfigException | IllegalArgumentException e) {
