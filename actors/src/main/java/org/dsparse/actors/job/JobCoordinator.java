@@ -302,7 +302,7 @@ public final class JobCoordinator {
                 + cause.getMessage()) : fail("planning failed: " + cause.getMessage());
           }
           plan = planned.plan().prefixed(spec.jobId(), groupPrefix());
-          context.pipeToSelf(ShardPlacement.assignHomes(context.getSystem(), spec.jobId(), devices.values(), plan,
+          context.pipeToSelf(ShardPlacement.assignHomes(context.getSystem(), spec, devices.values(), plan,
               timeouts.prepare()), HomesAssigned::new);
           return Behaviors.same();
         })

@@ -15,9 +15,11 @@ import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.actors.shard.DeviceDirectory;
 import org.dsparse.actors.shard.DeviceEntry;
 import org.dsparse.actors.shard.LayerShard;
+import org.dsparse.core.memory.OptimizerKind;
 import org.dsparse.core.placement.ShardDemand;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
+import org.dsparse.protocol.job.JobSpec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,8 +36,12 @@ final class ShardPlacement {
    * every device's node can host shards, then places each group's LayerShard; answers the home
    * device of each group.
    */
-  static CompletionStage<Map<String, String>> assignHomes(ActorSystem<?> system, String jobId,
+  static CompletionStage<Map<String, String>> assignHomes(ActorSystem<?> system, JobSpec spec,
       Collection<DeviceInfo> devices, PlannedJob plan, Duration timeout) {
+    String jobId = spec.jobId();
+    // A shard on an updater keeps the group's optimizer state beside its weights: counted at most,
+    // as if every weight had the optimizer's state (BatchNorm statistics have none).
+    int stateCopies = 1 + OptimizerKind.parse(spec.optimizer()).stateTensorsPerParam();
     DeviceDirectory directory = DeviceDirectory.get(system);
     List<CompletableFuture<?>> announced = new ArrayList<>();
     for (DeviceInfo d : devices) {
@@ -55,7 +61,8 @@ final class ShardPlacement {
           Map<String, CompletableFuture<LayerShard.Assigned>> assigned = new LinkedHashMap<>();
           for (GroupPlan group : groups) {
             assigned.put(group.groupId(), LayerShard.assign(system,
-                new ShardDemand(group.shardId(), group.weightBytes(), group.updaters()), timeout).toCompletableFuture());
+                new ShardDemand(group.shardId(), group.weightBytes() * stateCopies, group.updaters()), timeout)
+                .toCompletableFuture());
           }
           return CompletableFuture.allOf(assigned.values().toArray(new CompletableFuture[0])).thenApply(all -> {
             Map<String, String> homes = new LinkedHashMap<>();
