@@ -314,7 +314,7 @@ public final class Device {
       prepare.replyTo().tell(failed(prepare.spec().jobId(), "this device is not in the job's device list"));
       return Behaviors.same();
     }
-    CompletionStage<Fetched> state = stateToContinueFrom(prepare.spec().jobId(), prepare.restore(), job, live);
+    CompletionStage<Fetched> state = stateToContinueFrom(prepare, job, live);
     if (job != null) {
       endJob(job); // after a live capture was queued: the runtime closes behind it
     }
@@ -327,8 +327,10 @@ public final class Device {
    * has done exactly those steps and nothing since (a device adopted at a step boundary), or the
    * model fetched from the restore's source device. Null without a restore.
    */
-  private CompletionStage<Fetched> stateToContinueFrom(String jobId, DeviceCommand.Restore restore,
-      DeviceJob job, DeviceEvent.HeldState live) {
+  private CompletionStage<Fetched> stateToContinueFrom(DeviceCommand.Prepare prepare, DeviceJob job,
+      DeviceEvent.HeldState live) {
+    String jobId = prepare.spec().jobId();
+    DeviceCommand.Restore restore = prepare.restore();
     CommittedState kept = committed.get();
     if (restore == null) {
       committed.set(null);
@@ -351,13 +353,19 @@ public final class Device {
       return CompletableFuture.failedFuture(new IllegalStateException("this device holds no state of job " + jobId
           + " after step " + restore.step() + " and was given no device to fetch it from"));
     }
-    return fetch(jobId, restore);
+    return fetch(prepare, restore);
   }
 
-  /** The state of {@code restore}'s step from its layer shards, else from its source device. */
-  private CompletableFuture<Fetched> fetch(String jobId, DeviceCommand.Restore restore) {
+  /**
+   * The state of {@code restore}'s step from its layer shards, else from its source device: the
+   * model, and the optimizer state of the slices this device updates and the restore keeps.
+   */
+  private CompletableFuture<Fetched> fetch(DeviceCommand.Prepare prepare, DeviceCommand.Restore restore) {
+    List<GroupPlan.Slice> wanted = prepare.assignment().updatedSlices().stream()
+        .filter(restore.keptOptimizerState()::contains).toList();
     CompletableFuture<Fetched> fetched = new CompletableFuture<>();
-    context.spawnAnonymous(StateFetcher.create(restore, jobId, SHARD_TIMEOUT, FETCH_TIMEOUT, fetched));
+    context.spawnAnonymous(StateFetcher.create(restore, prepare.spec().jobId(), wanted, SHARD_TIMEOUT, FETCH_TIMEOUT,
+        fetched));
     return fetched;
   }
 
@@ -416,7 +424,7 @@ public final class Device {
       context.getLog().warn("job {}: the layer shards' state of step {} does not fit the job's model ({}); fetching "
           + "it from device {}", prepare.spec().jobId(), prepare.restore().step(), describe(ready.error()),
           prepare.restore().source());
-      context.pipeToSelf(fetch(prepare.spec().jobId(), prepare.restore().fromSource()),
+      context.pipeToSelf(fetch(prepare, prepare.restore().fromSource()),
           (restored, error) -> new StateReady(prepare, restored, error));
       return Behaviors.same();
     }
@@ -479,8 +487,8 @@ public final class Device {
    */
   private void keepShards(ActorSystem<?> system, DeviceJob job, CommittedState taken) {
     for (GroupPlan group : job.keptShards) {
-      float[] optimizer = group.updaters().contains(settings.name()) ? taken.optimizerOf(group.slices())
-          : new float[0];
+      List<float[]> optimizer = group.updaters().contains(settings.name()) ? taken.optimizerOf(group.slices())
+          : List.of();
       LayerShard.storeState(system, group.shardId(), taken.step(), job.runtime.groupWeights(group),
           optimizer, taken.optimizerUpdates());
     }
@@ -565,7 +573,7 @@ public final class Device {
 
   /**
    * Sends the committed state of the asked step in parts (the model, then this device's optimizer
-   * state), or refuses when it holds no such state.
+   * state of the asked slices), or refuses when it holds no such state.
    */
   private void onFetchState(DeviceCommand.FetchState fetch) {
     CommittedState kept = committed.get();
@@ -573,6 +581,7 @@ public final class Device {
       fetch.replyTo().tell(failed(fetch.jobId(), "holds no model of step " + fetch.step() + " (yet)"));
       return;
     }
+    kept = kept.withOptimizerOf(fetch.optimizerSlices());
     float[] flat = kept.flattened();
     DeviceEvent.HeldState held = kept.held();
     int[] lengths = kept.optimizer().stream().mapToInt(s -> s.state().length).toArray();

@@ -49,27 +49,42 @@ final class StateFetcher {
 
   private StateFetcher() {}
 
-  static Behavior<Command> create(DeviceCommand.Restore restore, String jobId, Duration shardTimeout,
-      Duration timeout, CompletableFuture<Fetched> result) {
+  /**
+   * @param wanted the slices whose optimizer state the device keeps (it updates them and the restore
+   *     keeps their state): no other optimizer state is fetched
+   */
+  static Behavior<Command> create(DeviceCommand.Restore restore, String jobId, List<GroupPlan.Slice> wanted,
+      Duration shardTimeout, Duration timeout, CompletableFuture<Fetched> result) {
+    Request request = new Request(restore, jobId, List.copyOf(wanted));
     return Behaviors.setup(context -> Behaviors.withTimers(timers -> restore.shards().isEmpty()
-        ? fromSource(context, timers, restore, jobId, timeout, result, "")
-        : fromShards(context, timers, restore, jobId, shardTimeout, timeout, result)));
+        ? fromSource(context, timers, request, timeout, result, "")
+        : fromShards(context, timers, request, shardTimeout, timeout, result)));
+  }
+
+  /** What is fetched: the restore's state, with the optimizer state of {@code wanted} slices. */
+  private record Request(DeviceCommand.Restore restore, String jobId, List<GroupPlan.Slice> wanted) {
+    /** Indices of {@code group}'s slices whose optimizer state the device keeps. */
+    List<Integer> optimizerSlicesOf(GroupPlan group) {
+      return java.util.stream.IntStream.range(0, group.slices().size())
+          .filter(i -> wanted.contains(group.slices().get(i))).boxed().toList();
+    }
   }
 
   private static Behavior<Command> fromShards(ActorContext<Command> context, TimerScheduler<Command> timers,
-      DeviceCommand.Restore restore, String jobId, Duration shardTimeout, Duration timeout,
-      CompletableFuture<Fetched> result) {
+      Request request, Duration shardTimeout, Duration timeout, CompletableFuture<Fetched> result) {
+    DeviceCommand.Restore restore = request.restore();
+    String jobId = request.jobId();
     long started = System.nanoTime();
     long deadline = started + shardTimeout.toNanos();
     List<String> homes = restore.shards().stream().map(GroupPlan::shardHome).distinct().sorted().toList();
     context.getLog().info("job {}: fetching the model after step {} from {} layer shards on {}", jobId, restore.step(),
         restore.shards().size(), homes);
-    readShards(context, restore, deadline);
+    readShards(context, request, deadline);
     return Behaviors.receive(Command.class)
         .onMessage(ShardsRead.class, read -> {
           String missing = read.error() != null ? StageFailure.message(read.error()) : behind(restore, read.snapshots());
           if (missing.isEmpty()) {
-            CommittedState state = fromShards(jobId, restore, read.snapshots());
+            CommittedState state = fromShards(request, read.snapshots());
             long floats = read.snapshots().stream().mapToLong(s -> s.weights().length + s.optimizer().length).sum();
             context.getLog().info("job {}: took the model after step {} from {} layer shards on {} in {} s, {} MB",
                 jobId, restore.step(), restore.shards().size(), homes, seconds(started), megabytes(floats));
@@ -87,21 +102,25 @@ final class StateFetcher {
           }
           context.getLog().warn("job {}: the layer shards do not hold the model after step {} ({}); fetching it from "
               + "device {}", jobId, restore.step(), missing, restore.source());
-          return fromSource(context, timers, restore, jobId, timeout, result, "the shards did not hold it: " + missing);
+          return fromSource(context, timers, request, timeout, result, "the shards did not hold it: " + missing);
         })
         .onMessageEquals(Retry.INSTANCE, () -> {
-          readShards(context, restore, deadline);
+          readShards(context, request, deadline);
           return Behaviors.same();
         })
         .onAnyMessage(other -> Behaviors.same())
         .build();
   }
 
-  /** Every shard of the restore at once, each read within what is left of {@code deadline}. */
-  private static void readShards(ActorContext<Command> context, DeviceCommand.Restore restore, long deadline) {
+  /**
+   * Every shard of the restore at once, each read within what is left of {@code deadline}, with its
+   * optimizer state only where the device keeps some of it.
+   */
+  private static void readShards(ActorContext<Command> context, Request request, long deadline) {
     Duration left = Duration.ofNanos(Math.max(RETRY_EVERY.toNanos(), deadline - System.nanoTime()));
-    List<CompletableFuture<LayerShard.WeightsSnapshot>> reads = restore.shards().stream()
-        .map(g -> LayerShard.fetchWeights(context.getSystem(), g.shardId(), left).toCompletableFuture()).toList();
+    List<CompletableFuture<LayerShard.WeightsSnapshot>> reads = request.restore().shards().stream()
+        .map(g -> LayerShard.fetchState(context.getSystem(), g.shardId(), request.optimizerSlicesOf(g), left)
+            .toCompletableFuture()).toList();
     context.pipeToSelf(CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new)),
         (done, error) -> new ShardsRead(error == null ? reads.stream().map(CompletableFuture::join).toList()
             : List.of(), error));
@@ -120,27 +139,32 @@ final class StateFetcher {
     return String.join(", ", behind);
   }
 
-  private static CommittedState fromShards(String jobId, DeviceCommand.Restore restore,
-      List<LayerShard.WeightsSnapshot> snapshots) {
+  private static CommittedState fromShards(Request request, List<LayerShard.WeightsSnapshot> snapshots) {
+    DeviceCommand.Restore restore = request.restore();
     List<CommittedState.GroupState> groups = new ArrayList<>();
     int updates = 0;
     for (int i = 0; i < snapshots.size(); i++) {
       GroupPlan group = restore.shards().get(i);
       LayerShard.WeightsSnapshot s = snapshots.get(i);
-      groups.add(new CommittedState.GroupState(group.groupId(), group.slices(), s.weights(), s.optimizer()));
+      List<GroupPlan.Slice> withState = s.optimizer().length == 0 ? List.of()
+          : request.optimizerSlicesOf(group).stream().map(group.slices()::get).toList();
+      groups.add(new CommittedState.GroupState(group.groupId(), group.slices(), s.weights(), s.optimizer(),
+          withState));
       updates = Math.max(updates, s.optimizer().length > 0 ? s.optimizerUpdates() : 0);
     }
-    return CommittedState.fromShards(jobId, restore, groups, updates);
+    return CommittedState.fromShards(request.jobId(), restore, groups, updates);
   }
 
   private static Behavior<Command> fromSource(ActorContext<Command> context, TimerScheduler<Command> timers,
-      DeviceCommand.Restore restore, String jobId, Duration timeout, CompletableFuture<Fetched> result, String note) {
+      Request request, Duration timeout, CompletableFuture<Fetched> result, String note) {
+    DeviceCommand.Restore restore = request.restore();
+    String jobId = request.jobId();
     context.getLog().info("job {}: fetching the model after step {} from device {}", jobId, restore.step(),
         restore.source());
     timers.cancel(Retry.INSTANCE);
     timers.startSingleTimer(DeadlineMissed.INSTANCE, timeout);
-    ask(context, restore, jobId);
-    return fetching(context, timers, restore, jobId, timeout, result, new Assembly(System.nanoTime(), note));
+    ask(context, request);
+    return fetching(context, timers, request, timeout, result, new Assembly(System.nanoTime(), note));
   }
 
   private static String seconds(long since) {
@@ -151,9 +175,9 @@ final class StateFetcher {
     return String.format(java.util.Locale.ROOT, "%.2f", floats * 4 / 1e6);
   }
 
-  private static void ask(ActorContext<Command> context, DeviceCommand.Restore restore, String jobId) {
-    restore.sourceDevice().tell(new DeviceCommand.FetchState(jobId, restore.step(),
-        context.messageAdapter(DeviceEvent.class, Received::new)));
+  private static void ask(ActorContext<Command> context, Request request) {
+    request.restore().sourceDevice().tell(new DeviceCommand.FetchState(request.jobId(), request.restore().step(),
+        request.wanted(), context.messageAdapter(DeviceEvent.class, Received::new)));
   }
 
   /** The floats received so far, and the first part (for the layout). */
@@ -172,8 +196,9 @@ final class StateFetcher {
   }
 
   private static Behavior<Command> fetching(ActorContext<Command> context, TimerScheduler<Command> timers,
-      DeviceCommand.Restore restore, String jobId, Duration timeout, CompletableFuture<Fetched> result,
-      Assembly assembly) {
+      Request request, Duration timeout, CompletableFuture<Fetched> result, Assembly assembly) {
+    DeviceCommand.Restore restore = request.restore();
+    String jobId = request.jobId();
     String source = "device " + restore.source();
     return Behaviors.receive(Command.class)
         .onMessage(Received.class, received -> {
@@ -216,7 +241,7 @@ final class StateFetcher {
           return Behaviors.same();
         })
         .onMessageEquals(Retry.INSTANCE, () -> {
-          ask(context, restore, jobId);
+          ask(context, request);
           return Behaviors.same();
         })
         .onMessage(ShardsRead.class, late -> Behaviors.same())

@@ -3,6 +3,7 @@ package org.dsparse.actors.shard;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
@@ -77,15 +78,18 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
    * The group's state after {@code version} steps, sent by its home device; older or equal versions
    * are ignored.
    *
-   * @param weights the weights, then the optimizer state when the group's one updater keeps it here
+   * @param weights the weights, then the optimizer state of the group's slices one after another,
+   *     when its home updates the group
    * @param weightsLength the floats of {@code weights} that are weights
    * @param optimizerUpdates optimizer steps behind the optimizer state
+   * @param optimizerLengths each slice's floats of optimizer state, in the group's slice order; empty
+   *     without optimizer state
    */
-  public record StoreWeights(long version, float[] weights, int weightsLength, int optimizerUpdates)
-      implements Command, WeightsMessage {
+  public record StoreWeights(long version, float[] weights, int weightsLength, int optimizerUpdates,
+      int[] optimizerLengths) implements Command, WeightsMessage {
     /** Weights alone. */
     public StoreWeights(long version, float[] weights) {
-      this(version, weights, weights == null ? 0 : weights.length, 0);
+      this(version, weights, weights == null ? 0 : weights.length, 0, new int[0]);
     }
   }
 
@@ -95,18 +99,32 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
    * parts have arrived; see {@link #storeState}.
    */
   public record StoreWeightsPart(long version, int offset, int totalLength, int weightsLength, int optimizerUpdates,
-      float[] part) implements Command, WeightsMessage {
+      int[] optimizerLengths, float[] part) implements Command, WeightsMessage {
     /** A part of weights alone. */
     public StoreWeightsPart(long version, int offset, int totalLength, float[] part) {
-      this(version, offset, totalLength, totalLength, 0, part);
+      this(version, offset, totalLength, totalLength, 0, new int[0], part);
     }
   }
 
   /** Asks for the latest weights in one message; for weights of any size use {@link #fetchWeights}. */
   public record GetWeights(ActorRef<WeightsSnapshot> replyTo) implements Command, ControlMessage {}
 
-  /** Asks for the latest weights as {@link WeightsPart}s, in order, at least one. */
-  public record GetWeightsParts(ActorRef<WeightsPart> replyTo) implements Command, ControlMessage {}
+  /**
+   * Asks for the latest state as {@link WeightsPart}s, in order, at least one: the weights, then the
+   * optimizer state of the group's slices at {@code optimizerSlices} (indices in the group's slice
+   * order), one after another, when the shard keeps it: a reader is sent only the state it keeps.
+   */
+  public record GetWeightsParts(ActorRef<WeightsPart> replyTo, List<Integer> optimizerSlices)
+      implements Command, ControlMessage {
+    public GetWeightsParts {
+      optimizerSlices = List.copyOf(optimizerSlices);
+    }
+
+    /** The weights alone. */
+    public GetWeightsParts(ActorRef<WeightsPart> replyTo) {
+      this(replyTo, List.of());
+    }
+  }
 
   /** Floats {@code offset} onwards of the group's {@code totalLength} floats of state at {@code version}. */
   public record WeightsPart(String groupId, long version, int offset, int totalLength, int weightsLength,
@@ -164,6 +182,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   private float[] weights = new float[0];
   private int weightsLength;
   private int optimizerUpdates;
+  private int[] optimizerLengths = new int[0];
   // Parts of a newer version being received, committed once every float has arrived; null once
   // committed or abandoned.
   private long partialVersion = NO_VERSION;
@@ -266,37 +285,48 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
    * {@code dsparse.shard.weights-chunk-size} requires. Parts from one sender arrive in order.
    */
   public static void storeWeights(ActorSystem<?> system, String groupId, long version, float[] weights) {
-    storeState(system, groupId, version, weights, new float[0], 0);
+    storeState(system, groupId, version, weights, List.of(), 0);
   }
 
   /**
    * Stores the group's state after {@code version} steps: its weights and, when not empty, the
-   * optimizer state of its one updater ({@code optimizerUpdates} steps behind it).
+   * optimizer state of each of its slices ({@code optimizerUpdates} steps behind it).
    */
   public static void storeState(ActorSystem<?> system, String groupId, long version, float[] weights,
-      float[] optimizer, int optimizerUpdates) {
+      List<float[]> optimizer, int optimizerUpdates) {
     EntityRef<Command> shard = shardOf(system, groupId);
-    float[] state = weights;
-    if (optimizer.length > 0) {
-      state = Arrays.copyOf(weights, weights.length + optimizer.length);
-      System.arraycopy(optimizer, 0, state, weights.length, optimizer.length);
+    int[] lengths = optimizer.stream().mapToInt(s -> s.length).toArray();
+    float[] state = Arrays.copyOf(weights, weights.length + Arrays.stream(lengths).sum());
+    int at = weights.length;
+    for (float[] slice : optimizer) {
+      System.arraycopy(slice, 0, state, at, slice.length);
+      at += slice.length;
     }
     int chunk = DeviceDirectory.get(system).settings().weightsChunkFloats();
     if (state.length <= chunk) {
-      shard.tell(new StoreWeights(version, state, weights.length, optimizerUpdates));
+      shard.tell(new StoreWeights(version, state, weights.length, optimizerUpdates, lengths));
       return;
     }
     for (int offset = 0; offset < state.length; offset += chunk) {
       float[] part = Arrays.copyOfRange(state, offset, Math.min(state.length, offset + chunk));
-      shard.tell(new StoreWeightsPart(version, offset, state.length, weights.length, optimizerUpdates, part));
+      shard.tell(new StoreWeightsPart(version, offset, state.length, weights.length, optimizerUpdates, lengths, part));
     }
   }
 
-  /** The group's latest state, fetched in parts; fails naming the group if they are not all in within {@code timeout}. */
+  /** The group's latest weights, fetched in parts; fails naming the group if they are not all in within {@code timeout}. */
   public static CompletionStage<WeightsSnapshot> fetchWeights(ActorSystem<?> system, String groupId, Duration timeout) {
+    return fetchState(system, groupId, List.of(), timeout);
+  }
+
+  /**
+   * The same, with the optimizer state of the group's slices at {@code optimizerSlices} alone (its
+   * snapshot's {@code optimizer}, one slice after another; empty when the shard keeps none).
+   */
+  public static CompletionStage<WeightsSnapshot> fetchState(ActorSystem<?> system, String groupId,
+      List<Integer> optimizerSlices, Duration timeout) {
     ShardDemand.checkGroupId(groupId);
     CompletableFuture<WeightsSnapshot> result = new CompletableFuture<>();
-    system.systemActorOf(WeightsAssembler.create(groupId, timeout, result),
+    system.systemActorOf(WeightsAssembler.create(groupId, optimizerSlices, timeout, result),
         "dsparse-weights-" + UUID.randomUUID(), Props.empty());
     return result;
   }
@@ -352,8 +382,8 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   }
 
   private Behavior<Command> onStoreWeights(StoreWeights store) {
-    if (store.weights() == null || store.version() < 0 || store.weightsLength() < 0
-        || store.weightsLength() > store.weights().length) {
+    if (store.weights() == null || store.version() < 0 || !fits(store.weights().length, store.weightsLength(),
+        store.optimizerLengths())) {
       getContext().getLog().error("shard {}: StoreWeights needs weights, a version >= 0 and at most as many weights "
           + "as floats, got version {}", groupId, store.version());
     } else if (store.version() <= version) {
@@ -363,6 +393,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
       weights = store.weights();
       weightsLength = store.weightsLength();
       optimizerUpdates = store.optimizerUpdates();
+      optimizerLengths = store.optimizerLengths().clone();
     }
     return this;
   }
@@ -380,8 +411,8 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
       return this; // this version was abandoned
     }
     if (part.part() == null || part.totalLength() != partial.length || part.offset() < 0
-        || part.offset() > partial.length - part.part().length || part.weightsLength() < 0
-        || part.weightsLength() > part.totalLength()) {
+        || part.offset() > partial.length - part.part().length
+        || !fits(part.totalLength(), part.weightsLength(), part.optimizerLengths())) {
       getContext().getLog().error("shard {}: version {} abandoned, a part does not fit: offset {}, {} floats, "
           + "total {} (expected {})", groupId, part.version(), part.offset(),
           part.part() == null ? 0 : part.part().length, part.totalLength(), partial.length);
@@ -395,18 +426,20 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
       weights = partial;
       weightsLength = part.weightsLength();
       optimizerUpdates = part.optimizerUpdates();
+      optimizerLengths = part.optimizerLengths().clone();
       partial = null;
     }
     return this;
   }
 
   private Behavior<Command> onGetWeightsParts(GetWeightsParts get) {
-    if (weights.length == 0) {
-      get.replyTo().tell(new WeightsPart(groupId, version, 0, 0, 0, 0, weights));
+    float[] asked = asked(get.optimizerSlices());
+    if (asked.length == 0) {
+      get.replyTo().tell(new WeightsPart(groupId, version, 0, 0, 0, 0, asked));
     }
-    for (int offset = 0; offset < weights.length; offset += chunkFloats) {
-      float[] part = Arrays.copyOfRange(weights, offset, Math.min(weights.length, offset + chunkFloats));
-      get.replyTo().tell(new WeightsPart(groupId, version, offset, weights.length, weightsLength, optimizerUpdates,
+    for (int offset = 0; offset < asked.length; offset += chunkFloats) {
+      float[] part = Arrays.copyOfRange(asked, offset, Math.min(asked.length, offset + chunkFloats));
+      get.replyTo().tell(new WeightsPart(groupId, version, offset, asked.length, weightsLength, optimizerUpdates,
           part));
     }
     return this;
@@ -421,11 +454,52 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     if (version != NO_VERSION && anotherMemberIsUp()) {
       // The region buffers this until the coordinator has allocated the shard's new home. With no
       // other member there is no new home, and the buffered message would hold up the shutdown.
-      float[] optimizer = Arrays.copyOfRange(weights, weightsLength, weights.length);
+      List<float[]> optimizer = new java.util.ArrayList<>();
+      int at = weightsLength;
+      for (int length : optimizerLengths) {
+        optimizer.add(Arrays.copyOfRange(weights, at, at + length));
+        at += length;
+      }
       storeState(getContext().getSystem(), groupId, version, Arrays.copyOf(weights, weightsLength), optimizer,
           optimizerUpdates);
     }
     return Behaviors.stopped();
+  }
+
+  /** Whether a state of {@code total} floats holds {@code weightsLength} weights and then exactly those slices' state. */
+  private static boolean fits(int total, int weightsLength, int[] optimizerLengths) {
+    if (weightsLength < 0 || weightsLength > total || optimizerLengths == null) {
+      return false;
+    }
+    long sum = weightsLength;
+    for (int length : optimizerLengths) {
+      if (length < 0) {
+        return false;
+      }
+      sum += length;
+    }
+    return sum == total;
+  }
+
+  /** The weights, then the optimizer state of the slices at {@code indices} that the shard keeps. */
+  private float[] asked(List<Integer> indices) {
+    int length = weightsLength;
+    for (int i : indices) {
+      length += i >= 0 && i < optimizerLengths.length ? optimizerLengths[i] : 0;
+    }
+    float[] asked = Arrays.copyOf(weights, length);
+    int to = weightsLength;
+    for (int i : indices) {
+      if (i >= 0 && i < optimizerLengths.length) {
+        int from = weightsLength;
+        for (int j = 0; j < i; j++) {
+          from += optimizerLengths[j];
+        }
+        System.arraycopy(weights, from, asked, to, optimizerLengths[i]);
+        to += optimizerLengths[i];
+      }
+    }
+    return asked;
   }
 
   private boolean anotherMemberIsUp() {

@@ -30,11 +30,12 @@ final class WeightsAssembler extends AbstractBehavior<WeightsAssembler.Command> 
   private float[] weights;
   private int received;
 
-  static Behavior<Command> create(String groupId, Duration timeout, CompletableFuture<WeightsSnapshot> result) {
+  static Behavior<Command> create(String groupId, java.util.List<Integer> optimizerSlices, Duration timeout,
+      CompletableFuture<WeightsSnapshot> result) {
     return Behaviors.setup(context -> Behaviors.withTimers(timers -> {
       timers.startSingleTimer(DeadlineMissed.INSTANCE, timeout);
       LayerShard.shardOf(context.getSystem(), groupId)
-          .tell(new GetWeightsParts(context.messageAdapter(WeightsPart.class, PartReceived::new)));
+          .tell(new GetWeightsParts(context.messageAdapter(WeightsPart.class, PartReceived::new), optimizerSlices));
       return new WeightsAssembler(context, groupId, timeout, result);
     }));
   }

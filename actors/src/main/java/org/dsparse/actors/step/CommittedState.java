@@ -28,12 +28,16 @@ public record CommittedState(String jobId, long step, int epoch, int stepInEpoch
    * One group's part of the state, as its LayerShard keeps it.
    *
    * @param weights the slices' weights and buffers, laid out as {@code LayeredModel.exportWeights(slices)}
-   * @param optimizer the optimizer state of the slices one after another, as their updaters hold it;
-   *     empty when the shard does not keep it
+   * @param optimizer the optimizer state of {@code optimizerSlices} one after another, as their
+   *     updaters hold it
+   * @param optimizerSlices those of {@code slices} whose optimizer state came (a reader asks only for
+   *     what it keeps; a shard whose home did not update the group has none)
    */
-  public record GroupState(String groupId, List<GroupPlan.Slice> slices, float[] weights, float[] optimizer) {
+  public record GroupState(String groupId, List<GroupPlan.Slice> slices, float[] weights, float[] optimizer,
+      List<GroupPlan.Slice> optimizerSlices) {
     public GroupState {
       slices = List.copyOf(slices);
+      optimizerSlices = List.copyOf(optimizerSlices);
     }
   }
 
@@ -61,27 +65,21 @@ public record CommittedState(String jobId, long step, int epoch, int stepInEpoch
   }
 
   /**
-   * The optimizer state of {@code slices} one after another, as a shard keeps it; empty unless this
-   * state holds every one of them.
+   * The optimizer state of each of {@code slices}, in their order, as a shard keeps it; empty unless
+   * this state holds every one of them.
    */
-  public float[] optimizerOf(List<GroupPlan.Slice> slices) {
+  public List<float[]> optimizerOf(List<GroupPlan.Slice> slices) {
     List<float[]> states = new java.util.ArrayList<>();
     for (GroupPlan.Slice slice : slices) {
       ChannelSlice wanted = new ChannelSlice(slice.layer(), slice.from(), slice.to());
       java.util.Optional<Checkpoint.SliceState> held = optimizer.stream().filter(s -> s.slice().equals(wanted))
           .findFirst();
       if (held.isEmpty()) {
-        return new float[0];
+        return List.of();
       }
       states.add(held.get().state());
     }
-    float[] flat = new float[states.stream().mapToInt(s -> s.length).sum()];
-    int offset = 0;
-    for (float[] state : states) {
-      System.arraycopy(state, 0, flat, offset, state.length);
-      offset += state.length;
-    }
-    return flat;
+    return List.copyOf(states);
   }
 
   /**
@@ -102,6 +100,13 @@ public record CommittedState(String jobId, long step, int epoch, int stepInEpoch
     }
     return new CommittedState(jobId, restore.step(), restore.epoch(), restore.stepInEpoch(), weights,
         optimizer, layout.optimizerUpdates());
+  }
+
+  /** The same state with the optimizer state of {@code slices} alone (those of them it holds). */
+  public CommittedState withOptimizerOf(List<GroupPlan.Slice> slices) {
+    List<Checkpoint.SliceState> asked = optimizer.stream().filter(s -> slices.contains(
+        new GroupPlan.Slice(s.slice().layer(), s.slice().from(), s.slice().to()))).toList();
+    return new CommittedState(jobId, step, epoch, stepInEpoch, weights, groups, asked, optimizerUpdates);
   }
 
   /** The weights, then each slice's optimizer state, in one array: what a peer is sent. */

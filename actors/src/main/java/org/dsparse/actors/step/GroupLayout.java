@@ -36,8 +36,8 @@ public final class GroupLayout {
 
   /**
    * {@code state} laid out whole: {@code model}'s weights (into which {@link #importGroups} put it)
-   * and each group's optimizer state slice by slice. A slice's part of a group's optimizer state is
-   * in proportion to its trainable weights, since every trainable weight has the same number of
+   * and each group's optimizer state slice by slice. A slice's part of the optimizer state that came
+   * is in proportion to its trainable weights, since every trainable weight has the same number of
    * optimizer values (one for momentum, two for Adam).
    */
   public static CommittedState laidOut(LayeredModel model, CommittedState state) throws IOException {
@@ -47,7 +47,7 @@ public final class GroupLayout {
       if (group.optimizer().length == 0) {
         continue;
       }
-      List<ChannelSlice> slices = channelSlices(group.slices());
+      List<ChannelSlice> slices = channelSlices(group.optimizerSlices());
       int trainable = model.trainableLength(slices);
       if (trainable == 0 || group.optimizer().length % trainable != 0) {
         throw new IOException("the layer shard of group " + group.groupId() + " holds " + group.optimizer().length

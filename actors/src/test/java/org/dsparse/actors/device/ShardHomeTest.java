@@ -76,7 +76,8 @@ class ShardHomeTest {
         }
       }
       for (GroupPlan group : groups) {
-        LayerShard.WeightsSnapshot stored = LayerShard.fetchWeights(system, group.shardId(), ANSWER)
+        LayerShard.WeightsSnapshot stored = LayerShard.fetchState(system, group.shardId(),
+            java.util.stream.IntStream.range(0, group.slices().size()).boxed().toList(), ANSWER)
             .toCompletableFuture().get();
         assertEquals(1, stored.version(), group.groupId() + " holds the committed step");
         assertEquals(group.weightBytes() / 4, stored.weights().length, group.groupId());

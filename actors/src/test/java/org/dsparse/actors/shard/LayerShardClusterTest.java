@@ -149,18 +149,17 @@ class LayerShardClusterTest {
     for (int i = 0; i < large.length; i++) {
       large[i] = i * 0.5f;
     }
-    float[] optimizer = {-1, -2, -3};
-    LayerShard.storeState(node(2), "g3", 7, large, optimizer, 11);
+    LayerShard.storeState(node(2), "g3", 7, large, List.of(new float[] {-1, -2}, new float[] {-3}), 11);
     TestProbe<Object> probe = nodes.get(0).createTestProbe();
     WeightsSnapshot fetched = probe.awaitAssert(EVENTUALLY, Duration.ofMillis(100), () -> {
-      WeightsSnapshot snapshot = LayerShard.fetchWeights(node(0), "g3", ASK).toCompletableFuture()
+      WeightsSnapshot snapshot = LayerShard.fetchState(node(0), "g3", List.of(0, 1), ASK).toCompletableFuture()
           .get(20, TimeUnit.SECONDS);
       assertEquals(7, snapshot.version());
       return snapshot;
     });
     assertEquals("g3", fetched.groupId());
     assertArrayEquals(large, fetched.weights());
-    assertArrayEquals(optimizer, fetched.optimizer(), "the optimizer state comes apart from the weights");
+    assertArrayEquals(new float[] {-1, -2, -3}, fetched.optimizer(), "the optimizer state comes apart from the weights");
     assertEquals(11, fetched.optimizerUpdates());
   }
 
@@ -181,7 +180,7 @@ class LayerShardClusterTest {
     Assigned g1 = home(node(0), "g1");
     assertEquals("b", g1.homeDevice(), "c is gone, updater a has no room, b has 40 MB left");
     assertEquals(3, weights(1, "g1").version(), "a device leaving gracefully hands its shards' weights over");
-    LayerShard.shardOf(node(1), "g1").tell(new StoreWeights(5, new float[] {5, 5, 0.5f}, 2, 4));
+    LayerShard.shardOf(node(1), "g1").tell(new StoreWeights(5, new float[] {5, 5, 0.5f}, 2, 4, new int[] {1}));
     probe.awaitAssert(EVENTUALLY, Duration.ofMillis(200), () -> {
       assertEquals(5, weights(0, "g1").version());
       return null;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import com.typesafe.config.ConfigFactory;
 import java.time.Duration;
+import java.util.List;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -61,23 +62,40 @@ class LayerShardEntityTest {
   @Test
   void optimizerStateInPartsComesBackApartFromTheWeights() {
     ActorRef<Command> shard = node.spawn(LayerShard.create("g4"));
-    // Three weights, then two optimizer values, in parts of two floats.
-    shard.tell(new StoreWeightsPart(2, 0, 5, 3, 7, new float[] {1, 2}));
-    shard.tell(new StoreWeightsPart(2, 2, 5, 3, 7, new float[] {3, 10}));
-    shard.tell(new StoreWeightsPart(2, 4, 5, 3, 7, new float[] {20}));
+    // Three weights, then the optimizer state of two slices (one value each), in parts of two floats.
+    int[] lengths = {1, 1};
+    shard.tell(new StoreWeightsPart(2, 0, 5, 3, 7, lengths, new float[] {1, 2}));
+    shard.tell(new StoreWeightsPart(2, 2, 5, 3, 7, lengths, new float[] {3, 10}));
+    shard.tell(new StoreWeightsPart(2, 4, 5, 3, 7, lengths, new float[] {20}));
     WeightsSnapshot stored = weights(shard);
     assertEquals(2, stored.version());
     assertArrayEquals(new float[] {1, 2, 3}, stored.weights());
     assertArrayEquals(new float[] {10, 20}, stored.optimizer());
     assertEquals(7, stored.optimizerUpdates());
 
+    TestProbe<WeightsPart> parts = node.createTestProbe();
+    shard.tell(new GetWeightsParts(parts.getRef()));
+    WeightsPart first = parts.receiveMessage();
+    WeightsPart second = parts.receiveMessage();
+    assertEquals(3, second.totalLength(), "a reader that keeps no optimizer state is sent the weights alone");
+    assertArrayEquals(new float[] {1, 2, 3}, new float[] {first.part()[0], first.part()[1], second.part()[0]});
+    parts.expectNoMessage(Duration.ofMillis(100));
+    shard.tell(new GetWeightsParts(parts.getRef(), List.of(1)));
+    parts.receiveMessage();
+    WeightsPart secondSlice = parts.receiveMessage();
+    assertEquals(4, secondSlice.totalLength(), "the weights, then the state of the slice asked for alone");
+    assertArrayEquals(new float[] {3, 20}, secondSlice.part());
+    parts.expectNoMessage(Duration.ofMillis(100));
+
     shard.tell(new StoreWeights(3, new float[] {4, 5}));
     WeightsSnapshot weightsOnly = weights(shard);
     assertArrayEquals(new float[] {4, 5}, weightsOnly.weights());
     assertEquals(0, weightsOnly.optimizer().length, "a version without optimizer state drops the older one");
 
-    shard.tell(new StoreWeights(4, new float[] {1, 2}, 3, 0));
+    shard.tell(new StoreWeights(4, new float[] {1, 2}, 3, 0, new int[0]));
     assertEquals(3, weights(shard).version(), "more weights than floats is refused");
+    shard.tell(new StoreWeights(4, new float[] {1, 2, 3}, 1, 0, new int[] {1}));
+    assertEquals(3, weights(shard).version(), "slices' state that does not add up to the floats is refused");
   }
 
   @Test

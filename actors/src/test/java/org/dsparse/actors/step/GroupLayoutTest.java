@@ -69,7 +69,14 @@ class GroupLayoutTest {
       assertEquals(9, whole.optimizerUpdates());
       // And back: what a home stores of a group is what the joiner took.
       CommittedState.GroupState first = groups.get(0);
-      assertArrayEquals(first.optimizer(), whole.optimizerOf(first.slices()));
+      List<float[]> back = whole.optimizerOf(first.slices());
+      float[] joined = new float[back.stream().mapToInt(s -> s.length).sum()];
+      int at = 0;
+      for (float[] s : back) {
+        System.arraycopy(s, 0, joined, at, s.length);
+        at += s.length;
+      }
+      assertArrayEquals(first.optimizer(), joined);
     }
   }
 
@@ -126,6 +133,7 @@ class GroupLayoutTest {
     for (int i = 0; i < optimizer.length; i++) {
       optimizer[i] = id.hashCode() % 97 + i * 0.25f;
     }
-    return new CommittedState.GroupState(id, slices, model.exportWeights(channels), optimizer);
+    return new CommittedState.GroupState(id, slices, model.exportWeights(channels), optimizer,
+        withOptimizer ? slices : List.of());
   }
 }

@@ -90,10 +90,15 @@ public sealed interface DeviceCommand extends ControlMessage {
 
   /**
    * Asks for the job's model (weights and BatchNorm statistics of every layer) as it stood after
-   * {@code step} steps, in {@link DeviceEvent.StatePart}s; a device without it answers
-   * {@link DeviceEvent.Failed}.
+   * {@code step} steps, with the optimizer state the device holds of {@code optimizerSlices}, in
+   * {@link DeviceEvent.StatePart}s; a device without it answers {@link DeviceEvent.Failed}.
    */
-  record FetchState(String jobId, long step, ActorRef<DeviceEvent> replyTo) implements DeviceCommand {}
+  record FetchState(String jobId, long step, List<GroupPlan.Slice> optimizerSlices, ActorRef<DeviceEvent> replyTo)
+      implements DeviceCommand {
+    public FetchState {
+      optimizerSlices = List.copyOf(optimizerSlices);
+    }
+  }
 
   /** Evaluates this device's share of the test set with its current weights. */
   record Evaluate(String jobId, int shard, int shards, ActorRef<DeviceEvent> replyTo)
