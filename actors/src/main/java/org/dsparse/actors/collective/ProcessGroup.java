@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -24,12 +23,8 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
-import org.dsparse.core.collective.ChainBroadcastSchedule;
-import org.dsparse.core.collective.ChunkLayout;
 import org.dsparse.core.collective.ChunkRejection;
-import org.dsparse.core.collective.CollectiveSchedule;
 import org.dsparse.core.collective.ReduceOp;
-import org.dsparse.core.collective.RingAllReduceSchedule;
 import org.dsparse.protocol.collective.Chunk;
 import org.dsparse.protocol.collective.CollectiveAborted;
 import org.dsparse.protocol.collective.CollectiveKind;
@@ -153,25 +148,6 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private record DeadlinePassed(long sequence) implements Command {}
 
-  /**
-   * A collective asked for. Answered once: the TCP run's thread answers a success itself, which
-   * spares the caller a hop through this actor's mailbox; a failure this actor decides at the same
-   * moment then finds the request answered, and the other way round.
-   */
-  private record Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, int[] partLengths,
-      ActorRef<CollectiveOutcome> replyTo, AtomicBoolean answered) {
-    Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, int[] partLengths,
-        ActorRef<CollectiveOutcome> replyTo) {
-      this(sequence, kind, ownerRank, buffer, partLengths, replyTo, new AtomicBoolean());
-    }
-
-    void answer(CollectiveOutcome outcome) {
-      if (answered.compareAndSet(false, true)) {
-        replyTo.tell(outcome);
-      }
-    }
-  }
-
   private static final Object DEADLINE = "deadline";
 
   /** Receptionist key under which the members of group {@code groupId} find each other. */
@@ -207,7 +183,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private final int selfRank;
   private final ActorRef<PeerMessage> self;
   private final GroupPeers peers;
-  private final ArrayDeque<Request> queue = new ArrayDeque<>();
+  private final ArrayDeque<CollectiveRequest> queue = new ArrayDeque<>();
   private final TreeMap<Long, Map<Integer, CollectiveStarted>> announcements = new TreeMap<>();
   private final TreeMap<Long, CollectiveAborted> abortsAhead = new TreeMap<>();
   private final EnumMap<ChunkRejection, Long> rejected = new EnumMap<>(ChunkRejection.class);
@@ -215,7 +191,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private long failed;
   private long lastRequested = Long.MIN_VALUE;
   private long lastFinished = Long.MIN_VALUE;
-  private Request current;
+  private CollectiveRequest current;
   /** Whether the current collective was announced and handed to the data path. */
   private boolean begun;
   /** When the current collective had been started by every member (System.nanoTime), or 0. */
@@ -283,7 +259,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
           request.partLengths().length + " part lengths for group " + spec.groupId() + " of " + spec.size()));
       return this;
     }
-    return enqueue(new Request(request.sequence(), kind, -1, request.buffer(), request.partLengths(),
+    return enqueue(new CollectiveRequest(request.sequence(), kind, -1, request.buffer(), request.partLengths(),
         request.replyTo()));
   }
 
@@ -296,7 +272,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
     int[] parts = new int[spec.size()];
     java.util.Arrays.fill(parts, request.buffer().length / spec.size());
-    return enqueue(new Request(request.sequence(), CollectiveKind.ALL_GATHER, -1, request.buffer(), parts,
+    return enqueue(new CollectiveRequest(request.sequence(), CollectiveKind.ALL_GATHER, -1, request.buffer(), parts,
         request.replyTo()));
   }
 
@@ -306,11 +282,11 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
           "owner rank " + request.ownerRank() + " is outside group " + spec.groupId() + " of " + spec.size()));
       return this;
     }
-    return enqueue(new Request(request.sequence(), CollectiveKind.BROADCAST, request.ownerRank(), request.buffer(),
-        new int[0], request.replyTo()));
+    return enqueue(new CollectiveRequest(request.sequence(), CollectiveKind.BROADCAST, request.ownerRank(),
+        request.buffer(), new int[0], request.replyTo()));
   }
 
-  private Behavior<Command> enqueue(Request request) {
+  private Behavior<Command> enqueue(CollectiveRequest request) {
     if (request.sequence() <= lastRequested) {
       request.replyTo().tell(new Failed(spec.groupId(), request.sequence(), Optional.empty(),
           "sequence " + request.sequence() + " of group " + spec.groupId()
@@ -325,7 +301,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private void startNext() {
     while (current == null && !queue.isEmpty()) {
-      Request request = queue.poll();
+      CollectiveRequest request = queue.poll();
       int gone = peers.firstDeparted();
       if (gone >= 0) {
         reply(request, failure(request.sequence(), gone, "member " + spec.member(gone) + " "
@@ -366,7 +342,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     if (current == null || begun || !peers.allKnown() || !path.ready()) {
       return;
     }
-    Request request = current;
+    CollectiveRequest request = current;
     begun = true;
     peers.tellOthers(new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(),
         request.buffer().length, request.ownerRank()));
@@ -376,19 +352,8 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
         return;
       }
     }
-    path.begin(request.sequence(), request.kind(), request.buffer(), scheduleFor(request), request::answer);
-  }
-
-  private CollectiveSchedule scheduleFor(Request request) {
-    int length = request.buffer().length;
-    if (request.kind() == CollectiveKind.BROADCAST) {
-      return new ChainBroadcastSchedule(spec.size(), selfRank, request.ownerRank(), length, settings.chunkFloats());
-    }
-    ChunkLayout parts = request.partLengths().length == 0
-        ? ChunkLayout.of(length, spec.size(), settings.chunkFloats())
-        : ChunkLayout.ofParts(request.partLengths(), settings.chunkFloats());
-    return request.kind() == CollectiveKind.ALL_GATHER ? RingAllReduceSchedule.allGather(spec.size(), selfRank, parts)
-        : new RingAllReduceSchedule(spec.size(), selfRank, parts);
+    path.begin(request.sequence(), request.kind(), request.buffer(),
+        request.schedule(spec.size(), selfRank, settings.chunkFloats()), request::answer);
   }
 
   // ---- wire protocol -------------------------------------------------------------------------
@@ -444,7 +409,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   /** Fails the current collective if {@code other} started a different one under the same number. */
   private boolean checkAgreement(CollectiveStarted other) {
-    Request request = current;
+    CollectiveRequest request = current;
     if (other.kind() == request.kind() && other.length() == request.buffer().length
         && other.ownerRank() == request.ownerRank()) {
       return true;
@@ -573,7 +538,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   // ---- endings -------------------------------------------------------------------------------
 
   private void failCurrent(int blamedRank, String reason, boolean tellPeers) {
-    Request request = current;
+    CollectiveRequest request = current;
     String blamed = spec.member(blamedRank).toString();
     getContext().getLog().warn("group {} collective {} failed: {}", spec.groupId(), request.sequence(), reason);
     if (tellPeers) {
@@ -608,7 +573,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
         "aborted by member " + peers.addressOf(aborted.from()) + ": " + aborted.reason());
   }
 
-  private void reply(Request request, CollectiveOutcome outcome) {
+  private void reply(CollectiveRequest request, CollectiveOutcome outcome) {
     request.answer(outcome);
   }
 
