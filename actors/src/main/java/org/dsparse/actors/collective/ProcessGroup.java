@@ -2,16 +2,12 @@ package org.dsparse.actors.collective;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.TreeSet;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -25,16 +21,10 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.apache.pekko.cluster.ClusterEvent;
-import org.apache.pekko.cluster.Member;
-import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
-import org.dsparse.core.collective.ChainBroadcastSchedule;
-import org.dsparse.core.collective.ChunkLayout;
 import org.dsparse.core.collective.ChunkRejection;
-import org.dsparse.core.collective.CollectiveSchedule;
 import org.dsparse.core.collective.ReduceOp;
-import org.dsparse.core.collective.RingAllReduceSchedule;
 import org.dsparse.protocol.collective.Chunk;
 import org.dsparse.protocol.collective.CollectiveAborted;
 import org.dsparse.protocol.collective.CollectiveKind;
@@ -158,25 +148,6 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private record DeadlinePassed(long sequence) implements Command {}
 
-  /**
-   * A collective asked for. Answered once: the TCP run's thread answers a success itself, which
-   * spares the caller a hop through this actor's mailbox; a failure this actor decides at the same
-   * moment then finds the request answered, and the other way round.
-   */
-  private record Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, int[] partLengths,
-      ActorRef<CollectiveOutcome> replyTo, AtomicBoolean answered) {
-    Request(long sequence, CollectiveKind kind, int ownerRank, float[] buffer, int[] partLengths,
-        ActorRef<CollectiveOutcome> replyTo) {
-      this(sequence, kind, ownerRank, buffer, partLengths, replyTo, new AtomicBoolean());
-    }
-
-    void answer(CollectiveOutcome outcome) {
-      if (answered.compareAndSet(false, true)) {
-        replyTo.tell(outcome);
-      }
-    }
-  }
-
   private static final Object DEADLINE = "deadline";
 
   /** Receptionist key under which the members of group {@code groupId} find each other. */
@@ -209,12 +180,10 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private final TimerScheduler<Command> timers;
   private final GroupSpec spec;
   private final CollectiveSettings settings;
-  private final Cluster cluster;
   private final int selfRank;
   private final ActorRef<PeerMessage> self;
-  private final List<ActorRef<PeerMessage>> peers;
-  private final Map<Integer, String> departed = new TreeMap<>();
-  private final ArrayDeque<Request> queue = new ArrayDeque<>();
+  private final GroupPeers peers;
+  private final ArrayDeque<CollectiveRequest> queue = new ArrayDeque<>();
   private final TreeMap<Long, Map<Integer, CollectiveStarted>> announcements = new TreeMap<>();
   private final TreeMap<Long, CollectiveAborted> abortsAhead = new TreeMap<>();
   private final EnumMap<ChunkRejection, Long> rejected = new EnumMap<>(ChunkRejection.class);
@@ -222,7 +191,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   private long failed;
   private long lastRequested = Long.MIN_VALUE;
   private long lastFinished = Long.MIN_VALUE;
-  private Request current;
+  private CollectiveRequest current;
   /** Whether the current collective was announced and handed to the data path. */
   private boolean begun;
   /** When the current collective had been started by every member (System.nanoTime), or 0. */
@@ -236,7 +205,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     this.timers = timers;
     this.spec = spec;
     this.settings = settings;
-    this.cluster = Cluster.get(context.getSystem());
+    Cluster cluster = Cluster.get(context.getSystem());
     Address selfAddress = cluster.selfMember().address();
     this.selfRank = spec.rankOf(selfAddress);
     if (selfRank < 0) {
@@ -244,10 +213,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
           + spec.groupId() + " " + spec.members());
     }
     this.self = context.getSelf().unsafeUpcast();
-    this.peers = new ArrayList<>();
-    for (int r = 0; r < spec.size(); r++) {
-      peers.add(r == selfRank ? self : null);
-    }
+    this.peers = new GroupPeers(spec, selfRank, self, cluster);
     ServiceKey<PeerMessage> key = serviceKey(spec.groupId());
     context.getSystem().receptionist().tell(Receptionist.register(key, self));
     context.getSystem().receptionist().tell(Receptionist.subscribe(key,
@@ -293,7 +259,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
           request.partLengths().length + " part lengths for group " + spec.groupId() + " of " + spec.size()));
       return this;
     }
-    return enqueue(new Request(request.sequence(), kind, -1, request.buffer(), request.partLengths(),
+    return enqueue(new CollectiveRequest(request.sequence(), kind, -1, request.buffer(), request.partLengths(),
         request.replyTo()));
   }
 
@@ -306,7 +272,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     }
     int[] parts = new int[spec.size()];
     java.util.Arrays.fill(parts, request.buffer().length / spec.size());
-    return enqueue(new Request(request.sequence(), CollectiveKind.ALL_GATHER, -1, request.buffer(), parts,
+    return enqueue(new CollectiveRequest(request.sequence(), CollectiveKind.ALL_GATHER, -1, request.buffer(), parts,
         request.replyTo()));
   }
 
@@ -316,11 +282,11 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
           "owner rank " + request.ownerRank() + " is outside group " + spec.groupId() + " of " + spec.size()));
       return this;
     }
-    return enqueue(new Request(request.sequence(), CollectiveKind.BROADCAST, request.ownerRank(), request.buffer(),
-        new int[0], request.replyTo()));
+    return enqueue(new CollectiveRequest(request.sequence(), CollectiveKind.BROADCAST, request.ownerRank(),
+        request.buffer(), new int[0], request.replyTo()));
   }
 
-  private Behavior<Command> enqueue(Request request) {
+  private Behavior<Command> enqueue(CollectiveRequest request) {
     if (request.sequence() <= lastRequested) {
       request.replyTo().tell(new Failed(spec.groupId(), request.sequence(), Optional.empty(),
           "sequence " + request.sequence() + " of group " + spec.groupId()
@@ -335,10 +301,11 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private void startNext() {
     while (current == null && !queue.isEmpty()) {
-      Request request = queue.poll();
-      if (!departed.isEmpty()) {
-        int gone = departed.keySet().iterator().next();
-        reply(request, failure(request.sequence(), gone, "member " + spec.member(gone) + " " + departed.get(gone)));
+      CollectiveRequest request = queue.poll();
+      int gone = peers.firstDeparted();
+      if (gone >= 0) {
+        reply(request, failure(request.sequence(), gone, "member " + spec.member(gone) + " "
+            + peers.howDeparted(gone)));
         continue;
       }
       CollectiveAborted abort = abortsAhead.remove(request.sequence());
@@ -372,32 +339,21 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
    * the data to the path.
    */
   private void beginIfPeersKnown() {
-    if (current == null || begun || peers.contains(null) || !path.ready()) {
+    if (current == null || begun || !peers.allKnown() || !path.ready()) {
       return;
     }
-    Request request = current;
+    CollectiveRequest request = current;
     begun = true;
-    tellPeers(new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(), request.buffer().length,
-        request.ownerRank()));
+    peers.tellOthers(new CollectiveStarted(spec.groupId(), request.sequence(), self, request.kind(),
+        request.buffer().length, request.ownerRank()));
     noteIfAllStarted();
     for (CollectiveStarted other : announcements.getOrDefault(request.sequence(), Map.of()).values()) {
       if (!checkAgreement(other)) {
         return;
       }
     }
-    path.begin(request.sequence(), request.kind(), request.buffer(), scheduleFor(request), request::answer);
-  }
-
-  private CollectiveSchedule scheduleFor(Request request) {
-    int length = request.buffer().length;
-    if (request.kind() == CollectiveKind.BROADCAST) {
-      return new ChainBroadcastSchedule(spec.size(), selfRank, request.ownerRank(), length, settings.chunkFloats());
-    }
-    ChunkLayout parts = request.partLengths().length == 0
-        ? ChunkLayout.of(length, spec.size(), settings.chunkFloats())
-        : ChunkLayout.ofParts(request.partLengths(), settings.chunkFloats());
-    return request.kind() == CollectiveKind.ALL_GATHER ? RingAllReduceSchedule.allGather(spec.size(), selfRank, parts)
-        : new RingAllReduceSchedule(spec.size(), selfRank, parts);
+    path.begin(request.sequence(), request.kind(), request.buffer(),
+        request.schedule(spec.size(), selfRank, settings.chunkFloats()), request::answer);
   }
 
   // ---- wire protocol -------------------------------------------------------------------------
@@ -427,7 +383,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   /** Refuses chunks from outside the group and of finished collectives; the path takes the rest. */
   private void onChunk(Chunk chunk) {
-    if (memberRankOf(chunk.from()) < 0) {
+    if (peers.rankOf(chunk.from()) < 0) {
       reject(chunk, ChunkRejection.NON_MEMBER);
       return;
     }
@@ -440,7 +396,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   }
 
   private void onCollectiveStarted(CollectiveStarted started) {
-    int rank = memberRankOf(started.from());
+    int rank = peers.rankOf(started.from());
     if (rank < 0 || started.sequence() <= lastFinished) {
       return;
     }
@@ -453,12 +409,12 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   /** Fails the current collective if {@code other} started a different one under the same number. */
   private boolean checkAgreement(CollectiveStarted other) {
-    Request request = current;
+    CollectiveRequest request = current;
     if (other.kind() == request.kind() && other.length() == request.buffer().length
         && other.ownerRank() == request.ownerRank()) {
       return true;
     }
-    int rank = memberRankOf(other.from());
+    int rank = peers.rankOf(other.from());
     failCurrent(rank, "member " + spec.member(rank) + " started " + describe(other.kind(), other.length(),
         other.ownerRank()) + " as collective " + request.sequence() + " but this member started "
         + describe(request.kind(), request.buffer().length, request.ownerRank()), true);
@@ -466,7 +422,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   }
 
   private void onCollectiveAborted(CollectiveAborted aborted) {
-    if (memberRankOf(aborted.from()) < 0 || aborted.sequence() <= lastFinished) {
+    if (peers.rankOf(aborted.from()) < 0 || aborted.sequence() <= lastFinished) {
       return;
     }
     if (current != null && aborted.sequence() == current.sequence()) {
@@ -497,53 +453,33 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   // ---- membership ----------------------------------------------------------------------------
 
   private Behavior<Command> onPeersListed(PeersListed listed) {
-    for (ActorRef<PeerMessage> ref : listed.listing().getServiceInstances(serviceKey(spec.groupId()))) {
-      int rank = spec.rankOf(addressOf(ref));
-      if (rank < 0 || rank == selfRank || ref.equals(peers.get(rank))) {
-        continue;
-      }
-      if (peers.get(rank) != null) {
-        getContext().getLog().warn("group {}: member {} re-registered as {}; keeping {}", spec.groupId(),
-            spec.member(rank), ref, peers.get(rank));
-        continue;
-      }
-      peers.set(rank, ref);
-      getContext().watch(ref);
-      path.peerKnown(rank);
-    }
+    peers.listed(listed.listing().getServiceInstances(serviceKey(spec.groupId())), getContext().getLog())
+        .forEach((rank, ref) -> {
+          getContext().watch(ref);
+          path.peerKnown(rank);
+        });
     beginIfPeersKnown();
     return this;
   }
 
   private Behavior<Command> onMemberChanged(MemberChanged changed) {
-    ClusterEvent.MemberEvent event = changed.event();
-    String how;
-    if (event instanceof ClusterEvent.MemberLeft) {
-      how = "left the cluster";
-    } else if (event instanceof ClusterEvent.MemberExited) {
-      how = "exited the cluster";
-    } else if (event instanceof ClusterEvent.MemberDowned) {
-      how = "was downed";
-    } else if (event instanceof ClusterEvent.MemberRemoved) {
-      how = "was removed from the cluster";
-    } else {
-      return this;
+    String how = GroupPeers.departure(changed.event());
+    if (how != null) {
+      memberDeparted(changed.event().member().address(), how);
     }
-    memberDeparted(event.member().address(), how);
     return this;
   }
 
   private Behavior<Command> onPeerTerminated(Terminated terminated) {
-    memberDeparted(addressOf(terminated.getRef()), "stopped its group actor");
+    memberDeparted(peers.addressOf(terminated.getRef()), "stopped its group actor");
     return this;
   }
 
   private void memberDeparted(Address address, String how) {
-    int rank = spec.rankOf(address);
-    if (rank < 0 || rank == selfRank || departed.containsKey(rank) || selfIsLeaving()) {
+    int rank = peers.depart(address, how);
+    if (rank < 0) {
       return;
     }
-    departed.put(rank, how);
     if (current != null || !queue.isEmpty()) {
       getContext().getLog().warn("group {}: member {} {}", spec.groupId(), address, how);
     } else {
@@ -569,12 +505,11 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       return this;
     }
     long sequence = current.sequence();
-    for (int r = 0; r < spec.size(); r++) {
-      if (peers.get(r) == null) {
-        failCurrent(r, "member " + spec.member(r) + " did not register process group " + spec.groupId()
-            + " within " + deadline, true);
-        return this;
-      }
+    int unknown = peers.firstUnknown();
+    if (unknown >= 0) {
+      failCurrent(unknown, "member " + spec.member(unknown) + " did not register process group " + spec.groupId()
+          + " within " + deadline, true);
+      return this;
     }
     Map<Integer, CollectiveStarted> started = announcements.getOrDefault(sequence, Map.of());
     for (int r = 0; r < spec.size(); r++) {
@@ -584,16 +519,9 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
         return this;
       }
     }
-    TreeSet<Integer> unreachable = new TreeSet<>();
-    for (Member member : cluster.state().getUnreachable()) {
-      int rank = spec.rankOf(member.address());
-      if (rank >= 0) {
-        unreachable.add(rank);
-      }
-    }
-    if (!unreachable.isEmpty()) {
-      int r = unreachable.first();
-      failCurrent(r, "member " + spec.member(r) + " is unreachable", true);
+    int unreachable = peers.firstUnreachable();
+    if (unreachable >= 0) {
+      failCurrent(unreachable, "member " + spec.member(unreachable) + " is unreachable", true);
       return this;
     }
     int missingLink = path.missingLink();
@@ -601,7 +529,7 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
       failCurrent(missingLink, "no data link with member " + spec.member(missingLink) + " within " + deadline, true);
       return this;
     }
-    int suspect = !path.receivedEverything() ? predecessorRank() : successorRank();
+    int suspect = !path.receivedEverything() ? peers.predecessorRank() : peers.successorRank();
     failCurrent(suspect, "no progress from member " + spec.member(suspect) + " for " + deadline + path.progress(),
         true);
     return this;
@@ -610,11 +538,11 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
   // ---- endings -------------------------------------------------------------------------------
 
   private void failCurrent(int blamedRank, String reason, boolean tellPeers) {
-    Request request = current;
+    CollectiveRequest request = current;
     String blamed = spec.member(blamedRank).toString();
     getContext().getLog().warn("group {} collective {} failed: {}", spec.groupId(), request.sequence(), reason);
     if (tellPeers) {
-      tellPeers(new CollectiveAborted(spec.groupId(), request.sequence(), self, blamed, reason));
+      peers.tellOthers(new CollectiveAborted(spec.groupId(), request.sequence(), self, blamed, reason));
     }
     reply(request, failure(request.sequence(), blamedRank, reason));
     finishCurrent(false);
@@ -642,10 +570,10 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
   private Failed abortedBy(CollectiveAborted aborted) {
     return new Failed(spec.groupId(), aborted.sequence(), Optional.of(aborted.missingMember()),
-        "aborted by member " + addressOf(aborted.from()) + ": " + aborted.reason());
+        "aborted by member " + peers.addressOf(aborted.from()) + ": " + aborted.reason());
   }
 
-  private void reply(Request request, CollectiveOutcome outcome) {
+  private void reply(CollectiveRequest request, CollectiveOutcome outcome) {
     request.answer(outcome);
   }
 
@@ -660,48 +588,6 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
     rejected.merge(reason, 1L, Long::sum);
     getContext().getLog().warn("group {} rejected chunk ({}, seq {}, step {}, index {}) from {}: {}",
         spec.groupId(), chunk.groupId(), chunk.sequence(), chunk.step(), chunk.index(), chunk.from(), reason);
-  }
-
-  private void tellPeers(PeerMessage message) {
-    for (int r = 0; r < spec.size(); r++) {
-      ActorRef<PeerMessage> peer = peers.get(r);
-      if (r != selfRank && peer != null && !departed.containsKey(r)) {
-        peer.tell(message);
-      }
-    }
-  }
-
-  /**
-   * Rank of the member whose group actor {@code ref} is; -1 for anything else. Before the listing
-   * names a member's actor, any actor at that member's address is taken as it, since Artery
-   * delivers peers' first messages before the receptionist's gossip.
-   */
-  private int memberRankOf(ActorRef<PeerMessage> ref) {
-    int rank = spec.rankOf(addressOf(ref));
-    if (rank < 0) {
-      return -1;
-    }
-    ActorRef<PeerMessage> known = peers.get(rank);
-    return known == null || known.equals(ref) ? rank : -1;
-  }
-
-  /** While this node shuts down it sees everyone else go; that says nothing about them. */
-  private boolean selfIsLeaving() {
-    MemberStatus status = cluster.selfMember().status();
-    return status != MemberStatus.up() && status != MemberStatus.weaklyUp() && status != MemberStatus.joining();
-  }
-
-  private Address addressOf(ActorRef<?> ref) {
-    Address address = ref.path().address();
-    return address.hasGlobalScope() ? address : cluster.selfMember().address();
-  }
-
-  private int predecessorRank() {
-    return (selfRank + spec.size() - 1) % spec.size();
-  }
-
-  private int successorRank() {
-    return (selfRank + 1) % spec.size();
   }
 
   /** What the data path sees of this actor. */
@@ -723,12 +609,12 @@ public final class ProcessGroup extends AbstractBehavior<ProcessGroup.Command> {
 
     @Override
     public ActorRef<PeerMessage> peer(int rank) {
-      return departed.containsKey(rank) ? null : peers.get(rank);
+      return peers.peer(rank);
     }
 
     @Override
     public int memberRankOf(ActorRef<PeerMessage> ref) {
-      return ProcessGroup.this.memberRankOf(ref);
+      return peers.rankOf(ref);
     }
 
     @Override

@@ -8,7 +8,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import org.dsparse.actors.plan.PlannedJob;
+import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
+import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
 
 /**
@@ -62,6 +64,17 @@ record RestorePoint(DeviceEvent.HeldState state, List<String> holders, Map<Strin
     }
     DeviceEvent.HeldState chosen = latestCommon != null ? latestCommon : latest;
     return Optional.ofNullable(chosen).map(state -> at(state, answers));
+  }
+
+  /**
+   * Where the devices continue: this point, read from the layer shards of {@code shards} (none: not
+   * from shards) or from its first holder still among {@code devices}, which gives the model to the
+   * devices without it; empty when no holder is left.
+   */
+  Optional<DeviceCommand.Restore> restore(Map<String, DeviceInfo> devices, List<GroupPlan> shards) {
+    return holders.stream().filter(devices::containsKey).findFirst()
+        .map(source -> new DeviceCommand.Restore(state.step(), state.epoch(), state.stepInEpoch(), source,
+            devices.get(source).device(), List.of(), shards));
   }
 
   /**
