@@ -489,8 +489,14 @@ public final class Device {
     for (GroupPlan group : job.keptShards) {
       List<float[]> optimizer = group.updaters().contains(settings.name()) ? taken.optimizerOf(group.slices())
           : List.of();
-      LayerShard.storeState(system, group.shardId(), taken.step(), job.runtime.groupWeights(group),
-          optimizer, taken.optimizerUpdates());
+      if (group.shardHome().equals(settings.name())) {
+        // The shard is on this node: it keeps the snapshot's optimizer arrays, not a copy of them.
+        LayerShard.keepState(system, group.shardId(), taken.step(), job.runtime.groupWeights(group), optimizer,
+            taken.optimizerUpdates());
+      } else {
+        LayerShard.storeState(system, group.shardId(), taken.step(), job.runtime.groupWeights(group), optimizer,
+            taken.optimizerUpdates());
+      }
     }
   }
 

@@ -15,7 +15,6 @@ import org.dsparse.actors.plan.PlannedJob;
 import org.dsparse.actors.shard.DeviceDirectory;
 import org.dsparse.actors.shard.DeviceEntry;
 import org.dsparse.actors.shard.LayerShard;
-import org.dsparse.core.memory.OptimizerKind;
 import org.dsparse.core.placement.ShardDemand;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
@@ -39,9 +38,6 @@ final class ShardPlacement {
   static CompletionStage<Map<String, String>> assignHomes(ActorSystem<?> system, JobSpec spec,
       Collection<DeviceInfo> devices, PlannedJob plan, Duration timeout) {
     String jobId = spec.jobId();
-    // A shard on an updater keeps the group's optimizer state beside its weights: counted at most,
-    // as if every weight had the optimizer's state (BatchNorm statistics have none).
-    int stateCopies = 1 + OptimizerKind.parse(spec.optimizer()).stateTensorsPerParam();
     DeviceDirectory directory = DeviceDirectory.get(system);
     List<CompletableFuture<?>> announced = new ArrayList<>();
     for (DeviceInfo d : devices) {
@@ -61,7 +57,9 @@ final class ShardPlacement {
           Map<String, CompletableFuture<LayerShard.Assigned>> assigned = new LinkedHashMap<>();
           for (GroupPlan group : groups) {
             assigned.put(group.groupId(), LayerShard.assign(system,
-                new ShardDemand(group.shardId(), group.weightBytes() * stateCopies, group.updaters()), timeout)
+                // What the shard adds to its home: the group's weights. The optimizer state it keeps
+                // there is the home's own snapshot's arrays, shared (Device.keepShards).
+                new ShardDemand(group.shardId(), group.weightBytes(), group.updaters()), timeout)
                 .toCompletableFuture());
           }
           return CompletableFuture.allOf(assigned.values().toArray(new CompletableFuture[0])).thenApply(all -> {

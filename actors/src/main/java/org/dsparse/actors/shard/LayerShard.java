@@ -106,6 +106,20 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     }
   }
 
+  /**
+   * The group's state after {@code version} steps in one message, from the device the shard lives on:
+   * delivered in the same JVM, it passes the arrays themselves, so the shard shares the optimizer state
+   * with the device's own snapshot instead of holding another copy of it. The arrays must not change.
+   *
+   * @param optimizer each slice's optimizer state, in the group's slice order; empty without it
+   */
+  public record StoreState(long version, float[] weights, List<float[]> optimizer, int optimizerUpdates)
+      implements Command, WeightsMessage {
+    public StoreState {
+      optimizer = List.copyOf(optimizer);
+    }
+  }
+
   /** Asks for the latest weights in one message; for weights of any size use {@link #fetchWeights}. */
   public record GetWeights(ActorRef<WeightsSnapshot> replyTo) implements Command, ControlMessage {}
 
@@ -180,9 +194,9 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   private final int chunkFloats;
   private long version = NO_VERSION;
   private float[] weights = new float[0];
-  private int weightsLength;
+  /** Each slice's optimizer state, in the group's slice order; empty when the shard keeps none. */
+  private List<float[]> optimizer = List.of();
   private int optimizerUpdates;
-  private int[] optimizerLengths = new int[0];
   // Parts of a newer version being received, committed once every float has arrived; null once
   // committed or abandoned.
   private long partialVersion = NO_VERSION;
@@ -289,8 +303,17 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   }
 
   /**
+   * Stores the group's state after {@code version} steps, from the device the shard lives on: one
+   * {@link StoreState}, whose arrays the shard keeps as they are.
+   */
+  public static void keepState(ActorSystem<?> system, String groupId, long version, float[] weights,
+      List<float[]> optimizer, int optimizerUpdates) {
+    shardOf(system, groupId).tell(new StoreState(version, weights, optimizer, optimizerUpdates));
+  }
+
+  /**
    * Stores the group's state after {@code version} steps: its weights and, when not empty, the
-   * optimizer state of each of its slices ({@code optimizerUpdates} steps behind it).
+   * optimizer state of each of its slices ({@code optimizerUpdates} steps behind it), in parts.
    */
   public static void storeState(ActorSystem<?> system, String groupId, long version, float[] weights,
       List<float[]> optimizer, int optimizerUpdates) {
@@ -338,6 +361,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
         .onMessage(GetHome.class, this::onGetHome)
         .onMessage(HomeLookedUp.class, this::onHomeLookedUp)
         .onMessage(StoreWeights.class, this::onStoreWeights)
+        .onMessage(StoreState.class, this::onStoreState)
         .onMessage(StoreWeightsPart.class, this::onStoreWeightsPart)
         .onMessage(GetWeights.class, this::onGetWeights)
         .onMessage(GetWeightsParts.class, this::onGetWeightsParts)
@@ -389,11 +413,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     } else if (store.version() <= version) {
       getContext().getLog().debug("shard {}: version {} ignored, holding {}", groupId, store.version(), version);
     } else {
-      version = store.version();
-      weights = store.weights();
-      weightsLength = store.weightsLength();
-      optimizerUpdates = store.optimizerUpdates();
-      optimizerLengths = store.optimizerLengths().clone();
+      take(store.version(), store.weights(), store.weightsLength(), store.optimizerLengths(), store.optimizerUpdates());
     }
     return this;
   }
@@ -422,11 +442,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     System.arraycopy(part.part(), 0, partial, part.offset(), part.part().length);
     partialReceived += part.part().length;
     if (partialReceived == partial.length) {
-      version = partialVersion;
-      weights = partial;
-      weightsLength = part.weightsLength();
-      optimizerUpdates = part.optimizerUpdates();
-      optimizerLengths = part.optimizerLengths().clone();
+      take(partialVersion, partial, part.weightsLength(), part.optimizerLengths(), part.optimizerUpdates());
       partial = null;
     }
     return this;
@@ -439,14 +455,15 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     }
     for (int offset = 0; offset < asked.length; offset += chunkFloats) {
       float[] part = Arrays.copyOfRange(asked, offset, Math.min(asked.length, offset + chunkFloats));
-      get.replyTo().tell(new WeightsPart(groupId, version, offset, asked.length, weightsLength, optimizerUpdates,
+      get.replyTo().tell(new WeightsPart(groupId, version, offset, asked.length, weights.length, optimizerUpdates,
           part));
     }
     return this;
   }
 
   private Behavior<Command> onGetWeights(GetWeights get) {
-    get.replyTo().tell(WeightsSnapshot.of(groupId, version, weights, weightsLength, optimizerUpdates));
+    float[] all = asked(java.util.stream.IntStream.range(0, optimizer.size()).boxed().toList());
+    get.replyTo().tell(WeightsSnapshot.of(groupId, version, all, weights.length, optimizerUpdates));
     return this;
   }
 
@@ -454,14 +471,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     if (version != NO_VERSION && anotherMemberIsUp()) {
       // The region buffers this until the coordinator has allocated the shard's new home. With no
       // other member there is no new home, and the buffered message would hold up the shutdown.
-      List<float[]> optimizer = new java.util.ArrayList<>();
-      int at = weightsLength;
-      for (int length : optimizerLengths) {
-        optimizer.add(Arrays.copyOfRange(weights, at, at + length));
-        at += length;
-      }
-      storeState(getContext().getSystem(), groupId, version, Arrays.copyOf(weights, weightsLength), optimizer,
-          optimizerUpdates);
+      storeState(getContext().getSystem(), groupId, version, weights, optimizer, optimizerUpdates);
     }
     return Behaviors.stopped();
   }
@@ -481,22 +491,45 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     return sum == total;
   }
 
+  private Behavior<Command> onStoreState(StoreState store) {
+    if (store.weights() == null || store.version() < 0) {
+      getContext().getLog().error("shard {}: StoreState needs weights and a version >= 0, got version {}", groupId,
+          store.version());
+    } else if (store.version() > version) {
+      version = store.version();
+      weights = store.weights();
+      optimizer = store.optimizer();
+      optimizerUpdates = store.optimizerUpdates();
+    }
+    return this;
+  }
+
+  /** A version laid out as one array (weights, then each slice's optimizer state): kept apart. */
+  private void take(long taken, float[] state, int weightsLength, int[] optimizerLengths, int updates) {
+    version = taken;
+    weights = Arrays.copyOf(state, weightsLength);
+    List<float[]> slices = new java.util.ArrayList<>();
+    int at = weightsLength;
+    for (int length : optimizerLengths) {
+      slices.add(Arrays.copyOfRange(state, at, at + length));
+      at += length;
+    }
+    optimizer = List.copyOf(slices);
+    optimizerUpdates = updates;
+  }
+
   /** The weights, then the optimizer state of the slices at {@code indices} that the shard keeps. */
   private float[] asked(List<Integer> indices) {
-    int length = weightsLength;
+    int length = weights.length;
     for (int i : indices) {
-      length += i >= 0 && i < optimizerLengths.length ? optimizerLengths[i] : 0;
+      length += i >= 0 && i < optimizer.size() ? optimizer.get(i).length : 0;
     }
     float[] asked = Arrays.copyOf(weights, length);
-    int to = weightsLength;
+    int to = weights.length;
     for (int i : indices) {
-      if (i >= 0 && i < optimizerLengths.length) {
-        int from = weightsLength;
-        for (int j = 0; j < i; j++) {
-          from += optimizerLengths[j];
-        }
-        System.arraycopy(weights, from, asked, to, optimizerLengths[i]);
-        to += optimizerLengths[i];
+      if (i >= 0 && i < optimizer.size()) {
+        System.arraycopy(optimizer.get(i), 0, asked, to, optimizer.get(i).length);
+        to += optimizer.get(i).length;
       }
     }
     return asked;

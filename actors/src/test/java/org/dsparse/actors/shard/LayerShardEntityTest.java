@@ -99,6 +99,23 @@ class LayerShardEntityTest {
   }
 
   @Test
+  void stateStoredWholeOnItsNodeIsServedLikeStateInParts() {
+    ActorRef<Command> shard = node.spawn(LayerShard.create("g5"));
+    shard.tell(new LayerShard.StoreState(3, new float[] {1, 2, 3}, List.of(new float[] {10}, new float[] {20, 30}), 5));
+    TestProbe<WeightsPart> parts = node.createTestProbe();
+    shard.tell(new GetWeightsParts(parts.getRef(), List.of(1)));
+    assertArrayEquals(new float[] {1, 2}, parts.receiveMessage().part());
+    assertArrayEquals(new float[] {3, 20}, parts.receiveMessage().part());
+    WeightsPart last = parts.receiveMessage();
+    assertEquals(5, last.totalLength(), "the weights, then the second slice's state");
+    assertEquals(3, last.weightsLength());
+    assertArrayEquals(new float[] {30}, last.part());
+    WeightsSnapshot whole = weights(shard);
+    assertArrayEquals(new float[] {10, 20, 30}, whole.optimizer());
+    assertEquals(5, whole.optimizerUpdates());
+  }
+
+  @Test
   void aVersionWithAPartThatDoesNotFitIsAbandoned() {
     ActorRef<Command> shard = node.spawn(LayerShard.create("g2"));
     shard.tell(new StoreWeights(1, new float[] {7, 7, 7}));
