@@ -120,7 +120,7 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     }
   }
 
-  /** Asks for the latest weights in one message; for weights of any size use {@link #fetchWeights}. */
+  /** Asks for the latest weights in one message; for state of any size use {@link #fetchState}. */
   public record GetWeights(ActorRef<WeightsSnapshot> replyTo) implements Command, ControlMessage {}
 
   /**
@@ -295,14 +295,6 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
   }
 
   /**
-   * Stores {@code weights} as the group's {@code version}, in as many messages as
-   * {@code dsparse.shard.weights-chunk-size} requires. Parts from one sender arrive in order.
-   */
-  public static void storeWeights(ActorSystem<?> system, String groupId, long version, float[] weights) {
-    storeState(system, groupId, version, weights, List.of(), 0);
-  }
-
-  /**
    * Stores the group's state after {@code version} steps, from the device the shard lives on: one
    * {@link StoreState}, whose arrays the shard keeps as they are.
    */
@@ -336,14 +328,11 @@ public final class LayerShard extends AbstractBehavior<LayerShard.Command> {
     }
   }
 
-  /** The group's latest weights, fetched in parts; fails naming the group if they are not all in within {@code timeout}. */
-  public static CompletionStage<WeightsSnapshot> fetchWeights(ActorSystem<?> system, String groupId, Duration timeout) {
-    return fetchState(system, groupId, List.of(), timeout);
-  }
-
   /**
-   * The same, with the optimizer state of the group's slices at {@code optimizerSlices} alone (its
-   * snapshot's {@code optimizer}, one slice after another; empty when the shard keeps none).
+   * The group's latest state, fetched in parts, with the optimizer state of the group's slices at
+   * {@code optimizerSlices} alone (its snapshot's {@code optimizer}, one slice after another; empty
+   * when the shard keeps none); fails naming the group if the parts are not all in within
+   * {@code timeout}.
    */
   public static CompletionStage<WeightsSnapshot> fetchState(ActorSystem<?> system, String groupId,
       List<Integer> optimizerSlices, Duration timeout) {

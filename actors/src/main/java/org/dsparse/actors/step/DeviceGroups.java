@@ -19,7 +19,7 @@ import org.dsparse.protocol.job.WireBytes;
  *     gradients) or every averaging step (of weights)
  * @param refresh groups whose weights this device sends, as leader, or receives at refreshes
  * @param led groups whose refresh this device leads
- * @param keptShards ids of the groups whose LayerShard this device keeps current, from its own copy
+ * @param keptShards ids of the groups whose LayerShard this device keeps: it stores their committed state there
  * @param collectives by id, the process groups this device is a member of
  */
 public record DeviceGroups(String device, List<GroupPlan> allReduce, List<GroupPlan> refresh, List<GroupPlan> led,
