@@ -83,7 +83,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           optimizer,
           (float) positiveDouble(c, "learning-rate"),
           (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),
-          nonNegativeInt(c, "max-steps-per-epoch"), nonNegativeInt(c, "evaluate-every"),
+          nonNegativeInt(c, "max-steps-per-epoch"), nonNegativeInt(c, "evaluate-every"), nonNegativeInt(c, "test-images"),
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
           c.getString("checkpoint-dir"), knobs, overlap(c), compression(c), tiling(c), subModels(c),
           c.getString("resume-from"));
@@ -167,7 +167,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
         valuesShare);
   }
 
-  /** {@code tiling { devices, count, layers, flops-per-second }}: no names and count 0 tile nothing. */
+  /** {@code tiling { devices, count, layers, flops-per-second, grouping }}: no names and count 0 tile nothing. */
   private static JobSpec.Tiling tiling(Config c) {
     Config t = c.getConfig("tiling");
     java.util.List<String> devices = t.getStringList("devices");
@@ -190,6 +190,10 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     if (!(flops > 0)) {
       throw bad("tiling.flops-per-second", Double.toString(flops), "a positive number, e.g. 2e9");
     }
+    String grouping = t.getString("grouping").trim();
+    if (!grouping.equals(JobSpec.Tiling.BEST_GROUPING) && !grouping.equals(JobSpec.Tiling.FIXED_GROUPING)) {
+      throw bad("tiling.grouping", grouping, JobSpec.Tiling.BEST_GROUPING + " or " + JobSpec.Tiling.FIXED_GROUPING);
+    }
     if (devices.isEmpty() && count == 0) {
       return JobSpec.Tiling.NONE;
     }
@@ -197,7 +201,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       throw bad("tiling.count", Integer.toString(Math.max(count, devices.size())), "0 in mode "
           + c.getString("mode").trim() + " (a tile group takes part in DSparse's plan)");
     }
-    return new JobSpec.Tiling(devices, devices.isEmpty() ? count : devices.size(), layers, flops);
+    return new JobSpec.Tiling(devices, devices.isEmpty() ? count : devices.size(), layers, flops, grouping);
   }
 
   /**

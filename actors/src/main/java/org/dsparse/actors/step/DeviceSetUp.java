@@ -59,6 +59,9 @@ public final class DeviceSetUp {
     JobSpec spec = p.spec();
     ImageSet trainSet = p.source().load(Split.TRAIN);
     ImageSet testSet = p.source().load(Split.TEST);
+    if (spec.testImages() > 0 && spec.testImages() < testSet.size()) {
+      testSet = testSet.subset(IntStream.range(0, spec.testImages()).toArray());
+    }
     ImageSet jobSet = trainSet.subset(Partitioner.holdOut(trainSet.size(), spec.heldOutFraction(), spec.seed())[1]);
     int[][] partition = partition(spec, jobSet, p.devices().size());
     int[] shard = IntStream.of(shards).flatMap(r -> IntStream.of(partition[r])).toArray();

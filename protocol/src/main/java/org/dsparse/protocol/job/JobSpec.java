@@ -70,6 +70,7 @@ public record JobSpec(
     int epochs,
     int maxStepsPerEpoch,
     int evaluateEvery,
+    int testImages,
     int averagingInterval,
     int refreshInterval,
     long seed,
@@ -159,10 +160,10 @@ public record JobSpec(
       throw new IllegalArgumentException("job " + jobId + ": held-out fraction must be in [0, 1), got "
           + heldOutFraction);
     }
-    if (batch <= 0 || epochs <= 0 || maxStepsPerEpoch < 0 || evaluateEvery < 0 || refreshInterval <= 0
-        || averagingInterval <= 0) {
+    if (batch <= 0 || epochs <= 0 || maxStepsPerEpoch < 0 || evaluateEvery < 0 || testImages < 0
+        || refreshInterval <= 0 || averagingInterval <= 0) {
       throw new IllegalArgumentException("job " + jobId + ": batch, epochs, averaging and refresh intervals must be"
-          + " positive, max steps per epoch and evaluate-every non-negative");
+          + " positive, max steps per epoch, evaluate-every and test images non-negative");
     }
     Objects.requireNonNull(learningRateScaling, "learningRateScaling");
     if (!learningRateScaling.equals(NO_SCALING) && !learningRateScaling.equals(SQRT_UPDATER_SHARE)) {
@@ -236,9 +237,15 @@ public record JobSpec(
    * @param layers how many of the first layers are tiled; the cost model fuses them into groups
    * @param flopsPerSecond what the slowest member computes, for the cost model's choice of grid and
    *     grouping
+   * @param grouping {@link #BEST_GROUPING}: the cost model's best fusion of the tiled layers into
+   *     groups, of any shape; {@link #FIXED_GROUPING}: its best among those that fuse every n layers
+   *     (a comparison, to measure what the free choice gains)
    */
-  public record Tiling(List<String> devices, int count, int layers, double flopsPerSecond) implements ControlMessage {
-    public static final Tiling NONE = new Tiling(List.of(), 0, 0, 1e9);
+  public record Tiling(List<String> devices, int count, int layers, double flopsPerSecond, String grouping)
+      implements ControlMessage {
+    public static final String BEST_GROUPING = "best";
+    public static final String FIXED_GROUPING = "fixed";
+    public static final Tiling NONE = new Tiling(List.of(), 0, 0, 1e9, BEST_GROUPING);
 
     public Tiling {
       devices = List.copyOf(devices);
@@ -251,6 +258,10 @@ public record JobSpec(
       }
       if ((!devices.isEmpty() || count > 0) && layers == 0) {
         throw new IllegalArgumentException("tiling: a tile group needs at least one layer to tile");
+      }
+      if (!BEST_GROUPING.equals(grouping) && !FIXED_GROUPING.equals(grouping)) {
+        throw new IllegalArgumentException("tiling: grouping '" + grouping + "' is neither " + BEST_GROUPING + " nor "
+            + FIXED_GROUPING);
       }
     }
 
@@ -419,6 +430,7 @@ public record JobSpec(
     int epochs;
     int maxStepsPerEpoch;
     int evaluateEvery;
+    int testImages;
     int averagingInterval;
     int refreshInterval;
     long seed;
@@ -448,6 +460,7 @@ public record JobSpec(
       epochs = spec.epochs;
       maxStepsPerEpoch = spec.maxStepsPerEpoch;
       evaluateEvery = spec.evaluateEvery;
+      testImages = spec.testImages;
       averagingInterval = spec.averagingInterval;
       refreshInterval = spec.refreshInterval;
       seed = spec.seed;
@@ -464,7 +477,7 @@ public record JobSpec(
     JobSpec build() {
       return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample,
           optimizer, learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery,
-          averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression,
+          testImages, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression,
           tiling, subModels, resumeFrom);
     }
   }

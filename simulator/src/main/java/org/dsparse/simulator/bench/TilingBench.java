@@ -3,100 +3,87 @@ package org.dsparse.simulator.bench;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
+import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Collectors;
+import org.dsparse.actors.job.JobConfig;
+import org.dsparse.actors.job.JobReport;
 import org.dsparse.core.cli.Flags;
 import org.dsparse.core.cli.UsageException;
-import org.dsparse.core.lab.LabProfile;
+import org.dsparse.core.data.ImageSet;
+import org.dsparse.core.data.Split;
 import org.dsparse.core.tiling.TiledLayer;
 import org.dsparse.core.tiling.TilingCostModel;
-import org.dsparse.training.model.LayeredModel;
+import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.simulator.DeviceCgroup;
+import org.dsparse.simulator.DeviceProfile;
 import org.dsparse.simulator.LabJson;
-import org.dsparse.simulator.LabLaunch;
+import org.dsparse.simulator.LabMeasure;
+import org.dsparse.simulator.ShapedLinks;
+import org.dsparse.simulator.Simulation;
 import org.dsparse.simulator.SimulationConfig;
+import org.dsparse.training.data.DataSource;
+import org.dsparse.training.model.LayeredModel;
 import org.dsparse.training.model.Models;
 import org.dsparse.training.tiling.TiledGroup;
 import org.dsparse.training.trainer.DjlDefaults;
 import org.dsparse.training.trainer.DjlThread;
 
 /**
- * bench/tiling: the first layers of a CNN tiled across tile groups of k devices (each its own JVM,
- * on a loopback cluster) against one device training the whole network, the same batches from the
- * same weights. Per k the cost model picks grid and grouping; the devices measure their peak
- * training memory, their CPU time per step and their bytes on the wire; the head, the test accuracy.
+ * bench/tiling: jobs whose first layers are tiled across a tile group of k devices
+ * ({@code dsparse.job.tiling}), against one device training the whole network (a full-update job on
+ * one device), each a real cluster of device processes through the simulator, on the lab when the
+ * devices have profiles (each its own cgroups and tc-shaped link). Per k the job's devices are the
+ * config's first k; every job has the same data, seed, batch, steps and protocol, and only the mode and
+ * the tile group differ. The data's batch order follows the job's partition, which depends on k
+ * (the tile group reads one batch a step from its members' shards joined), so the accuracies are of
+ * the same number of samples, not of the same batches.
  *
- * <p>What is derived: on this 2-core machine the devices share the cores, so wall time says nothing
- * of separate devices. The critical path of a step on separate devices is derived from what was
- * measured: the slowest member's CPU time on its tiles, the head's on the rest of the network, and
- * the exchanges at the configured link (each member's bytes at its bandwidth, each collective's ring
- * rounds at its hop latency). The implied speed-up is the one device's critical path (its CPU time)
- * over the tile group's. The tiled layers' activation bytes per device are the geometry's count.
- *
- * <p>On the lab ({@code profile}, and {@code member-profile} for the members other than the head): each
- * device's JVM runs in cgroups of its own ({@link LabLaunch}), so each has its own CPU quota and the
- * wall-clock time of a step is measured, not derived: the measured speed-up is one device's median
- * wall-clock step over the tile group's (its slowest member's). Every run also gives the wall-clock
- * figures off the lab, where they only say how the devices shared this machine's cores. Beside each
- * device's own memory figure (resident growth over its baseline) stands what the kernel charged its
- * whole process (the peak of its cgroup's anonymous memory).
+ * <p>Everything is measured by the job itself: the median wall-clock step and compute (the job's
+ * report), each device's bytes on the wire by kind (its transports' counts), its kernel-charged peak
+ * (its cgroup's anonymous memory) and the bytes tc counted on its link, the test accuracy. The speed-up
+ * of a tile count is one device's median step over its own, per run, and the median of the runs'.
+ * Beside them stands the cost model's prediction for the tiled layers (what the plan printed).
  */
 public final class TilingBench {
   private static final String PATH = "dsparse.bench.tiling";
-  private static final AtomicInteger LABS = new AtomicInteger();
 
   private TilingBench() {}
 
-  /**
-   * The lab profiles of the tile devices: {@code head} for the one device training the whole network
-   * and for rank 0 of a group, {@code member} for the other members; empty when {@code profile} is absent
-   * or "".
-   */
-  record Lab(LabProfile head, LabProfile member) {
-    static Optional<Lab> read(Config c) {
-      Optional<LabProfile> head = SimulationConfig.labProfile(c, "profile", PATH + ".profile", "tile-device");
-      Optional<LabProfile> member = SimulationConfig.labProfile(c, "member-profile", PATH + ".member-profile",
-          "tile-member");
-      if (head.isEmpty() && member.isPresent()) {
-        throw new UsageException(PATH + ".member-profile is set but profile is not: set profile (the head's and the"
-            + " one device's board) too, or neither");
-      }
-      return head.map(h -> new Lab(h, member.orElse(h)));
-    }
-
-    LabProfile of(int rank, boolean tilesOnly) {
-      return rank == 0 && !tilesOnly ? head : member;
-    }
-
-    /** The cores a tile group of {@code k} takes together. */
-    double cores(int k) {
-      return head.cpuCores() + (k - 1) * member.cpuCores();
-    }
-  }
-
   public static void main(String[] args) {
     try {
-      Flags flags = Flags.parse("tiling-bench", args, Set.of("config", "out"), Set.of());
-      Path out = Path.of(flags.get("out", "results"));
-      Config root = ConfigFactory.parseFile(Path.of(flags.get("config").orElseThrow(
-          () -> new UsageException("tiling-bench: --config FILE missing"))).toFile())
-          .withFallback(ConfigFactory.load()).resolve();
-      run(root, out);
+      Flags flags = Flags.parse("tiling-bench", args, Set.of("config", "out", "runs"), Set.of());
+      Path file = Path.of(flags.get("config").orElseThrow(() -> new UsageException("--config FILE missing")));
+      if (!Files.isRegularFile(file)) {
+        throw new UsageException("--config " + file + ": no such file");
+      }
+      Config config = ConfigFactory.parseFile(file.toFile()).withFallback(ConfigFactory.load()).resolve();
+      SimulationConfig simulation = SimulationConfig.read(config);
+      Settings settings = Settings.read(config, simulation);
+      if (simulation.processes() && simulation.devices().stream().anyMatch(d -> d.lab().isPresent())) {
+        DeviceCgroup.unavailable().ifPresent(reason -> {
+          throw new UsageException("the lab needs cgroup v1 memory and cpu controllers: " + reason);
+        });
+      }
+      if (ShapedLinks.anyShaped(simulation.devices()) && System.getenv(ShapedLinks.NAMESPACE_ENV) == null) {
+        System.exit(ShapedLinks.runInOwnNamespace(TilingBench.class, List.of(args)));
+      }
+      int runs = flags.getInt("runs", 1);
+      if (runs < 1) {
+        throw new UsageException("--runs " + runs + ": at least 1");
+      }
+      run(config, simulation, settings, Path.of(flags.get("out", "results")), runs);
+      System.exit(0);
     } catch (UsageException | ConfigException | IllegalArgumentException e) {
       System.err.println("tiling-bench: " + e.getMessage());
       System.exit(2);
@@ -106,341 +93,263 @@ public final class TilingBench {
     }
   }
 
-  private static void run(Config root, Path out) throws Exception {
-    Config c = root.getConfig(PATH);
-    Optional<Lab> lab = Lab.read(c);
+  /**
+   * The bench's own keys.
+   *
+   * @param tiles the tile counts, 1 the one device training the whole network
+   * @param groupingAt the tile count at which a job with {@code tiling.grouping = fixed} also runs, when
+   *     the cost model's best fixed grouping differs from its choice (0: none)
+   */
+  record Settings(List<Integer> tiles, int groupingAt) {
+    static Settings read(Config config, SimulationConfig simulation) {
+      Config c = config.getConfig(PATH);
+      List<Integer> tiles = c.getIntList("tiles");
+      int devices = simulation.devices().size();
+      if (tiles.isEmpty() || !tiles.contains(1)) {
+        throw new UsageException(PATH + ".tiles = " + tiles + ": list 1 (one device, the whole network: every"
+            + " speed-up is against it) and the tile counts");
+      }
+      for (int k : tiles) {
+        if (k < 1 || k > devices) {
+          throw new UsageException(PATH + ".tiles: " + k + " is not between 1 and the " + devices
+              + " devices of dsparse.simulation.devices (a job of k devices takes the first k)");
+        }
+      }
+      int groupingAt = c.getInt("grouping-at");
+      if (groupingAt != 0 && (groupingAt < 2 || !tiles.contains(groupingAt))) {
+        throw new UsageException(PATH + ".grouping-at = " + groupingAt + ": 0 (none) or one of the tile counts"
+            + " above 1 in " + tiles);
+      }
+      return new Settings(List.copyOf(tiles), groupingAt);
+    }
+  }
+
+  /**
+   * The job of tile count {@code k}: at 1 the full update on one device, else DSparse with a tile group
+   * of all {@code k} devices ({@code tiling.count = k}; the one with the most memory heads it and runs
+   * the layers above the tiled ones); the rest as the config has it.
+   */
+  static JobConfig job(Config config, int k, String grouping, String jobId) {
+    Config pinned = ConfigFactory.parseString(k == 1
+        ? "dsparse.job { mode = full, tiling.count = 0 }"
+        : "dsparse.job { mode = dsparse, tiling { count = " + k + ", grouping = " + grouping + " } }")
+        .withFallback(config);
+    JobConfig read = JobConfig.read(pinned);
+    return read.with(read.spec().withMode(read.spec().mode(), jobId), k);
+  }
+
+  private static void run(Config config, SimulationConfig simulation, Settings settings, Path out, int runs)
+      throws Exception {
     DjlDefaults.apply();
-    String model = c.getString("model");
-    int resolution = c.getInt("resolution");
-    int batch = c.getInt("batch");
-    int layers = c.getInt("layers");
-    List<Integer> tiles = c.getIntList("tiles");
-    double link = c.getBytes("link-bandwidth");
-    double hop = c.getDuration("hop-latency").toNanos() / 1e9;
+    Files.createDirectories(out);
+    JobSpec spec = simulation.job().spec();
+    int tiledLayers = config.getInt("dsparse.job.tiling.layers");
+    TilingCostModel costs = costModel(spec, tiledLayers);
+    Simulation runner = new Simulation(simulation, config, out, System.out::println);
+    List<Long> budgets = runner.budgets();
+    List<DeviceProfile> devices = simulation.devices();
+    Map<String, List<JsonObject>> rows = new LinkedHashMap<>();
+    for (int r = 1; r <= runs; r++) {
+      for (int k : settings.tiles()) {
+        rows.computeIfAbsent(Integer.toString(k), x -> new ArrayList<>())
+            .add(once(runner, config, k, JobSpec.Tiling.BEST_GROUPING, r, devices, budgets, costs));
+      }
+      int at = settings.groupingAt();
+      if (at > 0) {
+        TilingCostModel.Cost best = costs.best(at);
+        if (!costs.bestFixed(best.grid()).groups().equals(best.groups())) {
+          rows.computeIfAbsent(at + "-fixed", x -> new ArrayList<>())
+              .add(once(runner, config, at, JobSpec.Tiling.FIXED_GROUPING, r, devices, budgets, costs));
+        }
+      }
+    }
+    JsonObject root = new JsonObject();
+    root.addProperty("measured", "stepMillisMedian and computeMillisMedian: the job's medians over its steps (wall"
+        + " clock; compute: the step's slowest device); per device: kernelPeakAnonymousBytes (the peak of its cgroup's"
+        + " anonymous memory: its whole process as the kernel charged it), sentBytesPerStep by kind (its transports'"
+        + " counts), linkBytesReceived (what tc counted on its link over the whole job, headers and all); testAccuracy"
+        + " on the job's test images; speedup: the one device's stepMillisMedian over this row's, in the same run,"
+        + " and its median over the runs");
+    root.addProperty("predicted", "predictedTiledMillis: the cost model's critical path of the tiled layers alone,"
+        + " forward and backward, at the plan's link and the configured compute rate, as the plan printed it");
+    root.addProperty("protocol", spec.protocol());
+    root.addProperty("model", spec.model());
+    root.addProperty("resolution", costs.height());
+    root.addProperty("batch", spec.batch());
+    root.addProperty("stepsPerJob", spec.maxStepsPerEpoch() * spec.epochs());
+    root.addProperty("tiledLayers", tiledLayers);
+    root.addProperty("runs", runs);
+    JsonArray profiles = new JsonArray();
+    devices.forEach(d -> d.lab().ifPresent(l -> {
+      JsonObject p = LabJson.profile(l);
+      p.addProperty("device", d.name());
+      profiles.add(p);
+    }));
+    root.add("lab", profiles);
+    JsonArray summary = new JsonArray();
+    rows.forEach((key, list) -> summary.add(summary(key, list, rows.get("1"))));
+    root.add("rows", summary);
+    JsonArray all = new JsonArray();
+    rows.values().forEach(list -> list.forEach(all::add));
+    root.add("jobs", all);
+    Path json = out.resolve("tiling.json");
+    Files.writeString(json, new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create()
+        .toJson(root));
+    for (int i = 0; i < summary.size(); i++) {
+      System.out.println("tiling: " + summary.get(i));
+    }
+    System.out.println("wrote " + json);
+  }
+
+  /** The tiled layers' cost model, as the plan builds it for the job's model, input and links. */
+  private static TilingCostModel costModel(JobSpec spec, int layers) throws Exception {
+    ImageSet sample = DataSource.parse(spec.data(), "dsparse.job.data").load(Split.TEST);
+    int height = sample.height() * spec.upsample();
+    int width = sample.width() * spec.upsample();
     List<TiledLayer> described = DjlThread.call(() -> {
-      try (LayeredModel m = Models.create(model, new Shape(1, resolution, resolution), 10, 1)) {
-        return TiledGroup.of(m.layers().subList(0, layers), 1, resolution, resolution).layers();
+      try (LayeredModel m = Models.create(spec.model(), new Shape(sample.channels(), height, width),
+          sample.classes(), spec.seed())) {
+        return TiledGroup.of(m.layers().subList(0, layers), sample.channels(), height, width).layers();
       }
     });
-    TilingCostModel costs = new TilingCostModel(described, resolution, resolution, batch,
-        c.getDouble("flops-per-second"), 2, link, hop);
-    Files.createDirectories(out);
-    lab.ifPresent(l -> System.out.printf(Locale.ROOT, "on the lab: head and one device %s; members %s; %.2f cores"
-        + " at k = %d%n", l.head().describe(), l.member().describe(), l.cores(tiles.stream().max(Integer::compare)
-        .orElse(1)), tiles.stream().max(Integer::compare).orElse(1)));
-    JsonArray rows = new JsonArray();
-    Double oneDevice = null;
-    Double oneDeviceWall = null;
-    Long oneDeviceTiles = null;
-    TilingCostModel.Cost groupingChosen = null;
-    JsonObject groupingRow = null;
-    for (int k : tiles) {
-      TilingCostModel.Cost choice = k == 1 ? costs.best(1) : costs.best(k);
-      if (choice == null) {
-        throw new IllegalArgumentException("no grid of " + k + " tiles fits the first " + layers + " layers' outputs");
-      }
-      System.out.println(k == 1 ? "1 device: the whole network" : k + " devices: " + choice.describe()
-          + " (predicted)");
-      JsonObject row = measure(root, lab, k, choice, out, false);
-      if (k == 1) {
-        oneDevice = row.get("criticalPathMillis").getAsDouble();
-        oneDeviceWall = row.get("measuredStepMillis").getAsDouble();
-        System.out.println("1 device: the tiled layers alone (what a tile group's member other than the head runs)");
-        JsonObject alone = measure(root, lab, 1, choice, out, true);
-        row.addProperty("tiledLayersPeakBytes", alone.get("peakMemoryBytesPerDevice").getAsLong());
-        if (alone.has("kernelPeakAnonymousBytesPerDevice")) {
-          row.addProperty("tiledLayersKernelPeakAnonymousBytes", alone.get("kernelPeakAnonymousBytesPerDevice")
-              .getAsLong());
-        }
-        oneDeviceTiles = alone.get("peakMemoryBytesPerDevice").getAsLong();
-      }
-      if (oneDeviceTiles != null && row.has("tiledLayersPeakBytes")) {
-        row.addProperty("tiledLayersMemoryCut", (double) oneDeviceTiles / row.get("tiledLayersPeakBytes").getAsLong());
-      }
-      row.addProperty("impliedSpeedup", oneDevice != null ? oneDevice / row.get("criticalPathMillis").getAsDouble() : 1);
-      row.addProperty("measuredSpeedup", oneDeviceWall != null
-          ? oneDeviceWall / row.get("measuredStepMillis").getAsDouble() : 1);
-      rows.add(row);
-      print(row);
-      if (k == c.getInt("grouping-at")) {
-        groupingChosen = choice;
-        groupingRow = row;
-      }
-    }
-    JsonObject result = new JsonObject();
-    result.addProperty("model", model);
-    result.addProperty("resolution", resolution);
-    result.addProperty("batch", batch);
-    result.addProperty("steps", c.getInt("steps"));
-    result.addProperty("tiledLayers", layers);
-    result.addProperty("linkBytesPerSecond", link);
-    result.addProperty("hopLatencySeconds", hop);
-    result.addProperty("measured", "peakMemoryBytesPerDevice (largest over the group, the head included, which"
-        + " also runs the rest of the network), tiledLayersPeakBytes (a device running the tiled layers alone: at k = 1"
-        + " one device, else the largest member other than the head), cpuMillis, sentBytesPerStep, bytesPerStep,"
-        + " testAccuracy; measuredStepMillis (wall clock per step, the median after the warm-up steps, of the slowest"
-        + " device; on the lab each device has its own CPU quota, off it the devices share this machine's cores) and"
-        + " measuredSpeedup (one device's measuredStepMillis over this row's); on the lab"
-        + " kernelPeakAnonymousBytesPerDevice (the largest peak of a device's cgroup's anonymous memory: its whole"
-        + " process, JVM and libraries included, as the kernel charged it) and per device its profile");
-    result.addProperty("derived", "criticalPathMillis (measured CPU times and bytes at the link's bandwidth and"
-        + " latency), impliedSpeedup, tiledLayersActivationBytes (the tiles' geometry)");
-    result.add("lab", lab.map(l -> labJson(l, tiles)).orElse(null));
-    result.add("rows", rows);
-    if (groupingRow != null) {
-      TilingCostModel.Grid grid = groupingChosen.grid();
-      TilingCostModel.Cost fixed = costs.bestFixed(grid);
-      JsonObject grouping = new JsonObject();
-      grouping.addProperty("k", grid.tiles());
-      grouping.addProperty("chosen", groupingChosen.groups().toString());
-      grouping.addProperty("bestFixed", fixed.groups().toString());
-      grouping.addProperty("chosenPredictedMillis", groupingChosen.seconds() * 1e3);
-      grouping.addProperty("bestFixedPredictedMillis", fixed.seconds() * 1e3);
-      grouping.addProperty("chosenMillis", groupingRow.get("criticalPathMillis").getAsDouble());
-      grouping.addProperty("chosenMeasuredStepMillis", groupingRow.get("measuredStepMillis").getAsDouble());
-      if (fixed.groups().equals(groupingChosen.groups())) {
-        grouping.addProperty("bestFixedMillis", groupingRow.get("criticalPathMillis").getAsDouble());
-        grouping.addProperty("bestFixedMeasuredStepMillis", groupingRow.get("measuredStepMillis").getAsDouble());
-        grouping.addProperty("note", "the cost model chose a fixed grouping: the same run");
-      } else {
-        System.out.println(grid.tiles() + " devices, the best fixed grouping: " + fixed.describe() + " (predicted)");
-        JsonObject fixedRow = measure(root, lab, grid.tiles(), fixed, out, false);
-        print(fixedRow);
-        grouping.addProperty("bestFixedMillis", fixedRow.get("criticalPathMillis").getAsDouble());
-        grouping.addProperty("bestFixedMeasuredStepMillis", fixedRow.get("measuredStepMillis").getAsDouble());
-      }
-      result.add("grouping", grouping);
-    }
-    Path file = out.resolve("tiling.json");
-    Files.writeString(file, new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().serializeNulls().create()
-        .toJson(result));
-    System.out.println("wrote " + file);
+    return new TilingCostModel(described, height, width, spec.batch(), spec.tiling().flopsPerSecond(), 2,
+        spec.planner().linkBytesPerSecond(), spec.planner().hopLatencySeconds());
   }
 
-  static JsonObject labJson(Lab lab, List<Integer> tiles) {
-    JsonObject json = new JsonObject();
-    json.add("head", LabJson.profile(lab.head()));
-    json.add("member", LabJson.profile(lab.member()));
-    JsonObject cores = new JsonObject();
-    tiles.forEach(k -> cores.addProperty(Integer.toString(k), lab.cores(k)));
-    json.add("cpuCoresByK", cores);
-    return json;
-  }
-
-
-  /**
-   * Runs k devices (one: the whole network) and reads their reports into a row; on the lab each in its
-   * own cgroups, whose kernel-charged peaks join the reports.
-   */
-  private static JsonObject measure(Config root, Optional<Lab> lab, int k, TilingCostModel.Cost choice, Path out,
-      boolean tilesOnly) throws Exception {
-    Config c = root.getConfig(PATH);
-    int port = c.getInt("port");
-    String labName = "dsparse-tiling-" + ProcessHandle.current().pid() + "-" + LABS.incrementAndGet();
-    List<DeviceCgroup> cgroups = new ArrayList<>();
-    try {
-      return measure(root, lab, k, choice, out, tilesOnly, port, labName, cgroups);
-    } finally {
-      cgroups.forEach(DeviceCgroup::close);
-      if (lab.isPresent()) {
-        DeviceCgroup.removeLab(labName);
-      }
+  private static JsonObject once(Simulation runner, Config config, int k, String grouping, int r,
+      List<DeviceProfile> all, List<Long> allBudgets, TilingCostModel costs) throws Exception {
+    String jobId = "tiling-k" + k + (grouping.equals(JobSpec.Tiling.FIXED_GROUPING) ? "-fixed" : "") + "-" + r;
+    JobConfig job = job(config, k, grouping, jobId);
+    List<DeviceProfile> devices = all.subList(0, k);
+    TilingCostModel.Cost cost = k == 1 ? costs.best(new TilingCostModel.Grid(1, 1)) : costs.best(k);
+    if (grouping.equals(JobSpec.Tiling.FIXED_GROUPING)) {
+      cost = costs.bestFixed(cost.grid());
     }
-  }
-
-  private static JsonObject measure(Config root, Optional<Lab> lab, int k, TilingCostModel.Cost choice, Path out,
-      boolean tilesOnly, int port, String labName, List<DeviceCgroup> cgroups) throws Exception {
-    Config c = root.getConfig(PATH);
-    List<Process> processes = new ArrayList<>();
-    List<Path> reports = new ArrayList<>();
-    String grouping = choice.groups().stream().map(g -> g.from() + "-" + (g.to() - 1)).collect(Collectors.joining(","));
-    for (int r = 0; r < k; r++) {
-      Path report = Files.createTempFile(out, "tiling-" + k + "-" + r + "-", ".json");
-      reports.add(report);
-      List<String> args = new ArrayList<>(List.of("--rank", Integer.toString(r), "--members", Integer.toString(k),
-          "--port", Integer.toString(port), "--model", c.getString("model"), "--data", c.getString("data"),
-          "--resolution", Integer.toString(c.getInt("resolution")), "--batch", Integer.toString(c.getInt("batch")),
-          "--steps", Integer.toString(c.getInt("steps")), "--seed", Integer.toString(c.getInt("seed")),
-          "--grouping", grouping, "--grid", choice.grid().rows() + "x" + choice.grid().columns(),
-          "--checkpoint", c.getString("checkpoint"), "--evaluate", Integer.toString(c.getInt("evaluate")),
-          "--learning-rate", Double.toString(c.getDouble("learning-rate")), "--out", report.toString()));
-      if (tilesOnly) {
-        args.add("--tiles-only");
-      }
-      int rank = r;
-      DeviceCgroup cgroup = lab.map(l -> DeviceCgroup.create(labName, "k" + k + "-rank" + rank
-          + (tilesOnly ? "-tiles" : ""), l.of(rank, tilesOnly))).orElse(null);
-      if (cgroup != null) {
-        cgroups.add(cgroup);
-      }
-      ProcessBuilder builder = LabLaunch.builder(cgroup, c.getString("device-heap"), TileDevice.class, args, root);
-      builder.redirectOutput(ProcessBuilder.Redirect.INHERIT);
-      Process process = builder.start();
-      processes.add(process);
-      if (cgroup != null) {
-        try {
-          awaitMember(cgroup, process);
-        } catch (UsageException e) {
-          processes.forEach(Process::destroyForcibly);
-          throw e;
-        }
-      }
-    }
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(c.getDuration("run-timeout").toMinutes());
-    for (int r = 0; r < k; r++) {
-      Process p = processes.get(r);
-      long left = deadline - System.nanoTime();
-      if (!p.waitFor(Math.max(1, left), TimeUnit.NANOSECONDS) || p.exitValue() != 0) {
-        processes.forEach(Process::destroyForcibly);
-        String killed = cgroups.isEmpty() || cgroups.get(r).oomKills() == 0 ? ""
-            : "; the kernel's OOM killer killed it at its limit of " + (cgroups.get(r).profile().memoryLimitBytes() >> 20)
-            + " MiB (" + cgroups.get(r).profile().name() + ")";
-        throw new IllegalStateException("tile device " + r + " of " + k + (p.isAlive() ? " did not finish in time"
-            : " failed (exit " + p.exitValue() + "); its output is above") + killed);
-      }
-    }
-    List<JsonObject> devices = new ArrayList<>();
-    for (int r = 0; r < k; r++) {
-      JsonObject device = JsonParser.parseString(Files.readString(reports.get(r))).getAsJsonObject();
-      Files.delete(reports.get(r));
-      if (!cgroups.isEmpty()) {
-        device.addProperty("kernelPeakAnonymousBytes", cgroups.get(r).peakAnonymousBytes());
-        device.addProperty("profile", cgroups.get(r).profile().name());
-      }
-      devices.add(device);
-    }
-    return row(c, k, choice, devices, tilesOnly);
-  }
-
-  /**
-   * Checks that a lab device's process is in its cgroups: its shell joins them before it execs the JVM,
-   * so the check waits a moment for that.
-   */
-  private static void awaitMember(DeviceCgroup cgroup, Process process) throws InterruptedException {
-    for (int attempt = 0; ; attempt++) {
-      try {
-        cgroup.checkMember(process.pid());
-        return;
-      } catch (UsageException e) {
-        if (attempt >= 50 || !process.isAlive()) {
-          throw e;
-        }
-        Thread.sleep(100);
-      }
-    }
-  }
-
-  private static JsonObject row(Config c, int k, TilingCostModel.Cost choice, List<JsonObject> devices,
-      boolean tilesOnly) {
-    int warmUp = Math.min(c.getInt("warm-up-steps"), c.getInt("steps") - 1);
-    double link = c.getBytes("link-bandwidth");
-    double hopMillis = c.getDuration("hop-latency").toNanos() / 1e6;
-    long peak = 0;
-    long tilesPeak = 0;
-    double bytes = 0;
-    double maxSent = 0;
-    double slowestTiles = 0;
-    double rest = 0;
-    double wall = 0;
-    long kernelPeak = -1;
-    JsonArray perDevice = new JsonArray();
-    for (JsonObject d : devices) {
-      peak = Math.max(peak, d.get("peakMemoryBytes").getAsLong());
-      if (d.get("rank").getAsInt() != 0) {
-        tilesPeak = Math.max(tilesPeak, d.get("peakMemoryBytes").getAsLong());
-      }
-      bytes += d.get("sentBytesPerStep").getAsDouble();
-      maxSent = Math.max(maxSent, d.get("sentBytesPerStep").getAsDouble());
-      double cpu = median(d.getAsJsonArray("cpuMillis"), warmUp);
-      double headRest = median(d.getAsJsonArray("restCpuMillis"), warmUp);
-      slowestTiles = Math.max(slowestTiles, cpu - headRest);
-      rest = Math.max(rest, headRest);
-      double deviceWall = median(d.getAsJsonArray("wallMillis"), warmUp);
-      wall = Math.max(wall, deviceWall);
-      JsonObject one = new JsonObject();
-      one.addProperty("rank", d.get("rank").getAsInt());
-      if (d.has("profile")) {
-        one.addProperty("profile", d.get("profile").getAsString());
-      }
-      one.addProperty("peakMemoryBytes", d.get("peakMemoryBytes").getAsLong());
-      if (d.has("kernelPeakAnonymousBytes")) {
-        long kernel = d.get("kernelPeakAnonymousBytes").getAsLong();
-        one.addProperty("kernelPeakAnonymousBytes", kernel);
-        kernelPeak = Math.max(kernelPeak, kernel);
-      }
-      one.addProperty("measuredStepMillis", deviceWall);
-      one.addProperty("cpuMillis", cpu);
-      one.addProperty("restCpuMillis", headRest);
-      one.addProperty("sentBytesPerStep", d.get("sentBytesPerStep").getAsDouble());
-      perDevice.add(one);
-    }
-    JsonObject head = devices.stream().filter(d -> d.get("rank").getAsInt() == 0).findFirst().orElseThrow();
-    double exchanges = head.get("exchangesPerStep").getAsDouble();
-    double exchangeMillis = k == 1 ? 0 : maxSent / link * 1e3 + exchanges * 2 * (k - 1) * hopMillis;
+    System.out.println("tiling: " + jobId + ": " + (k == 1 ? "one device, the whole network (full update)"
+        : k + " devices tile layers 0-" + (costs.layers().size() - 1) + ", predicted " + cost.describe()) + " ...");
     JsonObject row = new JsonObject();
+    row.addProperty("job", jobId);
+    row.addProperty("run", r);
     row.addProperty("k", k);
-    row.addProperty("grid", k == 1 ? "1x1" : choice.grid().toString());
-    row.addProperty("groups", k == 1 ? "untiled" : choice.groups().toString());
-    row.addProperty("peakMemoryBytesPerDevice", peak);
-    if (kernelPeak >= 0) {
-      row.addProperty("kernelPeakAnonymousBytesPerDevice", kernelPeak);
-    }
-    row.addProperty("tiledLayersActivationBytes", choice.storedBytesPerDevice());
-    if (k > 1) {
-      row.addProperty("tiledLayersPeakBytes", tilesPeak);
-    }
-    row.addProperty("bytesPerStep", bytes);
-    row.addProperty("tilesCpuMillis", slowestTiles);
-    row.addProperty("restCpuMillis", rest);
-    row.addProperty("exchangeMillis", exchangeMillis);
-    row.addProperty("exchangesPerStep", exchanges);
-    row.addProperty("criticalPathMillis", slowestTiles + rest + exchangeMillis);
-    row.addProperty("measuredStepMillis", wall);
-    if (tilesOnly) {
+    row.addProperty("grouping", k == 1 ? "untiled" : grouping);
+    row.addProperty("grid", cost.grid().toString());
+    row.addProperty("groups", k == 1 ? "untiled" : cost.groups().toString());
+    row.addProperty("predictedTiledMillis", cost.seconds() * 1e3);
+    JobReport report;
+    try {
+      report = runner.runJob(job, allBudgets.subList(0, k), devices);
+    } catch (Simulation.SimulationFailedException e) {
+      row.addProperty("failure", e.getMessage());
+      System.out.println("tiling: " + jobId + " failed: " + e.getMessage());
       return row;
     }
-    row.addProperty("testAccuracy", head.get("testAccuracy").getAsDouble());
-    row.addProperty("testImages", head.get("testImages").getAsLong());
-    row.addProperty("finalLoss", last(head.getAsJsonArray("losses")));
-    row.add("losses", head.getAsJsonArray("losses"));
+    row.addProperty("steps", report.steps());
+    row.addProperty("stepMillisMedian", report.medianStepMillis());
+    row.addProperty("computeMillisMedian", report.medianComputeMillis());
+    row.addProperty("testAccuracy", report.testAccuracy());
+    Map<String, LabMeasure> lab = runner.labMeasures(jobId);
+    Map<String, Long> link = runner.linkBytes(jobId);
+    JsonArray perDevice = new JsonArray();
+    double sent = 0;
+    double exchanged = 0;
+    long peak = -1;
+    long headPeak = -1;
+    long memberPeak = -1;
+    for (JobReport.DeviceReport d : report.devices()) {
+      JsonObject one = new JsonObject();
+      one.addProperty("name", d.name());
+      LabMeasure m = lab.get(d.name());
+      one.addProperty("profile", m == null ? null : m.profile());
+      one.addProperty("kernelPeakAnonymousBytes", m == null ? null : m.peakAnonymousBytes());
+      one.addProperty("oomKilled", m != null && m.oomKilled());
+      one.addProperty("predictedTrainingBytes", d.predictedBytes());
+      one.addProperty("computeMillisPerStep", d.computeMillisPerStep());
+      JsonObject kinds = new JsonObject();
+      double deviceSent = 0;
+      for (String kind : List.of(WireBytes.TILES, WireBytes.ALL_REDUCE, WireBytes.BROADCAST, WireBytes.REFRESH,
+          WireBytes.SHARD, WireBytes.CONTROL)) {
+        double bytes = sentPerStep(d, kind);
+        kinds.addProperty(kind, bytes);
+        deviceSent += bytes;
+        if (kind.equals(WireBytes.TILES) || kind.equals(WireBytes.ALL_REDUCE)) {
+          exchanged += bytes;
+        }
+      }
+      one.add("sentBytesPerStep", kinds);
+      one.addProperty("linkBytesReceived", link.get(d.name()));
+      sent += deviceSent;
+      if (m != null) {
+        peak = Math.max(peak, m.peakAnonymousBytes());
+        // The first device has the most memory: it heads the tile group (or is the one device).
+        if (d.name().equals(devices.get(0).name())) {
+          headPeak = m.peakAnonymousBytes();
+        } else {
+          memberPeak = Math.max(memberPeak, m.peakAnonymousBytes());
+        }
+      }
+      perDevice.add(one);
+    }
+    row.addProperty("sentBytesPerStep", sent);
+    row.addProperty("exchangeBytesPerStep", exchanged);
+    row.addProperty("kernelPeakAnonymousBytesMax", peak < 0 ? null : peak);
+    row.addProperty("headKernelPeakAnonymousBytes", headPeak < 0 ? null : headPeak);
+    row.addProperty("membersKernelPeakAnonymousBytesMax", memberPeak < 0 ? null : memberPeak);
     row.add("devices", perDevice);
+    System.out.println(String.format(Locale.ROOT, "tiling: %s: %.0f ms per step (median; compute %.0f), %.2f MB sent"
+            + " per step (%.2f MB exchanges of the tiled layers), largest kernel-charged peak %s, accuracy %.2f%%",
+        jobId, report.medianStepMillis(), report.medianComputeMillis(), sent / 1e6, exchanged / 1e6,
+        peak < 0 ? "-" : (peak >> 20) + " MiB", report.testAccuracy() * 100));
     return row;
   }
 
-  private static double median(JsonArray values, int skip) {
-    double[] v = new double[values.size() - skip];
-    for (int i = skip; i < values.size(); i++) {
-      v[i - skip] = values.get(i).getAsDouble();
+  /** What device {@code d} sent of {@code kind} per step, all groups. */
+  private static double sentPerStep(JobReport.DeviceReport d, String kind) {
+    return d.wire().stream().filter(w -> w.kind().equals(kind)).mapToLong(WireBytes::sent).sum()
+        / (double) Math.max(1, d.steps());
+  }
+
+  /**
+   * A tile count's figures over the runs: medians of its step, compute, bytes and accuracy, and of the
+   * per-run speed-up against the one device of the same run.
+   */
+  static JsonObject summary(String key, List<JsonObject> runs, List<JsonObject> oneDevice) {
+    JsonObject s = new JsonObject();
+    s.addProperty("row", key);
+    s.addProperty("k", runs.get(0).get("k").getAsInt());
+    s.addProperty("grid", runs.get(0).get("grid").getAsString());
+    s.addProperty("groups", runs.get(0).get("groups").getAsString());
+    s.addProperty("predictedTiledMillis", runs.get(0).get("predictedTiledMillis").getAsDouble());
+    List<JsonObject> done = runs.stream().filter(r -> !r.has("failure")).toList();
+    s.addProperty("completedRuns", done.size());
+    s.addProperty("failures", runs.size() - done.size());
+    if (done.isEmpty()) {
+      s.addProperty("failure", runs.get(0).get("failure").getAsString());
+      return s;
     }
-    Arrays.sort(v);
-    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-  }
-
-  private static double last(JsonArray values) {
-    JsonElement e = values.get(values.size() - 1);
-    return e.getAsDouble();
-  }
-
-  private static void print(JsonObject row) {
-    if (!row.has("testAccuracy")) {
-      System.out.printf(Locale.ROOT, "  tiled layers alone: peak %.1f MB%n", row.get("peakMemoryBytesPerDevice")
-          .getAsLong() / 1e6);
-      return;
+    for (String field : List.of("stepMillisMedian", "computeMillisMedian", "sentBytesPerStep", "exchangeBytesPerStep",
+        "testAccuracy")) {
+      s.addProperty(field, median(done.stream().map(r -> r.get(field).getAsDouble()).toList()));
     }
-    System.out.printf(Locale.ROOT, "  k=%d %s %s: peak %.1f MB per device (tiled layers alone %.1f MB), tiled"
-            + " activations %.1f MB, %.2f MB/step, critical path %.0f ms (tiles %.0f + rest %.0f + exchanges %.0f),"
-            + " measured %.0f ms per step (speed-up %.2f), accuracy %.2f%%%s%n",
-        row.get("k").getAsInt(), row.get("grid").getAsString(), row.get("groups").getAsString(),
-        row.get("peakMemoryBytesPerDevice").getAsLong() / 1e6,
-        row.has("tiledLayersPeakBytes") ? row.get("tiledLayersPeakBytes").getAsLong() / 1e6 : Double.NaN,
-        row.get("tiledLayersActivationBytes").getAsDouble() / 1e6,
-        row.get("bytesPerStep").getAsDouble() / 1e6, row.get("criticalPathMillis").getAsDouble(),
-        row.get("tilesCpuMillis").getAsDouble(), row.get("restCpuMillis").getAsDouble(),
-        row.get("exchangeMillis").getAsDouble(), row.get("measuredStepMillis").getAsDouble(),
-        row.has("measuredSpeedup") ? row.get("measuredSpeedup").getAsDouble() : Double.NaN,
-        row.get("testAccuracy").getAsDouble(), row.has("kernelPeakAnonymousBytesPerDevice")
-            ? String.format(Locale.ROOT, ", kernel-charged peak %.1f MB per device",
-                row.get("kernelPeakAnonymousBytesPerDevice").getAsLong() / 1e6) : "");
+    for (String field : List.of("kernelPeakAnonymousBytesMax", "headKernelPeakAnonymousBytes",
+        "membersKernelPeakAnonymousBytesMax")) {
+      List<Double> peaks = done.stream().filter(r -> !r.get(field).isJsonNull()).map(r -> r.get(field).getAsDouble())
+          .toList();
+      s.addProperty(field, peaks.isEmpty() ? null : median(peaks));
+    }
+    List<Double> speedups = new ArrayList<>();
+    for (JsonObject r : done) {
+      int run = r.get("run").getAsInt();
+      oneDevice.stream().filter(o -> o.get("run").getAsInt() == run && !o.has("failure")).findFirst()
+          .ifPresent(o -> speedups.add(o.get("stepMillisMedian").getAsDouble() / r.get("stepMillisMedian")
+              .getAsDouble()));
+    }
+    s.addProperty("speedup", speedups.isEmpty() ? null : median(speedups));
+    return s;
   }
 
+  static double median(List<Double> values) {
+    List<Double> sorted = values.stream().sorted().toList();
+    int n = sorted.size();
+    return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+  }
 }

@@ -47,9 +47,11 @@ final class TileGroupPlanning {
    * @param tiled the tiled layers' geometry
    * @param chosen the cost model's grid and fused groups for the members
    * @param untiled the same layers on one device, for comparison
+   * @param fixedGrouping whether {@code chosen} is the best grouping that fuses every n layers
+   *     ({@code tiling.grouping = fixed}) rather than the best of any shape
    */
   record Choice(List<DeviceInfo> members, List<TiledLayer> tiled, TilingCostModel.Cost chosen,
-      TilingCostModel.Cost untiled) {
+      TilingCostModel.Cost untiled, boolean fixedGrouping) {
     DeviceInfo head() {
       return members.get(0);
     }
@@ -115,11 +117,15 @@ final class TileGroupPlanning {
     TilingCostModel costs = new TilingCostModel(tiled, (int) image.get(1), (int) image.get(2), spec.batch(),
         tiling.flopsPerSecond(), 2, knobs.linkBytesPerSecond(), knobs.hopLatencySeconds());
     TilingCostModel.Cost chosen = costs.best(ordered.size());
+    if (chosen != null && tiling.grouping().equals(JobSpec.Tiling.FIXED_GROUPING)) {
+      chosen = costs.bestFixed(chosen.grid());
+    }
     if (chosen == null) {
       throw new IllegalArgumentException("tiling: no grid of " + ordered.size() + " tiles fits the output of the first "
           + layers + " layers at " + image.get(1) + " x " + image.get(2) + " pixels; tile fewer layers or devices");
     }
-    return new Choice(List.copyOf(ordered), tiled, chosen, costs.best(new TilingCostModel.Grid(1, 1)));
+    return new Choice(List.copyOf(ordered), tiled, chosen, costs.best(new TilingCostModel.Grid(1, 1)),
+        tiling.grouping().equals(JobSpec.Tiling.FIXED_GROUPING));
   }
 
   /**
@@ -204,12 +210,14 @@ final class TileGroupPlanning {
     TilingCostModel.Cost c = choice.chosen();
     TilingCostModel.Cost one = choice.untiled();
     return String.format(Locale.ROOT, "tile group: layers 0-%d (%s to %s) tiled over %s (head %s), the cost model's"
-        + " choice: %s tiles, fused groups %s; predicted %.1f ms per step for the tiled layers against %.1f ms on one"
+        + " choice: %s tiles, fused groups %s%s; predicted %.1f ms per step for the tiled layers against %.1f ms on one"
         + " device, %.2f MB exchanged per step, %.1f MB kept per member against %.1f MB untiled; predicted peak"
         + " %.1f MiB per member, %.1f MiB on the head%n"
         + "the plan below covers layers %d-%d, the head standing for the tile group (its budget less its tile)%n",
         choice.tiledLayers() - 1, model.layer(0).name(), model.layer(choice.tiledLayers() - 1).name(), choice.names(),
-        choice.head().name(), c.grid(), c.groups(), c.seconds() * 1e3, one.seconds() * 1e3, c.bytesPerStep() / 1e6,
+        choice.head().name(), c.grid(), c.groups(),
+        choice.fixedGrouping() ? " (the best grouping that fuses every n layers: tiling.grouping = fixed)" : "",
+        c.seconds() * 1e3, one.seconds() * 1e3, c.bytesPerStep() / 1e6,
         c.storedBytesPerDevice() / 1e6, one.storedBytesPerDevice() / 1e6, memberPeak / 1048576.0,
         headPeak / 1048576.0, choice.tiledLayers(), model.layerCount() - 1);
   }
