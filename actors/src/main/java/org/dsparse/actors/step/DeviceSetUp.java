@@ -58,15 +58,17 @@ public final class DeviceSetUp {
     DjlThread.checkCurrent();
     JobSpec spec = p.spec();
     ImageSet trainSet = p.source().load(Split.TRAIN);
-    ImageSet testSet = p.source().load(Split.TEST);
-    if (spec.testImages() > 0 && spec.testImages() < testSet.size()) {
-      testSet = testSet.subset(IntStream.range(0, spec.testImages()).toArray());
-    }
+    ImageSet testSet = testImages(p.source().load(Split.TEST), spec.testImages());
     ImageSet jobSet = trainSet.subset(Partitioner.holdOut(trainSet.size(), spec.heldOutFraction(), spec.seed())[1]);
     int[][] partition = partition(spec, jobSet, p.devices().size());
     int[] shard = IntStream.of(shards).flatMap(r -> IntStream.of(partition[r])).toArray();
     return new Data(p.source(), jobSet.subset(shard), trainSet.classes(), spec.seed() + shards[0],
         dataset(p.source(), testSet, spec, spec.seed()));
+  }
+
+  /** The images a job evaluates on: the test split's first {@code limit}, all of them when 0 or more. */
+  static ImageSet testImages(ImageSet test, int limit) {
+    return limit > 0 && limit < test.size() ? test.subset(IntStream.range(0, limit).toArray()) : test;
   }
 
   static int[][] partition(JobSpec spec, ImageSet trainSet, int devices) {

@@ -87,4 +87,21 @@ class TileGroupPlanningTest {
             device("tiny", 8))));
     assertTrue(tooSmall.getMessage().contains("device tiny cannot hold its tile"), tooSmall.getMessage());
   }
+
+  @Test
+  void aFixedGroupingFusesEveryNLayersAndThePlanSaysSo() {
+    PlannedJob best = plan(spec("count = 4, layers = 7"), DEVICES.subList(1, 5));
+    PlannedJob fixed = plan(spec("count = 4, layers = 7, grouping = fixed"), DEVICES.subList(1, 5));
+    List<Integer> ends = fixed.assignments().get("mid").tile().groupEnds();
+    int n = ends.get(0);
+    for (int i = 0; i < ends.size(); i++) {
+      assertEquals(Math.min(7, (i + 1) * n), ends.get(i), "groups of " + n + " layers, the last what is left: " + ends);
+    }
+    assertEquals(best.assignments().get("mid").tile().rows(), fixed.assignments().get("mid").tile().rows(),
+        "the same grid: only the grouping is fixed");
+    assertTrue(fixed.description().contains("tiling.grouping = fixed"), fixed.description());
+    assertTrue(!best.description().contains("tiling.grouping = fixed"), best.description());
+    RuntimeException e = assertThrows(RuntimeException.class, () -> spec("count = 4, layers = 7, grouping = every-2"));
+    assertTrue(e.getMessage().contains("tiling.grouping"), e.getMessage());
+  }
 }

@@ -143,8 +143,10 @@ public final class TilingBench {
     DjlDefaults.apply();
     Files.createDirectories(out);
     JobSpec spec = simulation.job().spec();
-    int tiledLayers = config.getInt("dsparse.job.tiling.layers");
-    TilingCostModel costs = costModel(spec, tiledLayers);
+    // The cost model as a tiled job's plan builds it: the configured job's own has no tile group.
+    JobSpec tiled = job(config, 2, JobSpec.Tiling.BEST_GROUPING, "cost-model").spec();
+    int tiledLayers = tiled.tiling().layers();
+    TilingCostModel costs = costModel(tiled);
     Simulation runner = new Simulation(simulation, config, out, System.out::println);
     List<Long> budgets = runner.budgets();
     List<DeviceProfile> devices = simulation.devices();
@@ -153,6 +155,7 @@ public final class TilingBench {
       for (int k : settings.tiles()) {
         rows.computeIfAbsent(Integer.toString(k), x -> new ArrayList<>())
             .add(once(runner, config, k, JobSpec.Tiling.BEST_GROUPING, r, devices, budgets, costs));
+        write(out, results(spec, costs, tiledLayers, r, devices, rows), false);
       }
       int at = settings.groupingAt();
       if (at > 0) {
@@ -160,9 +163,16 @@ public final class TilingBench {
         if (!costs.bestFixed(best.grid()).groups().equals(best.groups())) {
           rows.computeIfAbsent(at + "-fixed", x -> new ArrayList<>())
               .add(once(runner, config, at, JobSpec.Tiling.FIXED_GROUPING, r, devices, budgets, costs));
+          write(out, results(spec, costs, tiledLayers, r, devices, rows), false);
         }
       }
     }
+    write(out, results(spec, costs, tiledLayers, runs, devices, rows), true);
+  }
+
+  /** What the runs so far measured, as results/tiling.json holds it. */
+  private static JsonObject results(JobSpec spec, TilingCostModel costs, int tiledLayers, int runs,
+      List<DeviceProfile> devices, Map<String, List<JsonObject>> rows) {
     JsonObject root = new JsonObject();
     root.addProperty("measured", "stepMillisMedian and computeMillisMedian: the job's medians over its steps (wall"
         + " clock; compute: the step's slowest device); per device: kernelPeakAnonymousBytes (the peak of its cgroup's"
@@ -187,14 +197,26 @@ public final class TilingBench {
     }));
     root.add("lab", profiles);
     JsonArray summary = new JsonArray();
-    rows.forEach((key, list) -> summary.add(summary(key, list, rows.get("1"))));
+    rows.forEach((key, list) -> summary.add(summary(key, list, rows.getOrDefault("1", List.of()))));
     root.add("rows", summary);
     JsonArray all = new JsonArray();
     rows.values().forEach(list -> list.forEach(all::add));
     root.add("jobs", all);
+    return root;
+  }
+
+  /**
+   * Writes {@code root}: after every job, so that a run cut short keeps what it measured; at the end also
+   * prints its rows.
+   */
+  private static void write(Path out, JsonObject root, boolean last) throws java.io.IOException {
+    JsonArray summary = root.getAsJsonArray("rows");
     Path json = out.resolve("tiling.json");
     Files.writeString(json, new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create()
         .toJson(root));
+    if (!last) {
+      return;
+    }
     for (int i = 0; i < summary.size(); i++) {
       System.out.println("tiling: " + summary.get(i));
     }
@@ -202,10 +224,11 @@ public final class TilingBench {
   }
 
   /** The tiled layers' cost model, as the plan builds it for the job's model, input and links. */
-  private static TilingCostModel costModel(JobSpec spec, int layers) throws Exception {
+  private static TilingCostModel costModel(JobSpec spec) throws Exception {
     ImageSet sample = DataSource.parse(spec.data(), "dsparse.job.data").load(Split.TEST);
     int height = sample.height() * spec.upsample();
     int width = sample.width() * spec.upsample();
+    int layers = spec.tiling().layers();
     List<TiledLayer> described = DjlThread.call(() -> {
       try (LayeredModel m = Models.create(spec.model(), new Shape(sample.channels(), height, width),
           sample.classes(), spec.seed())) {
