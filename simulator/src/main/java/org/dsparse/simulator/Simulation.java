@@ -2,6 +2,7 @@ package org.dsparse.simulator;
 
 import ai.djl.ndarray.types.Shape;
 import com.typesafe.config.Config;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -113,24 +114,38 @@ public final class Simulation {
     return runAll();
   }
 
+  /**
+   * Pre-trains the job's model on its held-out images for {@code pretrain.epochs} (none when 0), on this
+   * process's threads, into {@code <name>-pretrained.ckpt} of the work folder; reuses an earlier one made
+   * with the same recipe.
+   */
+  public java.util.Optional<Pretraining.Result> pretrain() throws IOException {
+    if (simulation.pretrainEpochs() <= 0) {
+      return java.util.Optional.empty();
+    }
+    JobSpec job = simulation.job().spec();
+    Path checkpoint = workDir.resolve(simulation.name() + "-pretrained.ckpt");
+    log.accept(String.format(Locale.ROOT, "pre-training %s on %.0f%% of the training set for %d epoch(s) ...",
+        job.model(), 100 * job.heldOutFraction(), simulation.pretrainEpochs()));
+    OptimizerKind kind = OptimizerKind.parse(job.optimizer());
+    Pretraining.Result pretrain = Pretraining.run(job.model(), DataSource.parse(job.data(), "dsparse.job.data"),
+        job.heldOutFraction(), job.seed(), job.batch(), new OptimizerSpec(kind,
+            (float) simulation.pretrainLearningRate(),
+            kind == OptimizerKind.SGD_MOMENTUM ? job.momentum() : 0, 0),
+        simulation.pretrainEpochs(), checkpoint);
+    log.accept(String.format(Locale.ROOT, "pre-trained on %d images: test accuracy %.2f%%, %s %s",
+        pretrain.samples(), 100 * pretrain.testAccuracy(), pretrain.reused() ? "reused (same recipe)" : "saved",
+        checkpoint));
+    return java.util.Optional.of(pretrain);
+  }
+
   private Outcome runAll() throws Exception {
     JobSpec job = simulation.job().spec();
     List<Long> budgets = budgets();
     List<SettingResult> settings = new ArrayList<>();
-    Pretraining.Result pretrain = null;
-    if (simulation.pretrainEpochs() > 0) {
-      Path checkpoint = workDir.resolve(simulation.name() + "-pretrained.ckpt");
-      log.accept(String.format(Locale.ROOT, "pre-training %s on %.0f%% of the training set for %d epoch(s) ...",
-          job.model(), 100 * job.heldOutFraction(), simulation.pretrainEpochs()));
-      OptimizerKind kind = OptimizerKind.parse(job.optimizer());
-      pretrain = Pretraining.run(job.model(), DataSource.parse(job.data(), "dsparse.job.data"),
-          job.heldOutFraction(), job.seed(), job.batch(), new OptimizerSpec(kind,
-              (float) simulation.pretrainLearningRate(),
-              kind == OptimizerKind.SGD_MOMENTUM ? job.momentum() : 0, 0),
-          simulation.pretrainEpochs(), checkpoint);
-      log.accept(String.format(Locale.ROOT, "pre-trained on %d images: test accuracy %.2f%%, %s %s",
-          pretrain.samples(), 100 * pretrain.testAccuracy(), pretrain.reused() ? "reused (same recipe)" : "saved",
-          checkpoint));
+    Pretraining.Result pretrain = pretrain().orElse(null);
+    if (pretrain != null) {
+      Path checkpoint = pretrain.checkpoint();
       job = job.withInitialCheckpoint(checkpoint.toString());
       runProtocols("pretrained", checkpoint.toString(), budgets, settings);
       if (simulation.scratch()) {

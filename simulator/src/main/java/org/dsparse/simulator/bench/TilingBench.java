@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobReport;
@@ -38,6 +39,7 @@ import org.dsparse.training.model.Models;
 import org.dsparse.training.tiling.TiledGroup;
 import org.dsparse.training.trainer.DjlDefaults;
 import org.dsparse.training.trainer.DjlThread;
+import org.dsparse.training.trainer.Pretraining;
 
 /**
  * bench/tiling: jobs whose first layers are tiled across a tile group of k devices
@@ -148,6 +150,17 @@ public final class TilingBench {
     int tiledLayers = tiled.tiling().layers();
     TilingCostModel costs = costModel(tiled);
     Simulation runner = new Simulation(simulation, config, out, System.out::println);
+    // Every job starts from the same weights: pre-trained here at the data's own size (28 x 28) when the
+    // config asks for it (dsparse.simulation.pretrain), which a network ending in global pooling loads at
+    // any input size; else the config's initial checkpoint, or the seed's.
+    Optional<Pretraining.Result> pretrained = runner.pretrain();
+    if (pretrained.isPresent()) {
+      config = ConfigFactory.parseString("dsparse.job.initial-checkpoint = \""
+          + pretrained.get().checkpoint().toAbsolutePath() + "\"").withFallback(config);
+    }
+    String start = pretrained.map(p -> String.format(Locale.ROOT, "pre-trained at the data's size on %d held-out"
+        + " images, test accuracy %.2f%%", p.samples(), 100 * p.testAccuracy()))
+        .orElse(spec.initialCheckpoint().isEmpty() ? "the seed's weights" : spec.initialCheckpoint());
     List<Long> budgets = runner.budgets();
     List<DeviceProfile> devices = simulation.devices();
     Map<String, List<JsonObject>> rows = new LinkedHashMap<>();
@@ -155,7 +168,7 @@ public final class TilingBench {
       for (int k : settings.tiles()) {
         rows.computeIfAbsent(Integer.toString(k), x -> new ArrayList<>())
             .add(once(runner, config, k, JobSpec.Tiling.BEST_GROUPING, r, devices, budgets, costs));
-        write(out, results(spec, costs, tiledLayers, r, devices, rows), false);
+        write(out, results(spec, start, costs, tiledLayers, r, devices, rows), false);
       }
       int at = settings.groupingAt();
       if (at > 0) {
@@ -163,15 +176,15 @@ public final class TilingBench {
         if (!costs.bestFixed(best.grid()).groups().equals(best.groups())) {
           rows.computeIfAbsent(at + "-fixed", x -> new ArrayList<>())
               .add(once(runner, config, at, JobSpec.Tiling.FIXED_GROUPING, r, devices, budgets, costs));
-          write(out, results(spec, costs, tiledLayers, r, devices, rows), false);
+          write(out, results(spec, start, costs, tiledLayers, r, devices, rows), false);
         }
       }
     }
-    write(out, results(spec, costs, tiledLayers, runs, devices, rows), true);
+    write(out, results(spec, start, costs, tiledLayers, runs, devices, rows), true);
   }
 
   /** What the runs so far measured, as results/tiling.json holds it. */
-  private static JsonObject results(JobSpec spec, TilingCostModel costs, int tiledLayers, int runs,
+  private static JsonObject results(JobSpec spec, String start, TilingCostModel costs, int tiledLayers, int runs,
       List<DeviceProfile> devices, Map<String, List<JsonObject>> rows) {
     JsonObject root = new JsonObject();
     root.addProperty("measured", "stepMillisMedian and computeMillisMedian: the job's medians over its steps (wall"
@@ -183,6 +196,7 @@ public final class TilingBench {
     root.addProperty("predicted", "predictedTiledMillis: the cost model's critical path of the tiled layers alone,"
         + " forward and backward, at the plan's link and the configured compute rate, as the plan printed it");
     root.addProperty("protocol", spec.protocol());
+    root.addProperty("startedFrom", start);
     root.addProperty("model", spec.model());
     root.addProperty("resolution", costs.height());
     root.addProperty("batch", spec.batch());
