@@ -85,7 +85,8 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),
           nonNegativeInt(c, "max-steps-per-epoch"), nonNegativeInt(c, "evaluate-every"), nonNegativeInt(c, "test-images"),
           positive(c, "averaging-interval"), positive(c, "refresh-interval"), c.getLong("seed"), c.getString("initial-checkpoint"),
-          c.getString("checkpoint-dir"), knobs, overlap(c), compression(c), tiling(c), subModels(c),
+          c.getString("checkpoint-dir"), knobs, overlap(c), compression(c), refreshCompression(c), tiling(c),
+          subModels(c),
           c.getString("resume-from"));
       var refused = TrainingModes.of(spec).check(spec);
       if (refused.isPresent()) {
@@ -165,6 +166,34 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     }
     return kind.equals("none") ? JobSpec.Compression.NONE : new JobSpec.Compression(kind, ratio, rows, columns, minFloats,
         valuesShare);
+  }
+
+  /** {@code refresh-compression { kind, ratio, bits, exact-every, check-every }}. */
+  private static JobSpec.RefreshCompression refreshCompression(Config c) {
+    Config r = c.getConfig("refresh-compression");
+    String kind = r.getString("kind").trim();
+    if (!kind.equals("none") && !kind.equals("topk") && !kind.equals("quantize")) {
+      throw bad("refresh-compression.kind", kind, "none, topk or quantize");
+    }
+    double ratio = r.getDouble("ratio");
+    if (kind.equals("topk") && !(ratio > 1)) {
+      throw bad("refresh-compression.ratio", Double.toString(ratio), "above 1 (the dense refresh's bytes over the"
+          + " compressed one's)");
+    }
+    int bits = r.getInt("bits");
+    if (bits != 8 && bits != 4) {
+      throw bad("refresh-compression.bits", Integer.toString(bits), "8 or 4");
+    }
+    int exactEvery = r.getInt("exact-every");
+    if (exactEvery < 1) {
+      throw bad("refresh-compression.exact-every", Integer.toString(exactEvery), "1 or more refreshes");
+    }
+    int checkEvery = r.getInt("check-every");
+    if (checkEvery < 1) {
+      throw bad("refresh-compression.check-every", Integer.toString(checkEvery), "1 or more compressed refreshes");
+    }
+    return kind.equals("none") ? JobSpec.RefreshCompression.NONE
+        : new JobSpec.RefreshCompression(kind, ratio, bits, exactEvery, checkEvery);
   }
 
   /** {@code tiling { devices, count, layers, flops-per-second, grouping }}: no names and count 0 tile nothing. */

@@ -41,6 +41,7 @@ import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.Refresh;
 import org.dsparse.protocol.job.StepMetrics;
 import org.dsparse.training.trainer.DjlThread;
 
@@ -392,9 +393,9 @@ public final class JobCoordinator {
     JobSpec spec = training.spec();
     Position at = training.at();
     boolean lastOfEpoch = training.lastOfEpoch();
-    boolean refresh = lastOfEpoch || (at.step() + 1) % spec.refreshInterval() == 0;
     boolean average = lastOfEpoch || (at.step() + 1) % spec.averagingInterval() == 0;
     boolean evaluated = lastOfEpoch || (spec.evaluateEvery() > 0 && (at.step() + 1) % spec.evaluateEvery() == 0);
+    Refresh refresh = refresh(spec, at.step(), lastOfEpoch, evaluated);
     boolean snapshot = training.snapshotNext() && elasticity.enabled();
     List<Integer> cuts = training.overlap().cutsFor(at.step());
     for (DeviceInfo device : devices.values()) {
@@ -423,8 +424,10 @@ public final class JobCoordinator {
       double loss = metrics.stepEnded(stepMillis);
       // With a refresh every device holds every layer as it now stands: the step is committed, and
       // the shards of an earlier plan, which held the step before, are done with.
-      Training next = training.stepped(refresh);
-      if (refresh) {
+      // A compressed refresh leaves the receivers' copies behind the weights: not committed.
+      boolean committed = refresh == Refresh.EXACT;
+      Training next = training.stepped(committed);
+      if (committed) {
         retireShards(training.run().shards().stream().filter(g -> !training.plan().groups().contains(g)).toList());
       }
       long step = next.at().step();
@@ -436,8 +439,25 @@ public final class JobCoordinator {
       if (evaluated) {
         return evaluating(next);
       }
-      return refresh && recovery.adoptsNow() ? recovery.adopting("step " + step, next) : stepping(next);
+      return committed && recovery.adoptsNow() ? recovery.adopting("step " + step, next) : stepping(next);
     });
+  }
+
+  /**
+   * What step {@code step} refreshes: every {@code refresh-interval}-th step and each epoch's last
+   * refresh; with refresh compression, every {@code exact-every}-th refresh, each epoch's last and each
+   * evaluated step's are exact (the devices evaluate and save the model they hold), the others compressed.
+   */
+  static Refresh refresh(JobSpec spec, long step, boolean lastOfEpoch, boolean evaluated) {
+    if (!lastOfEpoch && (step + 1) % spec.refreshInterval() != 0) {
+      return Refresh.NONE;
+    }
+    JobSpec.RefreshCompression compression = spec.refreshCompression();
+    if (!compression.enabled() || lastOfEpoch || evaluated) {
+      return Refresh.EXACT;
+    }
+    long refreshes = (step + 1) / spec.refreshInterval();
+    return refreshes % compression.exactEvery() == 0 ? Refresh.EXACT : Refresh.COMPRESSED;
   }
 
   /** A public form of a device's segment times, as the overlap scheduler takes them. */

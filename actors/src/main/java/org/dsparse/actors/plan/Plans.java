@@ -11,6 +11,7 @@ import org.dsparse.core.collective.DynamicDecomposition;
 import org.dsparse.core.collective.OverlapCuts;
 import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.core.compression.Compression;
+import org.dsparse.core.compression.RefreshCodec;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
@@ -53,6 +54,23 @@ public final class Plans {
     };
   }
 
+  /** The core's settings of the job's compressed refreshes; empty when every refresh is exact. */
+  public static java.util.Optional<RefreshCodec.Settings> refreshCompression(JobSpec spec) {
+    JobSpec.RefreshCompression job = spec.refreshCompression();
+    return job.enabled() ? java.util.Optional.of(new RefreshCodec.Settings(RefreshCodec.Kind.parse(job.kind()),
+        job.ratio(), job.bits())) : java.util.Optional.empty();
+  }
+
+  /**
+   * A refresh's bytes over the dense weights', on average: of every {@code exact-every} refreshes one
+   * is exact and the others compressed.
+   */
+  public static double refreshShare(JobSpec spec) {
+    int exactEvery = spec.refreshCompression().exactEvery();
+    return refreshCompression(spec).map(s -> ((exactEvery - 1) * Math.min(1, s.share()) + 1) / exactEvery)
+        .orElse(1.0);
+  }
+
   /**
    * What compression does to each AllReduce group: its compressor's sizes and the bytes each member
    * sends against the dense ring's, or why it stays dense.
@@ -83,6 +101,39 @@ public final class Plans {
     return out.toString();
   }
 
+  /** What compressed refreshes send of each group some of the {@code devices} receive, against its dense weights. */
+  static String refreshDescription(JobSpec spec, List<GroupPlan> groups, int devices, LayeredModel model) {
+    java.util.Optional<RefreshCodec.Settings> settings = refreshCompression(spec);
+    if (settings.isEmpty()) {
+      return "";
+    }
+    JobSpec.RefreshCompression job = spec.refreshCompression();
+    StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "refreshes: %s, the change since the receivers'"
+        + " copy (error feedback at the sender); every %d%s refresh, each epoch's last and each evaluated step's"
+        + " exact, committing the step; copies checked every %d compressed refreshes; %.1f%% of the dense bytes on"
+        + " average%n", job.kind().equals("topk") ? String.format(Locale.ROOT, "Top-k at %.0fx", job.ratio())
+            : job.bits() + "-bit quantized", job.exactEvery(), ordinal(job.exactEvery()), job.checkEvery(),
+        100 * refreshShare(spec)));
+    for (GroupPlan group : groups) {
+      if (group.updaters().size() >= devices) {
+        continue;
+      }
+      int weights = model.weightLength(channelSlices(group.slices()));
+      out.append(String.format(Locale.ROOT, "  %s: %.2f MB compressed instead of %.2f MB%n", group.groupId(),
+          4.0 * settings.get().payloadLength(weights) / 1e6, 4.0 * weights / 1e6));
+    }
+    return out.toString();
+  }
+
+  private static String ordinal(int n) {
+    return n % 100 >= 11 && n % 100 <= 13 ? "th" : switch (n % 10) {
+      case 1 -> "st";
+      case 2 -> "nd";
+      case 3 -> "rd";
+      default -> "th";
+    };
+  }
+
   /**
    * The plan with each device's AllReduce bytes per layer, what compression does, and what overlap
    * will do when the job's mode {@code overlaps}.
@@ -98,7 +149,8 @@ public final class Plans {
         }
       }
     }
-    String description = planned.description() + compressionDescription(spec, planned.groups(), model);
+    String description = planned.description() + compressionDescription(spec, planned.groups(), model)
+        + refreshDescription(spec, planned.groups(), planned.assignments().size(), model);
     if (overlaps) {
       JobSpec.Overlap overlap = spec.overlap();
       long total = bytes.values().stream().flatMapToLong(Arrays::stream).sum();

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.types.Shape;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
@@ -22,6 +23,7 @@ import org.dsparse.actors.job.JobConfig;
 import org.dsparse.actors.job.JobPlanning;
 import org.dsparse.actors.mode.TrainingModes;
 import org.dsparse.actors.plan.PlannedJob;
+import org.dsparse.actors.plan.Plans;
 import org.dsparse.actors.step.Compute;
 import org.dsparse.actors.step.DeviceGroups;
 import org.dsparse.actors.step.DeviceStep;
@@ -31,7 +33,12 @@ import org.dsparse.actors.step.StageFailure;
 import org.dsparse.actors.step.StepResult;
 import org.dsparse.core.collective.OverlapScheduler;
 import org.dsparse.protocol.job.DeviceInfo;
+import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.Refresh;
+import org.dsparse.training.model.Checkpoint;
+import org.dsparse.training.model.LayeredModel;
+import org.dsparse.training.model.Models;
 import org.dsparse.training.trainer.DjlThread;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -172,6 +179,65 @@ class DataParallelStepTest {
     }
   }
 
+  private static final Config COMPRESSED_REFRESHES = ConfigFactory.parseString("""
+      dsparse.job.refresh-compression { kind = topk, ratio = 4, exact-every = 100, check-every = 1 }
+      """).withFallback(CONFIG);
+
+  /** The group a alone updates and b and c receive. */
+  private static GroupPlan broadcastFromA(PlannedJob plan) {
+    return plan.groups().stream().filter(g -> g.updaters().equals(List.of("a"))).findFirst()
+        .orElseThrow(() -> new AssertionError("no group of a alone: " + plan.description()));
+  }
+
+  @Test
+  void compressedRefreshesSendLessAndAnExactOneLeavesEveryDeviceTheSameModel(@TempDir Path dir) throws Exception {
+    long dense;
+    try (Devices devices = new Devices(CONFIG, new InMemoryCollectives(null))) {
+      dense = devices.step(0, Refresh.EXACT).get(1).broadcastBytes();
+    }
+    try (Devices devices = new Devices(COMPRESSED_REFRESHES, new InMemoryCollectives(null))) {
+      GroupPlan fromA = broadcastFromA(devices.plan);
+      for (int step = 0; step < 2; step++) {
+        List<StepResult> results = devices.step(step, Refresh.COMPRESSED);
+        assertTrue(results.get(1).broadcastBytes() * 3 < dense, results.get(1).broadcastBytes() + " bytes against "
+            + dense + " of an exact refresh");
+      }
+      List<float[]> copies = devices.groupWeights(dir.resolve("compressed"), fromA);
+      assertArrayEquals(copies.get(1), copies.get(2), "b and c hold the same copy, the one a keeps for them");
+      assertTrue(!java.util.Arrays.equals(copies.get(0), copies.get(1)), "a quarter of the coordinates a step: behind");
+      devices.step(2, Refresh.EXACT);
+      List<byte[]> checkpoints = devices.checkpoints(dir.resolve("exact"));
+      assertArrayEquals(checkpoints.get(0), checkpoints.get(1));
+      assertArrayEquals(checkpoints.get(0), checkpoints.get(2));
+    }
+  }
+
+  @Test
+  void aCopyCorruptedInTransitIsCaughtByTheCheckAndSentExactlyInTheSameStep(@TempDir Path dir) throws Exception {
+    for (int checkEvery : new int[] {1, 1000}) {
+      Config config = ConfigFactory.parseString("dsparse.job.refresh-compression.check-every = " + checkEvery)
+          .withFallback(COMPRESSED_REFRESHES);
+      JobSpec spec = JobConfig.read(config).spec();
+      GroupPlan fromA;
+      try (Devices probe = new Devices(config, new InMemoryCollectives(null))) {
+        fromA = broadcastFromA(probe.plan);
+      }
+      InMemoryCollectives collectives = new InMemoryCollectives(null)
+          .corrupting(DeviceGroups.refreshId(spec.jobId(), fromA), 0, "c");
+      try (Devices devices = new Devices(config, collectives)) {
+        devices.step(0, Refresh.COMPRESSED);
+        List<float[]> copies = devices.groupWeights(dir.resolve("check" + checkEvery), fromA);
+        if (checkEvery == 1) {
+          // Re-synced: the weights themselves, on every device.
+          assertArrayEquals(copies.get(0), copies.get(1));
+          assertArrayEquals(copies.get(0), copies.get(2));
+        } else {
+          assertTrue(!java.util.Arrays.equals(copies.get(1), copies.get(2)), "unchecked, c's copy stays astray");
+        }
+      }
+    }
+  }
+
   private static void runSteps(Devices devices) throws Exception {
     for (int step = 0; step < 3; step++) {
       devices.step(step, step == 2);
@@ -185,7 +251,7 @@ class DataParallelStepTest {
     for (Config config : List.of(CONFIG, overlapped)) {
       try (Devices devices = new Devices(config, new InMemoryCollectives("missing member c"))) {
         ExecutionException failure = assertThrows(ExecutionException.class, () ->
-            devices.pipelines.get(0).run(0, 0, true, true, false, devices.overlap.cutsFor(0)).toCompletableFuture()
+            devices.pipelines.get(0).run(0, 0, true, Refresh.EXACT, false, devices.overlap.cutsFor(0)).toCompletableFuture()
                 .get(60, TimeUnit.SECONDS));
         String message = StageFailure.message(failure);
         assertTrue(message.contains("pipeline.g") && message.contains("missing member c"), message);
@@ -200,7 +266,7 @@ class DataParallelStepTest {
     for (Config config : List.of(CONFIG, overlapped)) {
       try (Devices devices = new Devices(config, new InMemoryCollectives(null))) {
         ExecutionException failure = assertThrows(ExecutionException.class, () ->
-            devices.pipelines.get(0).run(0, 0, false, false, false, List.of(2, 1)).toCompletableFuture()
+            devices.pipelines.get(0).run(0, 0, false, Refresh.NONE, false, List.of(2, 1)).toCompletableFuture()
                 .get(60, TimeUnit.SECONDS));
         String message = StageFailure.message(failure);
         assertTrue(message.contains(config == CONFIG ? "does not overlap" : "ascending layers"), message);
@@ -239,9 +305,13 @@ class DataParallelStepTest {
     }
 
     List<StepResult> step(long step, boolean refresh) throws Exception {
+      return step(step, Refresh.exactIf(refresh));
+    }
+
+    List<StepResult> step(long step, Refresh refresh) throws Exception {
       List<CompletableFuture<StepResult>> running = new ArrayList<>();
       for (DeviceStep pipeline : pipelines) {
-        running.add(pipeline.run(0, step, refresh, refresh, false, overlap.cutsFor(step)).toCompletableFuture());
+        running.add(pipeline.run(0, step, refresh.any(), refresh, false, overlap.cutsFor(step)).toCompletableFuture());
       }
       List<StepResult> results = new ArrayList<>();
       for (CompletableFuture<StepResult> r : running) {
@@ -258,6 +328,24 @@ class DataParallelStepTest {
         ModeRuntime runtime = runtimes.get(i);
         DjlThread.run(() -> runtime.saveCheckpoint(path, 0, 0, ""));
         result.add(ThreeDevices.weights(path, spec));
+      }
+      return result;
+    }
+
+    /** Each device's weights of {@code group}'s slices, from the checkpoints it saves into {@code dir}. */
+    List<float[]> groupWeights(Path dir, GroupPlan group) throws Exception {
+      List<float[]> result = new ArrayList<>();
+      Files.createDirectories(dir);
+      for (int i = 0; i < runtimes.size(); i++) {
+        Path path = dir.resolve(i + ".ckpt");
+        ModeRuntime runtime = runtimes.get(i);
+        DjlThread.run(() -> runtime.saveCheckpoint(path, 0, 0, ""));
+        result.add(DjlThread.call(() -> {
+          try (LayeredModel model = Models.create(spec.model(), new Shape(1, 28, 28), 10, spec.seed())) {
+            Checkpoint.load(model, path);
+            return model.exportWeights(Plans.channelSlices(group.slices()));
+          }
+        }));
       }
       return result;
     }
@@ -289,6 +377,7 @@ class DataParallelStepTest {
       final Map<String, float[]> payloads = new java.util.TreeMap<>();
       final List<CompletableFuture<Collectives.Transfer>> futures = new ArrayList<>();
       final List<float[]> buffers = new ArrayList<>();
+      final List<String> members = new ArrayList<>();
       float[] leader;
     }
 
@@ -300,28 +389,40 @@ class DataParallelStepTest {
       return new Collectives() {
         @Override
         public CompletionStage<Transfer> allReduce(String group, long sequence, float[] payload, int[] partLengths) {
-          return join(name, group, sequence, payload, false, false);
+          return join(name, group, sequence, payload, false, false, false);
         }
 
         @Override
         public CompletionStage<Transfer> sum(String group, long sequence, float[] payload) {
-          throw new UnsupportedOperationException("the step pipeline averages");
+          return join(name, group, sequence, payload, false, false, true);
         }
 
         @Override
         public CompletionStage<Transfer> allGather(String group, long sequence, float[] buffer) {
-          return join(name, group, sequence, buffer, false, true);
+          return join(name, group, sequence, buffer, false, true, false);
         }
 
         @Override
         public CompletionStage<Transfer> broadcast(String group, long sequence, float[] weights, int length) {
-          return join(name, group, sequence, weights != null ? weights : new float[length], weights != null, false);
+          return join(name, group, sequence, weights != null ? weights : new float[length], weights != null, false,
+              false);
         }
       };
     }
 
+    /** What member {@code member} receives of group {@code group}'s collective {@code sequence} is changed. */
+    private record Corruption(String group, long sequence, String member) {}
+
+    private Corruption corruption;
+
+    /** The last float member {@code member} receives in collective {@code sequence} of group {@code group} is changed. */
+    InMemoryCollectives corrupting(String group, long sequence, String member) {
+      corruption = new Corruption(group, sequence, member);
+      return this;
+    }
+
     private synchronized CompletionStage<Collectives.Transfer> join(String member, String group, long step,
-        float[] payload, boolean leads, boolean gather) {
+        float[] payload, boolean leads, boolean gather, boolean sum) {
       if (failure != null) {
         return CompletableFuture.failedFuture(new Collectives.Failure("collective of group " + group
             + " failed (" + failure + "): deadline passed"));
@@ -330,6 +431,7 @@ class DataParallelStepTest {
       CompletableFuture<Collectives.Transfer> future = new CompletableFuture<>();
       round.payloads.put(member, payload);
       round.buffers.add(payload);
+      round.members.add(member);
       round.futures.add(future);
       if (leads) {
         round.leader = payload;
@@ -337,9 +439,13 @@ class DataParallelStepTest {
       if (round.payloads.size() == sizes.get(group)) {
         rounds.remove(group + "@" + step);
         float[] result = gather ? gather(ranks.get(group), round.payloads)
-            : round.leader != null ? round.leader.clone() : mean(List.copyOf(round.payloads.values()));
+            : round.leader != null ? round.leader.clone() : sum ? sum(List.copyOf(round.payloads.values()))
+            : mean(List.copyOf(round.payloads.values()));
         for (int i = 0; i < round.buffers.size(); i++) {
           System.arraycopy(result, 0, round.buffers.get(i), 0, result.length);
+          if (corruption != null && corruption.equals(new Corruption(group, step, round.members.get(i)))) {
+            round.buffers.get(i)[result.length - 1] += 0.5f;
+          }
           round.futures.get(i).complete(new Collectives.Transfer(round.buffers.get(i), 0));
         }
       }
@@ -357,14 +463,19 @@ class DataParallelStepTest {
     }
 
     private static float[] mean(List<float[]> payloads) {
+      float[] sum = sum(payloads);
+      for (int i = 0; i < sum.length; i++) {
+        sum[i] /= payloads.size();
+      }
+      return sum;
+    }
+
+    private static float[] sum(List<float[]> payloads) {
       float[] sum = new float[payloads.get(0).length];
       for (float[] p : payloads) {
         for (int i = 0; i < sum.length; i++) {
           sum[i] += p[i];
         }
-      }
-      for (int i = 0; i < sum.length; i++) {
-        sum[i] /= payloads.size();
       }
       return sum;
     }

@@ -32,6 +32,7 @@ import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.DeviceInfo;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.Refresh;
 import org.dsparse.training.model.ChannelSlice;
 import org.dsparse.training.model.Checkpoint;
 import org.dsparse.training.model.LayeredModel;
@@ -120,6 +121,11 @@ final class ThreeDevices implements AutoCloseable {
 
   /** The same; {@code snapshot}: the previous step is committed, as the coordinator says after a refresh. */
   Map<String, DeviceEvent.StepCompleted> step(boolean average, boolean refresh, boolean evaluated, boolean snapshot) {
+    return step(average, Refresh.exactIf(refresh), evaluated, snapshot);
+  }
+
+  /** The same with a refresh of kind {@code refresh} (exact or compressed). */
+  Map<String, DeviceEvent.StepCompleted> step(boolean average, Refresh refresh, boolean evaluated, boolean snapshot) {
     long step = nextStep++;
     List<Integer> cuts = overlap.cutsFor(step);
     stepCuts.add(cuts);

@@ -20,6 +20,7 @@ import org.dsparse.protocol.job.Assignment;
 import org.dsparse.protocol.job.DeviceCommand;
 import org.dsparse.protocol.job.DeviceEvent;
 import org.dsparse.protocol.job.GroupPlan;
+import org.dsparse.protocol.job.Refresh;
 import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.training.trainer.DjlThread;
 import org.junit.jupiter.api.Test;
@@ -96,7 +97,7 @@ class TiledJobTest {
       String cAddress = cluster.devices.get(2).address();
       cluster.cluster.node(2).close();
       for (int i = 0; i < 2; i++) {
-        cluster.devices.get(i).device().tell(new DeviceCommand.RunStep(cluster.spec.jobId(), 0, 1, 1, false, false,
+        cluster.devices.get(i).device().tell(new DeviceCommand.RunStep(cluster.spec.jobId(), 0, 1, 1, false, Refresh.NONE,
             false, List.of(), false, cluster.probe.getRef()));
       }
       for (int i = 0; i < 2; i++) {

@@ -149,8 +149,27 @@ class ElasticJobTest {
     }
   }
 
+  @Test
+  void withCompressedRefreshesALostDeviceTakesTheJobBackToTheLastExactRefresh(@TempDir Path dir) throws Exception {
+    // Exact refreshes at steps 2 and 5 (the epoch's last), compressed ones at 0, 1, 3 and 4: a device lost
+    // in step 4 takes the job back to the state after step 2, the last committed one, not after step 3.
+    Config compressed = ConfigFactory.parseString(
+        "dsparse.job.refresh-compression { kind = topk, ratio = 4, exact-every = 3, check-every = 1 }");
+    JobReport.Recovery recovery = lostMidStep(dir, new StoppingCompute("forward/backward", 4, false), "compressed",
+        compressed);
+    assertEquals(3, recovery.resumedFromStep(), recovery.toString());
+    assertEquals(1, recovery.stepsRedone(), recovery.toString());
+  }
+
   private void lostMidStep(Path dir, StoppingCompute victim, String id) throws Exception {
-    Config config = config(dir, id, 4);
+    JobReport.Recovery recovery = lostMidStep(dir, victim, id, ConfigFactory.empty());
+    // Every step refreshes, so every step done before the fault was committed: none is lost.
+    assertTrue(recovery.resumedFromStep() >= victim.step, recovery.toString());
+  }
+
+  private JobReport.Recovery lostMidStep(Path dir, StoppingCompute victim, String id, Config settings)
+      throws Exception {
+    Config config = settings.withFallback(config(dir, id, 4));
     List<LocalCluster.Member> members = List.of(new LocalCluster.Member("a", "1GiB"),
         new LocalCluster.Member("b", "20MiB"), new LocalCluster.Member("c", "15MiB"),
         new LocalCluster.Member("d", "20MiB", victim));
@@ -166,14 +185,13 @@ class ElasticJobTest {
       assertEquals(List.of("d"), recovery.lost());
       assertEquals(List.of("a", "b", "c"), recovery.devices());
       assertTrue(recovery.trainingAgainAtMillis() >= recovery.detectedAtMillis());
-      // Every step refreshes, so every step done before the fault was committed: none is lost.
-      assertTrue(recovery.resumedFromStep() >= victim.step, recovery.toString());
       assertEquals(List.of("a", "b", "c"), report.devices().stream().map(JobReport.DeviceReport::name).toList());
       assertEquals(2L * STEPS_PER_EPOCH, report.steps(), "every step of both epochs is done");
       assertEquals(2, report.epochAccuracies().size());
       assertTrue(events.stream().anyMatch(e -> e instanceof JobEvent.Recovered), "the client heard of it");
       Path last = dir.resolve(id).resolve("epoch-2");
       assertSameModel(last, List.of("a", "b", "c"));
+      return recovery;
     }
   }
 

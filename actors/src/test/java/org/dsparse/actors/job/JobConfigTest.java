@@ -52,6 +52,13 @@ class JobConfigTest {
   }
 
   @Test
+  void subModelsAreNeverRefreshedSoRefreshCompressionIsRefusedThere() {
+    UsageException e = assertThrows(UsageException.class, () -> JobConfig.read(with(
+        "dsparse.job { mode = submodels, partition = \"classes:2-3\", refresh-compression.kind = topk }")));
+    assertTrue(e.getMessage().startsWith("dsparse.job.refresh-compression.kind = 'topk'"), e.getMessage());
+  }
+
+  @Test
   void aBadValueIsRefusedNamingItsKey() {
     for (String bad : new String[] {"frozen-prefix-micro-batch = -1", "batch = 0", "planner.shared-tail-layers = -2",
         "partition = \"by-label\"", "partition = \"classes:two\"", "partition = \"classes:0+1,\"",
@@ -59,7 +66,8 @@ class JobConfigTest {
         "learning-rate-scaling = linear", "elastic.abandon-timeout = 0s", "elastic.removal-wait = -1s",
         "elastic.max-recoveries-without-progress = 0", "tiling.count = 1", "tiling.devices = [pi]",
         "tiling.devices = [pi, pi]", "tiling.layers = 0", "tiling.flops-per-second = 0", "submodels.compute-share = 0",
-        "submodels.relevance-samples = 0", "submodels.statistics-samples = 0", "submodels.calibration-steps = -1"}) {
+        "submodels.relevance-samples = 0", "submodels.statistics-samples = 0", "submodels.calibration-steps = -1",
+        "test-images = -1", "tiling.grouping = every-2"}) {
       UsageException e = assertThrows(UsageException.class, () -> JobConfig.read(with("dsparse.job." + bad)));
       String key = bad.substring(0, bad.indexOf(' '));
       assertTrue(e.getMessage().contains("dsparse.job." + key), bad + " -> " + e.getMessage());

@@ -64,7 +64,8 @@ final class Evaluation {
       }
       int members = Long.bitCount(mask);
       collectiveSeconds[g] = p.settings.aggregationSeconds(members, groupBytes[g]) / p.settings.averagingInterval();
-      refreshSeconds[g] = refresh == 0 ? 0 : net.broadcastSeconds(n - members, groupBytes[g]);
+      refreshSeconds[g] = refresh == 0 ? 0
+          : net.broadcastSeconds(n - members, Math.round(groupBytes[g] * p.settings.refreshShare()));
       refreshTotal += refresh == 0 ? 0 : refreshSeconds[g] / refresh;
     }
     cost = new AggregationCost(schedule(), refreshTotal);

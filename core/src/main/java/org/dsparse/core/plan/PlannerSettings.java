@@ -29,6 +29,8 @@ import org.dsparse.core.memory.OptimizerKind;
  * @param minChannelFraction the smallest share of a layer's output channels a slice may hold
  * @param sharedTailLayers the shared-tail strategy's tail length; 0 lets the score choose it
  * @param compression how groups compress their gradients, which sets what their aggregation costs
+ * @param refreshShare a refresh's bytes over the dense weights', on average over the refreshes
+ *     (1: every refresh exact; below with compressed refreshes, see {@code RefreshCodec})
  */
 public record PlannerSettings(
     PlanStrategy strategy,
@@ -42,7 +44,8 @@ public record PlannerSettings(
     boolean channelSplits,
     double minChannelFraction,
     int sharedTailLayers,
-    Compression compression) {
+    Compression compression,
+    double refreshShare) {
 
   public static final int DEFAULT_REFRESH_INTERVAL = 10;
   public static final double DEFAULT_COMMUNICATION_WEIGHT = 0.75;
@@ -75,6 +78,9 @@ public record PlannerSettings(
       throw new IllegalArgumentException("shared tail length must be 0 (chosen by score) or a number of layers, got "
           + sharedTailLayers);
     }
+    if (!(refreshShare > 0 && refreshShare <= 1)) {
+      throw new IllegalArgumentException("a refresh's share of the dense bytes must be in (0, 1], got " + refreshShare);
+    }
     if (!(minChannelFraction > 0 && minChannelFraction <= 1)) {
       throw new IllegalArgumentException(
           "minimum channel fraction must be in (0, 1], got " + minChannelFraction);
@@ -86,12 +92,17 @@ public record PlannerSettings(
       int refreshInterval, CommunicationModel communication, double communicationWeight, double memoryWeight,
       boolean channelSplits, double minChannelFraction, int sharedTailLayers) {
     this(strategy, batch, optimizer, averagingInterval, refreshInterval, communication, communicationWeight,
-        memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, Compression.NONE);
+        memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, Compression.NONE, 1);
   }
 
   /** The same knobs with groups compressing their gradients. */
   public PlannerSettings withCompression(Compression other) {
     return with(b -> b.compression = other);
+  }
+
+  /** The same knobs with refreshes sending {@code share} of the dense weights' bytes on average. */
+  public PlannerSettings withRefreshShare(double share) {
+    return with(b -> b.refreshShare = share);
   }
 
   /** A group's aggregation of {@code bytes} among {@code members}, compressed when the settings compress. */
@@ -151,6 +162,7 @@ public record PlannerSettings(
     double minChannelFraction;
     int sharedTailLayers;
     Compression compression;
+    double refreshShare;
 
     Builder(PlannerSettings settings) {
       strategy = settings.strategy;
@@ -165,11 +177,13 @@ public record PlannerSettings(
       minChannelFraction = settings.minChannelFraction;
       sharedTailLayers = settings.sharedTailLayers;
       compression = settings.compression;
+      refreshShare = settings.refreshShare;
     }
 
     PlannerSettings build() {
       return new PlannerSettings(strategy, batch, optimizer, averagingInterval, refreshInterval, communication,
-          communicationWeight, memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, compression);
+          communicationWeight, memoryWeight, channelSplits, minChannelFraction, sharedTailLayers, compression,
+          refreshShare);
     }
   }
 }

@@ -70,11 +70,12 @@ public sealed interface DeviceCommand extends ControlMessage {
    * the step, and only when {@code average}. {@code evaluated}: the job evaluates the model after
    * this step (and saves it, at an epoch's end). {@code overlapCuts}: layer indices where every device
    * cuts this step's backward, to AllReduce each segment while the backward goes on below (empty:
-   * none). {@code snapshot}: every device completed the previous step and it refreshed all weights,
+   * none). {@code refresh}: what the step sends to the devices that do not update a group.
+   * {@code snapshot}: every device completed the previous step and it refreshed all weights exactly,
    * so it is committed: first keep the model and optimizer state as they stand, which a
    * {@link Restore} to this step takes back if a device is lost later.
    */
-  record RunStep(String jobId, int epoch, int stepInEpoch, long step, boolean average, boolean refresh,
+  record RunStep(String jobId, int epoch, int stepInEpoch, long step, boolean average, Refresh refresh,
       boolean evaluated, List<Integer> overlapCuts, boolean snapshot, ActorRef<DeviceEvent> replyTo) implements DeviceCommand {
     public RunStep {
       overlapCuts = List.copyOf(overlapCuts);

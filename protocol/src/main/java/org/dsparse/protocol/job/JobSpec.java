@@ -79,6 +79,7 @@ public record JobSpec(
     PlannerKnobs planner,
     Overlap overlap,
     Compression compression,
+    RefreshCompression refreshCompression,
     Tiling tiling,
     SubModels subModels,
     String resumeFrom) implements ControlMessage {
@@ -150,6 +151,7 @@ public record JobSpec(
       throw new IllegalArgumentException("job " + jobId + ": compression compresses the gradients a group AllReduces"
           + " every step, and averaging-interval " + averagingInterval + " averages weights instead");
     }
+    Objects.requireNonNull(refreshCompression, "refreshCompression");
     Objects.requireNonNull(tiling, "tiling");
     Objects.requireNonNull(subModels, "subModels");
     Objects.requireNonNull(resumeFrom, "resumeFrom");
@@ -223,6 +225,40 @@ public record JobSpec(
                 ? String.format(java.util.Locale.ROOT, "-v%.2f", valuesShare) : "");
       }
       return name;
+    }
+  }
+
+  /**
+   * Refreshes that send the change since the receivers' copy, compressed, the sender keeping the
+   * rest for later (error feedback at the sender, as EF21-P's compressed model broadcast); see
+   * {@code org.dsparse.core.compression.RefreshCodec}. Refreshes that commit a step (every
+   * {@code exactEvery}-th, each epoch's last, each evaluated step's) send the weights exactly, so that
+   * every device holds every layer exactly at a committed step.
+   *
+   * @param kind {@code none} (every refresh exact), {@code topk} or {@code quantize}
+   * @param ratio with topk: the dense refresh's bytes over the compressed one's
+   * @param bits with quantize: 8 or 4 bits per coordinate
+   * @param exactEvery every this many refreshes one is exact and commits the step (1: all exact)
+   * @param checkEvery every this many compressed refreshes the receivers check their copies against
+   *     the sender's checksum together, and a group with a mismatch is sent its weights exactly at once
+   */
+  public record RefreshCompression(String kind, double ratio, int bits, int exactEvery, int checkEvery)
+      implements ControlMessage {
+    public static final RefreshCompression NONE = new RefreshCompression("none", 20, 8, 1, 1);
+
+    public RefreshCompression {
+      Objects.requireNonNull(kind, "kind");
+      if (!kind.equals("none") && !kind.equals("topk") && !kind.equals("quantize")) {
+        throw new IllegalArgumentException("refresh compression '" + kind + "' is not none, topk or quantize");
+      }
+      if (exactEvery < 1 || checkEvery < 1) {
+        throw new IllegalArgumentException("refresh compression: exact-every and check-every must be 1 or more, got "
+            + exactEvery + " and " + checkEvery);
+      }
+    }
+
+    public boolean enabled() {
+      return !kind.equals("none") && exactEvery > 1;
     }
   }
 
@@ -439,6 +475,7 @@ public record JobSpec(
     PlannerKnobs planner;
     Overlap overlap;
     Compression compression;
+    RefreshCompression refreshCompression;
     Tiling tiling;
     SubModels subModels;
     String resumeFrom;
@@ -469,6 +506,7 @@ public record JobSpec(
       planner = spec.planner;
       overlap = spec.overlap;
       compression = spec.compression;
+      refreshCompression = spec.refreshCompression;
       tiling = spec.tiling;
       subModels = spec.subModels;
       resumeFrom = spec.resumeFrom;
@@ -478,7 +516,7 @@ public record JobSpec(
       return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample,
           optimizer, learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery,
           testImages, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression,
-          tiling, subModels, resumeFrom);
+          refreshCompression, tiling, subModels, resumeFrom);
     }
   }
 }

@@ -109,7 +109,8 @@ public final class DataParallelPlanning {
         p.optimizer(), spec.averagingInterval(), spec.refreshInterval(),
         new CommunicationModel(knobs.hopLatencySeconds(), knobs.linkBytesPerSecond()),
         knobs.communicationWeight(), knobs.memoryWeight(), knobs.channelSplits(),
-        PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION, knobs.sharedTailLayers()).withCompression(Plans.compression(spec));
+        PlannerSettings.DEFAULT_MIN_CHANNEL_FRACTION, knobs.sharedTailLayers()).withCompression(Plans.compression(spec))
+        .withRefreshShare(Plans.refreshShare(spec));
   }
 
   /** The core planner's plan as devices receive it: its process groups and each device's slices. */

@@ -20,6 +20,7 @@ import org.dsparse.actors.step.StageRunner;
 import org.dsparse.actors.step.StepResult;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.Refresh;
 import org.dsparse.protocol.job.StepMetrics;
 import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.training.data.ImageBatch;
@@ -33,7 +34,8 @@ import org.dsparse.training.trainer.SparseTrainer;
  * backward through its updated layers ({@link Backward}); the AllReduce of each group's gradients
  * among its updaters, all groups at once ({@link GradientReducer}); the optimizer step; with periodic
  * model averaging, on averaging steps, the AllReduce of the groups' weights; on refresh steps, the
- * Broadcast of each group's weights from its leader to the devices that do not update it. Model work
+ * Broadcast of each group's weights (or, compressed, of their change) from its leader to the devices
+ * that do not update it ({@link Refreshes}). Model work
  * runs on {@link Compute} through a {@link StageRunner}, collectives on {@link Collectives}; the step is
  * one chain of futures, and each step's progress lives in its own {@link Run}.
  *
@@ -63,6 +65,7 @@ public final class DataParallelStep implements DeviceStep {
   private final Collectives collectives;
   private final StageRunner stages;
   private final GradientReducer reducer;
+  private final Refreshes refreshes;
   /** The epochs' batches; touched only by model work. */
   private final EpochBatches batches;
   /** The next batch of the current epoch and its frozen prefix's output, taken while collectives ran. */
@@ -82,6 +85,7 @@ public final class DataParallelStep implements DeviceStep {
     this.collectives = collectives;
     this.stages = new StageRunner(compute);
     this.reducer = new GradientReducer(spec, model, trainer, groups, collectives);
+    this.refreshes = new Refreshes(spec, model, groups, collectives);
   }
 
   /** Groups the job's compression leaves dense on this device, and why. */
@@ -119,11 +123,11 @@ public final class DataParallelStep implements DeviceStep {
   /**
    * Runs step {@code step} of epoch {@code epoch}; {@code average}: with periodic model averaging,
    * average the groups' weights on this step; {@code refresh}: send the groups' weights to the
-   * devices that do not update them; {@code cuts}: where to cut the backward (empty: no overlap).
+   * devices that do not update them, exactly or compressed ({@link Refreshes}); {@code cuts}: where to cut the backward (empty: no overlap).
    * {@code evaluated} changes nothing here: the model is evaluated as the step leaves it.
    */
   @Override
-  public CompletionStage<StepResult> run(int epoch, long step, boolean average, boolean refresh, boolean evaluated,
+  public CompletionStage<StepResult> run(int epoch, long step, boolean average, Refresh refresh, boolean evaluated,
       List<Integer> cuts) {
     Run run;
     try {
@@ -132,9 +136,13 @@ public final class DataParallelStep implements DeviceStep {
       return CompletableFuture.failedFuture(new StageFailure("step " + step + ": " + e.getMessage(), e));
     }
     boolean averagesWeights = spec.averagesWeights();
-    boolean forwardAhead = spec.overlap().nextForwardAhead() && !refresh && trainer.update().firstUpdated() > 0
+    boolean forwardAhead = spec.overlap().nextForwardAhead() && !refresh.any() && trainer.update().firstUpdated() > 0
         && backward.takesAhead();
-    return run.stages.compute("forward/backward", () -> forwardBackward(epoch, run, !averagesWeights))
+    return run.stages.compute("forward/backward", () -> {
+      // Before the plan's first step changes a weight: the receivers' copies start as every device's.
+      refreshes.start();
+      return forwardBackward(epoch, run, !averagesWeights);
+    })
         .thenCompose(loss -> loss)
         .thenCompose(backwardDone -> run.round.collected().thenCombine(forwardAhead
             ? run.stages.compute("the next batch's frozen layers", this::takeNextBatchAhead) : done(),
@@ -145,7 +153,7 @@ public final class DataParallelStep implements DeviceStep {
           return null;
         }))
         .thenCompose(stepped -> averagesWeights && average ? averageWeights(run) : done())
-        .thenCompose(averaged -> refresh ? refresh(run) : done())
+        .thenCompose(averaged -> refresh.any() ? refreshes.run(step, refresh, run.stages, run.refreshed) : done())
         .thenApply(refreshed -> run.result());
   }
 
@@ -202,17 +210,6 @@ public final class DataParallelStep implements DeviceStep {
         }));
   }
 
-  /** The led groups' weights to the devices that do not update them. */
-  private CompletionStage<Void> refresh(Run run) {
-    List<GroupPlan> toSend = groups.led().stream().filter(groups.refresh()::contains).toList();
-    return run.stages.compute("exporting weights", () -> export(toSend))
-        .thenCompose(led -> run.broadcast(led).thenCompose(received ->
-            run.stages.compute("applying refreshed weights", () -> {
-              received.forEach((group, weights) -> model.importWeights(slices(group), weights));
-              return null;
-            })));
-  }
-
   private static CompletionStage<Void> done() {
     return CompletableFuture.completedFuture(null);
   }
@@ -240,12 +237,6 @@ public final class DataParallelStep implements DeviceStep {
     batch.close();
   }
 
-  private Map<GroupPlan, float[]> export(List<GroupPlan> toExport) {
-    Map<GroupPlan, float[]> weights = new LinkedHashMap<>();
-    toExport.forEach(group -> weights.put(group, model.exportWeights(slices(group))));
-    return weights;
-  }
-
   private static List<ChannelSlice> slices(GroupPlan group) {
     return Plans.channelSlices(group.slices());
   }
@@ -256,44 +247,11 @@ public final class DataParallelStep implements DeviceStep {
     private final StageRunner.Step stages = DataParallelStep.this.stages.step();
     private final GradientReducer.Round round;
     private float loss = Float.NaN;
-    private long broadcastNanos;
-    private long broadcastWaitedNanos;
-    private long broadcastBytes;
-    /** Each refreshed group's Broadcast time, by kind. */
-    private final Map<List<String>, Long> refreshNanos = new LinkedHashMap<>();
+    private final Refreshes.Round refreshed = new Refreshes.Round();
 
     Run(long step, int[] cuts) {
       this.step = step;
       this.round = reducer.round(step, cuts);
-    }
-
-    /** One Broadcast per refreshed group, all at once: this device sends the {@code led} ones. */
-    CompletionStage<Map<GroupPlan, float[]>> broadcast(Map<GroupPlan, float[]> led) {
-      Map<GroupPlan, CompletableFuture<Collectives.Transfer>> started = new LinkedHashMap<>();
-      for (GroupPlan group : groups.refresh()) {
-        float[] weights = led.get(group);
-        int length = weights != null ? weights.length : model.weightLength(slices(group));
-        broadcastBytes += 4L * length;
-        started.put(group, collectives.broadcast(DeviceGroups.refreshId(spec.jobId(), group), step, weights, length)
-            .toCompletableFuture());
-      }
-      long start = System.nanoTime();
-      return CompletableFuture.allOf(started.values().toArray(new CompletableFuture[0])).thenApply(all -> {
-        broadcastWaitedNanos += System.nanoTime() - start;
-        Map<GroupPlan, float[]> received = new LinkedHashMap<>();
-        long longest = 0;
-        for (var entry : started.entrySet()) {
-          Collectives.Transfer transfer = entry.getValue().join();
-          if (!led.containsKey(entry.getKey())) {
-            received.put(entry.getKey(), transfer.result());
-          }
-          longest = Math.max(longest, transfer.transferNanos());
-          refreshNanos.merge(List.of(entry.getKey().groupId(), entry.getKey().isAllReduce() ? WireBytes.REFRESH
-              : WireBytes.BROADCAST), transfer.transferNanos(), Long::sum);
-        }
-        broadcastNanos += longest;
-        return received;
-      });
     }
 
     StepResult result() {
@@ -308,9 +266,9 @@ public final class DataParallelStep implements DeviceStep {
       Map<List<String>, Long> groupNanos = new TreeMap<>(
           Comparator.comparing((List<String> k) -> k.get(0)).thenComparing(k -> k.get(1)));
       round.groupNanos.forEach((group, nanos) -> groupNanos.put(List.of(group, WireBytes.ALL_REDUCE), nanos));
-      groupNanos.putAll(refreshNanos);
-      return new StepResult(loss, stages.computeNanos(), round.allReduceNanos, broadcastNanos,
-          round.waitedNanos + broadcastWaitedNanos, round.allReduceBytes, broadcastBytes,
+      groupNanos.putAll(refreshed.groupNanos);
+      return new StepResult(loss, stages.computeNanos(), round.allReduceNanos, refreshed.nanos,
+          round.waitedNanos + refreshed.waitedNanos, round.allReduceBytes, refreshed.bytes,
           new StepMetrics.Segments(Arrays.stream(round.cuts).boxed().toList(), backwardMillis, segmentBytes.clone(),
               transferMillis),
           groupNanos.entrySet().stream().map(e -> new StepMetrics.GroupTime(e.getKey().get(0), e.getKey().get(1),

@@ -14,6 +14,7 @@ import org.dsparse.actors.step.StepResult;
 import org.dsparse.core.submodel.SubModelSpec;
 import org.dsparse.protocol.job.GroupPlan;
 import org.dsparse.protocol.job.JobSpec;
+import org.dsparse.protocol.job.Refresh;
 import org.dsparse.protocol.job.StepMetrics;
 import org.dsparse.protocol.job.WireBytes;
 import org.dsparse.training.data.ImageBatch;
@@ -98,7 +99,7 @@ final class SubModelStep implements DeviceStep {
   }
 
   @Override
-  public CompletionStage<StepResult> run(int epochIndex, long step, boolean average, boolean refresh,
+  public CompletionStage<StepResult> run(int epochIndex, long step, boolean average, Refresh refresh,
       boolean evaluated, List<Integer> cuts) {
     StageRunner.Step stages = this.stages.step();
     float[] loss = {Float.NaN};

@@ -38,6 +38,10 @@ public final class SubModelsMode implements TrainingMode {
 
   @Override
   public Optional<Refusal> check(JobSpec spec) {
+    if (!spec.refreshCompression().kind().equals("none")) {
+      return Optional.of(new Refusal("refresh-compression.kind", spec.refreshCompression().kind(), "none in mode"
+          + " submodels (sub-models are assembled by an AllReduce of their weights, never refreshed)"));
+    }
     if (ClassPartitions.byClasses(spec)) {
       return Optional.empty();
     }
