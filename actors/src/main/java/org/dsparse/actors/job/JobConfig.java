@@ -79,7 +79,8 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
           nonNegativeInt(c, "planner.shared-tail-layers"), p.getBoolean("memory-check"));
       JobSpec spec = new JobSpec(
           c.getString("id"), jobMode, model, data, partition, fraction(c, "held-out-fraction"),
-          positive(c, "batch"), nonNegativeInt(c, "frozen-prefix-micro-batch"), positive(c, "upsample"),
+          positive(c, "batch"), nonNegativeInt(c, "frozen-prefix-micro-batch"),
+          nonNegativeInt(c, "update-micro-batch"), positive(c, "upsample"),
           optimizer,
           (float) positiveDouble(c, "learning-rate"),
           (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),

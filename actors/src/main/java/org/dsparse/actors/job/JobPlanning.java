@@ -47,7 +47,8 @@ public final class JobPlanning {
         Checkpoint.loadAtAnyResolution(model, Path.of(spec.initialCheckpoint()));
       }
       MemoryModel memory = new MemoryModel(model.layerCosts(), MemoryModels.clusterDeviceCoefficients(config))
-          .withFrozenPrefixMicroBatch(spec.frozenPrefixMicroBatch()).withCompression(Plans.compression(spec));
+          .withFrozenPrefixMicroBatch(spec.frozenPrefixMicroBatch()).withUpdateMicroBatch(spec.updateMicroBatch())
+          .withCompression(Plans.compression(spec));
       planned = Plans.withOverlap(spec, mode.plan(new Planning(spec, devices, source, sample, data, model, memory,
           OptimizerKind.parse(spec.optimizer()))), model, mode.overlaps(spec));
     }

@@ -18,7 +18,9 @@ import org.dsparse.core.compression.Compression;
  *
  * <p>The frozen prefix may run in micro-batches ({@link #withFrozenPrefixMicroBatch}): phase one then
  * holds one micro-batch's working set plus the prefix's outputs for the whole batch, twice (the
- * micro-batches' outputs and their concatenation).
+ * micro-batches' outputs and their concatenation). So may the recorded part
+ * ({@link #withUpdateMicroBatch}): phase two then holds one micro-batch's activations and temporary,
+ * beside the prefix's output for the whole batch.
  */
 public final class MemoryModel {
   static final long FLOAT_BYTES = Float.BYTES;
@@ -26,15 +28,16 @@ public final class MemoryModel {
   private final List<LayerCost> layers;
   private final MemoryCoefficients coefficients;
   private final int frozenPrefixMicroBatch;
+  private final int updateMicroBatch;
   private final Compression compression;
 
   /** A model whose frozen prefix runs the whole batch at once, without gradient compression. */
   public MemoryModel(List<LayerCost> layers, MemoryCoefficients coefficients) {
-    this(layers, coefficients, 0, Compression.NONE);
+    this(layers, coefficients, 0, 0, Compression.NONE);
   }
 
   private MemoryModel(List<LayerCost> layers, MemoryCoefficients coefficients, int frozenPrefixMicroBatch,
-      Compression compression) {
+      int updateMicroBatch, Compression compression) {
     if (layers.isEmpty()) {
       throw new IllegalArgumentException("a model needs at least one layer");
     }
@@ -45,6 +48,11 @@ public final class MemoryModel {
     this.layers = List.copyOf(layers);
     this.coefficients = Objects.requireNonNull(coefficients, "coefficients");
     this.frozenPrefixMicroBatch = frozenPrefixMicroBatch;
+    if (updateMicroBatch < 0) {
+      throw new IllegalArgumentException("update micro-batch must be 0 (whole batch) or positive, got "
+          + updateMicroBatch);
+    }
+    this.updateMicroBatch = updateMicroBatch;
     this.compression = Objects.requireNonNull(compression, "compression");
   }
 
@@ -58,17 +66,31 @@ public final class MemoryModel {
 
   /** The same layers under other coefficients. */
   public MemoryModel withCoefficients(MemoryCoefficients other) {
-    return new MemoryModel(layers, other, frozenPrefixMicroBatch, compression);
+    return new MemoryModel(layers, other, frozenPrefixMicroBatch, updateMicroBatch, compression);
   }
 
   /** Other layers (e.g. a narrower network's) under the same coefficients, micro-batch and compression. */
   public MemoryModel withLayers(List<LayerCost> other) {
-    return new MemoryModel(other, coefficients, frozenPrefixMicroBatch, compression);
+    return new MemoryModel(other, coefficients, frozenPrefixMicroBatch, updateMicroBatch, compression);
   }
 
   /** The same model with the frozen prefix run {@code samples} at a time (0: the whole batch). */
   public MemoryModel withFrozenPrefixMicroBatch(int samples) {
-    return new MemoryModel(layers, coefficients, samples, compression);
+    return new MemoryModel(layers, coefficients, samples, updateMicroBatch, compression);
+  }
+
+  /**
+   * The same model with the recorded layers (from the first updated one on) run forward and backward
+   * {@code samples} at a time (0: the whole batch): the activations kept for the backward and the
+   * largest temporary are one micro-batch's, and the first updated layer's input for the whole batch
+   * stays alive while the micro-batches run.
+   */
+  public MemoryModel withUpdateMicroBatch(int samples) {
+    return new MemoryModel(layers, coefficients, frozenPrefixMicroBatch, samples, compression);
+  }
+
+  public int updateMicroBatch() {
+    return updateMicroBatch;
   }
 
   /**
@@ -77,7 +99,7 @@ public final class MemoryModel {
    * as optimizer state is.
    */
   public MemoryModel withCompression(Compression other) {
-    return new MemoryModel(layers, coefficients, frozenPrefixMicroBatch, other);
+    return new MemoryModel(layers, coefficients, frozenPrefixMicroBatch, updateMicroBatch, other);
   }
 
   public int frozenPrefixMicroBatch() {
@@ -125,11 +147,14 @@ public final class MemoryModel {
     int first = update.firstUpdated();
     long largestRecordedOutput = 0;
     long largestPrefixWorkingSet = 0;
+    // What the recorded phase holds at once: one micro-batch's activations when it is micro-batched.
+    boolean recordedInParts = updateMicroBatch > 0 && updateMicroBatch < batch;
+    int recorded = recordedInParts ? updateMicroBatch : batch;
     for (int i = 0; i < layers.size(); i++) {
       LayerCost layer = layers.get(i);
       t.weights += FLOAT_BYTES * (layer.trainableParams() + layer.bufferElements());
       double fraction = update.fraction(i);
-      double activation = (double) FLOAT_BYTES * batch * layer.activationElementsPerSample();
+      double activation = (double) FLOAT_BYTES * recorded * layer.activationElementsPerSample();
       if (fraction > 0) {
         t.gradients += FLOAT_BYTES * layer.trainableParams();
         t.optimizerState += Math.round(FLOAT_BYTES * optimizer.stateTensorsPerParam()
@@ -145,7 +170,9 @@ public final class MemoryModel {
         largestPrefixWorkingSet = Math.max(largestPrefixWorkingSet, layer.peakForwardElementsPerSample());
       }
     }
-    t.transientBytes = (double) FLOAT_BYTES * batch * largestRecordedOutput;
+    t.transientBytes = (double) FLOAT_BYTES * recorded * largestRecordedOutput
+        + (recordedInParts && first > 0 ? (double) FLOAT_BYTES * batch * layers.get(first - 1).outputElementsPerSample()
+            : 0);
     boolean microBatched = first > 0 && frozenPrefixMicroBatch > 0 && frozenPrefixMicroBatch < batch;
     t.prefixPeak = microBatched
         ? (double) FLOAT_BYTES * (frozenPrefixMicroBatch * largestPrefixWorkingSet

@@ -91,6 +91,28 @@ class MemoryModelTest {
   }
 
   @Test
+  void aMicroBatchedUpdateKeepsOneMicroBatchsActivationsBesideTheWholeBatchsInput() {
+    // No weight on the frozen prefix's phase, so that the recorded phase is the peak here.
+    MemoryModel plain = nominal.withCoefficients(new MemoryCoefficients(1, 1, 1, 0, 0));
+    MemoryModel micro = plain.withUpdateMicroBatch(2);
+    MemoryEstimate whole = plain.predict(UpdateSet.of(4, 1, 3), 8, OptimizerKind.SGD);
+    MemoryEstimate parts = micro.predict(UpdateSet.of(4, 1, 3), 8, OptimizerKind.SGD);
+    for (int i = 0; i < 4; i++) {
+      assertEquals(whole.activationBytesPerLayer().get(i) / 4, parts.activationBytesPerLayer().get(i), "layer " + i);
+    }
+    // b's output for 2 samples, plus a's output (b's input) for all 8.
+    assertEquals(4L * (2 * 8_000 + 8 * 20_000), parts.transientBytes());
+    assertEquals(whole.weightBytes() + whole.gradientBytes(), parts.weightBytes() + parts.gradientBytes());
+    assertTrue(parts.totalBytes() < whole.totalBytes());
+    // The first layer updated: its input is the images, not counted as a layer's output.
+    assertEquals(4L * 2 * 20_000, micro.predict(UpdateSet.all(4), 8, OptimizerKind.SGD).transientBytes());
+    assertEquals(plain.predict(UpdateSet.of(4, 1, 3), 2, OptimizerKind.SGD),
+        micro.predict(UpdateSet.of(4, 1, 3), 2, OptimizerKind.SGD), "a batch of one micro-batch");
+    assertEquals(2, micro.withCoefficients(MemoryCoefficients.NOMINAL).updateMicroBatch(), "kept by the copies");
+    assertThrows(IllegalArgumentException.class, () -> nominal.withUpdateMicroBatch(-1));
+  }
+
+  @Test
   void channelFractionScalesOptimizerStateButNotTheGradient() {
     UpdateSet half = UpdateSet.of(4, 3).with(3, 0.5);
     MemoryEstimate e = nominal.predict(half, 1, OptimizerKind.SGD_MOMENTUM);

@@ -19,6 +19,9 @@ import org.dsparse.protocol.control.ControlMessage;
  * @param frozenPrefixMicroBatch samples per forward of a device's frozen prefix (0: the whole batch);
  *     the prefix keeps nothing for backward, so smaller micro-batches lower its peak without changing
  *     what is computed
+ * @param updateMicroBatch samples per forward and backward of a device's updated layers (0: the
+ *     whole batch); the gradients add up to the whole batch's, but an updated BatchNorm normalises
+ *     each micro-batch by its own statistics
  * @param upsample each image's pixels repeated into {@code upsample x upsample} blocks (nearest
  *     neighbour; 1 keeps the images as they are): a higher input resolution, where the first layers'
  *     activations dominate a device's memory
@@ -62,6 +65,7 @@ public record JobSpec(
     double heldOutFraction,
     int batch,
     int frozenPrefixMicroBatch,
+    int updateMicroBatch,
     int upsample,
     String optimizer,
     float learningRate,
@@ -174,6 +178,10 @@ public record JobSpec(
     }
     if (upsample < 1) {
       throw new IllegalArgumentException("job " + jobId + ": upsample must be 1 (as they are) or more, got " + upsample);
+    }
+    if (updateMicroBatch < 0) {
+      throw new IllegalArgumentException("job " + jobId + ": update micro-batch must be 0 (whole batch) or positive,"
+          + " got " + updateMicroBatch);
     }
     if (frozenPrefixMicroBatch < 0) {
       throw new IllegalArgumentException("job " + jobId + ": frozen-prefix micro-batch must be 0 (whole batch) or"
@@ -458,6 +466,7 @@ public record JobSpec(
     double heldOutFraction;
     int batch;
     int frozenPrefixMicroBatch;
+    int updateMicroBatch;
     int upsample;
     String optimizer;
     float learningRate;
@@ -489,6 +498,7 @@ public record JobSpec(
       heldOutFraction = spec.heldOutFraction;
       batch = spec.batch;
       frozenPrefixMicroBatch = spec.frozenPrefixMicroBatch;
+      updateMicroBatch = spec.updateMicroBatch;
       upsample = spec.upsample;
       optimizer = spec.optimizer;
       learningRate = spec.learningRate;
@@ -513,8 +523,8 @@ public record JobSpec(
     }
 
     JobSpec build() {
-      return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, upsample,
-          optimizer, learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery,
+      return new JobSpec(jobId, mode, model, data, partition, heldOutFraction, batch, frozenPrefixMicroBatch, updateMicroBatch,
+          upsample, optimizer, learningRate, momentum, learningRateScaling, epochs, maxStepsPerEpoch, evaluateEvery,
           testImages, averagingInterval, refreshInterval, seed, initialCheckpoint, checkpointDir, planner, overlap, compression,
           refreshCompression, tiling, subModels, resumeFrom);
     }

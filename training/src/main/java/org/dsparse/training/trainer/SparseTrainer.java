@@ -52,6 +52,8 @@ public final class SparseTrainer {
   private final ParameterStore parameters;
   /** Samples per forward of the frozen prefix; 0 runs the whole batch at once. */
   private final int frozenPrefixMicroBatch;
+  /** Samples per forward and backward of the recorded layers; 0 runs the whole batch at once. */
+  private final int updateMicroBatch;
   private boolean gradientsPending;
 
   /** A trainer that updates the layers of {@code update} whole, the frozen prefix on the whole batch at once. */
@@ -80,12 +82,31 @@ public final class SparseTrainer {
    */
   public SparseTrainer(LayeredModel model, List<ChannelSlice> updated, OptimizerSpec optimizer,
       int frozenPrefixMicroBatch, Map<Integer, Double> learningRateScales) {
+    this(model, updated, optimizer, frozenPrefixMicroBatch, 0, learningRateScales);
+  }
+
+  /**
+   * The same, the recorded layers (from the first updated one on) run forward and backward
+   * {@code updateMicroBatch} samples at a time (0: the whole batch), each micro-batch's loss weighted
+   * by its share of the batch, so that the gradients add up to the whole batch's. What it saves: the
+   * activations kept for the backward are one micro-batch's. What changes numerically: a BatchNorm
+   * of an updated layer normalises each micro-batch by that micro-batch's statistics, and its running
+   * statistics move once per micro-batch; where BatchNorm is frozen the gradients are the whole
+   * batch's up to the order of the float additions.
+   */
+  public SparseTrainer(LayeredModel model, List<ChannelSlice> updated, OptimizerSpec optimizer,
+      int frozenPrefixMicroBatch, int updateMicroBatch, Map<Integer, Double> learningRateScales) {
     DjlThread.checkCurrent();
     if (frozenPrefixMicroBatch < 0) {
       throw new IllegalArgumentException("frozen-prefix micro-batch must be 0 (whole batch) or positive, got "
           + frozenPrefixMicroBatch);
     }
+    if (updateMicroBatch < 0) {
+      throw new IllegalArgumentException("update micro-batch must be 0 (whole batch) or positive, got "
+          + updateMicroBatch);
+    }
     this.frozenPrefixMicroBatch = frozenPrefixMicroBatch;
+    this.updateMicroBatch = updateMicroBatch;
     this.model = model;
     this.slices = List.copyOf(updated);
     this.update = updateSet(model, slices);
@@ -266,10 +287,33 @@ public final class SparseTrainer {
     keepOutsideRows();
     int first = update.firstUpdated();
     NDList h = ahead != null ? ahead : forwardFrozenPrefix(new NDList(inputs), first);
-    try (NDScope recorded = new NDScope();
-        GradientCollector collector = Recording.start()) {
-      recorded.suppressNotUsedWarning();
-      return recordedStep(first, h, labels, collector, cuts, segmentDone);
+    try (GradientCollector collector = Recording.start()) {
+      long samples = labels.getShape().get(0);
+      if (updateMicroBatch == 0 || samples <= updateMicroBatch) {
+        try (NDScope recorded = new NDScope()) {
+          recorded.suppressNotUsedWarning();
+          return recordedStep(first, h, labels, collector, cuts, segmentDone, 1);
+        }
+      }
+      // Micro-batch by micro-batch, each one's graph freed before the next; the gradients add up in
+      // the collector. Only the last one's backward reports segments: a segment's gradients are
+      // final once it has passed, so overlap starts then.
+      double lossSum = 0;
+      for (long start = 0; start < samples; start += updateMicroBatch) {
+        long end = Math.min(samples, start + updateMicroBatch);
+        boolean last = end == samples;
+        double share = (double) (end - start) / samples;
+        try (NDScope recorded = new NDScope()) {
+          recorded.suppressNotUsedWarning();
+          NDList part = new NDList(h.size());
+          for (NDArray a : h) {
+            part.add(a.get(start + ":" + end));
+          }
+          lossSum += share * recordedStep(first, part, labels.get(start + ":" + end), collector,
+              last ? cuts : new int[0], last ? segmentDone : (segment, nanos) -> { }, (float) share);
+        }
+      }
+      return (float) lossSum;
     } finally {
       if (first > 0 && ahead == null) {
         h.close();
@@ -289,7 +333,7 @@ public final class SparseTrainer {
       SegmentDone segmentDone) {
     DjlThread.checkCurrent();
     startRecordedElsewhere();
-    return recordedStep(from, new NDList(input), labels, collector, cuts, segmentDone);
+    return recordedStep(from, new NDList(input), labels, collector, cuts, segmentDone, 1);
   }
 
   /**
@@ -305,9 +349,12 @@ public final class SparseTrainer {
     gradientsPending = true;
   }
 
-  /** Layers from {@code first} on, recorded into {@code collector}, then the backward segment by segment. */
+  /**
+   * Layers from {@code first} on, recorded into {@code collector}, then the backward segment by segment,
+   * of the loss times {@code share} (a micro-batch's share of its batch); answers the unweighted loss.
+   */
   private float recordedStep(int first, NDList h, NDArray labels, GradientCollector collector, int[] cuts,
-      SegmentDone segmentDone) {
+      SegmentDone segmentDone, float share) {
     // Per cut above the first updated layer: the activation arriving there and its detached copy.
     List<NDList> arriving = new ArrayList<>();
     List<NDList> copies = new ArrayList<>();
@@ -328,7 +375,7 @@ public final class SparseTrainer {
     }
     NDArray lossValue = loss.evaluate(new NDList(labels), x);
     long backwardStarted = System.nanoTime();
-    collector.backward(lossValue);
+    collector.backward(share == 1 ? lossValue : lossValue.mul(share));
     gradientsPending = true;
     int done = cuts.length;
     for (int c = arriving.size() - 1; c >= 0; c--) {

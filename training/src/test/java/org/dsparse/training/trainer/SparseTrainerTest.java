@@ -417,4 +417,73 @@ class SparseTrainerTest {
       }
     });
   }
+
+  /** Gradients of one step on the same batch from the same weights, whole batch or micro-batched. */
+  private static float[] gradients(int updateMicroBatch, UpdateSet update, int[] layers, float[] loss) {
+    return DjlThread.call(() -> {
+      try (LayeredModel model = Models.create("small-cnn", SAMPLE, 4, 13);
+          NDManager data = model.manager().newSubManager()) {
+        SparseTrainer trainer = new SparseTrainer(model, model.wholeLayers(update.layers().stream().toArray()),
+            OptimizerSpec.sgd(0.1f), 0, updateMicroBatch, java.util.Map.of());
+        NDArray[] b = batch(data, 16, 5);
+        loss[0] = trainer.forwardBackward(b[0], b[1]);
+        return trainer.exportGradients(layers);
+      }
+    });
+  }
+
+  @Test
+  void microBatchedGradientsAddUpToTheWholeBatchsWhereBatchNormIsFrozen() {
+    // Only the classifier is updated: every BatchNorm below it runs on its running statistics.
+    UpdateSet classifier = UpdateSet.of(4, 3);
+    float[] wholeLoss = new float[1];
+    float[] whole = gradients(0, classifier, new int[] {3}, wholeLoss);
+    for (int microBatch : new int[] {4, 5, 8}) {
+      float[] loss = new float[1];
+      float[] parts = gradients(microBatch, classifier, new int[] {3}, loss);
+      assertEquals(wholeLoss[0], loss[0], 1e-5, "micro-batch " + microBatch + ": the batch's mean loss");
+      double largest = 0;
+      for (float g : whole) {
+        largest = Math.max(largest, Math.abs(g));
+      }
+      for (int i = 0; i < whole.length; i++) {
+        // Float reassociation only: every micro-batch's share adds into the same gradient.
+        assertEquals(whole[i], parts[i], 1e-5 * largest, "micro-batch " + microBatch + ", element " + i);
+      }
+    }
+  }
+
+  @Test
+  void microBatchedUpdatesOfLayersWithBatchNormStillLearn() {
+    DjlThread.run(() -> {
+      try (LayeredModel model = Models.create("small-cnn", SAMPLE, 4, 11);
+          NDManager data = model.manager().newSubManager()) {
+        SparseTrainer trainer = new SparseTrainer(model, model.wholeLayers(new int[] {1, 2, 3}),
+            new OptimizerSpec(OptimizerKind.SGD_MOMENTUM, 0.05f, 0.9f, 0f), 0, 8, java.util.Map.of());
+        float first = 0;
+        float last = 0;
+        for (int step = 0; step < 40; step++) {
+          NDArray[] b = batch(data, 32, step);
+          float loss = trainer.forwardBackward(b[0], b[1]);
+          trainer.step();
+          if (step == 0) {
+            first = loss;
+          }
+          last = loss;
+        }
+        assertTrue(last < first * 0.5, "loss " + first + " -> " + last);
+      }
+    });
+  }
+
+  @Test
+  void aNegativeUpdateMicroBatchIsRefused() {
+    DjlThread.run(() -> {
+      try (LayeredModel model = Models.create("small-cnn", SAMPLE, 4, 1)) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new SparseTrainer(model,
+            model.wholeLayers(new int[] {3}), OptimizerSpec.sgd(0.1f), 0, -1, java.util.Map.of()));
+        assertTrue(e.getMessage().contains("update micro-batch"), e.getMessage());
+      }
+    });
+  }
 }

@@ -62,7 +62,7 @@ public final class DataParallelRuntime extends ModeRuntime {
     LayeredModel model = start.model();
     try {
       SparseTrainer trainer = new SparseTrainer(model, slices, DeviceSetUp.optimizer(spec),
-          spec.frozenPrefixMicroBatch(), learningRateScales);
+          spec.frozenPrefixMicroBatch(), spec.updateMicroBatch(), learningRateScales);
       Backward own = backward.create(trainer, model, train);
       if (start.restored() != null) {
         List<ChannelSlice> keep = Plans.channelSlices(p.restore().keptOptimizerState());
