@@ -59,7 +59,7 @@ class TilingBenchConfigTest {
     assertEquals(7, tiled.tiling().layers());
     assertEquals(tiled.withMode(JobSpec.Mode.FULL, "t1").withTiling(JobSpec.Tiling.NONE), one,
         "the same data, seed, batch, steps and protocol");
-    assertEquals(1000, one.testImages());
+    assertEquals(500, one.testImages());
     assertEquals(1, one.averagingInterval(), "the synchronous protocol, pinned");
     assertEquals(JobSpec.Overlap.Kind.OFF, one.overlap().kind(), "overlap pinned off");
   }
