@@ -169,7 +169,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
         valuesShare);
   }
 
-  /** {@code refresh-compression { kind, ratio, bits, exact-every, check-every }}. */
+  /** {@code refresh-compression { kind, ratio, bits, exact-every, check-every, overlap }}. */
   private static JobSpec.RefreshCompression refreshCompression(Config c) {
     Config r = c.getConfig("refresh-compression");
     String kind = r.getString("kind").trim();
@@ -194,7 +194,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       throw bad("refresh-compression.check-every", Integer.toString(checkEvery), "1 or more compressed refreshes");
     }
     return kind.equals("none") ? JobSpec.RefreshCompression.NONE
-        : new JobSpec.RefreshCompression(kind, ratio, bits, exactEvery, checkEvery);
+        : new JobSpec.RefreshCompression(kind, ratio, bits, exactEvery, checkEvery, r.getBoolean("overlap"));
   }
 
   /** {@code tiling { devices, count, layers, flops-per-second, grouping }}: no names and count 0 tile nothing. */

@@ -192,7 +192,8 @@ class DataParallelStepTest {
   @Test
   void compressedRefreshesSendLessAndAnExactOneLeavesEveryDeviceTheSameModel(@TempDir Path dir) throws Exception {
     long dense;
-    try (Devices devices = new Devices(CONFIG, new InMemoryCollectives(null))) {
+    // The same plan (the planner counts what refreshes cost, so a job with compressed ones may plan otherwise).
+    try (Devices devices = new Devices(COMPRESSED_REFRESHES, new InMemoryCollectives(null))) {
       dense = devices.step(0, Refresh.EXACT).get(1).broadcastBytes();
     }
     try (Devices devices = new Devices(COMPRESSED_REFRESHES, new InMemoryCollectives(null))) {
@@ -205,6 +206,29 @@ class DataParallelStepTest {
       List<float[]> copies = devices.groupWeights(dir.resolve("compressed"), fromA);
       assertArrayEquals(copies.get(1), copies.get(2), "b and c hold the same copy, the one a keeps for them");
       assertTrue(!java.util.Arrays.equals(copies.get(0), copies.get(1)), "a quarter of the coordinates a step: behind");
+      devices.step(2, Refresh.EXACT);
+      List<byte[]> checkpoints = devices.checkpoints(dir.resolve("exact"));
+      assertArrayEquals(checkpoints.get(0), checkpoints.get(1));
+      assertArrayEquals(checkpoints.get(0), checkpoints.get(2));
+    }
+  }
+
+  @Test
+  void anOverlappedRefreshIsAppliedInTheNextStepAndAnExactOneStillLeavesOneModel(@TempDir Path dir)
+      throws Exception {
+    Config overlapped = ConfigFactory.parseString("dsparse.job.refresh-compression.overlap = on")
+        .withFallback(COMPRESSED_REFRESHES);
+    try (Devices devices = new Devices(overlapped, new InMemoryCollectives(null))) {
+      GroupPlan fromA = broadcastFromA(devices.plan);
+      float[] start = devices.groupWeights(dir.resolve("start"), fromA).get(1);
+      devices.step(0, Refresh.COMPRESSED);
+      List<float[]> afterFirst = devices.groupWeights(dir.resolve("0"), fromA);
+      assertArrayEquals(start, afterFirst.get(1), "step 0's refresh is still on its way: b computes with the old copy");
+      assertTrue(!java.util.Arrays.equals(start, afterFirst.get(0)), "a's weights moved");
+      devices.step(1, Refresh.COMPRESSED);
+      List<float[]> afterSecond = devices.groupWeights(dir.resolve("1"), fromA);
+      assertTrue(!java.util.Arrays.equals(start, afterSecond.get(1)), "step 0's refresh arrived during step 1");
+      assertArrayEquals(afterSecond.get(1), afterSecond.get(2));
       devices.step(2, Refresh.EXACT);
       List<byte[]> checkpoints = devices.checkpoints(dir.resolve("exact"));
       assertArrayEquals(checkpoints.get(0), checkpoints.get(1));

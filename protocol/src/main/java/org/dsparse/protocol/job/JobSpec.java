@@ -249,10 +249,12 @@ public record JobSpec(
    * @param exactEvery every this many refreshes one is exact and commits the step (1: all exact)
    * @param checkEvery every this many compressed refreshes the receivers check their copies against
    *     the sender's checksum together, and a group with a mismatch is sent its weights exactly at once
+   * @param overlap a compressed refresh travels during the next step's forward and backward, which
+   *     compute with the copies one refresh behind (one step of staleness); exact ones never do
    */
-  public record RefreshCompression(String kind, double ratio, int bits, int exactEvery, int checkEvery)
-      implements ControlMessage {
-    public static final RefreshCompression NONE = new RefreshCompression("none", 20, 8, 1, 1);
+  public record RefreshCompression(String kind, double ratio, int bits, int exactEvery, int checkEvery,
+      boolean overlap) implements ControlMessage {
+    public static final RefreshCompression NONE = new RefreshCompression("none", 20, 8, 1, 1, false);
 
     public RefreshCompression {
       Objects.requireNonNull(kind, "kind");

@@ -70,6 +70,8 @@ public final class DataParallelStep implements DeviceStep {
   private final EpochBatches batches;
   /** The next batch of the current epoch and its frozen prefix's output, taken while collectives ran. */
   private Ahead ahead;
+  /** The previous step's compressed refresh, under way, when refreshes overlap the next step. */
+  private CompletionStage<Refreshes.Launched> refreshUnderWay;
 
   private record Ahead(int epoch, ImageBatch batch, NDList prefix) {}
 
@@ -136,15 +138,21 @@ public final class DataParallelStep implements DeviceStep {
       return CompletableFuture.failedFuture(new StageFailure("step " + step + ": " + e.getMessage(), e));
     }
     boolean averagesWeights = spec.averagesWeights();
-    boolean forwardAhead = spec.overlap().nextForwardAhead() && !refresh.any() && trainer.update().firstUpdated() > 0
-        && backward.takesAhead();
+    // The previous step's refresh, when it overlaps this one: applied once this step's backward is done.
+    CompletionStage<Refreshes.Launched> earlier = refreshUnderWay;
+    refreshUnderWay = null;
+    boolean deferRefresh = refresh == Refresh.COMPRESSED && refreshes.overlapsNextStep();
+    boolean forwardAhead = spec.overlap().nextForwardAhead() && !refresh.any() && earlier == null
+        && trainer.update().firstUpdated() > 0 && backward.takesAhead();
     return run.stages.compute("forward/backward", () -> {
       // Before the plan's first step changes a weight: the receivers' copies start as every device's.
       refreshes.start();
       return forwardBackward(epoch, run, !averagesWeights);
     })
         .thenCompose(loss -> loss)
-        .thenCompose(backwardDone -> run.round.collected().thenCombine(forwardAhead
+        .thenCompose(backwardDone -> earlier == null ? done()
+            : earlier.thenCompose(launched -> refreshes.finish(launched, run.stages, run.refreshed)))
+        .thenCompose(applied -> run.round.collected().thenCombine(forwardAhead
             ? run.stages.compute("the next batch's frozen layers", this::takeNextBatchAhead) : done(),
             (averaged, x) -> averaged))
         .thenCompose(averaged -> run.stages.compute("optimizer step", () -> {
@@ -153,7 +161,8 @@ public final class DataParallelStep implements DeviceStep {
           return null;
         }))
         .thenCompose(stepped -> averagesWeights && average ? averageWeights(run) : done())
-        .thenCompose(averaged -> refresh.any() ? refreshes.run(step, refresh, run.stages, run.refreshed) : done())
+        .thenCompose(averaged -> !refresh.any() ? done()
+            : deferRefresh ? launchForNextStep(step, refresh, run) : refreshes.run(step, refresh, run.stages, run.refreshed))
         .thenApply(refreshed -> run.result());
   }
 
@@ -208,6 +217,14 @@ public final class DataParallelStep implements DeviceStep {
           averaged.forEach(reduced -> model.importWeights(reduced.part().slices(), reduced.payload()));
           return null;
         }));
+  }
+
+  /** This step's refresh started, to be finished by the next step. */
+  private CompletionStage<Void> launchForNextStep(long step, Refresh refresh, Run run) {
+    CompletableFuture<Refreshes.Launched> launched = refreshes.launch(step, refresh, run.stages, run.refreshed)
+        .toCompletableFuture();
+    refreshUnderWay = launched;
+    return launched.thenApply(started -> null);
   }
 
   private static CompletionStage<Void> done() {

@@ -34,6 +34,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A group's refresh collectives take sequence numbers {@code step * COLLECTIVES_PER_STEP} (the
  * refresh), {@code + 1} (the check) and {@code + 2} (a re-sync), in that order on every member.
+ *
+ * <p>With {@code refresh-compression.overlap}, a compressed refresh is {@link #launch}ed at the end of
+ * its step and {@link #finish}ed in the next one, once that step's backward is done: its transfer
+ * runs during the next step's forward and backward, which compute with the copies one refresh behind
+ * (one step of staleness). Exact refreshes, which commit, always finish within their step.
  */
 final class Refreshes {
   /** Collectives a refresh group may run per step. */
@@ -91,13 +96,53 @@ final class Refreshes {
     final Map<List<String>, Long> groupNanos = new LinkedHashMap<>();
   }
 
-  /** Step {@code step}'s refresh of kind {@code kind}; model work on {@code stages}. */
+  /** Whether compressed refreshes run during the next step ({@code refresh-compression.overlap}). */
+  boolean overlapsNextStep() {
+    return settings != null && spec.refreshCompression().overlap();
+  }
+
+  /** Step {@code step}'s refresh of kind {@code kind}, whole; model work on {@code stages}. */
   CompletionStage<Void> run(long step, Refresh kind, StageRunner.Step stages, Round round) {
+    return launch(step, kind, stages, round).thenCompose(launched -> finish(launched, stages, round));
+  }
+
+  /**
+   * A refresh under way: the led groups' payloads sent off and every refresh group's Broadcast
+   * started, nothing applied yet.
+   */
+  static final class Launched {
+    private final long sequence;
+    private final boolean compress;
+    private final Map<GroupPlan, float[]> sent;
+    private final Map<GroupPlan, CompletableFuture<Collectives.Transfer>> transfers;
+
+    private Launched(long sequence, boolean compress, Map<GroupPlan, float[]> sent,
+        Map<GroupPlan, CompletableFuture<Collectives.Transfer>> transfers) {
+      this.sequence = sequence;
+      this.compress = compress;
+      this.sent = sent;
+      this.transfers = transfers;
+    }
+  }
+
+  /** Exports the led groups' payloads (on the model thread) and starts the Broadcasts; {@code round} counts their bytes. */
+  CompletionStage<Launched> launch(long step, Refresh kind, StageRunner.Step stages, Round round) {
     boolean compress = kind == Refresh.COMPRESSED && settings != null;
     long sequence = step * COLLECTIVES_PER_STEP;
+    return stages.compute("exporting weights", () -> export(led(), compress))
+        .thenApply(sent -> new Launched(sequence, compress, sent, start(groups.refresh(), sequence, sent, compress,
+            round)));
+  }
+
+  /**
+   * Waits for {@code launched}'s Broadcasts, applies what arrived (on the model thread), and, every
+   * {@code check-every}-th compressed refresh, checks the copies and re-syncs a group astray;
+   * {@code round} takes the transfer times.
+   */
+  CompletionStage<Void> finish(Launched launched, StageRunner.Step stages, Round round) {
     List<GroupPlan> mismatched = new ArrayList<>();
-    CompletionStage<Void> refreshed = stages.compute("exporting weights", () -> export(led(), compress))
-        .thenCompose(sent -> broadcast(groups.refresh(), sequence, sent, compress, round))
+    boolean compress = launched.compress;
+    CompletionStage<Void> refreshed = received(launched.transfers, launched.sent, round)
         .thenCompose(received -> stages.compute("applying refreshed weights", () -> {
           received.forEach((group, payload) -> {
             if (!compress) {
@@ -115,9 +160,9 @@ final class Refreshes {
     if (!compress || ++compressed % spec.refreshCompression().checkEvery() != 0) {
       return refreshed;
     }
-    return refreshed.thenCompose(applied -> check(sequence + 1, mismatched))
+    return refreshed.thenCompose(applied -> check(launched.sequence + 1, mismatched))
         .thenCompose(astray -> astray.isEmpty() ? CompletableFuture.<Void>completedFuture(null)
-            : resync(astray, sequence + 2, stages, round));
+            : resync(astray, launched.sequence + 2, stages, round));
   }
 
   /** The led groups' payloads: their weights, or the change since the receivers' copy, compressed. */
@@ -139,7 +184,7 @@ final class Refreshes {
   }
 
   /** One Broadcast per group of {@code toRefresh}, all at once: this device sends those in {@code sent}. */
-  private CompletionStage<Map<GroupPlan, float[]>> broadcast(List<GroupPlan> toRefresh, long sequence,
+  private Map<GroupPlan, CompletableFuture<Collectives.Transfer>> start(List<GroupPlan> toRefresh, long sequence,
       Map<GroupPlan, float[]> sent, boolean compress, Round round) {
     Map<GroupPlan, CompletableFuture<Collectives.Transfer>> started = new LinkedHashMap<>();
     for (GroupPlan group : toRefresh) {
@@ -150,6 +195,12 @@ final class Refreshes {
       started.put(group, collectives.broadcast(DeviceGroups.refreshId(spec.jobId(), group), sequence, payload, length)
           .toCompletableFuture());
     }
+    return started;
+  }
+
+  /** What the Broadcasts of {@code started} brought this device (the groups it did not send), once all are done. */
+  private CompletionStage<Map<GroupPlan, float[]>> received(Map<GroupPlan, CompletableFuture<Collectives.Transfer>>
+      started, Map<GroupPlan, float[]> sent, Round round) {
     long start = System.nanoTime();
     return CompletableFuture.allOf(started.values().toArray(new CompletableFuture[0])).thenApply(all -> {
       round.waitedNanos += System.nanoTime() - start;
@@ -197,7 +248,7 @@ final class Refreshes {
   private CompletionStage<Void> resync(List<GroupPlan> astray, long sequence, StageRunner.Step stages, Round round) {
     List<GroupPlan> led = led().stream().filter(astray::contains).toList();
     return stages.compute("exporting weights to re-sync", () -> export(led, false))
-        .thenCompose(sent -> broadcast(astray, sequence, sent, false, round))
+        .thenCompose(sent -> received(start(astray, sequence, sent, false, round), sent, round))
         .thenCompose(received -> stages.compute("applying re-synced weights", () -> {
           received.forEach((group, weights) -> model.importWeights(slices(group), weights));
           return null;
