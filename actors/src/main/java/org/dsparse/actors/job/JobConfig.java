@@ -80,7 +80,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       JobSpec spec = new JobSpec(
           c.getString("id"), jobMode, model, data, partition, fraction(c, "held-out-fraction"),
           positive(c, "batch"), nonNegativeInt(c, "frozen-prefix-micro-batch"),
-          nonNegativeInt(c, "update-micro-batch"), positive(c, "upsample"),
+          updateMicroBatch(c), positive(c, "upsample"),
           optimizer,
           (float) positiveDouble(c, "learning-rate"),
           (float) c.getDouble("momentum"), learningRateScaling(c), positive(c, "epochs"),
@@ -167,6 +167,20 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
     }
     return kind.equals("none") ? JobSpec.Compression.NONE : new JobSpec.Compression(kind, ratio, rows, columns, minFloats,
         valuesShare);
+  }
+
+  /** {@code update-micro-batch}: 0, a number of samples, or auto (each device's own, from the plan). */
+  private static int updateMicroBatch(Config c) {
+    if (c.getValue("update-micro-batch").valueType() == com.typesafe.config.ConfigValueType.STRING
+        && c.getString("update-micro-batch").trim().equals("auto")) {
+      return JobSpec.AUTO_MICRO_BATCH;
+    }
+    try {
+      return nonNegativeInt(c, "update-micro-batch");
+    } catch (com.typesafe.config.ConfigException.WrongType e) {
+      throw bad("update-micro-batch", c.getString("update-micro-batch"), "0 (the whole batch), a number of samples,"
+          + " or auto");
+    }
   }
 
   /** {@code refresh-compression { kind, ratio, bits, exact-every, check-every, overlap }}. */

@@ -47,7 +47,7 @@ public final class JobPlanning {
         Checkpoint.loadAtAnyResolution(model, Path.of(spec.initialCheckpoint()));
       }
       MemoryModel memory = new MemoryModel(model.layerCosts(), MemoryModels.clusterDeviceCoefficients(config))
-          .withFrozenPrefixMicroBatch(spec.frozenPrefixMicroBatch()).withUpdateMicroBatch(spec.updateMicroBatch())
+          .withFrozenPrefixMicroBatch(spec.frozenPrefixMicroBatch()).withUpdateMicroBatch(Plans.plannedUpdateMicroBatch(spec))
           .withCompression(Plans.compression(spec));
       planned = Plans.withOverlap(spec, mode.plan(new Planning(spec, devices, source, sample, data, model, memory,
           OptimizerKind.parse(spec.optimizer()))), model, mode.overlaps(spec));

@@ -54,6 +54,15 @@ public final class Plans {
     };
   }
 
+  /**
+   * The micro-batch the planner plans the updated layers with: the job's, or with
+   * {@code update-micro-batch = auto} the smallest a device may run (each device then runs the largest
+   * that fits it, {@code DataParallelPlanning}).
+   */
+  public static int plannedUpdateMicroBatch(JobSpec spec) {
+    return spec.updateMicroBatch() == JobSpec.AUTO_MICRO_BATCH ? JobSpec.SMALLEST_MICRO_BATCH : spec.updateMicroBatch();
+  }
+
   /** The core's settings of the job's compressed refreshes; empty when every refresh is exact. */
   public static java.util.Optional<RefreshCodec.Settings> refreshCompression(JobSpec spec) {
     JobSpec.RefreshCompression job = spec.refreshCompression();

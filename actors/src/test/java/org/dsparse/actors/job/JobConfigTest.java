@@ -59,6 +59,16 @@ class JobConfigTest {
   }
 
   @Test
+  void updateMicroBatchesAreAutoOrANumberAndNotForTilesOrSubModels() {
+    assertEquals(org.dsparse.protocol.job.JobSpec.AUTO_MICRO_BATCH,
+        JobConfig.read(with("dsparse.job.update-micro-batch = auto")).spec().updateMicroBatch());
+    assertEquals(8, JobConfig.read(with("dsparse.job.update-micro-batch = 8")).spec().updateMicroBatch());
+    UsageException tiles = assertThrows(UsageException.class, () -> JobConfig.read(with(
+        "dsparse.job { mode = dsparse, update-micro-batch = auto, tiling.count = 2 }")));
+    assertTrue(tiles.getMessage().startsWith("dsparse.job.update-micro-batch = 'auto'"), tiles.getMessage());
+  }
+
+  @Test
   void aBadValueIsRefusedNamingItsKey() {
     for (String bad : new String[] {"frozen-prefix-micro-batch = -1", "batch = 0", "planner.shared-tail-layers = -2",
         "partition = \"by-label\"", "partition = \"classes:two\"", "partition = \"classes:0+1,\"",
@@ -67,7 +77,7 @@ class JobConfigTest {
         "elastic.max-recoveries-without-progress = 0", "tiling.count = 1", "tiling.devices = [pi]",
         "tiling.devices = [pi, pi]", "tiling.layers = 0", "tiling.flops-per-second = 0", "submodels.compute-share = 0",
         "submodels.relevance-samples = 0", "submodels.statistics-samples = 0", "submodels.calibration-steps = -1",
-        "test-images = -1", "tiling.grouping = every-2"}) {
+        "test-images = -1", "tiling.grouping = every-2", "update-micro-batch = many", "update-micro-batch = -1"}) {
       UsageException e = assertThrows(UsageException.class, () -> JobConfig.read(with("dsparse.job." + bad)));
       String key = bad.substring(0, bad.indexOf(' '));
       assertTrue(e.getMessage().contains("dsparse.job." + key), bad + " -> " + e.getMessage());

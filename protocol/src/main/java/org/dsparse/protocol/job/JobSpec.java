@@ -20,8 +20,9 @@ import org.dsparse.protocol.control.ControlMessage;
  *     the prefix keeps nothing for backward, so smaller micro-batches lower its peak without changing
  *     what is computed
  * @param updateMicroBatch samples per forward and backward of a device's updated layers (0: the
- *     whole batch); the gradients add up to the whole batch's, but an updated BatchNorm normalises
- *     each micro-batch by its own statistics
+ *     whole batch; {@link #AUTO_MICRO_BATCH}: each device's own, as the plan chose it); the gradients
+ *     add up to the whole batch's, but an updated BatchNorm normalises each micro-batch by its own
+ *     statistics
  * @param upsample each image's pixels repeated into {@code upsample x upsample} blocks (nearest
  *     neighbour; 1 keeps the images as they are): a higher input resolution, where the first layers'
  *     activations dominate a device's memory
@@ -87,6 +88,15 @@ public record JobSpec(
     Tiling tiling,
     SubModels subModels,
     String resumeFrom) implements ControlMessage {
+
+  /**
+   * {@link #updateMicroBatch} chosen per device: the planner plans with micro-batches of
+   * {@link #SMALLEST_MICRO_BATCH} samples, and each device of a DSparse plan then runs the largest
+   * micro-batch (the batch halved as often as needed) under which its update set fits its budget.
+   */
+  public static final int AUTO_MICRO_BATCH = -1;
+  /** The smallest micro-batch {@link #AUTO_MICRO_BATCH} gives a device. */
+  public static final int SMALLEST_MICRO_BATCH = 4;
 
   /** {@link #resumeFrom} that continues from the state the job's devices hold (its coordinator was lost). */
   public static final String RESUME_FROM_DEVICES = "devices";
@@ -179,9 +189,9 @@ public record JobSpec(
     if (upsample < 1) {
       throw new IllegalArgumentException("job " + jobId + ": upsample must be 1 (as they are) or more, got " + upsample);
     }
-    if (updateMicroBatch < 0) {
-      throw new IllegalArgumentException("job " + jobId + ": update micro-batch must be 0 (whole batch) or positive,"
-          + " got " + updateMicroBatch);
+    if (updateMicroBatch < AUTO_MICRO_BATCH) {
+      throw new IllegalArgumentException("job " + jobId + ": update micro-batch must be 0 (whole batch), positive or"
+          + " auto, got " + updateMicroBatch);
     }
     if (frozenPrefixMicroBatch < 0) {
       throw new IllegalArgumentException("job " + jobId + ": frozen-prefix micro-batch must be 0 (whole batch) or"

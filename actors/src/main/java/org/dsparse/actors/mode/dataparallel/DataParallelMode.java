@@ -11,6 +11,7 @@ import org.dsparse.actors.step.Planning;
 import org.dsparse.actors.step.Preparation;
 import org.dsparse.actors.step.TrainingMode;
 import org.dsparse.core.plan.DeviceBudget;
+import org.dsparse.core.plan.Plan;
 import org.dsparse.core.plan.Planner;
 
 /**
@@ -36,8 +37,9 @@ public enum DataParallelMode implements TrainingMode {
     @Override
     public PlannedJob plan(Planning p) {
       List<DeviceBudget> budgets = p.devices().stream().map(d -> new DeviceBudget(d.name(), d.budgetBytes())).toList();
-      return DataParallelPlanning.fromPlan(p.spec(), Planner.plan(p.memory(), budgets,
-          DataParallelPlanning.importance(p), DataParallelPlanning.settings(p)), p.model());
+      Plan plan = Planner.plan(p.memory(), budgets, DataParallelPlanning.importance(p), DataParallelPlanning.settings(p));
+      return DataParallelPlanning.withOwnMicroBatches(p, plan, DataParallelPlanning.fromPlan(p.spec(), plan,
+          p.model()));
     }
 
     @Override

@@ -51,7 +51,9 @@ public final class DataParallelPlanning {
     List<String> names = Plans.layerNames(model);
     List<GroupPlan.Slice> all = IntStream.range(0, names.size())
         .mapToObj(i -> GroupPlan.Slice.whole(i, model.layer(i).outputChannels())).toList();
-    long peak = p.memory().fullUpdateBytes(spec.batch(), p.optimizer());
+    // The full update runs the micro-batch the job names, and whole batches with auto (DSparse's choice).
+    long peak = p.memory().withUpdateMicroBatch(Math.max(0, spec.updateMicroBatch()))
+        .fullUpdateBytes(spec.batch(), p.optimizer());
     if (spec.planner().memoryCheck()) {
       checkFits(p.devices(), peak);
     }
@@ -149,6 +151,49 @@ public final class DataParallelPlanning {
       assignments.put(d.device(), assignment);
     }
     return new PlannedJob(assignments, groups, names, plan.fullUpdatePeakBytes(), plan.describe());
+  }
+
+  /**
+   * {@code planned} (made from {@code plan}) with, under {@code update-micro-batch = auto}, each device's
+   * own micro-batch; as it is otherwise.
+   */
+  static PlannedJob withOwnMicroBatches(Planning p, Plan plan, PlannedJob planned) {
+    if (p.spec().updateMicroBatch() != JobSpec.AUTO_MICRO_BATCH) {
+      return planned;
+    }
+    Map<String, Assignment> assignments = new LinkedHashMap<>();
+    for (DeviceAssignment d : plan.devices()) {
+      assignments.put(d.device(), withOwnMicroBatch(p, d, planned.assignments().get(d.device())));
+    }
+    return new PlannedJob(assignments, planned.groups(), planned.layerNames(), planned.fullUpdatePeakBytes(),
+        planned.description() + microBatchDescription(p.spec(), assignments));
+  }
+
+  /**
+   * The largest micro-batch (the batch halved as often as needed, down to the smallest the plan was made
+   * with) under which the device's update set fits its budget. Larger micro-batches cost less time per
+   * sample and change BatchNorm's statistics less.
+   */
+  private static Assignment withOwnMicroBatch(Planning p, DeviceAssignment d, Assignment assignment) {
+    int batch = p.spec().batch();
+    for (int samples = batch; samples >= JobSpec.SMALLEST_MICRO_BATCH; samples /= 2) {
+      int micro = samples == batch ? 0 : samples;
+      long peak = p.memory().withUpdateMicroBatch(micro).predict(d.update(), batch, p.optimizer()).totalBytes();
+      if (peak <= d.budgetBytes() || samples / 2 < JobSpec.SMALLEST_MICRO_BATCH) {
+        return assignment.withUpdateMicroBatch(micro, peak);
+      }
+    }
+    return assignment;
+  }
+
+  private static String microBatchDescription(JobSpec spec, Map<String, Assignment> assignments) {
+    if (spec.updateMicroBatch() != JobSpec.AUTO_MICRO_BATCH) {
+      return "";
+    }
+    StringBuilder out = new StringBuilder("update micro-batches (auto, batch " + spec.batch() + "):");
+    assignments.values().forEach(a -> out.append(' ').append(a.device()).append(' ')
+        .append(a.updateMicroBatch() == 0 ? "whole" : Integer.toString(a.updateMicroBatch())));
+    return out.append('\n').toString();
   }
 
   /** Mean gradient norm of each layer over a few batches of a full update. */

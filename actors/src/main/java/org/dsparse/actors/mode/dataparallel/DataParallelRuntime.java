@@ -62,7 +62,8 @@ public final class DataParallelRuntime extends ModeRuntime {
     LayeredModel model = start.model();
     try {
       SparseTrainer trainer = new SparseTrainer(model, slices, DeviceSetUp.optimizer(spec),
-          spec.frozenPrefixMicroBatch(), spec.updateMicroBatch(), learningRateScales);
+          spec.frozenPrefixMicroBatch(), spec.updateMicroBatch() == JobSpec.AUTO_MICRO_BATCH
+              ? p.assignment().updateMicroBatch() : spec.updateMicroBatch(), learningRateScales);
       Backward own = backward.create(trainer, model, train);
       if (start.restored() != null) {
         List<ChannelSlice> keep = Plans.channelSlices(p.restore().keptOptimizerState());

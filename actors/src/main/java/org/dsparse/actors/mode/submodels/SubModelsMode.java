@@ -38,6 +38,10 @@ public final class SubModelsMode implements TrainingMode {
 
   @Override
   public Optional<Refusal> check(JobSpec spec) {
+    if (spec.updateMicroBatch() != 0) {
+      return Optional.of(new Refusal("update-micro-batch", spec.updateMicroBatch() == JobSpec.AUTO_MICRO_BATCH ? "auto"
+          : Integer.toString(spec.updateMicroBatch()), "0 in mode submodels (a sub-model trains on whole batches)"));
+    }
     if (!spec.refreshCompression().kind().equals("none")) {
       return Optional.of(new Refusal("refresh-compression.kind", spec.refreshCompression().kind(), "none in mode"
           + " submodels (sub-models are assembled by an AllReduce of their weights, never refreshed)"));

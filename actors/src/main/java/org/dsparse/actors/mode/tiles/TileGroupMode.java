@@ -3,6 +3,7 @@ package org.dsparse.actors.mode.tiles;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.dsparse.actors.mode.dataparallel.DataParallelMode;
 import org.dsparse.actors.mode.dataparallel.DataParallelPlanning;
@@ -16,6 +17,7 @@ import org.dsparse.actors.step.TrainingMode;
 import org.dsparse.core.plan.Plan;
 import org.dsparse.core.plan.Planner;
 import org.dsparse.core.tiling.TilingCostModel;
+import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.protocol.job.TileRole;
 import org.dsparse.training.tiling.TiledTrainer;
 
@@ -30,6 +32,17 @@ public final class TileGroupMode implements TrainingMode {
   public static final TileGroupMode INSTANCE = new TileGroupMode();
 
   private TileGroupMode() {}
+
+  /** A tile's backward runs on the whole batch's tile: micro-batches are not built for it. */
+  @Override
+  public Optional<Refusal> check(JobSpec spec) {
+    if (spec.updateMicroBatch() != 0) {
+      return Optional.of(new Refusal("update-micro-batch", spec.updateMicroBatch() == JobSpec.AUTO_MICRO_BATCH ? "auto"
+          : Integer.toString(spec.updateMicroBatch()), "0 with tiling (a tile group's backward runs on whole"
+          + " batches)"));
+    }
+    return Optional.empty();
+  }
 
   @Override
   public PlannedJob plan(Planning p) throws IOException {
