@@ -62,6 +62,7 @@ class TilingBenchConfigTest {
     assertEquals(500, one.testImages());
     assertEquals(1, one.averagingInterval(), "the synchronous protocol, pinned");
     assertEquals(JobSpec.Overlap.Kind.OFF, one.overlap().kind(), "overlap pinned off");
+    assertEquals(JobSpec.NO_SCALING, tiled.learningRateScaling(), "every layer at one rate, as on one device");
   }
 
   @Test
