@@ -70,13 +70,15 @@ public enum Baseline {
     List<String> fit = devices.stream().filter(d -> budgets.getOrDefault(d, 0L) >= fullUpdatePeak).toList();
     List<String> shortOf = devices.stream().filter(d -> !fit.contains(d)).toList();
     if (fit.isEmpty()) {
-      String largest = devices.stream().max(java.util.Comparator.comparingLong((String d) -> budgets.getOrDefault(d, 0L))).orElseThrow();
+      String largest = devices.stream().max(java.util.Comparator.comparingLong((String d) -> budgets.getOrDefault(d, 0L)))
+          .orElseThrow();
       return new Subset(List.of(), String.format(Locale.ROOT, "no device's budget holds the full update's predicted"
           + " %.1f MiB (the largest, %s, has %.1f MiB)", fullUpdatePeak / MIB, largest, budgets.getOrDefault(largest, 0L) / MIB));
     }
     return new Subset(fit, String.format(Locale.ROOT, "the full update on %s: the device%s whose budget holds its"
         + " predicted %.1f MiB%s", String.join(", ", fit), fit.size() == 1 ? "" : "s", fullUpdatePeak / MIB,
-        shortOf.isEmpty() ? " (every device)" : "; without " + String.join(", ", shortOf) + " and their data"));
+        shortOf.isEmpty() ? " (every device)" : "; without " + String.join(", ", shortOf) + " and "
+            + (shortOf.size() == 1 ? "its" : "their") + " data"));
   }
 
   private static final double MIB = 1024.0 * 1024.0;
