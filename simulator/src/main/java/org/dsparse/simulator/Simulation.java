@@ -240,10 +240,14 @@ public final class Simulation {
       spec = job.withMode(JobSpec.Mode.DSPARSE, jobId).withPlannerStrategy("uniform-tail");
       note = "every device updates the same last layers, the longest suffix that fits the smallest budget";
     } else {
-      // The budgets the compared run's devices reported: a lab device's is what its process found it had.
+      // The budgets the devices reported (a lab device's is what its process found it had) and the peak
+      // the planner checked them against before this setting's full update; without that run, DSparse's,
+      // whose plan counts the same peak but under update-micro-batch = auto (it plans micro-batches, the
+      // full update runs whole batches): a device listed then may be refused, and the row says so.
+      JobReport checked = reports.getOrDefault(JobSpec.Mode.FULL, sparse);
       Map<String, Long> reported = new LinkedHashMap<>();
-      sparse.devices().forEach(d -> reported.put(d.name(), d.budgetBytes()));
-      Baseline.Subset fits = Baseline.whereFullFits(names, reported, sparse.fullUpdatePeakBytes());
+      checked.devices().forEach(d -> reported.put(d.name(), d.budgetBytes()));
+      Baseline.Subset fits = Baseline.whereFullFits(names, reported, checked.fullUpdatePeakBytes());
       if (fits.devices().isEmpty()) {
         log.accept(jobId + ": not run: " + fits.note());
         return BaselineRun.notRun(baseline, fits.note());
