@@ -71,15 +71,22 @@ public final class Simulation {
    * @param links {@code loopback}, or {@code shaped} when the devices' links were shaped
    * @param reports each mode's report: with repeats, its median run by mean step time
    * @param repeats every repeat's reports, in the order they ran (one entry without repeats)
+   * @param baselines each baseline's run beside the modes (with repeats, its median run), in the
+   *     configured order
    */
   public record SettingResult(String setting, String protocol, String links, Map<JobSpec.Mode, JobReport> reports,
-      List<Map<JobSpec.Mode, JobReport>> repeats) {
+      List<Map<JobSpec.Mode, JobReport>> repeats, Map<Baseline, BaselineRun> baselines) {
 
-    SettingResult(String setting, String protocol, String links, Map<JobSpec.Mode, JobReport> reports) {
-      this(setting, protocol, links, reports, List.of(reports));
+    public SettingResult {
+      baselines = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(baselines));
     }
 
-    /** The same runs repeated: each mode's median run by mean step time, all runs kept. */
+    SettingResult(String setting, String protocol, String links, Map<JobSpec.Mode, JobReport> reports,
+        Map<Baseline, BaselineRun> baselines) {
+      this(setting, protocol, links, reports, List.of(reports), baselines);
+    }
+
+    /** The same runs repeated: each mode's and baseline's median run by mean step time, all modes' runs kept. */
     static SettingResult medianOf(List<SettingResult> repeats) {
       SettingResult first = repeats.get(0);
       Map<JobSpec.Mode, JobReport> median = new LinkedHashMap<>();
@@ -88,8 +95,12 @@ public final class Simulation {
             .sorted(java.util.Comparator.comparingDouble(JobReport::stepMillis)).toList();
         median.put(mode, runs.get((runs.size() - 1) / 2));
       }
+      Map<Baseline, BaselineRun> baselines = new LinkedHashMap<>();
+      for (Baseline b : first.baselines().keySet()) {
+        baselines.put(b, BaselineRun.medianOf(repeats.stream().map(r -> r.baselines().get(b)).toList()));
+      }
       return new SettingResult(first.setting(), first.protocol(), first.links(), median,
-          repeats.stream().map(SettingResult::reports).toList());
+          repeats.stream().map(SettingResult::reports).toList(), baselines);
     }
   }
 
@@ -205,7 +216,63 @@ public final class Simulation {
           + (simulation.processes() ? "one JVM each" : "in this JVM") + ", " + links + " links) ...");
       reports.put(mode, runJob(run, budgets, devices));
     }
-    return new SettingResult(setting, job.protocol(), links, reports);
+    Map<Baseline, BaselineRun> baselines = new LinkedHashMap<>();
+    for (Baseline baseline : simulation.baselines()) {
+      baselines.put(baseline, runBaseline(baseline, tag, job, budgets, devices, links, reports));
+    }
+    return new SettingResult(setting, job.protocol(), links, reports, baselines);
+  }
+
+  /**
+   * One baseline beside the modes of {@code job}, with its data, seed, batch, protocol and DSparse's
+   * steps; a job that fails is reported as not run, with its reason, and the experiment goes on.
+   */
+  private BaselineRun runBaseline(Baseline baseline, String tag, JobSpec job, List<Long> budgets,
+      List<DeviceProfile> devices, String links, Map<JobSpec.Mode, JobReport> reports) throws Exception {
+    JobReport sparse = reports.get(JobSpec.Mode.DSPARSE);
+    String jobId = simulation.name() + "-" + tag + "-" + job.protocol() + "-" + baseline.key();
+    List<String> names = devices.stream().map(DeviceProfile::name).toList();
+    JobSpec spec;
+    List<DeviceProfile> on = devices;
+    List<Long> onBudgets = budgets;
+    String note;
+    if (baseline == Baseline.UNIFORM_TAIL) {
+      spec = job.withMode(JobSpec.Mode.DSPARSE, jobId).withPlannerStrategy("uniform-tail");
+      note = "every device updates the same last layers, the longest suffix that fits the smallest budget";
+    } else {
+      // The budgets the devices reported (a lab device's is what its process found it had) and the peak
+      // the planner checked them against before this setting's full update; without that run, DSparse's,
+      // whose plan counts the same peak but under update-micro-batch = auto (it plans micro-batches, the
+      // full update runs whole batches): a device listed then may be refused, and the row says so.
+      JobReport checked = reports.getOrDefault(JobSpec.Mode.FULL, sparse);
+      Map<String, Long> reported = new LinkedHashMap<>();
+      checked.devices().forEach(d -> reported.put(d.name(), d.budgetBytes()));
+      Baseline.Subset fits = Baseline.whereFullFits(names, reported, checked.fullUpdatePeakBytes());
+      if (fits.devices().isEmpty()) {
+        log.accept(jobId + ": not run: " + fits.note());
+        return BaselineRun.notRun(baseline, fits.note());
+      }
+      JobReport full = reports.get(JobSpec.Mode.FULL);
+      if (fits.devices().size() == devices.size() && full != null) {
+        // The same job on the same devices: the full update's own run, not run twice.
+        return BaselineRun.ran(baseline, full, names, fits.note() + ": the full update's own run ("
+            + full.spec().jobId() + ")");
+      }
+      on = devices.stream().filter(d -> fits.devices().contains(d.name())).toList();
+      onBudgets = java.util.stream.IntStream.range(0, devices.size()).filter(i -> fits.devices().contains(names.get(i)))
+          .mapToObj(budgets::get).toList();
+      // Fewer devices hold more of the data each: cut to DSparse's steps per epoch, evaluated as it was.
+      spec = job.withMode(JobSpec.Mode.FULL, jobId).withStepsPerEpochAtMost((int) (sparse.steps() / job.epochs()));
+      note = fits.note();
+    }
+    log.accept("baseline " + baseline.key() + ": running " + jobId + " on " + on.size() + " devices (" + note + ") ...");
+    try {
+      JobReport report = runJob(simulation.job().with(spec, on.size()), onBudgets, on);
+      return BaselineRun.ran(baseline, report, on.stream().map(DeviceProfile::name).toList(), note);
+    } catch (SimulationFailedException e) {
+      log.accept(jobId + ": not run: " + e.getMessage());
+      return BaselineRun.notRun(baseline, e.getMessage());
+    }
   }
 
   private JobReport runJob(JobConfig job, List<Long> budgets) throws Exception {

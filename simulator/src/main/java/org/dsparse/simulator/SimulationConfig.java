@@ -32,10 +32,12 @@ import org.dsparse.protocol.job.JobSpec;
  *     its averaging and refresh intervals and its own settings (e.g. a planner suited to it; id and
  *     initial checkpoint are replaced when it runs); empty: the job's own
  * @param timing optional timing runs of every protocol on shaped links
+ * @param baselines what DSparse is also compared with in every setting and protocol (and timing run),
+ *     each run after the modes
  */
 public record SimulationConfig(String name, boolean processes, List<DeviceProfile> devices,
     List<JobSpec.Mode> modes, int pretrainEpochs, double pretrainLearningRate, boolean scratch,
-    List<Variant> variants, JobConfig job, List<JobSpec> protocols, Timing timing) {
+    List<Variant> variants, JobConfig job, List<JobSpec> protocols, Timing timing, List<Baseline> baselines) {
 
   /**
    * Timing runs: after the others, each protocol's modes run again for {@code steps} steps from the
@@ -106,6 +108,24 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
     return new Timing(bits, link, steps, repeats);
   }
 
+  /** The baselines; each is compared with DSparse's run of its setting and protocol, which must run. */
+  private static List<Baseline> baselines(Config c, List<JobSpec.Mode> modes) {
+    String where = PATH + ".baselines";
+    List<String> names;
+    try {
+      names = c.getStringList("baselines");
+    } catch (ConfigException.WrongType e) {
+      throw new UsageException(where + ": expected a list of full-where-fits and uniform-tail, got "
+          + c.getValue("baselines").render(com.typesafe.config.ConfigRenderOptions.concise()));
+    }
+    List<Baseline> baselines = Baseline.parseAll(names, where);
+    if (!baselines.isEmpty() && !modes.contains(JobSpec.Mode.DSPARSE)) {
+      throw new UsageException(where + " = " + baselines.stream().map(Baseline::key).toList() + ": each is compared"
+          + " with DSparse's run of the same setting and protocol, and " + PATH + ".modes has no dsparse");
+    }
+    return baselines;
+  }
+
   /** A DSparse run with job settings of its own; {@code spec}'s id is replaced when it runs. */
   public record Variant(String name, JobSpec spec) {}
 
@@ -134,7 +154,7 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
   /** The same experiment with one JVM per device or not. */
   public SimulationConfig withProcesses(boolean on) {
     return new SimulationConfig(name, on, devices, modes, pretrainEpochs, pretrainLearningRate, scratch,
-        variants, job, protocols, timing);
+        variants, job, protocols, timing, baselines);
   }
 
   /**
@@ -436,7 +456,7 @@ public record SimulationConfig(String name, boolean processes, List<DeviceProfil
       }
       return new SimulationConfig(name, c.getBoolean("processes"), List.copyOf(devices), List.copyOf(modes),
           pretrainEpochs, c.getDouble("pretrain.learning-rate"), c.getBoolean("scratch"),
-          variants, job.with(job.spec(), devices.size()), protocols, timing(c));
+          variants, job.with(job.spec(), devices.size()), protocols, timing(c), baselines(c, modes));
     } catch (ConfigException e) {
       throw new UsageException("simulation configuration: " + e.getMessage());
     }

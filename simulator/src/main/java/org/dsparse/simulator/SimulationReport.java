@@ -117,7 +117,7 @@ public final class SimulationReport {
     outcome.timings().forEach(r -> timings.add(runJson(r)));
     root.add("timings", timings);
     JsonArray comparisons = new JsonArray();
-    comparisons().forEach(c -> comparisons.add(c.json()));
+    rows().forEach(c -> comparisons.add(c.json()));
     root.add("comparisons", comparisons);
     if (outcome.pretrain() != null) {
       JsonObject p = new JsonObject();
@@ -146,6 +146,11 @@ public final class SimulationReport {
     run.addProperty("protocol", r.protocol());
     run.addProperty("links", r.links());
     r.reports().forEach((mode, report) -> run.add(key(mode), modeJson(report)));
+    if (!r.baselines().isEmpty()) {
+      JsonObject baselines = new JsonObject();
+      r.baselines().forEach((baseline, b) -> baselines.add(baseline.key(), baselineJson(b)));
+      run.add("baselines", baselines);
+    }
     if (r.repeats().size() > 1) {
       JsonArray repeats = new JsonArray();
       for (Map<JobSpec.Mode, JobReport> repeat : r.repeats()) {
@@ -164,23 +169,40 @@ public final class SimulationReport {
     return run;
   }
 
+  /** One row of {@code comparisons}: DSparse against a baseline, or a baseline that did not run. */
+  sealed interface Row permits Comparison, NotRun {
+    JsonObject json();
+  }
+
+  /** The baseline the full update is in the rows: {@code full}. */
+  static final String FULL = "full";
+
   /**
-   * DSparse against the full update at the same protocol, setting and links (fractions: positive =
-   * DSparse less). Timing runs on shaped links take accuracy, and the steps at which each mode reached
-   * the full update's final accuracy, from the full-length run of the same setting and protocol, which
-   * trains identically whatever the links: their time to accuracy is those steps times the shaped
-   * median step ({@code derived}).
+   * DSparse against a baseline (the full update, {@code full}, or one of {@link Baseline}'s) at the
+   * same protocol, setting and links (fractions: positive = DSparse less). Timing runs on shaped links
+   * take accuracy, and the steps at which each reached the baseline's final accuracy, from the
+   * full-length run of the same setting and protocol, which trains identically whatever the links:
+   * their time to accuracy is those steps times the shaped median step ({@code derived}).
+   *
+   * @param lab the devices' lab profiles ({@code pi4-2g x2, jetson-4g x3}); null off the lab
+   * @param baselineDevices the devices the baseline ran on (DSparse ran on every device)
+   * @param note how the baseline ran; empty for the full update
    */
-  record Comparison(String protocol, String links, String setting, double memoryCut, double aggregationCut,
+  record Comparison(String baseline, String protocol, String links, String setting, String lab,
+      List<String> baselineDevices, String note, double memoryCut, double aggregationCut,
       double wireBytesCut, double accuracyDelta, Double timeToAccuracyRatio, boolean derived,
-      double fullAggMillis, double dsparseAggMillis, double fullWireBytes, double dsparseWireBytes,
-      double fullStepMillis, double dsparseStepMillis, Double fullSecondsToAccuracy, Double dsparseSecondsToAccuracy,
-      double commonAccuracy, Double timeToCommonAccuracyRatio) {
-    JsonObject json() {
-      JsonObject c = new JsonObject();
-      c.addProperty("protocol", protocol);
-      c.addProperty("links", links);
-      c.addProperty("setting", setting);
+      double baselineAggMillis, double dsparseAggMillis, double baselineWireBytes, double dsparseWireBytes,
+      double baselineStepMillis, double dsparseStepMillis, Double baselineSecondsToAccuracy,
+      Double dsparseSecondsToAccuracy, double commonAccuracy, Double timeToCommonAccuracyRatio) implements Row {
+    @Override
+    public JsonObject json() {
+      JsonObject c = identity(baseline, protocol, links, setting, lab);
+      JsonArray devices = new JsonArray();
+      baselineDevices.forEach(devices::add);
+      c.add("baselineDevices", devices);
+      if (!note.isEmpty()) {
+        c.addProperty("note", note);
+      }
       c.addProperty("memoryCut", memoryCut);
       c.addProperty("aggregationCut", aggregationCut);
       c.addProperty("wireBytesCut", wireBytesCut);
@@ -188,14 +210,22 @@ public final class SimulationReport {
       c.addProperty("timeToAccuracyRatio", timeToAccuracyRatio);
       c.addProperty("commonAccuracy", commonAccuracy);
       c.addProperty("timeToCommonAccuracyRatio", timeToCommonAccuracyRatio);
-      c.addProperty("fullAggMillisPerStep", fullAggMillis);
+      // The full update's rows keep the names they had before there were other baselines.
+      if (baseline.equals(FULL)) {
+        c.addProperty("fullAggMillisPerStep", baselineAggMillis);
+        c.addProperty("fullWireBytesPerStepPerDevice", baselineWireBytes);
+        c.addProperty("fullStepMillis", baselineStepMillis);
+        c.addProperty("fullSecondsToFullAccuracy", baselineSecondsToAccuracy);
+        c.addProperty("dsparseSecondsToFullAccuracy", dsparseSecondsToAccuracy);
+      }
       c.addProperty("dsparseAggMillisPerStep", dsparseAggMillis);
-      c.addProperty("fullWireBytesPerStepPerDevice", fullWireBytes);
       c.addProperty("dsparseWireBytesPerStepPerDevice", dsparseWireBytes);
-      c.addProperty("fullStepMillis", fullStepMillis);
       c.addProperty("dsparseStepMillis", dsparseStepMillis);
-      c.addProperty("fullSecondsToFullAccuracy", fullSecondsToAccuracy);
-      c.addProperty("dsparseSecondsToFullAccuracy", dsparseSecondsToAccuracy);
+      c.addProperty("baselineAggMillisPerStep", baselineAggMillis);
+      c.addProperty("baselineWireBytesPerStepPerDevice", baselineWireBytes);
+      c.addProperty("baselineStepMillis", baselineStepMillis);
+      c.addProperty("baselineSecondsToBaselineAccuracy", baselineSecondsToAccuracy);
+      c.addProperty("dsparseSecondsToBaselineAccuracy", dsparseSecondsToAccuracy);
       c.addProperty("accuracyAndTimeToAccuracy", derived
           ? "derived: accuracy and the steps to reach it from the full-length loopback run of the same setting"
               + " and protocol, times this run's median step"
@@ -204,43 +234,125 @@ public final class SimulationReport {
     }
   }
 
-  List<Comparison> comparisons() {
-    List<Comparison> out = new java.util.ArrayList<>();
+  /** A baseline that did not run in a setting and protocol: its row has the reason and no figures. */
+  record NotRun(String baseline, String protocol, String links, String setting, String lab, String reason)
+      implements Row {
+    @Override
+    public JsonObject json() {
+      JsonObject c = identity(baseline, protocol, links, setting, lab);
+      c.addProperty("notRun", reason);
+      for (String figure : List.of("memoryCut", "aggregationCut", "wireBytesCut", "accuracyDelta",
+          "timeToAccuracyRatio")) {
+        c.add(figure, com.google.gson.JsonNull.INSTANCE);
+      }
+      return c;
+    }
+  }
+
+  private static JsonObject identity(String baseline, String protocol, String links, String setting, String lab) {
+    JsonObject c = new JsonObject();
+    c.addProperty("baseline", baseline);
+    c.addProperty("protocol", protocol);
+    c.addProperty("links", links);
+    c.addProperty("setting", setting);
+    c.addProperty("lab", lab);
+    return c;
+  }
+
+  /** Every row: each setting's and timing run's, the full update's first, then the baselines' in their order. */
+  List<Row> rows() {
+    List<Row> out = new java.util.ArrayList<>();
     for (Simulation.SettingResult r : outcome.settings()) {
-      comparison(r, r).ifPresent(out::add);
+      out.addAll(rows(r, r));
     }
     for (Simulation.SettingResult timing : outcome.timings()) {
       outcome.settings().stream()
           .filter(r -> r.setting().equals(timing.setting()) && r.protocol().equals(timing.protocol()))
-          .findFirst().flatMap(r -> comparison(timing, r)).ifPresent(out::add);
+          .findFirst().ifPresent(r -> out.addAll(rows(timing, r)));
     }
     return out;
   }
 
+  /** The rows with figures. */
+  List<Comparison> comparisons() {
+    return rows().stream().filter(Comparison.class::isInstance).map(Comparison.class::cast).toList();
+  }
+
   /** {@code timed}'s time and bytes, {@code trained}'s accuracy: the same run unless timed is a timing run. */
-  private java.util.Optional<Comparison> comparison(Simulation.SettingResult timed, Simulation.SettingResult trained) {
-    JobReport full = timed.reports().get(JobSpec.Mode.FULL);
+  private List<Row> rows(Simulation.SettingResult timed, Simulation.SettingResult trained) {
     JobReport sparse = timed.reports().get(JobSpec.Mode.DSPARSE);
-    JobReport fullTrained = trained.reports().get(JobSpec.Mode.FULL);
     JobReport sparseTrained = trained.reports().get(JobSpec.Mode.DSPARSE);
-    if (full == null || sparse == null || fullTrained == null || sparseTrained == null) {
-      return java.util.Optional.empty();
+    if (sparse == null || sparseTrained == null) {
+      return List.of();
     }
-    boolean derived = timed != trained;
+    List<Row> rows = new java.util.ArrayList<>();
+    JobReport full = timed.reports().get(JobSpec.Mode.FULL);
+    JobReport fullTrained = trained.reports().get(JobSpec.Mode.FULL);
+    List<String> everyDevice = simulation.devices().stream().map(DeviceProfile::name).toList();
+    if (full != null && fullTrained != null) {
+      rows.add(comparison(FULL, everyDevice, "", full, sparse, fullTrained, sparseTrained, timed, timed != trained));
+    }
+    for (Map.Entry<Baseline, BaselineRun> b : timed.baselines().entrySet()) {
+      BaselineRun run = b.getValue();
+      BaselineRun trainedRun = trained.baselines().get(b.getKey());
+      String key = b.getKey().key();
+      if (!run.ran()) {
+        rows.add(new NotRun(key, timed.protocol(), timed.links(), timed.setting(), lab(), run.note()));
+      } else if (trainedRun == null || !trainedRun.ran()) {
+        rows.add(new NotRun(key, timed.protocol(), timed.links(), timed.setting(), lab(),
+            "no accuracy: its full-length run of the same setting and protocol did not run"
+                + (trainedRun == null ? "" : " (" + trainedRun.note() + ")")));
+      } else {
+        rows.add(comparison(key, run.devices(), run.note(), run.report().orElseThrow(), sparse,
+            trainedRun.report().orElseThrow(), sparseTrained, timed, timed != trained));
+      }
+    }
+    return rows;
+  }
+
+  private Comparison comparison(String baseline, List<String> baselineDevices, String note, JobReport base,
+      JobReport sparse, JobReport baseTrained, JobReport sparseTrained, Simulation.SettingResult timed,
+      boolean derived) {
     // Means over steps, not medians: under periodic averaging most steps aggregate nothing.
-    double fullStep = derived ? full.stepMillis() : Double.NaN;
+    double baseStep = derived ? base.stepMillis() : Double.NaN;
     double sparseStep = derived ? sparse.stepMillis() : Double.NaN;
-    double target = fullTrained.testAccuracy();
-    Double fullSeconds = secondsTo(fullTrained, target, fullStep);
+    double target = baseTrained.testAccuracy();
+    Double baseSeconds = secondsTo(baseTrained, target, baseStep);
     Double sparseSeconds = secondsTo(sparseTrained, target, sparseStep);
     double common = Math.min(target, sparseTrained.testAccuracy());
-    return java.util.Optional.of(new Comparison(timed.protocol(), timed.links(), timed.setting(),
-        memoryReduction(full, sparse), 1 - sparse.aggMillisPerStep() / full.aggMillisPerStep(),
-        1 - sparse.wireBytesPerStepPerDevice() / full.wireBytesPerStepPerDevice(),
-        100 * (sparseTrained.testAccuracy() - fullTrained.testAccuracy()), ratio(sparseSeconds, fullSeconds), derived,
-        full.aggMillisPerStep(), sparse.aggMillisPerStep(), full.wireBytesPerStepPerDevice(),
-        sparse.wireBytesPerStepPerDevice(), full.stepMillis(), sparse.stepMillis(), fullSeconds, sparseSeconds,
-        common, ratio(secondsTo(sparseTrained, common, sparseStep), secondsTo(fullTrained, common, fullStep))));
+    return new Comparison(baseline, timed.protocol(), timed.links(), timed.setting(), lab(), baselineDevices, note,
+        memoryReduction(base, sparse), 1 - sparse.aggMillisPerStep() / base.aggMillisPerStep(),
+        1 - sparse.wireBytesPerStepPerDevice() / base.wireBytesPerStepPerDevice(),
+        100 * (sparseTrained.testAccuracy() - baseTrained.testAccuracy()), ratio(sparseSeconds, baseSeconds), derived,
+        base.aggMillisPerStep(), sparse.aggMillisPerStep(), base.wireBytesPerStepPerDevice(),
+        sparse.wireBytesPerStepPerDevice(), base.stepMillis(), sparse.stepMillis(), baseSeconds, sparseSeconds,
+        common, ratio(secondsTo(sparseTrained, common, sparseStep), secondsTo(baseTrained, common, baseStep)));
+  }
+
+  /**
+   * The lab profiles of the experiment's devices, each with how many devices run it, in the devices'
+   * order ({@code pi4-2g x2, jetson-4g x3}); null when no device runs under one.
+   */
+  String lab() {
+    Map<String, Integer> profiles = new java.util.LinkedHashMap<>();
+    simulation.devices().forEach(d -> d.lab().ifPresent(p -> profiles.merge(p.name(), 1, Integer::sum)));
+    return profiles.isEmpty() ? null : String.join(", ", profiles.entrySet().stream()
+        .map(e -> e.getKey() + " x" + e.getValue()).toList());
+  }
+
+  /** A baseline's run in {@code runs}: its figures as a mode's, the devices and how it ran; or why it did not. */
+  private JsonObject baselineJson(BaselineRun b) {
+    JsonObject json = b.report().map(this::modeJson).orElseGet(JsonObject::new);
+    json.addProperty("ran", b.ran());
+    json.addProperty(b.ran() ? "note" : "notRun", b.note());
+    b.report().ifPresent(r -> {
+      json.addProperty("jobId", r.spec().jobId());
+      JsonArray devices = new JsonArray();
+      b.devices().forEach(devices::add);
+      json.add("ranOn", devices);
+      json.addProperty("plan", r.plan());
+    });
+    return json;
   }
 
   private static Double ratio(Double numerator, Double denominator) {
@@ -391,8 +503,9 @@ public final class SimulationReport {
 
   public void write(Path file) throws IOException {
     Files.createDirectories(file.toAbsolutePath().getParent());
+    // Nulls written out: a row's lab off the lab, a time to an accuracy never reached, a baseline's figures.
     Files.writeString(file, new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
-        .create().toJson(json()));
+        .serializeNulls().create().toJson(json()));
   }
 
   /** The comparison table. */
@@ -440,25 +553,38 @@ public final class SimulationReport {
     }
     List<Comparison> comparisons = comparisons();
     if (!comparisons.isEmpty()) {
-      Table same = new Table("protocol", "links", "setting", "memory saving", "agg ms full", "agg ms dsparse",
-          "change", "wire MB/step full", "wire MB/step dsparse", "change", "accuracy vs full", "time to full's acc.",
-          "time to the lower acc.");
+      Table same = new Table("against", "protocol", "links", "setting", "memory saving", "agg ms baseline",
+          "agg ms dsparse", "change", "wire MB/step baseline", "wire MB/step dsparse", "change", "accuracy vs baseline",
+          "time to its acc.", "time to the lower acc.");
       for (Comparison c : comparisons) {
-        same.row(c.protocol(), c.links(), c.setting(), percent(c.memoryCut()), fmt(c.fullAggMillis()),
-            fmt(c.dsparseAggMillis()), percent(-c.aggregationCut()), mb(c.fullWireBytes()), mb(c.dsparseWireBytes()),
+        same.row(c.baseline(), c.protocol(), c.links(), c.setting(), percent(c.memoryCut()), fmt(c.baselineAggMillis()),
+            fmt(c.dsparseAggMillis()), percent(-c.aggregationCut()), mb(c.baselineWireBytes()), mb(c.dsparseWireBytes()),
             percent(-c.wireBytesCut()), String.format(Locale.ROOT, "%+.2f pt%s", c.accuracyDelta(), c.derived() ? "*" : ""),
             c.timeToAccuracyRatio() == null ? "not reached" : String.format(Locale.ROOT, "%.2fx%s",
                 c.timeToAccuracyRatio(), c.derived() ? "*" : ""),
             c.timeToCommonAccuracyRatio() == null ? "-" : String.format(Locale.ROOT, "%.2fx (%.2f%%)%s",
                 c.timeToCommonAccuracyRatio(), 100 * c.commonAccuracy(), c.derived() ? "*" : ""));
       }
-      out.append("DSparse against the full update at the same protocol (aggregation per step, mean over steps; wire"
-          + " bytes sent plus received per device per step, counted by the transports; time to accuracy: DSparse's"
-          + " training time over the full update's):\n").append(same);
+      out.append("DSparse against each baseline at the same protocol (full: the full update on every device; "
+          + "full-where-fits: on the devices whose budget holds it; uniform-tail: every device the same last layers;"
+          + " aggregation per step, mean over steps; wire bytes sent plus received per device per step, counted by"
+          + " the transports; time to accuracy: DSparse's training time over the baseline's):\n").append(same);
       if (comparisons.stream().anyMatch(Comparison::derived)) {
         out.append("* derived: accuracy and steps to it from the loopback run of the same setting and protocol\n");
       }
+      String lab = lab();
+      if (lab != null) {
+        out.append("on the lab: ").append(lab).append('\n');
+      }
+      comparisons.stream().filter(c -> !c.note().isEmpty()).map(c -> c.baseline() + ": " + c.note()).distinct()
+          .forEach(line -> out.append(line).append('\n'));
       out.append('\n');
+    }
+    for (Row row : rows()) {
+      if (row instanceof NotRun n) {
+        out.append(String.format(Locale.ROOT, "%s (%s, %s, %s links): not run: %s%n", n.baseline(), n.setting(),
+            n.protocol(), n.links(), n.reason()));
+      }
     }
     JobReport full = primary().reports().get(JobSpec.Mode.FULL);
     if (!outcome.variants().isEmpty() && full != null) {

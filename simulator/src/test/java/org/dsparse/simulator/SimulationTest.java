@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.dsparse.actors.job.JobReport;
 import org.dsparse.core.cli.UsageException;
 import org.dsparse.protocol.job.JobSpec;
 import org.junit.jupiter.api.Test;
@@ -126,6 +127,66 @@ class SimulationTest {
       assertEquals("scratch", c.get("setting").getAsString());
       assertTrue(Double.isFinite(c.get("wireBytesCut").getAsDouble()), c.toString());
       assertTrue(Double.isFinite(c.get("accuracyDelta").getAsDouble()), c.toString());
+    }
+  }
+
+  /**
+   * Both baselines beside the modes, end to end: the full update on the two devices whose budget holds
+   * it, cut to DSparse's steps (two devices hold more data each), and the uniform tail on all three,
+   * planned to the smallest budget with the layers below frozen everywhere; each compared with DSparse.
+   */
+  @Test
+  void bothBaselinesRunWithDsparsesDataSeedBatchStepsAndProtocolAndAreCompared(@TempDir Path dir) throws Exception {
+    Config config = config("""
+        dsparse.simulation {
+          name = baselines
+          devices = [ { name = big, budget = "120%" }, { name = mid, budget = "110%" }, { name = small, budget = "60%" } ]
+          baselines = [full-where-fits, uniform-tail]
+        }
+        # A tenth of the data: a few steps an epoch on three devices, more on two.
+        dsparse.job { model = small-cnn, held-out-fraction = 0.9, evaluate-every = 2, checkpoint-dir = "", overlap = off }
+        pekko.loglevel = WARNING
+        """);
+    SimulationConfig simulation = SimulationConfig.read(config);
+    List<String> log = new ArrayList<>();
+    Simulation.Outcome outcome = new Simulation(simulation, config, dir, log::add).run();
+    Simulation.SettingResult run = outcome.settings().get(0);
+    JobReport sparse = run.reports().get(JobSpec.Mode.DSPARSE);
+
+    BaselineRun fits = run.baselines().get(Baseline.FULL_WHERE_FITS);
+    assertTrue(fits.ran(), fits.note());
+    assertEquals(List.of("big", "mid"), fits.devices());
+    JobReport full = fits.report().orElseThrow();
+    assertEquals(JobSpec.Mode.FULL, full.spec().mode());
+    assertEquals(List.of("big", "mid"), full.devices().stream().map(JobReport.DeviceReport::name).toList());
+
+    BaselineRun tail = run.baselines().get(Baseline.UNIFORM_TAIL);
+    assertTrue(tail.ran(), tail.note());
+    JobReport uniform = tail.report().orElseThrow();
+    assertTrue(uniform.plan().contains("Plan (uniform-tail)") && uniform.plan().contains("frozen on every device"),
+        uniform.plan());
+    assertEquals(1, uniform.devices().stream().mapToInt(JobReport.DeviceReport::updatedLayers).distinct().count(),
+        "every device updates the same layers: " + uniform.plan());
+    for (JobReport baseline : List.of(full, uniform)) {
+      assertEquals(sparse.steps(), baseline.steps(), baseline.spec().jobId());
+      assertEquals(sparse.spec().seed(), baseline.spec().seed());
+      assertEquals(sparse.spec().batch(), baseline.spec().batch());
+      assertEquals(sparse.spec().protocol(), baseline.spec().protocol());
+      assertEquals(sparse.spec().data(), baseline.spec().data());
+      assertEquals(sparse.accuracyCurve().size(), baseline.accuracyCurve().size(), baseline.spec().jobId());
+    }
+    assertTrue(sparse.steps() > 2, "enough data for several steps: " + sparse.steps());
+
+    JsonObject json = new SimulationReport(simulation, outcome).json();
+    var rows = json.getAsJsonArray("comparisons");
+    assertEquals(List.of("full", "full-where-fits", "uniform-tail"), java.util.stream.IntStream.range(0, rows.size())
+        .mapToObj(i -> rows.get(i).getAsJsonObject().get("baseline").getAsString()).toList());
+    for (var row : rows) {
+      JsonObject c = row.getAsJsonObject();
+      assertTrue(c.get("lab").isJsonNull(), c.toString());
+      for (String figure : List.of("memoryCut", "wireBytesCut", "aggregationCut", "accuracyDelta")) {
+        assertTrue(Double.isFinite(c.get(figure).getAsDouble()), figure + " in " + c);
+      }
     }
   }
 

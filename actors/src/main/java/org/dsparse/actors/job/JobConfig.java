@@ -67,7 +67,7 @@ public record JobConfig(JobSpec spec, int devices, JobCoordinator.Timeouts timeo
       try {
         PlanStrategy.parse(strategy);
       } catch (IllegalArgumentException e) {
-        throw bad("planner.strategy", strategy, "communication-aware, shared-tail or suffix");
+        throw bad("planner.strategy", strategy, "communication-aware, shared-tail, suffix or uniform-tail");
       }
       String importance = p.getString("importance");
       if (!importance.equals("positional") && !importance.equals("gradient-norm")) {

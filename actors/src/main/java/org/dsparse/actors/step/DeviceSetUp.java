@@ -10,6 +10,7 @@ import org.dsparse.core.data.ImageSet;
 import org.dsparse.core.data.Partitioner;
 import org.dsparse.core.data.Split;
 import org.dsparse.core.memory.OptimizerKind;
+import org.dsparse.core.plan.PlanStrategy;
 import org.dsparse.protocol.job.JobSpec;
 import org.dsparse.training.data.DataSource;
 import org.dsparse.training.data.ImageBatch;
@@ -136,7 +137,13 @@ public final class DeviceSetUp {
       if (restored != null) {
         int[] all = IntStream.range(0, model.layerCount()).toArray();
         if (restored.inGroups()) {
-          GroupLayout.importGroups(model, restored);
+          // No shard holds a layer a uniform tail froze on every device: it is as the job started.
+          boolean frozenByPlan = spec.mode() == JobSpec.Mode.DSPARSE
+              && !PlanStrategy.parse(spec.planner().strategy()).coversEveryLayer();
+          if (frozenByPlan && !spec.initialCheckpoint().isEmpty()) {
+            Checkpoint.loadAtAnyResolution(model, Path.of(spec.initialCheckpoint()));
+          }
+          GroupLayout.importGroups(model, restored, frozenByPlan);
           restored = GroupLayout.laidOut(model, restored);
         } else if (restored.weights().length != model.weightLength(all)) {
           throw new IOException("the restored model of step " + restored.step() + " holds " + restored.weights().length

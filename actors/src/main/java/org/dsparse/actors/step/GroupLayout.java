@@ -13,7 +13,8 @@ import org.dsparse.training.model.LayeredModel;
 /**
  * A committed state that came group by group from the LayerShards ({@link CommittedState#inGroups}),
  * put into a model: the groups must cover every layer with weights, channel for channel, since a
- * joining device has no other copy of the model. Runs on the DJL thread.
+ * joining device has no other copy of the model; only a plan that freezes layers on every device
+ * leaves those to the job's start. Runs on the DJL thread.
  */
 public final class GroupLayout {
   private GroupLayout() {}
@@ -23,7 +24,16 @@ public final class GroupLayout {
    * layer no group covers, or a group whose weights do not fit its slices.
    */
   public static void importGroups(LayeredModel model, CommittedState state) throws IOException {
-    checkCovers(model, state);
+    importGroups(model, state, false);
+  }
+
+  /**
+   * The same; with {@code frozenByPlan} (a plan that freezes layers on every device on purpose, a
+   * uniform tail's) a layer no group holds is left as {@code model} holds it, which must then be the
+   * job's start: nobody updated it since.
+   */
+  public static void importGroups(LayeredModel model, CommittedState state, boolean frozenByPlan) throws IOException {
+    checkCovers(model, state, frozenByPlan);
     for (CommittedState.GroupState group : state.groups()) {
       try {
         model.importWeights(channelSlices(group.slices()), group.weights());
@@ -66,8 +76,11 @@ public final class GroupLayout {
         state.optimizerUpdates());
   }
 
-  /** Every layer with weights is covered by the groups' slices exactly once, channel for channel. */
-  private static void checkCovers(LayeredModel model, CommittedState state) throws IOException {
+  /**
+   * Every layer with weights is covered by the groups' slices exactly once, channel for channel; with
+   * {@code frozenByPlan}, or not at all.
+   */
+  private static void checkCovers(LayeredModel model, CommittedState state, boolean frozenByPlan) throws IOException {
     List<List<GroupPlan.Slice>> byLayer = new ArrayList<>();
     for (int i = 0; i < model.layerCount(); i++) {
       byLayer.add(new ArrayList<>());
@@ -87,6 +100,9 @@ public final class GroupLayout {
         continue;
       }
       List<GroupPlan.Slice> slices = new ArrayList<>(byLayer.get(i));
+      if (slices.isEmpty() && frozenByPlan) {
+        continue;
+      }
       slices.sort(Comparator.comparingInt(GroupPlan.Slice::from));
       int next = whole.from();
       for (GroupPlan.Slice slice : slices) {

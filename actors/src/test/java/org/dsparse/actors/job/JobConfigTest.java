@@ -69,6 +69,16 @@ class JobConfigTest {
   }
 
   @Test
+  void theUniformTailIsAPlannerStrategyOfItsOwn() {
+    assertEquals("uniform-tail",
+        JobConfig.read(with("dsparse.job.planner.strategy = uniform-tail")).spec().planner().strategy());
+    UsageException e = assertThrows(UsageException.class,
+        () -> JobConfig.read(with("dsparse.job.planner.strategy = tail")));
+    assertTrue(e.getMessage().contains("dsparse.job.planner.strategy") && e.getMessage().contains("uniform-tail"),
+        e.getMessage());
+  }
+
+  @Test
   void aBadValueIsRefusedNamingItsKey() {
     for (String bad : new String[] {"frozen-prefix-micro-batch = -1", "batch = 0", "planner.shared-tail-layers = -2",
         "partition = \"by-label\"", "partition = \"classes:two\"", "partition = \"classes:0+1,\"",

@@ -94,6 +94,34 @@ class GroupLayoutTest {
     }
   }
 
+  /** A uniform tail's shards hold only the tail: the layers below stay as the joiner started them. */
+  @Test
+  void aPlanThatFreezesLayersEverywhereLeavesThemAsTheModelStarted() throws IOException {
+    try (LayeredModel trained = model(1); LayeredModel joiner = model(2)) {
+      List<CommittedState.GroupState> groups = new ArrayList<>(groupsOf(trained, false));
+      int first = groups.get(0).slices().get(0).layer();
+      ChannelSlice frozen = joiner.layer(first).whole(first);
+      float[] started = joiner.exportWeights(List.of(frozen));
+      List<CommittedState.GroupState> tail = new ArrayList<>();
+      for (CommittedState.GroupState g : groups) {
+        List<GroupPlan.Slice> kept = g.slices().stream().filter(s -> s.layer() != first).toList();
+        if (!kept.isEmpty()) {
+          tail.add(groupOf(trained, g.groupId(), kept, false));
+        }
+      }
+      CommittedState state = CommittedState.fromShards("job", RESTORE, tail, 0);
+      assertThrows(IOException.class, () -> GroupLayout.importGroups(joiner, state));
+
+      GroupLayout.importGroups(joiner, state, true);
+
+      assertArrayEquals(started, joiner.exportWeights(List.of(frozen)));
+      for (CommittedState.GroupState g : tail) {
+        List<ChannelSlice> slices = g.slices().stream().map(s -> new ChannelSlice(s.layer(), s.from(), s.to())).toList();
+        assertArrayEquals(trained.exportWeights(slices), joiner.exportWeights(slices), g.groupId());
+      }
+    }
+  }
+
   private static LayeredModel model(int seed) {
     return Models.create("small-cnn", new Shape(1, 28, 28), 10, seed);
   }

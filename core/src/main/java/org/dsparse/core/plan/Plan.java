@@ -57,6 +57,11 @@ public record Plan(
   }
 
   static Plan from(PlanningProblem p, Assignment a) {
+    return from(p, a, l -> frozenReason(p, a, l));
+  }
+
+  /** The plan of {@code a}, each layer it leaves frozen with the reason {@code frozenReason} gives. */
+  static Plan from(PlanningProblem p, Assignment a, java.util.function.IntFunction<String> frozenReason) {
     Evaluation e = new Evaluation(p, a);
     List<DeviceAssignment> devices = new ArrayList<>();
     for (int d = 0; d < p.deviceCount(); d++) {
@@ -76,7 +81,7 @@ public record Plan(
         continue;
       }
       if (a.assignedUnits(l) < p.units[l]) {
-        frozen.add(new FrozenLayer(l, p.layerName(l), frozenReason(p, a, l)));
+        frozen.add(new FrozenLayer(l, p.layerName(l), frozenReason.apply(l)));
         continue;
       }
       int channels = Math.max(1, p.model.layers().get(l).outputChannels());
@@ -138,7 +143,7 @@ public record Plan(
   public String describe() {
     StringBuilder s = new StringBuilder();
     s.append(String.format(Locale.ROOT, "Plan (%s): %d devices, %d process groups, %d frozen layers, "
-            + "quality %.3f%n", strategy.name().toLowerCase(Locale.ROOT).replace('_', '-'),
+            + "quality %.3f%n", strategy.key(),
         devices.size(), groups.size(), frozen.size(), quality));
     s.append(String.format(Locale.ROOT, "%-14s %11s %11s %5s  %s%n", "device", "budget", "peak", "use",
         "updates (layer@channel fraction)"));
@@ -153,9 +158,18 @@ public record Plan(
           g.kind() == ProcessGroupSpec.Kind.ALL_REDUCE ? "allreduce" : "broadcast", g.updaters(),
           mib(g.bytes()), g.collectiveSeconds(), g.refreshSeconds(), g.slices()));
     }
-    for (FrozenLayer f : frozen) {
-      s.append("frozen ").append(f.layer()).append(" (").append(f.name()).append("): ")
-          .append(f.reason()).append(System.lineSeparator());
+    // Consecutive layers frozen for the same reason (a uniform tail's whole body) share one line.
+    for (int i = 0; i < frozen.size(); ) {
+      int j = i;
+      while (j + 1 < frozen.size() && frozen.get(j + 1).layer() == frozen.get(j).layer() + 1
+          && frozen.get(j + 1).reason().equals(frozen.get(i).reason())) {
+        j++;
+      }
+      List<FrozenLayer> run = frozen.subList(i, j + 1);
+      s.append("frozen ").append(run.get(0).layer()).append(i == j ? "" : "-" + run.get(run.size() - 1).layer())
+          .append(" (").append(String.join(", ", run.stream().map(FrozenLayer::name).toList())).append("): ")
+          .append(run.get(0).reason()).append(System.lineSeparator());
+      i = j + 1;
     }
     s.append(String.format(Locale.ROOT,
         "aggregation per step %.4f s (collectives %.4f s + refresh %.4f s, every %s); "

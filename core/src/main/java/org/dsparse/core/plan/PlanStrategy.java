@@ -24,9 +24,32 @@ public enum PlanStrategy {
    * the classifier. The best k wins. Suits fine-tuning a pre-trained model, whose learning happens
    * mostly in the parameter-heavy last layers, especially with periodic model averaging.
    */
-  SHARED_TAIL;
+  SHARED_TAIL,
+  /**
+   * The on-device fine-tuning baseline (TinyTL, MCUNetV3's sparse update): every device updates the
+   * same last layers, the longest suffix that fits the smallest budget, in one process group of all
+   * devices; the layers below are frozen on every device. The one strategy whose plans may leave
+   * layers frozen by design (see {@link #coversEveryLayer}).
+   */
+  UNIFORM_TAIL;
 
-  /** Parses {@code suffix}, {@code communication-aware} or {@code shared-tail}, case-insensitively. */
+  /**
+   * Whether the strategy means every layer to be updated by some device, so that a layer its plan
+   * leaves frozen is one no budget could hold; a uniform tail freezes the layers below it on purpose.
+   */
+  public boolean coversEveryLayer() {
+    return this != UNIFORM_TAIL;
+  }
+
+  /** The name configuration writes: {@code shared-tail} for {@link #SHARED_TAIL}. */
+  public String key() {
+    return name().toLowerCase(Locale.ROOT).replace('_', '-');
+  }
+
+  /**
+   * Parses {@code suffix}, {@code communication-aware}, {@code shared-tail} or {@code uniform-tail},
+   * case-insensitively.
+   */
   public static PlanStrategy parse(String text) {
     String key = text.trim().toUpperCase(Locale.ROOT).replace('-', '_');
     for (PlanStrategy s : values()) {
@@ -35,6 +58,6 @@ public enum PlanStrategy {
       }
     }
     throw new IllegalArgumentException(
-        "unknown planner strategy '" + text + "': expected suffix, communication-aware or shared-tail");
+        "unknown planner strategy '" + text + "': expected suffix, communication-aware, shared-tail or uniform-tail");
   }
 }

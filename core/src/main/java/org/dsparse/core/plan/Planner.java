@@ -53,11 +53,18 @@ public final class Planner {
           + model.layers().size());
     }
     PlanningProblem problem = new PlanningProblem(model, budgets, importance, settings, plannedFrom);
+    if (settings.strategy() == PlanStrategy.UNIFORM_TAIL) {
+      // Whole layers, the same on every device: its own refusal names the smallest device and the last
+      // layer, where the check below would name a channel slice no uniform tail takes. No device is idle.
+      UniformTailStrategy.Tail tail = UniformTailStrategy.assign(problem);
+      return Plan.from(problem, tail.assignment(), l -> UniformTailStrategy.frozenReason(problem, tail));
+    }
     requireUsefulBudgets(problem);
     Assignment assignment = switch (settings.strategy()) {
       case SUFFIX -> SuffixStrategy.assign(problem);
       case COMMUNICATION_AWARE -> TeamStrategy.assign(problem);
       case SHARED_TAIL -> sharedTail(problem);
+      case UNIFORM_TAIL -> throw new IllegalStateException("planned above");
     };
     return Plan.from(problem, employIdleDevices(problem, assignment));
   }

@@ -9,8 +9,11 @@
  * {@link org.dsparse.core.plan.ProcessGroupSpec}: AllReduce among two or more updaters, Broadcast
  * from a single owner. Devices outside a group receive its weights every refresh interval.
  *
- * <p>Two strategies: the paper's memory-only suffix plan (the baseline), and a communication-aware
- * plan that trades how many devices update each layer against the predicted aggregation time of a
- * step. Pure Java and deterministic: the same input always yields the same plan.
+ * <p>Strategies ({@link org.dsparse.core.plan.PlanStrategy}): the paper's memory-only suffix plan
+ * (the baseline), a communication-aware plan that trades how many devices update each layer against
+ * the predicted aggregation time of a step, the shared tail (a shape that suits fine-tuning), and the
+ * uniform tail, the on-device fine-tuning baseline that updates the same last layers on every device
+ * and leaves the layers below frozen. Pure Java and deterministic: the same input always yields the
+ * same plan.
  */
 package org.dsparse.core.plan;

@@ -369,6 +369,14 @@ public record JobSpec(
         p.importance(), p.linkBytesPerSecond(), p.hopLatencySeconds(), p.channelSplits(), p.sharedTailLayers(), on));
   }
 
+  /** The same job planned by another strategy ({@code planner.strategy}'s name, e.g. {@code uniform-tail}). */
+  public JobSpec withPlannerStrategy(String strategy) {
+    PlannerKnobs p = planner;
+    return with(b -> b.planner = new PlannerKnobs(strategy, p.communicationWeight(), p.memoryWeight(),
+        p.importance(), p.linkBytesPerSecond(), p.hopLatencySeconds(), p.channelSplits(), p.sharedTailLayers(),
+        p.memoryCheck()));
+  }
+
   /** The same job with another compression. */
   public JobSpec withCompression(Compression other) {
     return with(b -> b.compression = other);
@@ -438,6 +446,14 @@ public record JobSpec(
       b.maxStepsPerEpoch = steps;
       b.evaluateEvery = 0;
     });
+  }
+
+  /**
+   * The same job cut to at most {@code steps} steps per epoch, evaluated as before: another run's
+   * steps, for a run that compares with it on fewer devices (more steps per epoch uncut).
+   */
+  public JobSpec withStepsPerEpochAtMost(int steps) {
+    return with(b -> b.maxStepsPerEpoch = maxStepsPerEpoch > 0 ? Math.min(maxStepsPerEpoch, steps) : steps);
   }
 
   /** The same job with another refresh interval. */

@@ -118,7 +118,9 @@ public final class DataParallelPlanning {
   /** The core planner's plan as devices receive it: its process groups and each device's slices. */
   public static PlannedJob fromPlan(JobSpec spec, Plan plan, LayeredModel model) {
     List<String> names = Plans.layerNames(model);
-    if (!plan.frozen().isEmpty()) {
+    // A uniform tail freezes the layers below it on every device on purpose (its plan says which): they
+    // are in no group, so no device updates or refreshes them and every device keeps them as they started.
+    if (!plan.frozen().isEmpty() && plan.strategy().coversEveryLayer()) {
       throw new IllegalArgumentException("the cluster cannot update every layer: " + plan.frozen());
     }
     List<GroupPlan> groups = new ArrayList<>();
