@@ -1,5 +1,7 @@
 package org.dsparse.simulator.bench;
 
+import static org.dsparse.simulator.bench.CollectiveBenchmark.median;
+
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
@@ -365,13 +367,13 @@ public final class TilingBench {
     }
     for (String field : List.of("stepMillisMedian", "computeMillisMedian", "sentBytesPerStep", "exchangeBytesPerStep",
         "testAccuracy")) {
-      s.addProperty(field, median(done.stream().map(r -> r.get(field).getAsDouble()).toList()));
+      s.addProperty(field, median(done.stream().mapToDouble(r -> r.get(field).getAsDouble()).toArray()));
     }
     for (String field : List.of("kernelPeakAnonymousBytesMax", "headKernelPeakAnonymousBytes",
         "membersKernelPeakAnonymousBytesMax")) {
-      List<Double> peaks = done.stream().filter(r -> !r.get(field).isJsonNull()).map(r -> r.get(field).getAsDouble())
-          .toList();
-      s.addProperty(field, peaks.isEmpty() ? null : median(peaks));
+      double[] peaks = done.stream().filter(r -> !r.get(field).isJsonNull()).mapToDouble(r -> r.get(field).getAsDouble())
+          .toArray();
+      s.addProperty(field, peaks.length == 0 ? null : median(peaks));
     }
     List<Double> speedups = new ArrayList<>();
     for (JsonObject r : done) {
@@ -380,13 +382,8 @@ public final class TilingBench {
           .ifPresent(o -> speedups.add(o.get("stepMillisMedian").getAsDouble() / r.get("stepMillisMedian")
               .getAsDouble()));
     }
-    s.addProperty("speedup", speedups.isEmpty() ? null : median(speedups));
+    s.addProperty("speedup", speedups.isEmpty() ? null
+        : median(speedups.stream().mapToDouble(Double::doubleValue).toArray()));
     return s;
-  }
-
-  static double median(List<Double> values) {
-    List<Double> sorted = values.stream().sorted().toList();
-    int n = sorted.size();
-    return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
   }
 }

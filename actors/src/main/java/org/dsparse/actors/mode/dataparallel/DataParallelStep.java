@@ -3,7 +3,6 @@ package org.dsparse.actors.mode.dataparallel;
 import ai.djl.ndarray.NDList;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
